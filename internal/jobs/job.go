@@ -1,0 +1,135 @@
+// Package jobs runs kernel-training jobs: it owns the job lifecycle, the
+// training loop and its checkpoints, on top of a durable queue and a Store.
+package jobs
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Status is where a job is in its lifecycle.
+type Status string
+
+// The job statuses. Queued and running jobs are active; the rest are terminal.
+const (
+	StatusQueued    Status = "queued"
+	StatusRunning   Status = "running"
+	StatusSucceeded Status = "succeeded"
+	StatusFailed    Status = "failed"
+	StatusCanceled  Status = "canceled"
+)
+
+// Statuses lists every status in lifecycle order.
+var Statuses = []Status{StatusQueued, StatusRunning, StatusSucceeded, StatusFailed, StatusCanceled}
+
+// Active reports whether a job in this status may still change.
+func (s Status) Active() bool { return s == StatusQueued || s == StatusRunning }
+
+// Valid reports whether s is one of the known statuses.
+func (s Status) Valid() bool {
+	for _, v := range Statuses {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Loss names how the per-element squared errors are reduced.
+type Loss string
+
+// The supported losses: the seed's l.sum(), and the mean.
+const (
+	LossSum  Loss = "sum"
+	LossMean Loss = "mean"
+)
+
+// Spec is what a training job is asked to do. It is plain data: it is stored
+// as JSON and echoed back to the client as the job's request.
+type Spec struct {
+	Input      [][]float64 `json:"input"`
+	Target     [][]float64 `json:"target"`
+	KernelSize [2]int      `json:"kernel_size"`
+	LR         float64     `json:"lr"`
+	Steps      int         `json:"steps"`
+	Loss       Loss        `json:"loss"`
+	// Seed selects PyTorch's default initialisation; nil when Init is given.
+	Seed *uint64     `json:"seed,omitempty"`
+	Init [][]float64 `json:"init,omitempty"`
+}
+
+// Job is a training job as stored and reported.
+type Job struct {
+	ID         string
+	Status     Status
+	Spec       Spec
+	CreatedAt  time.Time
+	StartedAt  *time.Time
+	FinishedAt *time.Time
+	// Step counts the updates applied so far; Kernel is the kernel after them.
+	Step       int
+	Loss       *float64
+	Kernel     [][]float64
+	InitKernel [][]float64
+	Error      string
+}
+
+// LossPoint is the loss recorded at one step: the loss before that step's
+// update, as d2l prints it.
+type LossPoint struct {
+	Step int     `json:"step"`
+	Loss float64 `json:"loss"`
+}
+
+// Checkpoint is the progress a running job saves: the steps done since the
+// last checkpoint and the kernel after them.
+type Checkpoint struct {
+	Step   int
+	Kernel [][]float64
+	Losses []LossPoint
+}
+
+// ListFilter selects a page of jobs, ordered by id (and so by creation time).
+type ListFilter struct {
+	Status Status // empty for all
+	After  string // exclusive id cursor; empty for the first page
+	Limit  int
+}
+
+// Errors a Store returns, wrapped with context.
+var (
+	ErrNotFound  = errors.New("job not found")
+	ErrNotActive = errors.New("job is not active")
+	ErrActive    = errors.New("job is still active")
+	ErrBusy      = errors.New("too many active jobs")
+	ErrInvalid   = errors.New("invalid training request")
+)
+
+// Store keeps jobs and their loss histories durably. Every implementation
+// passes the contract suite in package jobstest.
+type Store interface {
+	// Create inserts a new job.
+	Create(ctx context.Context, j Job) error
+	// Get returns one job or ErrNotFound.
+	Get(ctx context.Context, id string) (Job, error)
+	// List returns a page of jobs in id order.
+	List(ctx context.Context, f ListFilter) ([]Job, error)
+	// Start moves a queued job to running (keeping StartedAt if it was already
+	// running, as on resume) and returns it; ErrNotActive if it has ended.
+	Start(ctx context.Context, id string, at time.Time) (Job, error)
+	// Save records a checkpoint of a running job atomically; ErrNotActive if
+	// the job is no longer running.
+	Save(ctx context.Context, id string, c Checkpoint) error
+	// Finish moves an active job to a terminal status, recording errMsg for
+	// failures; ErrNotActive if it had already ended.
+	Finish(ctx context.Context, id string, status Status, errMsg string, at time.Time) (Job, error)
+	// Delete removes an ended job and its losses; ErrActive if it has not ended.
+	Delete(ctx context.Context, id string) error
+	// Losses returns up to limit recorded losses with step > afterStep.
+	Losses(ctx context.Context, id string, afterStep, limit int) ([]LossPoint, error)
+	// Count returns the number of jobs in each status.
+	Count(ctx context.Context) (map[Status]int, error)
+	// Ping checks that the store can be reached.
+	Ping(ctx context.Context) error
+}

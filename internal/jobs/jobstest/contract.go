@@ -1,0 +1,229 @@
+// Package jobstest holds the contract every jobs.Store must meet, as a test
+// suite that each store's own tests run against a fresh instance.
+package jobstest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/corr2d/corr2d/internal/jobs"
+)
+
+// NewJob returns a queued job with a small valid spec, for store tests.
+func NewJob(id string, created time.Time) jobs.Job {
+	seed := uint64(42)
+	return jobs.Job{
+		ID:     id,
+		Status: jobs.StatusQueued,
+		Spec: jobs.Spec{
+			Input:      [][]float64{{1, 1, 0}, {1, 0, 0}},
+			Target:     [][]float64{{0, 1}, {1, 0}},
+			KernelSize: [2]int{1, 2},
+			LR:         0.03,
+			Steps:      10,
+			Loss:       jobs.LossSum,
+			Seed:       &seed,
+		},
+		CreatedAt:  created.UTC(),
+		Kernel:     [][]float64{{0.25, -0.5}},
+		InitKernel: [][]float64{{0.25, -0.5}},
+	}
+}
+
+// RunStoreContract runs the contract suite; open returns a fresh, empty store.
+func RunStoreContract(t *testing.T, open func(t *testing.T) jobs.Store) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 27, 10, 0, 0, 123456789, time.UTC)
+
+	t.Run("a created job reads back as it was written", func(t *testing.T) {
+		s := open(t)
+		want := NewJob("01A", t0)
+		mustNil(t, s.Create(ctx, want))
+		got, err := s.Get(ctx, "01A")
+		mustNil(t, err)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("Get mismatch (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("an unknown id is ErrNotFound everywhere", func(t *testing.T) {
+		s := open(t)
+		_, err := s.Get(ctx, "nope")
+		mustIs(t, err, jobs.ErrNotFound)
+		_, err = s.Start(ctx, "nope", t0)
+		mustIs(t, err, jobs.ErrNotFound)
+		mustIs(t, s.Save(ctx, "nope", jobs.Checkpoint{Step: 1}), jobs.ErrNotFound)
+		_, err = s.Finish(ctx, "nope", jobs.StatusCanceled, "", t0)
+		mustIs(t, err, jobs.ErrNotFound)
+		mustIs(t, s.Delete(ctx, "nope"), jobs.ErrNotFound)
+		_, err = s.Losses(ctx, "nope", 0, 10)
+		mustIs(t, err, jobs.ErrNotFound)
+	})
+
+	t.Run("a duplicate id is refused", func(t *testing.T) {
+		s := open(t)
+		mustNil(t, s.Create(ctx, NewJob("01A", t0)))
+		if err := s.Create(ctx, NewJob("01A", t0)); err == nil {
+			t.Fatal("Create of a duplicate id succeeded")
+		}
+	})
+
+	t.Run("the lifecycle records start, checkpoints and finish", func(t *testing.T) {
+		s := open(t)
+		mustNil(t, s.Create(ctx, NewJob("01A", t0)))
+		started, err := s.Start(ctx, "01A", t0.Add(time.Second))
+		mustNil(t, err)
+		if started.Status != jobs.StatusRunning || started.StartedAt == nil || !started.StartedAt.Equal(t0.Add(time.Second)) {
+			t.Fatalf("Start = %+v, want running since t0+1s", started)
+		}
+		// A resumed job keeps its first start time.
+		again, err := s.Start(ctx, "01A", t0.Add(time.Hour))
+		mustNil(t, err)
+		if !again.StartedAt.Equal(*started.StartedAt) {
+			t.Errorf("restart moved StartedAt to %v", again.StartedAt)
+		}
+		mustNil(t, s.Save(ctx, "01A", jobs.Checkpoint{Step: 2, Kernel: [][]float64{{1, 2}},
+			Losses: []jobs.LossPoint{{Step: 1, Loss: 6.5}, {Step: 2, Loss: 3.25}}}))
+		mustNil(t, s.Save(ctx, "01A", jobs.Checkpoint{Step: 3, Kernel: [][]float64{{1.5, -2}},
+			Losses: []jobs.LossPoint{{Step: 3, Loss: 1.125}}}))
+		got, err := s.Get(ctx, "01A")
+		mustNil(t, err)
+		if got.Step != 3 || got.Loss == nil || *got.Loss != 1.125 || !cmp.Equal(got.Kernel, [][]float64{{1.5, -2}}) {
+			t.Errorf("after checkpoints Get = step %d loss %v kernel %v, want 3, 1.125, [[1.5 -2]]", got.Step, got.Loss, got.Kernel)
+		}
+		done, err := s.Finish(ctx, "01A", jobs.StatusSucceeded, "", t0.Add(2*time.Hour))
+		mustNil(t, err)
+		if done.Status != jobs.StatusSucceeded || done.FinishedAt == nil {
+			t.Errorf("Finish = %+v, want succeeded with a finish time", done)
+		}
+		mustIs(t, s.Save(ctx, "01A", jobs.Checkpoint{Step: 4}), jobs.ErrNotActive)
+		_, err = s.Finish(ctx, "01A", jobs.StatusCanceled, "", t0)
+		mustIs(t, err, jobs.ErrNotActive)
+		_, err = s.Start(ctx, "01A", t0)
+		mustIs(t, err, jobs.ErrNotActive)
+	})
+
+	t.Run("a failure keeps its message", func(t *testing.T) {
+		s := open(t)
+		mustNil(t, s.Create(ctx, NewJob("01A", t0)))
+		got, err := s.Finish(ctx, "01A", jobs.StatusFailed, "loss is not finite", t0)
+		mustNil(t, err)
+		if got.Error != "loss is not finite" {
+			t.Errorf("Error = %q, want the message", got.Error)
+		}
+	})
+
+	t.Run("a queued job can be canceled and a queued checkpoint is refused", func(t *testing.T) {
+		s := open(t)
+		mustNil(t, s.Create(ctx, NewJob("01A", t0)))
+		mustIs(t, s.Save(ctx, "01A", jobs.Checkpoint{Step: 1}), jobs.ErrNotActive)
+		_, err := s.Finish(ctx, "01A", jobs.StatusCanceled, "", t0)
+		mustNil(t, err)
+	})
+
+	t.Run("losses page in step order and survive a rewrite", func(t *testing.T) {
+		s := open(t)
+		mustNil(t, s.Create(ctx, NewJob("01A", t0)))
+		_, err := s.Start(ctx, "01A", t0)
+		mustNil(t, err)
+		var pts []jobs.LossPoint
+		for i := 1; i <= 25; i++ {
+			pts = append(pts, jobs.LossPoint{Step: i, Loss: 1 / float64(i)})
+		}
+		mustNil(t, s.Save(ctx, "01A", jobs.Checkpoint{Step: 25, Kernel: [][]float64{{0, 0}}, Losses: pts}))
+		// A resumed job may record the same step again; it must not duplicate.
+		mustNil(t, s.Save(ctx, "01A", jobs.Checkpoint{Step: 25, Kernel: [][]float64{{0, 0}}, Losses: pts[24:]}))
+		page, err := s.Losses(ctx, "01A", 10, 5)
+		mustNil(t, err)
+		if diff := cmp.Diff(pts[10:15], page); diff != "" {
+			t.Errorf("Losses(after 10, limit 5) mismatch (-want +got):\n%s", diff)
+		}
+		all, err := s.Losses(ctx, "01A", 0, 1000)
+		mustNil(t, err)
+		if len(all) != 25 {
+			t.Errorf("len(Losses) = %d, want 25", len(all))
+		}
+	})
+
+	t.Run("list filters by status and pages by id", func(t *testing.T) {
+		s := open(t)
+		for i := range 7 {
+			mustNil(t, s.Create(ctx, NewJob(fmt.Sprintf("01J%02d", i), t0.Add(time.Duration(i)*time.Second))))
+		}
+		for _, id := range []string{"01J01", "01J04"} {
+			_, err := s.Finish(ctx, id, jobs.StatusCanceled, "", t0)
+			mustNil(t, err)
+		}
+		first, err := s.List(ctx, jobs.ListFilter{Limit: 3})
+		mustNil(t, err)
+		second, err := s.List(ctx, jobs.ListFilter{Limit: 3, After: first[len(first)-1].ID})
+		mustNil(t, err)
+		if ids := idsOf(append(first, second...)); !cmp.Equal(ids, []string{"01J00", "01J01", "01J02", "01J03", "01J04", "01J05"}) {
+			t.Errorf("two pages = %v, want 01J00..01J05 in order", ids)
+		}
+		canceled, err := s.List(ctx, jobs.ListFilter{Status: jobs.StatusCanceled, Limit: 10})
+		mustNil(t, err)
+		if ids := idsOf(canceled); !cmp.Equal(ids, []string{"01J01", "01J04"}) {
+			t.Errorf("canceled = %v, want [01J01 01J04]", ids)
+		}
+		counts, err := s.Count(ctx)
+		mustNil(t, err)
+		want := map[jobs.Status]int{jobs.StatusQueued: 5, jobs.StatusCanceled: 2, jobs.StatusRunning: 0, jobs.StatusSucceeded: 0, jobs.StatusFailed: 0}
+		if diff := cmp.Diff(want, counts); diff != "" {
+			t.Errorf("Count mismatch (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("only ended jobs can be deleted, with their losses", func(t *testing.T) {
+		s := open(t)
+		mustNil(t, s.Create(ctx, NewJob("01A", t0)))
+		mustIs(t, s.Delete(ctx, "01A"), jobs.ErrActive)
+		_, err := s.Start(ctx, "01A", t0)
+		mustNil(t, err)
+		mustNil(t, s.Save(ctx, "01A", jobs.Checkpoint{Step: 1, Kernel: [][]float64{{0, 0}}, Losses: []jobs.LossPoint{{Step: 1, Loss: 2}}}))
+		mustIs(t, s.Delete(ctx, "01A"), jobs.ErrActive)
+		_, err = s.Finish(ctx, "01A", jobs.StatusSucceeded, "", t0)
+		mustNil(t, err)
+		mustNil(t, s.Delete(ctx, "01A"))
+		_, err = s.Get(ctx, "01A")
+		mustIs(t, err, jobs.ErrNotFound)
+		// A new job under the same id starts with no history.
+		mustNil(t, s.Create(ctx, NewJob("01A", t0)))
+		pts, err := s.Losses(ctx, "01A", 0, 10)
+		mustNil(t, err)
+		if len(pts) != 0 {
+			t.Errorf("losses of a re-created job = %v, want none", pts)
+		}
+	})
+
+	t.Run("ping answers", func(t *testing.T) {
+		mustNil(t, open(t).Ping(ctx))
+	})
+}
+
+func idsOf(js []jobs.Job) []string {
+	ids := make([]string, len(js))
+	for i, j := range js {
+		ids[i] = j.ID
+	}
+	return ids
+}
+
+func mustNil(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustIs(t *testing.T, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("err = %v, want %v", err, target)
+	}
+}

@@ -1,0 +1,139 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the runner's instruments.
+type metrics struct {
+	finished     *prometheus.CounterVec
+	stepDuration prometheus.Histogram
+	steps        prometheus.Counter
+	losses       *lossCollector
+}
+
+func newMetrics(reg prometheus.Registerer, store Store, grace time.Duration) (*metrics, error) {
+	m := &metrics{
+		finished: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "corr2d_jobs_finished_total",
+			Help: "Training jobs that reached a terminal status, by outcome.",
+		}, []string{"outcome"}),
+		stepDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "corr2d_job_step_duration_seconds",
+			Help:    "Time to compute one training step (forward pass, loss, gradient, update).",
+			Buckets: prometheus.ExponentialBuckets(1e-6, 4, 12),
+		}),
+		steps: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "corr2d_job_steps_total",
+			Help: "Training steps computed by all jobs.",
+		}),
+		losses: &lossCollector{
+			desc: prometheus.NewDesc("corr2d_job_loss",
+				"Training loss at the latest step of each active job; a job's series is removed a grace period after it ends.",
+				[]string{"job_id"}, nil),
+			grace:  grace,
+			series: map[string]lossSeries{},
+			now:    time.Now,
+		},
+	}
+	for _, st := range []Status{StatusSucceeded, StatusFailed, StatusCanceled} {
+		m.finished.WithLabelValues(string(st))
+	}
+	statusCollector := &statusCollector{
+		desc:  prometheus.NewDesc("corr2d_jobs", "Jobs in the store, by status.", []string{"status"}, nil),
+		store: store,
+	}
+	for _, c := range []prometheus.Collector{m.finished, m.stepDuration, m.steps, m.losses, statusCollector} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("jobs: register metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// lossCollector exports the latest loss of each active job. Series of ended
+// jobs expire at scrape time, so the label set stays bounded by the active
+// jobs plus those that ended within the grace period, with no timer
+// goroutines to own.
+type lossCollector struct {
+	desc  *prometheus.Desc
+	grace time.Duration
+	now   func() time.Time
+
+	mu     sync.Mutex
+	series map[string]lossSeries
+}
+
+type lossSeries struct {
+	loss    float64
+	hasLoss bool
+	expires time.Time // zero while the job is active
+}
+
+// set records a job's latest loss. A step that completes after the job
+// ended (a cancel racing the step) keeps the series' expiry.
+func (c *lossCollector) set(id string, loss float64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.series[id]
+	s.loss, s.hasLoss = loss, true
+	c.series[id] = s
+}
+
+// end starts the grace period of a job's series.
+func (c *lossCollector) end(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.series[id]
+	s.expires = c.now().Add(c.grace)
+	c.series[id] = s
+}
+
+// Describe implements prometheus.Collector.
+func (c *lossCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect implements prometheus.Collector.
+func (c *lossCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	for id, s := range c.series {
+		if !s.expires.IsZero() && now.After(s.expires) {
+			delete(c.series, id)
+			continue
+		}
+		if !s.hasLoss {
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, s.loss, id)
+	}
+}
+
+// statusCollector counts jobs by status in the store at scrape time, so the
+// numbers are right across restarts and replicas.
+type statusCollector struct {
+	desc  *prometheus.Desc
+	store Store
+}
+
+// Describe implements prometheus.Collector.
+func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect implements prometheus.Collector.
+func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	counts, err := c.store.Count(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		return
+	}
+	for _, st := range Statuses {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[st]), string(st))
+	}
+}

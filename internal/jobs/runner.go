@@ -1,0 +1,367 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/rivertype"
+	"go.uber.org/zap"
+	"go.uber.org/zap/exp/zapslog"
+
+	"github.com/corr2d/corr2d/internal/engine"
+)
+
+// Config tunes a Runner. Zero fields take the defaults named on each.
+type Config struct {
+	// Concurrency is how many jobs run at once in this process (default 2).
+	Concurrency int
+	// MaxActive bounds queued plus running jobs; Submit beyond it fails with
+	// ErrBusy (default 1000).
+	MaxActive int
+	// JobTimeout bounds one run of a job (default 1h). A job that hits it fails.
+	JobTimeout time.Duration
+	// CheckpointEvery is how often a running job saves its progress
+	// (default 100ms); every step is saved when steps are slower than that.
+	CheckpointEvery time.Duration
+	// LossGrace is how long a finished job's loss series stays exported
+	// (default 5m).
+	LossGrace time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.Concurrency <= 0 {
+		c.Concurrency = 2
+	}
+	if c.MaxActive <= 0 {
+		c.MaxActive = 1000
+	}
+	if c.JobTimeout <= 0 {
+		c.JobTimeout = time.Hour
+	}
+	if c.CheckpointEvery <= 0 {
+		c.CheckpointEvery = 100 * time.Millisecond
+	}
+	if c.LossGrace <= 0 {
+		c.LossGrace = 5 * time.Minute
+	}
+	return c
+}
+
+// queue is the part of River's client the runner uses; it does not depend
+// on the driver's transaction type.
+type queue interface {
+	Start(ctx context.Context) error
+	StopAndCancel(ctx context.Context) error
+	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+}
+
+// Runner accepts training jobs and works them on a durable River queue.
+// Jobs run on the runner's own context, never a request's.
+type Runner struct {
+	cfg     Config
+	store   Store
+	eng     *engine.Engine
+	log     *zap.Logger
+	metrics *metrics
+	queue   queue
+	now     func() time.Time
+
+	mu      sync.Mutex
+	running map[string]context.CancelFunc // jobs this process is working
+}
+
+// trainArgs is the River job: only the id, since the job itself lives in
+// the Store.
+type trainArgs struct {
+	JobID string `json:"job_id"`
+}
+
+// Kind implements river.JobArgs.
+func (trainArgs) Kind() string { return "corr2d_train" }
+
+// New builds a runner on a River driver over the store's database.
+func New[TTx any](cfg Config, store Store, eng *engine.Engine, driver riverdriver.Driver[TTx], log *zap.Logger, reg prometheus.Registerer) (*Runner, error) {
+	cfg = cfg.withDefaults()
+	m, err := newMetrics(reg, store, cfg.LossGrace)
+	if err != nil {
+		return nil, err
+	}
+	r := &Runner{
+		cfg: cfg, store: store, eng: eng, log: log, metrics: m,
+		now:     func() time.Time { return time.Now().UTC() },
+		running: map[string]context.CancelFunc{},
+	}
+	workers := river.NewWorkers()
+	if err := river.AddWorkerSafely(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[trainArgs]) error {
+		return r.work(ctx, j.Args.JobID)
+	})); err != nil {
+		return nil, fmt.Errorf("jobs: add worker: %w", err)
+	}
+	client, err := river.NewClient(driver, &river.Config{
+		Queues:     map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Concurrency}},
+		Workers:    workers,
+		JobTimeout: cfg.JobTimeout,
+		// A job can run for the whole timeout; only after that and a margin
+		// is a running job presumed lost by a dead replica.
+		RescueStuckJobsAfter: cfg.JobTimeout + 10*time.Minute,
+		Logger:               slog.New(zapslog.NewHandler(log.Named("river").Core())),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jobs: river client: %w", err)
+	}
+	r.queue = client
+	return r, nil
+}
+
+// Start starts working jobs and requeues any active job the queue lost
+// track of (one created just before a crash, say).
+func (r *Runner) Start(ctx context.Context) error {
+	if err := r.queue.Start(ctx); err != nil {
+		return fmt.Errorf("jobs: start queue: %w", err)
+	}
+	for _, st := range []Status{StatusQueued, StatusRunning} {
+		after := ""
+		for {
+			page, err := r.store.List(ctx, ListFilter{Status: st, After: after, Limit: 500})
+			if err != nil {
+				return fmt.Errorf("jobs: list %s jobs: %w", st, err)
+			}
+			for _, j := range page {
+				if err := r.enqueue(ctx, j.ID); err != nil {
+					return err
+				}
+			}
+			if len(page) < 500 {
+				break
+			}
+			after = page[len(page)-1].ID
+		}
+	}
+	return nil
+}
+
+// Stop interrupts running jobs, which checkpoint and go back to the queue,
+// and waits for them until ctx ends.
+func (r *Runner) Stop(ctx context.Context) error {
+	if err := r.queue.StopAndCancel(ctx); err != nil {
+		return fmt.Errorf("jobs: stop queue: %w", err)
+	}
+	return nil
+}
+
+func (r *Runner) enqueue(ctx context.Context, id string) error {
+	_, err := r.queue.Insert(ctx, trainArgs{JobID: id}, &river.InsertOpts{
+		// Inserting an already queued job is a no-op, which makes requeueing
+		// at start safe.
+		UniqueOpts: river.UniqueOpts{ByArgs: true},
+	})
+	if err != nil {
+		return fmt.Errorf("jobs: enqueue %s: %w", id, err)
+	}
+	return nil
+}
+
+// Submit validates spec, records a queued job and enqueues it.
+func (r *Runner) Submit(ctx context.Context, spec Spec) (Job, error) {
+	if err := spec.Validate(); err != nil {
+		return Job{}, err
+	}
+	counts, err := r.store.Count(ctx)
+	if err != nil {
+		return Job{}, fmt.Errorf("jobs: count active: %w", err)
+	}
+	if counts[StatusQueued]+counts[StatusRunning] >= r.cfg.MaxActive {
+		return Job{}, fmt.Errorf("jobs: %d active: %w", r.cfg.MaxActive, ErrBusy)
+	}
+	kernel := spec.Init
+	if kernel == nil {
+		kernel = TorchInit(*spec.Seed, spec.KernelSize[0], spec.KernelSize[1])
+	}
+	j := Job{
+		ID:         ulid.Make().String(),
+		Status:     StatusQueued,
+		Spec:       spec,
+		CreatedAt:  r.now(),
+		Kernel:     kernel,
+		InitKernel: kernel,
+	}
+	if err := r.store.Create(ctx, j); err != nil {
+		return Job{}, fmt.Errorf("jobs: create: %w", err)
+	}
+	if err := r.enqueue(ctx, j.ID); err != nil {
+		// The job is recorded, so Start requeues it after a restart; fail it
+		// now rather than leave the client waiting on a job nobody runs.
+		if _, ferr := r.finish(context.WithoutCancel(ctx), j.ID, StatusFailed, "could not be queued"); ferr != nil {
+			err = errors.Join(err, ferr)
+		}
+		return Job{}, err
+	}
+	r.log.Info("job queued", zap.String("job_id", j.ID), zap.Int("steps", spec.Steps))
+	return j, nil
+}
+
+// Get returns one job.
+func (r *Runner) Get(ctx context.Context, id string) (Job, error) { return r.store.Get(ctx, id) }
+
+// List returns a page of jobs.
+func (r *Runner) List(ctx context.Context, f ListFilter) ([]Job, error) { return r.store.List(ctx, f) }
+
+// Losses returns a page of a job's loss history.
+func (r *Runner) Losses(ctx context.Context, id string, afterStep, limit int) ([]LossPoint, error) {
+	return r.store.Losses(ctx, id, afterStep, limit)
+}
+
+// Delete removes an ended job.
+func (r *Runner) Delete(ctx context.Context, id string) error { return r.store.Delete(ctx, id) }
+
+// Ping checks the store.
+func (r *Runner) Ping(ctx context.Context) error { return r.store.Ping(ctx) }
+
+// Cancel cancels an active job and returns it; an ended job is returned as
+// it is. A queued job is skipped when the queue reaches it; a running job
+// here stops at once, and one on another replica at its next checkpoint.
+func (r *Runner) Cancel(ctx context.Context, id string) (Job, error) {
+	j, err := r.finish(ctx, id, StatusCanceled, "")
+	if errors.Is(err, ErrNotActive) {
+		return r.store.Get(ctx, id)
+	}
+	if err != nil {
+		return Job{}, err
+	}
+	r.mu.Lock()
+	if cancel, ok := r.running[id]; ok {
+		cancel()
+	}
+	r.mu.Unlock()
+	return j, nil
+}
+
+func (r *Runner) finish(ctx context.Context, id string, st Status, msg string) (Job, error) {
+	j, err := r.store.Finish(ctx, id, st, msg, r.now())
+	if err != nil {
+		return Job{}, err
+	}
+	r.metrics.finished.WithLabelValues(string(st)).Inc()
+	r.metrics.losses.end(id)
+	r.log.Info("job finished", zap.String("job_id", id), zap.String("status", string(st)),
+		zap.Int("step", j.Step), zap.String("error", msg))
+	return j, nil
+}
+
+// work is River's entry point for one run of a job.
+func (r *Runner) work(ctx context.Context, id string) error {
+	// Store writes must outlive an interrupted run so that it can save its
+	// progress, but not hang: they get their own bounded context.
+	store := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	}
+	sctx, cancel := store()
+	j, err := r.store.Start(sctx, id, r.now())
+	cancel()
+	switch {
+	case errors.Is(err, ErrNotActive):
+		return nil // canceled while queued
+	case errors.Is(err, ErrNotFound):
+		return river.JobCancel(err)
+	case err != nil:
+		return err // River retries
+	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	r.mu.Lock()
+	r.running[id] = stop
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.running, id)
+		r.mu.Unlock()
+	}()
+	r.log.Info("job running", zap.String("job_id", id), zap.Int("from_step", j.Step))
+
+	err = trainJob[float32](ctx, r, j)
+	sctx, cancel = store()
+	defer cancel()
+	var fail *failure
+	switch {
+	case err == nil:
+		_, err = r.finish(sctx, id, StatusSucceeded, "")
+	case errors.As(err, &fail):
+		_, err = r.finish(sctx, id, StatusFailed, fail.msg)
+	case errors.Is(err, ErrNotActive):
+		err = nil // canceled: Cancel recorded it
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		_, err = r.finish(sctx, id, StatusFailed, fmt.Sprintf("exceeded the job timeout of %s", r.cfg.JobTimeout))
+	case ctx.Err() != nil:
+		cur, gerr := r.store.Get(sctx, id)
+		if gerr == nil && !cur.Status.Active() {
+			return nil
+		}
+		// Shutting down: progress is saved; run again from there.
+		r.log.Info("job interrupted", zap.String("job_id", id))
+		return river.JobSnooze(0)
+	default:
+		return err
+	}
+	if errors.Is(err, ErrNotActive) {
+		return nil
+	}
+	return err
+}
+
+// failure is a job's own fault: it fails the job instead of being retried.
+type failure struct{ msg string }
+
+func (f *failure) Error() string { return f.msg }
+
+// trainJob runs the remaining steps of j in precision T, saving progress
+// as it goes and when interrupted.
+func trainJob[T engine.Float](ctx context.Context, r *Runner, j Job) error {
+	tr := newTrainer[T](r.eng, j.Spec)
+	k := toMatrix[T](j.Kernel)
+	var pending []LossPoint
+	lastSave := time.Now()
+	save := func(step int) error {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		err := r.store.Save(sctx, j.ID, Checkpoint{Step: step, Kernel: fromMatrix(k), Losses: pending})
+		pending = pending[:0]
+		lastSave = time.Now()
+		return err
+	}
+	for step := j.Step + 1; step <= j.Spec.Steps; step++ {
+		start := time.Now()
+		loss, next, err := tr.step(ctx, k)
+		if err != nil {
+			if serr := save(step - 1); serr != nil {
+				return errors.Join(err, serr)
+			}
+			return err
+		}
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			if err := save(step - 1); err != nil {
+				return err
+			}
+			return &failure{msg: fmt.Sprintf("loss is not finite at step %d; lower lr", step)}
+		}
+		k = next
+		pending = append(pending, LossPoint{Step: step, Loss: loss})
+		r.metrics.stepDuration.Observe(time.Since(start).Seconds())
+		r.metrics.steps.Inc()
+		r.metrics.losses.set(j.ID, loss)
+		if step == j.Spec.Steps || time.Since(lastSave) >= r.cfg.CheckpointEvery {
+			if err := save(step); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,449 @@
+// Package sqlite is the embedded job store: one SQLite file under the data
+// directory, holding both our job tables and River's queue tables, owned by
+// exactly one server process at a time.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gofrs/flock"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" database/sql driver
+
+	"github.com/corr2d/corr2d/internal/jobs"
+)
+
+// Store implements jobs.Store on SQLite.
+type Store struct {
+	db   *sql.DB
+	lock *flock.Flock
+}
+
+// schema holds our own tables. River's tables are created by its migrator.
+const schema = `
+CREATE TABLE IF NOT EXISTS corr2d_job (
+	id          TEXT PRIMARY KEY,
+	status      TEXT NOT NULL,
+	spec        TEXT NOT NULL,
+	created_at  INTEGER NOT NULL,
+	started_at  INTEGER,
+	finished_at INTEGER,
+	step        INTEGER NOT NULL DEFAULT 0,
+	loss        REAL,
+	kernel      TEXT NOT NULL,
+	init_kernel TEXT NOT NULL,
+	error       TEXT NOT NULL DEFAULT ''
+) STRICT;
+CREATE INDEX IF NOT EXISTS corr2d_job_status ON corr2d_job (status, id);
+CREATE TABLE IF NOT EXISTS corr2d_loss (
+	job_id TEXT NOT NULL REFERENCES corr2d_job (id) ON DELETE CASCADE,
+	step   INTEGER NOT NULL,
+	loss   REAL NOT NULL,
+	PRIMARY KEY (job_id, step)
+) STRICT, WITHOUT ROWID;
+`
+
+// Open opens (creating if needed) the store in dir, migrates our tables and
+// River's, and requeues River jobs that a crashed process left running.
+// It holds an exclusive lock on dir until Close, which is what makes that
+// requeueing safe: no other process can be working those jobs.
+func Open(ctx context.Context, dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("sqlite: create data dir: %w", err)
+	}
+	lock := flock.New(filepath.Join(dir, "corr2d.lock"))
+	locked, err := lock.TryLock()
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: lock data dir: %w", err)
+	}
+	if !locked {
+		return nil, fmt.Errorf("sqlite: data dir %s is in use by another process", dir)
+	}
+	s, err := open(ctx, filepath.Join(dir, "corr2d.db"))
+	if err != nil {
+		_ = lock.Unlock()
+		return nil, err
+	}
+	s.lock = lock
+	return s, nil
+}
+
+func open(ctx context.Context, path string) (*Store, error) {
+	// WAL lets readers run beside the writer; synchronous=FULL makes every
+	// commit survive a power cut, not only a killed process; the busy timeout
+	// absorbs the short waits between River's connection and ours.
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
+		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	// SQLite runs one writer at a time; River's SQLite driver asks for a
+	// single connection so that its concurrent operations queue in Go instead
+	// of failing with SQLITE_BUSY. Our own statements share it.
+	db.SetMaxOpenConns(1)
+	s := &Store{db: db}
+	if err := s.migrate(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	migrator, err := rivermigrate.New(riversqlite.New(s.db), nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: river migrator: %w", err)
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("sqlite: migrate river: %w", err)
+	}
+	if _, err := s.db.ExecContext(ctx, schema); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	// A job River still marks running was orphaned by a crash (we hold the
+	// lock, so nobody else runs it). Make it available again; the worker
+	// resumes it from its last checkpoint.
+	if _, err := s.db.ExecContext(ctx,
+		`UPDATE river_job SET state = 'available', scheduled_at = datetime('now', 'subsec') WHERE state = 'running'`); err != nil {
+		return fmt.Errorf("sqlite: requeue orphaned jobs: %w", err)
+	}
+	return nil
+}
+
+// DB is the database River shares with the store.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Close closes the database and releases the data dir.
+func (s *Store) Close() error {
+	err := s.db.Close()
+	if s.lock != nil {
+		err = errors.Join(err, s.lock.Unlock())
+	}
+	return err
+}
+
+// Ping implements jobs.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
+// Create implements jobs.Store.
+func (s *Store) Create(ctx context.Context, j jobs.Job) error {
+	spec, err := json.Marshal(j.Spec)
+	if err != nil {
+		return fmt.Errorf("sqlite: encode spec: %w", err)
+	}
+	kernel, initKernel, err := encodeKernels(j.Kernel, j.InitKernel)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO corr2d_job
+		(id, status, spec, created_at, step, kernel, init_kernel) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		j.ID, string(j.Status), string(spec), j.CreatedAt.UnixNano(), j.Step, kernel, initKernel)
+	if err != nil {
+		return fmt.Errorf("sqlite: create job %s: %w", j.ID, err)
+	}
+	return nil
+}
+
+const jobColumns = `id, status, spec, created_at, started_at, finished_at, step, loss, kernel, init_kernel, error`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanJob(row scanner) (jobs.Job, error) {
+	var (
+		j                   jobs.Job
+		status              string
+		spec, kernel, initK string
+		created             int64
+		started, finished   sql.NullInt64
+		loss                sql.NullFloat64
+	)
+	if err := row.Scan(&j.ID, &status, &spec, &created, &started, &finished, &j.Step, &loss, &kernel, &initK, &j.Error); err != nil {
+		return jobs.Job{}, err
+	}
+	j.Status = jobs.Status(status)
+	j.CreatedAt = time.Unix(0, created).UTC()
+	j.StartedAt = optTime(started)
+	j.FinishedAt = optTime(finished)
+	if loss.Valid {
+		j.Loss = &loss.Float64
+	}
+	if err := json.Unmarshal([]byte(spec), &j.Spec); err != nil {
+		return jobs.Job{}, fmt.Errorf("decode spec: %w", err)
+	}
+	if err := json.Unmarshal([]byte(kernel), &j.Kernel); err != nil {
+		return jobs.Job{}, fmt.Errorf("decode kernel: %w", err)
+	}
+	if err := json.Unmarshal([]byte(initK), &j.InitKernel); err != nil {
+		return jobs.Job{}, fmt.Errorf("decode init kernel: %w", err)
+	}
+	return j, nil
+}
+
+func optTime(t sql.NullInt64) *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	v := time.Unix(0, t.Int64).UTC()
+	return &v
+}
+
+func encodeKernels(kernel, initKernel [][]float64) (string, string, error) {
+	k, err := json.Marshal(kernel)
+	if err != nil {
+		return "", "", fmt.Errorf("sqlite: encode kernel: %w", err)
+	}
+	ik, err := json.Marshal(initKernel)
+	if err != nil {
+		return "", "", fmt.Errorf("sqlite: encode init kernel: %w", err)
+	}
+	return string(k), string(ik), nil
+}
+
+// Get implements jobs.Store.
+func (s *Store) Get(ctx context.Context, id string) (jobs.Job, error) {
+	return s.get(ctx, s.db, id)
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (s *Store) get(ctx context.Context, q querier, id string) (jobs.Job, error) {
+	j, err := scanJob(q.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM corr2d_job WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return jobs.Job{}, fmt.Errorf("sqlite: job %s: %w", id, jobs.ErrNotFound)
+	}
+	if err != nil {
+		return jobs.Job{}, fmt.Errorf("sqlite: get job %s: %w", id, err)
+	}
+	return j, nil
+}
+
+// List implements jobs.Store.
+func (s *Store) List(ctx context.Context, f jobs.ListFilter) ([]jobs.Job, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if f.Status != "" {
+		where = append(where, "status = ?")
+		args = append(args, string(f.Status))
+	}
+	if f.After != "" {
+		where = append(where, "id > ?")
+		args = append(args, f.After)
+	}
+	q := `SELECT ` + jobColumns + ` FROM corr2d_job`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id LIMIT ?"
+	args = append(args, f.Limit)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list jobs: %w", err)
+	}
+	defer rows.Close()
+	out := []jobs.Job{}
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list jobs: %w", err)
+		}
+		out = append(out, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list jobs: %w", err)
+	}
+	return out, nil
+}
+
+// inTx runs fn in a transaction, committing only if fn succeeds.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// Start implements jobs.Store.
+func (s *Store) Start(ctx context.Context, id string, at time.Time) (jobs.Job, error) {
+	var j jobs.Job
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE corr2d_job SET status = 'running',
+			started_at = COALESCE(started_at, ?) WHERE id = ? AND status IN ('queued', 'running')`,
+			at.UnixNano(), id)
+		if err != nil {
+			return fmt.Errorf("sqlite: start job %s: %w", id, err)
+		}
+		if err := s.expectOne(ctx, tx, res, id); err != nil {
+			return err
+		}
+		j, err = s.get(ctx, tx, id)
+		return err
+	})
+	return j, err
+}
+
+// expectOne turns an update that touched no row into ErrNotFound or
+// ErrNotActive, whichever explains it.
+func (s *Store) expectOne(ctx context.Context, tx *sql.Tx, res sql.Result, id string) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlite: job %s: %w", id, err)
+	}
+	if n == 1 {
+		return nil
+	}
+	if _, err := s.get(ctx, tx, id); err != nil {
+		return err
+	}
+	return fmt.Errorf("sqlite: job %s: %w", id, jobs.ErrNotActive)
+}
+
+// Save implements jobs.Store.
+func (s *Store) Save(ctx context.Context, id string, c jobs.Checkpoint) error {
+	kernel, err := json.Marshal(c.Kernel)
+	if err != nil {
+		return fmt.Errorf("sqlite: encode kernel: %w", err)
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var loss sql.NullFloat64
+		if n := len(c.Losses); n > 0 {
+			loss = sql.NullFloat64{Float64: c.Losses[n-1].Loss, Valid: true}
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE corr2d_job SET step = ?, kernel = ?,
+			loss = COALESCE(?, loss) WHERE id = ? AND status = 'running'`, c.Step, string(kernel), loss, id)
+		if err != nil {
+			return fmt.Errorf("sqlite: save job %s: %w", id, err)
+		}
+		if err := s.expectOne(ctx, tx, res, id); err != nil {
+			return err
+		}
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO corr2d_loss (job_id, step, loss) VALUES (?, ?, ?)
+			ON CONFLICT (job_id, step) DO UPDATE SET loss = excluded.loss`)
+		if err != nil {
+			return fmt.Errorf("sqlite: save losses of %s: %w", id, err)
+		}
+		defer stmt.Close()
+		for _, p := range c.Losses {
+			if _, err := stmt.ExecContext(ctx, id, p.Step, p.Loss); err != nil {
+				return fmt.Errorf("sqlite: save loss %d of %s: %w", p.Step, id, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Finish implements jobs.Store.
+func (s *Store) Finish(ctx context.Context, id string, status jobs.Status, errMsg string, at time.Time) (jobs.Job, error) {
+	if status.Active() {
+		return jobs.Job{}, fmt.Errorf("sqlite: finish job %s as %s: not a terminal status", id, status)
+	}
+	var j jobs.Job
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE corr2d_job SET status = ?, error = ?, finished_at = ?
+			WHERE id = ? AND status IN ('queued', 'running')`, string(status), errMsg, at.UnixNano(), id)
+		if err != nil {
+			return fmt.Errorf("sqlite: finish job %s: %w", id, err)
+		}
+		if err := s.expectOne(ctx, tx, res, id); err != nil {
+			return err
+		}
+		j, err = s.get(ctx, tx, id)
+		return err
+	})
+	return j, err
+}
+
+// Delete implements jobs.Store.
+func (s *Store) Delete(ctx context.Context, id string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		j, err := s.get(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if j.Status.Active() {
+			return fmt.Errorf("sqlite: delete job %s: %w", id, jobs.ErrActive)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM corr2d_job WHERE id = ?`, id); err != nil {
+			return fmt.Errorf("sqlite: delete job %s: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// Losses implements jobs.Store.
+func (s *Store) Losses(ctx context.Context, id string, afterStep, limit int) ([]jobs.LossPoint, error) {
+	if _, err := s.Get(ctx, id); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT step, loss FROM corr2d_loss
+		WHERE job_id = ? AND step > ? ORDER BY step LIMIT ?`, id, afterStep, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: losses of %s: %w", id, err)
+	}
+	defer rows.Close()
+	out := []jobs.LossPoint{}
+	for rows.Next() {
+		var p jobs.LossPoint
+		if err := rows.Scan(&p.Step, &p.Loss); err != nil {
+			return nil, fmt.Errorf("sqlite: losses of %s: %w", id, err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: losses of %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// Count implements jobs.Store.
+func (s *Store) Count(ctx context.Context) (map[jobs.Status]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT status, COUNT(*) FROM corr2d_job GROUP BY status`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: count jobs: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[jobs.Status]int, len(jobs.Statuses))
+	for _, st := range jobs.Statuses {
+		out[st] = 0
+	}
+	for rows.Next() {
+		var (
+			st string
+			n  int
+		)
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, fmt.Errorf("sqlite: count jobs: %w", err)
+		}
+		out[jobs.Status(st)] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: count jobs: %w", err)
+	}
+	return out, nil
+}
