@@ -1,0 +1,431 @@
+// Package engine computes 2-D cross-correlations on a fixed pool of worker
+// goroutines with two priorities: interactive requests, which are rejected at
+// once when their queue is full, and background work, which waits for room and
+// runs only when no interactive task is waiting.
+//
+// The package imports nothing else from this module and knows nothing of HTTP,
+// JSON or logging; it reports through the Prometheus registerer it is handed.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Float is the element type an engine computes in.
+type Float interface{ ~float32 | ~float64 }
+
+// Matrix is a dense row-major 2-D array: element (i,j) is Data[i*Cols+j].
+type Matrix[T Float] struct {
+	Rows, Cols int
+	Data       []T
+}
+
+// Priority selects the queue a request's bands wait in.
+type Priority int
+
+const (
+	// Interactive is for HTTP requests: never starved by background work, and
+	// rejected with ErrOverloaded at once when the queue is full, so that a
+	// client gets a fast answer instead of an unbounded wait.
+	Interactive Priority = iota
+	// Background is for training jobs: they wait for queue room instead of
+	// being rejected, and a worker runs them only when no interactive task
+	// waits.
+	Background
+
+	numPriorities = 2
+)
+
+// String returns the priority's metric label value.
+func (p Priority) String() string {
+	switch p {
+	case Interactive:
+		return "interactive"
+	case Background:
+		return "background"
+	default:
+		return fmt.Sprintf("Priority(%d)", int(p))
+	}
+}
+
+// Config sizes an Engine. The zero value is usable and picks the defaults
+// documented on each field.
+type Config struct {
+	// Workers is the number of worker goroutines; 0 means runtime.GOMAXPROCS(0).
+	Workers int
+	// QueueSize is the maximum number of queued tasks (bands) per priority;
+	// 0 means 256 per worker, which holds 32 maximally split requests.
+	QueueSize int
+	// MinBandWork is the minimum number of multiply-adds per band, so that
+	// tiny requests run as a single band and do not pay for the split;
+	// 0 means 1<<15.
+	MinBandWork int
+}
+
+const (
+	defaultQueuePerWorker = 256
+	defaultMinBandWork    = 1 << 15
+	// maxBandsPerWorker caps how finely one request is split: a few bands per
+	// worker balance load and let interactive work slip in between
+	// background bands, while more would only add queueing overhead.
+	maxBandsPerWorker = 8
+)
+
+var (
+	// ErrShape reports an empty matrix, a Data length other than Rows*Cols,
+	// or a kernel larger than the input in either dimension.
+	ErrShape = errors.New("engine: invalid shape")
+	// ErrOverloaded reports that an interactive request found too little
+	// room in its queue for all of its bands; nothing was enqueued.
+	ErrOverloaded = errors.New("engine: queue full")
+	// ErrClosed reports that the engine was closed before the request could
+	// run.
+	ErrClosed = errors.New("engine: closed")
+)
+
+// Engine is a fixed pool of workers that run the bands of Correlate calls.
+// It is safe for concurrent use. Call Close to stop the workers.
+type Engine struct {
+	workers     int
+	queueSize   int
+	minBandWork int
+
+	// queues hold the bands waiting to run, one channel per priority. Each
+	// has capacity queueSize and admission reserves room in queued before
+	// sending, so a send never blocks.
+	queues [numPriorities]chan task
+	// quit is closed by Close; workers and waiting submitters watch it.
+	quit chan struct{}
+	wg   sync.WaitGroup
+
+	// mu guards the fields below. Admission holds it across the reservation
+	// and all the sends of a request, so Close (which takes it first) never
+	// drains a queue while a request is half enqueued.
+	mu     sync.Mutex
+	closed bool
+	queued [numPriorities]int
+	// room is closed and replaced whenever a background slot frees up while
+	// roomWaiters > 0, waking every waiting background submitter to retry.
+	room        chan struct{}
+	roomWaiters int
+
+	closeOnce sync.Once
+	metrics   *metrics
+
+	// hook, if set, runs on the worker just before each band; tests use it
+	// to hold a worker busy or to record the order bands run in.
+	hook func(Priority)
+}
+
+// task is one band of a Correlate call: output rows [lo, hi).
+type task struct {
+	c      *call
+	lo, hi int
+}
+
+// call is the state shared by the bands of one Correlate call.
+type call struct {
+	// ctx is the caller's context, carried here because a band queued on a
+	// channel must still see its caller's cancellation when a worker picks it
+	// up; it lives only as long as the call.
+	ctx    context.Context
+	cancel context.CancelFunc
+	work   bander
+	wg     sync.WaitGroup
+
+	mu  sync.Mutex
+	err error
+}
+
+// bander computes output rows [lo, hi) of one request, checking ctx between
+// rows. It hides the element type from the untyped worker pool.
+type bander interface {
+	rows(ctx context.Context, lo, hi int) error
+}
+
+// fail records the call's first error and cancels its remaining bands, since
+// their results would be thrown away.
+func (c *call) fail(err error) {
+	c.mu.Lock()
+	if c.err == nil {
+		c.err = err
+	}
+	c.mu.Unlock()
+	c.cancel()
+}
+
+// New starts an engine's workers and registers its metrics on reg. A nil reg
+// means the metrics are kept but not exported. New returns an error, and
+// starts nothing, if cfg is invalid or a metric cannot be registered.
+func New(cfg Config, reg prometheus.Registerer) (*Engine, error) {
+	return newEngine(cfg, reg, nil)
+}
+
+func newEngine(cfg Config, reg prometheus.Registerer, hook func(Priority)) (*Engine, error) {
+	if cfg.Workers < 0 || cfg.QueueSize < 0 || cfg.MinBandWork < 0 {
+		return nil, fmt.Errorf("engine: negative config value in %+v", cfg)
+	}
+	workers := cfg.Workers
+	if workers == 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	queueSize := cfg.QueueSize
+	if queueSize == 0 {
+		queueSize = defaultQueuePerWorker * workers
+	}
+	minBandWork := cfg.MinBandWork
+	if minBandWork == 0 {
+		minBandWork = defaultMinBandWork
+	}
+
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	m.workers.Set(float64(workers))
+	for p := range Priority(numPriorities) {
+		m.capacity[p].Set(float64(queueSize))
+	}
+
+	e := &Engine{
+		workers:     workers,
+		queueSize:   queueSize,
+		minBandWork: minBandWork,
+		quit:        make(chan struct{}),
+		room:        make(chan struct{}),
+		metrics:     m,
+		hook:        hook,
+	}
+	for p := range e.queues {
+		e.queues[p] = make(chan task, queueSize)
+	}
+	e.wg.Add(workers)
+	for range workers {
+		go e.worker()
+	}
+	return e, nil
+}
+
+// Workers returns the number of worker goroutines.
+func (e *Engine) Workers() int { return e.workers }
+
+// Close stops accepting requests, lets running bands finish, fails queued
+// bands with ErrClosed and waits for every worker to exit. It is idempotent;
+// concurrent callers all return once the engine has stopped.
+func (e *Engine) Close() {
+	e.closeOnce.Do(func() {
+		e.mu.Lock()
+		e.closed = true
+		close(e.quit)
+		e.mu.Unlock()
+
+		e.wg.Wait()
+		// No worker is left and admission is shut, so whatever is still
+		// queued will never run; fail it so its callers return.
+		for p, q := range e.queues {
+			for drained := false; !drained; {
+				select {
+				case t := <-q:
+					e.dequeued(Priority(p))
+					t.c.fail(fmt.Errorf("%w: band queued at shutdown", ErrClosed))
+					t.c.wg.Done()
+				default:
+					drained = true
+				}
+			}
+		}
+	})
+}
+
+// worker runs bands until Close, always taking an interactive band first
+// when one waits.
+func (e *Engine) worker() {
+	defer e.wg.Done()
+	for {
+		var t task
+		var p Priority
+		select {
+		case t = <-e.queues[Interactive]:
+			p = Interactive
+		default:
+			select {
+			case t = <-e.queues[Interactive]:
+				p = Interactive
+			case t = <-e.queues[Background]:
+				p = Background
+			case <-e.quit:
+				return
+			}
+		}
+		e.dequeued(p)
+		e.execute(t, p)
+	}
+}
+
+// dequeued releases the queue slot of a band just taken off queue p.
+func (e *Engine) dequeued(p Priority) {
+	e.mu.Lock()
+	e.queued[p]--
+	e.metrics.depth[p].Dec()
+	if p == Background && e.roomWaiters > 0 {
+		close(e.room)
+		e.room = make(chan struct{})
+	}
+	e.mu.Unlock()
+}
+
+// execute runs one band, or skips it if its call was cancelled or the engine
+// is closing, and marks it done either way.
+func (e *Engine) execute(t task, p Priority) {
+	defer t.c.wg.Done()
+	select {
+	case <-e.quit:
+		t.c.fail(fmt.Errorf("%w: band queued at shutdown", ErrClosed))
+		return
+	default:
+	}
+	if err := t.c.ctx.Err(); err != nil {
+		t.c.fail(err)
+		return
+	}
+
+	e.metrics.busy.Inc()
+	start := time.Now()
+	defer func() {
+		e.metrics.duration[p].Observe(time.Since(start).Seconds())
+		e.metrics.busy.Dec()
+		// A panicking band must not take the process down with it; the
+		// caller gets an error and the worker moves on.
+		if r := recover(); r != nil {
+			t.c.fail(fmt.Errorf("engine: band panicked: %v", r))
+		}
+	}()
+	if e.hook != nil {
+		e.hook(p)
+	}
+	if err := t.c.work.rows(t.c.ctx, t.lo, t.hi); err != nil {
+		t.c.fail(err)
+	}
+}
+
+// submit enqueues all of c's bands on queue p, or none of them. Interactive
+// submissions fail with ErrOverloaded when there is no room; background ones
+// wait for room, ctx or Close.
+func (e *Engine) submit(ctx context.Context, p Priority, c *call, tasks []task) error {
+	n := len(tasks)
+	e.mu.Lock()
+	for {
+		if e.closed {
+			e.mu.Unlock()
+			return ErrClosed
+		}
+		if e.queued[p]+n <= e.queueSize {
+			break
+		}
+		if p == Interactive {
+			free := e.queueSize - e.queued[p]
+			e.mu.Unlock()
+			e.metrics.rejections[p].Inc()
+			return fmt.Errorf("%w: %d bands, %d of %d %s slots free", ErrOverloaded, n, free, e.queueSize, p)
+		}
+		room := e.room
+		e.roomWaiters++
+		e.mu.Unlock()
+		var err error
+		select {
+		case <-room:
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-e.quit:
+			err = ErrClosed
+		}
+		e.mu.Lock()
+		e.roomWaiters--
+		if err != nil {
+			e.mu.Unlock()
+			return err
+		}
+	}
+	e.queued[p] += n
+	e.metrics.depth[p].Add(float64(n))
+	c.wg.Add(n)
+	for _, t := range tasks {
+		e.queues[p] <- t // never blocks: room was reserved above
+	}
+	e.mu.Unlock()
+	return nil
+}
+
+// metrics are the engine's Prometheus collectors, with the per-priority
+// children resolved once so the hot path does no label lookups.
+type metrics struct {
+	workers    prometheus.Gauge
+	busy       prometheus.Gauge
+	depth      [numPriorities]prometheus.Gauge
+	capacity   [numPriorities]prometheus.Gauge
+	duration   [numPriorities]prometheus.Observer
+	rejections [numPriorities]prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	const ns, sub = "corr2d", "engine"
+	workers := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: ns, Subsystem: sub, Name: "workers",
+		Help: "Number of engine worker goroutines.",
+	})
+	busy := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: ns, Subsystem: sub, Name: "busy_workers",
+		Help: "Number of engine workers currently running a band.",
+	})
+	depth := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: ns, Subsystem: sub, Name: "queue_depth",
+		Help: "Number of bands waiting in the queue, by priority.",
+	}, []string{"priority"})
+	capacity := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: ns, Subsystem: sub, Name: "queue_capacity",
+		Help: "Maximum number of bands the queue holds, by priority.",
+	}, []string{"priority"})
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: ns, Subsystem: sub, Name: "task_duration_seconds",
+		Help: "Time a worker spent running one band, by priority.",
+		// Bands range from tens of microseconds (small requests) to seconds
+		// (huge ones split over few workers).
+		Buckets: prometheus.ExponentialBuckets(1e-5, 4, 10),
+	}, []string{"priority"})
+	rejections := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Subsystem: sub, Name: "rejections_total",
+		Help: "Requests rejected because their queue was full, by priority.",
+	}, []string{"priority"})
+
+	if reg != nil {
+		cs := []prometheus.Collector{workers, busy, depth, capacity, duration, rejections}
+		for i, c := range cs {
+			if err := reg.Register(c); err != nil {
+				// Leave the registry as we found it so the caller may retry.
+				for _, done := range cs[:i] {
+					reg.Unregister(done)
+				}
+				return nil, fmt.Errorf("engine: registering metrics: %w", err)
+			}
+		}
+	}
+
+	m := &metrics{workers: workers, busy: busy}
+	for p := range Priority(numPriorities) {
+		// Resolving every label value up front also makes each series
+		// visible at zero before anything happens.
+		l := p.String()
+		m.depth[p] = depth.WithLabelValues(l)
+		m.capacity[p] = capacity.WithLabelValues(l)
+		m.duration[p] = duration.WithLabelValues(l)
+		m.rejections[p] = rejections.WithLabelValues(l)
+	}
+	return m, nil
+}
