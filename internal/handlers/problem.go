@@ -1,0 +1,155 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5/middleware"
+	"go.uber.org/zap"
+
+	"github.com/corr2d/corr2d/internal/engine"
+	"github.com/corr2d/corr2d/internal/jobs"
+)
+
+// Problem codes: the last segment of a problem's type, /problems/<code>.
+const (
+	codeMalformedJSON    = "malformed-json"
+	codeInvalidValue     = "invalid-value"
+	codeInvalidShape     = "invalid-shape"
+	codeUnknownField     = "unknown-field"
+	codeTooLarge         = "too-large"
+	codeUnsupportedMedia = "unsupported-media-type"
+	codeNotFound         = "not-found"
+	codeMethodNotAllowed = "method-not-allowed"
+	codeConflict         = "conflict"
+	codeOverloaded       = "overloaded"
+	codeNotReady         = "not-ready"
+	codeInternal         = "internal"
+)
+
+// apiError is an error that already knows its answer. Decoders and
+// handlers return it for client faults they detect themselves.
+type apiError struct {
+	status  int
+	code    string
+	detail  string
+	pointer string // JSON pointer of the offending field, if any
+	limit   string // name of the violated limit, if any
+}
+
+func (e *apiError) Error() string {
+	if e.pointer != "" {
+		return e.pointer + ": " + e.detail
+	}
+	return e.detail
+}
+
+func invalidField(code, pointer, format string, args ...any) *apiError {
+	return &apiError{status: http.StatusUnprocessableEntity, code: code, pointer: pointer, detail: fmt.Sprintf(format, args...)}
+}
+
+func badRequest(format string, args ...any) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: codeMalformedJSON, detail: fmt.Sprintf(format, args...)}
+}
+
+func tooLarge(limit, pointer, format string, args ...any) *apiError {
+	return &apiError{status: http.StatusRequestEntityTooLarge, code: codeTooLarge, limit: limit, pointer: pointer, detail: fmt.Sprintf(format, args...)}
+}
+
+// problem is an RFC 9457 problem details body.
+type problem struct {
+	Type      string       `json:"type"`
+	Title     string       `json:"title"`
+	Status    int          `json:"status"`
+	Detail    string       `json:"detail"`
+	Instance  string       `json:"instance,omitempty"`
+	RequestID string       `json:"request_id,omitempty"`
+	Limit     string       `json:"limit,omitempty"`
+	Errors    []fieldError `json:"errors,omitempty"`
+}
+
+type fieldError struct {
+	Pointer string `json:"pointer"`
+	Detail  string `json:"detail"`
+}
+
+// classify is the one place that maps errors to HTTP answers.
+func classify(err error) *apiError {
+	var ae *apiError
+	var fe *jobs.FieldError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.As(err, &fe):
+		return invalidField(codeInvalidValue, fe.Pointer, "%s", fe.Detail)
+	case errors.Is(err, jobs.ErrNotFound):
+		return &apiError{status: http.StatusNotFound, code: codeNotFound, detail: "no job with this id"}
+	case errors.Is(err, jobs.ErrActive):
+		return &apiError{status: http.StatusConflict, code: codeConflict, detail: "the job is still queued or running; cancel it first"}
+	case errors.Is(err, jobs.ErrBusy):
+		return &apiError{status: http.StatusServiceUnavailable, code: codeOverloaded, limit: "max_active_jobs",
+			detail: "too many active training jobs; retry later"}
+	case errors.Is(err, engine.ErrOverloaded):
+		return &apiError{status: http.StatusServiceUnavailable, code: codeOverloaded, detail: "the engine's queue is full; retry later"}
+	case errors.Is(err, engine.ErrClosed):
+		return &apiError{status: http.StatusServiceUnavailable, code: codeOverloaded, detail: "the server is shutting down; retry later"}
+	case errors.Is(err, context.DeadlineExceeded):
+		return &apiError{status: http.StatusServiceUnavailable, code: codeOverloaded, detail: "the request took longer than the server allows; retry later"}
+	default:
+		return &apiError{status: http.StatusInternalServerError, code: codeInternal, detail: "internal error"}
+	}
+}
+
+// writeError answers with the problem for err. Client faults log at info,
+// server faults at error.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	ae := classify(err)
+	log := s.log.With(zap.String("request_id", middleware.GetReqID(r.Context())), zap.Error(err))
+	switch {
+	case ae.status >= 500 && ae.code != codeOverloaded:
+		log.Error("request failed", zap.Int("status", ae.status))
+	case errors.Is(err, context.Canceled):
+		log.Info("request canceled by the client")
+	default:
+		log.Info("request refused", zap.Int("status", ae.status))
+	}
+	p := problem{
+		Type:      "/problems/" + ae.code,
+		Title:     http.StatusText(ae.status),
+		Status:    ae.status,
+		Detail:    ae.Error(),
+		Instance:  r.URL.Path,
+		RequestID: middleware.GetReqID(r.Context()),
+		Limit:     ae.limit,
+	}
+	if ae.pointer != "" {
+		p.Errors = []fieldError{{Pointer: ae.pointer, Detail: ae.detail}}
+	}
+	if ae.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(s.cfg.RetryAfterSeconds))
+	}
+	body, _ := json.Marshal(p) // a problem always encodes
+	writeBody(w, ae.status, "application/problem+json", append(body, '\n'))
+}
+
+// writeJSON encodes v fully before it writes anything, so that an encoding
+// failure is a clean 500 and never a half-written 200.
+func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("encode response: %w", err))
+		return
+	}
+	writeBody(w, status, "application/json", append(body, '\n'))
+}
+
+func writeBody(w http.ResponseWriter, status int, contentType string, body []byte) {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body) // a client that left cannot be told
+}

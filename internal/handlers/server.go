@@ -1,0 +1,157 @@
+// Package handlers is the HTTP face of corr2d: routing, request decoding,
+// limits, the error table and the response encodings.
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/corr2d/corr2d/api"
+	"github.com/corr2d/corr2d/internal/engine"
+	"github.com/corr2d/corr2d/internal/jobs"
+)
+
+// Limits bound what one request may ask for. Each has a name that problem
+// responses report when it is exceeded.
+type Limits struct {
+	MaxBodyBytes      int64 // max_body_bytes: request body size
+	MaxElements       int   // max_elements: numbers in one input or target matrix
+	MaxKernelElements int   // max_kernel_elements: numbers in one kernel
+	MaxWork           int64 // max_work: multiply-adds of one correlation
+	MaxSteps          int   // max_steps: steps of one training job
+}
+
+// DefaultLimits are safe for a 2-core machine: a 4096×4096 image with a
+// 31×31 kernel fits, and nothing a client sends can take the server down.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxBodyBytes:      512 << 20,
+		MaxElements:       1 << 24,
+		MaxKernelElements: 1 << 16,
+		MaxWork:           1 << 34,
+		MaxSteps:          1_000_000,
+	}
+}
+
+// Config tunes the handler.
+type Config struct {
+	Limits Limits
+	// RequestTimeout bounds one /corr2d computation.
+	RequestTimeout time.Duration
+	// RetryAfterSeconds is what 503 answers tell clients to wait.
+	RetryAfterSeconds int
+}
+
+// Server serves the API. It holds no state of its own beyond the draining
+// flag; the work is in the engine and the job runner.
+type Server struct {
+	cfg      Config
+	log      *zap.Logger
+	eng      *engine.Engine
+	jobs     *jobs.Runner
+	metrics  http.Handler
+	httpm    *httpMetrics
+	router   *chi.Mux
+	draining atomic.Bool
+}
+
+// New builds the handler. gatherer is what /metrics exposes.
+func New(cfg Config, log *zap.Logger, eng *engine.Engine, runner *jobs.Runner, reg prometheus.Registerer, gatherer prometheus.Gatherer) (*Server, error) {
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = time.Minute
+	}
+	if cfg.RetryAfterSeconds <= 0 {
+		cfg.RetryAfterSeconds = 1
+	}
+	m, err := newHTTPMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg: cfg, log: log, eng: eng, jobs: runner, httpm: m,
+		metrics: promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{
+			ErrorLog:          zap.NewStdLog(log),
+			EnableOpenMetrics: true,
+		}),
+	}
+	s.router = s.routes()
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+// Drain makes /readyz fail so that load balancers stop sending traffic
+// while the server shuts down.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// Router exposes the routes for the test that holds them against the spec.
+func (s *Server) Router() chi.Routes { return s.router }
+
+// routes is the one list of every route, in the order of api/openapi.yaml.
+func (s *Server) routes() *chi.Mux {
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID, s.observe, s.recoverPanic)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, &apiError{status: http.StatusNotFound, code: codeNotFound, detail: "no such route"})
+	})
+	r.MethodNotAllowed(s.methodNotAllowed)
+
+	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
+	r.Method(http.MethodGet, "/metrics", s.metrics)
+	r.Get("/openapi.yaml", s.openapi)
+	r.Post("/corr2d", s.corr2d)
+	r.Post("/train", s.train)
+	r.Get("/jobs", s.listJobs)
+	r.Get("/jobs/{id}", s.getJob)
+	r.Delete("/jobs/{id}", s.deleteJob)
+	r.Get("/jobs/{id}/losses", s.jobLosses)
+	r.Post("/jobs/{id}/cancel", s.cancelJob)
+	return r
+}
+
+func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+		if s.router.Match(chi.NewRouteContext(), m, r.URL.Path) {
+			allow = append(allow, m)
+		}
+	}
+	for _, m := range allow {
+		w.Header().Add("Allow", m)
+	}
+	s.writeError(w, r, &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed,
+		detail: r.Method + " is not allowed here"})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	s.writeJSON(w, r, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		s.writeError(w, r, &apiError{status: http.StatusServiceUnavailable, code: codeNotReady, detail: "the server is shutting down"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.jobs.Ping(ctx); err != nil {
+		s.log.Warn("store unreachable", zap.Error(err))
+		s.writeError(w, r, &apiError{status: http.StatusServiceUnavailable, code: codeNotReady, detail: "the job store is unreachable"})
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) openapi(w http.ResponseWriter, _ *http.Request) {
+	writeBody(w, http.StatusOK, "application/yaml", api.OpenAPI())
+}
