@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Checks for the deployment files under deploy/, runnable without a Docker
+# engine. Run from the repository root:
+#
+#   bash .ci/deploy-checks.sh
+#
+# Steps:
+#   1. unit tests of the checking tools in tools/ (a separate Go module);
+#   2. lint deploy/Dockerfile with BuildKit's own linter plus project policy;
+#   3. run the Dockerfile's `go build` line outside Docker and check that the
+#      binary's build info records CGO_ENABLED=0 and -trimpath, and that it
+#      has no symbol table (-ldflags="-s -w");
+#   4. validate the Grafana provisioning and dashboards, compose.yaml and the
+#      Prometheus config, each alone and against each other;
+#   5. `promtool check config` on the Prometheus config (installs Debian's
+#      prometheus package if promtool is missing);
+#   6. only with DEPLOY_CHECKS_SMOKE=1: start the built server and probe it
+#      with its own `healthcheck` subcommand, as the image's HEALTHCHECK does.
+#
+# Environment:
+#   DEPLOY_CHECKS_SMOKE=1             run step 6
+#   DEPLOY_CHECKS_REQUIRE_PROMTOOL=1  fail, instead of skipping step 5, when
+#                                     promtool cannot be installed
+set -euo pipefail
+
+dockerfile=deploy/Dockerfile
+if [[ ! -f $dockerfile || ! -f go.mod ]]; then
+	echo "deploy-checks: run me from the repository root" >&2
+	exit 2
+fi
+
+tmp=$(mktemp -d)
+server_pid=
+cleanup() {
+	if [[ -n $server_pid ]]; then
+		kill "$server_pid" 2>/dev/null || true
+		wait "$server_pid" 2>/dev/null || true
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+step() { printf '\n== %s\n' "$*"; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+step "1. tools: vet and unit tests"
+go -C tools vet ./...
+go -C tools test ./...
+
+step "2. lint $dockerfile"
+go -C tools run ./dockerlint "../$dockerfile"
+
+step "3. the Dockerfile's build line, run here"
+# The one RUN that builds the server, on a single line, as the Dockerfile
+# promises. Anything else means the Dockerfile and this script have drifted.
+mapfile -t runs < <(grep -E '^RUN[[:space:]](.*[[:space:]])?go build[[:space:]]' "$dockerfile" || true)
+[[ ${#runs[@]} -eq 1 ]] || fail "want exactly one single-line RUN with 'go build' in $dockerfile, found ${#runs[@]}"
+build_line=${runs[0]#RUN }
+for want in 'CGO_ENABLED=0 ' ' -trimpath ' ' -o /out/corr2d ' ' ./cmd/server'; do
+	[[ "$build_line " == *"$want"* ]] || fail "build line lacks '$want': $build_line"
+done
+# The builder image's Go must be the release go.mod asks for.
+go_mod_minor=$(awk '$1 == "go" { split($2, v, "."); print v[1] "." v[2]; exit }' go.mod)
+grep -Eq "^FROM[[:space:]]+golang:${go_mod_minor//./\\.}([-.@][^[:space:]]*)?[[:space:]]" "$dockerfile" ||
+	fail "builder image in $dockerfile is not golang:$go_mod_minor (go.mod says go $go_mod_minor)"
+
+local_line=${build_line//\/out\//$tmp/}
+echo "+ $local_line"
+bash -c "$local_line"
+bin=$tmp/corr2d
+[[ -x $bin ]] || fail "the build line did not produce $bin"
+
+info=$(go version -m "$bin")
+echo "$info" | grep -E '^[[:space:]]+build[[:space:]]+(CGO_ENABLED|-trimpath)'
+echo "$info" | grep -Eq '^[[:space:]]+build[[:space:]]+CGO_ENABLED=0$' || fail "build info lacks CGO_ENABLED=0"
+echo "$info" | grep -Eq '^[[:space:]]+build[[:space:]]+-trimpath=true$' || fail "build info lacks -trimpath=true"
+# Go leaves -ldflags out of the build info when -trimpath is on, so -s is
+# checked on the binary itself: it must carry no symbol table.
+nm_out=$(go tool nm "$bin" 2>&1 || true)
+if [[ $nm_out == *"no symbols"* ]]; then
+	echo "go tool nm: no symbol table (-ldflags=-s took effect)"
+else
+	fail "$bin still has a symbol table; was -ldflags=\"-s -w\" dropped?"
+fi
+if command -v file >/dev/null; then
+	file -b "$bin" | grep -q 'statically linked' || fail "file(1) does not call $bin statically linked: $(file -b "$bin")"
+	echo "file: statically linked"
+fi
+
+step "4. Grafana, Compose and Prometheus files"
+go -C tools run ./deploycheck ../deploy
+
+step "5. promtool check config"
+if ! command -v promtool >/dev/null; then
+	echo "promtool missing; installing Debian's prometheus package"
+	if ! apt-cache policy prometheus 2>/dev/null | grep -Eq 'Candidate: [0-9]'; then
+		apt-get update -qq || true
+	fi
+	if apt-cache policy prometheus 2>/dev/null | grep -Eq 'Candidate: [0-9]'; then
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null ||
+			echo "apt-get install prometheus failed" >&2
+	fi
+fi
+if command -v promtool >/dev/null; then
+	promtool check config deploy/prometheus/prometheus.yml
+elif [[ ${DEPLOY_CHECKS_REQUIRE_PROMTOOL:-0} == 1 ]]; then
+	fail "promtool is not available"
+else
+	echo "SKIP: promtool is not available, Prometheus config checked by step 4 only"
+fi
+
+step "6. smoke test of the healthcheck subcommand"
+if [[ ${DEPLOY_CHECKS_SMOKE:-0} != 1 ]]; then
+	echo "SKIP: set DEPLOY_CHECKS_SMOKE=1 to run it"
+else
+	port=
+	for p in $(seq 18080 18119); do
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
+	done
+	[[ -n $port ]] || fail "no free port in 18080-18119"
+	export CORR2D_ADDR=127.0.0.1:$port CORR2D_DATA_DIR=$tmp/data
+	mkdir -p "$CORR2D_DATA_DIR"
+	# With nothing listening the probe must fail, and quickly: a binary that
+	# ignored the subcommand would start a server here and be timed out.
+	rc=0
+	timeout 10 "$bin" healthcheck || rc=$?
+	case $rc in
+	0) fail "healthcheck succeeded with no server running" ;;
+	124) fail "healthcheck did not return within 10s with no server running" ;;
+	esac
+	"$bin" >"$tmp/server.log" 2>&1 &
+	server_pid=$!
+	healthy=
+	for _ in $(seq 1 40); do
+		if timeout 5 "$bin" healthcheck; then healthy=1; break; fi
+		kill -0 "$server_pid" 2>/dev/null || break
+		sleep 0.5
+	done
+	if [[ -z $healthy ]]; then
+		cat "$tmp/server.log" >&2
+		fail "server did not become healthy on $CORR2D_ADDR"
+	fi
+	echo "healthcheck: ok on $CORR2D_ADDR"
+	kill -TERM "$server_pid"
+	for _ in $(seq 1 60); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.5; done
+	if kill -0 "$server_pid" 2>/dev/null; then fail "server still running 30s after SIGTERM"; fi
+	wait "$server_pid" || fail "server exited non-zero after SIGTERM (status $?)"
+	server_pid=
+	echo "server stopped cleanly on SIGTERM"
+fi
+
+echo
+echo "deploy checks: all passed"
