@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"go.uber.org/goleak"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/corr2d/corr2d/internal/apitest"
@@ -42,9 +43,10 @@ type fixture struct {
 type options struct {
 	engine engine.Config
 	limits handlers.Limits
+	log    *zap.Logger // default: the test's log
 }
 
-func newFixture(t *testing.T, o options) *fixture {
+func newFixture(t testing.TB, o options) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, t.TempDir())
@@ -59,7 +61,10 @@ func newFixture(t *testing.T, o options) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := zaptest.NewLogger(t)
+	log := o.log
+	if log == nil {
+		log = zaptest.NewLogger(t)
+	}
 	runner, err := jobs.New(jobs.Config{}, store, eng, riversqlite.New(store.DB()), log, reg)
 	if err != nil {
 		t.Fatal(err)
@@ -577,4 +582,35 @@ func TestHealthReadinessAndSpec(t *testing.T) {
 	if rec := f.do(t, http.MethodGet, "/readyz", ""); rec.Code != http.StatusServiceUnavailable {
 		t.Errorf("/readyz while draining = %d, want 503", rec.Code)
 	}
+}
+
+// FuzzRequests sends arbitrary bodies to both decoders through the whole
+// handler: every answer must be one the contract allows, never a panic or a
+// 500.
+func FuzzRequests(f *testing.F) {
+	for _, seed := range []string{
+		`{"input": [[0,1,2],[3,4,5],[6,7,8]], "kernel": [[0,1],[2,3]]}`,
+		`{"input": [[1,1,0,0],[1,1,0,0]], "target": [[0,1,0],[0,1,0]], "kernel_size": [1,2], "steps": 2}`,
+		`{"input": [[1]], "kernel": [[1]], "x": 1}`, `{"input": [[1],[2,3]]}`, `{`, `[]`, `null`, ``,
+		`{"input": [[1]], "target": [[1]], "kernel_size": [1,1], "lr": -1, "seed": 3}`,
+	} {
+		f.Add("/corr2d", seed)
+		f.Add("/train", seed)
+	}
+	// A fuzz target may not log through f once fuzzing starts.
+	fx := newFixture(f, options{log: zap.NewNop()})
+	f.Fuzz(func(t *testing.T, path, body string) {
+		if path != "/corr2d" && path != "/train" {
+			return
+		}
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		fx.srv.ServeHTTP(rec, req)
+		switch rec.Code {
+		case 200, 202, 400, 413, 422, 503:
+		default:
+			t.Fatalf("POST %s %q = %d: %s", path, body, rec.Code, rec.Body)
+		}
+	})
 }
