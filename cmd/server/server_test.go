@@ -114,8 +114,14 @@ func startServer(t *testing.T, dataDir string, env map[string]string, args ...st
 	}
 }
 
+// reply is what call saw of a response; its body went to call's out.
+type reply struct {
+	status int
+	header http.Header
+}
+
 // call sends a JSON request and decodes the answer into out (if non-nil).
-func (s *server) call(t *testing.T, method, path string, body any, out any) *http.Response {
+func (s *server) call(t *testing.T, method, path string, body any, out any) reply {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -146,7 +152,7 @@ func (s *server) call(t *testing.T, method, path string, body any, out any) *htt
 			t.Fatalf("%s %s: decode %q: %v", method, path, b, err)
 		}
 	}
-	return resp
+	return reply{status: resp.StatusCode, header: resp.Header}
 }
 
 type job struct {
@@ -162,8 +168,8 @@ func (s *server) waitJob(t *testing.T, id string, done func(job) bool) job {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var j job
-		if resp := s.call(t, http.MethodGet, "/jobs/"+id, nil, &j); resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET /jobs/%s = %d", id, resp.StatusCode)
+		if r := s.call(t, http.MethodGet, "/jobs/"+id, nil, &j); r.status != http.StatusOK {
+			t.Fatalf("GET /jobs/%s = %d", id, r.status)
 		}
 		if done(j) {
 			return j
@@ -217,9 +223,9 @@ func TestSeedWalkthrough(t *testing.T) {
 	}
 
 	var j job
-	resp := s.call(t, http.MethodPost, "/train", trainBody(10), &j)
-	if resp.StatusCode != http.StatusAccepted || resp.Header.Get("Location") != "/jobs/"+j.ID {
-		t.Fatalf("POST /train = %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
+	r := s.call(t, http.MethodPost, "/train", trainBody(10), &j)
+	if r.status != http.StatusAccepted || r.header.Get("Location") != "/jobs/"+j.ID {
+		t.Fatalf("POST /train = %d, Location %q", r.status, r.header.Get("Location"))
 	}
 	j = s.waitJob(t, j.ID, finished)
 	if j.Status != "succeeded" {

@@ -403,13 +403,13 @@ func fakeCorr2d(t testing.TB) http.Handler {
 		case r.Method != http.MethodPost || r.URL.Path != "/corr2d":
 			w.Header().Set("Content-Type", "application/problem+json")
 			w.WriteHeader(http.StatusNotFound)
-			io.WriteString(w, `{"type":"/problems/not-found","title":"Not found","status":404,"detail":"no such route"}`)
+			_, _ = io.WriteString(w, `{"type":"/problems/not-found","title":"Not found","status":404,"detail":"no such route"}`)
 		case r.URL.Query().Has("bad"):
 			w.Header().Set("Content-Type", "application/json")
-			io.WriteString(w, `{"output": [[19,25],[37,43]], "shape": "2x2"}`)
+			_, _ = io.WriteString(w, `{"output": [[19,25],[37,43]], "shape": "2x2"}`)
 		default:
 			w.Header().Set("Content-Type", "application/json")
-			io.WriteString(w, `{"output": [[19,25],[37,43]], "shape": [2,2]}`)
+			_, _ = io.WriteString(w, `{"output": [[19,25],[37,43]], "shape": [2,2]}`)
 		}
 	})
 }

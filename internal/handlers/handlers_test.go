@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -406,8 +407,11 @@ func TestFullQueueAnswers503WithRetryAfter(t *testing.T) {
 
 	rec := f.do(t, http.MethodPost, "/corr2d", `{"input": [[0,1,2],[3,4,5],[6,7,8]], "kernel": [[0,1],[2,3]]}`)
 	cancel()
-	<-done
-	<-done
+	for range 2 {
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("blocking request ended with %v, want context.Canceled", err)
+		}
+	}
 	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
 		t.Fatalf("status %d, Retry-After %q; want 503 with Retry-After: %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
 	}

@@ -128,6 +128,14 @@ func (r *Runner) Start(ctx context.Context) error {
 	if err := r.queue.Start(ctx); err != nil {
 		return fmt.Errorf("jobs: start queue: %w", err)
 	}
+	if err := r.requeue(ctx); err != nil {
+		return errors.Join(err, r.Stop(context.WithoutCancel(ctx)))
+	}
+	return nil
+}
+
+// requeue makes sure every active job in the store has a job on the queue.
+func (r *Runner) requeue(ctx context.Context) error {
 	for _, st := range []Status{StatusQueued, StatusRunning} {
 		after := ""
 		for {

@@ -249,8 +249,8 @@ func TestRestartResumesFromCheckpointWithHistoryIntact(t *testing.T) {
 		if err != nil {
 			return jobs.Job{}, err
 		}
-		defer s.Close()
-		return s.Get(ctx, j.ID)
+		got, err := s.Get(ctx, j.ID)
+		return got, errors.Join(err, s.Close())
 	}()
 	if err != nil {
 		t.Fatal(err)

@@ -44,7 +44,7 @@ func (t trainer[T]) step(ctx context.Context, k engine.Matrix[T]) (float64, engi
 	// value as PyTorch's own reduction gets, whatever its order.
 	var sum float64
 	for i, v := range yhat.Data {
-		r := T(v - t.y.Data[i])
+		r := T(v - t.y.Data[i]) //nolint:unconvert // rounds here, as PyTorch's own tensor does
 		yhat.Data[i] = r
 		sum += float64(r) * float64(r)
 	}
@@ -52,13 +52,13 @@ func (t trainer[T]) step(ctx context.Context, k engine.Matrix[T]) (float64, engi
 	scale := T(2)
 	if t.mean {
 		loss = float64(T(sum / float64(n)))
-		scale = T(2 * T(1/T(n)))
+		scale = 2 * (1 / T(n))
 	}
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return loss, k, nil
 	}
 	for i, r := range yhat.Data {
-		yhat.Data[i] = T(scale * r)
+		yhat.Data[i] = scale * r
 	}
 	grad, err := engine.Correlate(ctx, t.eng, engine.Background, t.x, yhat)
 	if err != nil {
@@ -69,8 +69,8 @@ func (t trainer[T]) step(ctx context.Context, k engine.Matrix[T]) (float64, engi
 		// PyTorch forms lr·grad as its own tensor before subtracting, so
 		// the product is rounded first; the conversions forbid a fused
 		// multiply-add that would skip that rounding.
-		d := T(t.lr * g)
-		next.Data[i] = T(k.Data[i] - d)
+		d := T(t.lr * g)                //nolint:unconvert // see above
+		next.Data[i] = T(k.Data[i] - d) //nolint:unconvert // see above
 	}
 	return loss, next, nil
 }
