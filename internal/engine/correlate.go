@@ -34,33 +34,21 @@ func Correlate[T Float](ctx context.Context, e *Engine, p Priority, x, k Matrix[
 		return Matrix[T]{}, fmt.Errorf("engine: correlate: %w", err)
 	}
 
-	j := &job[T]{
-		x: x.Data, xc: x.Cols,
-		k: k.Data, kr: k.Rows, kc: k.Cols,
-		oc: x.Cols - k.Cols + 1,
+	// A valid cross-correlation is the simplest Conv2D: one image, one
+	// channel, no padding, stride 1. Its path is no slower than a dedicated
+	// one, since an unpadded stride-1 input is used in place, not copied.
+	x4 := Tensor[T]{Shape: [4]int{1, 1, x.Rows, x.Cols}, Data: x.Data}
+	k4 := Tensor[T]{Shape: [4]int{1, 1, k.Rows, k.Cols}, Data: k.Data}
+	var c Conv
+	var out Tensor[T]
+	g, err := c.resolve(x4.Shape, k4.Shape)
+	if err == nil {
+		out, err = conv2d(ctx, e, p, x4, k4, nil, g, c)
 	}
-	outRows := x.Rows - k.Rows + 1
-	j.out = make([]T, outRows*j.oc)
-
-	n := e.bands(outRows, j.oc, k.Rows*k.Cols)
-	tasks := make([]task, n)
-	// A derived context lets one failing band (a panic, say) cancel its
-	// siblings, whose work would be thrown away anyway.
-	cctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	c := &call{ctx: cctx, cancel: cancel, work: j}
-	for b := range tasks {
-		tasks[b] = task{c: c, lo: b * outRows / n, hi: (b + 1) * outRows / n}
-	}
-
-	if err := e.submit(ctx, p, c, tasks); err != nil {
+	if err != nil {
 		return Matrix[T]{}, fmt.Errorf("engine: correlate: %w", err)
 	}
-	c.wg.Wait()
-	if c.err != nil { // no band is left to write c.err after Wait
-		return Matrix[T]{}, fmt.Errorf("engine: correlate: %w", c.err)
-	}
-	return Matrix[T]{Rows: outRows, Cols: j.oc, Data: j.out}, nil
+	return Matrix[T]{Rows: out.Shape[2], Cols: out.Shape[3], Data: out.Data}, nil
 }
 
 // checkShapes validates the inputs once, at the edge, so the kernels below
@@ -99,68 +87,6 @@ func (e *Engine) bands(outRows, outCols, taps int) int {
 	work := float64(outRows) * float64(outCols) * float64(taps)
 	n := min(work/float64(e.minBandWork), float64(outRows), float64(e.queueSize), float64(maxBandsPerWorker*e.workers))
 	return max(int(n), 1)
-}
-
-// job is one Correlate request, with the element type the pool cannot know.
-type job[T Float] struct {
-	x      []T
-	xc     int
-	k      []T
-	kr, kc int
-	out    []T
-	oc     int
-}
-
-// rows computes output rows [lo, hi), checking ctx between rows so that a
-// cancelled huge request stops promptly.
-func (j *job[T]) rows(ctx context.Context, lo, hi int) error {
-	done := ctx.Done()
-	for i := lo; i < hi; i++ {
-		select {
-		case <-done:
-			return ctx.Err()
-		default:
-		}
-		correlateRow(j.out[i*j.oc:(i+1)*j.oc], j.x[i*j.xc:], j.xc, j.k, j.kr, j.kc)
-	}
-	return nil
-}
-
-// correlateRow computes one output row d of the valid cross-correlation. x
-// starts at the input element aligned with d[0] and has row stride ldx; k is
-// kr x kc, row-major. It assumes valid shapes: len(d)+kc-1 <= ldx and x holds
-// kr rows from its start.
-//
-// Rather than summing each element separately, it sweeps the row once per
-// group of up to eight kernel taps (saxpy style), which keeps the inner loop
-// long and free of bounds checks; eight taps per sweep halve the loads and
-// stores of d against four, and a 3x3 kernel takes two sweeps. Each element still sums its taps one at a
-// time, in row-major kernel order, starting from zero, exactly as the
-// reference loop does.
-func correlateRow[T Float](d, x []T, ldx int, k []T, kr, kc int) {
-	clear(d)
-	n := len(d)
-	src := func(t int) []T {
-		off := (t/kc)*ldx + t%kc
-		return x[off : off+n]
-	}
-	taps := kr * kc
-	t := 0
-	for ; t+8 <= taps; t += 8 {
-		axpy8(d, src(t), src(t+1), src(t+2), src(t+3), src(t+4), src(t+5), src(t+6), src(t+7),
-			k[t], k[t+1], k[t+2], k[t+3], k[t+4], k[t+5], k[t+6], k[t+7])
-	}
-	for ; t+4 <= taps; t += 4 {
-		axpy4(d, src(t), src(t+1), src(t+2), src(t+3), k[t], k[t+1], k[t+2], k[t+3])
-	}
-	switch taps - t {
-	case 3:
-		axpy3(d, src(t), src(t+1), src(t+2), k[t], k[t+1], k[t+2])
-	case 2:
-		axpy2(d, src(t), src(t+1), k[t], k[t+1])
-	case 1:
-		axpy1(d, src(t), k[t])
-	}
 }
 
 // The axpyN helpers add N weighted source rows to d, one tap after another,

@@ -80,7 +80,8 @@ const (
 
 var (
 	// ErrShape reports an empty matrix, a Data length other than Rows*Cols,
-	// or a kernel larger than the input in either dimension.
+	// or a kernel larger than the input in either dimension; every
+	// *ParamError from the convolutions wraps it too.
 	ErrShape = errors.New("engine: invalid shape")
 	// ErrOverloaded reports that an interactive request found too little
 	// room in its queue for all of its bands; nothing was enqueued.
@@ -90,7 +91,8 @@ var (
 	ErrClosed = errors.New("engine: closed")
 )
 
-// Engine is a fixed pool of workers that run the bands of Correlate calls.
+// Engine is a fixed pool of workers that run the bands of Correlate, Conv2D
+// and Conv2DWeightGrad calls.
 // It is safe for concurrent use. Call Close to stop the workers.
 type Engine struct {
 	workers     int
@@ -124,13 +126,13 @@ type Engine struct {
 	hook func(Priority)
 }
 
-// task is one band of a Correlate call: output rows [lo, hi).
+// task is one band of a request: output rows (or other units of work) [lo, hi).
 type task struct {
 	c      *call
 	lo, hi int
 }
 
-// call is the state shared by the bands of one Correlate call.
+// call is the state shared by the bands of one request.
 type call struct {
 	// ctx is the caller's context, carried here because a band queued on a
 	// channel must still see its caller's cancellation when a worker picks it

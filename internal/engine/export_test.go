@@ -8,12 +8,25 @@ func NewWithHook(cfg Config, reg prometheus.Registerer, hook func(Priority)) (*E
 	return newEngine(cfg, reg, hook)
 }
 
-// CorrelateRow exposes the inner kernel for the guard-value tests.
+// CorrelateRow runs the inner kernel on one row of a valid correlation, the
+// way Correlate does, for the guard-value tests.
 func CorrelateRow[T Float](d, x []T, ldx int, k []T, kr, kc int) {
-	correlateRow(d, x, ldx, k, kr, kc)
+	offs := make([]int, 0, kr*kc)
+	for a := range kr {
+		for b := range kc {
+			offs = append(offs, a*ldx+b)
+		}
+	}
+	convRow(d, x, offs, k)
 }
 
 // Bands exposes how a request of the given output size would be split.
 func (e *Engine) Bands(outRows, outCols, taps int) int {
 	return e.bands(outRows, outCols, taps)
 }
+
+// Fold exposes the border index folding for the padding tests.
+func Fold(i, n int, b Border) int { return fold(i, n, b) }
+
+// ConvRow exposes the inner Conv2D kernel for the guard-value tests.
+func ConvRow[T Float](d, x []T, offs []int, k []T) { convRow(d, x, offs, k) }

@@ -1,0 +1,624 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/bits"
+	"unsafe"
+)
+
+// Tensor is a dense row-major 4-D array: for data N×C×H×W, for weights
+// O×(C/groups)×kh×kw. Element (a, b, c, d) is
+// Data[((a*Shape[1]+b)*Shape[2]+c)*Shape[3]+d].
+type Tensor[T Float] struct {
+	Shape [4]int
+	Data  []T
+}
+
+// Padding says how the input is padded before the correlation.
+type Padding int
+
+const (
+	// PadExplicit pads by Conv.Pad: top, bottom, left, right.
+	PadExplicit Padding = iota
+	// PadValid does not pad.
+	PadValid
+	// PadSame makes the output H×W equal the input H×W; it needs stride 1.
+	// Each axis is padded by dilation*(k-1) in total, total/2 before and the
+	// rest (the odd extra cell) after, as PyTorch's padding="same" does.
+	PadSame
+	// PadFull pads every side by dilation*(k-1), as scipy's mode="full".
+	PadFull
+)
+
+// Border is what the padded cells hold.
+type Border int
+
+const (
+	// BorderZeros pads with the constant Conv.Fill (scipy's fillvalue),
+	// zero by default.
+	BorderZeros Border = iota
+	// BorderReflect mirrors without repeating the edge, a b c d -> c b | a b
+	// c d | c b: PyTorch "reflect", scipy.ndimage "mirror". Each pad must be
+	// smaller than the input on its axis.
+	BorderReflect
+	// BorderReplicate repeats the edge, a b c d -> a a | a b c d | d d:
+	// PyTorch "replicate", scipy.ndimage "nearest".
+	BorderReplicate
+	// BorderCircular wraps around, a b c d -> c d | a b c d | a b: PyTorch
+	// "circular", scipy "wrap". Pads larger than the input wrap repeatedly.
+	BorderCircular
+	// BorderSymmetric mirrors repeating the edge, a b c d -> b a | a b c d |
+	// d c: scipy "symm", scipy.ndimage "reflect". Pads larger than the input
+	// mirror repeatedly.
+	BorderSymmetric
+)
+
+// Conv holds the geometry of a convolution layer, with PyTorch's names. The
+// zero value is a stride-1, undilated, ungrouped, unpadded correlation.
+type Conv struct {
+	Stride   [2]int // rows, columns; zero means 1
+	Dilation [2]int // rows, columns; zero means 1
+	Padding  Padding
+	Pad      [4]int // top, bottom, left, right (PadExplicit only)
+	Border   Border
+	Fill     float64 // the padding value; must be 0 unless Border is BorderZeros
+	Groups   int     // zero means 1
+	// Convolve flips the kernel in both spatial axes first, making this a
+	// true convolution (scipy convolve2d) rather than a cross-correlation.
+	Convolve bool
+}
+
+// ParamError is an invalid parameter or shape. Field names the request field
+// it comes from, in PyTorch's terms: "input", "kernel", "bias", "stride",
+// "padding", "dilation", "groups", "padding_mode", "fill_value",
+// "grad_output" or "output". It unwraps to ErrShape.
+type ParamError struct {
+	Field, Msg string
+}
+
+func (e *ParamError) Error() string { return "engine: " + e.Field + ": " + e.Msg }
+
+// Unwrap returns ErrShape, so that errors.Is(err, ErrShape) holds for every
+// invalid request.
+func (e *ParamError) Unwrap() error { return ErrShape }
+
+func paramErr(field, format string, args ...any) *ParamError {
+	return &ParamError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// geometry is a validated Conv with its defaults filled in.
+type geometry struct {
+	in, w, out [4]int
+	pads       [4]int // top, bottom, left, right
+	sh, sw     int
+	dh, dw     int
+	groups     int
+	// hn×wn is the part of the padded input any output reads; past it, rows
+	// and columns are skipped by the stride.
+	hn, wn int
+}
+
+// Geometry validates c for an input of shape N×C×H×W and weights of shape
+// O×Cg×kh×kw and returns the explicit pads (top, bottom, left, right) and the
+// output shape N×O×Ho×Wo, where Ho = (H+top+bottom - dilation*(kh-1) - 1)/stride + 1
+// and likewise Wo. Every invalid parameter is a *ParamError.
+func (c Conv) Geometry(in, w [4]int) (pads [4]int, out [4]int, err error) {
+	g, err := c.resolve(in, w)
+	if err != nil {
+		return [4]int{}, [4]int{}, err
+	}
+	return g.pads, g.out, nil
+}
+
+func (c Conv) resolve(in, w [4]int) (geometry, error) {
+	g := geometry{in: in, w: w}
+	for _, d := range in {
+		if d < 1 {
+			return g, paramErr("input", "shape %v has a dimension below 1", in)
+		}
+	}
+	for _, d := range w {
+		if d < 1 {
+			return g, paramErr("kernel", "shape %v has a dimension below 1", w)
+		}
+	}
+	var ok bool
+	if g.sh, ok = orOne(c.Stride[0]); !ok {
+		return g, paramErr("stride", "%v has a negative value", c.Stride)
+	}
+	if g.sw, ok = orOne(c.Stride[1]); !ok {
+		return g, paramErr("stride", "%v has a negative value", c.Stride)
+	}
+	if g.dh, ok = orOne(c.Dilation[0]); !ok {
+		return g, paramErr("dilation", "%v has a negative value", c.Dilation)
+	}
+	if g.dw, ok = orOne(c.Dilation[1]); !ok {
+		return g, paramErr("dilation", "%v has a negative value", c.Dilation)
+	}
+	if g.groups, ok = orOne(c.Groups); !ok {
+		return g, paramErr("groups", "%d is negative", c.Groups)
+	}
+	if c.Padding < PadExplicit || c.Padding > PadFull {
+		return g, paramErr("padding", "unknown padding %d", int(c.Padding))
+	}
+	if c.Border < BorderZeros || c.Border > BorderSymmetric {
+		return g, paramErr("padding_mode", "unknown border %d", int(c.Border))
+	}
+	C, O, kh, kw := in[1], w[0], w[2], w[3]
+	if C%g.groups != 0 {
+		return g, paramErr("groups", "%d input channels are not divisible by %d groups", C, g.groups)
+	}
+	if O%g.groups != 0 {
+		return g, paramErr("groups", "%d output channels are not divisible by %d groups", O, g.groups)
+	}
+	if w[1] != C/g.groups {
+		return g, paramErr("kernel", "has %d input channels, want %d (%d channels in %d groups)", w[1], C/g.groups, C, g.groups)
+	}
+	if c.Fill != 0 && c.Border != BorderZeros {
+		return g, paramErr("fill_value", "%v needs the zeros padding mode", c.Fill)
+	}
+
+	// The dilated kernel's extent, dilation*(k-1)+1, overflows only for
+	// absurd parameters, but then it must fail, not wrap around.
+	ekh, ok1 := extent(g.dh, kh)
+	ekw, ok2 := extent(g.dw, kw)
+	if !ok1 || !ok2 {
+		return g, paramErr("dilation", "%v stretches the %dx%d kernel beyond any input", c.Dilation, kh, kw)
+	}
+	switch c.Padding {
+	case PadExplicit:
+		g.pads = c.Pad
+		for _, p := range g.pads {
+			if p < 0 {
+				return g, paramErr("padding", "%v has a negative value", c.Pad)
+			}
+		}
+	case PadSame:
+		if g.sh != 1 || g.sw != 1 {
+			return g, paramErr("padding", `"same" needs stride 1, not %dx%d`, g.sh, g.sw)
+		}
+		th, tw := ekh-1, ekw-1
+		g.pads = [4]int{th / 2, th - th/2, tw / 2, tw - tw/2}
+	case PadFull:
+		g.pads = [4]int{ekh - 1, ekh - 1, ekw - 1, ekw - 1}
+	}
+	H, W := in[2], in[3]
+	if c.Border == BorderReflect {
+		if g.pads[0] >= H || g.pads[1] >= H || g.pads[2] >= W || g.pads[3] >= W {
+			return g, paramErr("padding", "reflect padding %v needs every pad below the input size %dx%d", g.pads, H, W)
+		}
+	}
+	hp, ok1 := addAll(H, g.pads[0], g.pads[1])
+	wp, ok2 := addAll(W, g.pads[2], g.pads[3])
+	if !ok1 || !ok2 {
+		return g, paramErr("padding", "%v overflows", g.pads)
+	}
+	if ekh > hp || ekw > wp {
+		return g, paramErr("kernel", "kernel larger than the padded input: %dx%d dilated by %dx%d spans %dx%d, padded input is %dx%d",
+			kh, kw, g.dh, g.dw, ekh, ekw, hp, wp)
+	}
+	ho, wo := (hp-ekh)/g.sh+1, (wp-ekw)/g.sw+1
+	g.out = [4]int{in[0], O, ho, wo}
+	g.hn, g.wn = (ho-1)*g.sh+ekh, (wo-1)*g.sw+ekw
+	return g, nil
+}
+
+// orOne returns v, or 1 for zero; ok is false for a negative v.
+func orOne(v int) (int, bool) {
+	if v == 0 {
+		return 1, true
+	}
+	return v, v > 0
+}
+
+// extent returns d*(k-1)+1 and whether it fits in an int.
+func extent(d, k int) (int, bool) {
+	hi, lo := bits.Mul64(uint64(d), uint64(k-1))
+	if hi != 0 || lo >= math.MaxInt {
+		return 0, false
+	}
+	return int(lo) + 1, true
+}
+
+// addAll returns the sum of non-negative values and whether it fits in an
+// int.
+func addAll(vs ...int) (int, bool) {
+	s := 0
+	for _, v := range vs {
+		if s > math.MaxInt-v {
+			return 0, false
+		}
+		s += v
+	}
+	return s, true
+}
+
+// count returns the product of non-negative dims and whether it fits in an
+// int.
+func count(dims ...int) (int, bool) {
+	p := 1
+	for _, d := range dims {
+		hi, lo := bits.Mul64(uint64(p), uint64(d))
+		if hi != 0 || lo > math.MaxInt {
+			return 0, false
+		}
+		p = int(lo)
+	}
+	return p, true
+}
+
+// checkTensor checks that t's Data holds exactly its shape's elements. Its
+// dims have been checked to be at least 1.
+func checkTensor[T Float](field string, t Tensor[T]) error {
+	if n, ok := count(t.Shape[:]...); !ok || n != len(t.Data) {
+		return paramErr(field, "shape %v but %d elements", t.Shape, len(t.Data))
+	}
+	return nil
+}
+
+// checkSize rejects a result that cannot be allocated, where a make would
+// panic on the caller's goroutine. It is no limit on work: the service
+// limits request sizes far below it.
+func checkSize[T Float](field string, dims ...int) error {
+	var z T
+	n, ok := count(append(dims, int(unsafe.Sizeof(z)))...)
+	if !ok || n > 1<<47 {
+		return paramErr(field, "%v elements are too many to allocate", dims)
+	}
+	return nil
+}
+
+// Conv2D computes out[n][o][i][j] = bias[o] + Σ_{c<Cg} Σ_a Σ_b
+// xpad[n][g*Cg+c][i*sh + a*dh][j*sw + b*dw] · w[o][c][a][b], with
+// g = o / (O/groups) and Cg = C/groups, where xpad is x padded per c and w is
+// flipped in both spatial axes first when c.Convolve is set. bias may be nil
+// (no bias) or have length O. The result has shape N×O×Ho×Wo (see
+// Conv.Geometry).
+//
+// Each element is summed in T over (c, a, b) in row-major order starting
+// from zero, then bias is added, so float32 accumulates in float32 as
+// PyTorch does. The work is split into bands of output rows over (n, o,
+// row) run on the pool; every element is computed by exactly one band, so
+// the split never changes the result.
+//
+// Priorities, admission, cancellation and panics are as for Correlate; an
+// invalid shape or parameter is a *ParamError, which wraps ErrShape.
+func Conv2D[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[T], bias []T, c Conv) (Tensor[T], error) {
+	g, err := c.resolve(x.Shape, w.Shape)
+	if err == nil {
+		err = checkTensor("input", x)
+	}
+	if err == nil {
+		err = checkTensor("kernel", w)
+	}
+	if err == nil && bias != nil && len(bias) != w.Shape[0] {
+		err = paramErr("bias", "has %d elements, want %d (one per output channel)", len(bias), w.Shape[0])
+	}
+	if err == nil {
+		err = checkSize[T]("output", g.out[:]...)
+	}
+	if err == nil {
+		err = checkSize[T]("input", x.Shape[0], x.Shape[1], g.hn, g.wn+g.sw)
+	}
+	if err != nil {
+		return Tensor[T]{}, err
+	}
+	if p != Interactive && p != Background {
+		return Tensor[T]{}, fmt.Errorf("engine: unknown priority %d", int(p))
+	}
+	if err := ctx.Err(); err != nil {
+		return Tensor[T]{}, fmt.Errorf("engine: conv2d: %w", err)
+	}
+
+	out, err := conv2d(ctx, e, p, x, w, bias, g, c)
+	if err != nil {
+		return Tensor[T]{}, fmt.Errorf("engine: conv2d: %w", err)
+	}
+	return out, nil
+}
+
+// conv2d runs a validated Conv2D (or Correlate) request on the pool.
+func conv2d[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[T], bias []T, g geometry, c Conv) (Tensor[T], error) {
+	xp, err := padInput(ctx, x, g.pads, g.hn, g.wn, g.sw, c.Border, T(c.Fill))
+	if err != nil {
+		return Tensor[T]{}, err
+	}
+	O, cg, kh, kw := g.w[0], g.w[1], g.w[2], g.w[3]
+	ho, wo := g.out[2], g.out[3]
+	j := &convJob[T]{
+		x: xp.data, plane: xp.plane, ld: xp.ld,
+		c: g.in[1], cg: cg, o: O, og: O / g.groups,
+		ho: ho, wo: wo, sh: g.sh,
+		w: w.Data, bias: bias,
+		offs: make([]int, 0, cg*kh*kw),
+	}
+	if c.Convolve {
+		j.w = flipped(w)
+	}
+	for ci := range cg {
+		for a := range kh {
+			for b := range kw {
+				j.offs = append(j.offs, ci*xp.plane+a*g.dh*xp.ld+xp.at(b*g.dw, g.sw))
+			}
+		}
+	}
+	units := g.out[0] * O * ho
+	j.out = make([]T, units*wo)
+	if err := e.run(ctx, p, j, units, e.bands(units, wo, cg*kh*kw)); err != nil {
+		return Tensor[T]{}, err
+	}
+	return Tensor[T]{Shape: g.out, Data: j.out}, nil
+}
+
+// flipped returns a copy of the weights w with each kernel flipped in both
+// spatial axes.
+func flipped[T Float](w Tensor[T]) []T {
+	kh, kw := w.Shape[2], w.Shape[3]
+	f := make([]T, len(w.Data))
+	for k := 0; k < len(f); k += kh * kw {
+		src, dst := w.Data[k:k+kh*kw], f[k:k+kh*kw]
+		for t, v := range src {
+			dst[kh*kw-1-t] = v
+		}
+	}
+	return f
+}
+
+// run splits units of work into n bands on queue p, waits for all of them to
+// finish or be skipped, and returns the first error of any band.
+func (e *Engine) run(ctx context.Context, p Priority, work bander, units, n int) error {
+	tasks := make([]task, n)
+	// A derived context lets one failing band (a panic, say) cancel its
+	// siblings, whose work would be thrown away anyway.
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	c := &call{ctx: cctx, cancel: cancel, work: work}
+	for b := range tasks {
+		tasks[b] = task{c: c, lo: b * units / n, hi: (b + 1) * units / n}
+	}
+	if err := e.submit(ctx, p, c, tasks); err != nil {
+		return err
+	}
+	c.wg.Wait()
+	return c.err // no band is left to write c.err after Wait
+}
+
+// convJob is one Conv2D request. Its units are output rows, numbered
+// (n*O + o)*Ho + i, so that bands split over images, channels and rows alike.
+type convJob[T Float] struct {
+	x         []T // padded input, see padded
+	plane, ld int
+	c, cg     int // input channels, in total and per group
+	o, og     int // output channels, in total and per group
+	ho, wo    int
+	sh        int
+	w         []T   // O×Cg×kh×kw, already flipped for a convolution
+	offs      []int // offset of each tap (c, a, b) from the row's first cell
+	bias      []T
+	out       []T
+}
+
+func (j *convJob[T]) rows(ctx context.Context, lo, hi int) error {
+	done := ctx.Done()
+	taps := len(j.offs)
+	for u := lo; u < hi; u++ {
+		select {
+		case <-done:
+			return ctx.Err()
+		default:
+		}
+		n, o, i := u/(j.o*j.ho), u/j.ho%j.o, u%j.ho
+		g := o / j.og
+		base := (n*j.c+g*j.cg)*j.plane + i*j.sh*j.ld
+		d := j.out[u*j.wo : (u+1)*j.wo]
+		convRow(d, j.x[base:], j.offs, j.w[o*taps:(o+1)*taps])
+		if j.bias != nil {
+			addScalar(d, j.bias[o])
+		}
+	}
+	return nil
+}
+
+// convRow computes one output row d: d[j] = Σ_t k[t]·x[offs[t]+j], summed
+// over the taps t in order from zero. It assumes x holds offs[t]+len(d)
+// cells for every tap.
+//
+// Rather than summing each element separately, it sweeps the row once per
+// group of up to eight taps (saxpy style), which keeps the inner loop long
+// and free of bounds checks; eight taps per sweep halve the loads and stores
+// of d against four, and a 3x3 kernel takes two sweeps. Each element still
+// sums its taps one at a time, in order, starting from zero, exactly as the
+// reference loop does. A precomputed offset per tap makes strides, dilation,
+// channels and the polyphase layout all look alike here.
+func convRow[T Float](d, x []T, offs []int, k []T) {
+	clear(d)
+	n := len(d)
+	src := func(t int) []T { return x[offs[t] : offs[t]+n] }
+	taps := len(offs)
+	k = k[:taps]
+	t := 0
+	for ; t+8 <= taps; t += 8 {
+		axpy8(d, src(t), src(t+1), src(t+2), src(t+3), src(t+4), src(t+5), src(t+6), src(t+7),
+			k[t], k[t+1], k[t+2], k[t+3], k[t+4], k[t+5], k[t+6], k[t+7])
+	}
+	for ; t+4 <= taps; t += 4 {
+		axpy4(d, src(t), src(t+1), src(t+2), src(t+3), k[t], k[t+1], k[t+2], k[t+3])
+	}
+	switch taps - t {
+	case 3:
+		axpy3(d, src(t), src(t+1), src(t+2), k[t], k[t+1], k[t+2])
+	case 2:
+		axpy2(d, src(t), src(t+1), k[t], k[t+1])
+	case 1:
+		axpy1(d, src(t), k[t])
+	}
+}
+
+func addScalar[T Float](d []T, v T) {
+	for i := range d {
+		d[i] += v
+	}
+}
+
+// Conv2DWeightGrad returns dL/dW, of shape O×Cg×kh×kw, given the input x and
+// dy = dL/dOut (shape N×O×Ho×Wo) of a Conv2D with the same c:
+// dW[o][c][a][b] = Σ_n Σ_i Σ_j dy[n][o][i][j] · xpad[n][g*Cg+c][i*sh + a*dh][j*sw + b*dw].
+// With c.Convolve it is the gradient with respect to the kernel as passed to
+// Conv2D, that is, flipped back.
+//
+// Each element is summed in T over n, i, j in that order, starting from
+// zero. The work is split into bands of kernel rows (o, c, a) on the pool,
+// with the same priorities, admission and cancellation as Conv2D. dy of the
+// wrong shape is a *ParamError for "grad_output".
+func Conv2DWeightGrad[T Float](ctx context.Context, e *Engine, p Priority, x, dy Tensor[T], kh, kw int, c Conv) (Tensor[T], error) {
+	var err error
+	for _, d := range dy.Shape {
+		if d < 1 {
+			err = paramErr("grad_output", "shape %v has a dimension below 1", dy.Shape)
+		}
+	}
+	var g geometry
+	if err == nil {
+		// Any kernel channel count works for an invalid group count: resolve
+		// reports the groups before it compares channels.
+		cg := 1
+		if groups, ok := orOne(c.Groups); ok && x.Shape[1]/groups > 0 {
+			cg = x.Shape[1] / groups
+		}
+		g, err = c.resolve(x.Shape, [4]int{dy.Shape[1], cg, kh, kw})
+	}
+	if err == nil && g.out != dy.Shape {
+		err = paramErr("grad_output", "shape %v, want the output shape %v", dy.Shape, g.out)
+	}
+	if err == nil {
+		err = checkTensor("input", x)
+	}
+	if err == nil {
+		err = checkTensor("grad_output", dy)
+	}
+	if err == nil {
+		err = checkSize[T]("input", x.Shape[0], x.Shape[1], g.hn, g.wn+g.sw)
+	}
+	if err != nil {
+		return Tensor[T]{}, err
+	}
+	if p != Interactive && p != Background {
+		return Tensor[T]{}, fmt.Errorf("engine: unknown priority %d", int(p))
+	}
+	if err := ctx.Err(); err != nil {
+		return Tensor[T]{}, fmt.Errorf("engine: conv2d weight grad: %w", err)
+	}
+
+	xp, err := padInput(ctx, x, g.pads, g.hn, g.wn, g.sw, c.Border, T(c.Fill))
+	if err != nil {
+		return Tensor[T]{}, fmt.Errorf("engine: conv2d weight grad: %w", err)
+	}
+	O, cg := g.w[0], g.w[1]
+	j := &gradJob[T]{
+		x: xp.data, plane: xp.plane, ld: xp.ld,
+		n: g.in[0], c: g.in[1], cg: cg, o: O, og: O / g.groups,
+		ho: g.out[2], wo: g.out[3], sh: g.sh, dh: g.dh,
+		kh: kh, kw: kw, flip: c.Convolve,
+		dy:   dy.Data,
+		offs: make([]int, kw),
+		dw:   make([]T, O*cg*kh*kw),
+	}
+	for b := range kw {
+		j.offs[b] = xp.at(b*g.dw, g.sw)
+	}
+	units := O * cg * kh
+	n := e.bands(units, kw, g.out[0]*g.out[2]*g.out[3])
+	if err := e.run(ctx, p, j, units, n); err != nil {
+		return Tensor[T]{}, fmt.Errorf("engine: conv2d weight grad: %w", err)
+	}
+	return Tensor[T]{Shape: [4]int{O, cg, kh, kw}, Data: j.dw}, nil
+}
+
+// gradJob is one Conv2DWeightGrad request. Its units are the rows of dW,
+// numbered (o*Cg + c)*kh + a: a whole row of kw taps is computed together, so
+// that each row of dy and of the input is loaded once for all kw taps.
+type gradJob[T Float] struct {
+	x         []T // padded input, see padded
+	plane, ld int
+	n, c, cg  int
+	o, og     int
+	ho, wo    int
+	sh, dh    int
+	kh, kw    int
+	flip      bool
+	dy        []T
+	offs      []int // offset of tap b from the row's first cell
+	dw        []T
+}
+
+func (j *gradJob[T]) rows(ctx context.Context, lo, hi int) error {
+	done := ctx.Done()
+	acc := make([]T, j.kw)
+	for u := lo; u < hi; u++ {
+		o, c, a := u/(j.cg*j.kh), u/j.kh%j.cg, u%j.kh
+		ci := o/j.og*j.cg + c
+		clear(acc)
+		for n := range j.n {
+			// One unit sums over every image, which can be a lot of work,
+			// so ctx is checked per image rather than per unit.
+			select {
+			case <-done:
+				return ctx.Err()
+			default:
+			}
+			for i := range j.ho {
+				dy := j.dy[((n*j.o+o)*j.ho+i)*j.wo:][:j.wo]
+				x := j.x[(n*j.c+ci)*j.plane+(i*j.sh+a*j.dh)*j.ld:]
+				dotRow(acc, dy, x, j.offs)
+			}
+		}
+		row := j.dw[u*j.kw : (u+1)*j.kw]
+		if j.flip {
+			// The gradient for tap (a, b) of the flipped kernel belongs to
+			// tap (kh-1-a, kw-1-b) of the caller's kernel.
+			row = j.dw[(u+j.kh-1-2*a)*j.kw:][:j.kw]
+			for b, v := range acc {
+				row[j.kw-1-b] = v
+			}
+		} else {
+			copy(row, acc)
+		}
+	}
+	return nil
+}
+
+// dotRow adds Σ_j dy[j]·x[offs[b]+j] to acc[b] for every tap b, one term at
+// a time in order of j. Four taps share each pass over dy, which gives the
+// processor four independent sums to overlap.
+func dotRow[T Float](acc, dy, x []T, offs []int) {
+	n := len(dy)
+	src := func(b int) []T { return x[offs[b] : offs[b]+n] }
+	b := 0
+	for ; b+4 <= len(acc); b += 4 {
+		acc[b], acc[b+1], acc[b+2], acc[b+3] = dot4(acc[b], acc[b+1], acc[b+2], acc[b+3], dy, src(b), src(b+1), src(b+2), src(b+3))
+	}
+	for ; b < len(acc); b++ {
+		acc[b] = dot1(acc[b], dy, src(b))
+	}
+}
+
+func dot4[T Float](s0, s1, s2, s3 T, d, x0, x1, x2, x3 []T) (T, T, T, T) {
+	x0, x1, x2, x3 = x0[:len(d)], x1[:len(d)], x2[:len(d)], x3[:len(d)]
+	for i, v := range d {
+		s0 += v * x0[i]
+		s1 += v * x1[i]
+		s2 += v * x2[i]
+		s3 += v * x3[i]
+	}
+	return s0, s1, s2, s3
+}
+
+func dot1[T Float](s T, d, x []T) T {
+	x = x[:len(d)]
+	for i, v := range d {
+		s += v * x[i]
+	}
+	return s
+}
