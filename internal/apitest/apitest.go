@@ -119,9 +119,14 @@ func (v *Validator) Routes() []Route {
 //     empty where no content is documented), and documented required
 //     headers such as Location and Retry-After must be present and valid;
 //   - the fields of a response must agree where the contract relates them
-//     (see semantics.go): a correlation's shape is its output's and
-//     (H-kh+1)x(W-kw+1), a job's kernels have its kernel_size and echo what
-//     was submitted, and pages are ordered, filtered and limited as asked;
+//     (see semantics.go): a correlation's output is rectangular, of the
+//     input's rank and batch, with the kernel's output channels, its shape
+//     is the output's, its dtype the one asked for, and without stride,
+//     padding, dilation or groups a 2-D kernel gives (H-kh+1)x(W-kw+1); a
+//     job's kernels have its kernel_size, the problem's rank and channels,
+//     it has a bias exactly when it trains one, and its request echoes what
+//     was submitted with every default filled in; pages are ordered,
+//     filtered and limited as asked;
 //   - a request the document forbids (a bad query parameter, a body that
 //     does not match its schema, a wrong Content-Type) must be refused with
 //     a 4xx status, or 503 if the service refused it before reading it.
@@ -283,8 +288,11 @@ func options() *openapi3filter.Options {
 
 // explainAnyOf replaces kin-openapi's bare "doesn't match any schema from
 // anyOf" with the descriptions of the alternatives, where the document gives
-// them (as Job does for the states a job can be in), so that a failure says
-// which rule the value broke. Other errors keep their default message.
+// them (as Job does for the states a job can be in, and Tensor for its
+// ranks), so that a failure says which rule the value broke. Other errors
+// keep their default message; that of oneOf already lists why each
+// alternative failed, which for the small unions that use it (padding,
+// stride, optimizer) says more than their descriptions would.
 func explainAnyOf(err *openapi3.SchemaError) string {
 	if err.SchemaField != "anyOf" || err.Schema == nil {
 		return ""

@@ -70,6 +70,14 @@ func jsonHeader(ct string) http.Header {
 
 const d2lRequest = `{"input": [[0,1,2],[3,4,5],[6,7,8]], "kernel": [[0,1],[2,3]]}`
 
+// geometryDefaults and sgdEcho are what a job's request holds for the
+// fields a client leaves out: the layer's defaults and plain SGD, with the
+// fields that only Adam uses as the service fills them.
+const (
+	geometryDefaults = `"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "padding_mode": "zeros", "bias": false, "dtype": "float32", `
+	sgdEcho          = `"optimizer": {"name": "sgd", "momentum": 0, "dampening": 0, "nesterov": false, "weight_decay": 0, "betas": [0, 0], "eps": 0}`
+)
+
 func corr2dRequest(body string) *http.Request {
 	req := httptest.NewRequest(http.MethodPost, "/corr2d", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -119,11 +127,11 @@ func TestCheckCorr2d(t *testing.T) {
 	}{
 		{
 			name: "the d2l answer conforms", reqBody: d2lRequest,
-			status: 200, ct: "application/json", body: `{"output": [[19,25],[37,43]], "shape": [2,2]}`,
+			status: 200, ct: "application/json", body: `{"output": [[19,25],[37,43]], "shape": [2,2], "dtype": "float64"}`,
 		},
 		{
 			name: "a charset parameter on the content type is fine", reqBody: d2lRequest,
-			status: 200, ct: "application/json; charset=utf-8", body: `{"output": [[19,25],[37,43]], "shape": [2,2]}`,
+			status: 200, ct: "application/json; charset=utf-8", body: `{"output": [[19,25],[37,43]], "shape": [2,2], "dtype": "float64"}`,
 		},
 		{
 			name: "a missing shape is drift", reqBody: d2lRequest,
@@ -132,22 +140,22 @@ func TestCheckCorr2d(t *testing.T) {
 		},
 		{
 			name: "numbers as strings are drift", reqBody: d2lRequest,
-			status: 200, ct: "application/json", body: `{"output": [["19","25"],["37","43"]], "shape": [2,2]}`,
+			status: 200, ct: "application/json", body: `{"output": [["19","25"],["37","43"]], "shape": [2,2], "dtype": "float64"}`,
 			wantFail: true, mention: []string{"output"},
 		},
 		{
 			name: "an undocumented field is drift", reqBody: d2lRequest,
-			status: 200, ct: "application/json", body: `{"output": [[19]], "shape": [1,1], "Output": [[19]]}`,
+			status: 200, ct: "application/json", body: `{"output": [[19]], "shape": [1,1], "dtype": "float64", "Output": [[19]]}`,
 			wantFail: true, mention: []string{"Output"},
 		},
 		{
 			name: "a wrong content type is drift", reqBody: d2lRequest,
-			status: 200, ct: "text/plain", body: `{"output": [[19]], "shape": [1,1]}`,
+			status: 200, ct: "text/plain", body: `{"output": [[19]], "shape": [1,1], "dtype": "float64"}`,
 			wantFail: true, mention: []string{"text/plain"},
 		},
 		{
 			name: "an undocumented status is drift", reqBody: d2lRequest,
-			status: 201, ct: "application/json", body: `{"output": [[19]], "shape": [1,1]}`,
+			status: 201, ct: "application/json", body: `{"output": [[19]], "shape": [1,1], "dtype": "float64"}`,
 			wantFail: true, mention: []string{"status is not supported"},
 		},
 		{
@@ -176,7 +184,7 @@ func TestCheckCorr2d(t *testing.T) {
 		},
 		{
 			name: "an unknown field accepted is drift", reqBody: `{"input": [[1]], "kernel": [[1]], "kernal": [[1]]}`,
-			status: 200, ct: "application/json", body: `{"output": [[1]], "shape": [1,1]}`,
+			status: 200, ct: "application/json", body: `{"output": [[1]], "shape": [1,1], "dtype": "float64"}`,
 			wantFail: true, mention: []string{"contract forbids", "kernal"},
 		},
 		{
@@ -265,7 +273,8 @@ func TestCheckUnrouted(t *testing.T) {
 // encodes beyond field types.
 func TestCheckJob(t *testing.T) {
 	v := apitest.NewValidator(t)
-	const request = `{"input": [[1,1,0],[1,1,0]], "target": [[0,1],[0,1]], "kernel_size": [1,2], "lr": 0.03, "steps": 10, "loss": "sum", "seed": 42}`
+	const request = `{"input": [[1,1,0],[1,1,0]], "target": [[0,1],[0,1]], "kernel_size": [1,2], ` + geometryDefaults +
+		`"lr": 0.03, "steps": 10, "loss": "sum", "seed": 42, ` + sgdEcho + `}`
 	const queued = `{"id": "01J9Z3K4M5N6P7Q8R9S0T1V2W3", "status": "queued", "created_at": "2025-01-15T10:30:00Z",
 		"step": 0, "steps": 10, "kernel": [[0.5, 0.5]], "init_kernel": [[0.5, 0.5]], "request": ` + request + `}`
 	tests := []struct {
@@ -299,7 +308,8 @@ func TestCheckTrainNeedsLocation(t *testing.T) {
 	const reqBody = `{"input": [[1,1,0],[1,1,0]], "target": [[0,1],[0,1]], "kernel_size": [1,2]}`
 	const job = `{"id": "01J9Z3K4M5N6P7Q8R9S0T1V2W3", "status": "queued", "created_at": "2025-01-15T10:30:00Z",
 		"step": 0, "steps": 10, "kernel": [[0.5, 0.5]], "init_kernel": [[0.5, 0.5]],
-		"request": {"input": [[1,1,0],[1,1,0]], "target": [[0,1],[0,1]], "kernel_size": [1,2], "lr": 0.03, "steps": 10, "loss": "sum", "seed": 0}}`
+		"request": {"input": [[1,1,0],[1,1,0]], "target": [[0,1],[0,1]], "kernel_size": [1,2], ` + geometryDefaults +
+		`"lr": 0.03, "steps": 10, "loss": "sum", "seed": 0, ` + sgdEcho + `}}`
 	newReq := func() *http.Request {
 		req := httptest.NewRequest(http.MethodPost, "/train", strings.NewReader(reqBody))
 		req.Header.Set("Content-Type", "application/json")
@@ -406,10 +416,10 @@ func fakeCorr2d(t testing.TB) http.Handler {
 			_, _ = io.WriteString(w, `{"type":"/problems/not-found","title":"Not found","status":404,"detail":"no such route"}`)
 		case r.URL.Query().Has("bad"):
 			w.Header().Set("Content-Type", "application/json")
-			_, _ = io.WriteString(w, `{"output": [[19,25],[37,43]], "shape": "2x2"}`)
+			_, _ = io.WriteString(w, `{"output": [[19,25],[37,43]], "shape": "2x2", "dtype": "float64"}`)
 		default:
 			w.Header().Set("Content-Type", "application/json")
-			_, _ = io.WriteString(w, `{"output": [[19,25],[37,43]], "shape": [2,2]}`)
+			_, _ = io.WriteString(w, `{"output": [[19,25],[37,43]], "shape": [2,2], "dtype": "float64"}`)
 		}
 	})
 }
@@ -451,7 +461,7 @@ func TestTransport(t *testing.T) {
 	t.Run("a conforming response passes and stays readable", func(t *testing.T) {
 		expect(t, false, func(tb testing.TB) {
 			status, body := post(tb, "/corr2d")
-			if want := `{"output": [[19,25],[37,43]], "shape": [2,2]}`; status != 200 || body != want {
+			if want := `{"output": [[19,25],[37,43]], "shape": [2,2], "dtype": "float64"}`; status != 200 || body != want {
 				t.Errorf("got %d %s, want 200 %s", status, body, want)
 			}
 		})
@@ -490,7 +500,8 @@ func TestCheckSemantics(t *testing.T) {
 	job := func(id, status, extra string) string {
 		return `{"id": "` + id + `", "status": "` + status + `", "created_at": "2025-01-15T10:30:00Z", ` + extra +
 			` "steps": 10, "kernel": [[0.5, 0.5]], "init_kernel": [[0.5, 0.5]],
-			"request": {"input": [[1,1,0],[1,1,0]], "target": [[0,1],[0,1]], "kernel_size": [1,2], "lr": 0.1, "steps": 10, "loss": "sum", "seed": 0}}`
+			"request": {"input": [[1,1,0],[1,1,0]], "target": [[0,1],[0,1]], "kernel_size": [1,2], ` + geometryDefaults +
+			`"lr": 0.1, "steps": 10, "loss": "sum", "seed": 0, ` + sgdEcho + `}}`
 	}
 	const id1, id2 = "01J9Z3K4M5N6P7Q8R9S0T1V2W3", "01J9Z3K4M5N6P7Q8R9S0T1V2W4"
 	queued := job(id1, "queued", `"step": 0,`)
@@ -507,15 +518,15 @@ func TestCheckSemantics(t *testing.T) {
 	}{
 		{
 			name: "corr2d shape disagrees with output", method: "POST", target: "/corr2d", reqBody: d2lRequest,
-			status: 200, body: `{"output": [[19,25],[37,43]], "shape": [2,3]}`, mention: "shape is [2, 3]",
+			status: 200, body: `{"output": [[19,25],[37,43]], "shape": [2,3], "dtype": "float64"}`, mention: "shape is [2, 3]",
 		},
 		{
 			name: "corr2d output of the wrong size", method: "POST", target: "/corr2d", reqBody: d2lRequest,
-			status: 200, body: `{"output": [[19]], "shape": [1,1]}`, mention: "want (H-kh+1)x(W-kw+1) = 2x2",
+			status: 200, body: `{"output": [[19]], "shape": [1,1], "dtype": "float64"}`, mention: "want (H-kh+1)x(W-kw+1) = 2x2",
 		},
 		{
 			name: "corr2d ragged output", method: "POST", target: "/corr2d", reqBody: d2lRequest,
-			status: 200, body: `{"output": [[19,25],[37]], "shape": [2,2]}`, mention: "different lengths",
+			status: 200, body: `{"output": [[19,25],[37]], "shape": [2,2], "dtype": "float64"}`, mention: "different lengths",
 		},
 		{
 			name: "train answer echoes the request", method: "POST", target: "/train", reqBody: trainBody,

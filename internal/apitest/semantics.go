@@ -6,15 +6,18 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
 // semantics checks the rules of the contract that relate one field to
 // another, or the response to the request, which OpenAPI 3.0 schemas cannot
-// state: matrix rows of equal length, shapes that agree, a job that echoes
-// what was submitted, pages that are ordered and filtered as asked. It runs
-// only on responses whose schema validation passed, so it can assume types.
+// state: tensors that are rectangular, shapes that agree, a job that echoes
+// what was submitted with its defaults, pages that are ordered and filtered
+// as asked. It runs only on responses whose schema validation passed, so it
+// can assume types.
 func semantics(operationID string, req *http.Request, reqBody []byte, status int, header http.Header, body []byte) []string {
 	if status >= 300 {
 		return nil
@@ -37,15 +40,8 @@ func semantics(operationID string, req *http.Request, reqBody []byte, status int
 		if id, _ := resp["id"].(string); header.Get("Location") != "/jobs/"+id {
 			msgs = append(msgs, fmt.Sprintf("Location is %q, want /jobs/%s, the id in the body", header.Get("Location"), id))
 		}
-		// The job must run what was submitted: every field the client
-		// gave comes back unchanged in request, next to the defaults.
 		jobReq, _ := resp["request"].(map[string]any)
-		for k, v := range submitted {
-			if !reflect.DeepEqual(v, jobReq[k]) {
-				msgs = append(msgs, fmt.Sprintf("request.%s is %v, but %v was submitted", k, jobReq[k], v))
-			}
-		}
-		return msgs
+		return append(msgs, echoRules(submitted, jobReq)...)
 	case "getJob", "cancelJob":
 		return jobRules("", resp)
 	case "listJobs":
@@ -56,44 +52,142 @@ func semantics(operationID string, req *http.Request, reqBody []byte, status int
 	return nil
 }
 
-// shape returns the rows and columns of a decoded matrix, or ok false when
-// its rows differ in length.
-func shape(v any) (rows, cols int, ok bool) {
-	m, _ := v.([]any)
-	for i, row := range m {
-		r, _ := row.([]any)
-		if i == 0 {
-			cols = len(r)
-		} else if len(r) != cols {
-			return len(m), cols, false
+// dims returns the shape of a decoded tensor, outermost dimension first
+// (nil for a number), or ok false when it is not rectangular: arrays at one
+// depth that differ in length, or numbers and arrays side by side.
+func dims(v any) (shape []int, ok bool) {
+	a, isArray := v.([]any)
+	if !isArray {
+		_, isNumber := v.(float64)
+		return nil, isNumber
+	}
+	if len(a) == 0 {
+		return []int{0}, true
+	}
+	inner, ok := dims(a[0])
+	if !ok {
+		return nil, false
+	}
+	for _, e := range a[1:] {
+		d, ok := dims(e)
+		if !ok || !slices.Equal(d, inner) {
+			return nil, false
 		}
 	}
-	return len(m), cols, true
+	return append([]int{len(a)}, inner...), true
 }
 
-// pair reads a [rows, cols] array such as shape or kernel_size.
+// ints reads an array of integers such as shape or kernel_size; ok is false
+// for anything else.
+func ints(v any) ([]int, bool) {
+	a, isArray := v.([]any)
+	if !isArray {
+		return nil, false
+	}
+	out := make([]int, len(a))
+	for i, e := range a {
+		f, isNumber := e.(float64)
+		if !isNumber || f != float64(int(f)) {
+			return nil, false
+		}
+		out[i] = int(f)
+	}
+	return out, true
+}
+
+// pair reads a [rows, cols] array such as kernel_size.
 func pair(v any) (a, b int, ok bool) {
-	p, _ := v.([]any)
-	if len(p) != 2 {
+	p, ok := ints(v)
+	if !ok || len(p) != 2 {
 		return 0, 0, false
 	}
-	x, okx := p[0].(float64)
-	y, oky := p[1].(float64)
-	return int(x), int(y), okx && oky
+	return p[0], p[1], true
 }
+
+// dimsString writes a shape as 2x3x4.
+func dimsString(d []int) string {
+	parts := make([]string, len(d))
+	for i, n := range d {
+		parts[i] = strconv.Itoa(n)
+	}
+	return strings.Join(parts, "x")
+}
+
+// shapeString writes a shape as [2, 3, 4].
+func shapeString(d []int) string {
+	parts := make([]string, len(d))
+	for i, n := range d {
+		parts[i] = strconv.Itoa(n)
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+// geometryFields are the request fields that change the output size of a
+// correlation away from d2l's (H-kh+1)x(W-kw+1).
+var geometryFields = []string{"stride", "padding", "dilation", "groups"}
 
 func corr2dRules(submitted, resp map[string]any) []string {
 	var msgs []string
-	rows, cols, ok := shape(resp["output"])
-	if !ok {
-		msgs = append(msgs, "output has rows of different lengths")
+	out, okOut := dims(resp["output"])
+	if !okOut {
+		msgs = append(msgs, "output is not rectangular: it has arrays of different lengths at one depth")
 	}
-	if r, c, _ := pair(resp["shape"]); r != rows || c != cols {
-		msgs = append(msgs, fmt.Sprintf("shape is [%d, %d] but output is %dx%d", r, c, rows, cols))
+	shape, _ := ints(resp["shape"])
+	if okOut && !slices.Equal(shape, out) {
+		msgs = append(msgs, fmt.Sprintf("shape is %s but output is %s", shapeString(shape), dimsString(out)))
 	}
-	h, w, okIn := shape(submitted["input"])
-	kh, kw, okK := shape(submitted["kernel"])
-	if okIn && okK && h > 0 && kh > 0 && (rows != h-kh+1 || cols != w-kw+1) {
+
+	want := "float64"
+	if d, ok := submitted["dtype"].(string); ok {
+		want = d
+	}
+	if got, _ := resp["dtype"].(string); got != want {
+		msgs = append(msgs, fmt.Sprintf("dtype is %q, but the request asked for %q", got, want))
+	}
+
+	in, okIn := dims(submitted["input"])
+	if !okIn || len(in) < 2 {
+		return msgs // A request the service should have refused.
+	}
+	if len(shape) != len(in) {
+		msgs = append(msgs, fmt.Sprintf("shape %s has %d dimensions, want the input's %d", shapeString(shape), len(shape), len(in)))
+	}
+	k, okK := dims(submitted["kernel"])
+	if !okOut || !okK || len(out) != len(in) || (len(k) != 2 && len(k) != 4) {
+		return msgs
+	}
+	// Batch and channels: N x C x H x W with O x Cg x kh x kw weights gives
+	// N x O x Ho x Wo, each of the lower ranks leaving out what it lacks.
+	outChannels := 1
+	if len(k) == 4 {
+		outChannels = k[0]
+	}
+	switch len(in) {
+	case 3:
+		if out[0] != outChannels {
+			msgs = append(msgs, fmt.Sprintf("output has %d channels, want the kernel's %d output channels", out[0], outChannels))
+		}
+	case 4:
+		if out[0] != in[0] {
+			msgs = append(msgs, fmt.Sprintf("output has a batch of %d, want the input's %d", out[0], in[0]))
+		}
+		if out[1] != outChannels {
+			msgs = append(msgs, fmt.Sprintf("output has %d channels, want the kernel's %d output channels", out[1], outChannels))
+		}
+	}
+	// Without any geometry a 2-D kernel slides over the input as in d2l.
+	for _, f := range geometryFields {
+		if _, ok := submitted[f]; ok {
+			return msgs
+		}
+	}
+	if len(k) != 2 {
+		return msgs
+	}
+	h, w := in[len(in)-2], in[len(in)-1]
+	kh, kw := k[0], k[1]
+	rows, cols := out[len(out)-2], out[len(out)-1]
+	if h > 0 && kh > 0 && (rows != h-kh+1 || cols != w-kw+1) {
 		msgs = append(msgs, fmt.Sprintf("output is %dx%d, want (H-kh+1)x(W-kw+1) = %dx%d for a %dx%d input and a %dx%d kernel",
 			rows, cols, h-kh+1, w-kw+1, h, w, kh, kw))
 	}
@@ -107,18 +201,72 @@ func jobRules(where string, job map[string]any) []string {
 
 	jobReq, _ := job["request"].(map[string]any)
 	kh, kw, _ := pair(jobReq["kernel_size"])
+	in, okIn := dims(jobReq["input"])
+	tgt, okTgt := dims(jobReq["target"])
+	// The weights come back framed as the problem was: kh x kw for a 2-D
+	// one, O x (C/groups) x kh x kw otherwise.
+	wantRank := 4
+	if okIn && len(in) == 2 {
+		wantRank = 2
+	}
+	var kernel []int
 	for _, field := range []string{"kernel", "init_kernel"} {
-		r, c, ok := shape(job[field])
-		switch {
-		case !ok:
-			add("%s has rows of different lengths", field)
-		case r != kh || c != kw:
-			add("%s is %dx%d but request.kernel_size is [%d, %d]", field, r, c, kh, kw)
+		d, ok := dims(job[field])
+		if !ok {
+			add("%s is not rectangular: it has arrays of different lengths at one depth", field)
+			continue
+		}
+		if field == "kernel" {
+			kernel = d
+		}
+		if okIn && len(d) != wantRank {
+			add("%s is %s, rank %d, but a %d-D request.input needs rank %d", field, dimsString(d), len(d), len(in), wantRank)
+		}
+		if len(d) < 2 || d[len(d)-2] != kh || d[len(d)-1] != kw {
+			add("%s is %s but request.kernel_size is [%d, %d]", field, dimsString(d), kh, kw)
+		}
+		if len(d) == 4 && okIn && okTgt && len(in) >= 3 && len(tgt) == len(in) {
+			c, o := in[len(in)-3], tgt[len(tgt)-3]
+			groups := 1
+			if g, ok := jobReq["groups"].(float64); ok && g >= 1 {
+				groups = int(g)
+			}
+			if d[0] != o {
+				add("%s has %d output channels, want the target's %d", field, d[0], o)
+			}
+			if c%groups == 0 && d[1] != c/groups {
+				add("%s has %d input channels, want C/groups = %d/%d = %d", field, d[1], c, groups, c/groups)
+			}
 		}
 	}
-	if init, ok := jobReq["init"]; ok && !reflect.DeepEqual(init, job["init_kernel"]) {
+	if init, ok := jobReq["init"]; ok && !sameTensor(init, job["init_kernel"]) {
 		add("init_kernel %v differs from request.init %v", job["init_kernel"], init)
 	}
+
+	// A bias exactly when the request trains one, one number per output
+	// channel.
+	trainsBias, _ := jobReq["bias"].(bool)
+	for _, field := range []string{"bias", "init_bias"} {
+		b, has := job[field]
+		switch {
+		case has && !trainsBias:
+			add("%s is present, but request.bias is not true", field)
+		case !has && trainsBias:
+			add("request.bias is true, but the job has no %s", field)
+		case has && len(kernel) > 0:
+			outChannels := 1
+			if len(kernel) == 4 {
+				outChannels = kernel[0]
+			}
+			if n := len(b.([]any)); n != outChannels {
+				add("%s has %d numbers, want one per output channel, %d", field, n, outChannels)
+			}
+		}
+	}
+	if init, ok := jobReq["init_bias"]; ok && !reflect.DeepEqual(init, job["init_bias"]) {
+		add("init_bias %v differs from request.init_bias %v", job["init_bias"], init)
+	}
+
 	step, _ := job["step"].(float64)
 	steps, _ := job["steps"].(float64)
 	if s, _ := jobReq["steps"].(float64); s != steps {
@@ -129,6 +277,113 @@ func jobRules(where string, job map[string]any) []string {
 	}
 	if job["status"] == "succeeded" && step != steps {
 		add("a succeeded job has step %v, want steps = %v", step, steps)
+	}
+	return msgs
+}
+
+// sameTensor reports whether a and b hold the same numbers in the same
+// shape, up to leading dimensions of size 1: kh x kw weights are the same as
+// 1 x 1 x kh x kw ones.
+func sameTensor(a, b any) bool {
+	da, okA := dims(a)
+	db, okB := dims(b)
+	if !okA || !okB {
+		return false
+	}
+	trim := func(d []int) []int {
+		for len(d) > 0 && d[0] == 1 {
+			d = d[1:]
+		}
+		return d
+	}
+	return slices.Equal(trim(da), trim(db)) && slices.Equal(flat(a, nil), flat(b, nil))
+}
+
+// flat appends the numbers of a decoded tensor to dst in row-major order.
+func flat(v any, dst []float64) []float64 {
+	switch x := v.(type) {
+	case float64:
+		return append(dst, x)
+	case []any:
+		for _, e := range x {
+			dst = flat(e, dst)
+		}
+	}
+	return dst
+}
+
+// trainDefaults are the values a job's request holds for the fields the
+// client left out.
+var trainDefaults = map[string]any{
+	"stride":       1.0,
+	"padding":      0.0,
+	"dilation":     1.0,
+	"groups":       1.0,
+	"padding_mode": "zeros",
+	"bias":         false,
+	"dtype":        "float32",
+	"lr":           0.03,
+	"steps":        10.0,
+	"loss":         "sum",
+}
+
+// optimizerDefaults are torch.optim's defaults for each optimizer, for the
+// fields that apply to it; the echo's other fields are the service's to fill.
+var optimizerDefaults = map[string]map[string]any{
+	"sgd":  {"momentum": 0.0, "dampening": 0.0, "nesterov": false, "weight_decay": 0.0},
+	"adam": {"betas": []any{0.9, 0.999}, "eps": 1e-8, "weight_decay": 0.0},
+}
+
+// echoRules checks that a job runs what was submitted: every field the
+// client gave comes back unchanged in request (an object such as optimizer
+// field by field, since the echo fills in the rest), and every field it left
+// out holds its default.
+func echoRules(submitted, jobReq map[string]any) []string {
+	if submitted == nil || jobReq == nil {
+		return nil
+	}
+	var msgs []string
+	msgs = append(msgs, echoed("request", submitted, jobReq)...)
+	for field, def := range trainDefaults {
+		if _, sent := submitted[field]; !sent && !reflect.DeepEqual(jobReq[field], def) {
+			msgs = append(msgs, fmt.Sprintf("request.%s is %v, but the client sent none, so it must be the default %v", field, jobReq[field], def))
+		}
+	}
+	_, seed := submitted["seed"]
+	_, init := submitted["init"]
+	if !seed && !init && (jobReq["seed"] != 0.0 || jobReq["init"] != nil) {
+		msgs = append(msgs, fmt.Sprintf("request.seed is %v, but the client sent neither seed nor init, so it must be 0", jobReq["seed"]))
+	}
+	sentOpt, _ := submitted["optimizer"].(map[string]any)
+	echoOpt, _ := jobReq["optimizer"].(map[string]any)
+	name, _ := echoOpt["name"].(string)
+	if sentOpt == nil && name != "sgd" {
+		msgs = append(msgs, fmt.Sprintf("request.optimizer.name is %q, but the client sent no optimizer, so it must be sgd", name))
+	}
+	for field, def := range optimizerDefaults[name] {
+		if _, sent := sentOpt[field]; !sent && !reflect.DeepEqual(echoOpt[field], def) {
+			msgs = append(msgs, fmt.Sprintf("request.optimizer.%s is %v, but the client sent none, so it must be %s's default %v", field, echoOpt[field], name, def))
+		}
+	}
+	slices.Sort(msgs) // Map order must not make failures flaky to compare.
+	return msgs
+}
+
+// echoed reports where echo differs from what was sent: objects must hold
+// every field that was sent, with an equal value, and may hold more; any
+// other value must be equal.
+func echoed(where string, sent, echo any) []string {
+	s, isObject := sent.(map[string]any)
+	if !isObject {
+		if !reflect.DeepEqual(sent, echo) {
+			return []string{fmt.Sprintf("%s is %v, but %v was submitted", where, echo, sent)}
+		}
+		return nil
+	}
+	e, _ := echo.(map[string]any)
+	var msgs []string
+	for k, v := range s {
+		msgs = append(msgs, echoed(where+"."+k, v, e[k])...)
 	}
 	return msgs
 }

@@ -181,7 +181,7 @@ func decodeErr(format string, err, readErr error) error {
 	if readErr != nil {
 		return fmt.Errorf("grayimg: reading the image: %w", readErr)
 	}
-	return fmt.Errorf("%w: %s: %v", ErrFormat, format, err)
+	return fmt.Errorf("%w: %s: %w", ErrFormat, format, err)
 }
 
 // denom is the denominator of the integer luma: weights in thousandths

@@ -41,8 +41,11 @@ func decodeError(err error, limit int64) error {
 		syntax *json.SyntaxError
 		typ    *json.UnmarshalTypeError
 		mbe    *http.MaxBytesError
+		ae     *apiError
 	)
 	switch {
+	case errors.As(err, &ae):
+		return ae
 	case errors.As(err, &mbe):
 		return tooLarge("max_body_bytes", "", "the body is larger than %d bytes", limit)
 	case errors.Is(err, io.EOF):

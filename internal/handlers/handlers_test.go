@@ -307,7 +307,24 @@ func TestBadInputGetsAClearProblem(t *testing.T) {
 		{"ragged rows", "/corr2d", `{"input": [[1, 2], [3, 4], [5]], "kernel": [[1]]}`, 422, "invalid-shape", "/input/2", ""},
 		{"an empty matrix", "/corr2d", `{"input": [], "kernel": [[1]]}`, 422, "invalid-shape", "/input", ""},
 		{"an empty row", "/corr2d", `{"input": [[]], "kernel": [[1]]}`, 422, "invalid-shape", "/input/0", ""},
-		{"a flat array", "/corr2d", `{"input": [1, 2], "kernel": [[1]]}`, 422, "invalid-shape", "/input/0", ""},
+		{"a flat array", "/corr2d", `{"input": [1, 2], "kernel": [[1]]}`, 422, "invalid-shape", "/input", ""},
+		{"a 5-D input", "/corr2d", `{"input": [[[[[1]]]]], "kernel": [[1]]}`, 422, "invalid-shape", "/input/0/0/0/0", ""},
+		{"a 3-D kernel", "/corr2d", `{"input": [[1, 2]], "kernel": [[[1]]]}`, 422, "invalid-shape", "/kernel", ""},
+		{"a 2-D input with two output channels", "/corr2d", `{"input": [[1, 2]], "kernel": [[[[1]]], [[[2]]]]}`, 422, "invalid-shape", "/kernel", ""},
+		{"a kernel for other channels", "/corr2d", `{"input": [[[1, 2]], [[3, 4]]], "kernel": [[[[1]]]]}`, 422, "invalid-shape", "/kernel", ""},
+		{"a zero stride", "/corr2d", `{"input": [[1, 2]], "kernel": [[1]], "stride": 0}`, 422, "invalid-value", "/stride", ""},
+		{"a stride of three numbers", "/corr2d", `{"input": [[1, 2]], "kernel": [[1]], "stride": [1, 2, 3]}`, 422, "invalid-value", "/stride", ""},
+		{"a negative padding", "/corr2d", `{"input": [[1, 2]], "kernel": [[1]], "padding": -1}`, 422, "invalid-value", "/padding", ""},
+		{"an unknown padding", "/corr2d", `{"input": [[1, 2]], "kernel": [[1]], "padding": "middle"}`, 422, "invalid-value", "/padding", ""},
+		{"same padding with a stride", "/corr2d", `{"input": [[1, 2, 3]], "kernel": [[1]], "padding": "same", "stride": 2}`, 422, "invalid-value", "/padding", ""},
+		{"reflect padding as large as the input", "/corr2d", `{"input": [[1, 2]], "kernel": [[1]], "padding": [0, 2], "padding_mode": "reflect"}`, 422, "invalid-value", "/padding", ""},
+		{"zero groups", "/corr2d", `{"input": [[1, 2]], "kernel": [[1]], "groups": 0}`, 422, "invalid-value", "/groups", ""},
+		{"groups that do not divide the channels", "/corr2d", `{"input": [[[1]], [[2]], [[3]]], "kernel": [[[[1]]], [[[1]]]], "groups": 2}`, 422, "invalid-value", "/groups", ""},
+		{"an unknown padding mode", "/corr2d", `{"input": [[1, 2]], "kernel": [[1]], "padding_mode": "mirror"}`, 422, "invalid-value", "/padding_mode", ""},
+		{"a fill value with reflect", "/corr2d", `{"input": [[1, 2]], "kernel": [[1]], "padding_mode": "reflect", "fill_value": 1}`, 422, "invalid-value", "/fill_value", ""},
+		{"a bias per missing channel", "/corr2d", `{"input": [[1, 2]], "kernel": [[1]], "bias": [1, 2]}`, 422, "invalid-value", "/bias", ""},
+		{"an unknown operation", "/corr2d", `{"input": [[1, 2]], "kernel": [[1]], "operation": "xcorr"}`, 422, "invalid-value", "/operation", ""},
+		{"an unknown dtype", "/corr2d", `{"input": [[1, 2]], "kernel": [[1]], "dtype": "float16"}`, 422, "invalid-value", "/dtype", ""},
 		{"a string for a number", "/corr2d", `{"input": [[1, "NaN"]], "kernel": [[1]]}`, 422, "invalid-value", "/input/0/1", ""},
 		{"a null for a number", "/corr2d", `{"input": [[1], [null]], "kernel": [[1]]}`, 422, "invalid-value", "/input/1/0", ""},
 		{"a number too large for float64", "/corr2d", `{"input": [[1e999]], "kernel": [[1]]}`, 422, "invalid-value", "/input/0/0", ""},
@@ -321,11 +338,16 @@ func TestBadInputGetsAClearProblem(t *testing.T) {
 		{"a learning rate of zero", "/train", train(`, "lr": 0`), 422, "invalid-value", "/lr", ""},
 		{"a negative learning rate", "/train", train(`, "lr": -0.1`), 422, "invalid-value", "/lr", ""},
 		{"a fractional step count", "/train", train(`, "steps": 1.5`), 422, "invalid-value", "/steps", ""},
-		{"too many steps", "/train", train(`, "steps": 51`), 422, "invalid-value", "/steps", "max_steps"},
+		{"too many steps", "/train", train(`, "steps": 51`), 413, "too-large", "/steps", "max_steps"},
 		{"an unknown loss", "/train", train(`, "loss": "l1"`), 422, "invalid-value", "/loss", ""},
 		{"a negative seed", "/train", train(`, "seed": -1`), 422, "invalid-value", "/seed", ""},
 		{"both seed and init", "/train", train(`, "seed": 1, "init": [[0.5, -0.5]]`), 422, "invalid-value", "/init", ""},
 		{"an init of the wrong shape", "/train", train(`, "init": [[0.5]]`), 422, "invalid-value", "/init", ""},
+		{"an unknown optimizer", "/train", train(`, "optimizer": {"name": "rmsprop"}`), 422, "invalid-value", "/optimizer/name", ""},
+		{"nesterov without momentum", "/train", train(`, "optimizer": {"name": "sgd", "nesterov": true}`), 422, "invalid-value", "/optimizer/nesterov", ""},
+		{"a beta of one", "/train", train(`, "optimizer": {"name": "adam", "betas": [1, 0.999]}`), 422, "invalid-value", "/optimizer/betas/0", ""},
+		{"an unknown optimizer field", "/train", train(`, "optimizer": {"name": "sgd", "lr": 1}`), 422, "unknown-field", "/optimizer/lr", ""},
+		{"a target of another rank", "/train", `{"input": [[1, 2]], "target": [[[1]]], "kernel_size": [1, 2]}`, 422, "invalid-shape", "/target", ""},
 		{"a kernel wider than the input", "/train", `{"input": [[1, 2]], "target": [[1]], "kernel_size": [1, 3]}`, 422, "invalid-value", "/kernel_size", ""},
 	}
 	for _, tt := range tests {
@@ -617,4 +639,186 @@ func FuzzRequests(f *testing.F) {
 			t.Fatalf("POST %s %q = %d: %s", path, body, rec.Code, rec.Body)
 		}
 	})
+}
+
+// TestGoldenConvOverHTTP sends a sample of the golden cases through the
+// whole handler; golden_test.go runs all of them without HTTP.
+func TestGoldenConvOverHTTP(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "golden", "conv2d.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g struct {
+		Cases []struct {
+			Name       string          `json:"name"`
+			Request    json.RawMessage `json:"request"`
+			Output     json.RawMessage `json:"output"`
+			ErrorField string          `json:"error_field"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, options{})
+	for i, c := range g.Cases {
+		if i%7 != 0 && c.ErrorField == "" {
+			continue
+		}
+		t.Run(c.Name, func(t *testing.T) {
+			rec := f.do(t, http.MethodPost, "/corr2d", string(c.Request))
+			if c.ErrorField != "" {
+				p := decode[problem](t, rec)
+				if rec.Code != http.StatusUnprocessableEntity || len(p.Errors) != 1 || !strings.HasPrefix(p.Errors[0].Pointer+"/", "/"+c.ErrorField+"/") {
+					t.Fatalf("status %d %+v, want 422 naming /%s", rec.Code, p, c.ErrorField)
+				}
+				return
+			}
+			if rec.Code != http.StatusOK {
+				t.Fatalf("status %d: %s", rec.Code, rec.Body)
+			}
+			var got, want any
+			var resp struct {
+				Output json.RawMessage `json:"output"`
+				DType  string          `json:"dtype"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(resp.Output, &got); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(c.Output, &want); err != nil {
+				t.Fatal(err)
+			}
+			tol := 1e-12
+			if resp.DType == "float32" {
+				tol = 1e-5
+			}
+			scale := 0.0
+			walk(want, func(v float64) { scale = max(scale, abs(v)) })
+			var gv, wv []float64
+			walk(got, func(v float64) { gv = append(gv, v) })
+			walk(want, func(v float64) { wv = append(wv, v) })
+			if len(gv) != len(wv) {
+				t.Fatalf("%d numbers, want %d", len(gv), len(wv))
+			}
+			for i := range gv {
+				if abs(gv[i]-wv[i]) > tol*scale {
+					t.Fatalf("output number %d = %.17g, want %.17g", i, gv[i], wv[i])
+				}
+			}
+		})
+	}
+}
+
+func walk(v any, fn func(float64)) {
+	switch v := v.(type) {
+	case []any:
+		for _, e := range v {
+			walk(e, fn)
+		}
+	case float64:
+		fn(v)
+	}
+}
+
+// TestGoldenTrainingOverHTTP runs every PyTorch training run of
+// testdata/golden/train_conv.json through POST /train and compares the
+// initial weights exactly and the per-step losses and final weights within
+// 1e-9 (float64) or 1e-5 (float32).
+func TestGoldenTrainingOverHTTP(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "golden", "train_conv.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g struct {
+		Cases []struct {
+			Name        string          `json:"name"`
+			Request     json.RawMessage `json:"request"`
+			InitWeight  any             `json:"init_weight"`
+			InitBias    []float64       `json:"init_bias"`
+			Losses      []float64       `json:"losses"`
+			FinalWeight any             `json:"final_weight"`
+			FinalBias   []float64       `json:"final_bias"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Cases) < 20 {
+		t.Fatalf("%d training runs in the golden set, want at least 20", len(g.Cases))
+	}
+	f := newFixture(t, options{})
+	for _, c := range g.Cases {
+		t.Run(c.Name, func(t *testing.T) {
+			rec := f.do(t, http.MethodPost, "/train", string(c.Request))
+			if rec.Code != http.StatusAccepted {
+				t.Fatalf("POST /train = %d: %s", rec.Code, rec.Body)
+			}
+			var j struct {
+				ID         string    `json:"id"`
+				Status     string    `json:"status"`
+				Error      string    `json:"error"`
+				Kernel     any       `json:"kernel"`
+				Bias       []float64 `json:"bias"`
+				InitKernel any       `json:"init_kernel"`
+				InitBias   []float64 `json:"init_bias"`
+				Request    struct {
+					DType string `json:"dtype"`
+				} `json:"request"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &j); err != nil {
+				t.Fatal(err)
+			}
+			var gotInit, wantInit []float64
+			walk(j.InitKernel, func(v float64) { gotInit = append(gotInit, v) })
+			walk(c.InitWeight, func(v float64) { wantInit = append(wantInit, v) })
+			if diff := cmp.Diff(wantInit, gotInit); diff != "" {
+				t.Fatalf("initial weights differ from PyTorch's (-torch +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(c.InitBias, j.InitBias); diff != "" {
+				t.Fatalf("initial bias differs from PyTorch's (-torch +got):\n%s", diff)
+			}
+			deadline := time.Now().Add(60 * time.Second)
+			for j.Status == "queued" || j.Status == "running" {
+				if time.Now().After(deadline) {
+					t.Fatalf("job still %s", j.Status)
+				}
+				time.Sleep(5 * time.Millisecond)
+				if err := json.Unmarshal(f.do(t, http.MethodGet, "/jobs/"+j.ID, "").Body.Bytes(), &j); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if j.Status != "succeeded" {
+				t.Fatalf("job %s: %s", j.Status, j.Error)
+			}
+			tol := 1e-5
+			if j.Request.DType == "float64" {
+				tol = 1e-9
+			}
+			page := decode[lossPage](t, f.do(t, http.MethodGet, "/jobs/"+j.ID+"/losses?limit=10000", ""))
+			if len(page.Losses) != len(c.Losses) {
+				t.Fatalf("%d losses, want %d", len(page.Losses), len(c.Losses))
+			}
+			for i, p := range page.Losses {
+				if want := c.Losses[i]; abs(p.Loss-want) > tol*abs(want) {
+					t.Errorf("step %d loss %.12g, want %.12g (rel %.2g)", i+1, p.Loss, want, abs(p.Loss-want)/abs(want))
+				}
+			}
+			var gotW, wantW []float64
+			walk(j.Kernel, func(v float64) { gotW = append(gotW, v) })
+			walk(c.FinalWeight, func(v float64) { wantW = append(wantW, v) })
+			gotW = append(gotW, j.Bias...)
+			wantW = append(wantW, c.FinalBias...)
+			scale := 0.0
+			for _, v := range wantW {
+				scale = max(scale, abs(v))
+			}
+			for i := range wantW {
+				if abs(gotW[i]-wantW[i]) > 10*tol*scale {
+					t.Errorf("final parameter %d = %.12g, want %.12g", i, gotW[i], wantW[i])
+				}
+			}
+		})
+	}
 }

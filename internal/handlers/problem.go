@@ -81,9 +81,16 @@ type fieldError struct {
 func classify(err error) *apiError {
 	var ae *apiError
 	var fe *jobs.FieldError
+	var pe *engine.ParamError
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &pe):
+		code := codeInvalidValue
+		if pe.Field == "input" || pe.Field == "kernel" {
+			code = codeInvalidShape
+		}
+		return invalidField(code, "/"+pe.Field, "%s", pe.Msg)
 	case errors.As(err, &fe):
 		return invalidField(codeInvalidValue, fe.Pointer, "%s", fe.Detail)
 	case errors.Is(err, jobs.ErrNotFound):

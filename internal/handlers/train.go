@@ -1,60 +1,152 @@
 package handlers
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/oklog/ulid/v2"
 
 	"github.com/corr2d/corr2d/internal/jobs"
+	"github.com/corr2d/corr2d/internal/tensor"
 )
 
 // trainRequest is the body of POST /train. Optional fields are pointers so
 // that an explicit zero is told apart from an absent field.
 type trainRequest struct {
-	Input      json.RawMessage `json:"input"`
-	Target     json.RawMessage `json:"target"`
-	KernelSize []int           `json:"kernel_size"`
-	LR         *float64        `json:"lr"`
-	Steps      *int            `json:"steps"`
-	Loss       *jobs.Loss      `json:"loss"`
-	Seed       *uint64         `json:"seed"`
-	Init       json.RawMessage `json:"init"`
+	convParams
+	Input      json.RawMessage   `json:"input"`
+	Target     json.RawMessage   `json:"target"`
+	KernelSize []int             `json:"kernel_size"`
+	Bias       *bool             `json:"bias"`
+	DType      *string           `json:"dtype"`
+	LR         *float64          `json:"lr"`
+	Steps      *int              `json:"steps"`
+	Loss       *jobs.Loss        `json:"loss"`
+	Seed       *uint64           `json:"seed"`
+	Init       json.RawMessage   `json:"init"`
+	InitBias   []float64         `json:"init_bias"`
+	Optimizer  *optimizerRequest `json:"optimizer"`
 }
 
-// spec turns the request into a job spec with the defaults of d2l's run:
-// lr 0.03, 10 steps, summed loss, seed 0.
+// optimizerRequest has torch.optim's parameter names; absent fields take
+// torch.optim's defaults.
+type optimizerRequest struct {
+	Name        string    `json:"name"`
+	Momentum    *float64  `json:"momentum"`
+	Dampening   *float64  `json:"dampening"`
+	Nesterov    *bool     `json:"nesterov"`
+	WeightDecay *float64  `json:"weight_decay"`
+	Betas       []float64 `json:"betas"`
+	Eps         *float64  `json:"eps"`
+}
+
+// UnmarshalJSON decodes strictly, so that an unknown field is named by its
+// full pointer: the body's decoder only knows the innermost name.
+func (o *optimizerRequest) UnmarshalJSON(b []byte) error {
+	type plain optimizerRequest
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode((*plain)(o)); err != nil {
+		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return invalidField(codeUnknownField, "/optimizer/"+strings.Trim(name, `"`), "is not a known field")
+		}
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &typ) && typ.Field != "" {
+			return invalidField(codeInvalidValue, "/optimizer/"+strings.ReplaceAll(typ.Field, ".", "/"),
+				"must be %s, not a JSON %s", typ.Type, typ.Value)
+		}
+		return err
+	}
+	return nil
+}
+
+// trainEcho is a job's request as the API shows it: what the client sent,
+// with every default filled in.
+type trainEcho struct {
+	Input       tensor.Dense    `json:"input"`
+	Target      tensor.Dense    `json:"target"`
+	KernelSize  [2]int          `json:"kernel_size"`
+	Stride      json.RawMessage `json:"stride"`
+	Padding     json.RawMessage `json:"padding"`
+	Dilation    json.RawMessage `json:"dilation"`
+	Groups      int             `json:"groups"`
+	PaddingMode string          `json:"padding_mode"`
+	Bias        bool            `json:"bias"`
+	DType       jobs.DType      `json:"dtype"`
+	LR          float64         `json:"lr"`
+	Steps       int             `json:"steps"`
+	Loss        jobs.Loss       `json:"loss"`
+	Seed        *uint64         `json:"seed,omitempty"`
+	Init        *tensor.Dense   `json:"init,omitempty"`
+	InitBias    []float64       `json:"init_bias,omitempty"`
+	Optimizer   jobs.Optimizer  `json:"optimizer"`
+}
+
+// spec turns the request into a job spec with d2l's defaults: lr 0.03,
+// 10 steps, summed loss, no bias, plain SGD, seed 0, and PyTorch's float32.
 func (s *Server) spec(req trainRequest) (jobs.Spec, error) {
 	lim := s.cfg.Limits
-	spec := jobs.Spec{LR: 0.03, Steps: 10, Loss: jobs.LossSum, Seed: req.Seed}
-	x, err := parseMatrix(req.Input, "/input", "max_elements", lim.MaxElements)
+	spec := jobs.Spec{LR: 0.03, Steps: 10, Loss: jobs.LossSum, DType: jobs.Float32, Seed: req.Seed}
+	tl := tensor.Limits{MinRank: 2, MaxRank: 4, MaxElements: lim.MaxElements}
+	x, err := parseTensor(req.Input, "/input", "max_elements", tl)
 	if err != nil {
 		return spec, err
 	}
-	y, err := parseMatrix(req.Target, "/target", "max_elements", lim.MaxElements)
+	y, err := parseTensor(req.Target, "/target", "max_elements", tl)
 	if err != nil {
 		return spec, err
 	}
-	spec.Input, spec.Target = rows(x), rows(y)
+	if len(y.Shape) != len(x.Shape) {
+		return spec, invalidField(codeInvalidShape, "/target", "must have the input's rank, %d", len(x.Shape))
+	}
+	spec.Rank = len(x.Shape)
+	xs, ys := lift(x), lift(y)
+	spec.Input = tensor.Dense{Shape: xs[:], Data: x.Data}
+	spec.Target = tensor.Dense{Shape: ys[:], Data: y.Data}
 	if len(req.KernelSize) != 2 {
 		return spec, invalidField(codeInvalidValue, "/kernel_size", "must be [kh, kw]")
 	}
 	spec.KernelSize = [2]int{req.KernelSize[0], req.KernelSize[1]}
-	if kh, kw := spec.KernelSize[0], spec.KernelSize[1]; kh > 0 && kw > 0 && kh*kw > lim.MaxKernelElements {
-		return spec, tooLarge("max_kernel_elements", "/kernel_size", "the kernel has more than %d elements", lim.MaxKernelElements)
+	if kh, kw := spec.KernelSize[0], spec.KernelSize[1]; kh > 0 && kw > 0 && int64(kh)*int64(kw)*int64(xs[1])*int64(ys[1]) > int64(lim.MaxKernelElements) {
+		return spec, tooLarge("max_kernel_elements", "/kernel_size", "the weights would have more than %d elements", lim.MaxKernelElements)
 	}
-	if len(req.Init) > 0 && string(req.Init) != "null" {
-		k, err := parseMatrix(req.Init, "/init", "max_kernel_elements", lim.MaxKernelElements)
+	if spec.Conv, err = req.conv(); err != nil {
+		return spec, err
+	}
+	if req.Bias != nil {
+		spec.Bias = *req.Bias
+	}
+	dt, err := dtype(req.DType, string(jobs.Float32))
+	if err != nil {
+		return spec, err
+	}
+	spec.DType = jobs.DType(dt)
+	var initSent *tensor.Dense // as the client sent it, for the echo
+	if !isNull(req.Init) {
+		k, err := parseTensor(req.Init, "/init", "max_kernel_elements", tensor.Limits{MinRank: 2, MaxRank: 4, MaxElements: lim.MaxKernelElements})
 		if err != nil {
 			return spec, err
 		}
-		spec.Init = rows(k)
+		if len(k.Shape) == 3 {
+			return spec, invalidField(codeInvalidShape, "/init", "must be 2-D kh×kw or 4-D O×(C/groups)×kh×kw")
+		}
+		initSent = &k
+		ks := lift(k)
+		spec.Init = &tensor.Dense{Shape: ks[:], Data: k.Data}
+		spec.InitBias = req.InitBias
 	} else if spec.Seed == nil {
 		var zero uint64
 		spec.Seed = &zero
+	}
+	if req.InitBias != nil && spec.Init == nil {
+		return spec, invalidField(codeInvalidValue, "/init_bias", "goes with init")
 	}
 	if req.LR != nil {
 		spec.LR = *req.LR
@@ -63,13 +155,74 @@ func (s *Server) spec(req trainRequest) (jobs.Spec, error) {
 		spec.Steps = *req.Steps
 	}
 	if spec.Steps > lim.MaxSteps {
-		return spec, &apiError{status: http.StatusUnprocessableEntity, code: codeInvalidValue, pointer: "/steps",
-			limit: "max_steps", detail: "must be at most " + strconv.Itoa(lim.MaxSteps)}
+		return spec, tooLarge("max_steps", "/steps", "must be at most %d", lim.MaxSteps)
 	}
 	if req.Loss != nil {
 		spec.Loss = *req.Loss
 	}
+	if spec.Optimizer, err = optimizer(req.Optimizer); err != nil {
+		return spec, err
+	}
+	echo := trainEcho{
+		Input: x, Target: y, KernelSize: spec.KernelSize,
+		Stride: orDefault(req.Stride, "1"), Padding: orDefault(req.Padding, "0"), Dilation: orDefault(req.Dilation, "1"),
+		Groups: max(spec.Conv.Groups, 1), PaddingMode: "zeros", Bias: spec.Bias, DType: spec.DType,
+		LR: spec.LR, Steps: spec.Steps, Loss: spec.Loss, Seed: spec.Seed, Init: initSent, InitBias: spec.InitBias,
+		Optimizer: spec.Optimizer,
+	}
+	if req.PaddingMode != nil {
+		echo.PaddingMode = *req.PaddingMode
+	}
+	if spec.Request, err = json.Marshal(echo); err != nil {
+		return spec, fmt.Errorf("encode request: %w", err)
+	}
 	return spec, nil
+}
+
+func orDefault(raw json.RawMessage, def string) json.RawMessage {
+	if isNull(raw) {
+		return json.RawMessage(def)
+	}
+	return raw
+}
+
+// optimizer fills in torch.optim's defaults: plain SGD when absent.
+func optimizer(req *optimizerRequest) (jobs.Optimizer, error) {
+	o := jobs.Optimizer{Name: "sgd"}
+	if req == nil {
+		return o, nil
+	}
+	o.Name = req.Name
+	set := func(dst *float64, src *float64) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	switch req.Name {
+	case "sgd":
+		set(&o.Momentum, req.Momentum)
+		set(&o.Dampening, req.Dampening)
+		if req.Nesterov != nil {
+			o.Nesterov = *req.Nesterov
+		}
+		if req.Betas != nil || req.Eps != nil {
+			return o, invalidField(codeInvalidValue, "/optimizer", "betas and eps belong to adam")
+		}
+	case "adam":
+		o.Betas, o.Eps = [2]float64{0.9, 0.999}, 1e-8
+		set(&o.Eps, req.Eps)
+		if req.Betas != nil {
+			if len(req.Betas) != 2 {
+				return o, invalidField(codeInvalidValue, "/optimizer/betas", "must be [beta1, beta2]")
+			}
+			o.Betas = [2]float64(req.Betas)
+		}
+		if req.Momentum != nil || req.Dampening != nil || req.Nesterov != nil {
+			return o, invalidField(codeInvalidValue, "/optimizer", "momentum, dampening and nesterov belong to sgd")
+		}
+	}
+	set(&o.WeightDecay, req.WeightDecay)
+	return o, nil
 }
 
 func (s *Server) train(w http.ResponseWriter, r *http.Request) {
@@ -94,25 +247,35 @@ func (s *Server) train(w http.ResponseWriter, r *http.Request) {
 
 // jobJSON is a job as the API shows it.
 type jobJSON struct {
-	ID         string      `json:"id"`
-	Status     jobs.Status `json:"status"`
-	CreatedAt  time.Time   `json:"created_at"`
-	StartedAt  *time.Time  `json:"started_at,omitempty"`
-	FinishedAt *time.Time  `json:"finished_at,omitempty"`
-	Step       int         `json:"step"`
-	Steps      int         `json:"steps"`
-	Loss       *float64    `json:"loss,omitempty"`
-	Kernel     [][]float64 `json:"kernel"`
-	InitKernel [][]float64 `json:"init_kernel"`
-	Request    jobs.Spec   `json:"request"`
-	Error      string      `json:"error,omitempty"`
+	ID         string          `json:"id"`
+	Status     jobs.Status     `json:"status"`
+	CreatedAt  time.Time       `json:"created_at"`
+	StartedAt  *time.Time      `json:"started_at,omitempty"`
+	FinishedAt *time.Time      `json:"finished_at,omitempty"`
+	Step       int             `json:"step"`
+	Steps      int             `json:"steps"`
+	Loss       *float64        `json:"loss,omitempty"`
+	Kernel     tensor.Dense    `json:"kernel"`
+	Bias       []float64       `json:"bias,omitempty"`
+	InitKernel tensor.Dense    `json:"init_kernel"`
+	InitBias   []float64       `json:"init_bias,omitempty"`
+	Request    json.RawMessage `json:"request"`
+	Error      string          `json:"error,omitempty"`
 }
 
+// jobView shows the weights as the client framed the problem: kh×kw for a
+// 2-D one, O×(C/groups)×kh×kw otherwise.
 func jobView(j jobs.Job) jobJSON {
+	shape := func(t tensor.Dense) tensor.Dense {
+		if j.Spec.Rank == 2 && len(t.Shape) == 4 {
+			return tensor.Dense{Shape: t.Shape[2:], Data: t.Data}
+		}
+		return t
+	}
 	return jobJSON{
 		ID: j.ID, Status: j.Status, CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt,
-		Step: j.Step, Steps: j.Spec.Steps, Loss: j.Loss, Kernel: j.Kernel, InitKernel: j.InitKernel,
-		Request: j.Spec, Error: j.Error,
+		Step: j.Step, Steps: j.Spec.Steps, Loss: j.Loss, Kernel: shape(j.Weight), Bias: j.Bias,
+		InitKernel: shape(j.InitWeight), InitBias: j.InitBias, Request: j.Spec.Request, Error: j.Error,
 	}
 }
 

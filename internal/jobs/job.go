@@ -4,8 +4,12 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/corr2d/corr2d/internal/engine"
+	"github.com/corr2d/corr2d/internal/tensor"
 )
 
 // Status is where a job is in its lifecycle.
@@ -45,18 +49,51 @@ const (
 	LossMean Loss = "mean"
 )
 
-// Spec is what a training job is asked to do. It is plain data: it is stored
-// as JSON and echoed back to the client as the job's request.
+// DType is the precision a job trains in.
+type DType string
+
+// The supported precisions; float32 is PyTorch's default.
+const (
+	Float32 DType = "float32"
+	Float64 DType = "float64"
+)
+
+// Optimizer configures the update rule, with PyTorch's names and defaults
+// (torch.optim.SGD and torch.optim.Adam).
+type Optimizer struct {
+	Name        string     `json:"name"` // "sgd" or "adam"
+	Momentum    float64    `json:"momentum"`
+	Dampening   float64    `json:"dampening"`
+	Nesterov    bool       `json:"nesterov"`
+	WeightDecay float64    `json:"weight_decay"`
+	Betas       [2]float64 `json:"betas"`
+	Eps         float64    `json:"eps"`
+}
+
+// Spec is what a training job is asked to do. It is plain data, stored as
+// JSON. Tensors are 4-D: the input N×C×H×W, the target N×O×Ho×Wo, the
+// weights O×(C/groups)×kh×kw; the HTTP layer lifts lower ranks.
 type Spec struct {
-	Input      [][]float64 `json:"input"`
-	Target     [][]float64 `json:"target"`
+	Input  tensor.Dense `json:"input"`
+	Target tensor.Dense `json:"target"`
+	// Rank is the rank of the client's tensors (2, 3 or 4), so that answers
+	// come in the same form.
+	Rank       int         `json:"rank"`
 	KernelSize [2]int      `json:"kernel_size"`
+	Conv       engine.Conv `json:"conv"`
+	Bias       bool        `json:"bias"`
+	DType      DType       `json:"dtype"`
 	LR         float64     `json:"lr"`
 	Steps      int         `json:"steps"`
 	Loss       Loss        `json:"loss"`
+	Optimizer  Optimizer   `json:"optimizer"`
 	// Seed selects PyTorch's default initialisation; nil when Init is given.
-	Seed *uint64     `json:"seed,omitempty"`
-	Init [][]float64 `json:"init,omitempty"`
+	Seed     *uint64       `json:"seed,omitempty"`
+	Init     *tensor.Dense `json:"init,omitempty"`
+	InitBias []float64     `json:"init_bias,omitempty"`
+	// Request is the request as the client sent it, with defaults filled
+	// in: what the API shows as the job's request.
+	Request json.RawMessage `json:"request,omitempty"`
 }
 
 // Job is a training job as stored and reported.
@@ -67,11 +104,15 @@ type Job struct {
 	CreatedAt  time.Time
 	StartedAt  *time.Time
 	FinishedAt *time.Time
-	// Step counts the updates applied so far; Kernel is the kernel after them.
+	// Step counts the updates applied so far; Weight and Bias are the
+	// parameters after them, State the optimizer's buffers.
 	Step       int
 	Loss       *float64
-	Kernel     [][]float64
-	InitKernel [][]float64
+	Weight     tensor.Dense
+	Bias       []float64
+	InitWeight tensor.Dense
+	InitBias   []float64
+	State      json.RawMessage
 	Error      string
 }
 
@@ -82,11 +123,14 @@ type LossPoint struct {
 	Loss float64 `json:"loss"`
 }
 
-// Checkpoint is the progress a running job saves: the steps done since the
-// last checkpoint and the kernel after them.
+// Checkpoint is the progress a running job saves: the parameters and
+// optimizer state after Step updates, and the losses recorded since the
+// last checkpoint.
 type Checkpoint struct {
 	Step   int
-	Kernel [][]float64
+	Weight tensor.Dense
+	Bias   []float64
+	State  json.RawMessage
 	Losses []LossPoint
 }
 

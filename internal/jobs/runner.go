@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/exp/zapslog"
 
 	"github.com/corr2d/corr2d/internal/engine"
+	"github.com/corr2d/corr2d/internal/tensor"
 )
 
 // Config tunes a Runner. Zero fields take the defaults named on each.
@@ -190,18 +191,23 @@ func (r *Runner) Submit(ctx context.Context, spec Spec) (Job, error) {
 	if counts[StatusQueued]+counts[StatusRunning] >= r.cfg.MaxActive {
 		return Job{}, fmt.Errorf("jobs: %d active: %w", r.cfg.MaxActive, ErrBusy)
 	}
-	kernel := spec.Init
-	if kernel == nil {
-		kernel = TorchInit(*spec.Seed, spec.KernelSize[0], spec.KernelSize[1])
-	}
 	j := Job{
-		ID:         ulid.Make().String(),
-		Status:     StatusQueued,
-		Spec:       spec,
-		CreatedAt:  r.now(),
-		Kernel:     kernel,
-		InitKernel: kernel,
+		ID:        ulid.Make().String(),
+		Status:    StatusQueued,
+		Spec:      spec,
+		CreatedAt: r.now(),
 	}
+	if spec.Init != nil {
+		j.InitWeight, j.InitBias = *spec.Init, spec.InitBias
+		if spec.Bias && j.InitBias == nil {
+			j.InitBias = make([]float64, spec.Target.Shape[1])
+		}
+	} else {
+		shape := spec.WeightShape()
+		w, b := TorchInit(*spec.Seed, spec.DType, shape, spec.Bias)
+		j.InitWeight, j.InitBias = tensor.Dense{Shape: shape[:], Data: w}, b
+	}
+	j.Weight, j.Bias = j.InitWeight, j.InitBias
 	if err := r.store.Create(ctx, j); err != nil {
 		return Job{}, fmt.Errorf("jobs: create: %w", err)
 	}
@@ -295,7 +301,11 @@ func (r *Runner) work(ctx context.Context, id string) error {
 	}()
 	r.log.Info("job running", zap.String("job_id", id), zap.Int("from_step", j.Step))
 
-	err = trainJob[float32](ctx, r, j)
+	if j.Spec.DType == Float64 {
+		err = trainJob[float64](ctx, r, j)
+	} else {
+		err = trainJob[float32](ctx, r, j)
+	}
 	sctx, cancel = store()
 	defer cancel()
 	var fail *failure
@@ -334,20 +344,27 @@ func (f *failure) Error() string { return f.msg }
 // as it goes and when interrupted.
 func trainJob[T engine.Float](ctx context.Context, r *Runner, j Job) error {
 	tr := newTrainer[T](r.eng, j.Spec)
-	k := toMatrix[T](j.Kernel)
+	p, err := loadParams[T](j)
+	if err != nil {
+		return &failure{msg: err.Error()}
+	}
 	var pending []LossPoint
 	lastSave := time.Now()
 	save := func(step int) error {
+		c, err := p.checkpoint(step, pending)
+		if err != nil {
+			return err
+		}
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		err := r.store.Save(sctx, j.ID, Checkpoint{Step: step, Kernel: fromMatrix(k), Losses: pending})
+		err = r.store.Save(sctx, j.ID, c)
 		pending = pending[:0]
 		lastSave = time.Now()
 		return err
 	}
 	for step := j.Step + 1; step <= j.Spec.Steps; step++ {
 		start := time.Now()
-		loss, next, err := tr.step(ctx, k)
+		loss, next, err := tr.step(ctx, p)
 		if err != nil {
 			if serr := save(step - 1); serr != nil {
 				return errors.Join(err, serr)
@@ -360,7 +377,7 @@ func trainJob[T engine.Float](ctx context.Context, r *Runner, j Job) error {
 			}
 			return &failure{msg: fmt.Sprintf("loss is not finite at step %d; lower lr", step)}
 		}
-		k = next
+		p = next
 		pending = append(pending, LossPoint{Step: step, Loss: loss})
 		r.metrics.stepDuration.Observe(time.Since(start).Seconds())
 		r.metrics.steps.Inc()

@@ -19,7 +19,12 @@ import (
 	"github.com/corr2d/corr2d/internal/engine"
 	"github.com/corr2d/corr2d/internal/jobs"
 	"github.com/corr2d/corr2d/internal/store/sqlite"
+	"github.com/corr2d/corr2d/internal/tensor"
 )
+
+func kernel(a, b float64) *tensor.Dense {
+	return &tensor.Dense{Shape: []int{1, 1, 1, 2}, Data: []float64{a, b}}
+}
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m,
@@ -142,8 +147,8 @@ func TestTorchInitIsBitExact(t *testing.T) {
 		t.Fatal("no init cases in the golden file")
 	}
 	for _, c := range g.Init {
-		got := jobs.TorchInit(c.Seed, c.KernelSize[0], c.KernelSize[1])
-		if diff := cmp.Diff(c.Weight, got); diff != "" {
+		got, _ := jobs.TorchInit(c.Seed, jobs.Float32, [4]int{1, 1, c.KernelSize[0], c.KernelSize[1]}, false)
+		if diff := cmp.Diff(flatten(c.Weight), got); diff != "" {
 			t.Errorf("TorchInit(%d, %v) mismatch (-torch +got):\n%s", c.Seed, c.KernelSize, diff)
 		}
 	}
@@ -163,15 +168,13 @@ func TestTrainingMatchesPyTorch(t *testing.T) {
 	ctx := context.Background()
 	for _, c := range g.Cases {
 		t.Run(c.Name, func(t *testing.T) {
-			seed := c.Seed
-			j, err := s.runner.Submit(ctx, jobs.Spec{
-				Input: c.Input, Target: c.Target, KernelSize: c.KernelSize,
-				LR: c.LR, Steps: c.Steps, Loss: c.Loss, Seed: &seed,
-			})
+			spec := spec2D(c.Input, c.Target, c.KernelSize, c.Steps)
+			spec.LR, spec.Loss, spec.Seed = c.LR, c.Loss, &c.Seed
+			j, err := s.runner.Submit(ctx, spec)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(c.InitKernel, j.InitKernel); diff != "" {
+			if diff := cmp.Diff(flatten(c.InitKernel), j.InitWeight.Data); diff != "" {
 				t.Fatalf("initial kernel mismatch (-torch +got):\n%s", diff)
 			}
 			j = waitFor(t, s, j.ID, ended)
@@ -195,14 +198,37 @@ func TestTrainingMatchesPyTorch(t *testing.T) {
 					t.Errorf("step %d loss = %.9g, want %.9g (rel err %.2g)", p.Step, p.Loss, want, relErr(p.Loss, want))
 				}
 			}
-			for r := range c.FinalKernel {
-				for q, want := range c.FinalKernel[r] {
-					if got := j.Kernel[r][q]; math.Abs(got-want) > 1e-5*math.Max(1, math.Abs(want)) {
-						t.Errorf("final kernel[%d][%d] = %.9g, want %.9g", r, q, got, want)
-					}
+			for i, want := range flatten(c.FinalKernel) {
+				if got := j.Weight.Data[i]; math.Abs(got-want) > 1e-5*math.Max(1, math.Abs(want)) {
+					t.Errorf("final kernel[%d] = %.9g, want %.9g", i, got, want)
 				}
 			}
 		})
+	}
+}
+
+func flatten(m [][]float64) []float64 {
+	var out []float64
+	for _, row := range m {
+		out = append(out, row...)
+	}
+	return out
+}
+
+// spec2D is a single-channel problem with d2l's settings and seed 42.
+func spec2D(x, y [][]float64, kernelSize [2]int, steps int) jobs.Spec {
+	seed := uint64(42)
+	return jobs.Spec{
+		Input:      tensor.Dense{Shape: []int{1, 1, len(x), len(x[0])}, Data: flatten(x)},
+		Target:     tensor.Dense{Shape: []int{1, 1, len(y), len(y[0])}, Data: flatten(y)},
+		Rank:       2,
+		KernelSize: kernelSize,
+		DType:      jobs.Float32,
+		LR:         0.03,
+		Steps:      steps,
+		Loss:       jobs.LossSum,
+		Optimizer:  jobs.Optimizer{Name: "sgd"},
+		Seed:       &seed,
 	}
 }
 
@@ -214,8 +240,7 @@ func longSpec(steps int) jobs.Spec {
 		x[i] = []float64{1, 1, 0, 0, 0, 0, 1, 1}
 		y[i] = []float64{0, 1, 0, 0, 0, -1, 0}
 	}
-	seed := uint64(42)
-	return jobs.Spec{Input: x, Target: y, KernelSize: [2]int{1, 2}, LR: 0.03, Steps: steps, Loss: jobs.LossSum, Seed: &seed}
+	return spec2D(x, y, [2]int{1, 2}, steps)
 }
 
 func TestRestartResumesFromCheckpointWithHistoryIntact(t *testing.T) {
@@ -274,7 +299,7 @@ func TestRestartResumesFromCheckpointWithHistoryIntact(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("history after resume differs from an uninterrupted run (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(rj.Kernel, done.Kernel); diff != "" {
+	if diff := cmp.Diff(rj.Weight, done.Weight); diff != "" {
 		t.Errorf("final kernel after resume differs (-want +got):\n%s", diff)
 	}
 }
@@ -357,19 +382,30 @@ func TestSubmitRejectsInvalidSpecs(t *testing.T) {
 	}{
 		{"kernel wider than the input", func(s *jobs.Spec) { s.KernelSize = [2]int{1, 9} }, "/kernel_size"},
 		{"zero kernel size", func(s *jobs.Spec) { s.KernelSize = [2]int{0, 2} }, "/kernel_size"},
-		{"target of the wrong shape", func(s *jobs.Spec) { s.Target = s.Target[:5] }, "/target"},
+		{"target of the wrong shape", func(s *jobs.Spec) { s.Target.Shape[2] = 5; s.Target.Data = s.Target.Data[:35] }, "/target"},
 		{"zero learning rate", func(s *jobs.Spec) { s.LR = 0 }, "/lr"},
 		{"negative learning rate", func(s *jobs.Spec) { s.LR = -1 }, "/lr"},
 		{"no steps", func(s *jobs.Spec) { s.Steps = 0 }, "/steps"},
 		{"unknown loss", func(s *jobs.Spec) { s.Loss = "l1" }, "/loss"},
-		{"both seed and init", func(s *jobs.Spec) { s.Init = [][]float64{{1, 2}} }, "/init"},
+		{"both seed and init", func(s *jobs.Spec) { s.Init = kernel(1, 2) }, "/init"},
 		{"neither seed nor init", func(s *jobs.Spec) { s.Seed = nil }, "/seed"},
-		{"init of the wrong shape", func(s *jobs.Spec) { s.Seed = nil; s.Init = [][]float64{{1, 2, 3}} }, "/init"},
+		{"init of the wrong shape", func(s *jobs.Spec) {
+			s.Seed = nil
+			s.Init = &tensor.Dense{Shape: []int{1, 1, 1, 3}, Data: []float64{1, 2, 3}}
+		}, "/init"},
+		{"init_bias without bias", func(s *jobs.Spec) { s.Seed = nil; s.Init = kernel(1, 2); s.InitBias = []float64{1} }, "/init_bias"},
+		{"groups that do not divide the channels", func(s *jobs.Spec) { s.Conv.Groups = 2 }, "/groups"},
+		{"same padding with a stride", func(s *jobs.Spec) { s.Conv.Padding = engine.PadSame; s.Conv.Stride = [2]int{2, 2} }, "/padding"},
+		{"an unknown dtype", func(s *jobs.Spec) { s.DType = "float16" }, "/dtype"},
+		{"an unknown optimizer", func(s *jobs.Spec) { s.Optimizer.Name = "rmsprop" }, "/optimizer/name"},
+		{"nesterov without momentum", func(s *jobs.Spec) { s.Optimizer.Nesterov = true }, "/optimizer/nesterov"},
+		{"adam with beta1 of 1", func(s *jobs.Spec) { s.Optimizer = jobs.Optimizer{Name: "adam", Betas: [2]float64{1, 0.999}} }, "/optimizer/betas/0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			spec := longSpec(10)
 			spec.Seed = &seed
+			spec.Target.Shape = append([]int(nil), spec.Target.Shape...)
 			tt.edit(&spec)
 			_, err := s.runner.Submit(context.Background(), spec)
 			var fe *jobs.FieldError
@@ -441,4 +477,53 @@ func series(t *testing.T, reg *prometheus.Registry, name string) int {
 		}
 	}
 	return 0
+}
+
+func TestTorchInitMatchesPyTorchForEveryShapeAndDType(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "golden", "init_conv.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g struct {
+		Entries []struct {
+			Seed        uint64     `json:"seed"`
+			DType       jobs.DType `json:"dtype"`
+			InChannels  int        `json:"in_channels"`
+			OutChannels int        `json:"out_channels"`
+			Groups      int        `json:"groups"`
+			KernelSize  [2]int     `json:"kernel_size"`
+			Bias        bool       `json:"bias"`
+			Weight      any        `json:"weight"`
+			BiasValues  []float64  `json:"bias_values"`
+		} `json:"entries"`
+	}
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Entries) == 0 {
+		t.Fatal("no entries")
+	}
+	for _, e := range g.Entries {
+		shape := [4]int{e.OutChannels, e.InChannels / e.Groups, e.KernelSize[0], e.KernelSize[1]}
+		w, bias := jobs.TorchInit(e.Seed, e.DType, shape, e.Bias)
+		var want []float64
+		var walk func(v any)
+		walk = func(v any) {
+			switch v := v.(type) {
+			case []any:
+				for _, x := range v {
+					walk(x)
+				}
+			case float64:
+				want = append(want, v)
+			}
+		}
+		walk(e.Weight)
+		if diff := cmp.Diff(want, w); diff != "" {
+			t.Errorf("seed %d %s %v weights (-torch +got):\n%s", e.Seed, e.DType, shape, diff)
+		}
+		if diff := cmp.Diff(e.BiasValues, bias); diff != "" {
+			t.Errorf("seed %d %s %v bias (-torch +got):\n%s", e.Seed, e.DType, shape, diff)
+		}
+	}
 }

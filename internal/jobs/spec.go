@@ -1,8 +1,11 @@
 package jobs
 
 import (
+	"errors"
 	"fmt"
 	"math"
+
+	"github.com/corr2d/corr2d/internal/engine"
 )
 
 // FieldError is an invalid field of a request, named by its JSON pointer.
@@ -21,20 +24,51 @@ func invalid(pointer, format string, args ...any) error {
 	return &FieldError{Pointer: pointer, Detail: fmt.Sprintf(format, args...)}
 }
 
-// Validate checks what the JSON shape alone cannot: that the sizes agree and
-// the numbers make sense. Matrices are assumed rectangular and non-empty.
+// WeightShape is the shape O×(C/groups)×kh×kw of the weights the spec trains.
+func (s Spec) WeightShape() [4]int {
+	groups := max(s.Conv.Groups, 1)
+	return [4]int{s.Target.Shape[1], s.Input.Shape[1] / groups, s.KernelSize[0], s.KernelSize[1]}
+}
+
+// Validate checks what the JSON shape alone cannot: that the sizes agree
+// and the numbers make sense, as PyTorch's nn.Conv2d and optimizers would.
+// Input and Target must be 4-D.
 func (s Spec) Validate() error {
-	h, w := len(s.Input), len(s.Input[0])
-	kh, kw := s.KernelSize[0], s.KernelSize[1]
-	switch {
-	case kh < 1 || kw < 1:
-		return invalid("/kernel_size", "must be at least [1, 1], got [%d, %d]", kh, kw)
-	case kh > h || kw > w:
-		return invalid("/kernel_size", "kernel [%d, %d] is larger than the %d×%d input", kh, kw, h, w)
+	in, tgt := s.Input.Shape, s.Target.Shape
+	if len(in) != 4 || len(tgt) != 4 {
+		return invalid("/target", "must have the rank of the input")
 	}
-	if th, tw := len(s.Target), len(s.Target[0]); th != h-kh+1 || tw != w-kw+1 {
-		return invalid("/target", "must be %d×%d (input %d×%d minus kernel plus one), got %d×%d",
-			h-kh+1, w-kw+1, h, w, th, tw)
+	kh, kw := s.KernelSize[0], s.KernelSize[1]
+	if kh < 1 || kw < 1 {
+		return invalid("/kernel_size", "must be at least [1, 1], got [%d, %d]", kh, kw)
+	}
+	if tgt[0] != in[0] {
+		return invalid("/target", "has a batch of %d, the input %d", tgt[0], in[0])
+	}
+	groups := max(s.Conv.Groups, 1)
+	if in[1]%groups != 0 || tgt[1]%groups != 0 {
+		return invalid("/groups", "%d groups must divide the %d input and %d output channels", groups, in[1], tgt[1])
+	}
+	w := s.WeightShape()
+	_, out, err := s.Conv.Geometry([4]int(in), w)
+	var pe *engine.ParamError
+	switch {
+	case errors.As(err, &pe) && pe.Field == "kernel":
+		// The weights' shape comes from kernel_size here.
+		return invalid("/kernel_size", "%s", pe.Msg)
+	case errors.As(err, &pe):
+		return invalid("/"+pe.Field, "%s", pe.Msg)
+	case err != nil:
+		return invalid("/kernel_size", "%v", err)
+	}
+	if out != [4]int(tgt) {
+		return invalid("/target", "must have shape %v (the output of this convolution), got %v", out[:], tgt)
+	}
+	if s.Conv.Convolve || s.Conv.Fill != 0 {
+		return invalid("/padding_mode", "training supports correlation with PyTorch's padding modes only")
+	}
+	if s.DType != Float32 && s.DType != Float64 {
+		return invalid("/dtype", `must be "float32" or "float64", got %q`, s.DType)
 	}
 	if !(s.LR > 0) || math.IsInf(s.LR, 0) {
 		return invalid("/lr", "must be a finite number > 0, got %v", s.LR)
@@ -45,13 +79,61 @@ func (s Spec) Validate() error {
 	if s.Loss != LossSum && s.Loss != LossMean {
 		return invalid("/loss", `must be "sum" or "mean", got %q`, s.Loss)
 	}
+	if err := s.Optimizer.validate(); err != nil {
+		return err
+	}
 	switch {
 	case s.Seed != nil && s.Init != nil:
 		return invalid("/init", "give either seed or init, not both")
 	case s.Seed == nil && s.Init == nil:
 		return invalid("/seed", "give either seed or init")
-	case s.Init != nil && (len(s.Init) != kh || len(s.Init[0]) != kw):
-		return invalid("/init", "must be %d×%d like kernel_size, got %d×%d", kh, kw, len(s.Init), len(s.Init[0]))
+	case s.Init != nil && (len(s.Init.Shape) != 4 || [4]int(s.Init.Shape) != w):
+		return invalid("/init", "must have the weight shape %v, got %v", w[:], s.Init.Shape)
+	case s.InitBias != nil && s.Init == nil:
+		return invalid("/init_bias", "goes with init")
+	case s.Init != nil && s.Bias && len(s.InitBias) != w[0]:
+		return invalid("/init_bias", "must hold %d numbers, one per output channel", w[0])
+	case s.Init != nil && !s.Bias && s.InitBias != nil:
+		return invalid("/init_bias", "needs bias: true")
+	}
+	return nil
+}
+
+// validate applies PyTorch's own checks of torch.optim.SGD and Adam.
+func (o Optimizer) validate() error {
+	nonNeg := func(ptr string, v float64) error {
+		if !(v >= 0) || math.IsInf(v, 0) {
+			return invalid(ptr, "must be a finite number >= 0, got %v", v)
+		}
+		return nil
+	}
+	switch o.Name {
+	case "sgd":
+		for _, f := range []struct {
+			ptr string
+			v   float64
+		}{{"/optimizer/momentum", o.Momentum}, {"/optimizer/dampening", o.Dampening}, {"/optimizer/weight_decay", o.WeightDecay}} {
+			if err := nonNeg(f.ptr, f.v); err != nil {
+				return err
+			}
+		}
+		if o.Nesterov && (o.Momentum <= 0 || o.Dampening != 0) {
+			return invalid("/optimizer/nesterov", "needs momentum > 0 and dampening 0")
+		}
+	case "adam":
+		for i, b := range o.Betas {
+			if !(b >= 0 && b < 1) {
+				return invalid(fmt.Sprintf("/optimizer/betas/%d", i), "must be in [0, 1), got %v", b)
+			}
+		}
+		if err := nonNeg("/optimizer/eps", o.Eps); err != nil {
+			return err
+		}
+		if err := nonNeg("/optimizer/weight_decay", o.WeightDecay); err != nil {
+			return err
+		}
+	default:
+		return invalid("/optimizer/name", `must be "sgd" or "adam", got %q`, o.Name)
 	}
 	return nil
 }

@@ -2,42 +2,65 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 
 	"github.com/corr2d/corr2d/internal/engine"
+	"github.com/corr2d/corr2d/internal/tensor"
 )
 
-// trainer learns a kernel K minimising the squared error between
-// corr2d(X, K) and Y by plain gradient descent, in precision T.
+// trainer learns the weights W (and bias b) of a convolution layer that
+// minimise the squared error between conv(X; W, b) and Y, in precision T,
+// following PyTorch's nn.Conv2d and torch.optim step by step.
 //
-// It follows d2l's loop with nn.Conv2d: the loss recorded for step i is the
-// loss before the i-th update, and the update is K ← K − lr·∂L/∂K. The
-// gradient is exact: with residual R = corr2d(X, K) − Y,
-// ∂L/∂K = corr2d(X, c·R) with c = 2 for the summed loss and 2/n for the mean,
-// so both passes run on the engine.
+// The loss recorded for step i is the loss before the i-th update, as d2l
+// prints it. The gradients are exact: with the residual R = conv(X) − Y and
+// c = 2 (summed loss) or 2/n (mean), ∂L/∂W is the weight gradient of the
+// convolution at dY = c·R, and ∂L/∂b[o] = Σ dY[·][o][·][·]; both passes run
+// on the engine.
 type trainer[T engine.Float] struct {
-	eng  *engine.Engine
-	x, y engine.Matrix[T]
-	lr   T
-	mean bool
+	eng    *engine.Engine
+	x, y   engine.Tensor[T]
+	conv   engine.Conv
+	kh, kw int
+	mean   bool
+	lr     float64
+	opt    Optimizer
+}
+
+// params are what training changes: the weights, the bias (nil without
+// one) and the optimizer's memory.
+type params[T engine.Float] struct {
+	w engine.Tensor[T]
+	b []T
+	// step counts optimizer steps; buf holds SGD's momentum or Adam's first
+	// moment and sq Adam's second moment, per parameter tensor (weight,
+	// then bias), nil until the first step.
+	step    int
+	buf, sq [][]T
 }
 
 func newTrainer[T engine.Float](eng *engine.Engine, s Spec) trainer[T] {
 	return trainer[T]{
 		eng:  eng,
-		x:    toMatrix[T](s.Input),
-		y:    toMatrix[T](s.Target),
-		lr:   T(s.LR),
+		x:    toTensor[T](s.Input),
+		y:    toTensor[T](s.Target),
+		conv: s.Conv,
+		kh:   s.KernelSize[0],
+		kw:   s.KernelSize[1],
 		mean: s.Loss == LossMean,
+		lr:   s.LR,
+		opt:  s.Optimizer,
 	}
 }
 
-// step computes the loss at k and returns it with the updated kernel.
-func (t trainer[T]) step(ctx context.Context, k engine.Matrix[T]) (float64, engine.Matrix[T], error) {
-	yhat, err := engine.Correlate(ctx, t.eng, engine.Background, t.x, k)
+// step computes the loss at p and returns it with the updated parameters.
+// A non-finite loss is returned with p unchanged.
+func (t trainer[T]) step(ctx context.Context, p params[T]) (float64, params[T], error) {
+	yhat, err := engine.Conv2D(ctx, t.eng, engine.Background, t.x, p.w, p.b, t.conv)
 	if err != nil {
-		return 0, k, fmt.Errorf("forward pass: %w", err)
+		return 0, p, fmt.Errorf("forward pass: %w", err)
 	}
 	n := len(yhat.Data)
 	// The sum is taken in float64 and rounded once: as close to the exact
@@ -51,51 +74,202 @@ func (t trainer[T]) step(ctx context.Context, k engine.Matrix[T]) (float64, engi
 	loss := float64(T(sum))
 	scale := T(2)
 	if t.mean {
+		// PyTorch's mean backward spreads 1/n, rounded, and pow's backward
+		// doubles the residual.
 		loss = float64(T(sum / float64(n)))
 		scale = 2 * (1 / T(n))
 	}
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return loss, k, nil
+		return loss, p, nil
 	}
-	for i, r := range yhat.Data {
-		yhat.Data[i] = scale * r
+	dy := yhat
+	for i, r := range dy.Data {
+		dy.Data[i] = scale * r
 	}
-	grad, err := engine.Correlate(ctx, t.eng, engine.Background, t.x, yhat)
+	dw, err := engine.Conv2DWeightGrad(ctx, t.eng, engine.Background, t.x, dy, t.kh, t.kw, t.conv)
 	if err != nil {
-		return 0, k, fmt.Errorf("gradient: %w", err)
+		return 0, p, fmt.Errorf("gradient: %w", err)
 	}
-	next := engine.Matrix[T]{Rows: k.Rows, Cols: k.Cols, Data: make([]T, len(k.Data))}
-	for i, g := range grad.Data {
-		// PyTorch forms lr·grad as its own tensor before subtracting, so
-		// the product is rounded first; the conversions forbid a fused
-		// multiply-add that would skip that rounding.
-		d := T(t.lr * g)                //nolint:unconvert // see above
-		next.Data[i] = T(k.Data[i] - d) //nolint:unconvert // see above
+	grads := [][]T{dw.Data}
+	next := params[T]{w: engine.Tensor[T]{Shape: p.w.Shape, Data: clone(p.w.Data)}, step: p.step + 1}
+	tensors := [][]T{next.w.Data}
+	if p.b != nil {
+		grads = append(grads, biasGrad(dy))
+		next.b = clone(p.b)
+		tensors = append(tensors, next.b)
 	}
+	for i := range p.buf {
+		next.buf = append(next.buf, clone(p.buf[i]))
+	}
+	for i := range p.sq {
+		next.sq = append(next.sq, clone(p.sq[i]))
+	}
+	t.update(&next, tensors, grads)
 	return loss, next, nil
 }
 
-func toMatrix[T engine.Float](rows [][]float64) engine.Matrix[T] {
-	m := engine.Matrix[T]{Rows: len(rows)}
-	if m.Rows > 0 {
-		m.Cols = len(rows[0])
-	}
-	m.Data = make([]T, 0, m.Rows*m.Cols)
-	for _, row := range rows {
-		for _, v := range row {
-			m.Data = append(m.Data, T(v))
+// biasGrad sums dY over the batch and the spatial axes, per channel.
+func biasGrad[T engine.Float](dy engine.Tensor[T]) []T {
+	n, o, plane := dy.Shape[0], dy.Shape[1], dy.Shape[2]*dy.Shape[3]
+	g := make([]T, o)
+	for c := range o {
+		var s float64
+		for b := range n {
+			for _, v := range dy.Data[(b*o+c)*plane : (b*o+c+1)*plane] {
+				s += float64(v)
+			}
 		}
+		g[c] = T(s)
 	}
-	return m
+	return g
 }
 
-func fromMatrix[T engine.Float](m engine.Matrix[T]) [][]float64 {
-	rows := make([][]float64, m.Rows)
-	for i := range rows {
-		rows[i] = make([]float64, m.Cols)
-		for j := range rows[i] {
-			rows[i][j] = float64(m.Data[i*m.Cols+j])
+// update applies one optimizer step to each parameter tensor in place,
+// with torch.optim's update rules (PyTorch 1.13, single-tensor path).
+func (t trainer[T]) update(p *params[T], tensors, grads [][]T) {
+	o := t.opt
+	wd := T(o.WeightDecay)
+	switch o.Name {
+	case "adam":
+		if p.buf == nil {
+			for _, g := range grads {
+				p.buf = append(p.buf, make([]T, len(g)))
+				p.sq = append(p.sq, make([]T, len(g)))
+			}
+		}
+		b1, b2 := T(o.Betas[0]), T(o.Betas[1])
+		c1, c2 := T(1-o.Betas[0]), T(1-o.Betas[1])
+		// The bias corrections are Python floats in PyTorch: double.
+		bc1 := 1 - math.Pow(o.Betas[0], float64(p.step))
+		bc2 := 1 - math.Pow(o.Betas[1], float64(p.step))
+		stepSize := T(-(t.lr / bc1))
+		bc2Sqrt := T(math.Sqrt(bc2))
+		eps := T(o.Eps)
+		for k, w := range tensors {
+			m, v := p.buf[k], p.sq[k]
+			for i, g := range grads[k] {
+				if wd != 0 {
+					g += wd * w[i]
+				}
+				m[i] = T(m[i]*b1) + c1*g                              //nolint:unconvert // PyTorch rounds after mul_
+				v[i] = T(v[i]*b2) + c2*T(g*g)                         //nolint:unconvert // and after each product
+				denom := T(T(math.Sqrt(float64(v[i])))/bc2Sqrt) + eps //nolint:unconvert // sqrt in T
+				w[i] += stepSize * T(m[i]/denom)                      //nolint:unconvert // addcdiv divides first
+			}
+		}
+	default: // sgd
+		mom, damp := T(o.Momentum), T(1-o.Dampening)
+		if o.Momentum != 0 && p.buf == nil {
+			for _, g := range grads {
+				p.buf = append(p.buf, make([]T, len(g)))
+			}
+		}
+		first := p.step == 1
+		lr := T(-t.lr)
+		for k, w := range tensors {
+			for i, g := range grads[k] {
+				d := g
+				if wd != 0 {
+					d += wd * w[i]
+				}
+				if mom != 0 {
+					buf := p.buf[k]
+					if first {
+						buf[i] = d
+					} else {
+						buf[i] = T(buf[i]*mom) + damp*d //nolint:unconvert // PyTorch rounds after mul_
+					}
+					if o.Nesterov {
+						d += mom * buf[i]
+					} else {
+						d = buf[i]
+					}
+				}
+				w[i] += lr * d
+			}
 		}
 	}
-	return rows
+}
+
+func clone[T engine.Float](s []T) []T { return append([]T(nil), s...) }
+
+func toTensor[T engine.Float](d tensor.Dense) engine.Tensor[T] {
+	t := engine.Tensor[T]{Shape: [4]int(d.Shape), Data: make([]T, len(d.Data))}
+	for i, v := range d.Data {
+		t.Data[i] = T(v)
+	}
+	return t
+}
+
+func toDense[T engine.Float](t engine.Tensor[T]) tensor.Dense {
+	return tensor.Dense{Shape: t.Shape[:], Data: toFloat64(t.Data)}
+}
+
+func toFloat64[T engine.Float](s []T) []float64 {
+	if s == nil {
+		return nil
+	}
+	out := make([]float64, len(s))
+	for i, v := range s {
+		out[i] = float64(v)
+	}
+	return out
+}
+
+func fromFloat64[T engine.Float](s []float64) []T {
+	if s == nil {
+		return nil
+	}
+	out := make([]T, len(s))
+	for i, v := range s {
+		out[i] = T(v)
+	}
+	return out
+}
+
+// optState is params' optimizer memory as checkpoints store it; float32
+// values are exact in float64.
+type optState struct {
+	Step int         `json:"step"`
+	Buf  [][]float64 `json:"buf,omitempty"`
+	Sq   [][]float64 `json:"sq,omitempty"`
+}
+
+// loadParams restores the parameters of a job from its last checkpoint.
+func loadParams[T engine.Float](j Job) (params[T], error) {
+	p := params[T]{
+		w: toTensor[T](j.Weight),
+		b: fromFloat64[T](j.Bias),
+	}
+	if len(j.State) == 0 {
+		return p, nil
+	}
+	var st optState
+	if err := json.Unmarshal(j.State, &st); err != nil {
+		return p, fmt.Errorf("optimizer state: %w", err)
+	}
+	p.step = st.Step
+	for _, b := range st.Buf {
+		p.buf = append(p.buf, fromFloat64[T](b))
+	}
+	for _, s := range st.Sq {
+		p.sq = append(p.sq, fromFloat64[T](s))
+	}
+	return p, nil
+}
+
+// checkpoint turns p into what the store keeps.
+func (p params[T]) checkpoint(step int, losses []LossPoint) (Checkpoint, error) {
+	st := optState{Step: p.step}
+	for _, b := range p.buf {
+		st.Buf = append(st.Buf, toFloat64(b))
+	}
+	for _, s := range p.sq {
+		st.Sq = append(st.Sq, toFloat64(s))
+	}
+	state, err := json.Marshal(st)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("optimizer state: %w", err)
+	}
+	return Checkpoint{Step: step, Weight: toDense(p.w), Bias: toFloat64(p.b), State: state, Losses: losses}, nil
 }

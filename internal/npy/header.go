@@ -201,13 +201,13 @@ func (l *lexer) string() (token, error) {
 			return token{}, l.errorf(start, "unterminated string")
 		}
 		c := l.s[l.pos]
-		switch {
-		case c == q:
+		switch c {
+		case q:
 			l.pos++
 			return token{kind: tokString, pos: start, str: string(out)}, nil
-		case c == '\n' || c == '\r':
+		case '\n', '\r':
 			return token{}, l.errorf(start, "unterminated string")
-		case c == '\\':
+		case '\\':
 			if l.pos+1 >= len(l.s) {
 				return token{}, l.errorf(start, "unterminated string")
 			}
@@ -265,7 +265,7 @@ func (l *lexer) integer() (token, error) {
 	if err != nil {
 		// Only a range error is possible here: text is all digits.
 		t.big = true
-		return t, nil
+		return t, nil //nolint:nilerr // the range error is recorded as t.big
 	}
 	t.num = int(n)
 	if neg {

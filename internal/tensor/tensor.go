@@ -224,7 +224,11 @@ func appendFloat(b []byte, v float64, bits int) []byte {
 }
 
 // MarshalJSON implements json.Marshaler.
+// The zero Dense is null.
 func (t Dense) MarshalJSON() ([]byte, error) {
+	if t.Shape == nil && t.Data == nil {
+		return []byte("null"), nil
+	}
 	if Size(t.Shape) != len(t.Data) {
 		return nil, fmt.Errorf("tensor: shape %v holds %d elements, data has %d", t.Shape, Size(t.Shape), len(t.Data))
 	}

@@ -4,6 +4,7 @@ package jobstest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/corr2d/corr2d/internal/jobs"
+	"github.com/corr2d/corr2d/internal/tensor"
 )
 
 // NewJob returns a queued job with a small valid spec, for store tests.
@@ -21,18 +23,28 @@ func NewJob(id string, created time.Time) jobs.Job {
 		ID:     id,
 		Status: jobs.StatusQueued,
 		Spec: jobs.Spec{
-			Input:      [][]float64{{1, 1, 0}, {1, 0, 0}},
-			Target:     [][]float64{{0, 1}, {1, 0}},
+			Input:      tensor.Dense{Shape: []int{1, 1, 2, 3}, Data: []float64{1, 1, 0, 1, 0, 0}},
+			Target:     tensor.Dense{Shape: []int{1, 1, 2, 2}, Data: []float64{0, 1, 1, 0}},
 			KernelSize: [2]int{1, 2},
+			DType:      jobs.Float32,
 			LR:         0.03,
 			Steps:      10,
 			Loss:       jobs.LossSum,
+			Optimizer:  jobs.Optimizer{Name: "sgd"},
 			Seed:       &seed,
+			Request:    json.RawMessage(`{"seed":42}`),
 		},
 		CreatedAt:  created.UTC(),
-		Kernel:     [][]float64{{0.25, -0.5}},
-		InitKernel: [][]float64{{0.25, -0.5}},
+		Weight:     kernel(0.25, -0.5),
+		Bias:       []float64{0.125},
+		InitWeight: kernel(0.25, -0.5),
+		InitBias:   []float64{0.125},
 	}
+}
+
+// kernel is a 1×1×1×2 weight.
+func kernel(a, b float64) tensor.Dense {
+	return tensor.Dense{Shape: []int{1, 1, 1, 2}, Data: []float64{a, b}}
 }
 
 // RunStoreContract runs the contract suite; open returns a fresh, empty store.
@@ -45,6 +57,18 @@ func RunStoreContract(t *testing.T, open func(t *testing.T) jobs.Store) {
 		want := NewJob("01A", t0)
 		mustNil(t, s.Create(ctx, want))
 		got, err := s.Get(ctx, "01A")
+		mustNil(t, err)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("Get mismatch (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("a job without bias reads back without one", func(t *testing.T) {
+		s := open(t)
+		want := NewJob("01B", t0)
+		want.Bias, want.InitBias = nil, nil
+		mustNil(t, s.Create(ctx, want))
+		got, err := s.Get(ctx, "01B")
 		mustNil(t, err)
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("Get mismatch (-want +got):\n%s", diff)
@@ -87,14 +111,19 @@ func RunStoreContract(t *testing.T, open func(t *testing.T) jobs.Store) {
 		if !again.StartedAt.Equal(*started.StartedAt) {
 			t.Errorf("restart moved StartedAt to %v", again.StartedAt)
 		}
-		mustNil(t, s.Save(ctx, "01A", jobs.Checkpoint{Step: 2, Kernel: [][]float64{{1, 2}},
-			Losses: []jobs.LossPoint{{Step: 1, Loss: 6.5}, {Step: 2, Loss: 3.25}}}))
-		mustNil(t, s.Save(ctx, "01A", jobs.Checkpoint{Step: 3, Kernel: [][]float64{{1.5, -2}},
-			Losses: []jobs.LossPoint{{Step: 3, Loss: 1.125}}}))
+		mustNil(t, s.Save(ctx, "01A", jobs.Checkpoint{Step: 2, Weight: kernel(1, 2), Bias: []float64{0.5},
+			State: json.RawMessage(`{"step":2}`), Losses: []jobs.LossPoint{{Step: 1, Loss: 6.5}, {Step: 2, Loss: 3.25}}}))
+		mustNil(t, s.Save(ctx, "01A", jobs.Checkpoint{Step: 3, Weight: kernel(1.5, -2), Bias: []float64{0.25},
+			State: json.RawMessage(`{"step":3}`), Losses: []jobs.LossPoint{{Step: 3, Loss: 1.125}}}))
 		got, err := s.Get(ctx, "01A")
 		mustNil(t, err)
-		if got.Step != 3 || got.Loss == nil || *got.Loss != 1.125 || !cmp.Equal(got.Kernel, [][]float64{{1.5, -2}}) {
-			t.Errorf("after checkpoints Get = step %d loss %v kernel %v, want 3, 1.125, [[1.5 -2]]", got.Step, got.Loss, got.Kernel)
+		if got.Step != 3 || got.Loss == nil || *got.Loss != 1.125 || !cmp.Equal(got.Weight, kernel(1.5, -2)) ||
+			!cmp.Equal(got.Bias, []float64{0.25}) || string(got.State) != `{"step":3}` {
+			t.Errorf("after checkpoints Get = step %d loss %v weight %v bias %v state %s, want 3, 1.125, [1.5 -2], [0.25], step 3",
+				got.Step, got.Loss, got.Weight, got.Bias, got.State)
+		}
+		if !cmp.Equal(got.InitWeight, kernel(0.25, -0.5)) {
+			t.Errorf("checkpoints changed the initial weight to %v", got.InitWeight)
 		}
 		done, err := s.Finish(ctx, "01A", jobs.StatusSucceeded, "", t0.Add(2*time.Hour))
 		mustNil(t, err)
@@ -135,9 +164,9 @@ func RunStoreContract(t *testing.T, open func(t *testing.T) jobs.Store) {
 		for i := 1; i <= 25; i++ {
 			pts = append(pts, jobs.LossPoint{Step: i, Loss: 1 / float64(i)})
 		}
-		mustNil(t, s.Save(ctx, "01A", jobs.Checkpoint{Step: 25, Kernel: [][]float64{{0, 0}}, Losses: pts}))
+		mustNil(t, s.Save(ctx, "01A", jobs.Checkpoint{Step: 25, Weight: kernel(0, 0), Losses: pts}))
 		// A resumed job may record the same step again; it must not duplicate.
-		mustNil(t, s.Save(ctx, "01A", jobs.Checkpoint{Step: 25, Kernel: [][]float64{{0, 0}}, Losses: pts[24:]}))
+		mustNil(t, s.Save(ctx, "01A", jobs.Checkpoint{Step: 25, Weight: kernel(0, 0), Losses: pts[24:]}))
 		page, err := s.Losses(ctx, "01A", 10, 5)
 		mustNil(t, err)
 		if diff := cmp.Diff(pts[10:15], page); diff != "" {
@@ -185,7 +214,7 @@ func RunStoreContract(t *testing.T, open func(t *testing.T) jobs.Store) {
 		mustIs(t, s.Delete(ctx, "01A"), jobs.ErrActive)
 		_, err := s.Start(ctx, "01A", t0)
 		mustNil(t, err)
-		mustNil(t, s.Save(ctx, "01A", jobs.Checkpoint{Step: 1, Kernel: [][]float64{{0, 0}}, Losses: []jobs.LossPoint{{Step: 1, Loss: 2}}}))
+		mustNil(t, s.Save(ctx, "01A", jobs.Checkpoint{Step: 1, Weight: kernel(0, 0), Losses: []jobs.LossPoint{{Step: 1, Loss: 2}}}))
 		mustIs(t, s.Delete(ctx, "01A"), jobs.ErrActive)
 		_, err = s.Finish(ctx, "01A", jobs.StatusSucceeded, "", t0)
 		mustNil(t, err)

@@ -28,6 +28,10 @@ type Store struct {
 	lock *flock.Flock
 }
 
+// schemaVersion is stored in SQLite's user_version. Version 1 was a
+// development schema that was never released; its files are refused.
+const schemaVersion = 2
+
 // schema holds our own tables. River's tables are created by its migrator.
 const schema = `
 CREATE TABLE IF NOT EXISTS corr2d_job (
@@ -39,8 +43,11 @@ CREATE TABLE IF NOT EXISTS corr2d_job (
 	finished_at INTEGER,
 	step        INTEGER NOT NULL DEFAULT 0,
 	loss        REAL,
-	kernel      TEXT NOT NULL,
-	init_kernel TEXT NOT NULL,
+	weight      TEXT NOT NULL,
+	bias        TEXT,
+	init_weight TEXT NOT NULL,
+	init_bias   TEXT,
+	opt_state   TEXT,
 	error       TEXT NOT NULL DEFAULT ''
 ) STRICT;
 CREATE INDEX IF NOT EXISTS corr2d_job_status ON corr2d_job (status, id);
@@ -107,7 +114,18 @@ func (s *Store) migrate(ctx context.Context) error {
 	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return fmt.Errorf("sqlite: migrate river: %w", err)
 	}
-	if _, err := s.db.ExecContext(ctx, schema); err != nil {
+	var version int
+	if err := s.db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+		return fmt.Errorf("sqlite: schema version: %w", err)
+	}
+	var tables int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE name = 'corr2d_job'`).Scan(&tables); err != nil {
+		return fmt.Errorf("sqlite: schema version: %w", err)
+	}
+	if tables > 0 && version != schemaVersion {
+		return fmt.Errorf("sqlite: the data dir holds schema version %d, this server needs %d; move it aside", version, schemaVersion)
+	}
+	if _, err := s.db.ExecContext(ctx, schema+fmt.Sprintf("PRAGMA user_version = %d;", schemaVersion)); err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
 	// A job River still marks running was orphaned by a crash (we hold the
@@ -146,33 +164,34 @@ func (s *Store) Create(ctx context.Context, j jobs.Job) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: encode spec: %w", err)
 	}
-	kernel, initKernel, err := encodeKernels(j.Kernel, j.InitKernel)
+	cols, err := encodeAll(j.Weight, j.Bias, j.InitWeight, j.InitBias)
 	if err != nil {
 		return err
 	}
 	_, err = s.db.ExecContext(ctx, `INSERT INTO corr2d_job
-		(id, status, spec, created_at, step, kernel, init_kernel) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		j.ID, string(j.Status), string(spec), j.CreatedAt.UnixNano(), j.Step, kernel, initKernel)
+		(id, status, spec, created_at, step, weight, bias, init_weight, init_bias) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		j.ID, string(j.Status), string(spec), j.CreatedAt.UnixNano(), j.Step, cols[0], cols[1], cols[2], cols[3])
 	if err != nil {
 		return fmt.Errorf("sqlite: create job %s: %w", j.ID, err)
 	}
 	return nil
 }
 
-const jobColumns = `id, status, spec, created_at, started_at, finished_at, step, loss, kernel, init_kernel, error`
+const jobColumns = `id, status, spec, created_at, started_at, finished_at, step, loss, weight, bias, init_weight, init_bias, opt_state, error`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanJob(row scanner) (jobs.Job, error) {
 	var (
-		j                   jobs.Job
-		status              string
-		spec, kernel, initK string
-		created             int64
-		started, finished   sql.NullInt64
-		loss                sql.NullFloat64
+		j                           jobs.Job
+		status, spec, weight, initW string
+		bias, initBias, state       sql.NullString
+		created                     int64
+		started, finished           sql.NullInt64
+		loss                        sql.NullFloat64
 	)
-	if err := row.Scan(&j.ID, &status, &spec, &created, &started, &finished, &j.Step, &loss, &kernel, &initK, &j.Error); err != nil {
+	if err := row.Scan(&j.ID, &status, &spec, &created, &started, &finished, &j.Step, &loss,
+		&weight, &bias, &initW, &initBias, &state, &j.Error); err != nil {
 		return jobs.Job{}, err
 	}
 	j.Status = jobs.Status(status)
@@ -182,14 +201,26 @@ func scanJob(row scanner) (jobs.Job, error) {
 	if loss.Valid {
 		j.Loss = &loss.Float64
 	}
-	if err := json.Unmarshal([]byte(spec), &j.Spec); err != nil {
-		return jobs.Job{}, fmt.Errorf("decode spec: %w", err)
+	if state.Valid {
+		j.State = json.RawMessage(state.String)
 	}
-	if err := json.Unmarshal([]byte(kernel), &j.Kernel); err != nil {
-		return jobs.Job{}, fmt.Errorf("decode kernel: %w", err)
-	}
-	if err := json.Unmarshal([]byte(initK), &j.InitKernel); err != nil {
-		return jobs.Job{}, fmt.Errorf("decode init kernel: %w", err)
+	for _, c := range []struct {
+		name string
+		src  sql.NullString
+		dst  any
+	}{
+		{"spec", sql.NullString{String: spec, Valid: true}, &j.Spec},
+		{"weight", sql.NullString{String: weight, Valid: true}, &j.Weight},
+		{"bias", bias, &j.Bias},
+		{"init weight", sql.NullString{String: initW, Valid: true}, &j.InitWeight},
+		{"init bias", initBias, &j.InitBias},
+	} {
+		if !c.src.Valid {
+			continue
+		}
+		if err := json.Unmarshal([]byte(c.src.String), c.dst); err != nil {
+			return jobs.Job{}, fmt.Errorf("decode %s: %w", c.name, err)
+		}
 	}
 	return j, nil
 }
@@ -202,16 +233,20 @@ func optTime(t sql.NullInt64) *time.Time {
 	return &v
 }
 
-func encodeKernels(kernel, initKernel [][]float64) (string, string, error) {
-	k, err := json.Marshal(kernel)
-	if err != nil {
-		return "", "", fmt.Errorf("sqlite: encode kernel: %w", err)
+// encodeAll encodes values as JSON columns; a nil slice is SQL NULL.
+func encodeAll(values ...any) ([]sql.NullString, error) {
+	out := make([]sql.NullString, len(values))
+	for i, v := range values {
+		if b, ok := v.([]float64); ok && b == nil {
+			continue
+		}
+		enc, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: encode column: %w", err)
+		}
+		out[i] = sql.NullString{String: string(enc), Valid: true}
 	}
-	ik, err := json.Marshal(initKernel)
-	if err != nil {
-		return "", "", fmt.Errorf("sqlite: encode init kernel: %w", err)
-	}
-	return string(k), string(ik), nil
+	return out, nil
 }
 
 // Get implements jobs.Store.
@@ -326,17 +361,21 @@ func (s *Store) expectOne(ctx context.Context, tx *sql.Tx, res sql.Result, id st
 
 // Save implements jobs.Store.
 func (s *Store) Save(ctx context.Context, id string, c jobs.Checkpoint) error {
-	kernel, err := json.Marshal(c.Kernel)
+	cols, err := encodeAll(c.Weight, c.Bias)
 	if err != nil {
-		return fmt.Errorf("sqlite: encode kernel: %w", err)
+		return err
+	}
+	var state sql.NullString
+	if c.State != nil {
+		state = sql.NullString{String: string(c.State), Valid: true}
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		var loss sql.NullFloat64
 		if n := len(c.Losses); n > 0 {
 			loss = sql.NullFloat64{Float64: c.Losses[n-1].Loss, Valid: true}
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE corr2d_job SET step = ?, kernel = ?,
-			loss = COALESCE(?, loss) WHERE id = ? AND status = 'running'`, c.Step, string(kernel), loss, id)
+		res, err := tx.ExecContext(ctx, `UPDATE corr2d_job SET step = ?, weight = ?, bias = ?, opt_state = ?,
+			loss = COALESCE(?, loss) WHERE id = ? AND status = 'running'`, c.Step, cols[0], cols[1], state, loss, id)
 		if err != nil {
 			return fmt.Errorf("sqlite: save job %s: %w", id, err)
 		}

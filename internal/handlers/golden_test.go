@@ -1,0 +1,130 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/corr2d/corr2d/internal/engine"
+	"github.com/corr2d/corr2d/internal/tensor"
+)
+
+// goldenConv is testdata/golden/conv2d.json, made by scripts/golden from
+// PyTorch 1.13 and scipy: literal /corr2d bodies and what the library
+// answered, or which field it refused.
+type goldenConv struct {
+	Generator map[string]any `json:"generator"`
+	Cases     []struct {
+		Name       string          `json:"name"`
+		Reference  string          `json:"reference"`
+		Request    json.RawMessage `json:"request"`
+		Output     json.RawMessage `json:"output"`
+		ErrorField string          `json:"error_field"`
+	} `json:"cases"`
+}
+
+func loadGoldenConv(t *testing.T) goldenConv {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "golden", "conv2d.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g goldenConv
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// checkGolden compares got with the library's output: within 1e-12 (float64)
+// or 1e-5 (float32) of the output's largest magnitude, since sums of terms of
+// mixed sign cancel and an element's own size is no scale.
+func checkGolden(t *testing.T, got tensor.Dense, wantRaw json.RawMessage, dtype string) {
+	t.Helper()
+	want, err := tensor.Parse(wantRaw, tensor.Limits{})
+	if err != nil {
+		t.Fatalf("golden output: %v", err)
+	}
+	if len(got.Shape) != len(want.Shape) || tensor.Size(got.Shape) != tensor.Size(want.Shape) {
+		t.Fatalf("shape %v, want %v", got.Shape, want.Shape)
+	}
+	for i := range got.Shape {
+		if got.Shape[i] != want.Shape[i] {
+			t.Fatalf("shape %v, want %v", got.Shape, want.Shape)
+		}
+	}
+	tol := 1e-12
+	if dtype == "float32" {
+		tol = 1e-5
+	}
+	scale := 0.0
+	for _, v := range want.Data {
+		scale = math.Max(scale, math.Abs(v))
+	}
+	bad := 0
+	for i := range got.Data {
+		if d := math.Abs(got.Data[i] - want.Data[i]); d > tol*scale {
+			if bad++; bad <= 5 {
+				t.Errorf("output[%d] = %.17g, want %.17g (off by %.3g of the scale %.3g)", i, got.Data[i], want.Data[i], d/scale, scale)
+			}
+		}
+	}
+}
+
+// TestGoldenConvThroughTheEngine runs every golden case through the
+// request's decoding and the engine, without HTTP; handlers_test sends a
+// sample of them over HTTP.
+func TestGoldenConvThroughTheEngine(t *testing.T) {
+	g := loadGoldenConv(t)
+	eng, err := engine.New(engine.Config{Workers: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	s := &Server{cfg: Config{Limits: DefaultLimits()}, eng: eng, log: zap.NewNop()}
+	ctx := context.Background()
+	var ok, refused int
+	for _, c := range g.Cases {
+		t.Run(c.Name, func(t *testing.T) {
+			var req corr2dRequest
+			var call corr2dCall
+			var out engine.Tensor[float64]
+			err := json.Unmarshal(c.Request, &req)
+			if err != nil {
+				err = decodeError(err, 0)
+			} else {
+				call, err = s.corr2dCall(req)
+			}
+			if err == nil {
+				if call.dtype == "float32" {
+					out, err = conv2DAs[float32](ctx, eng, call)
+				} else {
+					out, err = engine.Conv2D(ctx, eng, engine.Interactive, call.x, call.w, call.bias, call.conv)
+				}
+			}
+			if c.ErrorField != "" {
+				// The service may name a place inside the field (/kernel/0).
+				ae := classify(err)
+				if err == nil || ae.status != 422 || !strings.HasPrefix(ae.pointer+"/", "/"+c.ErrorField+"/") {
+					t.Fatalf("err = %v (pointer %q), want a 422 naming /%s", err, ae.pointer, c.ErrorField)
+				}
+				refused++
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkGolden(t, tensor.Dense{Shape: out.Shape[4-call.rank:], Data: out.Data}, c.Output, call.dtype)
+			ok++
+		})
+	}
+	if ok < 500 || refused < 20 {
+		t.Errorf("%d cases computed and %d refused; the golden set should hold at least 500 and 20", ok, refused)
+	}
+}
