@@ -26,7 +26,9 @@ const (
 	PadValid
 	// PadSame makes the output H×W equal the input H×W; it needs stride 1.
 	// Each axis is padded by dilation*(k-1) in total, total/2 before and the
-	// rest (the odd extra cell) after, as PyTorch's padding="same" does.
+	// rest (the odd extra cell) after, as PyTorch's padding="same" and
+	// scipy's correlate2d do; with Convolve the odd extra cell goes before,
+	// as scipy's convolve2d does.
 	PadSame
 	// PadFull pads every side by dilation*(k-1), as scipy's mode="full".
 	PadFull
@@ -181,6 +183,11 @@ func (c Conv) resolve(in, w [4]int) (geometry, error) {
 		}
 		th, tw := ekh-1, ekw-1
 		g.pads = [4]int{th / 2, th - th/2, tw / 2, tw - tw/2}
+		if c.Convolve {
+			// scipy's convolve2d centres "same" on the flipped kernel, so
+			// an odd extra cell goes before (top/left), not after.
+			g.pads = [4]int{th - th/2, th / 2, tw - tw/2, tw / 2}
+		}
 	case PadFull:
 		g.pads = [4]int{ekh - 1, ekh - 1, ekw - 1, ekw - 1}
 	}

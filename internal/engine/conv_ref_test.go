@@ -63,6 +63,9 @@ func refResolve(in, w [4]int, c engine.Conv) (refGeometry, bool) {
 			return g, false
 		}
 		g.pads = [4]int{spanH / 2, spanH - spanH/2, spanW / 2, spanW - spanW/2}
+		if c.Convolve { // scipy convolve2d: the odd extra cell goes first
+			g.pads = [4]int{spanH - spanH/2, spanH / 2, spanW - spanW/2, spanW / 2}
+		}
 	case engine.PadFull:
 		g.pads = [4]int{spanH, spanH, spanW, spanW}
 	default:
