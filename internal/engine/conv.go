@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"time"
 	"unsafe"
 )
 
@@ -385,11 +386,36 @@ func (e *Engine) run(ctx context.Context, p Priority, work bander, units, n int)
 	for b := range tasks {
 		tasks[b] = task{c: c, lo: b * units / n, hi: (b + 1) * units / n}
 	}
+	submitted := time.Now()
 	if err := e.submit(ctx, p, c, tasks); err != nil {
 		return err
 	}
 	c.wg.Wait()
+	if s, ok := ctx.Value(statsKey{}).(*Stats); ok {
+		end := time.Now()
+		if first := c.started.Load(); first != 0 {
+			s.Queue += time.Unix(0, first).Sub(submitted)
+			s.Compute += end.Sub(time.Unix(0, first))
+		} else {
+			s.Queue += end.Sub(submitted)
+		}
+	}
 	return c.err // no band is left to write c.err after Wait
+}
+
+// Stats is how long a caller's work waited in the queue and then ran, summed
+// over its calls. Callers that want it attach one with WithStats.
+type Stats struct {
+	Queue, Compute time.Duration
+}
+
+type statsKey struct{}
+
+// WithStats returns a context under which Conv2D, Conv2DWeightGrad and
+// Correlate add their queueing and computing times to s. s must not be
+// shared by concurrent calls.
+func WithStats(ctx context.Context, s *Stats) context.Context {
+	return context.WithValue(ctx, statsKey{}, s)
 }
 
 // convJob is one Conv2D request. Its units are output rows, numbered

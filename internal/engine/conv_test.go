@@ -976,3 +976,24 @@ func benchConv[T engine.Float](b *testing.B, xs, ws [4]int, c engine.Conv) {
 		report(b)
 	})
 }
+
+func TestWithStatsRecordsQueueAndCompute(t *testing.T) {
+	e := newTestEngine(t, engine.Config{Workers: 1})
+	var s engine.Stats
+	ctx := engine.WithStats(context.Background(), &s)
+	x := engine.Tensor[float64]{Shape: [4]int{1, 1, 64, 64}, Data: make([]float64, 64*64)}
+	w := engine.Tensor[float64]{Shape: [4]int{1, 1, 3, 3}, Data: make([]float64, 9)}
+	if _, err := engine.Conv2D(ctx, e, engine.Interactive, x, w, nil, engine.Conv{}); err != nil {
+		t.Fatal(err)
+	}
+	if s.Compute <= 0 || s.Queue < 0 {
+		t.Errorf("Stats = %+v, want a positive compute time", s)
+	}
+	before := s
+	if _, err := engine.Conv2D(ctx, e, engine.Interactive, x, w, nil, engine.Conv{}); err != nil {
+		t.Fatal(err)
+	}
+	if s.Compute <= before.Compute {
+		t.Errorf("a second call did not add to Stats: %+v then %+v", before, s)
+	}
+}

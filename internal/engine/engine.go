@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -141,6 +142,9 @@ type call struct {
 	cancel context.CancelFunc
 	work   bander
 	wg     sync.WaitGroup
+	// started is when the first band began, in Unix nanoseconds (0 until
+	// then), for Stats.
+	started atomic.Int64
 
 	mu  sync.Mutex
 	err error
@@ -300,6 +304,7 @@ func (e *Engine) execute(t task, p Priority) {
 
 	e.metrics.busy.Inc()
 	start := time.Now()
+	t.c.started.CompareAndSwap(0, start.UnixNano())
 	defer func() {
 		e.metrics.duration[p].Observe(time.Since(start).Seconds())
 		e.metrics.busy.Dec()
