@@ -114,6 +114,13 @@ func wantErrorStatuses(o operation) []int {
 			want = append(want, http.StatusBadRequest)
 		}
 	}
+	for _, p := range o.op.Parameters {
+		if p.Value.In == openapi3.ParameterInHeader && p.Value.Name == "Accept" {
+			// An operation that negotiates its answer refuses an Accept it
+			// cannot satisfy.
+			want = append(want, http.StatusNotAcceptable)
+		}
+	}
 	if strings.Contains(o.path, "{id}") {
 		want = append(want, http.StatusNotFound)
 	}
@@ -244,16 +251,16 @@ func TestSuccessResponsesHaveSchemas(t *testing.T) {
 	}
 }
 
-// Request bodies refuse unknown fields, so a misspelt field ("kernal") is a
-// 422 instead of being silently dropped.
+// Request bodies refuse unknown fields, so a misspelt field ("kernal") or
+// part is a 422 instead of being silently dropped.
 func TestRequestBodiesForbidUnknownFields(t *testing.T) {
 	for _, o := range operations(load(t)) {
 		if o.op.RequestBody == nil {
 			continue
 		}
 		for ct, mt := range o.op.RequestBody.Value.Content {
-			if ct != "application/json" {
-				t.Errorf("%s %s: request content type %q, want only application/json", o.method, o.path, ct)
+			if ct != "application/json" && ct != "multipart/form-data" {
+				t.Errorf("%s %s: request content type %q, want application/json or multipart/form-data", o.method, o.path, ct)
 			}
 			ap := mt.Schema.Value.AdditionalProperties
 			if ap.Has == nil || *ap.Has {

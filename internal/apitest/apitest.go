@@ -48,9 +48,16 @@ type Validator struct {
 // registerDecoders makes sure openapi3filter can decode every media type the
 // document uses. kin-openapi registers JSON (including +json types), YAML and
 // text/plain itself; OpenMetrics, which /metrics serves when a scraper asks
-// for it, is plain text to the schema. The decoder table is kin-openapi's
-// package state, so this only ever adds what is missing, once.
+// for it, is plain text to the schema. The .npy and PNG answers need no
+// decoder: a binary schema reads any body as a string. The decoder table is
+// kin-openapi's package state, so this only ever adds what is missing, once,
+// with one exception: multipart/form-data is replaced by formDecoder, since
+// kin-openapi's decoder refuses a params part not labelled
+// application/json, and decodes one that is into an object where the
+// contract has a string (see formDecoder, which hands other forms back to
+// kin-openapi's decoder).
 var registerDecoders = sync.OnceFunc(func() {
+	openapi3filter.RegisterBodyDecoder("multipart/form-data", formDecoder)
 	for _, ct := range []string{"text/plain", "application/openmetrics-text"} {
 		if openapi3filter.RegisteredBodyDecoder(ct) == nil {
 			openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)
@@ -110,14 +117,23 @@ func (v *Validator) Routes() []Route {
 
 // Check validates one exchange: req, sent with body reqBody (req.Body is not
 // read, since a handler has usually consumed it), answered with status,
-// header and body. It reports every disagreement with the document through
-// t.Errorf:
+// header and body. Both bodies are taken as they travel: a body with a
+// Content-Encoding of gzip or zstd is inflated before it is checked. It
+// reports every disagreement with the document through t.Errorf:
 //
 //   - the request's method and path must be an operation of the document;
 //   - the status must be one the operation documents, the Content-Type one
 //     it lists for that status, the body must match that schema (and be
 //     empty where no content is documented), and documented required
-//     headers such as Location and Retry-After must be present and valid;
+//     headers such as Location, Retry-After and Server-Timing must be
+//     present and valid;
+//   - a binary answer must be what its Content-Type says: a .npy file
+//     (starting with \x93NUMPY, of a float32 or float64 array whose data
+//     fill its shape) or an 8-bit grayscale PNG; a compressed answer must
+//     use a coding the request's Accept-Encoding allows;
+//   - POST /corr2d must answer in the media type Accept prefers, name
+//     Accept in Vary, and answer 406 only when Accept allows none of its
+//     media types or asks for PNG of an output that is not 2-D;
 //   - the fields of a response must agree where the contract relates them
 //     (see semantics.go): a correlation's output is rectangular, of the
 //     input's rank and batch, with the kernel's output channels, its shape
@@ -128,10 +144,13 @@ func (v *Validator) Routes() []Route {
 //     was submitted with every default filled in; pages are ordered,
 //     filtered and limited as asked;
 //   - a request the document forbids (a bad query parameter, a body that
-//     does not match its schema, a wrong Content-Type) must be refused with
-//     a 4xx status, or 503 if the service refused it before reading it.
-//     Such a request answered otherwise means the service accepts more than
-//     its contract says.
+//     does not match its schema, a wrong Content-Type or Content-Encoding,
+//     a compressed body that does not inflate, a multipart form with a
+//     tensor part that is no .npy file, image or JSON, a tensor given both
+//     as a part and in params, or params that with the parts do not make a
+//     valid JSON body) must be refused with a 4xx status, or 503 if the
+//     service refused it before reading it. Such a request answered
+//     otherwise means the service accepts more than its contract says.
 //
 // Requests that deliberately miss every route, to test 404 and 405, belong
 // in [Validator.CheckUnrouted].
@@ -179,6 +198,22 @@ func (v *Validator) Serve(t testing.TB, h http.Handler, req *http.Request) *http
 // 404 or 405 answer rather than reported.
 func (v *Validator) check(req *http.Request, reqBody []byte, status int, header http.Header, body []byte, unrouted bool) []string {
 	ctx := context.Background()
+	// Both bodies are checked as they were before their Content-Encoding.
+	// A response body that does not inflate is simply wrong; a request
+	// body that does not is one the contract forbids (see below).
+	plain, err := inflate(header, body)
+	if err != nil {
+		return []string{fmt.Sprintf("%s: the response body does not decode as its Content-Encoding says: %v%s",
+			describe(req, status), err, excerpts(nil, body))}
+	}
+	var msgs []string
+	if coding := header.Get("Content-Encoding"); coding != "" && !strings.EqualFold(coding, "identity") &&
+		!acceptsCoding(req.Header.Get("Accept-Encoding"), coding) {
+		msgs = append(msgs, fmt.Sprintf("%s: the response is compressed with %s, but the request's Accept-Encoding %q does not allow it",
+			describe(req, status), coding, req.Header.Get("Accept-Encoding")))
+	}
+	body = plain
+
 	r := withBody(req, reqBody)
 	route, params, err := v.router.FindRoute(r)
 	if err != nil {
@@ -186,23 +221,37 @@ func (v *Validator) check(req *http.Request, reqBody []byte, status int, header 
 			return []string{fmt.Sprintf("%s: %s %s is not a route of api/openapi.yaml (%v)%s",
 				describe(req, status), req.Method, req.URL.Path, err, excerpts(reqBody, body))}
 		}
-		return v.checkUnrouted(ctx, r, err, status, header, body)
+		return append(msgs, v.checkUnrouted(ctx, r, err, status, header, body)...)
 	}
 
-	var msgs []string
+	var faults []string
+	if plainReq, err := inflate(req.Header, reqBody); err != nil {
+		faults = append(faults, "request body: "+err.Error())
+	} else {
+		reqBody = plainReq
+		r = withBody(req, reqBody)
+	}
+
 	reqInput := &openapi3filter.RequestValidationInput{
 		Request:    r,
 		PathParams: params,
 		Route:      route,
 		Options:    options(),
 	}
-	if err := openapi3filter.ValidateRequest(ctx, reqInput); err != nil {
-		// A request outside the contract is fine, even useful, as long as
-		// the service turns it away.
-		if status < 400 || (status >= 500 && status != http.StatusServiceUnavailable) {
-			msgs = append(msgs, fmt.Sprintf("%s: the service answered %d to a request the contract forbids; it must refuse it with a 4xx problem:\n%s%s",
-				describe(req, status), status, indent(flatten(err)), excerpts(reqBody, body)))
+	var sub submission
+	if len(faults) == 0 {
+		if err := openapi3filter.ValidateRequest(ctx, reqInput); err != nil {
+			faults = append(faults, flatten(err)...)
 		}
+		var more []string
+		sub, more = readSubmission(route.Operation, req.Header, reqBody)
+		faults = append(faults, more...)
+	}
+	// A request outside the contract is fine, even useful, as long as the
+	// service turns it away.
+	if len(faults) > 0 && (status < 400 || (status >= 500 && status != http.StatusServiceUnavailable)) {
+		msgs = append(msgs, fmt.Sprintf("%s: the service answered %d to a request the contract forbids; it must refuse it with a 4xx problem:\n%s%s",
+			describe(req, status), status, indent(faults), excerpts(reqBody, body)))
 	}
 
 	respInput := &openapi3filter.ResponseValidationInput{
@@ -215,7 +264,7 @@ func (v *Validator) check(req *http.Request, reqBody []byte, status int, header 
 	if err := openapi3filter.ValidateResponse(ctx, respInput); err != nil {
 		msgs = append(msgs, fmt.Sprintf("%s: response does not match the contract:\n%s%s",
 			describe(req, status), indent(flatten(err)), excerpts(reqBody, body)))
-	} else if broken := semantics(route.Operation.OperationID, req, reqBody, status, header, body); len(broken) > 0 {
+	} else if broken := semantics(route.Operation.OperationID, req, sub, status, header, body); len(broken) > 0 {
 		msgs = append(msgs, fmt.Sprintf("%s: response breaks rules of the contract:\n%s%s",
 			describe(req, status), indent(broken), excerpts(reqBody, body)))
 	}
@@ -398,8 +447,17 @@ func excerpts(reqBody, respBody []byte) string {
 }
 
 func excerpt(body []byte) string {
-	if len(body) == 0 {
+	switch {
+	case len(body) == 0:
 		return "(empty)"
+	case bytes.HasPrefix(body, pngMagic):
+		return fmt.Sprintf("(a PNG image of %d bytes)", len(body))
+	case bytes.HasPrefix(body, npyMagic):
+		// The header is text; the data after it is not worth showing.
+		if end := bytes.IndexByte(body, '\n'); end > 0 && end < excerptLen {
+			return fmt.Sprintf("(a .npy file of %d bytes: %s)", len(body), strings.TrimSpace(string(body[len(npyMagic)+4:end])))
+		}
+		return fmt.Sprintf("(a .npy file of %d bytes)", len(body))
 	}
 	s := body
 	more := 0

@@ -64,8 +64,20 @@ func expect(t *testing.T, wantFail bool, check func(tb testing.TB), mention ...s
 	}
 }
 
+// jsonHeader is the header of an answer of type ct, with the Vary the
+// service always sends.
 func jsonHeader(ct string) http.Header {
-	return http.Header{"Content-Type": {ct}}
+	return http.Header{"Content-Type": {ct}, "Vary": {"Accept, Accept-Encoding"}}
+}
+
+// serverTiming is a Server-Timing header as POST /corr2d answers carry it.
+const serverTiming = "decode;dur=0.412, queue;dur=0.003, compute;dur=1.250, encode;dur=0.380"
+
+// corr2dHeader is the header of a POST /corr2d answer of type ct.
+func corr2dHeader(ct string) http.Header {
+	h := jsonHeader(ct)
+	h.Set("Server-Timing", serverTiming)
+	return h
 }
 
 const d2lRequest = `{"input": [[0,1,2],[3,4,5],[6,7,8]], "kernel": [[0,1],[2,3]]}`
@@ -206,7 +218,7 @@ func TestCheckCorr2d(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			header := jsonHeader(tt.ct)
+			header := corr2dHeader(tt.ct)
 			if tt.status == 503 {
 				header.Set("Retry-After", "1")
 			}
@@ -416,9 +428,13 @@ func fakeCorr2d(t testing.TB) http.Handler {
 			_, _ = io.WriteString(w, `{"type":"/problems/not-found","title":"Not found","status":404,"detail":"no such route"}`)
 		case r.URL.Query().Has("bad"):
 			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Vary", "Accept, Accept-Encoding")
+			w.Header().Set("Server-Timing", serverTiming)
 			_, _ = io.WriteString(w, `{"output": [[19,25],[37,43]], "shape": "2x2", "dtype": "float64"}`)
 		default:
 			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Vary", "Accept, Accept-Encoding")
+			w.Header().Set("Server-Timing", serverTiming)
 			_, _ = io.WriteString(w, `{"output": [[19,25],[37,43]], "shape": [2,2], "dtype": "float64"}`)
 		}
 	})
@@ -601,6 +617,9 @@ func TestCheckSemantics(t *testing.T) {
 				req.Header.Set("Content-Type", "application/json")
 			}
 			header := jsonHeader("application/json")
+			if tt.target == "/corr2d" {
+				header.Set("Server-Timing", serverTiming)
+			}
 			if tt.location != "" {
 				header.Set("Location", tt.location)
 			}

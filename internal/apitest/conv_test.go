@@ -65,7 +65,7 @@ func TestCheckCorr2dRequestSchema(t *testing.T) {
 			expect(t, tt.wantFail, func(tb testing.TB) {
 				// The semantic rules are not the point here; the answer
 				// is always the same well-formed 200.
-				v.Check(tb, corr2dRequest(tt.reqBody), []byte(tt.reqBody), 200, jsonHeader("application/json"), []byte(ok))
+				v.Check(tb, corr2dRequest(tt.reqBody), []byte(tt.reqBody), 200, corr2dHeader("application/json"), []byte(ok))
 			}, tt.mention...)
 		})
 	}
@@ -102,7 +102,7 @@ func TestCheckCorr2dSemantics(t *testing.T) {
 		},
 		{
 			name: "float32 without asking", reqBody: d2lRequest,
-			body: answer(`[[19,25],[37,43]]`, `[2,2]`, "float32"), mention: `asked for "float64"`,
+			body: answer(`[[19,25],[37,43]]`, `[2,2]`, "float32"), mention: `the default "float64"`,
 		},
 		{
 			name: "a shape that is not the output's", reqBody: same,
@@ -133,7 +133,7 @@ func TestCheckCorr2dSemantics(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			expect(t, tt.mention != "", func(tb testing.TB) {
-				v.Check(tb, corr2dRequest(tt.reqBody), []byte(tt.reqBody), 200, jsonHeader("application/json"), []byte(tt.body))
+				v.Check(tb, corr2dRequest(tt.reqBody), []byte(tt.reqBody), 200, corr2dHeader("application/json"), []byte(tt.body))
 			}, tt.mention)
 		})
 	}

@@ -14,34 +14,49 @@ import (
 
 // semantics checks the rules of the contract that relate one field to
 // another, or the response to the request, which OpenAPI 3.0 schemas cannot
-// state: tensors that are rectangular, shapes that agree, a job that echoes
-// what was submitted with its defaults, pages that are ordered and filtered
-// as asked. It runs only on responses whose schema validation passed, so it
-// can assume types.
-func semantics(operationID string, req *http.Request, reqBody []byte, status int, header http.Header, body []byte) []string {
+// state: tensors that are rectangular, shapes that agree, an answer in the
+// media type Accept asked for, a job that echoes what was submitted with its
+// defaults, pages that are ordered and filtered as asked. It runs only on
+// responses whose schema validation passed, so it can assume types; body is
+// the response body as sent before any Content-Encoding, and sub the request
+// body as the contract reads it.
+func semantics(operationID string, req *http.Request, sub submission, status int, header http.Header, body []byte) []string {
+	var msgs []string
+	media := mediaOf(header.Get("Content-Type"))
+	if operationID == "correlate" {
+		msgs = append(msgs, negotiationRules(req, sub, status, header, media)...)
+	}
 	if status >= 300 {
-		return nil
+		return msgs
+	}
+	if bin, ok, err := readBinaryAnswer(media, body); ok {
+		switch {
+		case err != nil:
+			msgs = append(msgs, err.Error())
+		case operationID == "correlate":
+			msgs = append(msgs, corr2dRules(sub, answer{media: media, out: bin.shape, okOut: true, shape: bin.shape, dtype: bin.dtype})...)
+		}
+		return msgs
 	}
 	var resp map[string]any
 	if json.Unmarshal(body, &resp) != nil {
-		return nil // Not JSON: the schema check already had its say.
-	}
-	var submitted map[string]any
-	if len(reqBody) > 0 && json.Unmarshal(reqBody, &submitted) != nil {
-		submitted = nil
+		return msgs // Not JSON: the schema check already had its say.
 	}
 	query := req.URL.Query()
 
 	switch operationID {
 	case "correlate":
-		return corr2dRules(submitted, resp)
+		out, okOut := dims(resp["output"])
+		shape, _ := ints(resp["shape"])
+		dtype, _ := resp["dtype"].(string)
+		return append(msgs, corr2dRules(sub, answer{media: media, out: out, okOut: okOut, shape: shape, dtype: dtype})...)
 	case "createTrainingJob":
-		msgs := jobRules("", resp)
+		msgs = append(msgs, jobRules("", resp)...)
 		if id, _ := resp["id"].(string); header.Get("Location") != "/jobs/"+id {
 			msgs = append(msgs, fmt.Sprintf("Location is %q, want /jobs/%s, the id in the body", header.Get("Location"), id))
 		}
 		jobReq, _ := resp["request"].(map[string]any)
-		return append(msgs, echoRules(submitted, jobReq)...)
+		return append(msgs, echoRules(sub, jobReq)...)
 	case "getJob", "cancelJob":
 		return jobRules("", resp)
 	case "listJobs":
@@ -49,7 +64,60 @@ func semantics(operationID string, req *http.Request, reqBody []byte, status int
 	case "listJobLosses":
 		return lossPageRules(query, resp)
 	}
-	return nil
+	return msgs
+}
+
+// mediaOf returns the media type of a Content-Type value, lower case and
+// without parameters.
+func mediaOf(contentType string) string {
+	mt, _, _ := strings.Cut(contentType, ";")
+	return strings.ToLower(strings.TrimSpace(mt))
+}
+
+// negotiationRules checks that POST /corr2d answers in the media type the
+// request's Accept prefers, names Accept in Vary, and refuses with 406 only
+// what it cannot satisfy: an Accept that allows none of its media types, or
+// PNG of an output that is not 2-D.
+func negotiationRules(req *http.Request, sub submission, status int, header http.Header, media string) []string {
+	accept := req.Header.Get("Accept")
+	allowed := preferredAnswers(accept)
+	var msgs []string
+	switch status {
+	case http.StatusOK:
+		switch {
+		case len(allowed) == 0:
+			msgs = append(msgs, fmt.Sprintf("the answer is %s, but Accept %q allows none of %s, %s and %s, so it must be refused with 406",
+				media, accept, mediaJSON, mediaNPY, mediaPNG))
+		case !slices.Contains(allowed, media):
+			msgs = append(msgs, fmt.Sprintf("the answer is %s, but Accept %q prefers %s", media, accept, strings.Join(allowed, " or ")))
+		}
+		if !listsToken(header.Values("Vary"), "Accept") {
+			msgs = append(msgs, fmt.Sprintf("Vary %q does not name Accept, though the answer depends on it", strings.Join(header.Values("Vary"), ", ")))
+		}
+	case http.StatusNotAcceptable:
+		in, okIn := sub.shape("input")
+		switch {
+		case len(allowed) == 0:
+		case !slices.Contains(allowed, mediaPNG):
+			msgs = append(msgs, fmt.Sprintf("406, but Accept %q allows %s", accept, strings.Join(allowed, " or ")))
+		case okIn && len(in) == 2:
+			msgs = append(msgs, fmt.Sprintf("406, but Accept %q allows %s, and a 2-D input gives a 2-D output, which can be an image", accept, strings.Join(allowed, " or ")))
+		}
+	}
+	return msgs
+}
+
+// listsToken reports whether a comma-separated header such as Vary names
+// token (or *), in any of its lines.
+func listsToken(values []string, token string) bool {
+	for _, v := range values {
+		for t := range strings.SplitSeq(v, ",") {
+			if t = strings.TrimSpace(t); t == "*" || strings.EqualFold(t, token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // dims returns the shape of a decoded tensor, outermost dimension first
@@ -126,33 +194,48 @@ func shapeString(d []int) string {
 // correlation away from d2l's (H-kh+1)x(W-kw+1).
 var geometryFields = []string{"stride", "padding", "dilation", "groups"}
 
-func corr2dRules(submitted, resp map[string]any) []string {
+// answer is a correlation as a response gives it, whatever its media type:
+// the dimensions of its output (okOut false when the output is not
+// rectangular), the shape it declares and its dtype ("" for an image).
+type answer struct {
+	media string
+	out   []int
+	okOut bool
+	shape []int
+	dtype string
+}
+
+func corr2dRules(sub submission, a answer) []string {
 	var msgs []string
-	out, okOut := dims(resp["output"])
+	out, okOut, shape := a.out, a.okOut, a.shape
 	if !okOut {
 		msgs = append(msgs, "output is not rectangular: it has arrays of different lengths at one depth")
 	}
-	shape, _ := ints(resp["shape"])
 	if okOut && !slices.Equal(shape, out) {
 		msgs = append(msgs, fmt.Sprintf("shape is %s but output is %s", shapeString(shape), dimsString(out)))
 	}
 
-	want := "float64"
-	if d, ok := submitted["dtype"].(string); ok {
-		want = d
-	}
-	if got, _ := resp["dtype"].(string); got != want {
-		msgs = append(msgs, fmt.Sprintf("dtype is %q, but the request asked for %q", got, want))
+	if a.dtype != "" { // An image has none.
+		want, sent := sub.fields["dtype"].(string)
+		switch def := sub.defaultDType("float64"); {
+		case sent && a.dtype != want:
+			msgs = append(msgs, fmt.Sprintf("dtype is %q, but the request asked for %q", a.dtype, want))
+		case !sent && a.dtype != def:
+			msgs = append(msgs, fmt.Sprintf("dtype is %q, but the request names none, so it must be the default %q", a.dtype, def))
+		}
 	}
 
-	in, okIn := dims(submitted["input"])
+	in, okIn := sub.shape("input")
 	if !okIn || len(in) < 2 {
 		return msgs // A request the service should have refused.
 	}
 	if len(shape) != len(in) {
 		msgs = append(msgs, fmt.Sprintf("shape %s has %d dimensions, want the input's %d", shapeString(shape), len(shape), len(in)))
 	}
-	k, okK := dims(submitted["kernel"])
+	if a.media == mediaPNG && len(in) != 2 {
+		msgs = append(msgs, fmt.Sprintf("an %s answer needs a 2-D output, but a %d-D input gives a %d-D one; it must be refused with 406", mediaPNG, len(in), len(in)))
+	}
+	k, okK := sub.shape("kernel")
 	if !okOut || !okK || len(out) != len(in) || (len(k) != 2 && len(k) != 4) {
 		return msgs
 	}
@@ -177,7 +260,7 @@ func corr2dRules(submitted, resp map[string]any) []string {
 	}
 	// Without any geometry a 2-D kernel slides over the input as in d2l.
 	for _, f := range geometryFields {
-		if _, ok := submitted[f]; ok {
+		if _, ok := sub.fields[f]; ok {
 			return msgs
 		}
 	}
@@ -336,15 +419,29 @@ var optimizerDefaults = map[string]map[string]any{
 
 // echoRules checks that a job runs what was submitted: every field the
 // client gave comes back unchanged in request (an object such as optimizer
-// field by field, since the echo fills in the rest), and every field it left
-// out holds its default.
-func echoRules(submitted, jobReq map[string]any) []string {
+// field by field, since the echo fills in the rest), a tensor sent as a
+// .npy file or an image comes back with its shape (and a .npy file's values),
+// and every field it left out holds its default.
+func echoRules(sub submission, jobReq map[string]any) []string {
+	submitted := sub.fields
 	if submitted == nil || jobReq == nil {
 		return nil
 	}
 	var msgs []string
 	msgs = append(msgs, echoed("request", submitted, jobReq)...)
+	for name, p := range sub.parts {
+		d, ok := dims(jobReq[name])
+		switch {
+		case !ok || !slices.Equal(d, p.shape):
+			msgs = append(msgs, fmt.Sprintf("request.%s is %s, but the %s part was %s", name, dimsString(d), p.kind, dimsString(p.shape)))
+		case p.kind == "npy" && !slices.Equal(flat(jobReq[name], nil), p.data):
+			msgs = append(msgs, fmt.Sprintf("request.%s holds other values than the .npy part", name))
+		}
+	}
 	for field, def := range trainDefaults {
+		if field == "dtype" {
+			def = sub.defaultDType(def.(string))
+		}
 		if _, sent := submitted[field]; !sent && !reflect.DeepEqual(jobReq[field], def) {
 			msgs = append(msgs, fmt.Sprintf("request.%s is %v, but the client sent none, so it must be the default %v", field, jobReq[field], def))
 		}

@@ -12,7 +12,9 @@ import (
 // (http.DefaultTransport when nil) and checks the exchange against the
 // contract, reporting disagreements through t.Errorf. The caller's request
 // is not modified and the response body is read in full and replaced, so the
-// caller reads it as usual.
+// caller reads it as usual: a body compressed because the caller asked for it
+// with Accept-Encoding stays compressed for the caller, and is inflated only
+// for the check, as a compressed request body is.
 //
 // Unlike [Validator.Check], a request that matches no operation is not an
 // error in itself: through a real listener it is how a test exercises the

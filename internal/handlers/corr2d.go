@@ -5,15 +5,20 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/corr2d/corr2d/internal/engine"
+	"github.com/corr2d/corr2d/internal/grayimg"
 	"github.com/corr2d/corr2d/internal/tensor"
 )
 
-// corr2dRequest is the body of POST /corr2d. The tensors stay raw until
-// tensor.Parse reads them, so that a fault is named by its exact place.
+// corr2dRequest is the body of POST /corr2d, or its "params" part in a
+// multipart form whose "input" and "kernel" parts carry the tensors. The
+// tensors stay raw until tensor.Parse reads them, so that a fault is named
+// by its exact place.
 type corr2dRequest struct {
 	convParams
+	scaleParams
 	Input     json.RawMessage `json:"input"`
 	Kernel    json.RawMessage `json:"kernel"`
 	Bias      json.RawMessage `json:"bias"`
@@ -29,20 +34,31 @@ type corr2dCall struct {
 	conv  engine.Conv
 	rank  int // of the input, and so of the output
 	dtype string
+	scale grayimg.Scale
 }
 
 func (s *Server) corr2d(w http.ResponseWriter, r *http.Request) {
-	var req corr2dRequest
-	if err := s.decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	call, err := s.corr2dCall(req)
+	start := time.Now()
+	var tm timing
+	media, err := negotiate(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	req, ops, err := s.readCorr2d(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	call, err := s.corr2dCall(req, ops["input"], ops["kernel"])
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	tm.add("decode", time.Since(start))
+
+	var st engine.Stats
+	ctx, cancel := context.WithTimeout(engine.WithStats(r.Context(), &st), s.cfg.RequestTimeout)
 	defer cancel()
 	var out engine.Tensor[float64]
 	bits := 64
@@ -56,22 +72,83 @@ func (s *Server) corr2d(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	tm.add("queue", st.Queue)
+	tm.add("compute", st.Compute)
+
 	// The answer has the input's rank: a 2-D image gives a 2-D map.
-	shape := out.Shape[4-call.rank:]
-	b := make([]byte, 0, 64+len(out.Data)*20)
-	b = append(b, `{"output":`...)
-	b = tensor.AppendJSON(b, tensor.Dense{Shape: shape, Data: out.Data}, bits)
-	b = append(b, `,"shape":[`...)
-	for i, d := range shape {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendInt(b, int64(d), 10)
+	encStart := time.Now()
+	body, err := encodeTensor(media, tensor.Dense{Shape: out.Shape[4-call.rank:], Data: out.Data}, bits, call.dtype, call.scale)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
-	b = append(b, `],"dtype":"`...)
-	b = append(b, call.dtype...)
-	b = append(b, "\"}\n"...)
-	writeBody(w, http.StatusOK, "application/json", b)
+	body, enc := compressBody(r, body)
+	tm.add("encode", time.Since(encStart))
+	h := w.Header()
+	h.Set("Server-Timing", tm.header())
+	h.Set("Content-Type", media)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Add("Vary", "Accept, Accept-Encoding")
+	if enc != "" {
+		h.Set("Content-Encoding", enc)
+	}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body) // a client that left cannot be told
+}
+
+// Limits of the tensors of /corr2d, whatever their encoding.
+func (s *Server) corr2dParts() map[string]partSpec {
+	lim := s.cfg.Limits
+	return map[string]partSpec{
+		"input":  {limit: "max_elements", lim: tensor.Limits{MinRank: 2, MaxRank: 4, MaxElements: lim.MaxElements}},
+		"kernel": {limit: "max_kernel_elements", lim: tensor.Limits{MinRank: 2, MaxRank: 4, MaxElements: lim.MaxKernelElements}},
+	}
+}
+
+// readCorr2d reads a JSON body, or a multipart form of tensor parts and a
+// params part.
+func (s *Server) readCorr2d(w http.ResponseWriter, r *http.Request) (corr2dRequest, map[string]operand, error) {
+	var req corr2dRequest
+	parts := s.corr2dParts()
+	if isMultipart(r) {
+		ops, err := s.readParts(w, r, parts, &req)
+		if err != nil {
+			return req, nil, err
+		}
+		return req, ops, s.jsonOperands(ops, parts, []namedRaw{{"input", req.Input}, {"kernel", req.Kernel}})
+	}
+	if err := s.decodeJSON(w, r, &req); err != nil {
+		return req, nil, err
+	}
+	ops := map[string]operand{}
+	return req, ops, s.jsonOperands(ops, parts, []namedRaw{{"input", req.Input}, {"kernel", req.Kernel}})
+}
+
+// namedRaw is a tensor field of a JSON body.
+type namedRaw struct {
+	name string
+	raw  json.RawMessage
+}
+
+// jsonOperands parses tensors given in JSON into ops; a tensor given both as
+// a part and in JSON is refused.
+func (s *Server) jsonOperands(ops map[string]operand, specs map[string]partSpec, raws []namedRaw) error {
+	for _, nr := range raws {
+		name, raw := nr.name, nr.raw
+		_, asPart := ops[name]
+		switch {
+		case asPart && !isNull(raw):
+			return invalidField(codeInvalidValue, "/"+name, "is given both as a part and in params")
+		case asPart:
+			continue
+		}
+		t, err := parseTensor(raw, "/"+name, specs[name].limit, specs[name].lim)
+		if err != nil {
+			return err
+		}
+		ops[name] = operand{t: t}
+	}
+	return nil
 }
 
 // conv2DAs computes the call in precision T, as PyTorch does for that dtype.
@@ -96,19 +173,13 @@ func convert[T, F engine.Float](s []F) []T {
 	return out
 }
 
-// corr2dCall parses the operands and parameters and checks them against the
-// limits and each other.
-func (s *Server) corr2dCall(req corr2dRequest) (corr2dCall, error) {
+// corr2dCall checks the operands and parameters against the limits and
+// each other. The input's own dtype (a float32 .npy, say) is the default.
+func (s *Server) corr2dCall(req corr2dRequest, in, kernel operand) (corr2dCall, error) {
 	lim := s.cfg.Limits
 	var c corr2dCall
-	x, err := parseTensor(req.Input, "/input", "max_elements", tensor.Limits{MinRank: 2, MaxRank: 4, MaxElements: lim.MaxElements})
-	if err != nil {
-		return c, err
-	}
-	k, err := parseTensor(req.Kernel, "/kernel", "max_kernel_elements", tensor.Limits{MinRank: 2, MaxRank: 4, MaxElements: lim.MaxKernelElements})
-	if err != nil {
-		return c, err
-	}
+	var err error
+	x, k := in.t, kernel.t
 	if len(k.Shape) == 3 {
 		return c, invalidField(codeInvalidShape, "/kernel", "must be 2-D kh×kw or 4-D O×(C/groups)×kh×kw")
 	}
@@ -133,7 +204,14 @@ func (s *Server) corr2dCall(req corr2dRequest) (corr2dCall, error) {
 			return c, invalidField(codeInvalidValue, "/operation", `must be "correlate" or "convolve"`)
 		}
 	}
-	if c.dtype, err = dtype(req.DType, "float64"); err != nil {
+	def := "float64"
+	if in.dtype != "" {
+		def = in.dtype
+	}
+	if c.dtype, err = dtype(req.DType, def); err != nil {
+		return c, err
+	}
+	if c.scale, err = req.scale(); err != nil {
 		return c, err
 	}
 	if c.bias, err = bias(req.Bias, c.w.Shape[0]); err != nil {

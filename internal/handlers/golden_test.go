@@ -107,7 +107,7 @@ func TestGoldenConvThroughTheEngine(t *testing.T) {
 			if err != nil {
 				err = decodeError(err, 0)
 			} else {
-				call, err = s.corr2dCall(req)
+				call, err = jsonCall(s, req)
 			}
 			if err == nil {
 				if call.dtype == "float32" {
@@ -141,7 +141,7 @@ func TestGoldenConvThroughTheEngine(t *testing.T) {
 			if err := json.Unmarshal(c.Req, &req); err != nil {
 				t.Fatal(err)
 			}
-			call, err := s.corr2dCall(req)
+			call, err := jsonCall(s, req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -158,4 +158,15 @@ func TestGoldenConvThroughTheEngine(t *testing.T) {
 	if ok < 500 || refused < 20 {
 		t.Errorf("%d cases computed and %d refused; the golden set should hold at least 500 and 20", ok, refused)
 	}
+}
+
+// jsonCall reads a JSON /corr2d request's tensors and checks the call, as
+// the handler does after decoding the body.
+func jsonCall(s *Server, req corr2dRequest) (corr2dCall, error) {
+	ops := map[string]operand{}
+	raws := []namedRaw{{"input", req.Input}, {"kernel", req.Kernel}}
+	if err := s.jsonOperands(ops, s.corr2dParts(), raws); err != nil {
+		return corr2dCall{}, err
+	}
+	return s.corr2dCall(req, ops["input"], ops["kernel"])
 }

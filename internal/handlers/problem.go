@@ -23,6 +23,7 @@ const (
 	codeUnknownField     = "unknown-field"
 	codeTooLarge         = "too-large"
 	codeUnsupportedMedia = "unsupported-media-type"
+	codeNotAcceptable    = "not-acceptable"
 	codeNotFound         = "not-found"
 	codeMethodNotAllowed = "method-not-allowed"
 	codeConflict         = "conflict"
@@ -140,7 +141,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", strconv.Itoa(s.cfg.RetryAfterSeconds))
 	}
 	body, _ := json.Marshal(p) // a problem always encodes
-	writeBody(w, ae.status, "application/problem+json", append(body, '\n'))
+	writeBody(w, r, ae.status, "application/problem+json", append(body, '\n'))
 }
 
 // writeJSON encodes v fully before it writes anything, so that an encoding
@@ -151,10 +152,17 @@ func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v
 		s.writeError(w, r, fmt.Errorf("encode response: %w", err))
 		return
 	}
-	writeBody(w, status, "application/json", append(body, '\n'))
+	writeBody(w, r, status, "application/json", append(body, '\n'))
 }
 
-func writeBody(w http.ResponseWriter, status int, contentType string, body []byte) {
+// writeBody writes a rendered body, compressed when the client accepts it
+// and it is large enough to gain.
+func writeBody(w http.ResponseWriter, r *http.Request, status int, contentType string, body []byte) {
+	body, enc := compressBody(r, body)
+	if enc != "" {
+		w.Header().Set("Content-Encoding", enc)
+	}
+	w.Header().Add("Vary", "Accept-Encoding")
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)

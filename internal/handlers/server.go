@@ -99,7 +99,7 @@ func (s *Server) Router() chi.Routes { return s.router }
 // routes is the one list of every route, in the order of api/openapi.yaml.
 func (s *Server) routes() *chi.Mux {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, s.observe, s.recoverPanic)
+	r.Use(middleware.RequestID, s.observe, s.recoverPanic, s.decompress)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, &apiError{status: http.StatusNotFound, code: codeNotFound, detail: "no such route"})
 	})
@@ -152,6 +152,6 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, r, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-func (s *Server) openapi(w http.ResponseWriter, _ *http.Request) {
-	writeBody(w, http.StatusOK, "application/yaml", api.OpenAPI())
+func (s *Server) openapi(w http.ResponseWriter, r *http.Request) {
+	writeBody(w, r, http.StatusOK, "application/yaml", api.OpenAPI())
 }

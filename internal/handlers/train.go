@@ -89,20 +89,37 @@ type trainEcho struct {
 	Optimizer   jobs.Optimizer  `json:"optimizer"`
 }
 
+// trainParts are the tensors of /train, whatever their encoding.
+func (s *Server) trainParts() map[string]partSpec {
+	tl := tensor.Limits{MinRank: 2, MaxRank: 4, MaxElements: s.cfg.Limits.MaxElements}
+	return map[string]partSpec{"input": {limit: "max_elements", lim: tl}, "target": {limit: "max_elements", lim: tl}}
+}
+
+// readTrain reads a JSON body, or a multipart form of input and target
+// parts and a params part.
+func (s *Server) readTrain(w http.ResponseWriter, r *http.Request) (trainRequest, map[string]operand, error) {
+	var req trainRequest
+	parts := s.trainParts()
+	ops := map[string]operand{}
+	if isMultipart(r) {
+		var err error
+		if ops, err = s.readParts(w, r, parts, &req); err != nil {
+			return req, nil, err
+		}
+	} else if err := s.decodeJSON(w, r, &req); err != nil {
+		return req, nil, err
+	}
+	return req, ops, s.jsonOperands(ops, parts, []namedRaw{{"input", req.Input}, {"target", req.Target}})
+}
+
 // spec turns the request into a job spec with d2l's defaults: lr 0.03,
-// 10 steps, summed loss, no bias, plain SGD, seed 0, and PyTorch's float32.
-func (s *Server) spec(req trainRequest) (jobs.Spec, error) {
+// 10 steps, summed loss, no bias, plain SGD, seed 0, and PyTorch's float32
+// (or the input's own dtype, for a .npy input).
+func (s *Server) spec(req trainRequest, ops map[string]operand) (jobs.Spec, error) {
 	lim := s.cfg.Limits
 	spec := jobs.Spec{LR: 0.03, Steps: 10, Loss: jobs.LossSum, DType: jobs.Float32, Seed: req.Seed}
-	tl := tensor.Limits{MinRank: 2, MaxRank: 4, MaxElements: lim.MaxElements}
-	x, err := parseTensor(req.Input, "/input", "max_elements", tl)
-	if err != nil {
-		return spec, err
-	}
-	y, err := parseTensor(req.Target, "/target", "max_elements", tl)
-	if err != nil {
-		return spec, err
-	}
+	x, y := ops["input"].t, ops["target"].t
+	var err error
 	if len(y.Shape) != len(x.Shape) {
 		return spec, invalidField(codeInvalidShape, "/target", "must have the input's rank, %d", len(x.Shape))
 	}
@@ -123,7 +140,11 @@ func (s *Server) spec(req trainRequest) (jobs.Spec, error) {
 	if req.Bias != nil {
 		spec.Bias = *req.Bias
 	}
-	dt, err := dtype(req.DType, string(jobs.Float32))
+	def := string(jobs.Float32)
+	if d := ops["input"].dtype; d != "" {
+		def = d
+	}
+	dt, err := dtype(req.DType, def)
 	if err != nil {
 		return spec, err
 	}
@@ -226,12 +247,12 @@ func optimizer(req *optimizerRequest) (jobs.Optimizer, error) {
 }
 
 func (s *Server) train(w http.ResponseWriter, r *http.Request) {
-	var req trainRequest
-	if err := s.decodeJSON(w, r, &req); err != nil {
+	req, ops, err := s.readTrain(w, r)
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	spec, err := s.spec(req)
+	spec, err := s.spec(req, ops)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

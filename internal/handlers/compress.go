@@ -1,0 +1,123 @@
+package handlers
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// decompress inflates a gzip or zstd request body as it is read. The body
+// limit applies to the inflated bytes, so a small body that inflates past
+// it is refused as soon as the limit is crossed, without inflating the rest.
+func (s *Server) decompress(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
+		if enc == "" || enc == "identity" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		limit := s.cfg.Limits.MaxBodyBytes
+		raw := http.MaxBytesReader(w, r.Body, limit)
+		var body io.ReadCloser
+		switch enc {
+		case "gzip", "x-gzip":
+			zr, err := gzip.NewReader(raw)
+			if err != nil {
+				s.writeError(w, r, decodeError(fmt.Errorf("gzip: %w", err), limit))
+				return
+			}
+			body = zr
+		case "zstd":
+			zr, err := zstd.NewReader(raw, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(limit)))
+			if err != nil {
+				s.writeError(w, r, fmt.Errorf("zstd: %w", err))
+				return
+			}
+			body = zr.IOReadCloser()
+		default:
+			s.writeError(w, r, &apiError{status: http.StatusUnsupportedMediaType, code: codeUnsupportedMedia,
+				detail: "Content-Encoding must be gzip, zstd or identity"})
+			return
+		}
+		defer body.Close()
+		r2 := r.Clone(r.Context())
+		r2.Body = &inflated{r: body, raw: raw}
+		r2.Header.Del("Content-Encoding")
+		r2.ContentLength = -1
+		next.ServeHTTP(w, r2)
+	})
+}
+
+// inflated turns a corrupt compressed stream into a malformed-body error
+// while keeping the raw body's size-limit error recognisable.
+type inflated struct {
+	r   io.Reader
+	raw io.Closer
+}
+
+func (b *inflated) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	var mbe *http.MaxBytesError
+	if err != nil && !errors.Is(err, io.EOF) && !errors.As(err, &mbe) {
+		err = &apiError{status: http.StatusBadRequest, code: codeMalformedJSON, detail: "the compressed body is corrupt: " + err.Error()}
+	}
+	return n, err
+}
+
+func (b *inflated) Close() error { return b.raw.Close() }
+
+// minCompress is the smallest body worth compressing.
+const minCompress = 1024
+
+// compressBody compresses body for the client if it asks for zstd or gzip
+// and the body is large enough, and returns the encoding used.
+func compressBody(r *http.Request, body []byte) ([]byte, string) {
+	if len(body) < minCompress {
+		return body, ""
+	}
+	accept := r.Header.Get("Accept-Encoding")
+	var buf bytes.Buffer
+	switch {
+	case acceptsEncoding(accept, "zstd"):
+		zw, err := zstd.NewWriter(&buf, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			return body, ""
+		}
+		_, werr := zw.Write(body)
+		if errors.Join(werr, zw.Close()) != nil {
+			return body, ""
+		}
+		return buf.Bytes(), "zstd"
+	case acceptsEncoding(accept, "gzip"):
+		zw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+		if err != nil {
+			return body, ""
+		}
+		_, werr := zw.Write(body)
+		if errors.Join(werr, zw.Close()) != nil {
+			return body, ""
+		}
+		return buf.Bytes(), "gzip"
+	}
+	return body, ""
+}
+
+// acceptsEncoding reports whether an Accept-Encoding header allows enc
+// (with a q-value above zero).
+func acceptsEncoding(header, enc string) bool {
+	for _, part := range strings.Split(header, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(name), enc) {
+			continue
+		}
+		q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+		return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+	}
+	return false
+}

@@ -1,0 +1,199 @@
+package handlers
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"math"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/corr2d/corr2d/internal/grayimg"
+	"github.com/corr2d/corr2d/internal/npy"
+	"github.com/corr2d/corr2d/internal/tensor"
+)
+
+// operand is a tensor from the request, with the dtype its encoding
+// carried ("" for JSON and images, which have none of their own).
+type operand struct {
+	t     tensor.Dense
+	dtype string
+}
+
+// partSpec says how a tensor part is read: its limit and ranks.
+type partSpec struct {
+	limit string // the limit's name in problems
+	lim   tensor.Limits
+}
+
+// isMultipart reports whether the request is a multipart form.
+func isMultipart(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "multipart/form-data"
+}
+
+// readParts reads a multipart/form-data request: each tensor part named in
+// specs, as .npy, PNG/JPEG (a grayscale matrix, white 1, black 0) or JSON,
+// told apart by their first bytes; and an optional "params" part holding
+// the other fields as JSON, decoded strictly into params.
+func (s *Server) readParts(w http.ResponseWriter, r *http.Request, specs map[string]partSpec, params any) (map[string]operand, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.Limits.MaxBodyBytes)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, badRequest("the multipart body cannot be read: %v", err)
+	}
+	out := map[string]operand{}
+	seenParams := false
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, partReadError(err, s.cfg.Limits.MaxBodyBytes)
+		}
+		name := part.FormName()
+		ptr := "/" + name
+		_, seen := out[name]
+		switch spec, ok := specs[name]; {
+		case seen || (name == "params" && seenParams):
+			return nil, invalidField(codeInvalidValue, ptr, "is given twice")
+		case name == "params":
+			seenParams = true
+			dec := json.NewDecoder(part)
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(params); err != nil {
+				return nil, decodeError(err, s.cfg.Limits.MaxBodyBytes)
+			}
+		case ok:
+			op, err := readOperand(part, ptr, spec)
+			if err != nil {
+				return nil, err
+			}
+			out[name] = op
+		default:
+			return nil, invalidField(codeUnknownField, ptr, "is not a known part")
+		}
+	}
+	return out, nil
+}
+
+func partReadError(err error, limit int64) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return tooLarge("max_body_bytes", "", "the body is larger than %d bytes", limit)
+	}
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return badRequest("the multipart body is malformed: %v", err)
+}
+
+var (
+	npyMagic  = []byte("\x93NUMPY")
+	pngMagic  = []byte("\x89PNG\r\n\x1a\n")
+	jpegMagic = []byte{0xFF, 0xD8, 0xFF}
+)
+
+// readOperand reads one tensor part, whatever its encoding.
+func readOperand(part io.Reader, ptr string, spec partSpec) (operand, error) {
+	br := bufio.NewReaderSize(part, 64<<10)
+	head, _ := br.Peek(8)
+	switch {
+	case bytes.HasPrefix(head, npyMagic):
+		a, err := npy.Read(br, npy.Limits{MaxElements: spec.lim.MaxElements, MaxRank: spec.lim.MaxRank})
+		if err != nil {
+			return operand{}, npyError(err, ptr, spec.limit)
+		}
+		return fromNPY(a, ptr, spec)
+	case bytes.HasPrefix(head, pngMagic), bytes.HasPrefix(head, jpegMagic):
+		h, w, pix, err := grayimg.Decode(br, grayimg.Limits{MaxPixels: spec.lim.MaxElements})
+		switch {
+		case errors.Is(err, grayimg.ErrTooLarge):
+			return operand{}, tooLarge(spec.limit, ptr, "the image has more than %d pixels", spec.lim.MaxElements)
+		case err != nil:
+			return operand{}, partReadOrValue(err, ptr, "is not a readable image")
+		}
+		return operand{t: tensor.Dense{Shape: []int{h, w}, Data: pix}}, nil
+	default:
+		raw, err := io.ReadAll(br)
+		if err != nil {
+			return operand{}, partReadError(err, 0)
+		}
+		if !json.Valid(raw) {
+			return operand{}, invalidField(codeInvalidValue, ptr, "must be a .npy file, a PNG or JPEG image, or JSON nested arrays")
+		}
+		t, err := parseTensor(raw, ptr, spec.limit, spec.lim)
+		return operand{t: t}, err
+	}
+}
+
+// partReadOrValue keeps a body-size error as it is and reports anything
+// else as an unreadable part.
+func partReadOrValue(err error, ptr, detail string) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return partReadError(err, 0)
+	}
+	return invalidField(codeInvalidValue, ptr, "%s: %v", detail, err)
+}
+
+func npyError(err error, ptr, limit string) error {
+	switch {
+	case errors.Is(err, npy.ErrTooLarge):
+		return tooLarge(limit, ptr, "%v", err)
+	case errors.Is(err, npy.ErrFormat), errors.Is(err, npy.ErrUnsupported):
+		return invalidField(codeInvalidValue, ptr, "%v", err)
+	}
+	return partReadOrValue(err, ptr, "cannot be read")
+}
+
+// fromNPY checks an array's rank and values and widens it to float64
+// (exactly, for float32).
+func fromNPY(a npy.Array, ptr string, spec partSpec) (operand, error) {
+	if r := len(a.Shape); r < spec.lim.MinRank || (spec.lim.MaxRank > 0 && r > spec.lim.MaxRank) {
+		return operand{}, invalidField(codeInvalidShape, ptr, "must have %d to %d dimensions, has %d", spec.lim.MinRank, spec.lim.MaxRank, r)
+	}
+	for _, d := range a.Shape {
+		if d == 0 {
+			return operand{}, invalidField(codeInvalidShape, ptr, "must not be empty, has shape %v", a.Shape)
+		}
+	}
+	op := operand{t: tensor.Dense{Shape: a.Shape}}
+	if a.DType == npy.Float32 {
+		op.dtype = "float32"
+		op.t.Data = make([]float64, len(a.F32))
+		for i, v := range a.F32 {
+			op.t.Data[i] = float64(v)
+		}
+	} else {
+		op.dtype = "float64"
+		op.t.Data = a.F64
+	}
+	for i, v := range op.t.Data {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return operand{}, invalidField(codeInvalidValue, ptr+indexPointer(i, a.Shape), "must be a finite number, not %v", v)
+		}
+	}
+	return op, nil
+}
+
+// indexPointer names the element at flat index i of an array of shape.
+func indexPointer(i int, shape []int) string {
+	idx := make([]int, len(shape))
+	for d := len(shape) - 1; d >= 0; d-- {
+		idx[d] = i % shape[d]
+		i /= shape[d]
+	}
+	var b strings.Builder
+	for _, v := range idx {
+		b.WriteByte('/')
+		b.WriteString(strconv.Itoa(v))
+	}
+	return b.String()
+}
