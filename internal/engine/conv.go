@@ -71,12 +71,48 @@ type Conv struct {
 	// Convolve flips the kernel in both spatial axes first, making this a
 	// true convolution (scipy convolve2d) rather than a cross-correlation.
 	Convolve bool
+	// Method picks the algorithm; the zero value, MethodAuto, lets the
+	// engine choose by its cost model.
+	Method Method
+}
+
+// Method is the algorithm Conv2D computes with.
+type Method int
+
+const (
+	// MethodAuto picks MethodFFT where the cost model (see chooseMethod)
+	// predicts it is faster, and MethodDirect otherwise.
+	MethodAuto Method = iota
+	// MethodDirect sums each output element over its taps in the order of
+	// the contract, in T, with SIMD kernels where the CPU has them.
+	MethodDirect
+	// MethodFFT multiplies 2-D discrete Fourier transforms, in float64 for
+	// both element types, rounding to T once at the end. Its cost hardly
+	// depends on the kernel size, so it wins for large kernels; its error is
+	// relative to the largest output magnitude of a plane, not to each
+	// element (see fft.go). Strided outputs are subsampled from the stride-1
+	// result, which wastes work but is exact.
+	MethodFFT
+)
+
+// String returns the method's name: "auto", "direct" or "fft".
+func (m Method) String() string {
+	switch m {
+	case MethodAuto:
+		return "auto"
+	case MethodDirect:
+		return "direct"
+	case MethodFFT:
+		return "fft"
+	default:
+		return fmt.Sprintf("Method(%d)", int(m))
+	}
 }
 
 // ParamError is an invalid parameter or shape. Field names the request field
 // it comes from, in PyTorch's terms: "input", "kernel", "bias", "stride",
 // "padding", "dilation", "groups", "padding_mode", "fill_value",
-// "grad_output" or "output". It unwraps to ErrShape.
+// "grad_output", "output" or "method". It unwraps to ErrShape.
 type ParamError struct {
 	Field, Msg string
 }
@@ -148,6 +184,9 @@ func (c Conv) resolve(in, w [4]int) (geometry, error) {
 	}
 	if c.Border < BorderZeros || c.Border > BorderSymmetric {
 		return g, paramErr("padding_mode", "unknown border %d", int(c.Border))
+	}
+	if c.Method < MethodAuto || c.Method > MethodFFT {
+		return g, paramErr("method", "unknown method %d", int(c.Method))
 	}
 	C, O, kh, kw := in[1], w[0], w[2], w[3]
 	if C%g.groups != 0 {
@@ -327,8 +366,26 @@ func Conv2D[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[T],
 	return out, nil
 }
 
-// conv2d runs a validated Conv2D (or Correlate) request on the pool.
+// conv2d runs a validated Conv2D (or Correlate) request on the pool, with
+// the method c asks for or, for MethodAuto, the one chooseMethod predicts is
+// faster, and records the method in the caller's Stats.
 func conv2d[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[T], bias []T, g geometry, c Conv) (Tensor[T], error) {
+	m := c.Method
+	if m == MethodAuto {
+		var z T
+		m = chooseMethod(g, unsafe.Sizeof(z))
+	}
+	if s, ok := ctx.Value(statsKey{}).(*Stats); ok {
+		s.Method = m
+	}
+	if m == MethodFFT {
+		return conv2dFFT(ctx, e, p, x, w, bias, g, c)
+	}
+	return conv2dDirect(ctx, e, p, x, w, bias, g, c)
+}
+
+// conv2dDirect runs a validated request on the direct path.
+func conv2dDirect[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[T], bias []T, g geometry, c Conv) (Tensor[T], error) {
 	xp, err := padInput(ctx, x, g.pads, g.hn, g.wn, g.sw, c.Border, T(c.Fill))
 	if err != nil {
 		return Tensor[T]{}, err
@@ -404,9 +461,11 @@ func (e *Engine) run(ctx context.Context, p Priority, work bander, units, n int)
 }
 
 // Stats is how long a caller's work waited in the queue and then ran, summed
-// over its calls. Callers that want it attach one with WithStats.
+// over its calls, and the method the last Conv2D or Correlate call computed
+// with. Callers that want it attach one with WithStats.
 type Stats struct {
 	Queue, Compute time.Duration
+	Method         Method
 }
 
 type statsKey struct{}
@@ -458,6 +517,20 @@ func (j *convJob[T]) rows(ctx context.Context, lo, hi int) error {
 // over the taps t in order from zero. It assumes x holds offs[t]+len(d)
 // cells for every tap.
 //
+// The SIMD kernel, where the CPU has one (see simdRow), takes the longest
+// prefix of the row that fills whole vector registers, one output element per
+// lane, and convRowGo the rest. Both sum each element's taps in the same
+// order; the SIMD kernel fuses each multiply-add (one rounding per tap
+// instead of two), well within the engine's stated tolerance.
+func convRow[T Float](d, x []T, offs []int, k []T) {
+	n := simdRow(d, x, offs, k)
+	if n < len(d) {
+		convRowGo(d[n:], x[n:], offs, k)
+	}
+}
+
+// convRowGo is the portable row kernel, and the reference for the SIMD ones.
+//
 // Rather than summing each element separately, it sweeps the row once per
 // group of up to eight taps (saxpy style), which keeps the inner loop long
 // and free of bounds checks; eight taps per sweep halve the loads and stores
@@ -465,7 +538,7 @@ func (j *convJob[T]) rows(ctx context.Context, lo, hi int) error {
 // sums its taps one at a time, in order, starting from zero, exactly as the
 // reference loop does. A precomputed offset per tap makes strides, dilation,
 // channels and the polyphase layout all look alike here.
-func convRow[T Float](d, x []T, offs []int, k []T) {
+func convRowGo[T Float](d, x []T, offs []int, k []T) {
 	clear(d)
 	n := len(d)
 	src := func(t int) []T { return x[offs[t] : offs[t]+n] }

@@ -151,15 +151,39 @@ func checkTensorClose[T engine.Float](t testing.TB, got, want engine.Tensor[T], 
 	}
 }
 
+// Every method runs over the same cases: the direct path (with the SIMD row
+// kernel where the CPU has one), the FFT path, and whichever Auto picks.
+var convMethods = []engine.Method{engine.MethodAuto, engine.MethodDirect, engine.MethodFFT}
+
 func TestConv2DMatchesReference(t *testing.T) {
 	e := newTestEngine(t, engine.Config{Workers: 3, MinBandWork: 16})
-	t.Run("dtype=float32", func(t *testing.T) { testConvMatches[float32](t, e) })
-	t.Run("dtype=float64", func(t *testing.T) { testConvMatches[float64](t, e) })
+	for _, m := range convMethods {
+		t.Run("method="+m.String(), func(t *testing.T) {
+			t.Run("dtype=float32", func(t *testing.T) { testConvMatches[float32](t, e, m) })
+			t.Run("dtype=float64", func(t *testing.T) { testConvMatches[float64](t, e, m) })
+		})
+	}
 }
 
-func testConvMatches[T engine.Float](t *testing.T, e *engine.Engine) {
+// fftScale widens the per-element scale for the FFT path, whose error is
+// bounded relative to the largest Σ|terms| of the result (1e-10 of it), not
+// each element's own.
+func fftScale[T engine.Float](scale []float64) []float64 {
+	top := 0.0
+	for _, v := range scale {
+		top = max(top, v)
+	}
+	wide := make([]float64, len(scale))
+	for i, v := range scale {
+		wide[i] = v + top*1e-10/tolerance[T]()
+	}
+	return wide
+}
+
+func testConvMatches[T engine.Float](t *testing.T, e *engine.Engine, m engine.Method) {
 	r := rand.New(rand.NewPCG(23, 24))
 	for _, c := range convCases() {
+		c.conv.Method = m
 		t.Run(c.name, func(t *testing.T) {
 			x, w := randTensor[T](r, c.x), randTensor[T](r, c.w)
 			var bias []T
@@ -167,11 +191,18 @@ func testConvMatches[T engine.Float](t *testing.T, e *engine.Engine) {
 				bias = randSlice[T](r, c.w[0])
 			}
 			x0, w0, b0 := cloneTensor(x), cloneTensor(w), append([]T(nil), bias...)
-			got, err := engine.Conv2D(context.Background(), e, engine.Interactive, x, w, bias, c.conv)
+			var st engine.Stats
+			got, err := engine.Conv2D(engine.WithStats(context.Background(), &st), e, engine.Interactive, x, w, bias, c.conv)
 			if err != nil {
 				t.Fatalf("Conv2D(%v) = %v", c, err)
 			}
+			if ran := st.Method; ran == engine.MethodAuto || (m != engine.MethodAuto && ran != m) {
+				t.Errorf("Conv2D(%v) reported method %v, want %v", c, ran, m)
+			}
 			want, scale := refConv2D(x, w, bias, c.conv)
+			if m != engine.MethodDirect {
+				scale = fftScale[T](scale)
+			}
 			checkTensorClose(t, got, want, scale)
 			if diff := cmp.Diff(x0, x); diff != "" {
 				t.Errorf("Conv2D modified its input (-before +after):\n%s", diff)
@@ -617,9 +648,10 @@ func TestConv2DRejectsUnknownPriority(t *testing.T) {
 	}
 }
 
-// The row kernel writes each output row through a slice whose capacity runs
-// on into sentinel values, so a write past the row shows up as a changed
-// sentinel.
+// Every row kernel (the portable one and each SIMD one this build and CPU
+// have) writes each output row through a slice whose capacity runs on into
+// sentinel values, so a write past the row shows up as a changed sentinel.
+// The lengths cover every block size of the SIMD kernels and their tails.
 func TestConvRowStaysInsideItsOutput(t *testing.T) {
 	t.Run("dtype=float32", testConvRowGuards[float32])
 	t.Run("dtype=float64", testConvRowGuards[float64])
@@ -628,39 +660,41 @@ func TestConvRowStaysInsideItsOutput(t *testing.T) {
 func testConvRowGuards[T engine.Float](t *testing.T) {
 	const guard = 16
 	sentinel := T(math.Pi * 1e6)
-	r := rand.New(rand.NewPCG(29, 30))
-	for taps := 1; taps <= 27; taps++ {
-		for _, n := range []int{1, 2, 7, 33} {
-			t.Run(fmt.Sprintf("taps=%d/len=%d", taps, n), func(t *testing.T) {
-				x := randSlice[T](r, 100)
-				k := randSlice[T](r, taps)
-				offs := make([]int, taps)
-				for i := range offs {
-					offs[i] = r.IntN(len(x) - n + 1)
-				}
-				buf := make([]T, guard+n+guard)
-				for i := range buf {
-					buf[i] = sentinel
-				}
-				d := buf[guard : guard+n]
-				engine.ConvRow(d, x, offs, k)
-				for i, v := range buf {
-					if (i < guard || i >= guard+n) && v != sentinel {
-						t.Errorf("sentinel at buffer index %d overwritten with %v", i, v)
+	for name, kernel := range engine.RowKernels[T]() {
+		r := rand.New(rand.NewPCG(29, 30))
+		for taps := 1; taps <= 27; taps++ {
+			for _, n := range []int{1, 2, 3, 4, 7, 8, 9, 31, 33, 64, 67, 100, 131, 200} {
+				t.Run(fmt.Sprintf("kernel=%s/taps=%d/len=%d", name, taps, n), func(t *testing.T) {
+					x := randSlice[T](r, 300)
+					k := randSlice[T](r, taps)
+					offs := make([]int, taps)
+					for i := range offs {
+						offs[i] = r.IntN(len(x) - n + 1)
 					}
-				}
-				for j := range n {
-					var want T
-					scale := 0.0
-					for tp := range taps {
-						want += k[tp] * x[offs[tp]+j]
-						scale += math.Abs(float64(k[tp]) * float64(x[offs[tp]+j]))
+					buf := make([]T, guard+n+guard)
+					for i := range buf {
+						buf[i] = sentinel
 					}
-					if math.Abs(float64(d[j])-float64(want)) > tolerance[T]()*scale {
-						t.Errorf("d[%d] = %v, want %v", j, d[j], want)
+					d := buf[guard : guard+n]
+					kernel(d, x, offs, k)
+					for i, v := range buf {
+						if (i < guard || i >= guard+n) && v != sentinel {
+							t.Errorf("sentinel at buffer index %d overwritten with %v", i, v)
+						}
 					}
-				}
-			})
+					for j := range n {
+						var want T
+						scale := 0.0
+						for tp := range taps {
+							want += k[tp] * x[offs[tp]+j]
+							scale += math.Abs(float64(k[tp]) * float64(x[offs[tp]+j]))
+						}
+						if math.Abs(float64(d[j])-float64(want)) > tolerance[T]()*scale {
+							t.Errorf("d[%d] = %v, want %v", j, d[j], want)
+						}
+					}
+				})
+			}
 		}
 	}
 }
@@ -995,5 +1029,17 @@ func TestWithStatsRecordsQueueAndCompute(t *testing.T) {
 	}
 	if s.Compute <= before.Compute {
 		t.Errorf("a second call did not add to Stats: %+v then %+v", before, s)
+	}
+}
+
+func TestConv2DRejectsAnUnknownMethod(t *testing.T) {
+	e := newTestEngine(t, engine.Config{Workers: 1})
+	x := engine.Tensor[float64]{Shape: [4]int{1, 1, 3, 3}, Data: make([]float64, 9)}
+	for _, m := range []engine.Method{-1, engine.MethodFFT + 1} {
+		_, err := engine.Conv2D(context.Background(), e, engine.Interactive, x, x, nil, engine.Conv{Method: m})
+		var pe *engine.ParamError
+		if !errors.As(err, &pe) || pe.Field != "method" {
+			t.Errorf("Conv2D(method %v) = %v, want a *ParamError for method", m, err)
+		}
 	}
 }

@@ -30,3 +30,14 @@ func Fold(i, n int, b Border) int { return fold(i, n, b) }
 
 // ConvRow exposes the inner Conv2D kernel for the guard-value tests.
 func ConvRow[T Float](d, x []T, offs []int, k []T) { convRow(d, x, offs, k) }
+
+// RowKernels lists every implementation of the row kernel by name: the
+// portable one and the dispatched one, which runs the SIMD kernel where this
+// CPU and build have one.
+func RowKernels[T Float]() map[string]func(d, x []T, offs []int, k []T) {
+	m := map[string]func(d, x []T, offs []int, k []T){"go": convRowGo[T]}
+	if simdName() != "" {
+		m[simdName()] = convRow[T]
+	}
+	return m
+}

@@ -1,0 +1,358 @@
+// Command bench times the engine's Conv2D against PyTorch and scipy on the
+// same inputs and prints one table. Run it from the module root:
+//
+//	go run ./bench            # full table, about ten minutes
+//	go run ./bench -quick     # the small sizes only
+//
+// The engine runs in this process with 2 workers; PyTorch (2 threads) and
+// scipy run in /usr/bin/python3 on the raw arrays this program writes to a
+// temporary folder. See bench/README.md.
+package main
+
+import (
+	"context"
+	_ "embed"
+	"encoding/binary"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/corr2d/corr2d/internal/engine"
+)
+
+//go:embed ref.py
+var refPy []byte
+
+// Peak FMA throughput per core measured for issue #4, in GFLOP/s.
+const peak32, peak64 = 284.0, 142.0
+
+const workers = 2
+
+type workload struct {
+	Name        string `json:"name"`
+	DType       string `json:"dtype"`
+	Kind        string `json:"kind"` // "fwd" or "train"
+	XShape      [4]int `json:"xshape"`
+	WShape      [4]int `json:"wshape"`
+	OShape      [4]int `json:"oshape"`
+	Stride      [2]int `json:"stride"`
+	Pad         [2]int `json:"pad"`
+	X           string `json:"x"`
+	W           string `json:"w"`
+	Y           string `json:"y,omitempty"`
+	Out         string `json:"out,omitempty"`
+	Scipy       bool   `json:"scipy"`
+	ScipyDirect bool   `json:"scipy_direct"`
+	TorchSkip   bool   `json:"torch_skip"`
+	single      bool   // single-channel: report GB/s
+	flops       float64
+	oursMS      float64
+	oursN       int
+	method      string
+}
+
+type pyResult struct {
+	Name        string  `json:"name"`
+	DType       string  `json:"dtype"`
+	TorchMS     float64 `json:"torch_ms"`
+	TorchN      int     `json:"torch_n"`
+	TorchMaxRel float64 `json:"torch_maxrel"`
+	ScipyMS     float64 `json:"scipy_ms"`
+	ScipyN      int     `json:"scipy_n"`
+	ScipyFFTMS  float64 `json:"scipy_fft_ms"`
+	ScipyFFTN   int     `json:"scipy_fft_n"`
+}
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	reps := fs.Int("reps", 7, "timed repetitions after one warm-up; the median is reported")
+	quick := fs.Bool("quick", false, "only the 256 and 1024 single-channel sizes and the small layers")
+	py := fs.String("python", "/usr/bin/python3", "Python with PyTorch and scipy")
+	noPy := fs.Bool("nopython", false, "time the engine only")
+	method := fs.String("method", "auto", "engine method: auto, direct or fft")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	methods := map[string]engine.Method{"auto": engine.MethodAuto, "direct": engine.MethodDirect, "fft": engine.MethodFFT}
+	m, ok := methods[*method]
+	if !ok {
+		return fmt.Errorf("unknown -method %q", *method)
+	}
+	dir, err := os.MkdirTemp("", "corr2d-bench")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+
+	e, err := engine.New(engine.Config{Workers: workers}, nil)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+
+	sizes := []int{256, 1024, 4096}
+	if *quick {
+		sizes = sizes[:2]
+	}
+	var ws []*workload
+	for _, dt := range []string{"float32", "float64"} {
+		for _, n := range sizes {
+			for _, k := range []int{3, 5, 11, 31} {
+				w := &workload{
+					Name: fmt.Sprintf("1ch %dx%d k%d", n, n, k), DType: dt, Kind: "fwd",
+					XShape: [4]int{1, 1, n, n}, WShape: [4]int{1, 1, k, k},
+					Stride: [2]int{1, 1}, Scipy: true, single: true,
+					// scipy's direct correlate2d runs at ~1.5 GFLOP/s: past
+					// ~10 GFLOP one run takes many seconds, so it is skipped.
+					ScipyDirect: 2*float64(n*n*k*k) < 10e9,
+					// PyTorch 1.13's float64 path runs single-channel
+					// convolutions at ~0.06 GFLOP/s for big kernels: 4096²
+					// with 11×11 or 31×31 would take minutes, so is skipped.
+					TorchSkip: dt == "float64" && 2*float64(n*n*k*k) > 2.5e9,
+				}
+				ws = append(ws, w)
+			}
+		}
+		ws = append(ws,
+			&workload{Name: "N8 C64->64 56x56 k3 p1", DType: dt, Kind: "fwd", XShape: [4]int{8, 64, 56, 56}, WShape: [4]int{64, 64, 3, 3}, Stride: [2]int{1, 1}, Pad: [2]int{1, 1}},
+			&workload{Name: "N1 C3->64 224x224 k7 s2 p3", DType: dt, Kind: "fwd", XShape: [4]int{1, 3, 224, 224}, WShape: [4]int{64, 3, 7, 7}, Stride: [2]int{2, 2}, Pad: [2]int{3, 3}},
+			&workload{Name: "train d2l 6x8 k1x2", DType: dt, Kind: "train", XShape: [4]int{1, 1, 6, 8}, WShape: [4]int{1, 1, 1, 2}, Stride: [2]int{1, 1}},
+			&workload{Name: "train 512x512 k3", DType: dt, Kind: "train", XShape: [4]int{1, 1, 512, 512}, WShape: [4]int{1, 1, 3, 3}, Stride: [2]int{1, 1}},
+		)
+	}
+
+	for i, w := range ws {
+		var err error
+		if w.DType == "float32" {
+			err = runOurs[float32](e, w, dir, i, *reps, m)
+		} else {
+			err = runOurs[float64](e, w, dir, i, *reps, m)
+		}
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", w.Name, w.DType, err)
+		}
+		fmt.Fprintf(os.Stderr, "ours  %-28s %s %9.3f ms (%s)\n", w.Name, w.DType, w.oursMS, w.method)
+	}
+
+	py1 := map[string]pyResult{}
+	versions := "not run"
+	if !*noPy {
+		spec := filepath.Join(dir, "spec.json")
+		b, _ := json.Marshal(map[string]any{"reps": *reps, "workloads": ws})
+		if err := os.WriteFile(spec, b, 0o600); err != nil {
+			return err
+		}
+		script := filepath.Join(dir, "ref.py")
+		if err := os.WriteFile(script, refPy, 0o600); err != nil {
+			return err
+		}
+		cmd := exec.CommandContext(context.Background(), *py, script, spec)
+		cmd.Stderr = os.Stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return fmt.Errorf("%s ref.py: %w", *py, err)
+		}
+		var res struct {
+			Torch, Scipy string
+			Results      []pyResult
+		}
+		if err := json.Unmarshal(out, &res); err != nil {
+			return fmt.Errorf("ref.py output: %w", err)
+		}
+		versions = "torch " + res.Torch + ", scipy " + res.Scipy
+		for _, r := range res.Results {
+			py1[r.Name+r.DType] = r
+		}
+	}
+	printTable(stdout, ws, py1, versions, *reps)
+	return nil
+}
+
+// runOurs writes w's inputs for Python and times the engine on them.
+func runOurs[T engine.Float](e *engine.Engine, w *workload, dir string, i, reps int, m engine.Method) error {
+	r := rand.New(rand.NewPCG(uint64(i), 4))
+	x := randTensor[T](r, w.XShape)
+	k := randTensor[T](r, w.WShape)
+	c := engine.Conv{Stride: w.Stride, Pad: [4]int{w.Pad[0], w.Pad[0], w.Pad[1], w.Pad[1]}, Method: m}
+	_, oshape, err := c.Geometry(w.XShape, w.WShape)
+	if err != nil {
+		return err
+	}
+	w.OShape = oshape
+	w.X, w.W = filepath.Join(dir, fmt.Sprint(i, ".x")), filepath.Join(dir, fmt.Sprint(i, ".w"))
+	if err := writeRaw(w.X, x.Data); err != nil {
+		return err
+	}
+	if err := writeRaw(w.W, k.Data); err != nil {
+		return err
+	}
+	cg := w.WShape[1]
+	w.flops = 2 * float64(w.WShape[2]*w.WShape[3]*cg) * float64(oshape[0]*oshape[1]*oshape[2]*oshape[3])
+	ctx := context.Background()
+
+	var step func() error
+	var out engine.Tensor[T]
+	switch w.Kind {
+	case "fwd":
+		step = func() error {
+			var st engine.Stats
+			o, err := engine.Conv2D(engine.WithStats(ctx, &st), e, engine.Interactive, x, k, nil, c)
+			out = o
+			w.method = methodName(&st)
+			return err
+		}
+	case "train":
+		w.flops *= 2 // forward and weight gradient
+		y := randTensor[T](r, oshape)
+		w.Y = filepath.Join(dir, fmt.Sprint(i, ".y"))
+		if err := writeRaw(w.Y, y.Data); err != nil {
+			return err
+		}
+		kk := engine.Tensor[T]{Shape: k.Shape, Data: slices.Clone(k.Data)}
+		step = func() error {
+			var st engine.Stats
+			sctx := engine.WithStats(ctx, &st)
+			yh, err := engine.Conv2D(sctx, e, engine.Background, x, kk, nil, c)
+			if err != nil {
+				return err
+			}
+			for j := range yh.Data {
+				yh.Data[j] = 2 * (yh.Data[j] - y.Data[j])
+			}
+			dk, err := engine.Conv2DWeightGrad(sctx, e, engine.Background, x, yh, k.Shape[2], k.Shape[3], c)
+			if err != nil {
+				return err
+			}
+			for j := range kk.Data {
+				kk.Data[j] -= 1e-3 * dk.Data[j]
+			}
+			w.method = methodName(&st)
+			return nil
+		}
+	}
+	t0 := time.Now()
+	if err := step(); err != nil {
+		return err
+	}
+	if first := time.Since(t0); first > 2*time.Second {
+		w.oursMS, w.oursN = ms(first), 1
+	} else {
+		ts := make([]time.Duration, reps)
+		for j := range ts {
+			t0 := time.Now()
+			if err := step(); err != nil {
+				return err
+			}
+			ts[j] = time.Since(t0)
+		}
+		slices.Sort(ts)
+		w.oursMS, w.oursN = ms(ts[len(ts)/2]), reps
+	}
+	if w.Kind == "fwd" {
+		w.Out = filepath.Join(dir, fmt.Sprint(i, ".out"))
+		return writeRaw(w.Out, out.Data)
+	}
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+func randTensor[T engine.Float](r *rand.Rand, shape [4]int) engine.Tensor[T] {
+	t := engine.Tensor[T]{Shape: shape, Data: make([]T, shape[0]*shape[1]*shape[2]*shape[3])}
+	for i := range t.Data {
+		t.Data[i] = T(r.Float64()*2 - 1)
+	}
+	return t
+}
+
+func writeRaw[T engine.Float](path string, data []T) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := binary.Write(f, binary.LittleEndian, data); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// printTable writes the table; output errors are ignored, as for any
+// command printing to its terminal.
+//
+//nolint:errcheck
+func printTable(w io.Writer, ws []*workload, py map[string]pyResult, versions string, reps int) {
+	fmt.Fprintf(w, "corr2d engine (%d workers) vs %s; median of %d after a warm-up; ms\n", workers, versions, reps)
+	fmt.Fprintf(w, "GFLOP/s = 2*kh*kw*C/groups*O*Ho*Wo*N / time (training: forward + weight grad); %%peak of %d cores x %g (f32) / %g (f64) GFLOP/s\n", workers, peak32, peak64)
+	fmt.Fprint(w, "* = one run only (the warm-up took over 2 s); - = not run (scipy direct past 10 GFLOP, torch float64 single-channel past 2.5 GFLOP: minutes each); scipy fft = best of fftconvolve, oaconvolve\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "workload\tdtype\tmethod\tours ms\ttorch ms\tscipy ms\tscipy fft ms\tGFLOP/s\tpeak%\ttorch/ours\tscipy/ours\tfft/ours\tGB/s\tmax rel diff\t")
+	for _, x := range ws {
+		r, ok := py[x.Name+x.DType]
+		gf := x.flops / x.oursMS / 1e6
+		pk := peak32
+		if x.DType == "float64" {
+			pk = peak64
+		}
+		gbs := "-"
+		if x.single && x.XShape[2] == 1024 {
+			size := 4.0
+			if x.DType == "float64" {
+				size = 8
+			}
+			bytes := size * float64(x.XShape[2]*x.XShape[3]+x.OShape[2]*x.OShape[3])
+			gbs = fmt.Sprintf("%.1f", bytes/x.oursMS/1e6)
+		}
+		diff := "-"
+		if ok && x.Kind == "fwd" && r.TorchN > 0 {
+			diff = fmt.Sprintf("%.1e", r.TorchMaxRel)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%.1f%%\t%s\t%s\t%s\t%s\t%s\t\n",
+			x.Name, strings.TrimPrefix(x.DType, "float"), x.method,
+			msCell(x.oursMS, x.oursN), msCell(r.TorchMS, r.TorchN), msCell(r.ScipyMS, r.ScipyN), msCell(r.ScipyFFTMS, r.ScipyFFTN),
+			gf, 100*gf/(pk*workers),
+			ratio(r.TorchMS, x.oursMS), ratio(r.ScipyMS, x.oursMS), ratio(r.ScipyFFTMS, x.oursMS), gbs, diff)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "ratios > 1 mean ours is faster; GB/s = (input + output bytes) / time, 1024 single-channel rows only")
+}
+
+func msCell(v float64, n int) string {
+	if n == 0 || math.IsNaN(v) {
+		return "-"
+	}
+	s := fmt.Sprintf("%.3f", v)
+	if n == 1 {
+		s += "*"
+	}
+	return s
+}
+
+func ratio(theirs, ours float64) string {
+	if theirs == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", theirs/ours)
+}
+
+// methodName reports the method the engine's last Conv2D ran.
+func methodName(st *engine.Stats) string {
+	return st.Method.String()
+}

@@ -1,0 +1,89 @@
+"""Times PyTorch and scipy on the workloads the Go bench wrote.
+
+Run by `go run ./bench` with /usr/bin/python3: argv[1] is a JSON spec, the
+result JSON goes to stdout. Inputs are raw little-endian arrays written by the
+Go side, so both sides see identical data.
+"""
+import json
+import sys
+import time
+
+import numpy as np
+import scipy
+import torch
+import torch.nn.functional as F
+from scipy import signal
+
+torch.set_num_threads(2)
+BUDGET = 2.0  # seconds: a warm-up slower than this is reported as that one run
+
+
+def timed(fn, reps):
+    t0 = time.perf_counter()
+    out = fn()
+    first = time.perf_counter() - t0
+    if first > BUDGET:
+        return first * 1e3, 1, out
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return float(np.median(ts)) * 1e3, reps, out
+
+
+def load(path, dtype, shape):
+    return np.fromfile(path, dtype=dtype).reshape(shape)
+
+
+def main():
+    spec = json.load(open(sys.argv[1]))
+    reps = spec["reps"]
+    res = []
+    for w in spec["workloads"]:
+        dt = np.float32 if w["dtype"] == "float32" else np.float64
+        x = load(w["x"], dt, w["xshape"])
+        k = load(w["w"], dt, w["wshape"])
+        r = {"name": w["name"], "dtype": w["dtype"]}
+        tx, tk = torch.from_numpy(x), torch.from_numpy(k)
+        st, pd = tuple(w["stride"]), tuple(w["pad"])
+        if w["kind"] == "fwd" and w["torch_skip"]:
+            pass
+        elif w["kind"] == "fwd":
+            with torch.no_grad():
+                ms, n, out = timed(lambda: F.conv2d(tx, tk, stride=st, padding=pd), reps)
+            r["torch_ms"], r["torch_n"] = ms, n
+            ours = load(w["out"], dt, w["oshape"])
+            ref = out.numpy()
+            r["torch_maxrel"] = float(np.max(np.abs(ours - ref)) / max(np.max(np.abs(ref)), 1e-300))
+        if w["kind"] == "fwd" and w["scipy"]:
+            x2, k2 = x[0, 0], k[0, 0]
+            if w["scipy_direct"]:
+                ms, n, _ = timed(lambda: signal.correlate2d(x2, k2, mode="valid"), reps)
+                r["scipy_ms"], r["scipy_n"] = ms, n
+            kf = np.ascontiguousarray(k2[::-1, ::-1])
+            best = None
+            for f in (signal.fftconvolve, signal.oaconvolve):
+                ms, n, _ = timed(lambda: f(x2, kf, mode="valid"), reps)
+                if best is None or ms < best[0]:
+                    best = (ms, n)
+            r["scipy_fft_ms"], r["scipy_fft_n"] = best
+        if w["kind"] == "train":  # one SGD step on the squared error against target y
+            y = torch.from_numpy(load(w["y"], dt, w["oshape"]))
+            kk = tk.clone().requires_grad_(True)
+            opt = torch.optim.SGD([kk], lr=1e-3)
+
+            def step():
+                opt.zero_grad()
+                loss = ((F.conv2d(tx, kk, stride=st, padding=pd) - y) ** 2).sum()
+                loss.backward()
+                opt.step()
+                return loss
+
+            ms, n, _ = timed(step, reps)
+            r["torch_ms"], r["torch_n"] = ms, n
+        res.append(r)
+    json.dump({"torch": torch.__version__, "scipy": scipy.__version__, "results": res}, sys.stdout)
+
+
+main()

@@ -1,0 +1,47 @@
+//go:build !purego
+
+package engine
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+//go:generate sh -c "cd _asm && go run . -out ../conv_amd64.s -stubs ../conv_stub_amd64.go -pkg engine"
+
+// haveAVX2FMA says whether the generated AVX2/FMA kernels in conv_amd64.s
+// can run here. It is read once from CPUID and never changes.
+var haveAVX2FMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// simdName names the SIMD row kernel in use, for tests and benchmarks.
+func simdName() string {
+	if haveAVX2FMA {
+		return "avx2fma"
+	}
+	return ""
+}
+
+// simdRow is the one place that picks a SIMD row kernel for this CPU. It
+// computes the prefix of the row d (see convRow) that fills whole vector
+// registers and returns its length: zero when the CPU lacks AVX2 and FMA.
+func simdRow[T Float](d, x []T, offs []int, k []T) int {
+	if !haveAVX2FMA {
+		return 0
+	}
+	var z T
+	switch unsafe.Sizeof(z) {
+	case 4:
+		convRowAVX2F32(as[float32](d), as[float32](x), offs, as[float32](k))
+		return len(d) &^ 7
+	default:
+		convRowAVX2F64(as[float64](d), as[float64](x), offs, as[float64](k))
+		return len(d) &^ 3
+	}
+}
+
+// as reinterprets a slice of T as a slice of its underlying type F, which
+// has the same size and layout.
+func as[F, T Float](s []T) []F {
+	return unsafe.Slice((*F)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
+}

@@ -1,0 +1,10 @@
+//go:build !amd64 || purego
+
+package engine
+
+// simdName names the SIMD row kernel in use: none in this build.
+func simdName() string { return "" }
+
+// simdRow computes nothing: this build has no SIMD kernels, and convRow
+// runs convRowGo on the whole row.
+func simdRow[T Float](d, x []T, offs []int, k []T) int { return 0 }
