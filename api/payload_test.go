@@ -98,12 +98,13 @@ func TestCorr2dAnswers(t *testing.T) {
 func TestServerTimingPattern(t *testing.T) {
 	schema := load(t).Components.Headers["ServerTiming"].Value.Schema.Value
 	for value, want := range map[string]bool{
-		"decode;dur=0.412, queue;dur=0.003, compute;dur=1.250, encode;dur=0.380": true,
-		"decode;dur=12,queue;dur=0,compute;dur=3.5,encode;dur=0.1":               true,
-		"decode;dur=0.412, compute;dur=1.250, encode;dur=0.380":                  false,
-		"decode;dur=-1, queue;dur=0.003, compute;dur=1.250, encode;dur=0.380":    false,
-		"decode, queue, compute, encode":                                         false,
-		"":                                                                       false,
+		`decode;dur=0.412, queue;dur=0.003, compute;dur=1.250;desc="direct", encode;dur=0.380`: true,
+		`decode;dur=12,queue;dur=0,compute;dur=3.5;desc="fft",encode;dur=0.1`:                  true,
+		"decode;dur=0.412, queue;dur=0.003, compute;dur=1.250, encode;dur=0.380":               false,
+		"decode;dur=0.412, compute;dur=1.250, encode;dur=0.380":                                false,
+		"decode;dur=-1, queue;dur=0.003, compute;dur=1.250, encode;dur=0.380":                  false,
+		"decode, queue, compute, encode":                                                       false,
+		"":                                                                                     false,
 	} {
 		if err := schema.VisitJSON(value); (err == nil) != want {
 			t.Errorf("Server-Timing %q accepted: %v, want %v (%v)", value, err == nil, want, err)

@@ -127,6 +127,8 @@ func parseTensor(raw json.RawMessage, ptr, limit string, lim tensor.Limits) (ten
 	if err != nil {
 		te := err.(*tensor.Error) //nolint:errorlint // Parse returns only *tensor.Error
 		switch te.Kind {
+		case tensor.BadSyntax:
+			return t, badRequest("%s is not valid JSON: %s", ptr, te.Msg)
 		case tensor.TooLarge:
 			return t, tooLarge(limit, ptr, "%s", te.Msg)
 		case tensor.BadValue:

@@ -25,6 +25,7 @@ type corr2dRequest struct {
 	FillValue *float64        `json:"fill_value"`
 	Operation *string         `json:"operation"`
 	DType     *string         `json:"dtype"`
+	Method    *string         `json:"method"`
 }
 
 // corr2dCall is a checked /corr2d request, ready for the engine.
@@ -73,11 +74,12 @@ func (s *Server) corr2d(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tm.add("queue", st.Queue)
-	tm.add("compute", st.Compute)
+	tm.addDesc("compute", st.Compute, st.Method.String())
 
 	// The answer has the input's rank: a 2-D image gives a 2-D map.
 	encStart := time.Now()
-	body, err := encodeTensor(media, tensor.Dense{Shape: out.Shape[4-call.rank:], Data: out.Data}, bits, call.dtype, call.scale)
+	body, err := encodeTensor(media, tensor.Dense{Shape: out.Shape[4-call.rank:], Data: out.Data}, bits,
+		answerInfo{dtype: call.dtype, method: st.Method.String()}, call.scale)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -95,6 +97,9 @@ func (s *Server) corr2d(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body) // a client that left cannot be told
 }
+
+// methods maps the method field to the engine's methods.
+var methods = map[string]engine.Method{"auto": engine.MethodAuto, "direct": engine.MethodDirect, "fft": engine.MethodFFT}
 
 // Limits of the tensors of /corr2d, whatever their encoding.
 func (s *Server) corr2dParts() map[string]partSpec {
@@ -213,6 +218,13 @@ func (s *Server) corr2dCall(req corr2dRequest, in, kernel operand) (corr2dCall, 
 	}
 	if c.scale, err = req.scale(); err != nil {
 		return c, err
+	}
+	if req.Method != nil {
+		m, ok := methods[*req.Method]
+		if !ok {
+			return c, invalidField(codeInvalidValue, "/method", `must be "auto", "direct" or "fft"`)
+		}
+		c.conv.Method = m
 	}
 	if c.bias, err = bias(req.Bias, c.w.Shape[0]); err != nil {
 		return c, err

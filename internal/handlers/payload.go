@@ -40,7 +40,7 @@ func isMultipart(r *http.Request) bool {
 // specs, as .npy, PNG/JPEG (a grayscale matrix, white 1, black 0) or JSON,
 // told apart by their first bytes; and an optional "params" part holding
 // the other fields as JSON, decoded strictly into params.
-func (s *Server) readParts(w http.ResponseWriter, r *http.Request, specs map[string]partSpec, params any) (map[string]operand, error) {
+func (s *Server) readParts(w http.ResponseWriter, r *http.Request, specs map[string]partSpec, params tensorBody) (map[string]operand, error) {
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.Limits.MaxBodyBytes)
 	mr, err := r.MultipartReader()
 	if err != nil {
@@ -64,10 +64,12 @@ func (s *Server) readParts(w http.ResponseWriter, r *http.Request, specs map[str
 			return nil, invalidField(codeInvalidValue, ptr, "is given twice")
 		case name == "params":
 			seenParams = true
-			dec := json.NewDecoder(part)
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(params); err != nil {
-				return nil, decodeError(err, s.cfg.Limits.MaxBodyBytes)
+			body, err := io.ReadAll(part)
+			if err != nil {
+				return nil, partReadError(err, s.cfg.Limits.MaxBodyBytes)
+			}
+			if err := decodeObject(body, params); err != nil {
+				return nil, err
 			}
 		case ok:
 			op, err := readOperand(part, ptr, spec)

@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"image"
 	"image/color"
 	"image/png"
@@ -106,7 +107,7 @@ func TestMultipartParamsOverrideTheDType(t *testing.T) {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
-	if got := strings.TrimSpace(rec.Body.String()); got != `{"output":[[3,6,5]],"shape":[1,3],"dtype":"float64"}` {
+	if got := strings.TrimSpace(rec.Body.String()); got != `{"output":[[3,6,5]],"shape":[1,3],"dtype":"float64","method":"direct"}` {
 		t.Errorf("answer %s", got)
 	}
 }
@@ -272,5 +273,33 @@ func TestTrainingFromNPYParts(t *testing.T) {
 	}
 	if j := decode[jobView](t, rec); !strings.Contains(rec.Body.String(), `"dtype":"float64"`) || j.Steps != 3 {
 		t.Errorf("job from .npy parts: %s", rec.Body)
+	}
+}
+
+func TestTheMethodCanBeChosenAndIsReported(t *testing.T) {
+	f := newFixture(t, options{})
+	x := mustJSON(t, square(40))
+	answers := map[string][]float64{}
+	for _, method := range []string{"direct", "fft"} {
+		body := `{"input": ` + x + `, "kernel": [[1, 2, 3], [4, 5, 6], [7, 8, 9]], "padding": "same", "method": "` + method + `"}`
+		rec := f.send(t, http.MethodPost, "/corr2d", "application/json", []byte(body), nil)
+		var resp struct {
+			Output [][]float64 `json:"output"`
+			Method string      `json:"method"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil || rec.Code != http.StatusOK {
+			t.Fatalf("method %s: %d %v", method, rec.Code, err)
+		}
+		if resp.Method != method || !strings.Contains(rec.Header().Get("Server-Timing"), `desc="`+method+`"`) {
+			t.Errorf("method %s reported as %q, Server-Timing %q", method, resp.Method, rec.Header().Get("Server-Timing"))
+		}
+		for _, row := range resp.Output {
+			answers[method] = append(answers[method], row...)
+		}
+	}
+	for i, d := range answers["direct"] {
+		if math.Abs(answers["fft"][i]-d) > 1e-10*400 {
+			t.Fatalf("fft element %d = %v, direct %v", i, answers["fft"][i], d)
+		}
 	}
 }

@@ -96,7 +96,12 @@ func (p scaleParams) scale() (grayimg.Scale, error) {
 
 // encodeTensor renders t in the negotiated media type. bits is the
 // precision of the values (32 or 64).
-func encodeTensor(media string, t tensor.Dense, bits int, dtype string, sc grayimg.Scale) ([]byte, error) {
+// answerInfo is what a JSON answer says besides the output.
+type answerInfo struct {
+	dtype, method string
+}
+
+func encodeTensor(media string, t tensor.Dense, bits int, info answerInfo, sc grayimg.Scale) ([]byte, error) {
 	switch media {
 	case mediaNPY:
 		a := npy.Array{DType: npy.Float64, Shape: t.Shape, F64: t.Data}
@@ -119,9 +124,11 @@ func encodeTensor(media string, t tensor.Dense, bits int, dtype string, sc grayi
 		}
 		return buf.Bytes(), nil
 	}
-	b := make([]byte, 0, 64+len(t.Data)*20)
+	b := make([]byte, 0, 64+len(t.Data)*24)
 	b = append(b, `{"output":`...)
-	b = tensor.AppendJSON(b, t, bits)
+	// Formatting numbers is the costliest part of a large JSON answer; it
+	// is spread over the cores, in order, byte for byte as AppendJSON.
+	b = tensor.AppendJSONParallel(b, t, bits, 0)
 	b = append(b, `,"shape":[`...)
 	for i, d := range t.Shape {
 		if i > 0 {
@@ -130,19 +137,24 @@ func encodeTensor(media string, t tensor.Dense, bits int, dtype string, sc grayi
 		b = strconv.AppendInt(b, int64(d), 10)
 	}
 	b = append(b, `],"dtype":"`...)
-	b = append(b, dtype...)
+	b = append(b, info.dtype...)
+	b = append(b, `","method":"`...)
+	b = append(b, info.method...)
 	return append(b, "\"}\n"...), nil
 }
 
 // timing collects the phases of a request for its Server-Timing header.
 type timing struct {
-	names []string
-	durs  []time.Duration
+	names, descs []string
+	durs         []time.Duration
 }
 
-func (t *timing) add(name string, d time.Duration) {
+func (t *timing) add(name string, d time.Duration) { t.addDesc(name, d, "") }
+
+func (t *timing) addDesc(name string, d time.Duration, desc string) {
 	t.names = append(t.names, name)
 	t.durs = append(t.durs, d)
+	t.descs = append(t.descs, desc)
 }
 
 func (t *timing) header() string {
@@ -152,6 +164,9 @@ func (t *timing) header() string {
 			b.WriteString(", ")
 		}
 		fmt.Fprintf(&b, "%s;dur=%.3f", name, float64(t.durs[i].Microseconds())/1000)
+		if t.descs[i] != "" {
+			fmt.Fprintf(&b, ";desc=%q", t.descs[i])
+		}
 	}
 	return b.String()
 }
