@@ -72,7 +72,7 @@ func inflate(header http.Header, body []byte) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("Content-Encoding zstd: %w", err)
 		}
-		defer func() { _ = zr.Close() }() // a reader of a complete buffer: nothing to flush
+		defer zr.Close()
 		r = zr
 	default:
 		return nil, fmt.Errorf("Content-Encoding %q is not gzip, zstd or identity", coding)

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+
+	"github.com/corr2d/corr2d/internal/jsonscan"
 )
 
 // Dense is a row-major array. Float32 data is held exactly in float64.
@@ -31,9 +33,10 @@ type Kind int
 
 // The kinds of decoding fault.
 const (
-	BadShape Kind = iota // not an array, ragged, empty, the wrong rank
-	BadValue             // not a number, or outside float64
-	TooLarge             // more elements than allowed
+	BadShape  Kind = iota // not an array, ragged, empty, the wrong rank
+	BadValue              // not a number, or outside float64
+	TooLarge              // more elements than allowed
+	BadSyntax             // not JSON; Msg says at which byte
 )
 
 // Error is a decoding fault at a place inside the value, named by a JSON
@@ -57,170 +60,312 @@ type Limits struct {
 	MaxElements      int
 }
 
-// Parse reads nested JSON arrays of numbers, which must be rectangular, into
-// a Dense. raw must be valid JSON (the caller's decoder has checked it).
+// maxNesting is encoding/json's limit on nesting, kept so that Parse
+// accepts exactly the JSON that encoding/json accepts.
+const maxNesting = 10000
+
+// Parse reads raw, which must be one JSON value with nothing but white space
+// around it, as nested arrays of numbers that must be rectangular.
+//
+// Parse checks the JSON syntax itself; it need not run behind a JSON
+// decoder. Input that is not valid JSON is a BadSyntax error whose Msg gives
+// the byte offset of the fault, and a syntax fault anywhere in raw takes
+// precedence over any other fault, as with encoding/json, so that a caller
+// can tell malformed input from a well-formed value of the wrong shape.
+// Every error is an *Error.
+//
+// Numbers are read exactly as strconv.ParseFloat reads them. The data is
+// reserved once, from a count of the rows or of the commas in raw (at most
+// one element for every two bytes), so a decode allocates little beyond the
+// result. The rows of a document of a megabyte or more are read on up to
+// GOMAXPROCS goroutines, which have all ended when Parse returns.
 func Parse(raw []byte, lim Limits) (Dense, error) {
-	p := parser{b: raw, lim: lim}
-	p.ws()
-	if p.i == len(p.b) || p.b[p.i] != '[' {
-		return Dense{}, p.fail(BadShape, "must be an array of numbers or nested arrays")
-	}
-	if err := p.value(0); err != nil {
+	d, _, err := parse(raw, lim, true, defaultWorkers())
+	if err != nil {
 		return Dense{}, err
 	}
-	if lim.MinRank > 0 && len(p.shape) < lim.MinRank {
-		return Dense{}, &Error{Kind: BadShape, Msg: fmt.Sprintf("must have at least %d dimensions, has %d", lim.MinRank, len(p.shape))}
+	return d, nil
+}
+
+// ParsePrefix is Parse for a value at the start of a larger document: it
+// reads the one value after any leading white space and returns the number
+// of bytes consumed, up to the end of the value. What follows is the
+// caller's concern, and its data is grown as it is read.
+func ParsePrefix(b []byte, lim Limits) (Dense, int, error) {
+	d, n, err := parse(b, lim, false, 1)
+	if err != nil {
+		return Dense{}, 0, err
 	}
-	return Dense{Shape: p.shape, Data: p.data}, nil
+	return d, n, nil
+}
+
+func parse(b []byte, lim Limits, whole bool, workers int) (Dense, int, *Error) {
+	p := parser{b: b, lim: lim, max: math.MaxInt}
+	if lim.MaxElements > 0 {
+		p.max = lim.MaxElements
+	}
+	if whole && len(b) >= parallelMin && workers > 1 {
+		p.readRowsAhead(workers)
+	}
+	if whole && p.data == nil {
+		p.hint = min(bytes.Count(b, []byte{','})+1, len(b)/2+1, p.max)
+	}
+	err := p.top()
+	if err == nil && whole {
+		if i := skipSpace(b, p.i); i != len(b) {
+			err = syntaxError(i, "unexpected "+quoteByte(b[i])+" after the value")
+		}
+	}
+	if err == nil && lim.MinRank > 0 && len(p.shape) < lim.MinRank {
+		err = &Error{Kind: BadShape, Msg: fmt.Sprintf("must have at least %d dimensions, has %d", lim.MinRank, len(p.shape))}
+	}
+	if err != nil {
+		if err.Kind != BadSyntax {
+			err = recheck(b, whole, err)
+		}
+		return Dense{}, 0, err
+	}
+	return Dense{Shape: p.shape, Data: p.data}, p.i, nil
+}
+
+// recheck makes a syntax fault after the place of a shape or value fault
+// take precedence: the parser stops at the first fault, but whether the
+// input is JSON at all is the first thing a caller needs to know.
+func recheck(b []byte, whole bool, err *Error) *Error {
+	n, serr := jsonscan.SkipDepth(b, maxNesting)
+	if serr != nil {
+		return &Error{Kind: BadSyntax, Msg: serr.Error()}
+	}
+	if i := skipSpace(b, n); whole && i != len(b) {
+		return syntaxError(i, "unexpected "+quoteByte(b[i])+" after the value")
+	}
+	return err
 }
 
 type parser struct {
 	b     []byte
 	i     int
 	lim   Limits
+	max   int   // elements allowed
+	hint  int   // elements to reserve at the first number
 	shape []int // -1 while the first array at a depth is still being read
 	leafs bool  // a number has been seen: the rank is fixed
 	data  []float64
-	path  []int
+	path  []int      // path[d] is the index within the open array at depth d
+	ahead *rowsAhead // rows already read, for large documents
 }
 
-func (p *parser) pointer() string {
+// fail reports a fault at the element named by the first depth indices of
+// the path.
+func (p *parser) fail(k Kind, depth int, format string, args ...any) *Error {
 	var b []byte
-	for _, i := range p.path {
+	for _, i := range p.path[:depth] {
 		b = append(b, '/')
 		b = strconv.AppendInt(b, int64(i), 10)
 	}
-	return string(b)
+	return &Error{Kind: k, Pointer: string(b), Msg: fmt.Sprintf(format, args...)}
 }
 
-func (p *parser) fail(k Kind, format string, args ...any) error {
-	return &Error{Kind: k, Pointer: p.pointer(), Msg: fmt.Sprintf(format, args...)}
+func syntaxError(offset int, msg string) *Error {
+	return &Error{Kind: BadSyntax, Msg: (&jsonscan.SyntaxError{Offset: offset, Msg: msg}).Error()}
 }
 
-func (p *parser) ws() {
-	for p.i < len(p.b) {
-		switch p.b[p.i] {
-		case ' ', '\t', '\n', '\r':
-			p.i++
-		default:
-			return
-		}
+// unexpected reports the byte at i, or the end of the input, where
+// something else was expected.
+func (p *parser) unexpected(i int, expected string) *Error {
+	if i == len(p.b) {
+		return syntaxError(i, "unexpected end of input")
+	}
+	return syntaxError(i, "expected "+expected+", found "+quoteByte(p.b[i]))
+}
+
+func (p *parser) top() *Error {
+	p.i = skipSpace(p.b, 0)
+	if p.i == len(p.b) {
+		return p.unexpected(p.i, "a value")
+	}
+	switch c := p.b[p.i]; {
+	case c == '[':
+		return p.array(0)
+	case startsValue(c):
+		return p.fail(BadShape, 0, "must be an array of numbers or nested arrays")
+	default:
+		return p.unexpected(p.i, "a value")
 	}
 }
 
-func (p *parser) value(depth int) error {
-	p.ws()
-	if p.i < len(p.b) && p.b[p.i] == '[' {
-		return p.array(depth)
-	}
-	p.leafs = true
-	if depth != len(p.shape) {
-		return p.fail(BadShape, "must be an array, like the first element at this depth")
-	}
-	start := p.i
-	for p.i < len(p.b) {
-		c := p.b[p.i]
-		if (c < '0' || c > '9') && c != '-' && c != '+' && c != '.' && c != 'e' && c != 'E' {
-			break
-		}
-		p.i++
-	}
-	if p.i == start {
-		return p.fail(BadValue, "must be a number")
-	}
-	v, err := strconv.ParseFloat(string(p.b[start:p.i]), 64)
-	if err != nil || math.IsInf(v, 0) {
-		return p.fail(BadValue, "%s is outside the range of float64", p.b[start:p.i])
-	}
-	if p.lim.MaxElements > 0 && len(p.data) >= p.lim.MaxElements {
-		p.path = p.path[:0]
-		return p.fail(TooLarge, "has more than %d elements", p.lim.MaxElements)
-	}
-	p.data = append(p.data, v)
-	return nil
-}
-
-func (p *parser) array(depth int) error {
+// array reads the array that starts at p.b[p.i], at the given depth.
+func (p *parser) array(depth int) *Error {
 	if depth == len(p.shape) {
 		if p.leafs {
-			return p.fail(BadShape, "must be a number, like the first element at this depth")
+			return p.fail(BadShape, depth, "must be a number, like the first element at this depth")
 		}
 		if p.lim.MaxRank > 0 && depth >= p.lim.MaxRank {
-			return p.fail(BadShape, "nests deeper than %d dimensions", p.lim.MaxRank)
+			return p.fail(BadShape, depth, "nests deeper than %d dimensions", p.lim.MaxRank)
+		}
+		if depth >= maxNesting {
+			return syntaxError(p.i, fmt.Sprintf("arrays and objects nest more than %d deep", maxNesting))
 		}
 		p.shape = append(p.shape, -1)
 	}
-	p.i++ // '['
-	p.ws()
-	if p.i < len(p.b) && p.b[p.i] == ']' {
-		return p.fail(BadShape, "must not be empty")
+	if p.ahead != nil && p.leafs && depth+1 == len(p.shape) && p.shape[depth] == p.ahead.width {
+		if end, ok := p.ahead.take(p.i, len(p.data)); ok {
+			p.data = p.data[:len(p.data)+p.ahead.width]
+			p.i = end
+			return nil
+		}
 	}
-	n := 0
-	for {
-		p.path = append(p.path, n)
-		if err := p.value(depth + 1); err != nil {
-			return err
-		}
-		p.path = p.path[:len(p.path)-1]
-		n++
-		p.ws()
-		if p.i < len(p.b) && p.b[p.i] == ',' {
-			p.i++
-			continue
-		}
-		p.i++ // ']'
-		break
+	p.path = append(p.path[:depth], 0)
+	p.i = skipSpace(p.b, p.i+1)
+	if p.i == len(p.b) {
+		return p.unexpected(p.i, "a value")
+	}
+	if p.b[p.i] == ']' {
+		return p.fail(BadShape, depth, "must not be empty")
+	}
+	var n int
+	var err *Error
+	if p.b[p.i] != '[' && depth+1 == len(p.shape) {
+		n, err = p.numbers(depth)
+	} else {
+		n, err = p.arrays(depth)
+	}
+	if err != nil {
+		return err
 	}
 	switch want := p.shape[depth]; {
 	case want == -1:
 		p.shape[depth] = n
 	case want != n:
-		return p.fail(BadShape, "has %d elements but the first array at this depth has %d", n, want)
+		return p.fail(BadShape, depth, "has %d elements but the first array at this depth has %d", n, want)
 	}
 	return nil
 }
 
-// AppendJSON writes t as nested arrays, each number in the shortest form
-// that reads back to the same value at the given precision (32 or 64 bits),
-// formatted as encoding/json formats it.
-func AppendJSON(b []byte, t Dense, bits int) []byte {
-	if len(t.Shape) == 0 {
-		return appendFloat(b, t.Data[0], bits)
+// arrays reads the elements of an array of arrays, from its first element
+// to past its closing bracket, and returns how many there are.
+func (p *parser) arrays(depth int) (int, *Error) {
+	for n := 0; ; {
+		p.path[depth] = n
+		switch c := p.b[p.i]; {
+		case c == '[':
+			if err := p.array(depth + 1); err != nil {
+				return 0, err
+			}
+		case startsValue(c):
+			return 0, p.fail(BadShape, depth+1, "must be an array, like the first element at this depth")
+		default:
+			return 0, p.unexpected(p.i, "a value")
+		}
+		n++
+		p.i = skipSpace(p.b, p.i)
+		if p.i == len(p.b) {
+			return 0, p.unexpected(p.i, "',' or ']'")
+		}
+		switch p.b[p.i] {
+		case ',':
+			p.i = skipSpace(p.b, p.i+1)
+			if p.i == len(p.b) {
+				return 0, p.unexpected(p.i, "a value")
+			}
+		case ']':
+			p.i++
+			return n, nil
+		default:
+			return 0, p.unexpected(p.i, "',' or ']' after an array element")
+		}
 	}
-	b, _ = appendNested(b, t.Shape, t.Data, bits)
-	return b
 }
 
-func appendNested(b []byte, shape []int, data []float64, bits int) ([]byte, []float64) {
-	b = append(b, '[')
-	for i := 0; i < shape[0]; i++ {
-		if i > 0 {
-			b = append(b, ',')
+// numbers reads the elements of an array of numbers, from its first element
+// to past its closing bracket, and returns how many there are. It is the
+// loop that reads almost every byte of a large tensor.
+func (p *parser) numbers(depth int) (int, *Error) {
+	p.leafs = true
+	if p.data == nil && p.hint > 0 {
+		p.data = make([]float64, 0, p.hint)
+	}
+	b, i, data := p.b, p.i, p.data
+	start := len(data)
+	defer func() { p.i, p.data = i, data }()
+	for {
+		c := b[i]
+		if c != '-' && c-'0' > 9 {
+			p.path[depth] = len(data) - start
+			switch {
+			case c == '[':
+				return 0, p.fail(BadShape, depth+1, "must be a number, like the first element at this depth")
+			case startsValue(c):
+				return 0, p.fail(BadValue, depth+1, "must be a number")
+			default:
+				return 0, p.unexpected(i, "a value")
+			}
 		}
-		if len(shape) == 1 {
-			b = appendFloat(b, data[0], bits)
-			data = data[1:]
+		v, j, st := readNumber(b, i)
+		switch st {
+		case numSyntax:
+			return 0, p.unexpected(j, "a digit in a number")
+		case numRange:
+			p.path[depth] = len(data) - start
+			return 0, p.fail(BadValue, depth+1, "%s is outside the range of float64", b[i:j])
+		}
+		if len(data) >= p.max {
+			return 0, &Error{Kind: TooLarge, Msg: fmt.Sprintf("has more than %d elements", p.max)}
+		}
+		data = append(data, v)
+		i = j
+		// The separator: a comma right after the number, perhaps with a
+		// space after it, is the common case.
+		if i < len(b) && b[i] == ',' {
+			i++
 		} else {
-			b, data = appendNested(b, shape[1:], data, bits)
+			i = skipSpace(b, i)
+			if i == len(b) {
+				return 0, p.unexpected(i, "',' or ']'")
+			}
+			if b[i] == ']' {
+				i++
+				return len(data) - start, nil
+			}
+			if b[i] != ',' {
+				return 0, p.unexpected(i, "',' or ']' after an array element")
+			}
+			i++
+		}
+		if i < len(b) && b[i] > ' ' {
+			continue
+		}
+		if i = skipSpace(b, i); i == len(b) {
+			return 0, p.unexpected(i, "a value")
 		}
 	}
-	return append(b, ']'), data
 }
 
-// appendFloat uses plain notation for ordinary magnitudes and exponent
-// notation for very large or small ones, like encoding/json.
-func appendFloat(b []byte, v float64, bits int) []byte {
-	if a := math.Abs(v); a != 0 && (bits == 64 && (a < 1e-6 || a >= 1e21) || bits == 32 && (float32(a) < 1e-6 || float32(a) >= 1e21)) {
-		n := len(b)
-		b = strconv.AppendFloat(b, v, 'e', -1, bits)
-		// Shorten e-07 to e-7, as encoding/json does.
-		if m := len(b); m-n >= 4 && b[m-4] == 'e' && b[m-3] == '-' && b[m-2] == '0' {
-			b[m-2] = b[m-1]
-			b = b[:m-1]
-		}
-		return b
+func startsValue(c byte) bool {
+	switch c {
+	case '{', '[', '"', 't', 'f', 'n', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		return true
 	}
-	return strconv.AppendFloat(b, v, 'f', -1, bits)
+	return false
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+func quoteByte(c byte) string {
+	if c >= 0x20 && c < 0x7f {
+		return strconv.QuoteRune(rune(c))
+	}
+	return "byte 0x" + strconv.FormatUint(uint64(c), 16)
 }
 
 // MarshalJSON implements json.Marshaler.

@@ -1,10 +1,13 @@
 package tensor_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"math"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -125,33 +128,86 @@ func FuzzParse(f *testing.F) {
 		`[[0,1,2],[3,4,5],[6,7,8]]`, `[[1, -1]]`, ` [ [ 1e3 , -2.5E-3 ] ] `, `[[1],[2,3]]`, `[]`, `[[]]`,
 		`[1,2]`, `[[1,"2"]]`, `[[null]]`, `[[1e999]]`, `[[-0]]`, `[[true]]`, `[[[1]]]`, `{"a":1}`, `"x"`, `null`,
 		`[[[1,2]],[[3,4]]]`, `[[[[0.5]]]]`, `[[0.1,0.2],[0.30000000000000004,5e-324]]`,
+		`[1 2]`, `[1,,2]`, `[1,]`, `[01]`, `[+1]`, `[1.]`, `[.5]`, `[1e]`, `[[1,2]`, `[1]x`, `[1]]`, ``, ` `,
+		`[-0.7235694921548763, 12.345678901234567, 1e-7, 123456789012345678901234567890]`,
+		`[[1],[2,3]] x`, `[{"a":[1,}]`, `["\u00e9\ud800", "\"]`, "[1,\n2\t,\r3 ]",
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		if !json.Valid(raw) {
-			return // Parse only ever sees what a JSON decoder accepted
-		}
 		got, err := tensor.Parse(raw, tensor.Limits{})
+		var te *tensor.Error
+		if err != nil && !errors.As(err, &te) {
+			t.Fatalf("Parse(%q) = %#v, want a *tensor.Error", raw, err)
+		}
+		if !json.Valid(raw) {
+			if err == nil || te.Kind != tensor.BadSyntax {
+				t.Fatalf("Parse(%q) = %v, %v; encoding/json rejects it, want a BadSyntax error", raw, got, err)
+			}
+			// A valid value may still start it: ParsePrefix reads just that.
+			if d, n, err := tensor.ParsePrefix(raw, tensor.Limits{}); err == nil {
+				if again, err := tensor.Parse(raw[:n], tensor.Limits{}); err != nil || !sameDense(d, again) {
+					t.Fatalf("ParsePrefix(%q) = %v, %d but Parse(%q) = %v, %v", raw, d, n, raw[:n], again, err)
+				}
+			}
+			return
+		}
+		if err != nil && te.Kind == tensor.BadSyntax {
+			t.Fatalf("Parse(%q) = %v, but it is valid JSON", raw, err)
+		}
 		want, ok := reference(raw)
 		if !ok {
-			var te *tensor.Error
-			if !errors.As(err, &te) {
-				t.Fatalf("Parse(%s) = %v, want a *tensor.Error", raw, err)
+			if err == nil {
+				t.Fatalf("Parse(%q) = %v, want an error", raw, got)
 			}
 			return
 		}
 		if err != nil {
-			t.Fatalf("Parse(%s) = %v, want %v", raw, err, want)
+			t.Fatalf("Parse(%q) = %v, want %v", raw, err, want)
 		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Fatalf("Parse(%s) mismatch (-encoding/json +got):\n%s", raw, diff)
+		if !sameDense(want, got) {
+			t.Fatalf("Parse(%q) = %v, encoding/json reads %v", raw, got, want)
+		}
+		// The value ends where encoding/json says; anything may follow.
+		trimmed := bytes.TrimRight(raw, " \t\r\n")
+		d, n, err := tensor.ParsePrefix(append(trimmed[:len(trimmed):len(trimmed)], `,]x`...), tensor.Limits{})
+		if err != nil || n != len(trimmed) || !sameDense(want, d) {
+			t.Fatalf("ParsePrefix(%q + ...) = %v, %d, %v; want %v, %d", trimmed, d, n, err, want, len(trimmed))
 		}
 		back := tensor.AppendJSON(nil, got, 64)
 		again, err := tensor.Parse(back, tensor.Limits{})
-		if err != nil || !cmp.Equal(got, again) {
+		if err != nil || !sameDense(got, again) {
 			t.Fatalf("AppendJSON(%v) = %s, which parses back as %v, %v", got, back, again, err)
 		}
+	})
+}
+
+// sameDense compares shapes and the bits of the data, so that -0 differs
+// from 0.
+func sameDense(a, b tensor.Dense) bool {
+	if !slices.Equal(a.Shape, b.Shape) || len(a.Data) != len(b.Data) {
+		return false
+	}
+	for i := range a.Data {
+		if math.Float64bits(a.Data[i]) != math.Float64bits(b.Data[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// FuzzReadFloat compares the number reader with strconv on JSON numbers.
+func FuzzReadFloat(f *testing.F) {
+	for _, seed := range []string{"0", "-0", "1.5", "1e22", "1e23", "9007199254740993", "0.1", "2.2250738585072011e-308",
+		"4.9e-324", "1.7976931348623159e308", "123456789012345678901234567890", "0.000000000000000000001234", "-0.7235694921548763"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		s = strings.Trim(s, " \t\r\n") // which json.Valid allows around a number
+		if s == "" || s[0] != '-' && (s[0] < '0' || s[0] > '9') || !json.Valid([]byte(s)) {
+			return
+		}
+		checkReadFloat(t, s)
 	})
 }
 

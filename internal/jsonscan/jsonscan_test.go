@@ -1,0 +1,326 @@
+package jsonscan_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/corr2d/corr2d/internal/jsonscan"
+)
+
+type member struct{ Key, Value string }
+
+func members(t *testing.T, doc string) ([]member, error) {
+	t.Helper()
+	var got []member
+	err := jsonscan.Object([]byte(doc), func(key string, value []byte) error {
+		got = append(got, member{key, string(value)})
+		return nil
+	})
+	return got, err
+}
+
+func TestObjectSplitsMembers(t *testing.T) {
+	tests := []struct {
+		name string
+		doc  string
+		want []member
+	}{
+		{"an empty object", `{}`, nil},
+		{"an empty object with space", " \t\r\n{ \n } \n", nil},
+		{"every kind of value", `{"a":1,"b":-2.5e+3,"c":"s","d":true,"e":false,"f":null,"g":[1,[2]],"h":{"x":{}}}`,
+			[]member{{"a", "1"}, {"b", "-2.5e+3"}, {"c", `"s"`}, {"d", "true"}, {"e", "false"}, {"f", "null"}, {"g", "[1,[2]]"}, {"h", `{"x":{}}`}}},
+		{"values without their white space", "{ \"input\" :\n [[1, 2],\n [3, 4]] , \"k\":0 }",
+			[]member{{"input", "[[1, 2],\n [3, 4]]"}, {"k", "0"}}},
+		{"escaped keys, decoded", `{"a\"b":1,"\u00e9":2,"\ud83d\ude00":3,"\n\t\/\\":4}`,
+			[]member{{`a"b`, "1"}, {"é", "2"}, {"😀", "3"}, {"\n\t/\\", "4"}}},
+		{"lone surrogates become U+FFFD", `{"\ud800":1,"\udc00x":2,"\ud800\u0041":3}`,
+			[]member{{"\ufffd", "1"}, {"\ufffdx", "2"}, {"\ufffdA", "3"}}},
+		{"bytes that are not UTF-8 become U+FFFD", "{\"a\xffb\":1}", []member{{"a\ufffdb", "1"}}},
+		{"strings in values stay raw", `{"s":"\u00e9\"]}"}`, []member{{"s", `"\u00e9\"]}"`}}},
+		{"keys that differ only in case are distinct", `{"a":1,"A":2}`, []member{{"a", "1"}, {"A", "2"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !json.Valid([]byte(tt.doc)) {
+				t.Fatalf("json.Valid(%q) = false; the case is wrong", tt.doc)
+			}
+			got, err := members(t, tt.doc)
+			if err != nil {
+				t.Fatalf("Object(%q) = %v", tt.doc, err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Object(%q) mismatch (-want +got):\n%s", tt.doc, diff)
+			}
+		})
+	}
+}
+
+func TestObjectRejects(t *testing.T) {
+	tests := []struct {
+		name   string
+		doc    string
+		offset int
+	}{
+		{"an empty body", ``, 0},
+		{"white space only", "  \n", 3},
+		{"an array", `[1]`, 0},
+		{"a string", `"a"`, 0},
+		{"null", `null`, 0},
+		{"a repeated key", `{"a":1,"b":2,"a":3}`, 13},
+		{"a repeated key spelt differently", `{"é":1,"\u00e9":2}`, 8},
+		{"garbage after the object", `{"a":1} x`, 8},
+		{"a second object", `{} {}`, 3},
+		{"a trailing comma", `{"a":1,}`, 7},
+		{"a missing colon", `{"a" 1}`, 5},
+		{"a missing comma", `{"a":1 "b":2}`, 7},
+		{"a key that is not a string", `{a:1}`, 1},
+		{"a number key", `{1:1}`, 1},
+		{"a missing value", `{"a":}`, 5},
+		{"an unterminated object", `{"a":1`, 6},
+		{"an unterminated string", `{"a":"x}`, 8},
+		{"an unterminated key", `{"a`, 3},
+		{"a bad escape", `{"a":"\x"}`, 7},
+		{"a short unicode escape", `{"a":"\u12"}`, 10},
+		{"a control character", "{\"a\":\"\x01\"}", 6},
+		{"a raw newline in a string", "{\"a\":\"\n\"}", 6},
+		{"a leading zero", `{"a":01}`, 6},
+		{"a plus sign", `{"a":+1}`, 5},
+		{"a point with no digits", `{"a":1.}`, 7},
+		{"an exponent with no digits", `{"a":1e}`, 7},
+		{"a misspelt literal", `{"a":nul}`, 8},
+		{"a capitalised literal", `{"a":True}`, 5},
+		{"NaN", `{"a":NaN}`, 5},
+		{"a trailing comma in an array", `{"a":[1,]}`, 8},
+		{"a missing comma in an array", `{"a":[1 2]}`, 8},
+		{"an unclosed array", `{"a":[1}`, 7},
+		{"a mismatched bracket", `{"a":[1}]`, 7},
+		{"single quotes", `{'a':1}`, 1},
+		{"a byte order mark", "\ufeff{}", 0},
+		{"too deep", `{"a":` + strings.Repeat("[", jsonscan.MaxDepth) + strings.Repeat("]", jsonscan.MaxDepth) + "}", 5 + jsonscan.MaxDepth - 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			called := false
+			err := jsonscan.Object([]byte(tt.doc), func(string, []byte) error {
+				called = true
+				return nil
+			})
+			var se *jsonscan.SyntaxError
+			if !errors.As(err, &se) {
+				t.Fatalf("Object(%q) = %v, want a *SyntaxError", tt.doc, err)
+			}
+			if se.Offset != tt.offset {
+				t.Errorf("Object(%q) = %v, want the fault at byte %d", tt.doc, err, tt.offset)
+			}
+			if called {
+				t.Errorf("Object(%q) called fn before failing", tt.doc)
+			}
+		})
+	}
+}
+
+func TestObjectDepthLimit(t *testing.T) {
+	for depth := jsonscan.MaxDepth - 2; depth <= jsonscan.MaxDepth+1; depth++ {
+		// The object itself is one level.
+		inner := depth - 1
+		doc := `{"a":` + strings.Repeat(`{"b":`, inner/2) + strings.Repeat("[", inner-inner/2) +
+			strings.Repeat("]", inner-inner/2) + strings.Repeat("}", inner/2) + "}"
+		_, err := members(t, doc)
+		if (err == nil) != (depth <= jsonscan.MaxDepth) {
+			t.Errorf("Object(%d levels) = %v", depth, err)
+		}
+	}
+}
+
+func TestObjectStopsAtTheFirstError(t *testing.T) {
+	stop := errors.New("stop")
+	var keys []string
+	err := jsonscan.Object([]byte(`{"a":1,"b":2,"c":3}`), func(key string, _ []byte) error {
+		keys = append(keys, key)
+		if key == "b" {
+			return stop
+		}
+		return nil
+	})
+	if err != stop || !slicesEqual(keys, []string{"a", "b"}) { //nolint:errorlint // the very error fn returned
+		t.Errorf("Object = %v after %v, want stop after [a b]", err, keys)
+	}
+}
+
+func TestObjectValuesAreSubslicesThatCannotGrowIntoTheBody(t *testing.T) {
+	body := []byte(`{"a":[1,2],"b":3}`)
+	err := jsonscan.Object(body, func(key string, value []byte) error {
+		if key == "a" {
+			if &value[0] != &body[5] {
+				t.Errorf("the value of a is a copy")
+			}
+			_ = append(value, 'x')
+		}
+		return nil
+	})
+	if err != nil || string(body) != `{"a":[1,2],"b":3}` {
+		t.Errorf("Object = %v, body now %s", err, body)
+	}
+}
+
+func TestSkip(t *testing.T) {
+	tests := []struct {
+		doc string
+		n   int
+	}{
+		{`1`, 1}, {` -0.5e-3 ,`, 8}, {`"a\"b" x`, 6}, {`[1,[2,{}],"]"] ]`, 14}, {`{"a":[]}}`, 8}, {"\ttrue", 5}, {`null,`, 4},
+		{`01`, 1}, // the value is 0; what follows is the caller's concern
+	}
+	for _, tt := range tests {
+		n, err := jsonscan.Skip([]byte(tt.doc))
+		if err != nil || n != tt.n {
+			t.Errorf("Skip(%q) = %d, %v; want %d", tt.doc, n, err, tt.n)
+		}
+	}
+	for _, doc := range []string{``, ` `, `[`, `[1,]`, `{"a"}`, `-`, `"`, `tru`, `}`, `]`} {
+		if n, err := jsonscan.Skip([]byte(doc)); err == nil {
+			t.Errorf("Skip(%q) = %d, nil; want an error", doc, n)
+		}
+	}
+}
+
+// TestAgreesWithEncodingJSON runs the scanner over many documents and holds
+// it to encoding/json: Skip accepts a document whole exactly when json.Valid
+// does, and Object when it is also an object with distinct keys.
+func TestAgreesWithEncodingJSON(t *testing.T) {
+	for _, doc := range corpus {
+		checkAgainstEncodingJSON(t, []byte(doc))
+		checkAgainstEncodingJSON(t, []byte(`{"k": `+doc+`}`))
+	}
+}
+
+var corpus = []string{
+	``, ` `, `0`, `-0`, `01`, `1.`, `.1`, `1e`, `1e5`, `1E+5`, `1e-5`, `-`, `--1`, `+1`, `1.5e3.2`, `0x1`, `Infinity`,
+	`""`, `"\u"`, `"\u00"`, `"\u00e9"`, `"\uD800"`, `"\uDC00\uD800"`, `"\/"`, `"\a"`, `"\'"`, "\"\x7f\"", "\"\x1f\"", "\"\xff\xfe\"",
+	`true`, `false`, `null`, `nul`, `truex`, `[]`, `[ ]`, `[,]`, `[1,]`, `[1 2]`, `[[]]`, `[[],[]]`, `[1,[2,[3]]]`, `[`,
+	`{}`, `{"a":1}`, `{"a":1,"a":2}`, `{"a" : 1 , "b" : [ ] }`, `{"a":1,}`, `{,}`, `{"a"}`, `{"a":}`, `{1:1}`, `{"a":1}}`,
+	`{"a":{"a":{"a":1}}}`, `{"":1}`, `{"":1,"":2}`, `{"\u0041":1,"A":2}`, `{"a\u0000b":1}`, "{\"\xff\":1,\"\xfe\":2}",
+	`{"a":[1,{"b":null}]}`, " {\"a\"\n:\r1\t} ", `{"a":1} x`, `{"a":1}{}`, `[1]x`, "\ufeff{}",
+}
+
+func checkAgainstEncodingJSON(t *testing.T, doc []byte) {
+	t.Helper()
+	valid := json.Valid(doc) && depth(doc) <= jsonscan.MaxDepth
+	n, err := jsonscan.Skip(doc)
+	skipWhole := err == nil && len(bytes.TrimLeft(doc[n:], " \t\r\n")) == 0
+	if skipWhole != valid {
+		t.Fatalf("Skip(%q) = %d, %v; json.Valid says %v", doc, n, err, valid)
+	}
+	want, wantOK := objectMembers(doc)
+	var got []member
+	err = jsonscan.Object(doc, func(key string, value []byte) error {
+		got = append(got, member{key, string(value)})
+		return nil
+	})
+	var se *jsonscan.SyntaxError
+	if err != nil && !errors.As(err, &se) {
+		t.Fatalf("Object(%q) = %#v, want a *SyntaxError", doc, err)
+	}
+	if (err == nil) != (wantOK && valid) {
+		t.Fatalf("Object(%q) = %v; encoding/json says valid %v, an object with distinct keys %v", doc, err, valid, wantOK)
+	}
+	if err == nil {
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("Object(%q) mismatch (-encoding/json +got):\n%s", doc, diff)
+		}
+	}
+}
+
+// objectMembers decodes doc's top-level object member by member with
+// encoding/json, reporting false if doc is not an object with distinct
+// keys.
+func objectMembers(doc []byte) ([]member, bool) {
+	if !json.Valid(doc) {
+		return nil, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, false
+	}
+	var out []member
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, false
+		}
+		key := tok.(string)
+		if seen[key] {
+			return nil, false
+		}
+		seen[key] = true
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, false
+		}
+		out = append(out, member{key, string(raw)})
+	}
+	return out, true
+}
+
+// depth is how deeply doc's arrays and objects nest, for valid JSON.
+func depth(doc []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	d, most := 0, 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return most
+		}
+		switch tok {
+		case json.Delim('['), json.Delim('{'):
+			d++
+			most = max(most, d)
+		case json.Delim(']'), json.Delim('}'):
+			d--
+		}
+	}
+}
+
+func slicesEqual(a, b []string) bool {
+	return strings.Join(a, "\x00") == strings.Join(b, "\x00")
+}
+
+func FuzzObject(f *testing.F) {
+	for _, doc := range corpus {
+		f.Add([]byte(doc))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		checkAgainstEncodingJSON(t, doc)
+		wrapped := append(append([]byte(`{"k": `), doc...), '}')
+		checkAgainstEncodingJSON(t, wrapped)
+	})
+}
+
+func TestObjectFindsRepeatedKeysAmongMany(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range 40 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(`"k` + strings.Repeat("x", i) + `":1`)
+	}
+	doc := b.String() + "}"
+	if got, err := members(t, doc); err != nil || len(got) != 40 {
+		t.Fatalf("Object(40 keys) = %d members, %v", len(got), err)
+	}
+	for _, dup := range []string{"k", "kxx", strings.Repeat("x", 20), "k" + strings.Repeat("x", 39)} {
+		doc := b.String() + `,"` + dup + `":2}`
+		_, err := members(t, doc)
+		var se *jsonscan.SyntaxError
+		if wantDup := strings.HasPrefix(dup, "k"); errors.As(err, &se) != wantDup {
+			t.Errorf("Object(40 keys and %q) = %v", dup, err)
+		}
+	}
+}

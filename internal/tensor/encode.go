@@ -1,0 +1,261 @@
+package tensor
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+)
+
+// AppendJSON writes t as nested arrays, each number in the shortest form
+// that reads back to the same value at the given precision (32 or 64 bits),
+// formatted as encoding/json formats it.
+func AppendJSON(b []byte, t Dense, bits int) []byte {
+	if len(t.Shape) == 0 {
+		return appendFloat(b, t.Data[0], bits)
+	}
+	n := Size(t.Shape)
+	if n == 0 {
+		return appendNested(b, t.Shape, t.Data, bits)
+	}
+	b = slices.Grow(b, estimateLen(t.Shape, t.Data, bits))
+	return appendElements(b, t.Shape, t.Data, 0, n, bits)
+}
+
+// estimateLen guesses the length of t's JSON from its first numbers, so
+// that the output grows once rather than by repeated doubling.
+func estimateLen(shape []int, data []float64, bits int) int {
+	const sample = 32
+	n := Size(shape)
+	if n < 4*sample {
+		return n * 8
+	}
+	var buf [sample * 26]byte
+	b := buf[:0]
+	for _, v := range data[:sample] {
+		b = appendNumber(b, v, bits)
+	}
+	perElem := len(b)/sample + 2 // the comma, and room for longer numbers later
+	return n*perElem + 2*n/shape[len(shape)-1]*len(shape)
+}
+
+// appendElements writes the elements lo to hi-1 of a tensor with the given
+// shape and at least one element, each preceded by what separates it from
+// the one before (or the opening brackets, for the first), and the closing
+// brackets after the last element if hi is the end. Any run of elements can
+// so be written on its own, and the runs joined in order.
+func appendElements(b []byte, shape []int, data []float64, lo, hi, bits int) []byte {
+	rank := len(shape)
+	row := shape[rank-1]
+	for e := lo; e < hi; {
+		switch {
+		case e == 0:
+			b = appendRepeat(b, '[', rank)
+		case e%row == 0:
+			// Close the arrays that end here and open as many.
+			k, span := 1, row
+			for k < rank-1 && e%(span*shape[rank-1-k]) == 0 {
+				span *= shape[rank-1-k]
+				k++
+			}
+			b = appendRepeat(b, ']', k)
+			b = append(b, ',')
+			b = appendRepeat(b, '[', k)
+		default:
+			b = append(b, ',')
+		}
+		end := min(hi, (e/row+1)*row)
+		if bits == 64 {
+			b = appendFloat64(b, data[e])
+			for e++; e < end; e++ {
+				b = append(b, ',')
+				b = appendFloat64(b, data[e])
+			}
+		} else {
+			b = appendFloat(b, data[e], bits)
+			for e++; e < end; e++ {
+				b = append(b, ',')
+				b = appendFloat(b, data[e], bits)
+			}
+		}
+	}
+	if hi == Size(shape) {
+		b = appendRepeat(b, ']', rank)
+	}
+	return b
+}
+
+func appendRepeat(b []byte, c byte, n int) []byte {
+	for range n {
+		b = append(b, c)
+	}
+	return b
+}
+
+func appendNumber(b []byte, v float64, bits int) []byte {
+	if bits == 64 {
+		return appendFloat64(b, v)
+	}
+	return appendFloat(b, v, bits)
+}
+
+// appendNested is the reference writer that AppendJSON's output must match
+// byte for byte: a plain recursion over the shape with strconv's formatting.
+// AppendJSON still uses it for tensors with no elements, like [[],[]].
+func appendNested(b []byte, shape []int, data []float64, bits int) []byte {
+	b, _ = appendNestedRest(b, shape, data, bits)
+	return b
+}
+
+func appendNestedRest(b []byte, shape []int, data []float64, bits int) ([]byte, []float64) {
+	b = append(b, '[')
+	for i := 0; i < shape[0]; i++ {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if len(shape) == 1 {
+			b = appendFloat(b, data[0], bits)
+			data = data[1:]
+		} else {
+			b, data = appendNestedRest(b, shape[1:], data, bits)
+		}
+	}
+	return append(b, ']'), data
+}
+
+// appendFloat uses plain notation for ordinary magnitudes and exponent
+// notation for very large or small ones, like encoding/json. It is the
+// reference for appendFloat64, and the writer of float32 values.
+func appendFloat(b []byte, v float64, bits int) []byte {
+	if a := math.Abs(v); a != 0 && (bits == 64 && (a < 1e-6 || a >= 1e21) || bits == 32 && (float32(a) < 1e-6 || float32(a) >= 1e21)) {
+		n := len(b)
+		b = strconv.AppendFloat(b, v, 'e', -1, bits)
+		// Shorten e-07 to e-7, as encoding/json does.
+		if m := len(b); m-n >= 4 && b[m-4] == 'e' && b[m-3] == '-' && b[m-2] == '0' {
+			b[m-2] = b[m-1]
+			b = b[:m-1]
+		}
+		return b
+	}
+	return strconv.AppendFloat(b, v, 'f', -1, bits)
+}
+
+// chunkElems is how many elements one worker formats at a time: large
+// enough that handing chunks over costs nothing, small enough that the
+// chunks spread over the workers and the buffers in flight stay small
+// (about 160 KB each for float64 numbers of 17 digits).
+const chunkElems = 1 << 13
+
+// AppendJSONParallel is AppendJSON with the numbers formatted by up to
+// workers goroutines at once (GOMAXPROCS if workers < 1), each writing a
+// run of elements into a buffer of its own; the runs are appended to b in
+// order. The output is byte for byte AppendJSON's. Every goroutine it starts
+// has ended when it returns. Small tensors are written by the calling
+// goroutine alone.
+func AppendJSONParallel(b []byte, t Dense, bits, workers int) []byte {
+	n := Size(t.Shape)
+	if workers < 1 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	if len(t.Shape) == 0 || n < 2*chunkElems || workers < 2 || len(t.Data) != n {
+		return AppendJSON(b, t, bits)
+	}
+	first := true
+	_ = formatChunks(t, bits, workers, func(chunk []byte) error {
+		if first {
+			// Grow once, by the first chunk's size times the number of chunks.
+			b = slices.Grow(b, len(chunk)*((n+chunkElems-1)/chunkElems)*9/8)
+			first = false
+		}
+		b = append(b, chunk...)
+		return nil
+	})
+	return b
+}
+
+// WriteJSON writes t to w as AppendJSON would, with the numbers formatted
+// by up to workers goroutines (GOMAXPROCS if workers < 1) into a bounded
+// set of buffers that are written to w in order as they complete. Unlike
+// AppendJSON it checks t first: the shape must match the data, and NaN and
+// ±Inf, which JSON cannot hold, are an error, reported before anything is
+// written. A write error stops the formatting and is returned once every
+// goroutine WriteJSON started has ended.
+func WriteJSON(w io.Writer, t Dense, bits, workers int) error {
+	n := Size(t.Shape)
+	if n != len(t.Data) {
+		return fmt.Errorf("tensor: shape %v holds %d elements, data has %d", t.Shape, n, len(t.Data))
+	}
+	for _, v := range t.Data {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return errors.New("tensor: NaN or Inf cannot be written as JSON")
+		}
+	}
+	if workers < 1 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	if len(t.Shape) == 0 || n < 2*chunkElems || workers < 2 {
+		_, err := w.Write(AppendJSON(nil, t, bits))
+		return err
+	}
+	return formatChunks(t, bits, workers, func(chunk []byte) error {
+		_, err := w.Write(chunk)
+		return err
+	})
+}
+
+// formatChunks formats t, which has elements, in runs of chunkElems
+// elements by up to workers goroutines and passes the runs to emit in
+// order, on the calling goroutine. Workers take the next run only with a
+// free buffer in hand, and there are two buffers per worker, so at most
+// that many runs are formatted ahead of emit. The first error from emit
+// stops the work; all goroutines have ended when formatChunks returns.
+func formatChunks(t Dense, bits, workers int, emit func([]byte) error) error {
+	n := len(t.Data)
+	chunks := (n + chunkElems - 1) / chunkElems
+	workers = min(workers, chunks)
+	free := make(chan []byte, 2*workers)
+	for range 2 * workers {
+		free <- nil
+	}
+	done := make([]chan []byte, chunks)
+	for k := range done {
+		done[k] = make(chan []byte, 1) // the worker never waits for emit
+	}
+	quit := make(chan struct{})
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				var buf []byte
+				select {
+				case <-quit:
+					return
+				case buf = <-free:
+				}
+				k := int(next.Add(1) - 1)
+				if k >= chunks {
+					return
+				}
+				lo := k * chunkElems
+				done[k] <- appendElements(buf[:0], t.Shape, t.Data, lo, min(lo+chunkElems, n), bits)
+			}
+		})
+	}
+	var err error
+	for k := range chunks {
+		buf := <-done[k]
+		if err = emit(buf); err != nil {
+			break
+		}
+		free <- buf
+	}
+	close(quit)
+	wg.Wait()
+	return err
+}
