@@ -84,7 +84,11 @@ func (s *Server) corr2d(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	body, enc := compressBody(r, body)
+	enc := ""
+	if media == mediaJSON {
+		// Float arrays and PNGs barely compress: only text is worth it.
+		body, enc = compressBody(r, body)
+	}
 	tm.add("encode", time.Since(encStart))
 	h := w.Header()
 	h.Set("Server-Timing", tm.header())
