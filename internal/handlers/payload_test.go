@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"go.uber.org/zap"
 
 	"github.com/corr2d/corr2d/internal/grayimg"
 	"github.com/corr2d/corr2d/internal/handlers"
@@ -26,7 +27,7 @@ import (
 
 // form builds a multipart body from named parts; a part's content type is
 // left out, as Python's requests and curl -F leave it generic.
-func form(t *testing.T, parts map[string][]byte) (string, []byte) {
+func form(t testing.TB, parts map[string][]byte) (string, []byte) {
 	t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
@@ -52,7 +53,7 @@ func form(t *testing.T, parts map[string][]byte) (string, []byte) {
 	return mw.FormDataContentType(), buf.Bytes()
 }
 
-func npyBytes(t *testing.T, a npy.Array) []byte {
+func npyBytes(t testing.TB, a npy.Array) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := npy.Write(&buf, a); err != nil {
@@ -302,4 +303,34 @@ func TestTheMethodCanBeChosenAndIsReported(t *testing.T) {
 			t.Fatalf("fft element %d = %v, direct %v", i, answers["fft"][i], d)
 		}
 	}
+}
+
+// FuzzMultipart sends arbitrary multipart bodies, seeded with real forms, to
+// both routes: every answer must be a documented status, never a panic or 500.
+func FuzzMultipart(f *testing.F) {
+	good := npyBytes(f, npy.Array{DType: npy.Float32, Shape: []int{2, 2}, F32: []float32{1, 2, 3, 4}})
+	for _, parts := range []map[string][]byte{
+		{"input": good, "kernel": good},
+		{"input": good, "kernel": []byte(`[[1]]`), "params": []byte(`{"padding": "same"}`)},
+		{"input": good, "target": good, "params": []byte(`{"kernel_size": [1, 1]}`)},
+		{"input": good[:20], "kernel": []byte("\x89PNG\r\n\x1a\n")},
+	} {
+		ct, body := form(f, parts)
+		_, boundary, _ := strings.Cut(ct, "boundary=")
+		f.Add(boundary, body)
+	}
+	fx := newFixture(f, options{log: zap.NewNop()})
+	f.Fuzz(func(t *testing.T, boundary string, body []byte) {
+		for _, path := range []string{"/corr2d", "/train"} {
+			req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+			req.Header.Set("Content-Type", "multipart/form-data; boundary="+boundary)
+			rec := httptest.NewRecorder()
+			fx.srv.ServeHTTP(rec, req)
+			switch rec.Code {
+			case 200, 202, 400, 413, 415, 422, 503:
+			default:
+				t.Fatalf("POST %s = %d: %s", path, rec.Code, rec.Body)
+			}
+		}
+	})
 }
