@@ -728,3 +728,16 @@ func dot1[T Float](s T, d, x []T) T {
 	}
 	return s
 }
+
+// Convert returns a copy of s with every element converted to T (rounded to
+// nearest for float64 to float32, exact the other way); nil stays nil.
+func Convert[T, F Float](s []F) []T {
+	if s == nil {
+		return nil
+	}
+	out := make([]T, len(s))
+	for i, v := range s {
+		out[i] = T(v)
+	}
+	return out
+}

@@ -162,24 +162,13 @@ func (s *Server) jsonOperands(ops map[string]operand, specs map[string]partSpec,
 
 // conv2DAs computes the call in precision T, as PyTorch does for that dtype.
 func conv2DAs[T engine.Float](ctx context.Context, eng *engine.Engine, c corr2dCall) (engine.Tensor[float64], error) {
-	x := engine.Tensor[T]{Shape: c.x.Shape, Data: convert[T](c.x.Data)}
-	w := engine.Tensor[T]{Shape: c.w.Shape, Data: convert[T](c.w.Data)}
-	out, err := engine.Conv2D(ctx, eng, engine.Interactive, x, w, convert[T](c.bias), c.conv)
+	x := engine.Tensor[T]{Shape: c.x.Shape, Data: engine.Convert[T](c.x.Data)}
+	w := engine.Tensor[T]{Shape: c.w.Shape, Data: engine.Convert[T](c.w.Data)}
+	out, err := engine.Conv2D(ctx, eng, engine.Interactive, x, w, engine.Convert[T](c.bias), c.conv)
 	if err != nil {
 		return engine.Tensor[float64]{}, err
 	}
-	return engine.Tensor[float64]{Shape: out.Shape, Data: convert[float64](out.Data)}, nil
-}
-
-func convert[T, F engine.Float](s []F) []T {
-	if s == nil {
-		return nil
-	}
-	out := make([]T, len(s))
-	for i, v := range s {
-		out[i] = T(v)
-	}
-	return out
+	return engine.Tensor[float64]{Shape: out.Shape, Data: engine.Convert[float64](out.Data)}, nil
 }
 
 // corr2dCall checks the operands and parameters against the limits and

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/corr2d/corr2d/internal/engine"
 	"github.com/corr2d/corr2d/internal/grayimg"
 	"github.com/corr2d/corr2d/internal/npy"
 	"github.com/corr2d/corr2d/internal/tensor"
@@ -106,7 +107,7 @@ func encodeTensor(media string, t tensor.Dense, bits int, info answerInfo, sc gr
 	case mediaNPY:
 		a := npy.Array{DType: npy.Float64, Shape: t.Shape, F64: t.Data}
 		if bits == 32 {
-			a = npy.Array{DType: npy.Float32, Shape: t.Shape, F32: convert[float32](t.Data)}
+			a = npy.Array{DType: npy.Float32, Shape: t.Shape, F32: engine.Convert[float32](t.Data)}
 		}
 		var buf bytes.Buffer
 		if err := npy.Write(&buf, a); err != nil {

@@ -194,37 +194,11 @@ func (t trainer[T]) update(p *params[T], tensors, grads [][]T) {
 func clone[T engine.Float](s []T) []T { return append([]T(nil), s...) }
 
 func toTensor[T engine.Float](d tensor.Dense) engine.Tensor[T] {
-	t := engine.Tensor[T]{Shape: [4]int(d.Shape), Data: make([]T, len(d.Data))}
-	for i, v := range d.Data {
-		t.Data[i] = T(v)
-	}
-	return t
+	return engine.Tensor[T]{Shape: [4]int(d.Shape), Data: engine.Convert[T](d.Data)}
 }
 
 func toDense[T engine.Float](t engine.Tensor[T]) tensor.Dense {
-	return tensor.Dense{Shape: t.Shape[:], Data: toFloat64(t.Data)}
-}
-
-func toFloat64[T engine.Float](s []T) []float64 {
-	if s == nil {
-		return nil
-	}
-	out := make([]float64, len(s))
-	for i, v := range s {
-		out[i] = float64(v)
-	}
-	return out
-}
-
-func fromFloat64[T engine.Float](s []float64) []T {
-	if s == nil {
-		return nil
-	}
-	out := make([]T, len(s))
-	for i, v := range s {
-		out[i] = T(v)
-	}
-	return out
+	return tensor.Dense{Shape: t.Shape[:], Data: engine.Convert[float64](t.Data)}
 }
 
 // optState is params' optimizer memory as checkpoints store it; float32
@@ -239,7 +213,7 @@ type optState struct {
 func loadParams[T engine.Float](j Job) (params[T], error) {
 	p := params[T]{
 		w: toTensor[T](j.Weight),
-		b: fromFloat64[T](j.Bias),
+		b: engine.Convert[T](j.Bias),
 	}
 	if len(j.State) == 0 {
 		return p, nil
@@ -250,10 +224,10 @@ func loadParams[T engine.Float](j Job) (params[T], error) {
 	}
 	p.step = st.Step
 	for _, b := range st.Buf {
-		p.buf = append(p.buf, fromFloat64[T](b))
+		p.buf = append(p.buf, engine.Convert[T](b))
 	}
 	for _, s := range st.Sq {
-		p.sq = append(p.sq, fromFloat64[T](s))
+		p.sq = append(p.sq, engine.Convert[T](s))
 	}
 	return p, nil
 }
@@ -262,14 +236,14 @@ func loadParams[T engine.Float](j Job) (params[T], error) {
 func (p params[T]) checkpoint(step int, losses []LossPoint) (Checkpoint, error) {
 	st := optState{Step: p.step}
 	for _, b := range p.buf {
-		st.Buf = append(st.Buf, toFloat64(b))
+		st.Buf = append(st.Buf, engine.Convert[float64](b))
 	}
 	for _, s := range p.sq {
-		st.Sq = append(st.Sq, toFloat64(s))
+		st.Sq = append(st.Sq, engine.Convert[float64](s))
 	}
 	state, err := json.Marshal(st)
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("optimizer state: %w", err)
 	}
-	return Checkpoint{Step: step, Weight: toDense(p.w), Bias: toFloat64(p.b), State: state, Losses: losses}, nil
+	return Checkpoint{Step: step, Weight: toDense(p.w), Bias: engine.Convert[float64](p.b), State: state, Losses: losses}, nil
 }
