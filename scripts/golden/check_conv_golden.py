@@ -147,7 +147,7 @@ def check_corr2d(doc):
 
 
 def contract_violations(req):
-    """Fields whose rule in /tmp/plan/conv.md (the engine contract) the request breaks."""
+    """Fields whose rule (as internal/engine/conv.go states it) the request breaks."""
     bad = []
     try:
         x = np.array(req["input"], dtype=np.float64)
