@@ -411,7 +411,8 @@ func conv2dDirect[T Float](ctx context.Context, e *Engine, p Priority, x, w Tens
 	}
 	units := g.out[0] * O * ho
 	j.out = make([]T, units*wo)
-	if err := e.run(ctx, p, j, units, e.bands(units, wo, cg*kh*kw)); err != nil {
+	macs := float64(units) * float64(wo) * float64(cg*kh*kw)
+	if err := e.run(ctx, p, j, units, e.bands(units, wo, cg*kh*kw), macs); err != nil {
 		return Tensor[T]{}, err
 	}
 	return Tensor[T]{Shape: g.out, Data: j.out}, nil
@@ -432,8 +433,12 @@ func flipped[T Float](w Tensor[T]) []T {
 }
 
 // run splits units of work into n bands on queue p, waits for all of them to
-// finish or be skipped, and returns the first error of any band.
-func (e *Engine) run(ctx context.Context, p Priority, work bander, units, n int) error {
+// finish or be skipped, and returns the first error of any band. macs is the
+// work's size in multiply-adds.
+func (e *Engine) run(ctx context.Context, p Priority, work bander, units, n int, macs float64) error {
+	if p == Background && n == 1 && macs < float64(e.minBandWork) && e.hook == nil {
+		return e.inline(ctx, work, units)
+	}
 	tasks := make([]task, n)
 	// A derived context lets one failing band (a panic, say) cancel its
 	// siblings, whose work would be thrown away anyway.
@@ -458,6 +463,28 @@ func (e *Engine) run(ctx context.Context, p Priority, work bander, units, n int)
 		}
 	}
 	return c.err // no band is left to write c.err after Wait
+}
+
+// inline runs tiny background work on the caller's goroutine: handing a
+// few dozen multiply-adds (a training step on d2l's 6×8 image) to a worker
+// and back costs many times the work itself, and work this small cannot
+// hold up an interactive request.
+func (e *Engine) inline(ctx context.Context, work bander, units int) (err error) {
+	select {
+	case <-e.quit:
+		return ErrClosed
+	default:
+	}
+	start := time.Now()
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("engine: band panicked: %v", r)
+		}
+		if s, ok := ctx.Value(statsKey{}).(*Stats); ok {
+			s.Compute += time.Since(start)
+		}
+	}()
+	return work.rows(ctx, 0, units)
 }
 
 // Stats is how long a caller's work waited in the queue and then ran, summed
@@ -636,7 +663,8 @@ func Conv2DWeightGrad[T Float](ctx context.Context, e *Engine, p Priority, x, dy
 	}
 	units := O * cg * kh
 	n := e.bands(units, kw, g.out[0]*g.out[2]*g.out[3])
-	if err := e.run(ctx, p, j, units, n); err != nil {
+	macs := float64(units) * float64(kw) * float64(g.out[0]*g.out[2]*g.out[3])
+	if err := e.run(ctx, p, j, units, n, macs); err != nil {
 		return Tensor[T]{}, fmt.Errorf("engine: conv2d weight grad: %w", err)
 	}
 	return Tensor[T]{Shape: [4]int{O, cg, kh, kw}, Data: j.dw}, nil

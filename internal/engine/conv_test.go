@@ -1043,3 +1043,32 @@ func TestConv2DRejectsAnUnknownMethod(t *testing.T) {
 		}
 	}
 }
+
+func TestTinyBackgroundWorkIsComputedInlineAndStillCancellable(t *testing.T) {
+	e := newTestEngine(t, engine.Config{Workers: 1})
+	x := engine.Tensor[float32]{Shape: [4]int{1, 1, 6, 8}, Data: make([]float32, 48)}
+	for i := range x.Data {
+		x.Data[i] = float32(i%8) - 3
+	}
+	w := engine.Tensor[float32]{Shape: [4]int{1, 1, 1, 2}, Data: []float32{1, -1}}
+	var st engine.Stats
+	got, err := engine.Conv2D(engine.WithStats(context.Background(), &st), e, engine.Background, x, w, nil, engine.Conv{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		for j := range 7 {
+			if want := x.Data[i*8+j] - x.Data[i*8+j+1]; got.Data[i*7+j] != want {
+				t.Fatalf("out[%d][%d] = %v, want %v", i, j, got.Data[i*7+j], want)
+			}
+		}
+	}
+	if st.Queue != 0 {
+		t.Errorf("inline work queued for %v", st.Queue)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := engine.Conv2D(ctx, e, engine.Background, x, w, nil, engine.Conv{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("canceled tiny background work = %v, want context.Canceled", err)
+	}
+}

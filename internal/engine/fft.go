@@ -209,13 +209,13 @@ func conv2dFFT[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[
 	j.ks = make([]complex128, O*cg*P*nc)
 	perPlane := int(fftPlaneWork(P, Q))
 	units := j.n*j.c + O*cg
-	if err := e.run(ctx, p, j, units, e.bands(units, 1, perPlane)); err != nil {
+	if err := e.run(ctx, p, j, units, e.bands(units, 1, perPlane), float64(units)*float64(perPlane)); err != nil {
 		return Tensor[T]{}, err
 	}
 	j.phase = 1
 	units = j.n * O
 	j.out = make([]T, units*j.ho*j.wo)
-	if err := e.run(ctx, p, j, units, e.bands(units, 1, perPlane+cg*P*nc)); err != nil {
+	if err := e.run(ctx, p, j, units, e.bands(units, 1, perPlane+cg*P*nc), float64(units)*float64(perPlane+cg*P*nc)); err != nil {
 		return Tensor[T]{}, err
 	}
 	return Tensor[T]{Shape: g.out, Data: j.out}, nil
