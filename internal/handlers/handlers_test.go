@@ -228,14 +228,8 @@ type goldenCorr2d struct {
 }
 
 func TestCorr2dMatchesPyTorchAndScipy(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "golden", "corr2d_valid.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var g goldenCorr2d
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
+	readGolden(t, "corr2d_valid.json", &g)
 	f := newFixture(t, options{})
 	for _, c := range g.Cases {
 		t.Run(c.Name, func(t *testing.T) {
@@ -644,10 +638,6 @@ func FuzzRequests(f *testing.F) {
 // TestGoldenConvOverHTTP sends a sample of the golden cases through the
 // whole handler; golden_test.go runs all of them without HTTP.
 func TestGoldenConvOverHTTP(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "golden", "conv2d.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var g struct {
 		Cases []struct {
 			Name       string          `json:"name"`
@@ -656,9 +646,7 @@ func TestGoldenConvOverHTTP(t *testing.T) {
 			ErrorField string          `json:"error_field"`
 		} `json:"cases"`
 	}
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
+	readGolden(t, "conv2d.json", &g)
 	f := newFixture(t, options{})
 	for i, c := range g.Cases {
 		if i%7 != 0 && c.ErrorField == "" {
@@ -727,10 +715,6 @@ func walk(v any, fn func(float64)) {
 // initial weights exactly and the per-step losses and final weights within
 // 1e-9 (float64) or 1e-5 (float32).
 func TestGoldenTrainingOverHTTP(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "golden", "train_conv.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var g struct {
 		Cases []struct {
 			Name        string          `json:"name"`
@@ -742,9 +726,7 @@ func TestGoldenTrainingOverHTTP(t *testing.T) {
 			FinalBias   []float64       `json:"final_bias"`
 		} `json:"cases"`
 	}
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
+	readGolden(t, "train_conv.json", &g)
 	if len(g.Cases) < 20 {
 		t.Fatalf("%d training runs in the golden set, want at least 20", len(g.Cases))
 	}
@@ -820,5 +802,18 @@ func TestGoldenTrainingOverHTTP(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// readGolden decodes testdata/golden/name, written by scripts/golden from
+// PyTorch and scipy.
+func readGolden(t *testing.T, name string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "golden", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatal(err)
 	}
 }
