@@ -82,28 +82,28 @@ func compressBody(r *http.Request, body []byte) ([]byte, string) {
 		return body, ""
 	}
 	accept := r.Header.Get("Accept-Encoding")
-	var buf bytes.Buffer
-	switch {
-	case acceptsEncoding(accept, "zstd"):
-		zw, err := zstd.NewWriter(&buf, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	for _, c := range []struct {
+		name      string
+		newWriter func(io.Writer) (io.WriteCloser, error)
+	}{
+		{"zstd", func(w io.Writer) (io.WriteCloser, error) {
+			return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+		}},
+		{"gzip", func(w io.Writer) (io.WriteCloser, error) { return gzip.NewWriterLevel(w, gzip.BestSpeed) }},
+	} {
+		if !acceptsEncoding(accept, c.name) {
+			continue
+		}
+		var buf bytes.Buffer
+		zw, err := c.newWriter(&buf)
 		if err != nil {
 			return body, ""
 		}
 		_, werr := zw.Write(body)
 		if errors.Join(werr, zw.Close()) != nil {
-			return body, ""
+			return body, "" // sending it as it is beats failing the request
 		}
-		return buf.Bytes(), "zstd"
-	case acceptsEncoding(accept, "gzip"):
-		zw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-		if err != nil {
-			return body, ""
-		}
-		_, werr := zw.Write(body)
-		if errors.Join(werr, zw.Close()) != nil {
-			return body, ""
-		}
-		return buf.Bytes(), "gzip"
+		return buf.Bytes(), c.name
 	}
 	return body, ""
 }
