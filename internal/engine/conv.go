@@ -352,11 +352,8 @@ func Conv2D[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[T],
 	if err != nil {
 		return Tensor[T]{}, err
 	}
-	if p != Interactive && p != Background {
-		return Tensor[T]{}, fmt.Errorf("engine: unknown priority %d", int(p))
-	}
-	if err := ctx.Err(); err != nil {
-		return Tensor[T]{}, fmt.Errorf("engine: conv2d: %w", err)
+	if err := ready(ctx, p, "conv2d"); err != nil {
+		return Tensor[T]{}, err
 	}
 
 	out, err := conv2d(ctx, e, p, x, w, bias, g, c)
@@ -485,6 +482,18 @@ func (e *Engine) inline(ctx context.Context, work bander, units int) (err error)
 		}
 	}()
 	return work.rows(ctx, 0, units)
+}
+
+// ready checks what every public entry point checks before any work: a
+// known priority and a live context.
+func ready(ctx context.Context, p Priority, op string) error {
+	if p != Interactive && p != Background {
+		return fmt.Errorf("engine: unknown priority %d", int(p))
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("engine: %s: %w", op, err)
+	}
+	return nil
 }
 
 // Stats is how long a caller's work waited in the queue and then ran, summed
@@ -637,11 +646,8 @@ func Conv2DWeightGrad[T Float](ctx context.Context, e *Engine, p Priority, x, dy
 	if err != nil {
 		return Tensor[T]{}, err
 	}
-	if p != Interactive && p != Background {
-		return Tensor[T]{}, fmt.Errorf("engine: unknown priority %d", int(p))
-	}
-	if err := ctx.Err(); err != nil {
-		return Tensor[T]{}, fmt.Errorf("engine: conv2d weight grad: %w", err)
+	if err := ready(ctx, p, "conv2d weight grad"); err != nil {
+		return Tensor[T]{}, err
 	}
 
 	xp, err := padInput(ctx, x, g.pads, g.hn, g.wn, g.sw, c.Border, T(c.Fill))

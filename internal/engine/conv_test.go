@@ -978,37 +978,10 @@ func benchConv[T engine.Float](b *testing.B, xs, ws [4]int, c engine.Conv) {
 	flops := 2 * float64(out[0]*out[1]*out[2]*out[3]) * float64(ws[1]*ws[2]*ws[3])
 	var elem T
 	bytes := int64(len(x.Data)+len(w.Data)+out[0]*out[1]*out[2]*out[3]) * int64(sizeof(elem))
-	report := func(b *testing.B) {
-		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-	}
-	for _, impl := range []struct {
-		name    string
-		workers int
-	}{{"engine", 0}, {"engine-1worker", 1}} {
-		b.Run("impl="+impl.name, func(b *testing.B) {
-			e, err := engine.New(engine.Config{Workers: impl.workers}, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer e.Close()
-			b.ReportAllocs()
-			b.SetBytes(bytes)
-			for b.Loop() {
-				if _, err := engine.Conv2D(context.Background(), e, engine.Interactive, x, w, nil, c); err != nil {
-					b.Fatal(err)
-				}
-			}
-			report(b)
-		})
-	}
-	b.Run("impl=reference", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetBytes(bytes)
-		for b.Loop() {
-			refConv2D(x, w, nil, c)
-		}
-		report(b)
-	})
+	benchImpls(b, flops, bytes, func(e *engine.Engine) error {
+		_, err := engine.Conv2D(context.Background(), e, engine.Interactive, x, w, nil, c)
+		return err
+	}, "reference", func() { refConv2D(x, w, nil, c) })
 }
 
 func TestWithStatsRecordsQueueAndCompute(t *testing.T) {

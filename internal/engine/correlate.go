@@ -27,11 +27,8 @@ func Correlate[T Float](ctx context.Context, e *Engine, p Priority, x, k Matrix[
 	if err := checkShapes(x, k); err != nil {
 		return Matrix[T]{}, err
 	}
-	if p != Interactive && p != Background {
-		return Matrix[T]{}, fmt.Errorf("engine: unknown priority %d", int(p))
-	}
-	if err := ctx.Err(); err != nil {
-		return Matrix[T]{}, fmt.Errorf("engine: correlate: %w", err)
+	if err := ready(ctx, p, "correlate"); err != nil {
+		return Matrix[T]{}, err
 	}
 
 	// A valid cross-correlation is the simplest Conv2D: one image, one

@@ -487,7 +487,15 @@ func benchCorrelate[T engine.Float](b *testing.B, n, kk int) {
 	flops := 2 * float64(out*out*kk*kk)
 	var elem T
 	bytes := int64(len(x.Data)+len(k.Data)+out*out) * int64(sizeof(elem))
+	benchImpls(b, flops, bytes, func(e *engine.Engine) error {
+		_, err := engine.Correlate(context.Background(), e, engine.Interactive, x, k)
+		return err
+	}, "naive", func() { naive(x, k) })
+}
 
+// benchImpls runs call on an engine with all workers and with one, and the
+// plain reference loop, reporting GFLOP/s for each.
+func benchImpls(b *testing.B, flops float64, bytes int64, call func(*engine.Engine) error, refName string, ref func()) {
 	report := func(b *testing.B) {
 		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 	}
@@ -504,18 +512,18 @@ func benchCorrelate[T engine.Float](b *testing.B, n, kk int) {
 			b.ReportAllocs()
 			b.SetBytes(bytes)
 			for b.Loop() {
-				if _, err := engine.Correlate(context.Background(), e, engine.Interactive, x, k); err != nil {
+				if err := call(e); err != nil {
 					b.Fatal(err)
 				}
 			}
 			report(b)
 		})
 	}
-	b.Run("impl=naive", func(b *testing.B) {
+	b.Run("impl="+refName, func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(bytes)
 		for b.Loop() {
-			naive(x, k)
+			ref()
 		}
 		report(b)
 	})
