@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -87,8 +88,13 @@ func run(args []string, stdout io.Writer) error {
 	py := fs.String("python", "/usr/bin/python3", "Python with PyTorch and scipy")
 	noPy := fs.Bool("nopython", false, "time the engine only")
 	method := fs.String("method", "auto", "engine method: auto, direct or fft")
+	only := fs.String("only", "", "run only the workloads whose name matches this regular expression")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	keep, err := regexp.Compile(*only)
+	if err != nil {
+		return fmt.Errorf("-only: %w", err)
 	}
 	methods := map[string]engine.Method{"auto": engine.MethodAuto, "direct": engine.MethodDirect, "fft": engine.MethodFFT}
 	m, ok := methods[*method]
@@ -137,6 +143,7 @@ func run(args []string, stdout io.Writer) error {
 			&workload{Name: "train 512x512 k3", DType: dt, Kind: "train", XShape: [4]int{1, 1, 512, 512}, WShape: [4]int{1, 1, 3, 3}, Stride: [2]int{1, 1}},
 		)
 	}
+	ws = slices.DeleteFunc(ws, func(w *workload) bool { return !keep.MatchString(w.Name) })
 
 	for i, w := range ws {
 		var err error

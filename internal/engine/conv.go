@@ -610,10 +610,14 @@ func addScalar[T Float](d []T, v T) {
 // With c.Convolve it is the gradient with respect to the kernel as passed to
 // Conv2D, that is, flipped back.
 //
-// Each element is summed in T over n, i, j in that order, starting from
-// zero. The work is split into bands of kernel rows (o, c, a) on the pool,
-// with the same priorities, admission and cancellation as Conv2D. dy of the
-// wrong shape is a *ParamError for "grad_output".
+// Each element is summed in T, in an order fixed by the shapes alone (never
+// by the pool): the rows of dy are cut into parts of about gradGrain
+// multiply-adds, each part sums its rows in lanes of a vector register (the
+// SIMD kernel) plus the row tails, and the parts are added in order. That
+// is as accurate as one running sum or better, and the parts of every row
+// of dW spread over the workers even for a single 3×3 kernel. Priorities,
+// admission and cancellation are as for Conv2D. dy of the wrong shape is a
+// *ParamError for "grad_output".
 func Conv2DWeightGrad[T Float](ctx context.Context, e *Engine, p Priority, x, dy Tensor[T], kh, kw int, c Conv) (Tensor[T], error) {
 	var err error
 	for _, d := range dy.Shape {
@@ -655,78 +659,128 @@ func Conv2DWeightGrad[T Float](ctx context.Context, e *Engine, p Priority, x, dy
 		return Tensor[T]{}, fmt.Errorf("engine: conv2d weight grad: %w", err)
 	}
 	O, cg := g.w[0], g.w[1]
+	rows := g.out[0] * g.out[2] // rows of dy per output channel
+	per := gradRowsPerPart(rows, g.out[3]*kw)
 	j := &gradJob[T]{
 		x: xp.data, plane: xp.plane, ld: xp.ld,
-		n: g.in[0], c: g.in[1], cg: cg, o: O, og: O / g.groups,
+		c: g.in[1], cg: cg, o: O, og: O / g.groups,
 		ho: g.out[2], wo: g.out[3], sh: g.sh, dh: g.dh,
-		kh: kh, kw: kw, flip: c.Convolve,
+		kh: kh, kw: kw,
+		dyRows: rows, per: per, parts: (rows + per - 1) / per,
 		dy:   dy.Data,
 		offs: make([]int, kw),
-		dw:   make([]T, O*cg*kh*kw),
 	}
 	for b := range kw {
 		j.offs[b] = xp.at(b*g.dw, g.sw)
 	}
-	units := O * cg * kh
-	n := e.bands(units, kw, g.out[0]*g.out[2]*g.out[3])
-	macs := float64(units) * float64(kw) * float64(g.out[0]*g.out[2]*g.out[3])
+	units := O * cg * kh * j.parts
+	j.sums = make([]T, units*kw)
+	n := e.bands(units, kw, per*g.out[3])
+	macs := float64(O*cg*kh) * float64(kw) * float64(rows*g.out[3])
 	if err := e.run(ctx, p, j, units, n, macs); err != nil {
 		return Tensor[T]{}, fmt.Errorf("engine: conv2d weight grad: %w", err)
 	}
-	return Tensor[T]{Shape: [4]int{O, cg, kh, kw}, Data: j.dw}, nil
+	return Tensor[T]{Shape: [4]int{O, cg, kh, kw}, Data: j.weights(c.Convolve)}, nil
 }
 
-// gradJob is one Conv2DWeightGrad request. Its units are the rows of dW,
-// numbered (o*Cg + c)*kh + a: a whole row of kw taps is computed together, so
-// that each row of dy and of the input is loaded once for all kw taps.
+// gradGrain is about how many multiply-adds one part of a weight-gradient
+// row sums: enough to dwarf the cost of a band, small enough that a 3×3
+// kernel on one channel, three rows of dW, still splits into bands for
+// every worker.
+const gradGrain = 1 << 17
+
+// gradRowsPerPart is how many of the rows rows of dy, each costing cost
+// multiply-adds, one part of a weight-gradient row covers. It depends on
+// the problem alone, never on the pool, so the result does not either.
+func gradRowsPerPart(rows, cost int) int {
+	return max(1, min(rows, gradGrain/max(cost, 1)))
+}
+
+// gradJob is one Conv2DWeightGrad request. A row of dW, (o, c, a), is
+// split into parts, each summing a run of per rows of dy over every tap b
+// of the row at once, so that each row of dy and of the input is loaded
+// once for all kw taps. Its units are the parts, numbered
+// ((o*Cg + c)*kh + a)*parts + s; each writes its kw partial sums to sums,
+// and weights adds them up in order once every part is done.
 type gradJob[T Float] struct {
-	x         []T // padded input, see padded
-	plane, ld int
-	n, c, cg  int
-	o, og     int
-	ho, wo    int
-	sh, dh    int
-	kh, kw    int
-	flip      bool
-	dy        []T
-	offs      []int // offset of tap b from the row's first cell
-	dw        []T
+	x                  []T // padded input, see padded
+	plane, ld          int
+	c, cg              int
+	o, og              int
+	ho, wo             int
+	sh, dh             int
+	kh, kw             int
+	dyRows, per, parts int
+	dy                 []T
+	offs               []int // offset of tap b from the row's first cell
+	sums               []T   // kw partial sums per unit
 }
 
 func (j *gradJob[T]) rows(ctx context.Context, lo, hi int) error {
 	done := ctx.Done()
+	lanes := vectorLanes[T]()
+	vec := make([]T, j.kw*lanes) // lanes partial sums per tap, see gradTaps
 	acc := make([]T, j.kw)
 	for u := lo; u < hi; u++ {
-		o, c, a := u/(j.cg*j.kh), u/j.kh%j.cg, u%j.kh
+		row, s := u/j.parts, u%j.parts
+		o, c, a := row/(j.cg*j.kh), row/j.kh%j.cg, row%j.kh
 		ci := o/j.og*j.cg + c
+		clear(vec)
 		clear(acc)
-		for n := range j.n {
-			// One unit sums over every image, which can be a lot of work,
-			// so ctx is checked per image rather than per unit.
+		for r := s * j.per; r < min((s+1)*j.per, j.dyRows); r++ {
 			select {
 			case <-done:
 				return ctx.Err()
 			default:
 			}
-			for i := range j.ho {
-				dy := j.dy[((n*j.o+o)*j.ho+i)*j.wo:][:j.wo]
-				x := j.x[(n*j.c+ci)*j.plane+(i*j.sh+a*j.dh)*j.ld:]
-				dotRow(acc, dy, x, j.offs)
+			n, i := r/j.ho, r%j.ho
+			dy := j.dy[((n*j.o+o)*j.ho+i)*j.wo:][:j.wo]
+			x := j.x[(n*j.c+ci)*j.plane+(i*j.sh+a*j.dh)*j.ld:]
+			m := simdGrad(vec, dy, x, j.offs)
+			if m < len(dy) {
+				dotRow(acc, dy[m:], x[m:], j.offs)
 			}
 		}
-		row := j.dw[u*j.kw : (u+1)*j.kw]
-		if j.flip {
-			// The gradient for tap (a, b) of the flipped kernel belongs to
-			// tap (kh-1-a, kw-1-b) of the caller's kernel.
-			row = j.dw[(u+j.kh-1-2*a)*j.kw:][:j.kw]
-			for b, v := range acc {
-				row[j.kw-1-b] = v
+		sums := j.sums[u*j.kw : (u+1)*j.kw]
+		for b, v := range acc {
+			for _, l := range vec[b*lanes : (b+1)*lanes] {
+				v += l
 			}
-		} else {
-			copy(row, acc)
+			sums[b] = v
 		}
 	}
 	return nil
+}
+
+// vectorLanes is how many elements of T fill a 32-byte vector register: the
+// partial sums per tap of a weight-gradient row, whether or not this build
+// has the SIMD kernel that fills them.
+func vectorLanes[T Float]() int {
+	var z T
+	return 32 / int(unsafe.Sizeof(z))
+}
+
+// weights adds up the parts of every row of dW, in order, into dW; with
+// flip, into the tap (kh-1-a, kw-1-b) of the kernel the caller passed,
+// since the gradient was taken for the flipped one.
+func (j *gradJob[T]) weights(flip bool) []T {
+	dw := make([]T, len(j.sums)/j.parts)
+	for row := range len(dw) / j.kw {
+		out := dw[row*j.kw : (row+1)*j.kw]
+		if flip {
+			a := row % j.kh
+			out = dw[(row+j.kh-1-2*a)*j.kw:][:j.kw]
+		}
+		for s := range j.parts {
+			for b, v := range j.sums[(row*j.parts+s)*j.kw:][:j.kw] {
+				if flip {
+					b = j.kw - 1 - b
+				}
+				out[b] += v
+			}
+		}
+	}
+	return dw
 }
 
 // dotRow adds Σ_j dy[j]·x[offs[b]+j] to acc[b] for every tap b, one term at

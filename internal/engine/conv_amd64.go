@@ -40,6 +40,26 @@ func simdRow[T Float](d, x []T, offs []int, k []T) int {
 	}
 }
 
+// simdGrad is the one place that picks a SIMD weight-gradient kernel for
+// this CPU. It adds the prefix of the row dy that fills whole vector
+// registers into acc, which holds lanes[T] partial sums per tap (see
+// gradTaps), and returns the prefix's length: zero when the CPU lacks AVX2
+// and FMA.
+func simdGrad[T Float](acc, dy, x []T, offs []int) int {
+	if !haveAVX2FMA {
+		return 0
+	}
+	var z T
+	switch unsafe.Sizeof(z) {
+	case 4:
+		gradTapsAVX2F32(as[float32](acc), as[float32](dy), as[float32](x), offs)
+		return len(dy) &^ 7
+	default:
+		gradTapsAVX2F64(as[float64](acc), as[float64](dy), as[float64](x), offs)
+		return len(dy) &^ 3
+	}
+}
+
 // as reinterprets a slice of T as a slice of its underlying type F, which
 // has the same size and layout.
 func as[F, T Float](s []T) []F {

@@ -113,6 +113,123 @@ blk1done:
 	VZEROUPPER
 	RET
 
+// func gradTapsAVX2F32(acc []float32, dy []float32, x []float32, offs []int)
+// Requires: AVX, FMA3
+TEXT ·gradTapsAVX2F32(SB), NOSPLIT, $0-96
+	MOVQ acc_base+0(FP), AX
+	MOVQ dy_base+24(FP), CX
+	MOVQ dy_len+32(FP), DX
+	MOVQ x_base+48(FP), BX
+	MOVQ offs_base+72(FP), SI
+	MOVQ offs_len+80(FP), DI
+	ANDQ $0xfffffff8, DX
+	SHLQ $0x02, DX
+
+grp4:
+	CMPQ    DI, $0x04
+	JL      grp4done
+	MOVQ    (SI), R10
+	SHLQ    $0x02, R10
+	ADDQ    BX, R10
+	VMOVUPS (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	MOVQ    8(SI), R11
+	SHLQ    $0x02, R11
+	ADDQ    BX, R11
+	VMOVUPS 32(AX), Y2
+	VXORPS  Y3, Y3, Y3
+	MOVQ    16(SI), R12
+	SHLQ    $0x02, R12
+	ADDQ    BX, R12
+	VMOVUPS 64(AX), Y4
+	VXORPS  Y5, Y5, Y5
+	MOVQ    24(SI), R13
+	SHLQ    $0x02, R13
+	ADDQ    BX, R13
+	VMOVUPS 96(AX), Y6
+	VXORPS  Y7, Y7, Y7
+	XORQ    R8, R8
+
+grp4two:
+	LEAQ        64(R8), R9
+	CMPQ        R9, DX
+	JG          grp4one
+	VMOVUPS     (CX)(R8*1), Y8
+	VMOVUPS     32(CX)(R8*1), Y9
+	VFMADD231PS (R10)(R8*1), Y8, Y0
+	VFMADD231PS 32(R10)(R8*1), Y9, Y1
+	VFMADD231PS (R11)(R8*1), Y8, Y2
+	VFMADD231PS 32(R11)(R8*1), Y9, Y3
+	VFMADD231PS (R12)(R8*1), Y8, Y4
+	VFMADD231PS 32(R12)(R8*1), Y9, Y5
+	VFMADD231PS (R13)(R8*1), Y8, Y6
+	VFMADD231PS 32(R13)(R8*1), Y9, Y7
+	MOVQ        R9, R8
+	JMP         grp4two
+
+grp4one:
+	CMPQ        R8, DX
+	JGE         grp4store
+	VMOVUPS     (CX)(R8*1), Y8
+	VFMADD231PS (R10)(R8*1), Y8, Y0
+	VFMADD231PS (R11)(R8*1), Y8, Y2
+	VFMADD231PS (R12)(R8*1), Y8, Y4
+	VFMADD231PS (R13)(R8*1), Y8, Y6
+
+grp4store:
+	VADDPS  Y1, Y0, Y0
+	VMOVUPS Y0, (AX)
+	VADDPS  Y3, Y2, Y2
+	VMOVUPS Y2, 32(AX)
+	VADDPS  Y5, Y4, Y4
+	VMOVUPS Y4, 64(AX)
+	VADDPS  Y7, Y6, Y6
+	VMOVUPS Y6, 96(AX)
+	ADDQ    $0x00000080, AX
+	ADDQ    $0x00000020, SI
+	SUBQ    $0x04, DI
+	JMP     grp4
+
+grp4done:
+grp1:
+	CMPQ    DI, $0x01
+	JL      grp1done
+	MOVQ    (SI), R10
+	SHLQ    $0x02, R10
+	ADDQ    BX, R10
+	VMOVUPS (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	XORQ    R8, R8
+
+grp1two:
+	LEAQ        64(R8), R9
+	CMPQ        R9, DX
+	JG          grp1one
+	VMOVUPS     (CX)(R8*1), Y2
+	VMOVUPS     32(CX)(R8*1), Y3
+	VFMADD231PS (R10)(R8*1), Y2, Y0
+	VFMADD231PS 32(R10)(R8*1), Y3, Y1
+	MOVQ        R9, R8
+	JMP         grp1two
+
+grp1one:
+	CMPQ        R8, DX
+	JGE         grp1store
+	VMOVUPS     (CX)(R8*1), Y2
+	VFMADD231PS (R10)(R8*1), Y2, Y0
+
+grp1store:
+	VADDPS  Y1, Y0, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x00000020, AX
+	ADDQ    $0x00000008, SI
+	SUBQ    $0x01, DI
+	JMP     grp1
+
+grp1done:
+	VZEROUPPER
+	RET
+
 // func convRowAVX2F64(d []float64, x []float64, offs []int, k []float64)
 // Requires: AVX, FMA3
 TEXT ·convRowAVX2F64(SB), NOSPLIT, $0-96
@@ -219,5 +336,122 @@ blk1tap:
 	JMP          blk1
 
 blk1done:
+	VZEROUPPER
+	RET
+
+// func gradTapsAVX2F64(acc []float64, dy []float64, x []float64, offs []int)
+// Requires: AVX, FMA3
+TEXT ·gradTapsAVX2F64(SB), NOSPLIT, $0-96
+	MOVQ acc_base+0(FP), AX
+	MOVQ dy_base+24(FP), CX
+	MOVQ dy_len+32(FP), DX
+	MOVQ x_base+48(FP), BX
+	MOVQ offs_base+72(FP), SI
+	MOVQ offs_len+80(FP), DI
+	ANDQ $0xfffffffc, DX
+	SHLQ $0x03, DX
+
+grp4:
+	CMPQ    DI, $0x04
+	JL      grp4done
+	MOVQ    (SI), R10
+	SHLQ    $0x03, R10
+	ADDQ    BX, R10
+	VMOVUPS (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	MOVQ    8(SI), R11
+	SHLQ    $0x03, R11
+	ADDQ    BX, R11
+	VMOVUPS 32(AX), Y2
+	VXORPS  Y3, Y3, Y3
+	MOVQ    16(SI), R12
+	SHLQ    $0x03, R12
+	ADDQ    BX, R12
+	VMOVUPS 64(AX), Y4
+	VXORPS  Y5, Y5, Y5
+	MOVQ    24(SI), R13
+	SHLQ    $0x03, R13
+	ADDQ    BX, R13
+	VMOVUPS 96(AX), Y6
+	VXORPS  Y7, Y7, Y7
+	XORQ    R8, R8
+
+grp4two:
+	LEAQ        64(R8), R9
+	CMPQ        R9, DX
+	JG          grp4one
+	VMOVUPS     (CX)(R8*1), Y8
+	VMOVUPS     32(CX)(R8*1), Y9
+	VFMADD231PD (R10)(R8*1), Y8, Y0
+	VFMADD231PD 32(R10)(R8*1), Y9, Y1
+	VFMADD231PD (R11)(R8*1), Y8, Y2
+	VFMADD231PD 32(R11)(R8*1), Y9, Y3
+	VFMADD231PD (R12)(R8*1), Y8, Y4
+	VFMADD231PD 32(R12)(R8*1), Y9, Y5
+	VFMADD231PD (R13)(R8*1), Y8, Y6
+	VFMADD231PD 32(R13)(R8*1), Y9, Y7
+	MOVQ        R9, R8
+	JMP         grp4two
+
+grp4one:
+	CMPQ        R8, DX
+	JGE         grp4store
+	VMOVUPS     (CX)(R8*1), Y8
+	VFMADD231PD (R10)(R8*1), Y8, Y0
+	VFMADD231PD (R11)(R8*1), Y8, Y2
+	VFMADD231PD (R12)(R8*1), Y8, Y4
+	VFMADD231PD (R13)(R8*1), Y8, Y6
+
+grp4store:
+	VADDPD  Y1, Y0, Y0
+	VMOVUPS Y0, (AX)
+	VADDPD  Y3, Y2, Y2
+	VMOVUPS Y2, 32(AX)
+	VADDPD  Y5, Y4, Y4
+	VMOVUPS Y4, 64(AX)
+	VADDPD  Y7, Y6, Y6
+	VMOVUPS Y6, 96(AX)
+	ADDQ    $0x00000080, AX
+	ADDQ    $0x00000020, SI
+	SUBQ    $0x04, DI
+	JMP     grp4
+
+grp4done:
+grp1:
+	CMPQ    DI, $0x01
+	JL      grp1done
+	MOVQ    (SI), R10
+	SHLQ    $0x03, R10
+	ADDQ    BX, R10
+	VMOVUPS (AX), Y0
+	VXORPS  Y1, Y1, Y1
+	XORQ    R8, R8
+
+grp1two:
+	LEAQ        64(R8), R9
+	CMPQ        R9, DX
+	JG          grp1one
+	VMOVUPS     (CX)(R8*1), Y2
+	VMOVUPS     32(CX)(R8*1), Y3
+	VFMADD231PD (R10)(R8*1), Y2, Y0
+	VFMADD231PD 32(R10)(R8*1), Y3, Y1
+	MOVQ        R9, R8
+	JMP         grp1two
+
+grp1one:
+	CMPQ        R8, DX
+	JGE         grp1store
+	VMOVUPS     (CX)(R8*1), Y2
+	VFMADD231PD (R10)(R8*1), Y2, Y0
+
+grp1store:
+	VADDPD  Y1, Y0, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x00000020, AX
+	ADDQ    $0x00000008, SI
+	SUBQ    $0x01, DI
+	JMP     grp1
+
+grp1done:
 	VZEROUPPER
 	RET

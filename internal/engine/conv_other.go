@@ -8,3 +8,7 @@ func simdName() string { return "" }
 // simdRow computes nothing: this build has no SIMD kernels, and convRow
 // runs convRowGo on the whole row.
 func simdRow[T Float](d, x []T, offs []int, k []T) int { return 0 }
+
+// simdGrad adds nothing: this build has no SIMD kernels, and the weight
+// gradient sums every row with dotRow.
+func simdGrad[T Float](acc, dy, x []T, offs []int) int { return 0 }

@@ -9,7 +9,17 @@ package engine
 //go:noescape
 func convRowAVX2F32(d []float32, x []float32, offs []int, k []float32)
 
+// gradTapsAVX2F32 adds the whole-register part of a weight-gradient row into per-lane sums; see gradTaps.
+//
+//go:noescape
+func gradTapsAVX2F32(acc []float32, dy []float32, x []float32, offs []int)
+
 // convRowAVX2F64 computes the whole-register prefix of a convolution output row; see convRow.
 //
 //go:noescape
 func convRowAVX2F64(d []float64, x []float64, offs []int, k []float64)
+
+// gradTapsAVX2F64 adds the whole-register part of a weight-gradient row into per-lane sums; see gradTaps.
+//
+//go:noescape
+func gradTapsAVX2F64(acc []float64, dy []float64, x []float64, offs []int)

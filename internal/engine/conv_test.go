@@ -961,6 +961,11 @@ func BenchmarkConv2D(b *testing.B) {
 		{"n=8/c=16/o=16/size=56x56/k=3x3/pad=1", [4]int{8, 16, 56, 56}, [4]int{16, 16, 3, 3}, engine.Conv{Pad: [4]int{1, 1, 1, 1}}},
 		{"n=1/c=3/o=16/size=224x224/k=7x7/stride=2/pad=3", [4]int{1, 3, 224, 224}, [4]int{16, 3, 7, 7},
 			engine.Conv{Stride: [2]int{2, 2}, Pad: [4]int{3, 3, 3, 3}}},
+		// The two many-channel layers of the GEMM path's issue: a ResNet
+		// block's 3x3 and its 7x7 stem.
+		{"n=8/c=64/o=64/size=56x56/k=3x3/pad=1", [4]int{8, 64, 56, 56}, [4]int{64, 64, 3, 3}, engine.Conv{Pad: [4]int{1, 1, 1, 1}}},
+		{"n=1/c=3/o=64/size=224x224/k=7x7/stride=2/pad=3", [4]int{1, 3, 224, 224}, [4]int{64, 3, 7, 7},
+			engine.Conv{Stride: [2]int{2, 2}, Pad: [4]int{3, 3, 3, 3}}},
 	}
 	for _, c := range cases {
 		b.Run(c.name+"/dtype=float32", func(b *testing.B) { benchConv[float32](b, c.x, c.w, c.conv) })
@@ -1043,5 +1048,47 @@ func TestTinyBackgroundWorkIsComputedInlineAndStillCancellable(t *testing.T) {
 	cancel()
 	if _, err := engine.Conv2D(ctx, e, engine.Background, x, w, nil, engine.Conv{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("canceled tiny background work = %v, want context.Canceled", err)
+	}
+}
+
+// Wide rows take the SIMD weight-gradient kernel (four taps at a time, two
+// vectors per turn, then one, then the scalar tail), and tall ones are cut
+// into parts: every such path must agree with the reference, and the result
+// must not depend on how many workers share the parts.
+func TestConv2DWeightGradWideRowsAndParts(t *testing.T) {
+	one := newTestEngine(t, engine.Config{Workers: 1})
+	three := newTestEngine(t, engine.Config{Workers: 3, MinBandWork: 16})
+	t.Run("dtype=float32", func(t *testing.T) { testWeightGradWide[float32](t, one, three) })
+	t.Run("dtype=float64", func(t *testing.T) { testWeightGradWide[float64](t, one, three) })
+}
+
+func testWeightGradWide[T engine.Float](t *testing.T, one, three *engine.Engine) {
+	r := rand.New(rand.NewPCG(61, 62))
+	for _, kw := range []int{1, 2, 3, 4, 5, 7, 8, 9} {
+		for _, wo := range []int{3, 4, 8, 15, 16, 17, 24, 33, 71} {
+			for _, h := range []int{2, 300} {
+				conv := engine.Conv{Dilation: [2]int{1, 1 + kw%2}}
+				xs := [4]int{2, 2, h + 1, wo + (kw-1)*conv.Dilation[1]}
+				ws := [4]int{3, 2, 2, kw}
+				_, out, err := conv.Geometry(xs, ws)
+				if err != nil {
+					t.Fatal(err)
+				}
+				x, dy := randTensor[T](r, xs), randTensor[T](r, out)
+				got, err := engine.Conv2DWeightGrad(context.Background(), three, engine.Interactive, x, dy, ws[2], kw, conv)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, scale := refWeightGrad(x, dy, ws[2], kw, conv)
+				checkTensorClose(t, got, want, scale)
+				solo, err := engine.Conv2DWeightGrad(context.Background(), one, engine.Interactive, x, dy, ws[2], kw, conv)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(solo, got); diff != "" {
+					t.Errorf("kw %d, wo %d, h %d: 1 and 3 workers differ (-1 +3):\n%s", kw, wo, h, diff)
+				}
+			}
+		}
 	}
 }

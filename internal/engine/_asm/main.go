@@ -1,5 +1,6 @@
 // Command asm generates the AVX2/FMA row kernels of the engine's direct
-// convolution. Run it through go generate in the engine package:
+// convolution and of its weight gradient. Run it through go generate in the
+// engine package:
 //
 //	cd internal/engine && go generate
 //
@@ -23,15 +24,17 @@ type kind struct {
 	lanes     int
 	broadcast func(...Op)
 	fma       func(...Op)
+	add       func(...Op)
 }
 
 func main() {
 	ConstraintExpr("!purego")
 	for _, k := range []kind{
-		{name: "F32", size: 4, lanes: 8, broadcast: VBROADCASTSS, fma: VFMADD231PS},
-		{name: "F64", size: 8, lanes: 4, broadcast: VBROADCASTSD, fma: VFMADD231PD},
+		{name: "F32", size: 4, lanes: 8, broadcast: VBROADCASTSS, fma: VFMADD231PS, add: VADDPS},
+		{name: "F64", size: 8, lanes: 4, broadcast: VBROADCASTSD, fma: VFMADD231PD, add: VADDPD},
 	} {
 		convRow(k)
+		gradTaps(k)
 	}
 	Generate()
 }
