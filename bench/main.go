@@ -221,6 +221,9 @@ func runOurs[T engine.Float](e *engine.Engine, w *workload, dir string, i, reps 
 		step = func() error {
 			var st engine.Stats
 			o, err := engine.Conv2D(engine.WithStats(ctx, &st), e, engine.Interactive, x, k, nil, c)
+			// As in the Python loop, the last result dies once the next
+			// one is made; the service releases its results the same way.
+			engine.Release(e, out.Data)
 			out = o
 			w.method = methodName(&st)
 			return err
@@ -244,6 +247,7 @@ func runOurs[T engine.Float](e *engine.Engine, w *workload, dir string, i, reps 
 				yh.Data[j] = 2 * (yh.Data[j] - y.Data[j])
 			}
 			dk, err := engine.Conv2DWeightGrad(sctx, e, engine.Background, x, yh, k.Shape[2], k.Shape[3], c)
+			engine.Release(e, yh.Data)
 			if err != nil {
 				return err
 			}

@@ -407,7 +407,7 @@ func conv2dDirect[T Float](ctx context.Context, e *Engine, p Priority, x, w Tens
 		}
 	}
 	units := g.out[0] * O * ho
-	j.out = make([]T, units*wo)
+	j.out = result[T](e, units*wo)
 	macs := float64(units) * float64(wo) * float64(cg*kh*kw)
 	if err := e.run(ctx, p, j, units, e.bands(units, wo, cg*kh*kw), macs); err != nil {
 		return Tensor[T]{}, err

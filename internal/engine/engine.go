@@ -121,6 +121,7 @@ type Engine struct {
 
 	closeOnce sync.Once
 	metrics   *metrics
+	recycled  recycler // results handed back by Release
 
 	// hook, if set, runs on the worker just before each band; tests use it
 	// to hold a worker busy or to record the order bands run in.

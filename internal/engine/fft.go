@@ -214,7 +214,7 @@ func conv2dFFT[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[
 	}
 	j.phase = 1
 	units = j.n * O
-	j.out = make([]T, units*j.ho*j.wo)
+	j.out = result[T](e, units*j.ho*j.wo)
 	if err := e.run(ctx, p, j, units, e.bands(units, 1, perPlane+cg*P*nc), float64(units)*float64(perPlane+cg*P*nc)); err != nil {
 		return Tensor[T]{}, err
 	}

@@ -62,6 +62,9 @@ func (t trainer[T]) step(ctx context.Context, p params[T]) (float64, params[T], 
 	if err != nil {
 		return 0, p, fmt.Errorf("forward pass: %w", err)
 	}
+	// The output becomes dy in place and is dead once the step is done: a
+	// large job reuses it for the next step's output.
+	defer engine.Release(t.eng, yhat.Data)
 	n := len(yhat.Data)
 	// The sum is taken in float64 and rounded once: as close to the exact
 	// value as PyTorch's own reduction gets, whatever its order.
