@@ -406,6 +406,9 @@ func conv2dDirect[T Float](ctx context.Context, e *Engine, p Priority, x, w Tens
 			}
 		}
 	}
+	if useQuad(g) {
+		j.quad, j.quadLen, j.kw = quadWeights(j.w, O, kh, kw), (kh+3)*kw*4, kw
+	}
 	units := g.out[0] * O * ho
 	j.out = result[T](e, units*wo)
 	macs := float64(units) * float64(wo) * float64(cg*kh*kw)
@@ -526,12 +529,16 @@ type convJob[T Float] struct {
 	offs      []int // offset of each tap (c, a, b) from the row's first cell
 	bias      []T
 	out       []T
+	// quad, when set, holds each output channel's weights for the
+	// four-row kernel (see quadWeights), quadLen of them per channel.
+	quad        []T
+	quadLen, kw int
 }
 
 func (j *convJob[T]) rows(ctx context.Context, lo, hi int) error {
 	done := ctx.Done()
 	taps := len(j.offs)
-	for u := lo; u < hi; u++ {
+	for u := lo; u < hi; {
 		select {
 		case <-done:
 			return ctx.Err()
@@ -540,13 +547,57 @@ func (j *convJob[T]) rows(ctx context.Context, lo, hi int) error {
 		n, o, i := u/(j.o*j.ho), u/j.ho%j.o, u%j.ho
 		g := o / j.og
 		base := (n*j.c+g*j.cg)*j.plane + i*j.sh*j.ld
-		d := j.out[u*j.wo : (u+1)*j.wo]
-		convRow(d, j.x[base:], j.offs, j.w[o*taps:(o+1)*taps])
-		if j.bias != nil {
-			addScalar(d, j.bias[o])
+		k := j.w[o*taps : (o+1)*taps]
+		rows := 1
+		m := 0 // columns of the rows done by the four-row kernel
+		if j.quad != nil && u+4 <= hi && i+4 <= j.ho {
+			rows = 4
+			m = simdQuad(j.out[u*j.wo:], j.wo, j.wo, j.x[base:], j.ld, j.quad[o*j.quadLen:(o+1)*j.quadLen], j.kw)
 		}
+		for q := range rows {
+			d := j.out[(u+q)*j.wo : (u+q+1)*j.wo]
+			if m < j.wo {
+				convRow(d[m:], j.x[base+q*j.ld+m:], j.offs, k)
+			}
+			if j.bias != nil {
+				addScalar(d, j.bias[o])
+			}
+		}
+		u += rows
 	}
 	return nil
+}
+
+// quadMinRows is the shortest kernel the four-row kernel takes: it spends
+// kh+3 passes on kh rows of weights, which pays off only for tall kernels.
+const quadMinRows = 8
+
+// useQuad says whether the four-row kernel (see convQuad in the generator)
+// serves g: one input channel per output channel, unit strides and
+// dilations, a tall enough kernel, and a CPU that has the kernel.
+func useQuad(g geometry) bool {
+	return haveQuad && g.w[1] == 1 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.w[2] >= quadMinRows
+}
+
+// quadWeights lays out the weights w (O×1×kh×kw) for the four-row kernel:
+// for each output channel, q[(m*kw + b)*4 + r] = w[m-r][b] for input rows
+// m < kh+3 and output rows r < 4, zero where m-r is not a kernel row.
+func quadWeights[T Float](w []T, O, kh, kw int) []T {
+	per := (kh + 3) * kw * 4
+	q := make([]T, O*per)
+	for o := range O {
+		k, dst := w[o*kh*kw:(o+1)*kh*kw], q[o*per:(o+1)*per]
+		for m := range kh + 3 {
+			for b := range kw {
+				for r := range 4 {
+					if a := m - r; a >= 0 && a < kh {
+						dst[(m*kw+b)*4+r] = k[a*kw+b]
+					}
+				}
+			}
+		}
+	}
+	return q
 }
 
 // convRow computes one output row d: d[j] = Σ_t k[t]·x[offs[t]+j], summed

@@ -60,6 +60,29 @@ func simdGrad[T Float](acc, dy, x []T, offs []int) int {
 	}
 }
 
+// haveQuad says whether simdQuad has a kernel on this CPU.
+var haveQuad = haveAVX2FMA
+
+// simdQuad computes four output rows of a single-channel correlation with
+// unit strides (see convQuad in the generator): the prefix of n columns
+// that fills whole vector registers, which it returns; zero without AVX2
+// and FMA. d and x are the first output and input rows, ldd and ldx their
+// row strides, w the weights laid out by quadWeights.
+func simdQuad[T Float](d []T, ldd, n int, x []T, ldx int, w []T, kw int) int {
+	if !haveAVX2FMA {
+		return 0
+	}
+	var z T
+	switch unsafe.Sizeof(z) {
+	case 4:
+		convQuadAVX2F32(as[float32](d), ldd, n, as[float32](x), ldx, as[float32](w), kw)
+		return n &^ 7
+	default:
+		convQuadAVX2F64(as[float64](d), ldd, n, as[float64](x), ldx, as[float64](w), kw)
+		return n &^ 3
+	}
+}
+
 // as reinterprets a slice of T as a slice of its underlying type F, which
 // has the same size and layout.
 func as[F, T Float](s []T) []F {

@@ -230,6 +230,142 @@ grp1done:
 	VZEROUPPER
 	RET
 
+// func convQuadAVX2F32(d []float32, ldd int, n int, x []float32, ldx int, w []float32, kw int)
+// Requires: AVX, FMA3
+TEXT ·convQuadAVX2F32(SB), NOSPLIT, $0-104
+	MOVQ d_base+0(FP), AX
+	MOVQ ldd+24(FP), CX
+	SHLQ $0x02, CX
+	MOVQ n+32(FP), DX
+	MOVQ x_base+40(FP), BX
+	MOVQ ldx+64(FP), SI
+	SHLQ $0x02, SI
+
+quad3:
+	CMPQ   DX, $0x00000018
+	JL     quad3done
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   w_base+72(FP), DI
+	MOVQ   w_len+80(FP), R8
+	MOVQ   BX, R9
+
+quad3m:
+	MOVQ R9, R10
+	MOVQ kw+96(FP), R11
+
+quad3b:
+	VMOVUPS      (R10), Y12
+	VMOVUPS      32(R10), Y13
+	VMOVUPS      64(R10), Y14
+	VBROADCASTSS (DI), Y15
+	VFMADD231PS  Y12, Y15, Y0
+	VFMADD231PS  Y13, Y15, Y1
+	VFMADD231PS  Y14, Y15, Y2
+	VBROADCASTSS 4(DI), Y15
+	VFMADD231PS  Y12, Y15, Y3
+	VFMADD231PS  Y13, Y15, Y4
+	VFMADD231PS  Y14, Y15, Y5
+	VBROADCASTSS 8(DI), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VFMADD231PS  Y14, Y15, Y8
+	VBROADCASTSS 12(DI), Y15
+	VFMADD231PS  Y12, Y15, Y9
+	VFMADD231PS  Y13, Y15, Y10
+	VFMADD231PS  Y14, Y15, Y11
+	ADDQ         $0x04, R10
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
+	DECQ         R11
+	JNZ          quad3b
+	ADDQ         SI, R9
+	CMPQ         R8, $0x00
+	JG           quad3m
+	MOVQ         AX, DI
+	VMOVUPS      Y0, (DI)
+	VMOVUPS      Y1, 32(DI)
+	VMOVUPS      Y2, 64(DI)
+	ADDQ         CX, DI
+	VMOVUPS      Y3, (DI)
+	VMOVUPS      Y4, 32(DI)
+	VMOVUPS      Y5, 64(DI)
+	ADDQ         CX, DI
+	VMOVUPS      Y6, (DI)
+	VMOVUPS      Y7, 32(DI)
+	VMOVUPS      Y8, 64(DI)
+	ADDQ         CX, DI
+	VMOVUPS      Y9, (DI)
+	VMOVUPS      Y10, 32(DI)
+	VMOVUPS      Y11, 64(DI)
+	ADDQ         CX, DI
+	ADDQ         $0x00000060, AX
+	ADDQ         $0x00000060, BX
+	SUBQ         $0x00000018, DX
+	JMP          quad3
+
+quad3done:
+quad1:
+	CMPQ   DX, $0x00000008
+	JL     quad1done
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   w_base+72(FP), DI
+	MOVQ   w_len+80(FP), R8
+	MOVQ   BX, R9
+
+quad1m:
+	MOVQ R9, R10
+	MOVQ kw+96(FP), R11
+
+quad1b:
+	VMOVUPS      (R10), Y4
+	VBROADCASTSS (DI), Y5
+	VFMADD231PS  Y4, Y5, Y0
+	VBROADCASTSS 4(DI), Y5
+	VFMADD231PS  Y4, Y5, Y1
+	VBROADCASTSS 8(DI), Y5
+	VFMADD231PS  Y4, Y5, Y2
+	VBROADCASTSS 12(DI), Y5
+	VFMADD231PS  Y4, Y5, Y3
+	ADDQ         $0x04, R10
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
+	DECQ         R11
+	JNZ          quad1b
+	ADDQ         SI, R9
+	CMPQ         R8, $0x00
+	JG           quad1m
+	MOVQ         AX, DI
+	VMOVUPS      Y0, (DI)
+	ADDQ         CX, DI
+	VMOVUPS      Y1, (DI)
+	ADDQ         CX, DI
+	VMOVUPS      Y2, (DI)
+	ADDQ         CX, DI
+	VMOVUPS      Y3, (DI)
+	ADDQ         CX, DI
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000020, BX
+	SUBQ         $0x00000008, DX
+	JMP          quad1
+
+quad1done:
+	VZEROUPPER
+	RET
+
 // func convRowAVX2F64(d []float64, x []float64, offs []int, k []float64)
 // Requires: AVX, FMA3
 TEXT ·convRowAVX2F64(SB), NOSPLIT, $0-96
@@ -453,5 +589,141 @@ grp1store:
 	JMP     grp1
 
 grp1done:
+	VZEROUPPER
+	RET
+
+// func convQuadAVX2F64(d []float64, ldd int, n int, x []float64, ldx int, w []float64, kw int)
+// Requires: AVX, FMA3
+TEXT ·convQuadAVX2F64(SB), NOSPLIT, $0-104
+	MOVQ d_base+0(FP), AX
+	MOVQ ldd+24(FP), CX
+	SHLQ $0x03, CX
+	MOVQ n+32(FP), DX
+	MOVQ x_base+40(FP), BX
+	MOVQ ldx+64(FP), SI
+	SHLQ $0x03, SI
+
+quad3:
+	CMPQ   DX, $0x0000000c
+	JL     quad3done
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   w_base+72(FP), DI
+	MOVQ   w_len+80(FP), R8
+	MOVQ   BX, R9
+
+quad3m:
+	MOVQ R9, R10
+	MOVQ kw+96(FP), R11
+
+quad3b:
+	VMOVUPS      (R10), Y12
+	VMOVUPS      32(R10), Y13
+	VMOVUPS      64(R10), Y14
+	VBROADCASTSD (DI), Y15
+	VFMADD231PD  Y12, Y15, Y0
+	VFMADD231PD  Y13, Y15, Y1
+	VFMADD231PD  Y14, Y15, Y2
+	VBROADCASTSD 8(DI), Y15
+	VFMADD231PD  Y12, Y15, Y3
+	VFMADD231PD  Y13, Y15, Y4
+	VFMADD231PD  Y14, Y15, Y5
+	VBROADCASTSD 16(DI), Y15
+	VFMADD231PD  Y12, Y15, Y6
+	VFMADD231PD  Y13, Y15, Y7
+	VFMADD231PD  Y14, Y15, Y8
+	VBROADCASTSD 24(DI), Y15
+	VFMADD231PD  Y12, Y15, Y9
+	VFMADD231PD  Y13, Y15, Y10
+	VFMADD231PD  Y14, Y15, Y11
+	ADDQ         $0x08, R10
+	ADDQ         $0x20, DI
+	SUBQ         $0x04, R8
+	DECQ         R11
+	JNZ          quad3b
+	ADDQ         SI, R9
+	CMPQ         R8, $0x00
+	JG           quad3m
+	MOVQ         AX, DI
+	VMOVUPS      Y0, (DI)
+	VMOVUPS      Y1, 32(DI)
+	VMOVUPS      Y2, 64(DI)
+	ADDQ         CX, DI
+	VMOVUPS      Y3, (DI)
+	VMOVUPS      Y4, 32(DI)
+	VMOVUPS      Y5, 64(DI)
+	ADDQ         CX, DI
+	VMOVUPS      Y6, (DI)
+	VMOVUPS      Y7, 32(DI)
+	VMOVUPS      Y8, 64(DI)
+	ADDQ         CX, DI
+	VMOVUPS      Y9, (DI)
+	VMOVUPS      Y10, 32(DI)
+	VMOVUPS      Y11, 64(DI)
+	ADDQ         CX, DI
+	ADDQ         $0x00000060, AX
+	ADDQ         $0x00000060, BX
+	SUBQ         $0x0000000c, DX
+	JMP          quad3
+
+quad3done:
+quad1:
+	CMPQ   DX, $0x00000004
+	JL     quad1done
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   w_base+72(FP), DI
+	MOVQ   w_len+80(FP), R8
+	MOVQ   BX, R9
+
+quad1m:
+	MOVQ R9, R10
+	MOVQ kw+96(FP), R11
+
+quad1b:
+	VMOVUPS      (R10), Y4
+	VBROADCASTSD (DI), Y5
+	VFMADD231PD  Y4, Y5, Y0
+	VBROADCASTSD 8(DI), Y5
+	VFMADD231PD  Y4, Y5, Y1
+	VBROADCASTSD 16(DI), Y5
+	VFMADD231PD  Y4, Y5, Y2
+	VBROADCASTSD 24(DI), Y5
+	VFMADD231PD  Y4, Y5, Y3
+	ADDQ         $0x08, R10
+	ADDQ         $0x20, DI
+	SUBQ         $0x04, R8
+	DECQ         R11
+	JNZ          quad1b
+	ADDQ         SI, R9
+	CMPQ         R8, $0x00
+	JG           quad1m
+	MOVQ         AX, DI
+	VMOVUPS      Y0, (DI)
+	ADDQ         CX, DI
+	VMOVUPS      Y1, (DI)
+	ADDQ         CX, DI
+	VMOVUPS      Y2, (DI)
+	ADDQ         CX, DI
+	VMOVUPS      Y3, (DI)
+	ADDQ         CX, DI
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000020, BX
+	SUBQ         $0x00000004, DX
+	JMP          quad1
+
+quad1done:
 	VZEROUPPER
 	RET

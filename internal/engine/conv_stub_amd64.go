@@ -14,6 +14,11 @@ func convRowAVX2F32(d []float32, x []float32, offs []int, k []float32)
 //go:noescape
 func gradTapsAVX2F32(acc []float32, dy []float32, x []float32, offs []int)
 
+// convQuadAVX2F32 computes the whole-register prefix of four output rows; see convQuad.
+//
+//go:noescape
+func convQuadAVX2F32(d []float32, ldd int, n int, x []float32, ldx int, w []float32, kw int)
+
 // convRowAVX2F64 computes the whole-register prefix of a convolution output row; see convRow.
 //
 //go:noescape
@@ -23,3 +28,8 @@ func convRowAVX2F64(d []float64, x []float64, offs []int, k []float64)
 //
 //go:noescape
 func gradTapsAVX2F64(acc []float64, dy []float64, x []float64, offs []int)
+
+// convQuadAVX2F64 computes the whole-register prefix of four output rows; see convQuad.
+//
+//go:noescape
+func convQuadAVX2F64(d []float64, ldd int, n int, x []float64, ldx int, w []float64, kw int)

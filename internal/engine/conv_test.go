@@ -1092,3 +1092,105 @@ func testWeightGradWide[T engine.Float](t *testing.T, one, three *engine.Engine)
 		}
 	}
 }
+
+// The four-row kernel writes exactly the whole-register prefix of its four
+// rows, each equal to the reference, and nothing around them.
+func TestQuadRowsMatchAndStayInBounds(t *testing.T) {
+	t.Run("dtype=float32", testQuadRows[float32])
+	t.Run("dtype=float64", testQuadRows[float64])
+}
+
+func testQuadRows[T engine.Float](t *testing.T) {
+	r := rand.New(rand.NewPCG(81, 82))
+	const guard = 16
+	for _, kh := range []int{1, 2, 8, 13} {
+		for _, kw := range []int{1, 3, 8} {
+			for _, n := range []int{1, 4, 7, 8, 12, 13, 24, 25, 40} {
+				ldx := n + kw - 1 + 5
+				x := randSlice[T](r, (kh+3)*ldx)
+				k := randSlice[T](r, kh*kw)
+				ldd := n + guard
+				buf := make([]T, guard+4*ldd)
+				for i := range buf {
+					buf[i] = T(math.NaN())
+				}
+				m := engine.QuadRows(buf[guard:], ldd, n, x, ldx, k, kh, kw)
+				if engine.SIMDName() == "" {
+					if m != 0 {
+						t.Fatalf("no SIMD kernel, yet %d columns were done", m)
+					}
+					continue
+				}
+				var z T
+				if lanes := 32 / sizeof(z); m != n/lanes*lanes {
+					t.Fatalf("kh %d kw %d n %d: %d columns done, want %d", kh, kw, n, m, n/lanes*lanes)
+				}
+				for q := range 4 {
+					row := buf[guard+q*ldd:]
+					for j := range ldd {
+						if j >= m {
+							if !math.IsNaN(float64(row[j])) && (q < 3 || j < ldd-guard) {
+								t.Fatalf("kh %d kw %d n %d: row %d column %d (past %d) was written", kh, kw, n, q, j, m)
+							}
+							continue
+						}
+						var want, scale float64
+						for a := range kh {
+							for b := range kw {
+								v := float64(k[a*kw+b]) * float64(x[(q+a)*ldx+j+b])
+								want += v
+								scale += math.Abs(v)
+							}
+						}
+						if math.Abs(float64(row[j])-want) > tolerance[T]()*scale {
+							t.Fatalf("kh %d kw %d n %d: row %d column %d = %v, want %v", kh, kw, n, q, j, row[j], want)
+						}
+					}
+				}
+				for _, v := range buf[:guard] {
+					if !math.IsNaN(float64(v)) {
+						t.Fatalf("kh %d kw %d n %d: the guard before the rows was written", kh, kw, n)
+					}
+				}
+			}
+		}
+	}
+}
+
+// Tall kernels on one channel take the four-row kernel inside Conv2D: odd
+// heights leave rows to the row kernel, odd widths leave columns to it.
+func TestConv2DTallKernelsMatchReference(t *testing.T) {
+	e := newTestEngine(t, engine.Config{Workers: 3, MinBandWork: 16})
+	t.Run("dtype=float32", func(t *testing.T) { testTallKernels[float32](t, e) })
+	t.Run("dtype=float64", func(t *testing.T) { testTallKernels[float64](t, e) })
+}
+
+func testTallKernels[T engine.Float](t *testing.T, e *engine.Engine) {
+	r := rand.New(rand.NewPCG(83, 84))
+	var bias []T
+	for _, c := range []struct {
+		x, w [4]int
+		conv engine.Conv
+		bias bool
+	}{
+		{[4]int{1, 1, 40, 45}, [4]int{1, 1, 8, 8}, engine.Conv{}, false},
+		{[4]int{2, 1, 41, 70}, [4]int{3, 1, 9, 4}, engine.Conv{Padding: engine.PadSame, Border: engine.BorderReflect}, true},
+		{[4]int{1, 2, 37, 33}, [4]int{2, 1, 11, 11}, engine.Conv{Groups: 2, Convolve: true, Padding: engine.PadFull}, true},
+		{[4]int{1, 1, 64, 64}, [4]int{1, 1, 31, 31}, engine.Conv{}, false},
+	} {
+		x, w := randTensor[T](r, c.x), randTensor[T](r, c.w)
+		bias = nil
+		if c.bias {
+			bias = randSlice[T](r, c.w[0])
+		}
+		got, err := engine.Conv2D(context.Background(), e, engine.Interactive, x, w, bias, c.conv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, scale := refConv2D(x, w, bias, c.conv)
+		checkTensorClose(t, got, want, scale)
+		if t.Failed() {
+			t.Fatalf("x %v w %v %+v", c.x, c.w, c.conv)
+		}
+	}
+}

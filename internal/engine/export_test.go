@@ -41,3 +41,13 @@ func RowKernels[T Float]() map[string]func(d, x []T, offs []int, k []T) {
 	}
 	return m
 }
+
+// QuadRows runs the four-row kernel on four output rows of a valid
+// single-channel correlation, returning the columns it computed (zero where
+// this CPU or build has no such kernel), for the guard-value tests.
+func QuadRows[T Float](d []T, ldd, n int, x []T, ldx int, k []T, kh, kw int) int {
+	return simdQuad(d, ldd, n, x, ldx, quadWeights(k, 1, kh, kw), kw)
+}
+
+// SIMDName names the SIMD kernels in use, "" for none.
+func SIMDName() string { return simdName() }

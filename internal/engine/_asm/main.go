@@ -35,6 +35,7 @@ func main() {
 	} {
 		convRow(k)
 		gradTaps(k)
+		convQuad(k)
 	}
 	Generate()
 }

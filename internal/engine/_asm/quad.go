@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+)
+
+// convQuad emits convQuadAVX2<T>(d []T, ldd, n int, x []T, ldx int, w []T,
+// kw int): four output rows at once of a single-channel correlation with
+// unit stride and dilation, for the first n columns rounded down to a
+// whole register. Output row q (at d + q·ldd) reads input rows q … q+kh-1
+// (at x + m·ldx); input row m serves all four output rows at once, with
+// kernel row m-q, so each vector of x is loaded once for four rows instead
+// of once per row. w holds the weights interleaved as w[(m·kw + b)·4 + q] =
+// k[m-q][b], zero where m-q is outside the kernel, for m < kh+3: adding
+// 0·x leaves a sum unchanged, so every output still sums its taps in
+// order, one fused multiply-add each, starting from zero. Columns go three
+// registers at a time (twelve accumulators, three for x, one broadcast:
+// all sixteen YMM registers), then one.
+func convQuad(k kind) {
+	TEXT("convQuadAVX2"+k.name, NOSPLIT, fmt.Sprintf("func(d []%s, ldd, n int, x []%s, ldx int, w []%s, kw int)", goType(k), goType(k), goType(k)))
+	Pragma("noescape")
+	Doc(fmt.Sprintf("convQuadAVX2%s computes the whole-register prefix of four output rows; see convQuad.", k.name))
+	shift := U8(2)
+	if k.size == 8 {
+		shift = U8(3)
+	}
+	dcol := Load(Param("d").Base(), GP64())
+	lddB := Load(Param("ldd"), GP64())
+	SHLQ(shift, lddB)
+	nb := Load(Param("n"), GP64())
+	xcol := Load(Param("x").Base(), GP64())
+	ldxB := Load(Param("ldx"), GP64())
+	SHLQ(shift, ldxB)
+
+	for _, vecs := range []int{3, 1} {
+		name := fmt.Sprintf("quad%d", vecs)
+		acc := make([][]reg.VecVirtual, 4)
+		for q := range acc {
+			for range vecs {
+				acc[q] = append(acc[q], YMM())
+			}
+		}
+		xv := make([]reg.VecVirtual, vecs)
+		for v := range xv {
+			xv[v] = YMM()
+		}
+		bc := YMM()
+
+		Label(name)
+		CMPQ(nb, U32(vecs*k.lanes))
+		JL(LabelRef(name + "done"))
+		for _, row := range acc {
+			for _, a := range row {
+				VXORPS(a, a, a)
+			}
+		}
+		wp := Load(Param("w").Base(), GP64())
+		rows := Load(Param("w").Len(), GP64())
+		xr := GP64()
+		MOVQ(xcol, xr)
+		Label(name + "m")
+		xb := GP64()
+		MOVQ(xr, xb)
+		bcnt := Load(Param("kw"), GP64())
+		Label(name + "b")
+		for v := range vecs {
+			VMOVUPS(Mem{Base: xb, Disp: 32 * v}, xv[v])
+		}
+		for q := range 4 {
+			k.broadcast(Mem{Base: wp, Disp: q * k.size}, bc)
+			for v := range vecs {
+				k.fma(xv[v], bc, acc[q][v])
+			}
+		}
+		ADDQ(U8(k.size), xb)
+		ADDQ(U8(4*k.size), wp)
+		SUBQ(U8(4), rows)
+		DECQ(bcnt)
+		JNZ(LabelRef(name + "b"))
+		ADDQ(ldxB, xr)
+		// rows counts the weights left: kw·4 per input row.
+		CMPQ(rows, U8(0))
+		JG(LabelRef(name + "m"))
+
+		dq := GP64()
+		MOVQ(dcol, dq)
+		for q := range 4 {
+			for v := range vecs {
+				VMOVUPS(acc[q][v], Mem{Base: dq, Disp: 32 * v})
+			}
+			ADDQ(lddB, dq)
+		}
+		ADDQ(U32(32*vecs), dcol)
+		ADDQ(U32(32*vecs), xcol)
+		SUBQ(U32(vecs*k.lanes), nb)
+		JMP(LabelRef(name))
+		Label(name + "done")
+	}
+	VZEROUPPER()
+	RET()
+}
