@@ -449,7 +449,7 @@ func (e *Engine) run(ctx context.Context, p Priority, work bander, units, n int,
 		tasks[b] = task{c: c, lo: b * units / n, hi: (b + 1) * units / n}
 	}
 	submitted := time.Now()
-	if err := e.submit(ctx, p, c, tasks); err != nil {
+	if err := e.submit(ctx, p, c, tasks, macs); err != nil {
 		return err
 	}
 	c.wg.Wait()

@@ -77,6 +77,12 @@ const (
 	// worker balance load and let interactive work slip in between
 	// background bands, while more would only add queueing overhead.
 	maxBandsPerWorker = 8
+	// expressWork is the most multiply-adds an interactive call may have
+	// and still go in the express lane, ahead of the bands of larger
+	// interactive calls: about a millisecond of one worker, so that a
+	// small request waits at most for the band a worker is running, not
+	// for every band of a 4096×4096 request queued before it.
+	expressWork = 1 << 20
 )
 
 var (
@@ -104,6 +110,9 @@ type Engine struct {
 	// has capacity queueSize and admission reserves room in queued before
 	// sending, so a send never blocks.
 	queues [numPriorities]chan task
+	// express holds the bands of small interactive calls (see
+	// expressWork); they count against the interactive queue's room.
+	express chan task
 	// quit is closed by Close; workers and waiting submitters watch it.
 	quit chan struct{}
 	wg   sync.WaitGroup
@@ -213,6 +222,7 @@ func newEngine(cfg Config, reg prometheus.Registerer, hook func(Priority)) (*Eng
 	for p := range e.queues {
 		e.queues[p] = make(chan task, queueSize)
 	}
+	e.express = make(chan task, queueSize)
 	e.wg.Add(workers)
 	for range workers {
 		go e.worker()
@@ -236,11 +246,12 @@ func (e *Engine) Close() {
 		e.wg.Wait()
 		// No worker is left and admission is shut, so whatever is still
 		// queued will never run; fail it so its callers return.
-		for p, q := range e.queues {
+		queues := map[chan task]Priority{e.express: Interactive, e.queues[Interactive]: Interactive, e.queues[Background]: Background}
+		for q, p := range queues {
 			for drained := false; !drained; {
 				select {
 				case t := <-q:
-					e.dequeued(Priority(p))
+					e.dequeued(p)
 					t.c.fail(fmt.Errorf("%w: band queued at shutdown", ErrClosed))
 					t.c.wg.Done()
 				default:
@@ -251,24 +262,27 @@ func (e *Engine) Close() {
 	})
 }
 
-// worker runs bands until Close, always taking an interactive band first
-// when one waits.
+// worker runs bands until Close, always taking an express band first when
+// one waits, then an interactive one.
 func (e *Engine) worker() {
 	defer e.wg.Done()
 	for {
 		var t task
-		var p Priority
+		p := Interactive
 		select {
-		case t = <-e.queues[Interactive]:
-			p = Interactive
+		case t = <-e.express:
 		default:
 			select {
 			case t = <-e.queues[Interactive]:
-				p = Interactive
-			case t = <-e.queues[Background]:
-				p = Background
-			case <-e.quit:
-				return
+			default:
+				select {
+				case t = <-e.express:
+				case t = <-e.queues[Interactive]:
+				case t = <-e.queues[Background]:
+					p = Background
+				case <-e.quit:
+					return
+				}
 			}
 		}
 		e.dequeued(p)
@@ -323,10 +337,11 @@ func (e *Engine) execute(t task, p Priority) {
 	}
 }
 
-// submit enqueues all of c's bands on queue p, or none of them. Interactive
-// submissions fail with ErrOverloaded when there is no room; background ones
-// wait for room, ctx or Close.
-func (e *Engine) submit(ctx context.Context, p Priority, c *call, tasks []task) error {
+// submit enqueues all of c's bands on queue p, or none of them; small
+// interactive work, of at most expressWork multiply-adds, goes to the
+// express lane. Interactive submissions fail with ErrOverloaded when there
+// is no room; background ones wait for room, ctx or Close.
+func (e *Engine) submit(ctx context.Context, p Priority, c *call, tasks []task, macs float64) error {
 	n := len(tasks)
 	e.mu.Lock()
 	for {
@@ -364,8 +379,12 @@ func (e *Engine) submit(ctx context.Context, p Priority, c *call, tasks []task) 
 	e.queued[p] += n
 	e.metrics.depth[p].Add(float64(n))
 	c.wg.Add(n)
+	q := e.queues[p]
+	if p == Interactive && macs <= expressWork {
+		q = e.express
+	}
 	for _, t := range tasks {
-		e.queues[p] <- t // never blocks: room was reserved above
+		q <- t // never blocks: room was reserved above, and express shares it
 	}
 	e.mu.Unlock()
 	return nil

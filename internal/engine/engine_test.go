@@ -269,6 +269,34 @@ func TestInteractiveWorkRunsBeforeQueuedBackgroundWork(t *testing.T) {
 	}
 }
 
+// Small interactive work takes the express lane and so runs before the
+// bands of a large interactive request queued ahead of it.
+func TestSmallInteractiveWorkOvertakesLargeInteractiveWork(t *testing.T) {
+	g := newGate()
+	e, reg := newHooked(t, engine.Config{Workers: 1, QueueSize: 64, MinBandWork: 1}, g.hook)
+
+	big := goCorrelate(context.Background(), e, engine.Interactive, column(1<<21), one)
+	<-g.entered
+	waitUntil(t, "seven more bands of the large request are queued", func() bool { return depth(reg, "interactive")() == 7 })
+	if n := e.ExpressDepth(); n != 0 {
+		t.Fatalf("a request of 2^21 multiply-adds put %d bands in the express lane", n)
+	}
+	small := goCorrelate(context.Background(), e, engine.Interactive, column(1), one)
+	waitUntil(t, "the small request is queued", func() bool { return depth(reg, "interactive")() == 8 })
+	if n := e.ExpressDepth(); n != 1 {
+		t.Fatalf("the small request put %d bands in the express lane, want 1", n)
+	}
+	close(g.release)
+	for _, ch := range []<-chan result{big, small} {
+		if r := <-ch; r.err != nil {
+			t.Fatalf("Correlate = %v, want success", r.err)
+		}
+	}
+	if n := len(g.started()); n != 9 {
+		t.Errorf("%d bands ran, want 9", n)
+	}
+}
+
 func TestCloseFailsQueuedWorkAndLetsRunningWorkFinish(t *testing.T) {
 	g := newGate()
 	e, reg := newHooked(t, engine.Config{Workers: 1, QueueSize: 4, MinBandWork: 1}, g.hook)

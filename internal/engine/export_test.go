@@ -51,3 +51,6 @@ func QuadRows[T Float](d []T, ldd, n int, x []T, ldx int, k []T, kh, kw int) int
 
 // SIMDName names the SIMD kernels in use, "" for none.
 func SIMDName() string { return simdName() }
+
+// ExpressDepth is how many bands wait in the express lane.
+func (e *Engine) ExpressDepth() int { return len(e.express) }
