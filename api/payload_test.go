@@ -89,6 +89,11 @@ func TestCorr2dAnswers(t *testing.T) {
 	if h := ok.Headers["Content-Encoding"]; h == nil || h.Value.Required {
 		t.Error("200 must document Content-Encoding as optional")
 	}
+	// A streamed answer announces its Server-Timing trailer; one sent whole
+	// does not.
+	if h := ok.Headers["Trailer"]; h == nil || h.Value.Required || !slices.Equal(h.Value.Schema.Value.Enum, []any{"Server-Timing"}) {
+		t.Error("200 must document Trailer as optional, naming only Server-Timing")
+	}
 	problem := doc.Components.Schemas["Problem"].Value.Properties["type"].Value
 	if !slices.Contains(problem.Enum, any("/problems/not-acceptable")) {
 		t.Error("Problem.type does not list /problems/not-acceptable")
@@ -100,6 +105,8 @@ func TestServerTimingPattern(t *testing.T) {
 	for value, want := range map[string]bool{
 		`decode;dur=0.412, queue;dur=0.003, compute;dur=1.250;desc="direct", encode;dur=0.380`: true,
 		`decode;dur=12,queue;dur=0,compute;dur=3.5;desc="fft",encode;dur=0.1`:                  true,
+		`decode;dur=0.412, queue;dur=0.003, compute;dur=1.250;desc="direct"`:                   true, // a streamed answer's header
+		`decode;dur=0.412, queue;dur=0.003, compute;dur=1.250;desc="direct", encode`:           false,
 		"decode;dur=0.412, queue;dur=0.003, compute;dur=1.250, encode;dur=0.380":               false,
 		"decode;dur=0.412, compute;dur=1.250, encode;dur=0.380":                                false,
 		"decode;dur=-1, queue;dur=0.003, compute;dur=1.250, encode;dur=0.380":                  false,

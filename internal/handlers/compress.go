@@ -75,37 +75,56 @@ func (b *inflated) Close() error { return b.raw.Close() }
 // minCompress is the smallest body worth compressing.
 const minCompress = 1024
 
+// coding is a content coding the service can compress answers with.
+type coding struct {
+	name      string
+	newWriter func(io.Writer) (io.WriteCloser, error)
+}
+
+// codings returns the content codings in the service's order of
+// preference, each fast rather than thorough: an answer is compressed while
+// the client waits.
+func codings() []coding {
+	return []coding{
+		{"zstd", func(w io.Writer) (io.WriteCloser, error) {
+			return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+		}},
+		{"gzip", func(w io.Writer) (io.WriteCloser, error) { return gzip.NewWriterLevel(w, gzip.BestSpeed) }},
+	}
+}
+
+// negotiateCoding returns the coding the request's Accept-Encoding allows
+// that the service prefers, or false if it allows none.
+func negotiateCoding(r *http.Request) (coding, bool) {
+	accept := r.Header.Get("Accept-Encoding")
+	for _, c := range codings() {
+		if acceptsEncoding(accept, c.name) {
+			return c, true
+		}
+	}
+	return coding{}, false
+}
+
 // compressBody compresses body for the client if it asks for zstd or gzip
 // and the body is large enough, and returns the encoding used.
 func compressBody(r *http.Request, body []byte) ([]byte, string) {
 	if len(body) < minCompress {
 		return body, ""
 	}
-	accept := r.Header.Get("Accept-Encoding")
-	for _, c := range []struct {
-		name      string
-		newWriter func(io.Writer) (io.WriteCloser, error)
-	}{
-		{"zstd", func(w io.Writer) (io.WriteCloser, error) {
-			return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
-		}},
-		{"gzip", func(w io.Writer) (io.WriteCloser, error) { return gzip.NewWriterLevel(w, gzip.BestSpeed) }},
-	} {
-		if !acceptsEncoding(accept, c.name) {
-			continue
-		}
-		var buf bytes.Buffer
-		zw, err := c.newWriter(&buf)
-		if err != nil {
-			return body, ""
-		}
-		_, werr := zw.Write(body)
-		if errors.Join(werr, zw.Close()) != nil {
-			return body, "" // sending it as it is beats failing the request
-		}
-		return buf.Bytes(), c.name
+	c, ok := negotiateCoding(r)
+	if !ok {
+		return body, ""
 	}
-	return body, ""
+	var buf bytes.Buffer
+	zw, err := c.newWriter(&buf)
+	if err != nil {
+		return body, ""
+	}
+	_, werr := zw.Write(body)
+	if errors.Join(werr, zw.Close()) != nil {
+		return body, "" // sending it as it is beats failing the request
+	}
+	return buf.Bytes(), c.name
 }
 
 // acceptsEncoding reports whether an Accept-Encoding header allows enc

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"time"
+
+	"github.com/go-chi/chi/v5/middleware"
+	"go.uber.org/zap"
 
 	"github.com/corr2d/corr2d/internal/engine"
 	"github.com/corr2d/corr2d/internal/grayimg"
@@ -14,8 +16,9 @@ import (
 
 // corr2dRequest is the body of POST /corr2d, or its "params" part in a
 // multipart form whose "input" and "kernel" parts carry the tensors. The
-// tensors stay raw until tensor.Parse reads them, so that a fault is named
-// by its exact place.
+// tensors of a JSON body are read from it as it streams in (see
+// decodeJSON); those of a params part stay raw until tensor.Parse reads
+// them. Either way a fault is named by its exact place.
 type corr2dRequest struct {
 	convParams
 	scaleParams
@@ -77,29 +80,26 @@ func (s *Server) corr2d(w http.ResponseWriter, r *http.Request) {
 	tm.addDesc("compute", st.Compute, st.Method.String())
 
 	// The answer has the input's rank: a 2-D image gives a 2-D map.
-	encStart := time.Now()
-	body, err := encodeTensor(media, tensor.Dense{Shape: out.Shape[4-call.rank:], Data: out.Data}, bits,
-		answerInfo{dtype: call.dtype, method: st.Method.String()}, call.scale)
-	if err != nil {
+	ans := answer{media: media, t: tensor.Dense{Shape: out.Shape[4-call.rank:], Data: out.Data}, bits: bits,
+		info: answerInfo{dtype: call.dtype, method: st.Method.String()}, scale: call.scale}
+	if err := ans.check(); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	enc := ""
-	if media == mediaJSON {
-		// Float arrays and PNGs barely compress: only text is worth it.
-		body, enc = compressBody(r, body)
-	}
-	tm.add("encode", time.Since(encStart))
 	h := w.Header()
-	h.Set("Server-Timing", tm.header())
 	h.Set("Content-Type", media)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Add("Vary", "Accept, Accept-Encoding")
-	if enc != "" {
-		h.Set("Content-Encoding", enc)
+	// Float arrays and PNGs barely compress: only text is worth it.
+	aw := newAnswerWriter(w, r, &tm, media == mediaJSON)
+	if err := ans.render(aw); err != nil {
+		if !aw.streamed {
+			s.writeError(w, r, err)
+			return
+		}
+		// The status is sent; the client sees the body end early.
+		s.log.Info("answer cut short", zap.String("request_id", middleware.GetReqID(r.Context())), zap.Error(err))
 	}
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body) // a client that left cannot be told
+	aw.finish()
 }
 
 // methods maps the method field to the engine's methods.
@@ -126,11 +126,8 @@ func (s *Server) readCorr2d(w http.ResponseWriter, r *http.Request) (corr2dReque
 		}
 		return req, ops, s.jsonOperands(ops, parts, []namedRaw{{"input", req.Input}, {"kernel", req.Kernel}})
 	}
-	if err := s.decodeJSON(w, r, &req); err != nil {
-		return req, nil, err
-	}
-	ops := map[string]operand{}
-	return req, ops, s.jsonOperands(ops, parts, []namedRaw{{"input", req.Input}, {"kernel", req.Kernel}})
+	ops, err := s.decodeJSON(w, r, &req, parts, []string{"input", "kernel"})
+	return req, ops, err
 }
 
 // namedRaw is a tensor field of a JSON body.

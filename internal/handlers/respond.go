@@ -1,8 +1,9 @@
 package handlers
 
 import (
-	"bytes"
 	"fmt"
+	"io"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
@@ -95,53 +96,176 @@ func (p scaleParams) scale() (grayimg.Scale, error) {
 	return s, nil
 }
 
-// encodeTensor renders t in the negotiated media type. bits is the
-// precision of the values (32 or 64).
 // answerInfo is what a JSON answer says besides the output.
 type answerInfo struct {
 	dtype, method string
 }
 
-func encodeTensor(media string, t tensor.Dense, bits int, info answerInfo, sc grayimg.Scale) ([]byte, error) {
-	switch media {
-	case mediaNPY:
-		a := npy.Array{DType: npy.Float64, Shape: t.Shape, F64: t.Data}
-		if bits == 32 {
-			a = npy.Array{DType: npy.Float32, Shape: t.Shape, F32: engine.Convert[float32](t.Data)}
-		}
-		var buf bytes.Buffer
-		if err := npy.Write(&buf, a); err != nil {
-			return nil, fmt.Errorf("encode npy: %w", err)
-		}
-		return buf.Bytes(), nil
-	case mediaPNG:
-		if len(t.Shape) != 2 {
-			return nil, &apiError{status: http.StatusNotAcceptable, code: codeNotAcceptable,
-				detail: fmt.Sprintf("only a 2-D answer can be an image; this one has shape %v", t.Shape)}
-		}
-		var buf bytes.Buffer
-		if err := grayimg.EncodePNG(&buf, t.Shape[0], t.Shape[1], t.Data, sc); err != nil {
-			return nil, fmt.Errorf("encode png: %w", err)
-		}
-		return buf.Bytes(), nil
+// answer is a computed output as the client asked for it: in the media
+// type negotiated, at the precision it was computed in (bits, 32 or 64).
+type answer struct {
+	media string
+	t     tensor.Dense
+	bits  int
+	info  answerInfo
+	scale grayimg.Scale
+}
+
+// check refuses what the media type cannot carry. It runs before anything
+// is written, since an answer is streamed and its status is sent first:
+// once check passes, rendering only formats numbers and fails only if the
+// client stops reading.
+func (a answer) check() error {
+	if a.media == mediaNPY {
+		return nil // .npy holds any float, ±Inf and NaN included
 	}
-	b := make([]byte, 0, 64+len(t.Data)*24)
-	b = append(b, `{"output":`...)
+	if a.media == mediaPNG && len(a.t.Shape) != 2 {
+		return &apiError{status: http.StatusNotAcceptable, code: codeNotAcceptable,
+			detail: fmt.Sprintf("only a 2-D answer can be an image; this one has shape %v", a.t.Shape)}
+	}
+	// Finite operands can still overflow float64 (or float32) in the sums.
+	for i, v := range a.t.Data {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return invalidField(codeInvalidValue, "", "the output is %v at %s (its sums overflow %s), which %s cannot carry; ask for %s",
+				v, indexPointer(i, a.t.Shape), a.info.dtype, a.media, mediaNPY)
+		}
+	}
+	return nil
+}
+
+// render writes the answer to w.
+func (a answer) render(w io.Writer) error {
+	switch a.media {
+	case mediaNPY:
+		arr := npy.Array{DType: npy.Float64, Shape: a.t.Shape, F64: a.t.Data}
+		if a.bits == 32 {
+			arr = npy.Array{DType: npy.Float32, Shape: a.t.Shape, F32: engine.Convert[float32](a.t.Data)}
+		}
+		if err := npy.Write(w, arr); err != nil {
+			return fmt.Errorf("encode npy: %w", err)
+		}
+		return nil
+	case mediaPNG:
+		if err := grayimg.EncodePNG(w, a.t.Shape[0], a.t.Shape[1], a.t.Data, a.scale); err != nil {
+			return fmt.Errorf("encode png: %w", err)
+		}
+		return nil
+	}
+	return a.renderJSON(w)
+}
+
+// renderJSON writes {"output": ..., "shape": ..., "dtype": ..., "method": ...}.
+func (a answer) renderJSON(w io.Writer) error {
+	if _, err := io.WriteString(w, `{"output":`); err != nil {
+		return err
+	}
 	// Formatting numbers is the costliest part of a large JSON answer; it
-	// is spread over the cores, in order, byte for byte as AppendJSON.
-	b = tensor.AppendJSONParallel(b, t, bits, 0)
-	b = append(b, `,"shape":[`...)
-	for i, d := range t.Shape {
+	// is spread over the cores, in order, byte for byte as AppendJSON, in
+	// chunks that go to w as they are done.
+	if err := tensor.WriteJSON(w, a.t, a.bits, 0); err != nil {
+		return fmt.Errorf("encode json: %w", err)
+	}
+	b := []byte(`,"shape":[`)
+	for i, d := range a.t.Shape {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = strconv.AppendInt(b, int64(d), 10)
 	}
 	b = append(b, `],"dtype":"`...)
-	b = append(b, info.dtype...)
+	b = append(b, a.info.dtype...)
 	b = append(b, `","method":"`...)
-	b = append(b, info.method...)
-	return append(b, "\"}\n"...), nil
+	b = append(b, a.info.method...)
+	_, err := w.Write(append(b, "\"}\n"...))
+	return err
+}
+
+// wholeAnswerMax is the largest answer held and sent whole. Most answers
+// are small, and for them a body with a Content-Length and every timing in
+// the header is simplest for clients; a larger one is streamed, so that no
+// copy of it is ever held whole.
+const wholeAnswerMax = 64 << 10
+
+// answerWriter sends an answer as it is rendered. It holds the first
+// wholeAnswerMax bytes; an answer that fits is sent whole by finish, with
+// its Content-Length, compressed if it is text worth compressing, and a
+// Server-Timing header with every phase. Once an answer outgrows that, the
+// header is sent with the phases known so far and Trailer: Server-Timing,
+// the body streams on (through the compressor, for text), and finish sends
+// the complete Server-Timing, encode included, as a trailer.
+type answerWriter struct {
+	w        http.ResponseWriter
+	r        *http.Request
+	tm       *timing
+	start    time.Time // of the encode phase
+	text     bool      // compressible
+	held     []byte
+	out      io.Writer      // once streaming: w, or zw on it
+	zw       io.WriteCloser // the compressor, if any
+	streamed bool
+}
+
+func newAnswerWriter(w http.ResponseWriter, r *http.Request, tm *timing, text bool) *answerWriter {
+	return &answerWriter{w: w, r: r, tm: tm, start: time.Now(), text: text}
+}
+
+func (a *answerWriter) Write(p []byte) (int, error) {
+	if !a.streamed && len(a.held)+len(p) <= wholeAnswerMax {
+		a.held = append(a.held, p...)
+		return len(p), nil
+	}
+	if !a.streamed {
+		if err := a.startStream(); err != nil {
+			return 0, err
+		}
+	}
+	return a.out.Write(p)
+}
+
+// startStream sends the header and what is held.
+func (a *answerWriter) startStream() error {
+	a.streamed = true
+	a.out = a.w
+	h := a.w.Header()
+	if c, ok := negotiateCoding(a.r); a.text && ok {
+		if zw, err := c.newWriter(a.w); err == nil {
+			a.zw, a.out = zw, zw
+			h.Set("Content-Encoding", c.name)
+		}
+	}
+	h.Set("Server-Timing", a.tm.header())
+	h.Set("Trailer", "Server-Timing")
+	a.w.WriteHeader(http.StatusOK)
+	held := a.held
+	a.held = nil
+	_, err := a.out.Write(held)
+	return err
+}
+
+// finish completes the answer: it sends a held answer whole, or ends a
+// streamed one with its trailer.
+func (a *answerWriter) finish() {
+	h := a.w.Header()
+	if !a.streamed {
+		body, enc := a.held, ""
+		if a.text {
+			body, enc = compressBody(a.r, body)
+		}
+		a.tm.add("encode", time.Since(a.start))
+		if enc != "" {
+			h.Set("Content-Encoding", enc)
+		}
+		h.Set("Server-Timing", a.tm.header())
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+		a.w.WriteHeader(http.StatusOK)
+		_, _ = a.w.Write(body) // a client that left cannot be told
+		return
+	}
+	if a.zw != nil {
+		_ = a.zw.Close() // flushes the rest; a client that left cannot be told
+	}
+	a.tm.add("encode", time.Since(a.start))
+	h.Set("Server-Timing", a.tm.header()) // declared a trailer: sent after the body
 }
 
 // timing collects the phases of a request for its Server-Timing header.

@@ -95,13 +95,12 @@ func (s *Server) trainParts() map[string]partSpec {
 func (s *Server) readTrain(w http.ResponseWriter, r *http.Request) (trainRequest, map[string]operand, error) {
 	var req trainRequest
 	parts := s.trainParts()
-	ops := map[string]operand{}
-	if isMultipart(r) {
-		var err error
-		if ops, err = s.readParts(w, r, parts, &req); err != nil {
-			return req, nil, err
-		}
-	} else if err := s.decodeJSON(w, r, &req); err != nil {
+	if !isMultipart(r) {
+		ops, err := s.decodeJSON(w, r, &req, parts, []string{"input", "target"})
+		return req, ops, err
+	}
+	ops, err := s.readParts(w, r, parts, &req)
+	if err != nil {
 		return req, nil, err
 	}
 	return req, ops, s.jsonOperands(ops, parts, []namedRaw{{"input", req.Input}, {"target", req.Target}})

@@ -1,7 +1,10 @@
 // Package jsonscan checks JSON text and splits a request body into the
 // members of its top-level object without decoding them, so that a large
 // value (a tensor of some megabytes) can be handed to a reader made for it as
-// a sub-slice of the body, with no copy and no generic intermediate.
+// a sub-slice of the body, with no copy and no generic intermediate. Stream
+// does the same for a body read through a window of bounded size, handing
+// the reader the stream at the value instead, so that the body is never
+// held whole.
 //
 // What it accepts is exactly what encoding/json's Valid accepts, with a
 // lower limit on nesting: strings may hold any escape, including \uXXXX with

@@ -1,6 +1,7 @@
 package tensor_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"math"
@@ -76,7 +77,9 @@ func allocated(f func()) int64 {
 }
 
 // BenchmarkDecode reads a 1024×1024 matrix (about 20 MB of JSON) with
-// tensor.Parse and, as the reference row, encoding/json into [][]float64.
+// tensor.Parse from memory, with tensor.Decode from a reader through a
+// window of tensor.WindowSize bytes, and, as the reference row, with
+// encoding/json into [][]float64.
 // MB/s counts JSON bytes; alloc/data is the bytes allocated by one decode
 // over the 8 MB of float64 data it yields.
 func BenchmarkDecode(b *testing.B) {
@@ -93,6 +96,21 @@ func BenchmarkDecode(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(allocated(func() { _, _ = tensor.Parse(raw, tensor.Limits{}) }))/dataBytes, "alloc/data")
+		})
+		// Decode reads the document as a request body: through a window,
+		// knowing its length.
+		decode := func() (tensor.Dense, error) {
+			return tensor.Decode(bytes.NewReader(raw), tensor.Limits{}, tensor.WindowSize, int64(len(raw)))
+		}
+		b.Run(prefix+"tensor.Decode", func(b *testing.B) {
+			b.SetBytes(int64(len(raw)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := decode(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(allocated(func() { _, _ = decode() }))/dataBytes, "alloc/data")
 		})
 		b.Run(prefix+"encoding-json", func(b *testing.B) {
 			b.SetBytes(int64(len(raw)))

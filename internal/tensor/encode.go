@@ -71,11 +71,8 @@ func appendElements(b []byte, shape []int, data []float64, lo, hi, bits int) []b
 		}
 		end := min(hi, (e/row+1)*row)
 		if bits == 64 {
-			b = appendFloat64(b, data[e])
-			for e++; e < end; e++ {
-				b = append(b, ',')
-				b = appendFloat64(b, data[e])
-			}
+			b = appendFloats64(b, data[e:end])
+			e = end
 		} else {
 			b = appendFloat(b, data[e], bits)
 			for e++; e < end; e++ {
@@ -88,6 +85,31 @@ func appendElements(b []byte, shape []int, data []float64, lo, hi, bits int) []b
 		b = appendRepeat(b, ']', rank)
 	}
 	return b
+}
+
+// floatsPerGrow is how many numbers appendFloats64 makes room for at once.
+const floatsPerGrow = 256
+
+// appendFloats64 appends the numbers of run, at least one, separated by
+// commas. It makes room for a batch of numbers at a time and writes them by
+// index, which saves a capacity check and a call per number.
+func appendFloats64(b []byte, run []float64) []byte {
+	for len(run) > 0 {
+		batch := run[:min(len(run), floatsPerGrow)]
+		run = run[len(batch):]
+		// Each number takes at most maxFloat64Len bytes with its comma;
+		// the last one needs that much room to be written.
+		b = slices.Grow(b, len(batch)*maxFloat64Len)
+		out := b[len(b):cap(b)]
+		k := 0
+		for _, v := range batch {
+			k += putFloat64(out[k:], v)
+			out[k] = ','
+			k++
+		}
+		b = b[:len(b)+k]
+	}
+	return b[:len(b)-1]
 }
 
 func appendRepeat(b []byte, c byte, n int) []byte {

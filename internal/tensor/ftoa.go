@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"encoding/binary"
 	"math"
 	"math/bits"
 	"slices"
@@ -16,99 +17,118 @@ import (
 // The digits are the same as strconv's; only the way of finding them is
 // cheaper. Float32 output keeps strconv.
 
+// maxFloat64Len is the room putFloat64 needs: the longest number is 25
+// bytes (-0.0000012345678901234567), and the digits are stored eight bytes
+// at a time, the last store ending up to seven bytes past the number.
+const maxFloat64Len = 32
+
 // appendFloat64 appends v formatted as encoding/json formats a float64:
 // plain notation from 1e-6 up to 1e21, exponent notation outside, with the
 // exponent's leading zero dropped (1e-7, not 1e-07).
 func appendFloat64(b []byte, v float64) []byte {
+	b = slices.Grow(b, maxFloat64Len)
+	n := putFloat64(b[len(b):len(b)+maxFloat64Len], v)
+	return b[:len(b)+n]
+}
+
+// putFloat64 writes v as appendFloat64 does at the start of dst, which has
+// room for maxFloat64Len bytes, and returns the length of the number. It
+// may write past the number, within that room.
+func putFloat64(dst []byte, v float64) int {
+	out := dst[:maxFloat64Len]
 	u := math.Float64bits(v)
 	if u&(1<<63-1) == 0 {
 		if u != 0 {
-			return append(b, '-', '0')
+			out[0], out[1] = '-', '0'
+			return 2
 		}
-		return append(b, '0')
+		out[0] = '0'
+		return 1
 	}
 	if u>>52&0x7ff == 0x7ff {
 		// NaN and ±Inf are not JSON; write them as the reference does.
-		return strconv.AppendFloat(b, v, 'f', -1, 64)
+		return copy(out, strconv.AppendFloat(out[:0:0], v, 'f', -1, 64))
 	}
-	// The longest form is 25 bytes (-0.0000012345678901234567); write
-	// into room for 32 by index rather than append byte by byte.
-	b = slices.Grow(b, 32)
-	pos := len(b)
-	out := b[pos : pos+32]
-	k := 0
-	if u>>63 != 0 {
-		out[0] = '-'
-		k = 1
-	}
+	// The sign is random in typical data: rather than branch on it, write
+	// a minus and start the number after it or over it.
+	out[0] = '-'
+	k := int(u >> 63)
 	d, e := shortest(u & (1<<63 - 1))
 	for d%10 == 0 {
 		d /= 10
 		e++
 	}
 	n := decimalLen(d)
-	if a := math.Abs(v); a < 1e-6 || a >= 1e21 {
-		// d.ddde±x: the digits one place right, then the first moved
-		// back in front of the point.
-		putDigits(out[k+1:k+1+n], d)
-		out[k] = out[k+1]
-		if n > 1 {
-			out[k+1] = '.'
-			k += n + 1
-		} else {
-			k++
+	point := n + e // the decimal point's place, counted from the first digit
+	switch a := math.Abs(v); {
+	case a < 1e-6 || a >= 1e21: // d.ddde±x
+		return k + putExponent(out[k:], d, n, point-1)
+	case point <= 1 && point < n: // 0.000ddd or d.ddd
+		// Values on either side of one are as common as each other, so
+		// both are written alike: "0." and up to five zeros stored at
+		// once, the digits after them, or from the dot on for d.ddd, whose
+		// first digit then replaces the zero and the dot is put back.
+		binary.LittleEndian.PutUint64(out[k:], 0x3030303030302e30)
+		at := k + 1 + max(0, 1-point)
+		putDigits(out[at:], d, n)
+		first := out[k+1] // the first digit for d.ddd, the dot for 0.ddd
+		if point != 1 {
+			first = '0'
 		}
-		x := e + n - 1
-		out[k] = 'e'
-		if x < 0 {
-			out[k+1] = '-'
-			x = -x
-		} else {
-			out[k+1] = '+'
-		}
-		k += 2
-		switch {
-		case x >= 100:
-			out[k] = byte('0' + x/100)
-			x %= 100
-			k++
-			fallthrough
-		case x >= 10:
-			out[k], out[k+1] = digitPairs[2*x], digitPairs[2*x+1]
-			k += 2
-		default:
-			out[k] = byte('0' + x)
-			k++
-		}
-		return b[:pos+k]
-	}
-	switch point := n + e; {
-	case point <= 0: // 0.000ddd
-		out[k], out[k+1] = '0', '.'
-		k += 2
-		for ; point < 0; point++ {
-			out[k] = '0'
-			k++
-		}
-		putDigits(out[k:k+n], d)
-		k += n
+		out[k], out[k+1] = first, '.'
+		return at + n
 	case point < n: // dd.ddd: the digits one place right, then the
 		// integer part moved back in front of the point
-		putDigits(out[k+1:k+1+n], d)
+		putDigits(out[k+1:], d, n)
 		for j := k; j < k+point; j++ {
 			out[j] = out[j+1]
 		}
 		out[k+point] = '.'
-		k += n + 1
+		return k + n + 1
 	default: // ddd000
-		putDigits(out[k:k+n], d)
-		k += n
-		for ; point > n; point-- {
+		putDigits(out[k:], d, n)
+		for k += n; point > n; point-- {
 			out[k] = '0'
 			k++
 		}
+		return k
 	}
-	return b[:pos+k]
+}
+
+// putExponent writes the n digits of d as d.ddde±x, with exponent x, into
+// out, and returns the length.
+func putExponent(out []byte, d uint64, n, x int) int {
+	// The digits one place right, then the first moved back in front of
+	// the point.
+	putDigits(out[1:], d, n)
+	out[0] = out[1]
+	k := 1
+	if n > 1 {
+		out[1] = '.'
+		k = n + 1
+	}
+	out[k] = 'e'
+	if x < 0 {
+		out[k+1] = '-'
+		x = -x
+	} else {
+		out[k+1] = '+'
+	}
+	k += 2
+	switch {
+	case x >= 100:
+		out[k] = byte('0' + x/100)
+		x %= 100
+		k++
+		fallthrough
+	case x >= 10:
+		out[k], out[k+1] = digitPairs[2*x], digitPairs[2*x+1]
+		k += 2
+	default:
+		out[k] = byte('0' + x)
+		k++
+	}
+	return k
 }
 
 const digitPairs = "00010203040506070809" +
@@ -122,49 +142,65 @@ const digitPairs = "00010203040506070809" +
 	"80818283848586878889" +
 	"90919293949596979899"
 
-// putDigits writes d into dst, which is exactly as long as d has digits:
-// eight at a time from the right, in four independent pairs, then the rest.
-func putDigits(dst []byte, d uint64) {
-	i := len(dst)
-	for i >= 8 {
-		q := d / 1e8
-		putEight(dst[i-8:i], uint32(d-q*1e8))
-		d = q
-		i -= 8
+// putDigits writes the n decimal digits of d (n is decimalLen(d), at most
+// 20) at the start of dst, with eight-byte stores: the leading group of
+// up to eight digits first, its unused bytes spilling past it, then the
+// full groups of eight, which overwrite the spill. dst must have room for
+// the number and for eight bytes from its first digit.
+func putDigits(dst []byte, d uint64, n int) {
+	if uint(n-16) <= 1 {
+		// 16 or 17 digits, what most values need and which one it is is
+		// anyone's guess: the first digit, a zero that the next group
+		// overwrites if there are 16, then two groups of eight.
+		hi := d / 1e16
+		mid := d / 1e8
+		k := n - 16
+		dst[0] = byte('0' + hi)
+		binary.LittleEndian.PutUint64(dst[k:], eightDigitsText(uint32(mid-hi*1e8)))
+		binary.LittleEndian.PutUint64(dst[k+8:], eightDigitsText(uint32(d-mid*1e8)))
+		return
 	}
-	for i >= 2 {
-		q := d / 100
-		r := d - q*100
-		dst[i-2], dst[i-1] = digitPairs[2*r], digitPairs[2*r+1]
-		d = q
-		i -= 2
-	}
-	if i == 1 {
-		dst[0] = byte('0' + d)
+	switch {
+	case n <= 8:
+		binary.LittleEndian.PutUint64(dst, eightDigitsText(uint32(d))>>(8*(8-n)))
+	case n <= 16:
+		hi := d / 1e8
+		binary.LittleEndian.PutUint64(dst, eightDigitsText(uint32(hi))>>(8*(16-n)))
+		binary.LittleEndian.PutUint64(dst[n-8:], eightDigitsText(uint32(d-hi*1e8)))
+	default:
+		hi := d / 1e16
+		mid := d / 1e8
+		binary.LittleEndian.PutUint64(dst, eightDigitsText(uint32(hi))>>(8*(24-n)))
+		binary.LittleEndian.PutUint64(dst[n-16:], eightDigitsText(uint32(mid-hi*1e8)))
+		binary.LittleEndian.PutUint64(dst[n-8:], eightDigitsText(uint32(d-mid*1e8)))
 	}
 }
 
-// putEight writes x < 10^8 as exactly eight digits.
-func putEight(dst []byte, x uint32) {
-	_ = dst[7]
+// eightDigitsText returns x < 10^8 as eight ASCII digits, leading zeros
+// included, the first digit in the lowest byte (so that a little-endian
+// store writes them in order). The divisions are done on all the parts of
+// a word at once: x splits into two halves of four digits in the 32-bit
+// lanes, each half into two pairs in 16-bit lanes, each pair into two
+// digits in bytes. A quotient by 100 of a lane below 10^4 is the lane
+// times 10486, shifted right by 20 (exact below 43699), and one by 10 of a
+// lane below 100 is the lane times 103, shifted right by 10 (exact below
+// 179); the products fit their lanes, and the masks drop what a shift
+// brings in from the lane above.
+func eightDigitsText(x uint32) uint64 {
 	hi := x / 10000
-	lo := x - hi*10000
-	h1, l1 := hi/100, lo/100
-	h2, l2 := hi-h1*100, lo-l1*100
-	dst[0], dst[1] = digitPairs[2*h1], digitPairs[2*h1+1]
-	dst[2], dst[3] = digitPairs[2*h2], digitPairs[2*h2+1]
-	dst[4], dst[5] = digitPairs[2*l1], digitPairs[2*l1+1]
-	dst[6], dst[7] = digitPairs[2*l2], digitPairs[2*l2+1]
+	v := uint64(hi) | uint64(x-hi*10000)<<32
+	q := (v * 10486 >> 20) & 0x0000007f0000007f
+	v = q | (v-q*100)<<16
+	q = (v * 103 >> 10) & 0x000f000f000f000f
+	v = q | (v-q*10)<<8
+	return v | 0x3030303030303030
 }
 
 // decimalLen returns how many digits d > 0 has.
 func decimalLen(d uint64) int {
 	// bits.Len64 × log10(2), rounded down, is the length or one less.
 	n := (bits.Len64(d) * 1233) >> 12
-	if d >= uint64Pow10[n] {
-		n++
-	}
-	return n
+	return n + int(bit(d >= uint64Pow10[n]))
 }
 
 // shortest returns d and e such that d×10^e, with d as short as possible,
@@ -178,11 +214,13 @@ func shortest(u uint64) (d uint64, e int) {
 		c = frac | 1<<52
 		q = biased - 1075
 		// An integer below 2^53 is its own shortest form: no other decimal
-		// with as few digits is within half a unit of it.
-		if 0 < -q && -q < 53 {
-			if f := c >> uint(-q); f<<uint(-q) == c {
-				return f, 0
-			}
+		// with as few digits is within half a unit of it. v is one if the
+		// fraction bits below the point are zero; the test needs no branch
+		// on the magnitude, which typical data would keep guessing at: a
+		// shift by -q of 53 or more (or negative, as a uint) makes the
+		// mask cover all of c.
+		if sh := uint(-q); c&(1<<sh-1) == 0 {
+			return c >> sh, 0
 		}
 	} else {
 		c = frac
@@ -212,33 +250,33 @@ func shortest(u uint64) (d uint64, e int) {
 	vbl := roundOdd(g1, g0, cbl<<uint(h))
 	vbr := roundOdd(g1, g0, cbr<<uint(h))
 	s := vb >> 2
-	// One digit fewer: at most one multiple of ten (at this scale) fits in
-	// the interval, which is narrower than ten units.
-	sp10 := s / 10 * 10
-	tp10 := sp10 + 10
-	upin := vbl+open <= sp10<<2
-	wpin := tp10<<2+open <= vbr
-	if upin != wpin {
-		if upin {
-			return sp10, k
-		}
-		return tp10, k
+	// One digit fewer, s10 or s10+1 tens, if exactly one of them is in the
+	// interval (at most one multiple of ten fits, the interval being
+	// narrower than ten units); otherwise s or s+1, whichever is inside,
+	// or the closer if both are, the even one if they are equally close.
+	// Which it is depends on the value's last bits, which no branch
+	// predictor can guess, so the choice is made with arithmetic.
+	s10 := s / 10
+	upin := bit(vbl+open <= s10*40)
+	wpin := bit((s10+1)*40+open <= vbr)
+	uin := bit(vbl+open <= s<<2)
+	win := bit((s+1)<<2+open <= vbr)
+	mid := s<<2 | 2 // 4 × (s + 1/2)
+	closer := bit(vb < mid) | bit(vb == mid)&^s
+	takeS := uin & (win ^ 1 | closer) & 1
+	short := upin ^ wpin
+	mask := -short
+	d = (s+1-takeS)&^mask | (s10+1-upin)&mask
+	return d, k + int(short)
+}
+
+// bit is 1 for true and 0 for false.
+func bit(b bool) uint64 {
+	var x uint64
+	if b {
+		x = 1
 	}
-	// Otherwise s or s+1, whichever is inside, or the closer if both are.
-	t := s + 1
-	uin := vbl+open <= s<<2
-	win := t<<2+open <= vbr
-	if uin != win {
-		if uin {
-			return s, k
-		}
-		return t, k
-	}
-	mid := (s + t) << 1 // 4 × (s + 1/2)
-	if vb < mid || vb == mid && s&1 == 0 {
-		return s, k
-	}
-	return t, k
+	return x
 }
 
 // schubfachG returns g = floor(10^e × 2^r) + 1 for the r that puts

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // Reading a large tensor's rows on several goroutines.
@@ -18,7 +19,8 @@ import (
 // order. The search is a guess that the parser confirms: a row a worker
 // could not read, or a '[' that was no row (inside a string, say), is read
 // by the parser itself, which then reports any fault exactly as it would
-// have without the workers.
+// have without the workers. Read does the same in each window of a stream
+// (see stream.go).
 
 // parallelMin is the size of document from which Parse reads rows ahead
 // on several goroutines; below it, starting them costs more than it saves.
@@ -27,12 +29,16 @@ const parallelMin = 1 << 20
 // minRowWidth is the narrowest row worth a place in the table of rows.
 const minRowWidth = 16
 
-// rowsAhead are the rows read by the workers: every row after the first.
+// rowsAhead are the rows read by the workers: every row after the first,
+// or in a stream's window, every row after the parser's place.
 type rowsAhead struct {
-	starts []int // offset of each row's '['
-	ends   []int // offset past each row's ']', or -1 if it could not be read
-	width  int   // elements in each row, as in the first
-	next   int   // the first row the parser has not yet reached
+	starts  []int          // offset of each row's '['
+	ends    []int          // offset past each row's ']', or -1 if it could not be read
+	width   int            // elements in each row, as in the first
+	first   int            // the index in the tensor of the first row
+	data    *float64       // the first element of the array they were read into
+	next    int            // the first row the parser has not yet reached
+	reading sync.WaitGroup // the workers still reading, if they were left to
 }
 
 // readRowsAhead finds and reads the rows of p.b, if it is worth it, and
@@ -60,30 +66,65 @@ func (p *parser) readRowsAhead(workers int) {
 	}
 	// A row of width numbers takes at least 2×width bytes; a document with
 	// more '[' than that allows is no tensor, and is left to the parser.
-	maxRows := len(b) / (2 * width)
-	var starts []int
-	for j := end; ; j++ {
-		k := bytes.IndexByte(b[j:], '[')
-		if k < 0 {
-			break
-		}
-		j += k
-		if n := skipSpace(b, j+1); n < len(b) && b[n] != '[' {
-			if len(starts) == maxRows {
-				return
-			}
-			starts = append(starts, j)
-		}
-	}
+	starts := findRows(b, end, len(b)/(2*width))
 	rows := len(starts) + 1
 	if rows > p.max/width || len(starts) < workers {
 		return
 	}
 	data := make([]float64, rows*width)
+	ends := readRows(b, starts, data[width:], width, workers)
+	p.data = data[:0]
+	p.ahead = &rowsAhead{starts: starts, ends: ends, width: width, first: 1, data: &data[0]}
+}
+
+// take returns the end of the row that starts at pos, if a worker read it
+// into the place where the parser, having read the elements in data, puts
+// it, in data's array.
+func (r *rowsAhead) take(pos int, data []float64) (int, bool) {
+	r.reading.Wait()
+	for r.next < len(r.starts) && r.starts[r.next] < pos {
+		r.next++
+	}
+	if r.next == len(r.starts) || r.starts[r.next] != pos {
+		return 0, false
+	}
+	k := r.next
+	r.next++
+	if r.ends[k] < 0 || len(data) != (r.first+k)*r.width || &data[:1][0] != r.data {
+		return 0, false
+	}
+	return r.ends[k], true
+}
+
+// findRows returns the offsets of the rows that start in b after from:
+// of each '[' followed, after any white space, by a byte other than '['. It
+// gives up, returning nil, past limit rows.
+func findRows(b []byte, from, limit int) []int {
+	var starts []int
+	for j := from; ; j++ {
+		k := bytes.IndexByte(b[j:], '[')
+		if k < 0 {
+			return starts
+		}
+		j += k
+		if n := skipSpace(b, j+1); n < len(b) && b[n] != '[' {
+			if len(starts) == limit {
+				return nil
+			}
+			starts = append(starts, j)
+		}
+	}
+}
+
+// readRows reads the rows that start at starts into dst, row r at
+// dst[r*width:], on up to workers goroutines, and returns where each ends
+// (-1 for one that could not be read). All the goroutines have ended when
+// it returns.
+func readRows(b []byte, starts []int, dst []float64, width, workers int) []int {
 	ends := make([]int, len(starts))
 	read := func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			ends[r] = readRow(b, starts[r], data[(r+1)*width:(r+2)*width])
+			ends[r] = readRow(b, starts[r], dst[r*width:(r+1)*width])
 		}
 	}
 	per := (len(starts) + workers - 1) / workers
@@ -93,25 +134,30 @@ func (p *parser) readRowsAhead(workers int) {
 	}
 	read(0, min(per, len(starts)))
 	wg.Wait()
-	p.data = data[:0]
-	p.ahead = &rowsAhead{starts: starts, ends: ends, width: width}
+	return ends
 }
 
-// take returns the end of the row that starts at pos, if a worker read it
-// into the place where the parser, having read have elements, puts it.
-func (r *rowsAhead) take(pos, have int) (int, bool) {
-	for r.next < len(r.starts) && r.starts[r.next] < pos {
-		r.next++
+// startRows is readRows on workers goroutines that it leaves to run: they
+// take the rows in turn, a few at a time, and r.reading counts them until
+// they are done. They read b and write dst, which must not change until
+// then.
+func startRows(r *rowsAhead, b []byte, dst []float64, workers int) {
+	r.ends = make([]int, len(r.starts))
+	const batch = 4
+	var next atomic.Int64
+	for range workers {
+		r.reading.Go(func() {
+			for {
+				lo := int(next.Add(batch)) - batch
+				if lo >= len(r.starts) {
+					return
+				}
+				for k := lo; k < min(lo+batch, len(r.starts)); k++ {
+					r.ends[k] = readRow(b, r.starts[k], dst[k*r.width:(k+1)*r.width])
+				}
+			}
+		})
 	}
-	if r.next == len(r.starts) || r.starts[r.next] != pos {
-		return 0, false
-	}
-	k := r.next
-	r.next++
-	if r.ends[k] < 0 || have != (k+1)*r.width {
-		return 0, false
-	}
-	return r.ends[k], true
 }
 
 // readRow reads the array of exactly len(dst) numbers whose '[' is at b[i]

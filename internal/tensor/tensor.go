@@ -100,10 +100,8 @@ func ParsePrefix(b []byte, lim Limits) (Dense, int, error) {
 }
 
 func parse(b []byte, lim Limits, whole bool, workers int) (Dense, int, *Error) {
-	p := parser{b: b, lim: lim, max: math.MaxInt}
-	if lim.MaxElements > 0 {
-		p.max = lim.MaxElements
-	}
+	p := newParser(lim)
+	p.b = b
 	if whole && len(b) >= parallelMin && workers > 1 {
 		p.readRowsAhead(workers)
 	}
@@ -113,11 +111,11 @@ func parse(b []byte, lim Limits, whole bool, workers int) (Dense, int, *Error) {
 	err := p.top()
 	if err == nil && whole {
 		if i := skipSpace(b, p.i); i != len(b) {
-			err = syntaxError(i, "unexpected "+quoteByte(b[i])+" after the value")
+			err = p.syntax(i, "unexpected "+quoteByte(b[i])+" after the value")
 		}
 	}
-	if err == nil && lim.MinRank > 0 && len(p.shape) < lim.MinRank {
-		err = &Error{Kind: BadShape, Msg: fmt.Sprintf("must have at least %d dimensions, has %d", lim.MinRank, len(p.shape))}
+	if err == nil {
+		err = p.minRank()
 	}
 	if err != nil {
 		if err.Kind != BadSyntax {
@@ -137,7 +135,7 @@ func recheck(b []byte, whole bool, err *Error) *Error {
 		return &Error{Kind: BadSyntax, Msg: serr.Error()}
 	}
 	if i := skipSpace(b, n); whole && i != len(b) {
-		return syntaxError(i, "unexpected "+quoteByte(b[i])+" after the value")
+		return syntaxError(int64(i), "unexpected "+quoteByte(b[i])+" after the value")
 	}
 	return err
 }
@@ -153,6 +151,58 @@ type parser struct {
 	data  []float64
 	path  []int      // path[d] is the index within the open array at depth d
 	ahead *rowsAhead // rows already read, for large documents
+	guard int        // len(data) from which numbers must first wait for workers reading ahead, or max
+
+	// When the text is read from a stream (see Read), b is its window.
+	src       *source
+	streaming bool  // more text may follow the window
+	off       int64 // offset in the text of b[0]
+	stop      stop  // where the fault being returned left the text
+}
+
+func newParser(lim Limits) parser {
+	p := parser{lim: lim, max: math.MaxInt}
+	if lim.MaxElements > 0 {
+		p.max = lim.MaxElements
+	}
+	p.guard = p.max
+	return p
+}
+
+// minRank checks the rank of a value read whole.
+func (p *parser) minRank() *Error {
+	if p.lim.MinRank > 0 && len(p.shape) < p.lim.MinRank {
+		p.halt(p.i, 0, jsonscan.AfterValue)
+		return &Error{Kind: BadShape, Msg: fmt.Sprintf("must have at least %d dimensions, has %d", p.lim.MinRank, len(p.shape))}
+	}
+	return nil
+}
+
+// stop is where in the value the parser found a fault: at index i of the
+// window, inside open arrays, with the text there in state. A stream's
+// reader goes on from there to check the rest of the text.
+type stop struct {
+	i     int
+	open  int
+	state jsonscan.State
+}
+
+// halt notes where the fault about to be returned leaves the text.
+func (p *parser) halt(i, open int, state jsonscan.State) {
+	p.stop = stop{i: i, open: open, state: state}
+}
+
+// space skips white space from i, reading on from a stream at the end of
+// the window; it returns len(p.b) only at the end of the text.
+func (p *parser) space(i int) int {
+	for {
+		i = skipSpace(p.b, i)
+		if i == len(p.b) && p.streaming {
+			i, _ = p.more(i)
+			continue
+		}
+		return i
+	}
 }
 
 // fail reports a fault at the element named by the first depth indices of
@@ -166,21 +216,25 @@ func (p *parser) fail(k Kind, depth int, format string, args ...any) *Error {
 	return &Error{Kind: k, Pointer: string(b), Msg: fmt.Sprintf(format, args...)}
 }
 
-func syntaxError(offset int, msg string) *Error {
-	return &Error{Kind: BadSyntax, Msg: (&jsonscan.SyntaxError{Offset: offset, Msg: msg}).Error()}
+func syntaxError(offset int64, msg string) *Error {
+	return &Error{Kind: BadSyntax, Msg: (&jsonscan.SyntaxError{Offset: int(offset), Msg: msg}).Error()}
 }
+
+// syntax reports malformed text at index i of the window.
+func (p *parser) syntax(i int, msg string) *Error { return syntaxError(p.off+int64(i), msg) }
 
 // unexpected reports the byte at i, or the end of the input, where
 // something else was expected.
 func (p *parser) unexpected(i int, expected string) *Error {
 	if i == len(p.b) {
-		return syntaxError(i, "unexpected end of input")
+		return p.syntax(i, "unexpected end of input")
 	}
-	return syntaxError(i, "expected "+expected+", found "+quoteByte(p.b[i]))
+	return p.syntax(i, "expected "+expected+", found "+quoteByte(p.b[i]))
 }
 
 func (p *parser) top() *Error {
-	p.i = skipSpace(p.b, 0)
+	p.i = p.space(p.i)
+	p.halt(p.i, 0, jsonscan.AtValue)
 	if p.i == len(p.b) {
 		return p.unexpected(p.i, "a value")
 	}
@@ -197,6 +251,7 @@ func (p *parser) top() *Error {
 // array reads the array that starts at p.b[p.i], at the given depth.
 func (p *parser) array(depth int) *Error {
 	if depth == len(p.shape) {
+		p.halt(p.i, depth, jsonscan.AtValue)
 		if p.leafs {
 			return p.fail(BadShape, depth, "must be a number, like the first element at this depth")
 		}
@@ -204,23 +259,25 @@ func (p *parser) array(depth int) *Error {
 			return p.fail(BadShape, depth, "nests deeper than %d dimensions", p.lim.MaxRank)
 		}
 		if depth >= maxNesting {
-			return syntaxError(p.i, fmt.Sprintf("arrays and objects nest more than %d deep", maxNesting))
+			return p.syntax(p.i, fmt.Sprintf("arrays and objects nest more than %d deep", maxNesting))
 		}
 		p.shape = append(p.shape, -1)
 	}
 	if p.ahead != nil && p.leafs && depth+1 == len(p.shape) && p.shape[depth] == p.ahead.width {
-		if end, ok := p.ahead.take(p.i, len(p.data)); ok {
+		if end, ok := p.ahead.take(p.i, p.data); ok {
 			p.data = p.data[:len(p.data)+p.ahead.width]
 			p.i = end
 			return nil
 		}
 	}
 	p.path = append(p.path[:depth], 0)
-	p.i = skipSpace(p.b, p.i+1)
+	p.i = p.space(p.i + 1)
 	if p.i == len(p.b) {
+		p.halt(p.i, depth+1, jsonscan.AfterOpen)
 		return p.unexpected(p.i, "a value")
 	}
 	if p.b[p.i] == ']' {
+		p.halt(p.i, depth+1, jsonscan.AfterOpen)
 		return p.fail(BadShape, depth, "must not be empty")
 	}
 	var n int
@@ -236,7 +293,13 @@ func (p *parser) array(depth int) *Error {
 	switch want := p.shape[depth]; {
 	case want == -1:
 		p.shape[depth] = n
+		if p.src != nil && depth+1 == len(p.shape) {
+			// The first row: with its width known, the rows after it can
+			// be read ahead.
+			p.lookAhead(p.i)
+		}
 	case want != n:
+		p.halt(p.i, depth, jsonscan.AfterValue)
 		return p.fail(BadShape, depth, "has %d elements but the first array at this depth has %d", n, want)
 	}
 	return nil
@@ -253,29 +316,40 @@ func (p *parser) arrays(depth int) (int, *Error) {
 				return 0, err
 			}
 		case startsValue(c):
+			p.halt(p.i, depth+1, jsonscan.AtValue)
 			return 0, p.fail(BadShape, depth+1, "must be an array, like the first element at this depth")
 		default:
+			p.halt(p.i, depth+1, jsonscan.AtValue)
 			return 0, p.unexpected(p.i, "a value")
 		}
 		n++
-		p.i = skipSpace(p.b, p.i)
+		p.i = p.space(p.i)
 		if p.i == len(p.b) {
+			p.halt(p.i, depth+1, jsonscan.AfterValue)
 			return 0, p.unexpected(p.i, "',' or ']'")
 		}
 		switch p.b[p.i] {
 		case ',':
-			p.i = skipSpace(p.b, p.i+1)
+			p.i = p.space(p.i + 1)
 			if p.i == len(p.b) {
+				p.halt(p.i, depth+1, jsonscan.AtValue)
 				return 0, p.unexpected(p.i, "a value")
 			}
 		case ']':
 			p.i++
 			return n, nil
 		default:
+			p.halt(p.i, depth+1, jsonscan.AfterValue)
 			return 0, p.unexpected(p.i, "',' or ']' after an array element")
 		}
 	}
 }
+
+// numberRoom is how many bytes must follow a number's start in the window
+// of a stream for the number to be read without a look at the window's
+// end: more than any number a writer of shortest forms emits. Closer to the
+// end, the parser reads on first.
+const numberRoom = 64
 
 // numbers reads the elements of an array of numbers, from its first element
 // to past its closing bracket, and returns how many there are. It is the
@@ -289,9 +363,17 @@ func (p *parser) numbers(depth int) (int, *Error) {
 	start := len(data)
 	defer func() { p.i, p.data = i, data }()
 	for {
+		if p.streaming && len(b)-i < numberRoom {
+			// Read on from the stream, keeping the text from i; the
+			// window and data may move.
+			p.data = data
+			i, _ = p.more(i)
+			b, data = p.b, p.data
+		}
 		c := b[i]
 		if c != '-' && c-'0' > 9 {
 			p.path[depth] = len(data) - start
+			p.halt(i, depth+1, jsonscan.AtValue)
 			switch {
 			case c == '[':
 				return 0, p.fail(BadShape, depth+1, "must be a number, like the first element at this depth")
@@ -302,15 +384,31 @@ func (p *parser) numbers(depth int) (int, *Error) {
 			}
 		}
 		v, j, st := readNumber(b, i)
+		if j == len(b) && p.streaming {
+			// The number may go on past the window.
+			p.data = data
+			i, _ = p.more(i)
+			b, data = p.b, p.data
+			continue
+		}
 		switch st {
 		case numSyntax:
+			p.halt(i, depth+1, jsonscan.AtValue)
 			return 0, p.unexpected(j, "a digit in a number")
 		case numRange:
 			p.path[depth] = len(data) - start
+			p.halt(i, depth+1, jsonscan.AtValue)
 			return 0, p.fail(BadValue, depth+1, "%s is outside the range of float64", b[i:j])
 		}
-		if len(data) >= p.max {
-			return 0, &Error{Kind: TooLarge, Msg: fmt.Sprintf("has more than %d elements", p.max)}
+		if len(data) >= p.guard {
+			if len(data) >= p.max {
+				p.halt(i, depth+1, jsonscan.AtValue)
+				return 0, &Error{Kind: TooLarge, Msg: fmt.Sprintf("has more than %d elements", p.max)}
+			}
+			// A row longer than the rows before it runs into the rows
+			// the workers are reading: they must finish first.
+			p.ahead.reading.Wait()
+			p.guard = p.max
 		}
 		data = append(data, v)
 		i = j
@@ -319,8 +417,11 @@ func (p *parser) numbers(depth int) (int, *Error) {
 		if i < len(b) && b[i] == ',' {
 			i++
 		} else {
-			i = skipSpace(b, i)
+			p.data = data
+			i = p.space(i)
+			b, data = p.b, p.data
 			if i == len(b) {
+				p.halt(i, depth+1, jsonscan.AfterValue)
 				return 0, p.unexpected(i, "',' or ']'")
 			}
 			if b[i] == ']' {
@@ -328,6 +429,7 @@ func (p *parser) numbers(depth int) (int, *Error) {
 				return len(data) - start, nil
 			}
 			if b[i] != ',' {
+				p.halt(i, depth+1, jsonscan.AfterValue)
 				return 0, p.unexpected(i, "',' or ']' after an array element")
 			}
 			i++
@@ -335,7 +437,15 @@ func (p *parser) numbers(depth int) (int, *Error) {
 		if i < len(b) && b[i] > ' ' {
 			continue
 		}
-		if i = skipSpace(b, i); i == len(b) {
+		if i+1 < len(b) && b[i] == ' ' && b[i+1] > ' ' {
+			i++
+			continue
+		}
+		p.data = data
+		i = p.space(i)
+		b, data = p.b, p.data
+		if i == len(b) {
+			p.halt(i, depth+1, jsonscan.AtValue)
 			return 0, p.unexpected(i, "a value")
 		}
 	}
