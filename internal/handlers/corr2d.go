@@ -34,6 +34,7 @@ type corr2dRequest struct {
 // corr2dCall is a checked /corr2d request, ready for the engine.
 type corr2dCall struct {
 	x, w  engine.Tensor[float64]
+	x32   []float32 // the input's values when it came as float32; x has only its shape then
 	bias  []float64
 	conv  engine.Conv
 	rank  int // of the input, and so of the output
@@ -64,13 +65,20 @@ func (s *Server) corr2d(w http.ResponseWriter, r *http.Request) {
 	var st engine.Stats
 	ctx, cancel := context.WithTimeout(engine.WithStats(r.Context(), &st), s.cfg.RequestTimeout)
 	defer cancel()
-	var out engine.Tensor[float64]
-	bits := 64
+	// The answer has the input's rank: a 2-D image gives a 2-D map.
+	ans := answer{media: media, bits: 64, scale: call.scale}
+	var shape [4]int
 	if call.dtype == "float32" {
-		bits = 32
+		var out engine.Tensor[float32]
 		out, err = conv2DAs[float32](ctx, s.eng, call)
+		shape, ans.bits, ans.f32 = out.Shape, 32, out.Data
+		// The answer is written by the time the handler returns.
+		defer engine.Release(s.eng, out.Data)
 	} else {
-		out, err = engine.Conv2D(ctx, s.eng, engine.Interactive, call.x, call.w, call.bias, call.conv)
+		var out engine.Tensor[float64]
+		out, err = conv2DAs[float64](ctx, s.eng, call)
+		shape, ans.t.Data = out.Shape, out.Data
+		defer engine.Release(s.eng, out.Data)
 	}
 	if err != nil {
 		s.writeError(w, r, err)
@@ -78,10 +86,8 @@ func (s *Server) corr2d(w http.ResponseWriter, r *http.Request) {
 	}
 	tm.add("queue", st.Queue)
 	tm.addDesc("compute", st.Compute, st.Method.String())
-
-	// The answer has the input's rank: a 2-D image gives a 2-D map.
-	ans := answer{media: media, t: tensor.Dense{Shape: out.Shape[4-call.rank:], Data: out.Data}, bits: bits,
-		info: answerInfo{dtype: call.dtype, method: st.Method.String()}, scale: call.scale}
+	ans.t.Shape = shape[4-call.rank:]
+	ans.info = answerInfo{dtype: call.dtype, method: st.Method.String()}
 	if err := ans.check(); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -157,15 +163,12 @@ func (s *Server) jsonOperands(ops map[string]operand, specs map[string]partSpec,
 	return nil
 }
 
-// conv2DAs computes the call in precision T, as PyTorch does for that dtype.
-func conv2DAs[T engine.Float](ctx context.Context, eng *engine.Engine, c corr2dCall) (engine.Tensor[float64], error) {
-	x := engine.Tensor[T]{Shape: c.x.Shape, Data: engine.Convert[T](c.x.Data)}
-	w := engine.Tensor[T]{Shape: c.w.Shape, Data: engine.Convert[T](c.w.Data)}
-	out, err := engine.Conv2D(ctx, eng, engine.Interactive, x, w, engine.Convert[T](c.bias), c.conv)
-	if err != nil {
-		return engine.Tensor[float64]{}, err
-	}
-	return engine.Tensor[float64]{Shape: out.Shape, Data: engine.Convert[float64](out.Data)}, nil
+// conv2DAs computes the call in precision T, as PyTorch does for that
+// dtype; operands already in T are used as they are.
+func conv2DAs[T engine.Float](ctx context.Context, eng *engine.Engine, c corr2dCall) (engine.Tensor[T], error) {
+	x := engine.Tensor[T]{Shape: c.x.Shape, Data: values[T](c.x.Data, c.x32)}
+	w := engine.Tensor[T]{Shape: c.w.Shape, Data: values[T](c.w.Data, nil)}
+	return engine.Conv2D(ctx, eng, engine.Interactive, x, w, values[T](c.bias, nil), c.conv)
 }
 
 // corr2dCall checks the operands and parameters against the limits and
@@ -174,7 +177,8 @@ func (s *Server) corr2dCall(req corr2dRequest, in, kernel operand) (corr2dCall, 
 	lim := s.cfg.Limits
 	var c corr2dCall
 	var err error
-	x, k := in.t, kernel.t
+	x, k := in.t, kernel.dense()
+	c.x32 = in.f32
 	if len(k.Shape) == 3 {
 		return c, invalidField(codeInvalidShape, "/kernel", "must be 2-D kh×kw or 4-D O×(C/groups)×kh×kw")
 	}

@@ -111,9 +111,11 @@ func TestGoldenConvThroughTheEngine(t *testing.T) {
 			}
 			if err == nil {
 				if call.dtype == "float32" {
-					out, err = conv2DAs[float32](ctx, eng, call)
+					var o32 engine.Tensor[float32]
+					o32, err = conv2DAs[float32](ctx, eng, call)
+					out = engine.Tensor[float64]{Shape: o32.Shape, Data: engine.Convert[float64](o32.Data)}
 				} else {
-					out, err = engine.Conv2D(ctx, eng, engine.Interactive, call.x, call.w, call.bias, call.conv)
+					out, err = conv2DAs[float64](ctx, eng, call)
 				}
 			}
 			if c.ErrorField != "" {

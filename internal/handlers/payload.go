@@ -12,16 +12,44 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/corr2d/corr2d/internal/engine"
 	"github.com/corr2d/corr2d/internal/grayimg"
 	"github.com/corr2d/corr2d/internal/npy"
 	"github.com/corr2d/corr2d/internal/tensor"
 )
 
 // operand is a tensor from the request, with the dtype its encoding
-// carried ("" for JSON and images, which have none of their own).
+// carried ("" for JSON and images, which have none of their own). A float32
+// .npy keeps its values as they came, in f32, with t holding the shape
+// only: a float32 request then reaches the engine without a float64 copy
+// of its input and back.
 type operand struct {
 	t     tensor.Dense
+	f32   []float32
 	dtype string
+}
+
+// dense returns the operand with its values in float64.
+func (op operand) dense() tensor.Dense {
+	if op.f32 != nil {
+		return tensor.Dense{Shape: op.t.Shape, Data: engine.Convert[float64](op.f32)}
+	}
+	return op.t
+}
+
+// values returns the values of f64 or, when f32 holds them, of f32, in T:
+// the slice itself when it already is a []T, else a converted copy.
+func values[T engine.Float](f64 []float64, f32 []float32) []T {
+	if f32 != nil {
+		if s, ok := any(f32).([]T); ok {
+			return s
+		}
+		return engine.Convert[T](f32)
+	}
+	if s, ok := any(f64).([]T); ok {
+		return s
+	}
+	return engine.Convert[T](f64)
 }
 
 // partSpec says how a tensor part is read: its limit and ranks.
@@ -166,23 +194,39 @@ func fromNPY(a npy.Array, ptr string, spec partSpec) (operand, error) {
 			return operand{}, invalidField(codeInvalidShape, ptr, "must not be empty, has shape %v", a.Shape)
 		}
 	}
-	op := operand{t: tensor.Dense{Shape: a.Shape}}
-	if a.DType == npy.Float32 {
-		op.dtype = "float32"
-		op.t.Data = make([]float64, len(a.F32))
-		for i, v := range a.F32 {
-			op.t.Data[i] = float64(v)
-		}
-	} else {
-		op.dtype = "float64"
-		op.t.Data = a.F64
+	op := operand{t: tensor.Dense{Shape: a.Shape}, f32: a.F32, dtype: "float32"}
+	if a.DType != npy.Float32 {
+		op.t.Data, op.dtype = a.F64, "float64"
 	}
-	for i, v := range op.t.Data {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return operand{}, invalidField(codeInvalidValue, ptr+indexPointer(i, a.Shape), "must be a finite number, not %v", v)
-		}
+	i, v := nonFinite(op.t.Data)
+	if op.f32 != nil {
+		i, v = nonFinite(op.f32)
+	}
+	if i >= 0 {
+		return operand{}, invalidField(codeInvalidValue, ptr+indexPointer(i, a.Shape), "must be a finite number, not %v", v)
 	}
 	return op, nil
+}
+
+// nonFinite returns the index and value of the first NaN or ±Inf in s, or
+// -1. Those are the floats whose exponent bits are all ones, which one mask
+// finds faster than math.IsNaN and math.IsInf together.
+func nonFinite[T engine.Float](s []T) (int, float64) {
+	switch s := any(s).(type) {
+	case []float32:
+		for i, v := range s {
+			if math.Float32bits(v)&0x7f800000 == 0x7f800000 {
+				return i, float64(v)
+			}
+		}
+	case []float64:
+		for i, v := range s {
+			if math.Float64bits(v)&0x7ff0000000000000 == 0x7ff0000000000000 {
+				return i, v
+			}
+		}
+	}
+	return -1, 0
 }
 
 // indexPointer names the element at flat index i of an array of shape.

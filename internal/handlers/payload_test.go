@@ -219,6 +219,8 @@ func TestBadPayloadsNameTheirPart(t *testing.T) {
 	f := newFixture(t, options{})
 	good := npyBytes(t, npy.Array{DType: npy.Float64, Shape: []int{2, 2}, F64: []float64{1, 2, 3, 4}})
 	nan := npyBytes(t, npy.Array{DType: npy.Float64, Shape: []int{2, 2}, F64: []float64{1, 2, 3, math.NaN()}})
+	inf32 := npyBytes(t, npy.Array{DType: npy.Float32, Shape: []int{2, 3}, F32: []float32{1, 2, 3, 4, float32(math.Inf(-1)), 6}})
+	nan32 := npyBytes(t, npy.Array{DType: npy.Float32, Shape: []int{1, 2, 2}, F32: []float32{1, float32(math.NaN()), 3, 4}})
 	truncated := good[:len(good)-3]
 	tests := []struct {
 		name    string
@@ -228,6 +230,8 @@ func TestBadPayloadsNameTheirPart(t *testing.T) {
 	}{
 		{"a truncated .npy", map[string][]byte{"input": truncated, "kernel": good}, 422, "/input"},
 		{"a NaN in a .npy", map[string][]byte{"input": nan, "kernel": good}, 422, "/input/1/1"},
+		{"an Inf in a float32 .npy", map[string][]byte{"input": inf32, "kernel": good}, 422, "/input/1/1"},
+		{"a NaN in a float32 .npy kernel", map[string][]byte{"input": good, "kernel": nan32}, 422, "/kernel/0/0/1"},
 		{"a part that is no tensor", map[string][]byte{"input": []byte("hello"), "kernel": good}, 422, "/input"},
 		{"an unknown part", map[string][]byte{"input": good, "kernel": good, "target": good}, 422, "/target"},
 		{"a tensor given twice", map[string][]byte{"input": good, "kernel": good, "params": []byte(`{"input": [[1]]}`)}, 422, "/input"},

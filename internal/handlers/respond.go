@@ -3,14 +3,12 @@ package handlers
 import (
 	"fmt"
 	"io"
-	"math"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/corr2d/corr2d/internal/engine"
 	"github.com/corr2d/corr2d/internal/grayimg"
 	"github.com/corr2d/corr2d/internal/npy"
 	"github.com/corr2d/corr2d/internal/tensor"
@@ -106,6 +104,7 @@ type answerInfo struct {
 type answer struct {
 	media string
 	t     tensor.Dense
+	f32   []float32 // the values of a float32 answer; t has only its shape then
 	bits  int
 	info  answerInfo
 	scale grayimg.Scale
@@ -124,13 +123,21 @@ func (a answer) check() error {
 			detail: fmt.Sprintf("only a 2-D answer can be an image; this one has shape %v", a.t.Shape)}
 	}
 	// Finite operands can still overflow float64 (or float32) in the sums.
-	for i, v := range a.t.Data {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return invalidField(codeInvalidValue, "", "the output is %v at %s (its sums overflow %s), which %s cannot carry; ask for %s",
-				v, indexPointer(i, a.t.Shape), a.info.dtype, a.media, mediaNPY)
-		}
+	i, v := nonFinite(a.t.Data)
+	if a.f32 != nil {
+		i, v = nonFinite(a.f32)
+	}
+	if i >= 0 {
+		return invalidField(codeInvalidValue, "", "the output is %v at %s (its sums overflow %s), which %s cannot carry; ask for %s",
+			v, indexPointer(i, a.t.Shape), a.info.dtype, a.media, mediaNPY)
 	}
 	return nil
+}
+
+// dense returns the answer with its values in float64, as the JSON and
+// PNG encoders take them.
+func (a answer) dense() tensor.Dense {
+	return operand{t: a.t, f32: a.f32}.dense()
 }
 
 // render writes the answer to w.
@@ -138,15 +145,15 @@ func (a answer) render(w io.Writer) error {
 	switch a.media {
 	case mediaNPY:
 		arr := npy.Array{DType: npy.Float64, Shape: a.t.Shape, F64: a.t.Data}
-		if a.bits == 32 {
-			arr = npy.Array{DType: npy.Float32, Shape: a.t.Shape, F32: engine.Convert[float32](a.t.Data)}
+		if a.f32 != nil {
+			arr = npy.Array{DType: npy.Float32, Shape: a.t.Shape, F32: a.f32}
 		}
 		if err := npy.Write(w, arr); err != nil {
 			return fmt.Errorf("encode npy: %w", err)
 		}
 		return nil
 	case mediaPNG:
-		if err := grayimg.EncodePNG(w, a.t.Shape[0], a.t.Shape[1], a.t.Data, a.scale); err != nil {
+		if err := grayimg.EncodePNG(w, a.t.Shape[0], a.t.Shape[1], a.dense().Data, a.scale); err != nil {
 			return fmt.Errorf("encode png: %w", err)
 		}
 		return nil
@@ -162,7 +169,7 @@ func (a answer) renderJSON(w io.Writer) error {
 	// Formatting numbers is the costliest part of a large JSON answer; it
 	// is spread over the cores, in order, byte for byte as AppendJSON, in
 	// chunks that go to w as they are done.
-	if err := tensor.WriteJSON(w, a.t, a.bits, 0); err != nil {
+	if err := tensor.WriteJSON(w, a.dense(), a.bits, 0); err != nil {
 		return fmt.Errorf("encode json: %w", err)
 	}
 	b := []byte(`,"shape":[`)

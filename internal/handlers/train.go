@@ -112,7 +112,7 @@ func (s *Server) readTrain(w http.ResponseWriter, r *http.Request) (trainRequest
 func (s *Server) spec(req trainRequest, ops map[string]operand) (jobs.Spec, error) {
 	lim := s.cfg.Limits
 	spec := jobs.Spec{LR: 0.03, Steps: 10, Loss: jobs.LossSum, DType: jobs.Float32, Seed: req.Seed}
-	x, y := ops["input"].t, ops["target"].t
+	x, y := ops["input"].dense(), ops["target"].dense()
 	var err error
 	if len(y.Shape) != len(x.Shape) {
 		return spec, invalidField(codeInvalidShape, "/target", "must have the input's rank, %d", len(x.Shape))
