@@ -327,8 +327,9 @@ func checkSize[T Float](field string, dims ...int) error {
 // Each element is summed in T over (c, a, b) in row-major order starting
 // from zero, then bias is added, so float32 accumulates in float32 as
 // PyTorch does. The work is split into bands of output rows over (n, o,
-// row) run on the pool; every element is computed by exactly one band, so
-// the split never changes the result.
+// row), or on the GEMM path (see useGEMM) of blocks of pixels over (n,
+// group, pixels), run on the pool; every element is computed by exactly one
+// band, so the split never changes the result.
 //
 // Priorities, admission, cancellation and panics are as for Correlate; an
 // invalid shape or parameter is a *ParamError, which wraps ErrShape.
@@ -383,6 +384,9 @@ func conv2d[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[T],
 
 // conv2dDirect runs a validated request on the direct path.
 func conv2dDirect[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[T], bias []T, g geometry, c Conv) (Tensor[T], error) {
+	if useGEMM(g) {
+		return conv2dGEMM(ctx, e, p, x, w, bias, g, c)
+	}
 	xp, err := padInput(ctx, x, g.pads, g.hn, g.wn, g.sw, c.Border, T(c.Fill))
 	if err != nil {
 		return Tensor[T]{}, err
@@ -394,17 +398,10 @@ func conv2dDirect[T Float](ctx context.Context, e *Engine, p Priority, x, w Tens
 		c: g.in[1], cg: cg, o: O, og: O / g.groups,
 		ho: ho, wo: wo, sh: g.sh,
 		w: w.Data, bias: bias,
-		offs: make([]int, 0, cg*kh*kw),
+		offs: tapOffsets(xp, g),
 	}
 	if c.Convolve {
 		j.w = flipped(w)
-	}
-	for ci := range cg {
-		for a := range kh {
-			for b := range kw {
-				j.offs = append(j.offs, ci*xp.plane+a*g.dh*xp.ld+xp.at(b*g.dw, g.sw))
-			}
-		}
 	}
 	if useQuad(g) {
 		j.quad, j.quadLen, j.kw = quadWeights(j.w, O, kh, kw), (kh+3)*kw*4, kw
@@ -416,6 +413,21 @@ func conv2dDirect[T Float](ctx context.Context, e *Engine, p Priority, x, w Tens
 		return Tensor[T]{}, err
 	}
 	return Tensor[T]{Shape: g.out, Data: j.out}, nil
+}
+
+// tapOffsets returns the offset of each tap (c, a, b), in that order, from
+// the first cell an output pixel reads in its group's first padded plane.
+func tapOffsets[T Float](xp padded[T], g geometry) []int {
+	cg, kh, kw := g.w[1], g.w[2], g.w[3]
+	offs := make([]int, 0, cg*kh*kw)
+	for ci := range cg {
+		for a := range kh {
+			for b := range kw {
+				offs = append(offs, ci*xp.plane+a*g.dh*xp.ld+xp.at(b*g.dw, g.sw))
+			}
+		}
+	}
+	return offs
 }
 
 // flipped returns a copy of the weights w with each kernel flipped in both

@@ -35,6 +35,12 @@ const (
 	fftNsPerWork     = 1.2
 	fftNsPerCMAC     = 2
 	fftNsPerCall     = 50000
+	// gemmNsPerMAC32 and gemmNsPerMAC64 are the direct method's cost per
+	// multiply-add on the GEMM path (see useGEMM), from the two
+	// many-channel rows of BenchmarkConv2D on one worker (about 65 and 30
+	// GFLOP/s), where it runs about three times as fast as the row kernel.
+	gemmNsPerMAC32 = 0.03
+	gemmNsPerMAC64 = 0.07
 )
 
 // chooseMethod returns the method the cost model predicts is faster for g
@@ -52,6 +58,12 @@ func directCost(g geometry, size uintptr) float64 {
 	perMAC := directNsPerMAC32
 	if size == 8 {
 		perMAC = directNsPerMAC64
+	}
+	if useGEMM(g) {
+		perMAC = gemmNsPerMAC32
+		if size == 8 {
+			perMAC = gemmNsPerMAC64
+		}
 	}
 	return outs * (taps*perMAC + directNsPerOut)
 }

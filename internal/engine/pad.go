@@ -77,62 +77,165 @@ func (p *padded[T]) at(q, sw int) int { return (q%sw)*p.wq + q/sw }
 // copies nothing. It checks ctx between planes, since a huge input takes a
 // while to copy.
 func padInput[T Float](ctx context.Context, x Tensor[T], pads [4]int, hn, wn, sw int, b Border, fill T) (padded[T], error) {
-	h, w := x.Shape[2], x.Shape[3]
-	if pads == [4]int{} && sw == 1 {
+	pd := newPadder(x, pads, hn, wn, sw, b, fill)
+	if pd == nil {
+		h, w := x.Shape[2], x.Shape[3]
 		return padded[T]{data: x.Data, plane: h * w, ld: w, wq: w}, nil
 	}
-	top, left := pads[0], pads[2]
-	wq := (wn + sw - 1) / sw
-	p := padded[T]{plane: hn * sw * wq, ld: sw * wq, wq: wq}
-	planes := x.Shape[0] * x.Shape[1]
-	p.data = make([]T, planes*p.plane)
-
-	// Where each padded column comes from and goes to is the same for every
-	// row, so it is worked out once.
-	src := make([]int, wn)
-	dst := make([]int, wn)
-	for q := range wn {
-		src[q] = fold(q-left, w, b)
-		dst[q] = p.at(q, sw)
+	pd.p.data = make([]T, pd.size())
+	if err := pd.rows(ctx, 0, x.Shape[0]*x.Shape[1]); err != nil {
+		return padded[T]{}, err
 	}
-	// Columns [lo, hi) are a plain copy of the input row when sw == 1.
-	lo, hi := min(left, wn), min(left+w, wn)
+	return pd.p, nil
+}
 
+// padder pads the planes of one input for padInput, plane by plane, so
+// that the planes can also be split into bands on the pool (it is a
+// bander whose units are planes). It writes every cell of p.data, which
+// its user allocates with size elements.
+type padder[T Float] struct {
+	x         Tensor[T]
+	p         padded[T]
+	top, left int
+	hn, wn    int
+	sw        int
+	b         Border
+	fill      T
+	// Where each padded column comes from: the same for every row, so it
+	// is worked out once. src[q] is the input column of padded column q,
+	// or -1 for a fill cell.
+	src []int
+	// lo, hi: padded columns [lo, hi) are a plain copy of the input row
+	// when sw == 1.
+	lo, hi int
+	// phases says, for sw > 1, which positions of each phase hold inner
+	// columns, copied with a plain strided loop.
+	phases []padPhase
+}
+
+// padPhase is one phase of a padded row in polyphase order: its first n
+// positions hold padded columns, and positions [lo, hi) of them inner ones.
+type padPhase struct{ n, lo, hi int }
+
+// newPadder works out the layout and column maps of the padded input; it
+// returns nil when there is nothing to pad or reorder.
+func newPadder[T Float](x Tensor[T], pads [4]int, hn, wn, sw int, b Border, fill T) *padder[T] {
+	if pads == [4]int{} && sw == 1 {
+		return nil
+	}
+	w := x.Shape[3]
+	left := pads[2]
+	wq := (wn + sw - 1) / sw
+	pd := &padder[T]{
+		x:   x,
+		p:   padded[T]{plane: hn * sw * wq, ld: sw * wq, wq: wq},
+		top: pads[0], left: left, hn: hn, wn: wn, sw: sw, b: b, fill: fill,
+		src: make([]int, wn),
+		lo:  min(left, wn), hi: min(left+w, wn),
+	}
+	for q := range wn {
+		pd.src[q] = fold(q-left, w, b)
+	}
+	if sw > 1 {
+		pd.phases = make([]padPhase, sw)
+		for ph := range pd.phases {
+			s := &pd.phases[ph]
+			for ; s.n*sw+ph < wn; s.n++ {
+			}
+			for ; s.lo < s.n && s.lo*sw+ph < left; s.lo++ {
+			}
+			for s.hi = s.lo; s.hi < s.n && s.hi*sw+ph < left+w; s.hi++ {
+			}
+		}
+	}
+	return pd
+}
+
+// size is the number of elements of the padded input.
+func (pd *padder[T]) size() int { return pd.x.Shape[0] * pd.x.Shape[1] * pd.p.plane }
+
+// rows pads planes [lo, hi), checking ctx between them.
+func (pd *padder[T]) rows(ctx context.Context, lo, hi int) error {
 	done := ctx.Done()
-	for pl := range planes {
+	for pl := lo; pl < hi; pl++ {
 		select {
 		case <-done:
-			return padded[T]{}, ctx.Err()
+			return ctx.Err()
 		default:
 		}
-		in := x.Data[pl*h*w : (pl+1)*h*w]
-		out := p.data[pl*p.plane : (pl+1)*p.plane]
-		for r := range hn {
-			row := out[r*p.ld : (r+1)*p.ld]
-			sr := fold(r-top, h, b)
-			if sr < 0 {
-				for q := range row {
-					row[q] = fill
-				}
-				continue
+		pd.plane(pl)
+	}
+	return nil
+}
+
+// plane pads plane pl, row by row.
+func (pd *padder[T]) plane(pl int) {
+	h, w := pd.x.Shape[2], pd.x.Shape[3]
+	in := pd.x.Data[pl*h*w : (pl+1)*h*w]
+	out := pd.p.data[pl*pd.p.plane : (pl+1)*pd.p.plane]
+	ld, wn, fill := pd.p.ld, pd.wn, pd.fill
+	for r := range pd.hn {
+		row := out[r*ld : (r+1)*ld]
+		sr := fold(r-pd.top, h, pd.b)
+		if sr < 0 {
+			for q := range row {
+				row[q] = fill
 			}
-			xr := in[sr*w : (sr+1)*w]
-			if sw == 1 {
-				gather(row[:lo], xr, src[:lo], fill)
-				copy(row[lo:hi], xr)
-				gather(row[hi:wn], xr, src[hi:wn], fill)
-				continue
-			}
-			for q, s := range src {
-				v := fill
-				if s >= 0 {
-					v = xr[s]
-				}
-				row[dst[q]] = v
-			}
+			continue
+		}
+		xr := in[sr*w : (sr+1)*w]
+		if pd.sw == 1 {
+			gather(row[:pd.lo], xr, pd.src[:pd.lo], fill)
+			copy(row[pd.lo:pd.hi], xr)
+			gather(row[pd.hi:wn], xr, pd.src[pd.hi:wn], fill)
+			continue
+		}
+		pd.stridedRow(row, xr)
+	}
+}
+
+// stridedRow pads one row in polyphase order: phase by phase, the inner
+// columns with a plain strided copy and the few border ones through src.
+// The positions of a phase past the last padded column are never read but
+// are zeroed all the same, so that every cell of the row is written.
+func (pd *padder[T]) stridedRow(row, xr []T) {
+	sw, wq := pd.sw, pd.p.wq
+	for ph, s := range pd.phases {
+		out := row[ph*wq : (ph+1)*wq]
+		for i := s.n; i < wq; i++ {
+			out[i] = 0
+		}
+		for i := range s.lo {
+			out[i] = pd.cell(xr, i*sw+ph)
+		}
+		if s.hi > s.lo {
+			stridedCopy(out[s.lo:s.hi], xr[s.lo*sw+ph-pd.left:], sw)
+		}
+		for i := s.hi; i < s.n; i++ {
+			out[i] = pd.cell(xr, i*sw+ph)
 		}
 	}
-	return p, nil
+}
+
+// stridedCopy sets d[k] = x[k*sw] for every k < len(d), four at a time so
+// that one bounds check covers four cells.
+func stridedCopy[T Float](d, x []T, sw int) {
+	k := 0
+	for ; k+4 <= len(d); k += 4 {
+		q := x[k*sw : k*sw+3*sw+1]
+		d[k], d[k+1], d[k+2], d[k+3] = q[0], q[sw], q[2*sw], q[3*sw]
+	}
+	for ; k < len(d); k++ {
+		d[k] = x[k*sw]
+	}
+}
+
+// cell returns padded column q of a row whose input row is xr.
+func (pd *padder[T]) cell(xr []T, q int) T {
+	if v := pd.src[q]; v >= 0 {
+		return xr[v]
+	}
+	return pd.fill
 }
 
 // gather sets d[q] = x[src[q]], or fill where src[q] < 0.

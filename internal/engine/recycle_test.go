@@ -11,7 +11,9 @@ import (
 )
 
 // A released result is reused for the next result of its size, on every
-// path, and its stale contents never show through.
+// path, and its stale contents never show through. sync.Pool keeps what it
+// is given per P, so a caller that moved to another P may miss it: thirty
+// tries make missing every time vanishingly unlikely.
 func TestReleasedResultsAreReusedAndOverwritten(t *testing.T) {
 	e := newTestEngine(t, engine.Config{Workers: 2})
 	t.Run("dtype=float32", func(t *testing.T) { testRecycle[float32](t, e) })
@@ -27,7 +29,7 @@ func testRecycle[T engine.Float](t *testing.T, e *engine.Engine) {
 	} {
 		want, scale := refConv2D(x, w, nil, c)
 		reused := false
-		for range 10 {
+		for range 30 {
 			got, err := engine.Conv2D(context.Background(), e, engine.Interactive, x, w, nil, c)
 			if err != nil {
 				t.Fatal(err)
@@ -48,8 +50,8 @@ func testRecycle[T engine.Float](t *testing.T, e *engine.Engine) {
 				t.Fatalf("method %v: a recycled result is wrong", c.Method)
 			}
 		}
-		if !reused {
-			t.Errorf("method %v: ten released results were never reused", c.Method)
+		if !reused && !raceEnabled {
+			t.Errorf("method %v: thirty released results were never reused", c.Method)
 		}
 	}
 }
