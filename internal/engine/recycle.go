@@ -9,20 +9,20 @@ import (
 // it the allocator is cheap next to the work.
 const minRecycled = 1 << 15
 
-// maxRecycledSizes bounds how many distinct result sizes the recycler
-// keeps pools for, so that a stream of ever-new shapes cannot grow it.
-const maxRecycledSizes = 64
+// maxRecycledBytes bounds the memory the recycler holds idle. Unlike a
+// sync.Pool, which a garbage collection empties (and with it the point of
+// recycling, at random), what it holds stays until it is handed out again.
+const maxRecycledBytes = 64 << 20
 
 // recycler keeps the data of large results that callers handed back with
 // Release, by element size and exact length, for the next result of that
 // size. A fresh multi-megabyte make is zeroed, or faulted in page by page,
 // on the allocating goroutine before any band starts: for a 1024×1024
-// correlation with a 3×3 kernel that costs three times the arithmetic.
-// The pools are sync.Pools, so buffers nobody asks for again go back to the
-// garbage collector within two cycles.
+// correlation with a 3×3 kernel that costs more than the arithmetic.
 type recycler struct {
 	mu    sync.Mutex
-	pools map[recycleKey]*sync.Pool
+	free  map[recycleKey][]any // each a []T of the key's size and length
+	bytes int                  // held in free
 }
 
 type recycleKey struct {
@@ -30,18 +30,36 @@ type recycleKey struct {
 	n    int
 }
 
-func (r *recycler) pool(k recycleKey, create bool) *sync.Pool {
+func (r *recycler) get(k recycleKey) any {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	p := r.pools[k]
-	if p == nil && create && len(r.pools) < maxRecycledSizes {
-		if r.pools == nil {
-			r.pools = make(map[recycleKey]*sync.Pool)
-		}
-		p = new(sync.Pool)
-		r.pools[k] = p
+	list := r.free[k]
+	if len(list) == 0 {
+		return nil
 	}
-	return p
+	s := list[len(list)-1]
+	list[len(list)-1] = nil
+	if r.free[k] = list[:len(list)-1]; len(list) == 1 {
+		delete(r.free, k)
+	}
+	r.bytes -= int(k.size) * k.n
+	return s
+}
+
+func (r *recycler) put(k recycleKey, s any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	size := int(k.size) * k.n
+	if size > maxRecycledBytes {
+		return // the collector takes it
+	}
+	if r.free == nil || r.bytes+size > maxRecycledBytes {
+		// Full: start over, so that sizes no longer asked for make room
+		// for the ones that are.
+		r.free, r.bytes = make(map[recycleKey][]any), 0
+	}
+	r.free[k] = append(r.free[k], s)
+	r.bytes += size
 }
 
 // result returns a slice of n elements for a result that the caller writes
@@ -50,10 +68,8 @@ func (r *recycler) pool(k recycleKey, create bool) *sync.Pool {
 func result[T Float](e *Engine, n int) []T {
 	if n >= minRecycled {
 		var z T
-		if p := e.recycled.pool(recycleKey{unsafe.Sizeof(z), n}, false); p != nil {
-			if s, ok := p.Get().(*[]T); ok {
-				return *s
-			}
+		if s, ok := e.recycled.get(recycleKey{unsafe.Sizeof(z), n}).([]T); ok {
+			return s
 		}
 	}
 	return make([]T, n)
@@ -71,7 +87,5 @@ func Release[T Float](e *Engine, data []T) {
 		return
 	}
 	var z T
-	if p := e.recycled.pool(recycleKey{unsafe.Sizeof(z), n}, true); p != nil {
-		p.Put(&data)
-	}
+	e.recycled.put(recycleKey{unsafe.Sizeof(z), n}, data)
 }
