@@ -9,10 +9,10 @@ import (
 // it the allocator is cheap next to the work.
 const minRecycled = 1 << 15
 
-// maxRecycledBytes bounds the memory the recycler holds idle. Unlike a
-// sync.Pool, which a garbage collection empties (and with it the point of
+// maxRecycledBytes bounds the memory the recycler holds idle: room for one
+// result of 4096×4096 float64, twice over. Unlike a sync.Pool, which a garbage collection empties (and with it the point of
 // recycling, at random), what it holds stays until it is handed out again.
-const maxRecycledBytes = 64 << 20
+const maxRecycledBytes = 256 << 20
 
 // recycler keeps the data of large results that callers handed back with
 // Release, by element size and exact length, for the next result of that
