@@ -98,21 +98,7 @@ func convCases() []convCase {
 			Groups:   groups,
 			Convolve: r.IntN(2) == 0,
 		}
-		if cv.Padding == engine.PadSame {
-			cv.Stride = [2]int{1, 1}
-		}
-		if cv.Padding == engine.PadExplicit {
-			// Reflection allows pads up to the input size minus one; the
-			// others any size, here up to beyond the input on both sides.
-			limH, limW := H+4, W+4
-			if cv.Border == engine.BorderReflect {
-				limH, limW = H, W
-			}
-			cv.Pad = [4]int{r.IntN(limH), r.IntN(limH), r.IntN(limW), r.IntN(limW)}
-		}
-		if cv.Border == engine.BorderZeros && r.IntN(3) == 0 {
-			cv.Fill = math.Round((r.Float64()*4-2)*100) / 100
-		}
+		randomPads(r, &cv, H, W, 4)
 		c := convCase{x: [4]int{N, C, H, W}, w: [4]int{O, C / groups, kh, kw}, bias: r.IntN(2) == 0, conv: cv}
 		if _, ok := refResolve(c.x, c.w, c.conv); !ok {
 			continue
@@ -1195,5 +1181,25 @@ func testTallKernels[T engine.Float](t *testing.T, e *engine.Engine) {
 		if t.Failed() {
 			t.Fatalf("x %v w %v %+v", c.x, c.w, c.conv)
 		}
+	}
+}
+
+// randomPads completes a random case's padding: unit strides for "same";
+// explicit pads up to slack cells beyond an input of H×W (reflection allows
+// only up to the input size minus one); now and then a fill value for zero
+// borders.
+func randomPads(r *rand.Rand, cv *engine.Conv, H, W, slack int) {
+	if cv.Padding == engine.PadSame {
+		cv.Stride = [2]int{1, 1}
+	}
+	if cv.Padding == engine.PadExplicit {
+		limH, limW := H+slack, W+slack
+		if cv.Border == engine.BorderReflect {
+			limH, limW = H, W
+		}
+		cv.Pad = [4]int{r.IntN(limH), r.IntN(limH), r.IntN(limW), r.IntN(limW)}
+	}
+	if cv.Border == engine.BorderZeros && r.IntN(3) == 0 {
+		cv.Fill = math.Round((r.Float64()*4-2)*100) / 100
 	}
 }

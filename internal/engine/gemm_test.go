@@ -57,19 +57,7 @@ func gemmCases() []convCase {
 			Convolve: r.IntN(2) == 0,
 		}
 		H, W := 1+r.IntN(12), 1+r.IntN(12)
-		if cv.Padding == engine.PadSame {
-			cv.Stride = sq(1)
-		}
-		if cv.Padding == engine.PadExplicit {
-			limH, limW := H+3, W+3
-			if cv.Border == engine.BorderReflect {
-				limH, limW = H, W
-			}
-			cv.Pad = [4]int{r.IntN(limH), r.IntN(limH), r.IntN(limW), r.IntN(limW)}
-		}
-		if cv.Border == engine.BorderZeros && r.IntN(3) == 0 {
-			cv.Fill = math.Round((r.Float64()*4-2)*100) / 100
-		}
+		randomPads(r, &cv, H, W, 3)
 		c := convCase{x: [4]int{1 + r.IntN(2), groups * cg, H, W}, w: [4]int{groups * og, cg, kh, kw}, bias: r.IntN(2) == 0, conv: cv}
 		if g, ok := refResolve(c.x, c.w, c.conv); !ok || g.ho*g.wo > 50 {
 			continue
