@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -728,40 +727,15 @@ func TestConv2DBandSplitDoesNotChangeResults(t *testing.T) {
 func TestConv2DCancelledMidwayStops(t *testing.T) {
 	for _, workers := range []int{1, 4} {
 		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			var once sync.Once
-			var mu sync.Mutex
-			started := 0
-			// Every band that reaches the hook waits until the cancellation
-			// has happened, so none computes a row.
-			hook := func(engine.Priority) {
-				mu.Lock()
-				started++
-				mu.Unlock()
-				once.Do(cancel)
-			}
-			e, reg := newHooked(t, engine.Config{Workers: workers, MinBandWork: 1}, hook)
 			r := newRand()
 			x := randTensor[float32](r, [4]int{2, 8, 300, 300})
 			w := randTensor[float32](r, [4]int{8, 8, 5, 5})
 			c := engine.Conv{Padding: engine.PadSame, Border: engine.BorderReflect}
-
-			_, err := engine.Conv2D(ctx, e, engine.Background, x, w, nil, c)
-			if !errors.Is(err, context.Canceled) {
-				t.Fatalf("Conv2D(cancelled midway) = %v, want context.Canceled", err)
-			}
-			bands := e.Bands(2*8*300, 300, 8*25)
-			mu.Lock()
-			defer mu.Unlock()
-			if started < 1 || started > workers || started >= bands {
-				t.Errorf("%d of %d bands started with %d workers, want 1..%d", started, bands, workers, workers)
-			}
-			if got := gauge(reg, "corr2d_engine_queue_depth", "background"); got != 0 {
-				t.Errorf("queue depth after return = %v, want 0", got)
-			}
-			e.Close()
-			goleak.VerifyNone(t)
+			checkCancelledMidway(t, workers, func(e *engine.Engine) int { return e.Bands(2*8*300, 300, 8*25) },
+				func(ctx context.Context, e *engine.Engine) error {
+					_, err := engine.Conv2D(ctx, e, engine.Background, x, w, nil, c)
+					return err
+				})
 		})
 	}
 }

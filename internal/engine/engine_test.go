@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -160,41 +161,52 @@ func TestCorrelateWithCancelledContextReturnsAtOnce(t *testing.T) {
 // had started stop before their next row and the queued ones are skipped.
 func TestCorrelateCancelledMidwayStops(t *testing.T) {
 	for _, workers := range []int{1, 4} {
-		t.Run(map[int]string{1: "one worker", 4: "four workers"}[workers], func(t *testing.T) {
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			var once sync.Once
-			var mu sync.Mutex
-			started := 0
-			// sync.Once makes every band that reaches the hook wait until the
-			// cancellation has happened, so no band can compute a row.
-			hook := func(engine.Priority) {
-				mu.Lock()
-				started++
-				mu.Unlock()
-				once.Do(cancel)
-			}
-			e, reg := newHooked(t, engine.Config{Workers: workers, MinBandWork: 1}, hook)
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
 			x := randMatrix[float32](newRand(), 1500, 1500)
 			k := randMatrix[float32](newRand(), 9, 9)
-			bands := e.Bands(1492, 1492, 81)
-
-			_, err := engine.Correlate(ctx, e, engine.Background, x, k)
-			if !errors.Is(err, context.Canceled) {
-				t.Fatalf("Correlate(cancelled midway) = %v, want context.Canceled", err)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if started < 1 || started > workers || started >= bands {
-				t.Errorf("%d of %d bands started with %d workers, want 1..%d", started, bands, workers, workers)
-			}
-			if got := gauge(reg, "corr2d_engine_queue_depth", "background"); got != 0 {
-				t.Errorf("queue depth after return = %v, want 0", got)
-			}
-			e.Close()
-			goleak.VerifyNone(t)
+			checkCancelledMidway(t, workers, func(e *engine.Engine) int { return e.Bands(1492, 1492, 81) },
+				func(ctx context.Context, e *engine.Engine) error {
+					_, err := engine.Correlate(ctx, e, engine.Background, x, k)
+					return err
+				})
 		})
 	}
+}
+
+// checkCancelledMidway runs call on an engine of the given workers whose
+// first band cancels call's context; every band that reaches the hook
+// waits until the cancellation has happened, so none computes a row. call
+// must return context.Canceled having started between one and workers of
+// its bands (and fewer than all), leaving the queue empty and, once the
+// engine is closed, no goroutine behind.
+func checkCancelledMidway(t *testing.T, workers int, bands func(*engine.Engine) int, call func(context.Context, *engine.Engine) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var once sync.Once
+	var mu sync.Mutex
+	started := 0
+	hook := func(engine.Priority) {
+		mu.Lock()
+		started++
+		mu.Unlock()
+		once.Do(cancel)
+	}
+	e, reg := newHooked(t, engine.Config{Workers: workers, MinBandWork: 1}, hook)
+	n := bands(e)
+	if err := call(ctx, e); !errors.Is(err, context.Canceled) {
+		t.Fatalf("call cancelled midway = %v, want context.Canceled", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if started < 1 || started > workers || started >= n {
+		t.Errorf("%d of %d bands started with %d workers, want 1..%d", started, n, workers, workers)
+	}
+	if got := gauge(reg, "corr2d_engine_queue_depth", "background"); got != 0 {
+		t.Errorf("queue depth after return = %v, want 0", got)
+	}
+	e.Close()
+	goleak.VerifyNone(t)
 }
 
 func TestInteractiveRequestIsRejectedWhenTheQueueIsFull(t *testing.T) {
