@@ -1,0 +1,270 @@
+// Package pgtest gives tests a PostgreSQL database of their own.
+//
+// The server is the one named by CORR2D_TEST_DATABASE_URL when that is set
+// (its role needs CREATEDB). Otherwise the package starts a private,
+// throwaway server from the PostgreSQL binaries installed on the machine
+// (Debian's /usr/lib/postgresql/<version>/bin, or PG_BINDIR) in a temporary
+// directory, as an unprivileged user when the tests run as root, and stops
+// it when the test binary exits. Each call of New creates a fresh database
+// and drops it when the test ends.
+//
+// Where no server can be had, tests skip with the reason, except under
+// CI=true, where they fail.
+package pgtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// EnvURL names the variable that points the tests at an existing server.
+const EnvURL = "CORR2D_TEST_DATABASE_URL"
+
+var (
+	once    sync.Once
+	shared  *server
+	openErr error
+	seq     atomic.Int64
+)
+
+// server is where test databases are created: an admin URL, and the
+// private process when this package started one.
+type server struct {
+	admin *url.URL
+	proc  *exec.Cmd
+	dir   string
+}
+
+// New returns the URL of a new, empty database that is dropped when t
+// ends. It skips t (fails it under CI=true) when no server can be had.
+func New(t testing.TB) string {
+	t.Helper()
+	once.Do(func() { shared, openErr = start() })
+	if openErr != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("pgtest: no PostgreSQL server: %v", openErr)
+		}
+		t.Skipf("pgtest: no PostgreSQL server, skipping (set %s or install PostgreSQL's server binaries): %v", EnvURL, openErr)
+	}
+	name := fmt.Sprintf("corr2d_test_%d_%d", os.Getpid(), seq.Add(1))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := admin(ctx, shared.admin, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("pgtest: create database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := admin(ctx, shared.admin, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("pgtest: drop database: %v", err)
+		}
+	})
+	u := *shared.admin
+	u.Path = "/" + name
+	return u.String()
+}
+
+// Main runs the tests of a package and then stops the private server, if
+// one was started. Call it from TestMain.
+func Main(m interface{ Run() int }) int {
+	code := m.Run()
+	if shared != nil {
+		shared.stop()
+	}
+	return code
+}
+
+func admin(ctx context.Context, u *url.URL, stmt string) error {
+	conn, err := pgx.Connect(ctx, u.String())
+	if err != nil {
+		return err
+	}
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
+	_, err = conn.Exec(ctx, stmt)
+	return err
+}
+
+func start() (*server, error) {
+	if v := os.Getenv(EnvURL); v != "" {
+		u, err := url.Parse(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", EnvURL, err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := admin(ctx, u, "SELECT 1"); err != nil {
+			return nil, fmt.Errorf("%s: %w", EnvURL, err)
+		}
+		return &server{admin: u}, nil
+	}
+	bin, err := binDir()
+	if err != nil {
+		return nil, err
+	}
+	return startPrivate(bin)
+}
+
+// binDir finds initdb and postgres: PG_BINDIR, else the newest Debian
+// install, else PATH.
+func binDir() (string, error) {
+	if d := os.Getenv("PG_BINDIR"); d != "" {
+		return d, nil
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool { return version(dirs[i]) > version(dirs[j]) })
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
+			return d, nil
+		}
+	}
+	if p, err := exec.LookPath("initdb"); err == nil {
+		return filepath.Dir(p), nil
+	}
+	return "", errors.New("initdb not found in PG_BINDIR, /usr/lib/postgresql/*/bin or PATH")
+}
+
+func version(dir string) int {
+	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(dir)))
+	return v
+}
+
+// startPrivate initialises and starts a server in a temporary directory,
+// listening on a free loopback port with trust authentication.
+func startPrivate(bin string) (*server, error) {
+	dir, err := os.MkdirTemp("", "corr2d-pgtest-")
+	if err != nil {
+		return nil, err
+	}
+	cred, err := runAs(dir)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	data := filepath.Join(dir, "data")
+	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-U", "corr2d", "--auth=trust",
+		"--no-sync", "--encoding=UTF8", "--locale=C")
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	if out, err := initdb.CombinedOutput(); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
+	}
+	port, err := freePort()
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	logFile, err := os.Create(filepath.Join(dir, "postgres.log"))
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	defer func() { _ = logFile.Close() }()
+	// Durability is not wanted in a throwaway server: no fsync makes the
+	// tests' many small commits cheap.
+	proc := exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(port),
+		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+dir,
+		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+		"-c", "max_connections=300", "-c", "shared_buffers=64MB")
+	proc.Stdout, proc.Stderr = logFile, logFile
+	// The server goes down with the test binary even when that is killed.
+	proc.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT}
+	if err := proc.Start(); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("start postgres: %w", err)
+	}
+	s := &server{
+		admin: &url.URL{Scheme: "postgres", User: url.User("corr2d"), Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+			Path: "/postgres", RawQuery: "sslmode=disable"},
+		proc: proc,
+		dir:  dir,
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := admin(ctx, s.admin, "SELECT 1")
+		cancel()
+		if err == nil {
+			return s, nil
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			log, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
+			return nil, fmt.Errorf("postgres did not accept connections: %w\n%s", err, log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (s *server) stop() {
+	if s.proc == nil {
+		return
+	}
+	// SIGINT is PostgreSQL's fast shutdown: it ends sessions and exits.
+	_ = s.proc.Process.Signal(syscall.SIGINT)
+	done := make(chan struct{})
+	go func() { _ = s.proc.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = s.proc.Process.Kill()
+		<-done
+	}
+	_ = os.RemoveAll(s.dir)
+}
+
+// runAs returns the credentials to run the server with: none when the
+// tests are not root (PostgreSQL refuses to run as root), else the
+// "postgres" user, or "nobody", given ownership of dir.
+func runAs(dir string) (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	var u *user.User
+	var err error
+	for _, name := range []string{"postgres", "nobody"} {
+		if u, err = user.Lookup(name); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("running as root and no unprivileged user to run postgres as: %w", err)
+	}
+	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
+	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, fmt.Errorf("user %s: %w", u.Username, err)
+	}
+	if err := os.Chown(dir, int(uid), int(gid)); err != nil {
+		return nil, err
+	}
+	// The temporary directory's parents must let that user through.
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, err
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}, nil
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = ln.Close() }()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
