@@ -1,0 +1,379 @@
+// Package postgres is the shared job store: jobs and their loss histories
+// in a PostgreSQL database that any number of server replicas use at once,
+// beside River's queue tables in the same database.
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/corr2d/corr2d/internal/jobs"
+)
+
+// Store implements jobs.Store on PostgreSQL.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// migrations are our schema's versions, in order: migrations[i] takes the
+// schema from version i to i+1. Released versions are never edited; a
+// change is a new entry.
+var migrations = []string{
+	// 1: jobs and their per-step losses.
+	`CREATE TABLE corr2d_job (
+		id          text PRIMARY KEY,
+		status      text NOT NULL,
+		spec        text NOT NULL,
+		created_at  bigint NOT NULL,
+		started_at  bigint,
+		finished_at bigint,
+		step        integer NOT NULL DEFAULT 0,
+		loss        double precision,
+		weight      text NOT NULL,
+		bias        text,
+		init_weight text NOT NULL,
+		init_bias   text,
+		opt_state   text,
+		error       text NOT NULL DEFAULT ''
+	);
+	CREATE INDEX corr2d_job_status ON corr2d_job (status, id);
+	CREATE TABLE corr2d_loss (
+		job_id text NOT NULL REFERENCES corr2d_job (id) ON DELETE CASCADE,
+		step   integer NOT NULL,
+		loss   double precision NOT NULL,
+		PRIMARY KEY (job_id, step)
+	);`,
+}
+
+// migrateLock is the advisory lock key under which replicas migrate, so
+// that replicas started together migrate one after the other.
+const migrateLock = 0x636f72723264 // "corr2d"
+
+// Open connects to the database at url and brings our schema up to date.
+// Replicas may call it at the same time: one migrates while the others
+// wait, then find nothing left to do.
+func Open(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: database url: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	s := &Store{pool: pool}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Version is the schema version this code writes.
+func Version() int { return len(migrations) }
+
+func (s *Store) migrate(ctx context.Context) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrateLock)); err != nil {
+			return fmt.Errorf("postgres: migration lock: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS corr2d_schema (version integer NOT NULL)`); err != nil {
+			return fmt.Errorf("postgres: schema table: %w", err)
+		}
+		var version int
+		err := tx.QueryRow(ctx, `SELECT version FROM corr2d_schema`).Scan(&version)
+		if errors.Is(err, pgx.ErrNoRows) {
+			_, err = tx.Exec(ctx, `INSERT INTO corr2d_schema (version) VALUES (0)`)
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: schema version: %w", err)
+		}
+		if version > len(migrations) {
+			return fmt.Errorf("postgres: the database holds schema version %d, newer than this server's %d; upgrade the server",
+				version, len(migrations))
+		}
+		for v := version; v < len(migrations); v++ {
+			if _, err := tx.Exec(ctx, migrations[v]); err != nil {
+				return fmt.Errorf("postgres: migrate to version %d: %w", v+1, err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE corr2d_schema SET version = $1`, len(migrations)); err != nil {
+			return fmt.Errorf("postgres: schema version: %w", err)
+		}
+		return nil
+	})
+}
+
+// Pool is the connection pool, which River's queue shares.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Close closes the pool.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// Ping implements jobs.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	return nil
+}
+
+// Create implements jobs.Store.
+func (s *Store) Create(ctx context.Context, j jobs.Job) error {
+	spec, err := json.Marshal(j.Spec)
+	if err != nil {
+		return fmt.Errorf("postgres: encode spec: %w", err)
+	}
+	cols, err := encodeAll(j.Weight, j.Bias, j.InitWeight, j.InitBias)
+	if err != nil {
+		return err
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO corr2d_job
+		(id, status, spec, created_at, step, weight, bias, init_weight, init_bias) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		j.ID, string(j.Status), string(spec), j.CreatedAt.UnixNano(), j.Step, cols[0], cols[1], cols[2], cols[3])
+	if err != nil {
+		return fmt.Errorf("postgres: create job %s: %w", j.ID, err)
+	}
+	return nil
+}
+
+const jobColumns = `id, status, spec, created_at, started_at, finished_at, step, loss, weight, bias, init_weight, init_bias, opt_state, error`
+
+func scanJob(row pgx.Row) (jobs.Job, error) {
+	var (
+		j                           jobs.Job
+		status, spec, weight, initW string
+		bias, initBias, state       *string
+		created                     int64
+		started, finished           *int64
+	)
+	if err := row.Scan(&j.ID, &status, &spec, &created, &started, &finished, &j.Step, &j.Loss,
+		&weight, &bias, &initW, &initBias, &state, &j.Error); err != nil {
+		return jobs.Job{}, err
+	}
+	j.Status = jobs.Status(status)
+	j.CreatedAt = time.Unix(0, created).UTC()
+	j.StartedAt = optTime(started)
+	j.FinishedAt = optTime(finished)
+	if state != nil {
+		j.State = json.RawMessage(*state)
+	}
+	for _, c := range []struct {
+		name string
+		src  *string
+		dst  any
+	}{
+		{"spec", &spec, &j.Spec},
+		{"weight", &weight, &j.Weight},
+		{"bias", bias, &j.Bias},
+		{"init weight", &initW, &j.InitWeight},
+		{"init bias", initBias, &j.InitBias},
+	} {
+		if c.src == nil {
+			continue
+		}
+		if err := json.Unmarshal([]byte(*c.src), c.dst); err != nil {
+			return jobs.Job{}, fmt.Errorf("decode %s: %w", c.name, err)
+		}
+	}
+	return j, nil
+}
+
+func optTime(ns *int64) *time.Time {
+	if ns == nil {
+		return nil
+	}
+	v := time.Unix(0, *ns).UTC()
+	return &v
+}
+
+// encodeAll encodes values as JSON columns; a nil slice is SQL NULL.
+func encodeAll(values ...any) ([]*string, error) {
+	out := make([]*string, len(values))
+	for i, v := range values {
+		if b, ok := v.([]float64); ok && b == nil {
+			continue
+		}
+		enc, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: encode column: %w", err)
+		}
+		str := string(enc)
+		out[i] = &str
+	}
+	return out, nil
+}
+
+// Get implements jobs.Store.
+func (s *Store) Get(ctx context.Context, id string) (jobs.Job, error) {
+	j, err := scanJob(s.pool.QueryRow(ctx, `SELECT `+jobColumns+` FROM corr2d_job WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return jobs.Job{}, fmt.Errorf("postgres: job %s: %w", id, jobs.ErrNotFound)
+	}
+	if err != nil {
+		return jobs.Job{}, fmt.Errorf("postgres: get job %s: %w", id, err)
+	}
+	return j, nil
+}
+
+// List implements jobs.Store.
+func (s *Store) List(ctx context.Context, f jobs.ListFilter) ([]jobs.Job, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+jobColumns+` FROM corr2d_job
+		WHERE ($1 = '' OR status = $1) AND id > $2 ORDER BY id LIMIT $3`, string(f.Status), f.After, f.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list jobs: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (jobs.Job, error) { return scanJob(row) })
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list jobs: %w", err)
+	}
+	return out, nil
+}
+
+// update runs an UPDATE … RETURNING the job's columns on the job id, and
+// turns a miss into ErrNotFound or ErrNotActive, whichever explains it.
+func (s *Store) update(ctx context.Context, id, verb, sql string, args ...any) (jobs.Job, error) {
+	j, err := scanJob(s.pool.QueryRow(ctx, sql+` RETURNING `+jobColumns, args...))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return jobs.Job{}, s.miss(ctx, id)
+	}
+	if err != nil {
+		return jobs.Job{}, fmt.Errorf("postgres: %s job %s: %w", verb, id, err)
+	}
+	return j, nil
+}
+
+// miss explains why a statement on job id touched no row.
+func (s *Store) miss(ctx context.Context, id string) error {
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM corr2d_job WHERE id = $1)`, id).Scan(&exists); err != nil {
+		return fmt.Errorf("postgres: job %s: %w", id, err)
+	}
+	if !exists {
+		return fmt.Errorf("postgres: job %s: %w", id, jobs.ErrNotFound)
+	}
+	return fmt.Errorf("postgres: job %s: %w", id, jobs.ErrNotActive)
+}
+
+// Start implements jobs.Store.
+func (s *Store) Start(ctx context.Context, id string, at time.Time) (jobs.Job, error) {
+	return s.update(ctx, id, "start", `UPDATE corr2d_job SET status = 'running', started_at = COALESCE(started_at, $2)
+		WHERE id = $1 AND status IN ('queued', 'running')`, id, at.UnixNano())
+}
+
+// Save implements jobs.Store.
+func (s *Store) Save(ctx context.Context, id string, c jobs.Checkpoint) error {
+	cols, err := encodeAll(c.Weight, c.Bias)
+	if err != nil {
+		return err
+	}
+	var state, loss any
+	if c.State != nil {
+		state = string(c.State)
+	}
+	steps := make([]int32, len(c.Losses))
+	losses := make([]float64, len(c.Losses))
+	for i, p := range c.Losses {
+		steps[i], losses[i] = int32(p.Step), p.Loss
+	}
+	if n := len(c.Losses); n > 0 {
+		loss = losses[n-1]
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE corr2d_job SET step = $2, weight = $3, bias = $4, opt_state = $5,
+			loss = COALESCE($6, loss) WHERE id = $1 AND status = 'running'`, id, c.Step, cols[0], cols[1], state, loss)
+		if err != nil {
+			return fmt.Errorf("postgres: save job %s: %w", id, err)
+		}
+		if tag.RowsAffected() != 1 {
+			return s.miss(ctx, id)
+		}
+		if len(steps) == 0 {
+			return nil
+		}
+		// A resumed job may record a step again: the same step keeps one row.
+		if _, err := tx.Exec(ctx, `INSERT INTO corr2d_loss (job_id, step, loss)
+			SELECT $1, s, l FROM unnest($2::integer[], $3::double precision[]) AS t (s, l)
+			ON CONFLICT (job_id, step) DO UPDATE SET loss = excluded.loss`, id, steps, losses); err != nil {
+			return fmt.Errorf("postgres: save losses of %s: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// Finish implements jobs.Store.
+func (s *Store) Finish(ctx context.Context, id string, status jobs.Status, errMsg string, at time.Time) (jobs.Job, error) {
+	if status.Active() {
+		return jobs.Job{}, fmt.Errorf("postgres: finish job %s as %s: not a terminal status", id, status)
+	}
+	return s.update(ctx, id, "finish", `UPDATE corr2d_job SET status = $2, error = $3, finished_at = $4
+		WHERE id = $1 AND status IN ('queued', 'running')`, id, string(status), errMsg, at.UnixNano())
+}
+
+// Delete implements jobs.Store.
+func (s *Store) Delete(ctx context.Context, id string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM corr2d_job WHERE id = $1 AND status NOT IN ('queued', 'running')`, id)
+	if err != nil {
+		return fmt.Errorf("postgres: delete job %s: %w", id, err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	err = s.miss(ctx, id)
+	if errors.Is(err, jobs.ErrNotActive) {
+		return fmt.Errorf("postgres: delete job %s: %w", id, jobs.ErrActive)
+	}
+	return err
+}
+
+// Losses implements jobs.Store.
+func (s *Store) Losses(ctx context.Context, id string, afterStep, limit int) ([]jobs.LossPoint, error) {
+	rows, err := s.pool.Query(ctx, `SELECT step, loss FROM corr2d_loss
+		WHERE job_id = $1 AND step > $2 ORDER BY step LIMIT $3`, id, afterStep, limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: losses of %s: %w", id, err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[jobs.LossPoint])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: losses of %s: %w", id, err)
+	}
+	if len(out) == 0 {
+		// No losses yet, or no such job: only the second is an error.
+		if err := s.miss(ctx, id); errors.Is(err, jobs.ErrNotFound) {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Count implements jobs.Store.
+func (s *Store) Count(ctx context.Context) (map[jobs.Status]int, error) {
+	rows, err := s.pool.Query(ctx, `SELECT status, count(*) FROM corr2d_job GROUP BY status`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: count jobs: %w", err)
+	}
+	out := make(map[jobs.Status]int, len(jobs.Statuses))
+	for _, st := range jobs.Statuses {
+		out[st] = 0
+	}
+	var (
+		st string
+		n  int
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&st, &n}, func() error {
+		out[jobs.Status(st)] = n
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("postgres: count jobs: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,104 @@
+package postgres_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/corr2d/corr2d/internal/jobs"
+	"github.com/corr2d/corr2d/internal/jobs/jobstest"
+	"github.com/corr2d/corr2d/internal/pgtest"
+	"github.com/corr2d/corr2d/internal/store/postgres"
+)
+
+func TestMain(m *testing.M) {
+	code := pgtest.Main(m)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			_, _ = os.Stderr.WriteString("goleak: " + err.Error() + "\n")
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func openStore(t *testing.T, url string) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}
+
+func TestStoreContract(t *testing.T) {
+	jobstest.RunStoreContract(t, func(t *testing.T) jobs.Store { return openStore(t, pgtest.New(t)) })
+}
+
+// Replicas that start together migrate once: each Open succeeds and the
+// schema holds one version row.
+func TestConcurrentOpenMigratesOnce(t *testing.T) {
+	url := pgtest.New(t)
+	const n = 6
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	stores := make([]*postgres.Store, n)
+	for i := range n {
+		wg.Go(func() { stores[i], errs[i] = postgres.Open(context.Background(), url) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Open %d: %v", i, err)
+			continue
+		}
+		t.Cleanup(func() { _ = stores[i].Close() })
+	}
+	ctx := context.Background()
+	var rows, version int
+	if err := stores[0].Pool().QueryRow(ctx, `SELECT count(*), max(version) FROM corr2d_schema`).Scan(&rows, &version); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 1 || version != postgres.Version() {
+		t.Errorf("corr2d_schema has %d rows, version %d; want 1 row at %d", rows, version, postgres.Version())
+	}
+}
+
+// A database migrated by a newer server is refused, not written to.
+func TestNewerSchemaIsRefused(t *testing.T) {
+	url := pgtest.New(t)
+	s := openStore(t, url)
+	ctx := context.Background()
+	if _, err := s.Pool().Exec(ctx, `UPDATE corr2d_schema SET version = version + 1`); err != nil {
+		t.Fatal(err)
+	}
+	_, err := postgres.Open(ctx, url)
+	if err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Fatalf("Open of a newer schema = %v, want a refusal", err)
+	}
+}
+
+// A job reads back from another replica's connection as it was written.
+func TestReplicasSeeOneStore(t *testing.T) {
+	url := pgtest.New(t)
+	a, b := openStore(t, url), openStore(t, url)
+	ctx := context.Background()
+	want := jobstest.NewJob("01A", time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC))
+	if err := a.Create(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.Get(ctx, "01A")
+	if err != nil || got.ID != "01A" || got.Status != jobs.StatusQueued {
+		t.Fatalf("Get on the other replica = %+v, %v", got, err)
+	}
+}
