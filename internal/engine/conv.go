@@ -109,22 +109,54 @@ func (m Method) String() string {
 	}
 }
 
-// ParamError is an invalid parameter or shape. Field names the request field
-// it comes from, in PyTorch's terms: "input", "kernel", "bias", "stride",
-// "padding", "dilation", "groups", "padding_mode", "fill_value",
-// "grad_output", "output" or "method". It unwraps to ErrShape.
-type ParamError struct {
-	Field, Msg string
+// Param names the argument or Conv field an invalid-parameter error is
+// about, in the engine's own terms; callers map it to their own names.
+type Param int
+
+const (
+	ParamInput      Param = iota + 1 // the data tensor x
+	ParamKernel                      // the weights w, or kh×kw for the gradient
+	ParamBias                        // the bias slice
+	ParamStride                      // Conv.Stride
+	ParamDilation                    // Conv.Dilation
+	ParamPadding                     // Conv.Padding and Conv.Pad
+	ParamBorder                      // Conv.Border
+	ParamFill                        // Conv.Fill
+	ParamGroups                      // Conv.Groups
+	ParamMethod                      // Conv.Method
+	ParamGradOutput                  // dy of Conv2DWeightGrad
+	ParamOutput                      // the result, when it cannot be allocated
+)
+
+var paramNames = [...]string{
+	ParamInput: "input", ParamKernel: "kernel", ParamBias: "bias", ParamStride: "stride",
+	ParamDilation: "dilation", ParamPadding: "padding", ParamBorder: "border", ParamFill: "fill",
+	ParamGroups: "groups", ParamMethod: "method", ParamGradOutput: "grad output", ParamOutput: "output",
 }
 
-func (e *ParamError) Error() string { return "engine: " + e.Field + ": " + e.Msg }
+// String returns the parameter's name in the engine's terms, for messages.
+func (p Param) String() string {
+	if p > 0 && int(p) < len(paramNames) {
+		return paramNames[p]
+	}
+	return fmt.Sprintf("Param(%d)", int(p))
+}
+
+// ParamError is an invalid parameter or shape: Param says which, and Msg
+// says what is wrong with it. It unwraps to ErrShape.
+type ParamError struct {
+	Param Param
+	Msg   string
+}
+
+func (e *ParamError) Error() string { return "engine: " + e.Param.String() + ": " + e.Msg }
 
 // Unwrap returns ErrShape, so that errors.Is(err, ErrShape) holds for every
 // invalid request.
 func (e *ParamError) Unwrap() error { return ErrShape }
 
-func paramErr(field, format string, args ...any) *ParamError {
-	return &ParamError{Field: field, Msg: fmt.Sprintf(format, args...)}
+func paramErr(p Param, format string, args ...any) *ParamError {
+	return &ParamError{Param: p, Msg: fmt.Sprintf(format, args...)}
 }
 
 // geometry is a validated Conv with its defaults filled in.
@@ -155,51 +187,51 @@ func (c Conv) resolve(in, w [4]int) (geometry, error) {
 	g := geometry{in: in, w: w}
 	for _, d := range in {
 		if d < 1 {
-			return g, paramErr("input", "shape %v has a dimension below 1", in)
+			return g, paramErr(ParamInput, "shape %v has a dimension below 1", in)
 		}
 	}
 	for _, d := range w {
 		if d < 1 {
-			return g, paramErr("kernel", "shape %v has a dimension below 1", w)
+			return g, paramErr(ParamKernel, "shape %v has a dimension below 1", w)
 		}
 	}
 	var ok bool
 	if g.sh, ok = orOne(c.Stride[0]); !ok {
-		return g, paramErr("stride", "%v has a negative value", c.Stride)
+		return g, paramErr(ParamStride, "%v has a negative value", c.Stride)
 	}
 	if g.sw, ok = orOne(c.Stride[1]); !ok {
-		return g, paramErr("stride", "%v has a negative value", c.Stride)
+		return g, paramErr(ParamStride, "%v has a negative value", c.Stride)
 	}
 	if g.dh, ok = orOne(c.Dilation[0]); !ok {
-		return g, paramErr("dilation", "%v has a negative value", c.Dilation)
+		return g, paramErr(ParamDilation, "%v has a negative value", c.Dilation)
 	}
 	if g.dw, ok = orOne(c.Dilation[1]); !ok {
-		return g, paramErr("dilation", "%v has a negative value", c.Dilation)
+		return g, paramErr(ParamDilation, "%v has a negative value", c.Dilation)
 	}
 	if g.groups, ok = orOne(c.Groups); !ok {
-		return g, paramErr("groups", "%d is negative", c.Groups)
+		return g, paramErr(ParamGroups, "%d is negative", c.Groups)
 	}
 	if c.Padding < PadExplicit || c.Padding > PadFull {
-		return g, paramErr("padding", "unknown padding %d", int(c.Padding))
+		return g, paramErr(ParamPadding, "unknown padding %d", int(c.Padding))
 	}
 	if c.Border < BorderZeros || c.Border > BorderSymmetric {
-		return g, paramErr("padding_mode", "unknown border %d", int(c.Border))
+		return g, paramErr(ParamBorder, "unknown border %d", int(c.Border))
 	}
 	if c.Method < MethodAuto || c.Method > MethodFFT {
-		return g, paramErr("method", "unknown method %d", int(c.Method))
+		return g, paramErr(ParamMethod, "unknown method %d", int(c.Method))
 	}
 	C, O, kh, kw := in[1], w[0], w[2], w[3]
 	if C%g.groups != 0 {
-		return g, paramErr("groups", "%d input channels are not divisible by %d groups", C, g.groups)
+		return g, paramErr(ParamGroups, "%d input channels are not divisible by %d groups", C, g.groups)
 	}
 	if O%g.groups != 0 {
-		return g, paramErr("groups", "%d output channels are not divisible by %d groups", O, g.groups)
+		return g, paramErr(ParamGroups, "%d output channels are not divisible by %d groups", O, g.groups)
 	}
 	if w[1] != C/g.groups {
-		return g, paramErr("kernel", "has %d input channels, want %d (%d channels in %d groups)", w[1], C/g.groups, C, g.groups)
+		return g, paramErr(ParamKernel, "has %d input channels, want %d (%d channels in %d groups)", w[1], C/g.groups, C, g.groups)
 	}
 	if c.Fill != 0 && c.Border != BorderZeros {
-		return g, paramErr("fill_value", "%v needs the zeros padding mode", c.Fill)
+		return g, paramErr(ParamFill, "%v needs the zeros padding mode", c.Fill)
 	}
 
 	// The dilated kernel's extent, dilation*(k-1)+1, overflows only for
@@ -207,19 +239,19 @@ func (c Conv) resolve(in, w [4]int) (geometry, error) {
 	ekh, ok1 := extent(g.dh, kh)
 	ekw, ok2 := extent(g.dw, kw)
 	if !ok1 || !ok2 {
-		return g, paramErr("dilation", "%v stretches the %dx%d kernel beyond any input", c.Dilation, kh, kw)
+		return g, paramErr(ParamDilation, "%v stretches the %dx%d kernel beyond any input", c.Dilation, kh, kw)
 	}
 	switch c.Padding {
 	case PadExplicit:
 		g.pads = c.Pad
 		for _, p := range g.pads {
 			if p < 0 {
-				return g, paramErr("padding", "%v has a negative value", c.Pad)
+				return g, paramErr(ParamPadding, "%v has a negative value", c.Pad)
 			}
 		}
 	case PadSame:
 		if g.sh != 1 || g.sw != 1 {
-			return g, paramErr("padding", `"same" needs stride 1, not %dx%d`, g.sh, g.sw)
+			return g, paramErr(ParamPadding, `"same" needs stride 1, not %dx%d`, g.sh, g.sw)
 		}
 		th, tw := ekh-1, ekw-1
 		g.pads = [4]int{th / 2, th - th/2, tw / 2, tw - tw/2}
@@ -234,16 +266,16 @@ func (c Conv) resolve(in, w [4]int) (geometry, error) {
 	H, W := in[2], in[3]
 	if c.Border == BorderReflect {
 		if g.pads[0] >= H || g.pads[1] >= H || g.pads[2] >= W || g.pads[3] >= W {
-			return g, paramErr("padding", "reflect padding %v needs every pad below the input size %dx%d", g.pads, H, W)
+			return g, paramErr(ParamPadding, "reflect padding %v needs every pad below the input size %dx%d", g.pads, H, W)
 		}
 	}
 	hp, ok1 := addAll(H, g.pads[0], g.pads[1])
 	wp, ok2 := addAll(W, g.pads[2], g.pads[3])
 	if !ok1 || !ok2 {
-		return g, paramErr("padding", "%v overflows", g.pads)
+		return g, paramErr(ParamPadding, "%v overflows", g.pads)
 	}
 	if ekh > hp || ekw > wp {
-		return g, paramErr("kernel", "kernel larger than the padded input: %dx%d dilated by %dx%d spans %dx%d, padded input is %dx%d",
+		return g, paramErr(ParamKernel, "kernel larger than the padded input: %dx%d dilated by %dx%d spans %dx%d, padded input is %dx%d",
 			kh, kw, g.dh, g.dw, ekh, ekw, hp, wp)
 	}
 	ho, wo := (hp-ekh)/g.sh+1, (wp-ekw)/g.sw+1
@@ -298,9 +330,9 @@ func count(dims ...int) (int, bool) {
 
 // checkTensor checks that t's Data holds exactly its shape's elements. Its
 // dims have been checked to be at least 1.
-func checkTensor[T Float](field string, t Tensor[T]) error {
+func checkTensor[T Float](p Param, t Tensor[T]) error {
 	if n, ok := count(t.Shape[:]...); !ok || n != len(t.Data) {
-		return paramErr(field, "shape %v but %d elements", t.Shape, len(t.Data))
+		return paramErr(p, "shape %v but %d elements", t.Shape, len(t.Data))
 	}
 	return nil
 }
@@ -308,11 +340,11 @@ func checkTensor[T Float](field string, t Tensor[T]) error {
 // checkSize rejects a result that cannot be allocated, where a make would
 // panic on the caller's goroutine. It is no limit on work: the service
 // limits request sizes far below it.
-func checkSize[T Float](field string, dims ...int) error {
+func checkSize[T Float](p Param, dims ...int) error {
 	var z T
 	n, ok := count(append(dims, int(unsafe.Sizeof(z)))...)
 	if !ok || n > 1<<47 {
-		return paramErr(field, "%v elements are too many to allocate", dims)
+		return paramErr(p, "%v elements are too many to allocate", dims)
 	}
 	return nil
 }
@@ -336,19 +368,19 @@ func checkSize[T Float](field string, dims ...int) error {
 func Conv2D[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[T], bias []T, c Conv) (Tensor[T], error) {
 	g, err := c.resolve(x.Shape, w.Shape)
 	if err == nil {
-		err = checkTensor("input", x)
+		err = checkTensor(ParamInput, x)
 	}
 	if err == nil {
-		err = checkTensor("kernel", w)
+		err = checkTensor(ParamKernel, w)
 	}
 	if err == nil && bias != nil && len(bias) != w.Shape[0] {
-		err = paramErr("bias", "has %d elements, want %d (one per output channel)", len(bias), w.Shape[0])
+		err = paramErr(ParamBias, "has %d elements, want %d (one per output channel)", len(bias), w.Shape[0])
 	}
 	if err == nil {
-		err = checkSize[T]("output", g.out[:]...)
+		err = checkSize[T](ParamOutput, g.out[:]...)
 	}
 	if err == nil {
-		err = checkSize[T]("input", x.Shape[0], x.Shape[1], g.hn, g.wn+g.sw)
+		err = checkSize[T](ParamInput, x.Shape[0], x.Shape[1], g.hn, g.wn+g.sw)
 	}
 	if err != nil {
 		return Tensor[T]{}, err
@@ -680,12 +712,12 @@ func addScalar[T Float](d []T, v T) {
 // is as accurate as one running sum or better, and the parts of every row
 // of dW spread over the workers even for a single 3×3 kernel. Priorities,
 // admission and cancellation are as for Conv2D. dy of the wrong shape is a
-// *ParamError for "grad_output".
+// *ParamError for ParamGradOutput.
 func Conv2DWeightGrad[T Float](ctx context.Context, e *Engine, p Priority, x, dy Tensor[T], kh, kw int, c Conv) (Tensor[T], error) {
 	var err error
 	for _, d := range dy.Shape {
 		if d < 1 {
-			err = paramErr("grad_output", "shape %v has a dimension below 1", dy.Shape)
+			err = paramErr(ParamGradOutput, "shape %v has a dimension below 1", dy.Shape)
 		}
 	}
 	var g geometry
@@ -699,16 +731,16 @@ func Conv2DWeightGrad[T Float](ctx context.Context, e *Engine, p Priority, x, dy
 		g, err = c.resolve(x.Shape, [4]int{dy.Shape[1], cg, kh, kw})
 	}
 	if err == nil && g.out != dy.Shape {
-		err = paramErr("grad_output", "shape %v, want the output shape %v", dy.Shape, g.out)
+		err = paramErr(ParamGradOutput, "shape %v, want the output shape %v", dy.Shape, g.out)
 	}
 	if err == nil {
-		err = checkTensor("input", x)
+		err = checkTensor(ParamInput, x)
 	}
 	if err == nil {
-		err = checkTensor("grad_output", dy)
+		err = checkTensor(ParamGradOutput, dy)
 	}
 	if err == nil {
-		err = checkSize[T]("input", x.Shape[0], x.Shape[1], g.hn, g.wn+g.sw)
+		err = checkSize[T](ParamInput, x.Shape[0], x.Shape[1], g.hn, g.wn+g.sw)
 	}
 	if err != nil {
 		return Tensor[T]{}, err

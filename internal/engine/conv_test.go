@@ -493,56 +493,56 @@ func TestConv2DRejectsInvalidParameters(t *testing.T) {
 		xn, wn  int // data lengths; -1 means the shape's product
 		bias    []float64
 		conv    engine.Conv
-		field   string
+		param   engine.Param
 		geomErr bool // Geometry sees it too (it does not see data or bias)
 	}{
-		{"an input with a zero dimension", [4]int{1, 0, 3, 3}, [4]int{1, 1, 1, 1}, -1, -1, nil, engine.Conv{}, "input", true},
-		{"an input with a negative dimension", [4]int{1, 1, -3, 3}, [4]int{1, 1, 1, 1}, 0, -1, nil, engine.Conv{}, "input", true},
-		{"no images", [4]int{0, 1, 3, 3}, [4]int{1, 1, 1, 1}, -1, -1, nil, engine.Conv{}, "input", true},
-		{"too little input data", [4]int{1, 1, 3, 3}, [4]int{1, 1, 1, 1}, 8, -1, nil, engine.Conv{}, "input", false},
-		{"too much input data", [4]int{1, 1, 3, 3}, [4]int{1, 1, 1, 1}, 10, -1, nil, engine.Conv{}, "input", false},
-		{"a kernel with a zero dimension", [4]int{1, 1, 3, 3}, [4]int{1, 1, 0, 1}, -1, -1, nil, engine.Conv{}, "kernel", true},
-		{"no output channels", [4]int{1, 1, 3, 3}, [4]int{0, 1, 1, 1}, -1, -1, nil, engine.Conv{}, "kernel", true},
-		{"too little kernel data", [4]int{1, 1, 3, 3}, [4]int{1, 1, 2, 2}, -1, 3, nil, engine.Conv{}, "kernel", false},
-		{"input channels not divisible by groups", [4]int{1, 3, 3, 3}, [4]int{2, 1, 1, 1}, -1, -1, nil, engine.Conv{Groups: 2}, "groups", true},
-		{"output channels not divisible by groups", [4]int{1, 4, 3, 3}, [4]int{3, 2, 1, 1}, -1, -1, nil, engine.Conv{Groups: 2}, "groups", true},
-		{"negative groups", [4]int{1, 2, 3, 3}, [4]int{2, 1, 1, 1}, -1, -1, nil, engine.Conv{Groups: -2}, "groups", true},
-		{"kernel channels other than C/groups", [4]int{1, 4, 3, 3}, [4]int{2, 4, 1, 1}, -1, -1, nil, engine.Conv{Groups: 2}, "kernel", true},
-		{"kernel channels other than C", [4]int{1, 3, 3, 3}, [4]int{2, 2, 1, 1}, -1, -1, nil, engine.Conv{}, "kernel", true},
-		{"a bias per input channel", [4]int{1, 3, 3, 3}, [4]int{2, 3, 1, 1}, -1, -1, []float64{1, 2, 3}, engine.Conv{}, "bias", false},
-		{"an empty non-nil bias", [4]int{1, 1, 3, 3}, [4]int{2, 1, 1, 1}, -1, -1, []float64{}, engine.Conv{}, "bias", false},
-		{"a negative stride", [4]int{1, 1, 3, 3}, [4]int{1, 1, 1, 1}, -1, -1, nil, engine.Conv{Stride: [2]int{1, -1}}, "stride", true},
-		{"a negative dilation", [4]int{1, 1, 3, 3}, [4]int{1, 1, 1, 1}, -1, -1, nil, engine.Conv{Dilation: [2]int{-2, 1}}, "dilation", true},
-		{"a negative explicit pad", [4]int{1, 1, 3, 3}, [4]int{1, 1, 1, 1}, -1, -1, nil, engine.Conv{Pad: [4]int{0, 0, 0, -1}}, "padding", true},
-		{"an unknown padding", [4]int{1, 1, 3, 3}, [4]int{1, 1, 1, 1}, -1, -1, nil, engine.Conv{Padding: 4}, "padding", true},
-		{"a negative padding", [4]int{1, 1, 3, 3}, [4]int{1, 1, 1, 1}, -1, -1, nil, engine.Conv{Padding: -1}, "padding", true},
-		{"an unknown border", [4]int{1, 1, 3, 3}, [4]int{1, 1, 1, 1}, -1, -1, nil, engine.Conv{Border: 5}, "padding_mode", true},
-		{"same with stride 2", [4]int{1, 1, 6, 6}, [4]int{1, 1, 3, 3}, -1, -1, nil, engine.Conv{Padding: engine.PadSame, Stride: [2]int{1, 2}}, "padding", true},
+		{"an input with a zero dimension", [4]int{1, 0, 3, 3}, [4]int{1, 1, 1, 1}, -1, -1, nil, engine.Conv{}, engine.ParamInput, true},
+		{"an input with a negative dimension", [4]int{1, 1, -3, 3}, [4]int{1, 1, 1, 1}, 0, -1, nil, engine.Conv{}, engine.ParamInput, true},
+		{"no images", [4]int{0, 1, 3, 3}, [4]int{1, 1, 1, 1}, -1, -1, nil, engine.Conv{}, engine.ParamInput, true},
+		{"too little input data", [4]int{1, 1, 3, 3}, [4]int{1, 1, 1, 1}, 8, -1, nil, engine.Conv{}, engine.ParamInput, false},
+		{"too much input data", [4]int{1, 1, 3, 3}, [4]int{1, 1, 1, 1}, 10, -1, nil, engine.Conv{}, engine.ParamInput, false},
+		{"a kernel with a zero dimension", [4]int{1, 1, 3, 3}, [4]int{1, 1, 0, 1}, -1, -1, nil, engine.Conv{}, engine.ParamKernel, true},
+		{"no output channels", [4]int{1, 1, 3, 3}, [4]int{0, 1, 1, 1}, -1, -1, nil, engine.Conv{}, engine.ParamKernel, true},
+		{"too little kernel data", [4]int{1, 1, 3, 3}, [4]int{1, 1, 2, 2}, -1, 3, nil, engine.Conv{}, engine.ParamKernel, false},
+		{"input channels not divisible by groups", [4]int{1, 3, 3, 3}, [4]int{2, 1, 1, 1}, -1, -1, nil, engine.Conv{Groups: 2}, engine.ParamGroups, true},
+		{"output channels not divisible by groups", [4]int{1, 4, 3, 3}, [4]int{3, 2, 1, 1}, -1, -1, nil, engine.Conv{Groups: 2}, engine.ParamGroups, true},
+		{"negative groups", [4]int{1, 2, 3, 3}, [4]int{2, 1, 1, 1}, -1, -1, nil, engine.Conv{Groups: -2}, engine.ParamGroups, true},
+		{"kernel channels other than C/groups", [4]int{1, 4, 3, 3}, [4]int{2, 4, 1, 1}, -1, -1, nil, engine.Conv{Groups: 2}, engine.ParamKernel, true},
+		{"kernel channels other than C", [4]int{1, 3, 3, 3}, [4]int{2, 2, 1, 1}, -1, -1, nil, engine.Conv{}, engine.ParamKernel, true},
+		{"a bias per input channel", [4]int{1, 3, 3, 3}, [4]int{2, 3, 1, 1}, -1, -1, []float64{1, 2, 3}, engine.Conv{}, engine.ParamBias, false},
+		{"an empty non-nil bias", [4]int{1, 1, 3, 3}, [4]int{2, 1, 1, 1}, -1, -1, []float64{}, engine.Conv{}, engine.ParamBias, false},
+		{"a negative stride", [4]int{1, 1, 3, 3}, [4]int{1, 1, 1, 1}, -1, -1, nil, engine.Conv{Stride: [2]int{1, -1}}, engine.ParamStride, true},
+		{"a negative dilation", [4]int{1, 1, 3, 3}, [4]int{1, 1, 1, 1}, -1, -1, nil, engine.Conv{Dilation: [2]int{-2, 1}}, engine.ParamDilation, true},
+		{"a negative explicit pad", [4]int{1, 1, 3, 3}, [4]int{1, 1, 1, 1}, -1, -1, nil, engine.Conv{Pad: [4]int{0, 0, 0, -1}}, engine.ParamPadding, true},
+		{"an unknown padding", [4]int{1, 1, 3, 3}, [4]int{1, 1, 1, 1}, -1, -1, nil, engine.Conv{Padding: 4}, engine.ParamPadding, true},
+		{"a negative padding", [4]int{1, 1, 3, 3}, [4]int{1, 1, 1, 1}, -1, -1, nil, engine.Conv{Padding: -1}, engine.ParamPadding, true},
+		{"an unknown border", [4]int{1, 1, 3, 3}, [4]int{1, 1, 1, 1}, -1, -1, nil, engine.Conv{Border: 5}, engine.ParamBorder, true},
+		{"same with stride 2", [4]int{1, 1, 6, 6}, [4]int{1, 1, 3, 3}, -1, -1, nil, engine.Conv{Padding: engine.PadSame, Stride: [2]int{1, 2}}, engine.ParamPadding, true},
 		{"a reflect pad equal to the input height", [4]int{1, 1, 3, 5}, [4]int{1, 1, 1, 1}, -1, -1, nil,
-			engine.Conv{Pad: [4]int{0, 3, 0, 0}, Border: engine.BorderReflect}, "padding", true},
+			engine.Conv{Pad: [4]int{0, 3, 0, 0}, Border: engine.BorderReflect}, engine.ParamPadding, true},
 		{"a reflect pad equal to the input width", [4]int{1, 1, 5, 3}, [4]int{1, 1, 1, 1}, -1, -1, nil,
-			engine.Conv{Pad: [4]int{0, 0, 3, 0}, Border: engine.BorderReflect}, "padding", true},
+			engine.Conv{Pad: [4]int{0, 0, 3, 0}, Border: engine.BorderReflect}, engine.ParamPadding, true},
 		{"full reflect with a kernel as large as the input", [4]int{1, 1, 4, 4}, [4]int{1, 1, 5, 1}, -1, -1, nil,
-			engine.Conv{Padding: engine.PadFull, Border: engine.BorderReflect}, "padding", true},
+			engine.Conv{Padding: engine.PadFull, Border: engine.BorderReflect}, engine.ParamPadding, true},
 		{"same reflect with a kernel twice the input", [4]int{1, 1, 3, 3}, [4]int{1, 1, 1, 7}, -1, -1, nil,
-			engine.Conv{Padding: engine.PadSame, Border: engine.BorderReflect}, "padding", true},
-		{"a kernel taller than the input", [4]int{1, 1, 3, 3}, [4]int{1, 1, 4, 1}, -1, -1, nil, engine.Conv{}, "kernel", true},
+			engine.Conv{Padding: engine.PadSame, Border: engine.BorderReflect}, engine.ParamPadding, true},
+		{"a kernel taller than the input", [4]int{1, 1, 3, 3}, [4]int{1, 1, 4, 1}, -1, -1, nil, engine.Conv{}, engine.ParamKernel, true},
 		{"a kernel wider than the padded input", [4]int{1, 1, 3, 3}, [4]int{1, 1, 1, 6}, -1, -1, nil,
-			engine.Conv{Pad: [4]int{0, 0, 1, 1}}, "kernel", true},
+			engine.Conv{Pad: [4]int{0, 0, 1, 1}}, engine.ParamKernel, true},
 		{"dilation stretching the kernel past the input", [4]int{1, 1, 7, 7}, [4]int{1, 1, 3, 3}, -1, -1, nil,
-			engine.Conv{Dilation: [2]int{4, 1}}, "kernel", true},
+			engine.Conv{Dilation: [2]int{4, 1}}, engine.ParamKernel, true},
 		{"a fill value with reflect", [4]int{1, 1, 3, 3}, [4]int{1, 1, 1, 1}, -1, -1, nil,
-			engine.Conv{Border: engine.BorderReflect, Fill: 1}, "fill_value", true},
+			engine.Conv{Border: engine.BorderReflect, Fill: 1}, engine.ParamFill, true},
 		{"a fill value with replicate", [4]int{1, 1, 3, 3}, [4]int{1, 1, 1, 1}, -1, -1, nil,
-			engine.Conv{Border: engine.BorderReplicate, Fill: -0.5}, "fill_value", true},
+			engine.Conv{Border: engine.BorderReplicate, Fill: -0.5}, engine.ParamFill, true},
 		{"a NaN fill value with circular", [4]int{1, 1, 3, 3}, [4]int{1, 1, 1, 1}, -1, -1, nil,
-			engine.Conv{Border: engine.BorderCircular, Fill: math.NaN()}, "fill_value", true},
+			engine.Conv{Border: engine.BorderCircular, Fill: math.NaN()}, engine.ParamFill, true},
 		{"a dilation that overflows", [4]int{1, 1, 3, 3}, [4]int{1, 1, 3, 3}, -1, -1, nil,
-			engine.Conv{Dilation: [2]int{math.MaxInt/2 + 1, 1}}, "dilation", true},
+			engine.Conv{Dilation: [2]int{math.MaxInt/2 + 1, 1}}, engine.ParamDilation, true},
 		{"pads that overflow", [4]int{1, 1, 3, 3}, [4]int{1, 1, 1, 1}, -1, -1, nil,
-			engine.Conv{Pad: [4]int{math.MaxInt, math.MaxInt, 0, 0}, Border: engine.BorderReplicate}, "padding", true},
+			engine.Conv{Pad: [4]int{math.MaxInt, math.MaxInt, 0, 0}, Border: engine.BorderReplicate}, engine.ParamPadding, true},
 		{"an output too large to allocate", [4]int{1, 1, 3, 3}, [4]int{1, 1, 1, 1}, -1, -1, nil,
-			engine.Conv{Pad: [4]int{1 << 40, 0, 1 << 40, 0}}, "output", false},
+			engine.Conv{Pad: [4]int{1 << 40, 0, 1 << 40, 0}}, engine.ParamOutput, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -555,14 +555,14 @@ func TestConv2DRejectsInvalidParameters(t *testing.T) {
 			x := engine.Tensor[float64]{Shape: tt.x, Data: make([]float64, size(tt.x, tt.xn))}
 			w := engine.Tensor[float64]{Shape: tt.w, Data: make([]float64, size(tt.w, tt.wn))}
 			got, err := engine.Conv2D(context.Background(), e, engine.Interactive, x, w, tt.bias, tt.conv)
-			checkParamError(t, "Conv2D", err, tt.field)
+			checkParamError(t, "Conv2D", err, tt.param)
 			if got.Data != nil || got.Shape != [4]int{} {
 				t.Errorf("Conv2D returned %v along with its error, want the zero Tensor", got.Shape)
 			}
 			_, _, gerr := tt.conv.Geometry(tt.x, tt.w)
 			if tt.geomErr {
-				checkParamError(t, "Geometry", gerr, tt.field)
-			} else if gerr != nil && tt.field != "output" {
+				checkParamError(t, "Geometry", gerr, tt.param)
+			} else if gerr != nil && tt.param != engine.ParamOutput {
 				t.Errorf("Geometry = %v, want nil (only the data is wrong)", gerr)
 			}
 		})
@@ -580,26 +580,26 @@ func TestConv2DWeightGradRejectsInvalidParameters(t *testing.T) {
 		x, dy  engine.Tensor[float64]
 		kh, kw int
 		conv   engine.Conv
-		field  string
+		param  engine.Param
 	}{
-		{"dy with the wrong height", x, dy([4]int{2, 3, 4, 3}), 3, 3, engine.Conv{}, "grad_output"},
-		{"dy with the wrong batch", x, dy([4]int{1, 3, 3, 3}), 3, 3, engine.Conv{}, "grad_output"},
-		{"dy with no channels", x, dy([4]int{2, 0, 3, 3}), 3, 3, engine.Conv{}, "grad_output"},
-		{"dy with too little data", x, engine.Tensor[float64]{Shape: [4]int{2, 3, 3, 3}, Data: make([]float64, 53)}, 3, 3, engine.Conv{}, "grad_output"},
-		{"a zero kernel height", x, dy([4]int{2, 3, 3, 3}), 0, 3, engine.Conv{}, "kernel"},
-		{"a kernel larger than the input", x, dy([4]int{2, 3, 1, 1}), 6, 5, engine.Conv{}, "kernel"},
-		{"input channels not divisible by groups", x, dy([4]int{2, 3, 3, 3}), 3, 3, engine.Conv{Groups: 3}, "groups"},
-		{"output channels not divisible by groups", x, dy([4]int{2, 3, 3, 3}), 3, 3, engine.Conv{Groups: 2}, "groups"},
-		{"negative groups", x, dy([4]int{2, 3, 3, 3}), 3, 3, engine.Conv{Groups: -1}, "groups"},
-		{"more groups than channels", x, dy([4]int{2, 8, 3, 3}), 3, 3, engine.Conv{Groups: 8}, "groups"},
-		{"too little input data", engine.Tensor[float64]{Shape: x.Shape, Data: make([]float64, 199)}, dy([4]int{2, 3, 3, 3}), 3, 3, engine.Conv{}, "input"},
-		{"same with stride 2", x, dy([4]int{2, 3, 5, 5}), 3, 3, engine.Conv{Padding: engine.PadSame, Stride: [2]int{2, 2}}, "padding"},
-		{"a fill value with symmetric", x, dy([4]int{2, 3, 3, 3}), 3, 3, engine.Conv{Border: engine.BorderSymmetric, Fill: 2}, "fill_value"},
+		{"dy with the wrong height", x, dy([4]int{2, 3, 4, 3}), 3, 3, engine.Conv{}, engine.ParamGradOutput},
+		{"dy with the wrong batch", x, dy([4]int{1, 3, 3, 3}), 3, 3, engine.Conv{}, engine.ParamGradOutput},
+		{"dy with no channels", x, dy([4]int{2, 0, 3, 3}), 3, 3, engine.Conv{}, engine.ParamGradOutput},
+		{"dy with too little data", x, engine.Tensor[float64]{Shape: [4]int{2, 3, 3, 3}, Data: make([]float64, 53)}, 3, 3, engine.Conv{}, engine.ParamGradOutput},
+		{"a zero kernel height", x, dy([4]int{2, 3, 3, 3}), 0, 3, engine.Conv{}, engine.ParamKernel},
+		{"a kernel larger than the input", x, dy([4]int{2, 3, 1, 1}), 6, 5, engine.Conv{}, engine.ParamKernel},
+		{"input channels not divisible by groups", x, dy([4]int{2, 3, 3, 3}), 3, 3, engine.Conv{Groups: 3}, engine.ParamGroups},
+		{"output channels not divisible by groups", x, dy([4]int{2, 3, 3, 3}), 3, 3, engine.Conv{Groups: 2}, engine.ParamGroups},
+		{"negative groups", x, dy([4]int{2, 3, 3, 3}), 3, 3, engine.Conv{Groups: -1}, engine.ParamGroups},
+		{"more groups than channels", x, dy([4]int{2, 8, 3, 3}), 3, 3, engine.Conv{Groups: 8}, engine.ParamGroups},
+		{"too little input data", engine.Tensor[float64]{Shape: x.Shape, Data: make([]float64, 199)}, dy([4]int{2, 3, 3, 3}), 3, 3, engine.Conv{}, engine.ParamInput},
+		{"same with stride 2", x, dy([4]int{2, 3, 5, 5}), 3, 3, engine.Conv{Padding: engine.PadSame, Stride: [2]int{2, 2}}, engine.ParamPadding},
+		{"a fill value with symmetric", x, dy([4]int{2, 3, 3, 3}), 3, 3, engine.Conv{Border: engine.BorderSymmetric, Fill: 2}, engine.ParamFill},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := engine.Conv2DWeightGrad(context.Background(), e, engine.Interactive, tt.x, tt.dy, tt.kh, tt.kw, tt.conv)
-			checkParamError(t, "Conv2DWeightGrad", err, tt.field)
+			checkParamError(t, "Conv2DWeightGrad", err, tt.param)
 			if got.Data != nil {
 				t.Errorf("Conv2DWeightGrad returned data along with its error")
 			}
@@ -607,18 +607,18 @@ func TestConv2DWeightGradRejectsInvalidParameters(t *testing.T) {
 	}
 }
 
-func checkParamError(t *testing.T, fn string, err error, field string) {
+func checkParamError(t *testing.T, fn string, err error, p engine.Param) {
 	t.Helper()
 	var pe *engine.ParamError
 	switch {
 	case !errors.As(err, &pe):
-		t.Errorf("%s = %v, want a *ParamError for %q", fn, err, field)
-	case pe.Field != field:
-		t.Errorf("%s = %v, want a *ParamError for %q", fn, err, field)
+		t.Errorf("%s = %v, want a *ParamError for %v", fn, err, p)
+	case pe.Param != p:
+		t.Errorf("%s = %v, want a *ParamError for %v", fn, err, p)
 	case !errors.Is(err, engine.ErrShape):
 		t.Errorf("%s = %v, want it to be ErrShape", fn, err)
-	case err.Error() != "engine: "+field+": "+pe.Msg:
-		t.Errorf("%s error reads %q, want it to start with %q", fn, err.Error(), "engine: "+field+": ")
+	case err.Error() != "engine: "+p.String()+": "+pe.Msg:
+		t.Errorf("%s error reads %q, want it to start with %q", fn, err.Error(), "engine: "+p.String()+": ")
 	}
 }
 
@@ -979,7 +979,7 @@ func TestConv2DRejectsAnUnknownMethod(t *testing.T) {
 	for _, m := range []engine.Method{-1, engine.MethodFFT + 1} {
 		_, err := engine.Conv2D(context.Background(), e, engine.Interactive, x, x, nil, engine.Conv{Method: m})
 		var pe *engine.ParamError
-		if !errors.As(err, &pe) || pe.Field != "method" {
+		if !errors.As(err, &pe) || pe.Param != engine.ParamMethod {
 			t.Errorf("Conv2D(method %v) = %v, want a *ParamError for method", m, err)
 		}
 	}

@@ -343,6 +343,7 @@ func TestBadInputGetsAClearProblem(t *testing.T) {
 		{"an unknown optimizer field", "/train", train(`, "optimizer": {"name": "sgd", "lr": 1}`), 422, "unknown-field", "/optimizer/lr", ""},
 		{"a target of another rank", "/train", `{"input": [[1, 2]], "target": [[[1]]], "kernel_size": [1, 2]}`, 422, "invalid-shape", "/target", ""},
 		{"a kernel wider than the input", "/train", `{"input": [[1, 2]], "target": [[1]], "kernel_size": [1, 3]}`, 422, "invalid-value", "/kernel_size", ""},
+		{"same padding with a stride in training", "/train", train(`, "padding": "same", "stride": 2`), 422, "invalid-value", "/padding", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -78,6 +78,27 @@ type fieldError struct {
 	Detail  string `json:"detail"`
 }
 
+// paramField is the request field an engine parameter comes from, and the
+// problem code of its faults.
+type paramField struct{ pointer, code string }
+
+// paramFields names the request field of each engine parameter. The
+// tensors' faults are shape faults; the rest are invalid values.
+var paramFields = map[engine.Param]paramField{
+	engine.ParamInput:      {"/input", codeInvalidShape},
+	engine.ParamKernel:     {"/kernel", codeInvalidShape},
+	engine.ParamBias:       {"/bias", codeInvalidValue},
+	engine.ParamStride:     {"/stride", codeInvalidValue},
+	engine.ParamDilation:   {"/dilation", codeInvalidValue},
+	engine.ParamPadding:    {"/padding", codeInvalidValue},
+	engine.ParamBorder:     {"/padding_mode", codeInvalidValue},
+	engine.ParamFill:       {"/fill_value", codeInvalidValue},
+	engine.ParamGroups:     {"/groups", codeInvalidValue},
+	engine.ParamMethod:     {"/method", codeInvalidValue},
+	engine.ParamGradOutput: {"/grad_output", codeInvalidValue},
+	engine.ParamOutput:     {"/output", codeInvalidValue},
+}
+
 // classify is the one place that maps errors to HTTP answers.
 func classify(err error) *apiError {
 	var ae *apiError
@@ -87,11 +108,11 @@ func classify(err error) *apiError {
 	case errors.As(err, &ae):
 		return ae
 	case errors.As(err, &pe):
-		code := codeInvalidValue
-		if pe.Field == "input" || pe.Field == "kernel" {
-			code = codeInvalidShape
+		f := paramFields[pe.Param]
+		if f.pointer == "" {
+			f = paramField{"", codeInvalidValue}
 		}
-		return invalidField(code, "/"+pe.Field, "%s", pe.Msg)
+		return invalidField(f.code, f.pointer, "%s", pe.Msg)
 	case errors.As(err, &fe):
 		return invalidField(codeInvalidValue, fe.Pointer, "%s", fe.Detail)
 	case errors.Is(err, jobs.ErrNotFound):

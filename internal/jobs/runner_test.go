@@ -395,7 +395,7 @@ func TestSubmitRejectsInvalidSpecs(t *testing.T) {
 		}, "/init"},
 		{"init_bias without bias", func(s *jobs.Spec) { s.Seed = nil; s.Init = kernel(1, 2); s.InitBias = []float64{1} }, "/init_bias"},
 		{"groups that do not divide the channels", func(s *jobs.Spec) { s.Conv.Groups = 2 }, "/groups"},
-		{"same padding with a stride", func(s *jobs.Spec) { s.Conv.Padding = engine.PadSame; s.Conv.Stride = [2]int{2, 2} }, "/padding"},
+		{"same padding with a stride", func(s *jobs.Spec) { s.Conv.Padding = engine.PadSame; s.Conv.Stride = [2]int{2, 2} }, "padding"},
 		{"an unknown dtype", func(s *jobs.Spec) { s.DType = "float16" }, "/dtype"},
 		{"an unknown optimizer", func(s *jobs.Spec) { s.Optimizer.Name = "rmsprop" }, "/optimizer/name"},
 		{"nesterov without momentum", func(s *jobs.Spec) { s.Optimizer.Nesterov = true }, "/optimizer/nesterov"},
@@ -408,8 +408,18 @@ func TestSubmitRejectsInvalidSpecs(t *testing.T) {
 			spec.Target.Shape = append([]int(nil), spec.Target.Shape...)
 			tt.edit(&spec)
 			_, err := s.runner.Submit(context.Background(), spec)
+			// The spec's own fields come as JSON pointers, the convolution's
+			// parameters as the engine's.
 			var fe *jobs.FieldError
-			if !errors.As(err, &fe) || !errors.Is(err, jobs.ErrInvalid) || fe.Pointer != tt.pointer {
+			var pe *engine.ParamError
+			got := ""
+			switch {
+			case errors.As(err, &fe):
+				got = fe.Pointer
+			case errors.As(err, &pe):
+				got = pe.Param.String()
+			}
+			if !errors.Is(err, jobs.ErrInvalid) || got != tt.pointer {
 				t.Fatalf("Submit = %v, want an invalid %s", err, tt.pointer)
 			}
 		})

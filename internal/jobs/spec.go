@@ -53,11 +53,12 @@ func (s Spec) Validate() error {
 	_, out, err := s.Conv.Geometry([4]int(in), w)
 	var pe *engine.ParamError
 	switch {
-	case errors.As(err, &pe) && pe.Field == "kernel":
+	case errors.As(err, &pe) && pe.Param == engine.ParamKernel:
 		// The weights' shape comes from kernel_size here.
 		return invalid("/kernel_size", "%s", pe.Msg)
 	case errors.As(err, &pe):
-		return invalid("/"+pe.Field, "%s", pe.Msg)
+		// The HTTP layer names the field of the engine's parameter.
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	case err != nil:
 		return invalid("/kernel_size", "%v", err)
 	}
