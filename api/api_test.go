@@ -70,6 +70,7 @@ func TestRoutesAreTheContractedOnes(t *testing.T) {
 		"DELETE /jobs/{id}",
 		"GET /jobs/{id}",
 		"POST /jobs/{id}/cancel",
+		"GET /jobs/{id}/events",
 		"GET /jobs/{id}/losses",
 		"GET /metrics",
 		"GET /openapi.yaml",
@@ -110,8 +111,16 @@ func wantErrorStatuses(o operation) []int {
 			http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity, http.StatusServiceUnavailable)
 	}
 	for _, p := range o.op.Parameters {
-		if p.Value.In == openapi3.ParameterInQuery && !slices.Contains(want, http.StatusBadRequest) {
+		badInput := p.Value.In == openapi3.ParameterInQuery ||
+			(p.Value.In == openapi3.ParameterInHeader && p.Value.Name == "Last-Event-ID")
+		if badInput && !slices.Contains(want, http.StatusBadRequest) {
 			want = append(want, http.StatusBadRequest)
+		}
+		// Event streams and long-polls hold a connection each, and are
+		// refused beyond their bound.
+		holds := p.Value.Name == "wait" || p.Value.Name == "Last-Event-ID"
+		if holds && !slices.Contains(want, http.StatusServiceUnavailable) {
+			want = append(want, http.StatusServiceUnavailable)
 		}
 	}
 	for _, p := range o.op.Parameters {

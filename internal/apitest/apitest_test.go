@@ -105,6 +105,7 @@ func TestRoutes(t *testing.T) {
 		{"DELETE", "/jobs/{id}"},
 		{"GET", "/jobs/{id}"},
 		{"POST", "/jobs/{id}/cancel"},
+		{"GET", "/jobs/{id}/events"},
 		{"GET", "/jobs/{id}/losses"},
 		{"GET", "/metrics"},
 		{"GET", "/openapi.yaml"},

@@ -42,9 +42,10 @@ type fixture struct {
 }
 
 type options struct {
-	engine engine.Config
-	limits handlers.Limits
-	log    *zap.Logger // default: the test's log
+	engine  engine.Config
+	limits  handlers.Limits
+	handler handlers.Config // its Limits are options.limits
+	log     *zap.Logger     // default: the test's log
 }
 
 func newFixture(t testing.TB, o options) *fixture {
@@ -76,7 +77,8 @@ func newFixture(t testing.TB, o options) *fixture {
 	if o.limits == (handlers.Limits{}) {
 		o.limits = handlers.DefaultLimits()
 	}
-	srv, err := handlers.New(handlers.Config{Limits: o.limits}, log, eng, runner, reg, reg)
+	o.handler.Limits = o.limits
+	srv, err := handlers.New(o.handler, log, eng, runner, reg, reg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,8 +48,17 @@ func jobView(j jobs.Job) jobJSON {
 }
 
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
+	wait, err := waitParam(r.URL.Query().Get("wait"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	j, err := s.jobs.Get(r.Context(), chi.URLParam(r, "id"))
 	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if j, err = s.waitForChange(r.Context(), j, wait); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

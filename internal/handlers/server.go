@@ -5,6 +5,7 @@ package handlers
 import (
 	"context"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -48,6 +49,44 @@ type Config struct {
 	RequestTimeout time.Duration
 	// RetryAfterSeconds is what 503 answers tell clients to wait.
 	RetryAfterSeconds int
+	// MaxStreams bounds the event streams and long-polls open at once
+	// (default 256); beyond it they get 503.
+	MaxStreams int
+	// EventPoll is how often a stream or long-poll reads the job store
+	// (default 200ms).
+	EventPoll time.Duration
+	// EventHeartbeat is how long a stream may stay silent before it sends
+	// a comment that keeps proxies from closing it (default 15s).
+	EventHeartbeat time.Duration
+	// EventWriteTimeout bounds each write to a stream (default 10s).
+	EventWriteTimeout time.Duration
+	// EventRetry is the reconnection delay a stream advises (default 1s).
+	EventRetry time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = time.Minute
+	}
+	if c.RetryAfterSeconds <= 0 {
+		c.RetryAfterSeconds = 1
+	}
+	if c.MaxStreams <= 0 {
+		c.MaxStreams = 256
+	}
+	if c.EventPoll <= 0 {
+		c.EventPoll = 200 * time.Millisecond
+	}
+	if c.EventHeartbeat <= 0 {
+		c.EventHeartbeat = 15 * time.Second
+	}
+	if c.EventWriteTimeout <= 0 {
+		c.EventWriteTimeout = 10 * time.Second
+	}
+	if c.EventRetry <= 0 {
+		c.EventRetry = time.Second
+	}
+	return c
 }
 
 // Server serves the API. It holds no state of its own beyond the draining
@@ -61,22 +100,23 @@ type Server struct {
 	httpm    *httpMetrics
 	router   *chi.Mux
 	draining atomic.Bool
+	streams  streamGate
+	// closing is closed by Drain; open streams and long-polls end on it,
+	// so that shutdown does not wait for them.
+	closing   chan struct{}
+	closeOnce sync.Once
 }
 
 // New builds the handler. gatherer is what /metrics exposes.
 func New(cfg Config, log *zap.Logger, eng *engine.Engine, runner *jobs.Runner, reg prometheus.Registerer, gatherer prometheus.Gatherer) (*Server, error) {
-	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = time.Minute
-	}
-	if cfg.RetryAfterSeconds <= 0 {
-		cfg.RetryAfterSeconds = 1
-	}
+	cfg = cfg.withDefaults()
 	m, err := newHTTPMetrics(reg)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{
 		cfg: cfg, log: log, eng: eng, jobs: runner, httpm: m,
+		streams: make(streamGate, cfg.MaxStreams), closing: make(chan struct{}),
 		metrics: promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{
 			ErrorLog:          zap.NewStdLog(log),
 			EnableOpenMetrics: true,
@@ -90,8 +130,12 @@ func New(cfg Config, log *zap.Logger, eng *engine.Engine, runner *jobs.Runner, r
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
 
 // Drain makes /readyz fail so that load balancers stop sending traffic
-// while the server shuts down.
-func (s *Server) Drain() { s.draining.Store(true) }
+// while the server shuts down, and ends open event streams and long-polls
+// (clients reconnect, to another replica if there is one).
+func (s *Server) Drain() {
+	s.draining.Store(true)
+	s.closeOnce.Do(func() { close(s.closing) })
+}
 
 // Router exposes the routes for the test that holds them against the spec.
 func (s *Server) Router() chi.Routes { return s.router }
@@ -115,6 +159,7 @@ func (s *Server) routes() *chi.Mux {
 	r.Get("/jobs/{id}", s.getJob)
 	r.Delete("/jobs/{id}", s.deleteJob)
 	r.Get("/jobs/{id}/losses", s.jobLosses)
+	r.Get("/jobs/{id}/events", s.jobEvents)
 	r.Post("/jobs/{id}/cancel", s.cancelJob)
 	return r
 }
