@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The clients' tests against a real server: builds the server, starts it on
+# a free loopback port with a throwaway data dir, runs the Python client's
+# pytest suite (and the browser tests when they exist), then stops it.
+# Run from the repository root:
+#
+#   bash .ci/clients.sh
+#
+# Installs Debian's packages it needs when they are missing: the Python
+# client installs offline from them (numpy, setuptools, pip, venv), and
+# pytest runs it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for pkg in python3-numpy python3-pytest python3-venv python3-setuptools python3-pip; do
+	dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if ((${#need[@]})); then
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi
+
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+	if [[ -n $server_pid ]]; then
+		kill "$server_pid" 2>/dev/null || true
+		wait "$server_pid" 2>/dev/null || true
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "== clients: build and start the server"
+go build -o "$work/corr2d" ./cmd/server
+port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+url="http://127.0.0.1:$port"
+"$work/corr2d" --addr "127.0.0.1:$port" --data-dir "$work/data" >"$work/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 300); do
+	curl -fs "$url/readyz" >/dev/null 2>&1 && break
+	kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log" >&2; exit 1; }
+	sleep 0.1
+done
+curl -fs "$url/readyz" >/dev/null || { echo "server not ready" >&2; cat "$work/server.log" >&2; exit 1; }
+
+echo "== clients: python (pip install --no-build-isolation ./clients/python, pytest)"
+/usr/bin/python3 -m venv --system-site-packages "$work/venv"
+"$work/venv/bin/pip" install -q --no-build-isolation ./clients/python
+(cd "$work" && CORR2D_URL=$url "$work/venv/bin/python" -m pytest -q -p no:cacheprovider "$OLDPWD/clients/python/tests")
