@@ -78,8 +78,11 @@ func convCases() []convCase {
 		{name: "a tap count that uses every sweep size", x: [4]int{1, 3, 6, 6}, w: [4]int{2, 3, 3, 3}, conv: engine.Conv{Padding: engine.PadSame, Border: engine.BorderCircular, Convolve: true}},
 	}
 
+	cases = append(cases, singleChannelCases()...)
+	named := len(cases)
+
 	r := rand.New(rand.NewPCG(21, 22))
-	for len(cases) < 26+400 {
+	for len(cases) < named+400 {
 		N, C := 1+r.IntN(3), 1+r.IntN(4)
 		groupChoices := []int{1, C} // ungrouped, depthwise
 		if C%2 == 0 {
@@ -102,8 +105,59 @@ func convCases() []convCase {
 		if _, ok := refResolve(c.x, c.w, c.conv); !ok {
 			continue
 		}
-		c.name = fmt.Sprintf("random %d", len(cases)-25)
+		c.name = fmt.Sprintf("random %d", len(cases)-named+1)
 		cases = append(cases, c)
+	}
+	return cases
+}
+
+// singleChannelCases are valid correlations of one plane with one kernel,
+// d2l's corr2d: odd sizes, single rows and columns, kernels spanning the
+// input, every combination of the row kernel's sweeps of 8, 4, then 3, 2 or
+// 1 taps, and random sizes up to 70x70.
+func singleChannelCases() []convCase {
+	s := []struct {
+		name           string
+		xr, xc, kr, kc int
+	}{
+		{"kernel equal to a square input", 5, 5, 5, 5},
+		{"kernel equal to a wide input", 3, 11, 3, 11},
+		{"odd sizes", 13, 17, 3, 5},
+		{"odd sizes with even kernel", 15, 9, 4, 2},
+		{"a single input row", 1, 40, 1, 7},
+		{"a single input column", 40, 1, 7, 1},
+		{"1xN kernel on a square", 20, 20, 1, 6},
+		{"Nx1 kernel on a square", 20, 20, 6, 1},
+		{"tall input", 67, 4, 3, 3},
+		{"wide input", 4, 67, 3, 3},
+		{"kernel spanning all columns", 10, 6, 2, 6},
+		{"kernel spanning all rows", 6, 10, 6, 2},
+		{"one tap", 12, 12, 1, 1},
+		{"two taps", 12, 12, 1, 2},
+		{"three taps", 12, 12, 3, 1},
+		{"four taps", 12, 12, 2, 2},
+		{"five taps", 12, 12, 1, 5},
+		{"seven taps", 12, 12, 7, 1},
+		{"eight taps", 12, 12, 2, 4},
+		{"nine taps", 12, 12, 3, 3},
+		{"ten taps", 12, 12, 2, 5},
+		{"eleven taps", 12, 12, 1, 11},
+		{"twelve taps", 12, 12, 3, 4},
+		{"fifteen taps", 12, 12, 3, 5},
+		{"twenty-five taps", 12, 12, 5, 5},
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 40 {
+		xr, xc := 1+r.IntN(70), 1+r.IntN(70)
+		kr, kc := 1+r.IntN(xr), 1+r.IntN(xc)
+		s = append(s, struct {
+			name           string
+			xr, xc, kr, kc int
+		}{fmt.Sprintf("random %dx%d with %dx%d kernel", xr, xc, kr, kc), xr, xc, kr, kc})
+	}
+	cases := make([]convCase, len(s))
+	for i, v := range s {
+		cases[i] = convCase{name: "one plane: " + v.name, x: [4]int{1, 1, v.xr, v.xc}, w: [4]int{1, 1, v.kr, v.kc}}
 	}
 	return cases
 }
@@ -308,6 +362,19 @@ func TestConv2DExamples(t *testing.T) {
 	ten := func(h, w int, v ...float64) engine.Tensor[float64] {
 		return engine.Tensor[float64]{Shape: [4]int{1, 1, h, w}, Data: v}
 	}
+	// d2l's edge image: ones with columns 2..5 zeroed, and its transpose.
+	img, imgT := ten(6, 8, make([]float64, 48)...), ten(8, 6, make([]float64, 48)...)
+	for i := range 6 {
+		for j := range 8 {
+			if j < 2 || j > 5 {
+				img.Data[i*8+j], imgT.Data[j*6+i] = 1, 1
+			}
+		}
+	}
+	edges := make([]float64, 0, 42)
+	for range 6 {
+		edges = append(edges, 0, 1, 0, 0, 0, -1, 0)
+	}
 	tests := []struct {
 		name string
 		x, w engine.Tensor[float64]
@@ -319,6 +386,16 @@ func TestConv2DExamples(t *testing.T) {
 			name: "d2l's 3x3 example gives 19 25 37 43",
 			x:    ten(3, 3, 0, 1, 2, 3, 4, 5, 6, 7, 8), w: ten(2, 2, 0, 1, 2, 3),
 			want: ten(2, 2, 19, 25, 37, 43),
+		},
+		{
+			name: "d2l's edge kernel finds both vertical edges",
+			x:    img, w: ten(1, 2, 1, -1),
+			want: ten(6, 7, edges...),
+		},
+		{
+			name: "d2l's edge kernel finds nothing in the transposed image",
+			x:    imgT, w: ten(1, 2, 1, -1),
+			want: ten(8, 5, make([]float64, 40)...),
 		},
 		{
 			name: "the bias is added to every element",
@@ -359,8 +436,20 @@ func TestConv2DExamples(t *testing.T) {
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("Conv2D(%v, %v) mismatch (-want +got):\n%s", tt.x, tt.w, diff)
 			}
+			// float32 must give the same exact integers.
+			got32, err := engine.Conv2D(context.Background(), e, engine.Background, to32(tt.x), to32(tt.w), engine.Convert[float32](tt.bias), tt.conv)
+			if err != nil {
+				t.Fatalf("Conv2D(float32 %v, %v) = %v", tt.x, tt.w, err)
+			}
+			if diff := cmp.Diff(to32(tt.want), got32); diff != "" {
+				t.Errorf("Conv2D(float32 %v, %v) mismatch (-want +got):\n%s", tt.x, tt.w, diff)
+			}
 		})
 	}
+}
+
+func to32(t engine.Tensor[float64]) engine.Tensor[float32] {
+	return engine.Tensor[float32]{Shape: t.Shape, Data: engine.Convert[float32](t.Data)}
 }
 
 // With a 1x1 kernel of one, the output is the padded input itself, which
@@ -501,6 +590,11 @@ func TestConv2DRejectsInvalidParameters(t *testing.T) {
 		{"no images", [4]int{0, 1, 3, 3}, [4]int{1, 1, 1, 1}, -1, -1, nil, engine.Conv{}, engine.ParamInput, true},
 		{"too little input data", [4]int{1, 1, 3, 3}, [4]int{1, 1, 1, 1}, 8, -1, nil, engine.Conv{}, engine.ParamInput, false},
 		{"too much input data", [4]int{1, 1, 3, 3}, [4]int{1, 1, 1, 1}, 10, -1, nil, engine.Conv{}, engine.ParamInput, false},
+		{"nil input data", [4]int{1, 1, 2, 2}, [4]int{1, 1, 1, 1}, 0, -1, nil, engine.Conv{}, engine.ParamInput, false},
+		{"input data a multiple of the rows but too much", [4]int{1, 1, 3, 3}, [4]int{1, 1, 1, 1}, 12, -1, nil, engine.Conv{}, engine.ParamInput, false},
+		{"too much kernel data", [4]int{1, 1, 3, 3}, [4]int{1, 1, 2, 2}, -1, 5, nil, engine.Conv{}, engine.ParamKernel, false},
+		{"a kernel wider than the input", [4]int{1, 1, 3, 3}, [4]int{1, 1, 1, 4}, -1, -1, nil, engine.Conv{}, engine.ParamKernel, true},
+		{"a kernel larger in both dimensions", [4]int{1, 1, 2, 2}, [4]int{1, 1, 3, 3}, -1, -1, nil, engine.Conv{}, engine.ParamKernel, true},
 		{"a kernel with a zero dimension", [4]int{1, 1, 3, 3}, [4]int{1, 1, 0, 1}, -1, -1, nil, engine.Conv{}, engine.ParamKernel, true},
 		{"no output channels", [4]int{1, 1, 3, 3}, [4]int{0, 1, 1, 1}, -1, -1, nil, engine.Conv{}, engine.ParamKernel, true},
 		{"too little kernel data", [4]int{1, 1, 3, 3}, [4]int{1, 1, 2, 2}, -1, 3, nil, engine.Conv{}, engine.ParamKernel, false},
@@ -689,7 +783,26 @@ func testConvRowGuards[T engine.Float](t *testing.T) {
 func TestConv2DBandSplitDoesNotChangeResults(t *testing.T) {
 	split := newTestEngine(t, engine.Config{Workers: 4, MinBandWork: 100})
 	whole := newTestEngine(t, engine.Config{Workers: 1, MinBandWork: math.MaxInt})
+	if n := split.Bands(296, 296, 25); n < 4 {
+		t.Fatalf("a 300x300 request with a 5x5 kernel splits into %d bands, want at least 4", n)
+	}
+	if n := whole.Bands(296, 296, 25); n != 1 {
+		t.Fatalf("with MinBandWork=MaxInt a request splits into %d bands, want 1", n)
+	}
 	r := rand.New(rand.NewPCG(31, 32))
+	plane, k5 := randTensor[float64](r, [4]int{1, 1, 300, 300}), randTensor[float64](r, [4]int{1, 1, 5, 5})
+	got1, err := engine.Conv2D(context.Background(), split, engine.Background, plane, k5, nil, engine.Conv{})
+	if err != nil {
+		t.Fatalf("Conv2D(one plane, split) = %v", err)
+	}
+	one1, err := engine.Conv2D(context.Background(), whole, engine.Background, plane, k5, nil, engine.Conv{})
+	if err != nil {
+		t.Fatalf("Conv2D(one plane, one band) = %v", err)
+	}
+	if diff := cmp.Diff(one1, got1); diff != "" {
+		t.Errorf("split Conv2D of one plane differs from the single band (-one +split):\n%s", diff)
+	}
+
 	x := randTensor[float32](r, [4]int{3, 4, 20, 17})
 	w := randTensor[float32](r, [4]int{6, 2, 3, 4})
 	bias := randSlice[float32](r, 6)
@@ -725,18 +838,29 @@ func TestConv2DBandSplitDoesNotChangeResults(t *testing.T) {
 // A huge Conv2D cancelled once its bands are running stops: the bands that
 // had started stop before their next row and the queued ones are skipped.
 func TestConv2DCancelledMidwayStops(t *testing.T) {
-	for _, workers := range []int{1, 4} {
-		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
-			r := newRand()
-			x := randTensor[float32](r, [4]int{2, 8, 300, 300})
-			w := randTensor[float32](r, [4]int{8, 8, 5, 5})
-			c := engine.Conv{Padding: engine.PadSame, Border: engine.BorderReflect}
-			checkCancelledMidway(t, workers, func(e *engine.Engine) int { return e.Bands(2*8*300, 300, 8*25) },
-				func(ctx context.Context, e *engine.Engine) error {
-					_, err := engine.Conv2D(ctx, e, engine.Background, x, w, nil, c)
+	tests := []struct {
+		name  string
+		x, w  [4]int
+		conv  engine.Conv
+		bands func(*engine.Engine) int
+	}{
+		{"many channels, same reflect", [4]int{2, 8, 300, 300}, [4]int{8, 8, 5, 5}, engine.Conv{Padding: engine.PadSame, Border: engine.BorderReflect},
+			func(e *engine.Engine) int { return e.Bands(2*8*300, 300, 8*25) }},
+		{"one large plane, valid", [4]int{1, 1, 1500, 1500}, [4]int{1, 1, 9, 9}, engine.Conv{},
+			func(e *engine.Engine) int { return e.Bands(1492, 1492, 81) }},
+	}
+	for _, tt := range tests {
+		for _, workers := range []int{1, 4} {
+			t.Run(fmt.Sprintf("%s/workers=%d", tt.name, workers), func(t *testing.T) {
+				r := newRand()
+				x := randTensor[float32](r, tt.x)
+				w := randTensor[float32](r, tt.w)
+				checkCancelledMidway(t, workers, tt.bands, func(ctx context.Context, e *engine.Engine) error {
+					_, err := engine.Conv2D(ctx, e, engine.Background, x, w, nil, tt.conv)
 					return err
 				})
-		})
+			})
+		}
 	}
 }
 

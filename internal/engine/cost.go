@@ -3,31 +3,14 @@ package engine
 import "math"
 
 // The cost model behind MethodAuto predicts each method's time in
-// nanoseconds of one worker and picks the cheaper. Its constants were
-// measured on the development machine (2 cores of an AMD EPYC Zen 5 VM that
-// exposes AVX2/FMA but not AVX-512; two workers) with
-//
-//	go run ./bench -nopython -reps 3 -method direct
-//	go run ./bench -nopython -reps 3 -method fft
-//
-// taking median wall time × 2 workers over the single-channel rows:
-//
-//   - direct: ns per multiply-add from the 1024² rows with a 31×31 kernel
-//     (39 ms f32, 73 ms f64 for 950M multiply-adds), where the SIMD kernel
-//     runs at its steady rate; ns per output for the allocation, loads,
-//     stores and row loop, from the 3×3 rows;
-//   - fft: ns per unit of fftPlaneWork for each of the N·C + O·Cg + N·O
-//     2-D transforms, from the 1024² rows (≈180 ms whatever the kernel, for
-//     3 transforms of 1080²), and ns per complex multiply-add of the
-//     N·O·Cg spectrum products; plus a fixed cost per call for its two
-//     rounds on the pool and the transform plans, which keeps tiny problems
-//     (where n·log n is near zero) on the direct path.
-//
-// gonum's FFTPACK runs at well under 1 GFLOP/s here, so on this machine the
-// model picks the FFT path only for large kernels on large planes with few
-// output channels — and in the bench table never: even 4096² with 31×31 is
-// faster on the AVX2 direct path. Only the ratio of the two predictions
-// matters, so a uniformly faster or slower machine picks the same method.
+// nanoseconds of one worker and picks the cheaper: the direct method costs
+// a time per multiply-add (the row kernel's or the GEMM path's steady rate)
+// plus a time per output, the FFT path a time per unit of transform work
+// for each of its N·C + O·Cg + N·O 2-D transforms, a time per complex
+// multiply-add of its N·O·Cg spectrum products and a fixed cost per call,
+// which keeps tiny problems on the direct path. Only the ratio of the two
+// predictions matters, so a uniformly faster or slower machine picks the
+// same method. PERF.md says how each constant was measured.
 const (
 	directNsPerMAC32 = 0.08
 	directNsPerMAC64 = 0.15
@@ -36,9 +19,7 @@ const (
 	fftNsPerCMAC     = 2
 	fftNsPerCall     = 50000
 	// gemmNsPerMAC32 and gemmNsPerMAC64 are the direct method's cost per
-	// multiply-add on the GEMM path (see useGEMM), from the two
-	// many-channel rows of BenchmarkConv2D on one worker (about 65 and 30
-	// GFLOP/s), where it runs about three times as fast as the row kernel.
+	// multiply-add on the GEMM path (see useGEMM).
 	gemmNsPerMAC32 = 0.03
 	gemmNsPerMAC64 = 0.07
 )

@@ -19,15 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Float is the element type an engine computes in.
-type Float interface{ ~float32 | ~float64 }
-
-// Matrix is a dense row-major 2-D array: element (i,j) is Data[i*Cols+j].
-type Matrix[T Float] struct {
-	Rows, Cols int
-	Data       []T
-}
-
 // Priority selects the queue a request's bands wait in.
 type Priority int
 
@@ -86,9 +77,8 @@ const (
 )
 
 var (
-	// ErrShape reports an empty matrix, a Data length other than Rows*Cols,
-	// or a kernel larger than the input in either dimension; every
-	// *ParamError from the convolutions wraps it too.
+	// ErrShape is what every *ParamError wraps: an invalid shape or
+	// parameter of a convolution.
 	ErrShape = errors.New("engine: invalid shape")
 	// ErrOverloaded reports that an interactive request found too little
 	// room in its queue for all of its bands; nothing was enqueued.
@@ -98,8 +88,8 @@ var (
 	ErrClosed = errors.New("engine: closed")
 )
 
-// Engine is a fixed pool of workers that run the bands of Correlate, Conv2D
-// and Conv2DWeightGrad calls.
+// Engine is a fixed pool of workers that run the bands of Conv2D and
+// Conv2DWeightGrad calls.
 // It is safe for concurrent use. Call Close to stop the workers.
 type Engine struct {
 	workers     int
@@ -137,7 +127,7 @@ type Engine struct {
 	hook func(Priority)
 }
 
-// task is one band of a request: output rows (or other units of work) [lo, hi).
+// task is one band of a request: units [lo, hi) of its plan.
 type task struct {
 	c      *call
 	lo, hi int
@@ -150,7 +140,7 @@ type call struct {
 	// up; it lives only as long as the call.
 	ctx    context.Context
 	cancel context.CancelFunc
-	work   bander
+	work   plan
 	wg     sync.WaitGroup
 	// started is when the first band began, in Unix nanoseconds (0 until
 	// then), for Stats.
@@ -160,10 +150,13 @@ type call struct {
 	err error
 }
 
-// bander computes output rows [lo, hi) of one request, checking ctx between
-// rows. It hides the element type from the untyped worker pool.
-type bander interface {
-	rows(ctx context.Context, lo, hi int) error
+// plan is the work of one request cut into numbered units, which bands of
+// the pool compute: output rows, planes, parts of a gradient row or blocks
+// of pixels, as each plan says. units computes units [lo, hi), checking
+// ctx between them. The interface hides the element type from the untyped
+// pool.
+type plan interface {
+	units(ctx context.Context, lo, hi int) error
 }
 
 // fail records the call's first error and cancels its remaining bands, since
@@ -332,7 +325,7 @@ func (e *Engine) execute(t task, p Priority) {
 	if e.hook != nil {
 		e.hook(p)
 	}
-	if err := t.c.work.rows(t.c.ctx, t.lo, t.hi); err != nil {
+	if err := t.c.work.units(t.c.ctx, t.lo, t.hi); err != nil {
 		t.c.fail(err)
 	}
 }

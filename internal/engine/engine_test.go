@@ -3,7 +3,6 @@ package engine_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -61,28 +60,34 @@ func newHooked(t *testing.T, cfg engine.Config, hook func(engine.Priority)) (*en
 	return e, reg
 }
 
-// column returns an n x 1 matrix of ones; with a 1x1 kernel it makes a
+// column returns an n x 1 plane of ones; with a 1x1 kernel it makes a
 // request of n output rows, one band per row when MinBandWork is 1.
-func column(n int) engine.Matrix[float64] {
-	m := engine.Matrix[float64]{Rows: n, Cols: 1, Data: make([]float64, n)}
+func column(n int) engine.Tensor[float64] {
+	m := engine.Tensor[float64]{Shape: [4]int{1, 1, n, 1}, Data: make([]float64, n)}
 	for i := range m.Data {
 		m.Data[i] = 1
 	}
 	return m
 }
 
-var one = engine.Matrix[float64]{Rows: 1, Cols: 1, Data: []float64{1}}
+var one = engine.Tensor[float64]{Shape: [4]int{1, 1, 1, 1}, Data: []float64{1}}
 
 type result struct {
-	m   engine.Matrix[float64]
+	m   engine.Tensor[float64]
 	err error
 }
 
-// goCorrelate runs Correlate in a goroutine and delivers its result.
-func goCorrelate(ctx context.Context, e *engine.Engine, p engine.Priority, x, k engine.Matrix[float64]) <-chan result {
+// correlate is the valid single-channel correlation of x with k, the
+// simplest Conv2D, which the pool tests send.
+func correlate(ctx context.Context, e *engine.Engine, p engine.Priority, x, k engine.Tensor[float64]) (engine.Tensor[float64], error) {
+	return engine.Conv2D(ctx, e, p, x, k, nil, engine.Conv{})
+}
+
+// goCorrelate runs correlate in a goroutine and delivers its result.
+func goCorrelate(ctx context.Context, e *engine.Engine, p engine.Priority, x, k engine.Tensor[float64]) <-chan result {
 	ch := make(chan result, 1)
 	go func() {
-		m, err := engine.Correlate(ctx, e, p, x, k)
+		m, err := correlate(ctx, e, p, x, k)
 		ch <- result{m, err}
 	}()
 	return ch
@@ -138,39 +143,23 @@ func gauge(reg *prometheus.Registry, name, priority string) float64 {
 	return -1
 }
 
-func TestCorrelateWithCancelledContextReturnsAtOnce(t *testing.T) {
+func TestCancelledOrExpiredContextReturnsAtOnce(t *testing.T) {
 	e := newTestEngine(t, engine.Config{Workers: 2})
 	x, k := column(10), one
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := engine.Correlate(ctx, e, engine.Interactive, x, k); !errors.Is(err, context.Canceled) {
-		t.Errorf("Correlate(cancelled ctx) = %v, want context.Canceled", err)
+	if _, err := correlate(ctx, e, engine.Interactive, x, k); !errors.Is(err, context.Canceled) {
+		t.Errorf("correlate(cancelled ctx) = %v, want context.Canceled", err)
 	}
 	ctx, cancel = context.WithDeadline(context.Background(), time.Unix(0, 0))
 	defer cancel()
-	if _, err := engine.Correlate(ctx, e, engine.Background, x, k); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Correlate(expired ctx) = %v, want context.DeadlineExceeded", err)
+	if _, err := correlate(ctx, e, engine.Background, x, k); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("correlate(expired ctx) = %v, want context.DeadlineExceeded", err)
 	}
 
 	e.Close()
 	goleak.VerifyNone(t)
-}
-
-// A huge request cancelled once its bands are running stops: the bands that
-// had started stop before their next row and the queued ones are skipped.
-func TestCorrelateCancelledMidwayStops(t *testing.T) {
-	for _, workers := range []int{1, 4} {
-		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
-			x := randMatrix[float32](newRand(), 1500, 1500)
-			k := randMatrix[float32](newRand(), 9, 9)
-			checkCancelledMidway(t, workers, func(e *engine.Engine) int { return e.Bands(1492, 1492, 81) },
-				func(ctx context.Context, e *engine.Engine) error {
-					_, err := engine.Correlate(ctx, e, engine.Background, x, k)
-					return err
-				})
-		})
-	}
 }
 
 // checkCancelledMidway runs call on an engine of the given workers whose
@@ -221,9 +210,9 @@ func TestInteractiveRequestIsRejectedWhenTheQueueIsFull(t *testing.T) {
 	}
 
 	// Two more bands do not fit in the one free slot, so none is queued.
-	_, err := engine.Correlate(context.Background(), e, engine.Interactive, column(2), one)
+	_, err := correlate(context.Background(), e, engine.Interactive, column(2), one)
 	if !errors.Is(err, engine.ErrOverloaded) {
-		t.Fatalf("Correlate(full queue) = %v, want ErrOverloaded", err)
+		t.Fatalf("correlate(full queue) = %v, want ErrOverloaded", err)
 	}
 	if got := gauge(reg, "corr2d_engine_rejections_total", "interactive"); got != 1 {
 		t.Errorf("interactive rejections = %v, want 1", got)
@@ -242,13 +231,13 @@ func TestInteractiveRequestIsRejectedWhenTheQueueIsFull(t *testing.T) {
 	givesUp := goCorrelate(ctx, e, engine.Background, column(1), one)
 	cancel()
 	if r := <-givesUp; !errors.Is(r.err, context.Canceled) {
-		t.Errorf("Correlate(background, cancelled while waiting) = %v, want context.Canceled", r.err)
+		t.Errorf("correlate(background, cancelled while waiting) = %v, want context.Canceled", r.err)
 	}
 
 	close(g.release)
 	for name, ch := range map[string]<-chan result{"first": first, "background": bg, "waiting background": waiting} {
 		if r := <-ch; r.err != nil {
-			t.Errorf("Correlate(%s) = %v, want success", name, r.err)
+			t.Errorf("correlate(%s) = %v, want success", name, r.err)
 		}
 	}
 	if got := gauge(reg, "corr2d_engine_rejections_total", "background"); got != 0 {
@@ -328,7 +317,7 @@ func TestCloseFailsQueuedWorkAndLetsRunningWorkFinish(t *testing.T) {
 	// it is rejected at once: ErrOverloaded until Close stops admission,
 	// ErrClosed after.
 	waitUntil(t, "Close stops admission", func() bool {
-		_, err := engine.Correlate(context.Background(), e, engine.Interactive, column(2), one)
+		_, err := correlate(context.Background(), e, engine.Interactive, column(2), one)
 		return errors.Is(err, engine.ErrClosed)
 	})
 	close(g.release)
@@ -336,7 +325,7 @@ func TestCloseFailsQueuedWorkAndLetsRunningWorkFinish(t *testing.T) {
 
 	for name, ch := range map[string]<-chan result{"running": running, "queued": queued, "waiting for room": waitingForRoom} {
 		if r := <-ch; !errors.Is(r.err, engine.ErrClosed) {
-			t.Errorf("Correlate(%s at Close) = %v, want ErrClosed", name, r.err)
+			t.Errorf("correlate(%s at Close) = %v, want ErrClosed", name, r.err)
 		}
 	}
 	if got := g.started(); len(got) != 1 {
@@ -350,8 +339,8 @@ func TestCloseIsIdempotentAndRejectsLaterRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := engine.Correlate(context.Background(), e, engine.Interactive, column(5), one); err != nil {
-		t.Fatalf("Correlate before Close = %v", err)
+	if _, err := correlate(context.Background(), e, engine.Interactive, column(5), one); err != nil {
+		t.Fatalf("correlate before Close = %v", err)
 	}
 	var wg sync.WaitGroup
 	for range 3 {
@@ -360,8 +349,8 @@ func TestCloseIsIdempotentAndRejectsLaterRequests(t *testing.T) {
 	wg.Wait()
 	e.Close()
 	for _, p := range []engine.Priority{engine.Interactive, engine.Background} {
-		if _, err := engine.Correlate(context.Background(), e, p, column(5), one); !errors.Is(err, engine.ErrClosed) {
-			t.Errorf("Correlate(%v) after Close = %v, want ErrClosed", p, err)
+		if _, err := correlate(context.Background(), e, p, column(5), one); !errors.Is(err, engine.ErrClosed) {
+			t.Errorf("correlate(%v) after Close = %v, want ErrClosed", p, err)
 		}
 	}
 	goleak.VerifyNone(t)
@@ -381,17 +370,17 @@ func TestPanickingBandBecomesAnError(t *testing.T) {
 	}
 	e, reg := newHooked(t, engine.Config{Workers: 1, MinBandWork: 1}, hook)
 
-	_, err := engine.Correlate(context.Background(), e, engine.Interactive, column(3), one)
+	_, err := correlate(context.Background(), e, engine.Interactive, column(3), one)
 	if err == nil || !strings.Contains(err.Error(), "band panicked: boom") {
-		t.Errorf("Correlate(panicking band) = %v, want a band panicked error", err)
+		t.Errorf("correlate(panicking band) = %v, want a band panicked error", err)
 	}
 	// The worker survived and runs the next request.
-	got, err := engine.Correlate(context.Background(), e, engine.Interactive, column(3), one)
+	got, err := correlate(context.Background(), e, engine.Interactive, column(3), one)
 	if err != nil {
-		t.Fatalf("Correlate after a panic = %v", err)
+		t.Fatalf("correlate after a panic = %v", err)
 	}
 	if diff := cmp.Diff(column(3), got); diff != "" {
-		t.Errorf("Correlate after a panic mismatch (-want +got):\n%s", diff)
+		t.Errorf("correlate after a panic mismatch (-want +got):\n%s", diff)
 	}
 	if got := gauge(reg, "corr2d_engine_busy_workers", ""); got != 0 {
 		t.Errorf("busy workers = %v, want 0", got)
@@ -405,7 +394,7 @@ func TestNewRegistersMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	if _, err := engine.Correlate(context.Background(), e, engine.Interactive, column(4), one); err != nil {
+	if _, err := correlate(context.Background(), e, engine.Interactive, column(4), one); err != nil {
 		t.Fatal(err)
 	}
 
@@ -463,13 +452,6 @@ func TestNewConfig(t *testing.T) {
 	}
 }
 
-func TestCorrelateRejectsUnknownPriority(t *testing.T) {
-	e := newTestEngine(t, engine.Config{Workers: 1})
-	if _, err := engine.Correlate(context.Background(), e, engine.Priority(7), column(2), one); err == nil {
-		t.Errorf("Correlate(Priority(7)) succeeded, want an error")
-	}
-}
-
 // Many concurrent callers of both priorities must each get their own correct
 // result; run with -race this also checks the pool's synchronisation.
 func TestConcurrentCallers(t *testing.T) {
@@ -480,17 +462,42 @@ func TestConcurrentCallers(t *testing.T) {
 			r := newRand()
 			p := engine.Priority(c % 2)
 			for range 10 {
-				x := randMatrix[float64](r, 5+r.IntN(40), 5+r.IntN(40))
-				k := randMatrix[float64](r, 1+r.IntN(5), 1+r.IntN(5))
-				got, err := engine.Correlate(context.Background(), e, p, x, k)
+				x := randTensor[float64](r, [4]int{1, 1, 5 + r.IntN(40), 5 + r.IntN(40)})
+				k := randTensor[float64](r, [4]int{1, 1, 1 + r.IntN(5), 1 + r.IntN(5)})
+				got, err := correlate(context.Background(), e, p, x, k)
 				if err != nil {
-					t.Errorf("Correlate(%v) = %v", p, err)
+					t.Errorf("correlate(%v) = %v", p, err)
 					return
 				}
-				want, scale := naiveScaled(x, k)
-				checkClose(t, got, want, scale)
+				want, scale := refConv2D(x, k, nil, engine.Conv{})
+				checkTensorClose(t, got, want, scale)
 			}
 		})
 	}
 	wg.Wait()
+}
+
+func TestBands(t *testing.T) {
+	tests := []struct {
+		name                 string
+		cfg                  engine.Config
+		outRows, outCols, kk int
+		want                 int
+	}{
+		{"a tiny request is one band", engine.Config{Workers: 4}, 2, 2, 4, 1},
+		{"work below MinBandWork is one band", engine.Config{Workers: 4, MinBandWork: 1000}, 10, 10, 9, 1},
+		{"work is split by MinBandWork", engine.Config{Workers: 4, MinBandWork: 100}, 10, 10, 9, 9},
+		{"never more bands than rows", engine.Config{Workers: 4, MinBandWork: 1}, 3, 1000, 9, 3},
+		{"at most eight bands per worker", engine.Config{Workers: 2, MinBandWork: 1}, 1000, 1000, 9, 16},
+		{"never more bands than the queue holds", engine.Config{Workers: 4, QueueSize: 5, MinBandWork: 1}, 1000, 1000, 9, 5},
+		{"huge work does not overflow", engine.Config{Workers: 4, MinBandWork: 1}, 1 << 30, 1 << 30, 1 << 30, 32},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newTestEngine(t, tt.cfg)
+			if got := e.Bands(tt.outRows, tt.outCols, tt.kk); got != tt.want {
+				t.Errorf("Bands(%d, %d, %d) = %d, want %d", tt.outRows, tt.outCols, tt.kk, got, tt.want)
+			}
+		})
+	}
 }

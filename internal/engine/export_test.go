@@ -8,18 +8,6 @@ func NewWithHook(cfg Config, reg prometheus.Registerer, hook func(Priority)) (*E
 	return newEngine(cfg, reg, hook)
 }
 
-// CorrelateRow runs the inner kernel on one row of a valid correlation, the
-// way Correlate does, for the guard-value tests.
-func CorrelateRow[T Float](d, x []T, ldx int, k []T, kr, kc int) {
-	offs := make([]int, 0, kr*kc)
-	for a := range kr {
-		for b := range kc {
-			offs = append(offs, a*ldx+b)
-		}
-	}
-	convRow(d, x, offs, k)
-}
-
 // Bands exposes how a request of the given output size would be split.
 func (e *Engine) Bands(outRows, outCols, taps int) int {
 	return e.bands(outRows, outCols, taps)
@@ -54,3 +42,28 @@ func SIMDName() string { return simdName() }
 
 // ExpressDepth is how many bands wait in the express lane.
 func (e *Engine) ExpressDepth() int { return len(e.express) }
+
+// GradKernels lists every implementation of the weight-gradient row kernel
+// by name: the portable one and the dispatched SIMD one where this CPU and
+// build have it. Each adds Σ_j dy[j]·x[offs[b]+j] for the columns it covers
+// into acc, which holds VectorLanes[T]() partial sums per tap b, and
+// returns how many columns of dy it covered; dotRow sums the rest into
+// tail, one sum per tap.
+func GradKernels[T Float]() map[string]func(acc, tail, dy, x []T, offs []int) {
+	m := map[string]func(acc, tail, dy, x []T, offs []int){
+		"go": func(acc, tail, dy, x []T, offs []int) { dotRow(tail, dy, x, offs) },
+	}
+	if simdName() != "" {
+		m[simdName()] = func(acc, tail, dy, x []T, offs []int) {
+			n := simdGrad(acc, dy, x, offs)
+			if n < len(dy) {
+				dotRow(tail, dy[n:], x[n:], offs)
+			}
+		}
+	}
+	return m
+}
+
+// VectorLanes is how many partial sums per tap the SIMD gradient kernel
+// keeps.
+func VectorLanes[T Float]() int { return vectorLanes[T]() }

@@ -34,11 +34,9 @@ func fftSize(n int) int {
 	}
 }
 
-// fftJob is one Conv2D request on the FFT path. Phase 0 transforms the
-// planes (units: N·C input planes, then O·Cg kernels); phase 1 combines and
-// inverts them (units: N·O output planes).
-type fftJob[T Float] struct {
-	phase int
+// fftPlan is what both rounds of a Conv2D request on the FFT path share:
+// the geometry, the transform size and the spectra.
+type fftPlan[T Float] struct {
 	x     padded[T] // sw == 1 layout
 	hn    int
 	wn    int
@@ -62,29 +60,33 @@ type fftJob[T Float] struct {
 	out   []T
 }
 
-// plans are one band's transforms: gonum's keep work buffers, so each band
-// makes its own.
-type plans struct {
+// fftForward is the first round: its units are the N·C input planes, then
+// the O·Cg kernels, each transformed into its spectrum.
+type fftForward[T Float] struct{ *fftPlan[T] }
+
+// fftInverse is the second round: its units are the N·O output planes, each
+// the inverse transform of a sum of spectrum products.
+type fftInverse[T Float] struct{ *fftPlan[T] }
+
+// transforms are one band's transforms: gonum's keep work buffers, so each
+// band makes its own.
+type transforms struct {
 	row *fourier.FFT
 	col *fourier.CmplxFFT
 	rb  []float64
 	cb  []complex128
 }
 
-func (j *fftJob[T]) plans() *plans {
-	return &plans{
+func (j *fftPlan[T]) transforms() *transforms {
+	return &transforms{
 		row: fourier.NewFFT(j.q), col: fourier.NewCmplxFFT(j.p),
 		rb: make([]float64, j.q), cb: make([]complex128, j.p),
 	}
 }
 
-func (j *fftJob[T]) rows(ctx context.Context, lo, hi int) error {
+func (j fftForward[T]) units(ctx context.Context, lo, hi int) error {
 	done := ctx.Done()
-	pl := j.plans()
-	var acc []complex128
-	if j.phase == 1 {
-		acc = make([]complex128, j.p*j.nc)
-	}
+	pl := j.transforms()
 	planes := j.n * j.c
 	for u := lo; u < hi; u++ {
 		select {
@@ -92,20 +94,32 @@ func (j *fftJob[T]) rows(ctx context.Context, lo, hi int) error {
 			return ctx.Err()
 		default:
 		}
-		switch {
-		case j.phase == 0 && u < planes:
+		if u < planes {
 			j.forwardInput(pl, u)
-		case j.phase == 0:
+		} else {
 			j.forwardKernel(pl, u-planes)
-		default:
-			j.output(pl, acc, u)
 		}
 	}
 	return nil
 }
 
+func (j fftInverse[T]) units(ctx context.Context, lo, hi int) error {
+	done := ctx.Done()
+	pl := j.transforms()
+	acc := make([]complex128, j.p*j.nc)
+	for u := lo; u < hi; u++ {
+		select {
+		case <-done:
+			return ctx.Err()
+		default:
+		}
+		j.output(pl, acc, u)
+	}
+	return nil
+}
+
 // forwardInput transforms input plane u (n*C + c) into xs.
-func (j *fftJob[T]) forwardInput(pl *plans, u int) {
+func (j *fftPlan[T]) forwardInput(pl *transforms, u int) {
 	spec := j.xs[u*j.p*j.nc : (u+1)*j.p*j.nc]
 	src := j.x.data[u*j.x.plane:]
 	for r := range j.hn {
@@ -122,7 +136,7 @@ func (j *fftJob[T]) forwardInput(pl *plans, u int) {
 
 // forwardKernel transforms kernel u (o*Cg + c), dilated, into ks, conjugated
 // so that the product with xs is a correlation.
-func (j *fftJob[T]) forwardKernel(pl *plans, u int) {
+func (j *fftPlan[T]) forwardKernel(pl *transforms, u int) {
 	spec := j.ks[u*j.p*j.nc : (u+1)*j.p*j.nc]
 	clear(spec)
 	k := j.w[u*j.kh*j.kw : (u+1)*j.kh*j.kw]
@@ -141,7 +155,7 @@ func (j *fftJob[T]) forwardKernel(pl *plans, u int) {
 
 // columns transforms every column of the p×nc spectrum in place, forward or
 // inverse (unnormalised).
-func (j *fftJob[T]) columns(pl *plans, spec []complex128, inverse bool) {
+func (j *fftPlan[T]) columns(pl *transforms, spec []complex128, inverse bool) {
 	for q := range j.nc {
 		for r := range j.p {
 			pl.cb[r] = spec[r*j.nc+q]
@@ -158,7 +172,7 @@ func (j *fftJob[T]) columns(pl *plans, spec []complex128, inverse bool) {
 }
 
 // output computes output plane u (n*O + o).
-func (j *fftJob[T]) output(pl *plans, acc []complex128, u int) {
+func (j *fftPlan[T]) output(pl *transforms, acc []complex128, u int) {
 	n, o := u/j.o, u%j.o
 	g := o / j.og
 	clear(acc)
@@ -194,7 +208,7 @@ func conv2dFFT[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[
 	O, cg, kh, kw := g.w[0], g.w[1], g.w[2], g.w[3]
 	P, Q := fftSize(g.hn), fftSize(g.wn)
 	nc := Q/2 + 1
-	j := &fftJob[T]{
+	j := &fftPlan[T]{
 		x: xp, hn: g.hn, wn: g.wn,
 		w: w.Data, kh: kh, kw: kw, dh: g.dh, dw: g.dw,
 		n: g.in[0], c: g.in[1], cg: cg, o: O, og: O / g.groups,
@@ -209,13 +223,12 @@ func conv2dFFT[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[
 	j.ks = make([]complex128, O*cg*P*nc)
 	perPlane := int(fftPlaneWork(P, Q))
 	units := j.n*j.c + O*cg
-	if err := e.run(ctx, p, j, units, e.bands(units, 1, perPlane), float64(units)*float64(perPlane)); err != nil {
+	if err := e.run(ctx, p, fftForward[T]{j}, units, e.bands(units, 1, perPlane), float64(units)*float64(perPlane)); err != nil {
 		return Tensor[T]{}, err
 	}
-	j.phase = 1
 	units = j.n * O
 	j.out = result[T](e, units*j.ho*j.wo)
-	if err := e.run(ctx, p, j, units, e.bands(units, 1, perPlane+cg*P*nc), float64(units)*float64(perPlane+cg*P*nc)); err != nil {
+	if err := e.run(ctx, p, fftInverse[T]{j}, units, e.bands(units, 1, perPlane+cg*P*nc), float64(units)*float64(perPlane+cg*P*nc)); err != nil {
 		return Tensor[T]{}, err
 	}
 	return Tensor[T]{Shape: g.out, Data: j.out}, nil

@@ -65,30 +65,20 @@ func gemmNR[T Float]() int {
 // useGEMM says whether the direct method computes g on the GEMM path: when
 // this build has the SIMD microkernel, each group has at least a tile's
 // height of output channels (gemmMinOut) and each output sums at least
-// gemmMinTaps taps, and the four-row kernel does not serve g better.
-//
-// The thresholds come from timing both paths on this machine (2 Zen 5
-// cores, AVX2/FMA) over 2×C×128×128 inputs with 2 to 32 output channels,
-// 1 to 16 input channels and 1×1 to 5×5 kernels, plus grouped, strided
-// and tall single-channel cases. With at least 6 output channels and 9
-// taps GEMM was 1.2 to 2.3 times as fast; below, the row kernel, which
-// reads the input in place, held its own (1×1 kernels on few channels,
-// 2 or 4 output channels, depthwise work). On tiny inputs (2×32×32) the
-// two are within noise of each other. The four-row kernel (see useQuad)
-// beat GEMM on tall single-channel kernels up to 8 output channels, and
-// lost from 16. The portable microkernel (about 4 GFLOP/s here) is slower
-// than the portable row kernel (about 5), so builds without the SIMD one
-// keep the row kernel.
+// gemmMinTaps taps, and the four-row kernel does not serve g better. Below
+// those sizes the row kernel, which reads the input in place, is as fast or
+// faster, and the portable microkernel never beats the portable row kernel;
+// PERF.md has the measurements behind the thresholds.
 func useGEMM(g geometry) bool {
 	og := g.w[0] / g.groups
 	taps := g.w[1] * g.w[2] * g.w[3]
 	return gemmSIMD() && og >= gemmMinOut && taps >= gemmMinTaps && (og >= gemmQuadOut || !useQuad(g))
 }
 
-// gemmJob is one Conv2D request on the GEMM path. Its units are blocks of
+// gemmPlan is one Conv2D request on the GEMM path. Its units are blocks of
 // nc output pixels of one image and group, numbered (n*groups + g)*blocks +
 // b, so that bands split over images, groups and pixels alike.
-type gemmJob[T Float] struct {
+type gemmPlan[T Float] struct {
 	x         []T // padded input, see padded
 	plane, ld int
 	c, cg     int // input channels, in total and per group
@@ -134,7 +124,7 @@ func gemmInto[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[T
 	offs := tapOffsets(xp, g)
 	var z T
 	size := int(unsafe.Sizeof(z))
-	j := &gemmJob[T]{
+	j := &gemmPlan[T]{
 		x: xp.data, plane: xp.plane, ld: xp.ld,
 		c: g.in[1], cg: g.w[1], o: O, og: og, groups: g.groups,
 		wo: g.out[3], pix: pix, sh: g.sh,
@@ -175,7 +165,7 @@ func padOnPool[T Float](ctx context.Context, e *Engine, p Priority, x Tensor[T],
 	if n := min(planes, e.workers); n > 1 && pd.size() >= gemmPoolPad {
 		err = e.run(ctx, p, pd, planes, n, macs)
 	} else {
-		err = pd.rows(ctx, 0, planes)
+		err = pd.units(ctx, 0, planes)
 	}
 	if err != nil {
 		release()
@@ -196,7 +186,7 @@ func evenSplit(n, most int) int {
 // of taps, and that the planes' blocks give each worker a dozen or more,
 // which keeps the workers' shares of the bands even, but no more than a
 // plane holds. It changes no result.
-func (j *gemmJob[T]) blockPixels(planes, workers, size int) int {
+func (j *gemmPlan[T]) blockPixels(planes, workers, size int) int {
 	nr := gemmNR[T]()
 	nc := gemmCBytes / (j.og * size)
 	nc = min(nc, planes*j.pix/(16*workers), j.pix+nr-1)
@@ -238,7 +228,7 @@ type gemmScratch[T Float] struct {
 // of the plane.
 type pixelRun struct{ col, src, n int }
 
-func (j *gemmJob[T]) rows(ctx context.Context, lo, hi int) error {
+func (j *gemmPlan[T]) units(ctx context.Context, lo, hi int) error {
 	done := ctx.Done()
 	nr := gemmNR[T]()
 	s := &gemmScratch[T]{
@@ -265,7 +255,7 @@ func (j *gemmJob[T]) rows(ctx context.Context, lo, hi int) error {
 // before the panels of A stream past it, while it is in L1; with more than
 // mc channels it is packed again for each block of them, which costs
 // little next to mc channels' work.
-func (j *gemmJob[T]) unit(u int, s *gemmScratch[T]) {
+func (j *gemmPlan[T]) unit(u int, s *gemmScratch[T]) {
 	nr := gemmNR[T]()
 	plane, blk := u/j.blocks, u%j.blocks
 	n, g := plane/j.groups, plane%j.groups
@@ -301,7 +291,7 @@ func (j *gemmJob[T]) unit(u int, s *gemmScratch[T]) {
 // microkernel itself; one across two rows is a blend of two copies per
 // tap; anything else (rows narrower than a panel, the end of a plane) goes
 // run by run, and a panel of fewer than nr pixels through a scratch tile.
-func (j *gemmJob[T]) panel(s *gemmScratch[T], b, x, c, a []T, p, end, k0, k1, rows int) {
+func (j *gemmPlan[T]) panel(s *gemmScratch[T], b, x, c, a []T, p, end, k0, k1, rows int) {
 	nr := gemmNR[T]()
 	k, offs := k1-k0, j.offs[k0:k1]
 	astride := len(j.offs) * gemmMR
@@ -329,7 +319,7 @@ func (j *gemmJob[T]) panel(s *gemmScratch[T], b, x, c, a []T, p, end, k0, k1, ro
 
 // panelRuns splits the pixels [p, min(p+nr, end)) of a panel into runs of
 // adjacent cells: one per output row they cover.
-func (j *gemmJob[T]) panelRuns(runs []pixelRun, p, end int) []pixelRun {
+func (j *gemmPlan[T]) panelRuns(runs []pixelRun, p, end int) []pixelRun {
 	nr := gemmNR[T]()
 	runs = runs[:0]
 	end = min(end, p+nr)
@@ -389,9 +379,8 @@ func gemmKernelGo[T Float](k int, a, b, c []T, astride, rows, ldc int, load bool
 
 // tileGo computes one tile of gemmKernelGo, of which rows rows exist in c,
 // two rows by four columns at a time: eight sums the compiler can keep in
-// registers while k runs, where a whole tile of them would live in memory.
-// (Of the blockings tried, one row by eight, three rows by two and sweeps
-// with the axpy helpers, this ran fastest.) A is padded with zero rows to
+// registers while k runs, where a whole tile of them would live in memory
+// (PERF.md compares the blockings tried). A is padded with zero rows to
 // gemmMR, so an odd last row's partner is computed from zeros and dropped.
 func tileGo[T Float](k int, a, b, c []T, rows, ldc int, load bool) {
 	nr := gemmNR[T]()

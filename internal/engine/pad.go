@@ -83,7 +83,7 @@ func padInput[T Float](ctx context.Context, x Tensor[T], pads [4]int, hn, wn, sw
 		return padded[T]{data: x.Data, plane: h * w, ld: w, wq: w}, nil
 	}
 	pd.p.data = make([]T, pd.size())
-	if err := pd.rows(ctx, 0, x.Shape[0]*x.Shape[1]); err != nil {
+	if err := pd.units(ctx, 0, x.Shape[0]*x.Shape[1]); err != nil {
 		return padded[T]{}, err
 	}
 	return pd.p, nil
@@ -91,7 +91,7 @@ func padInput[T Float](ctx context.Context, x Tensor[T], pads [4]int, hn, wn, sw
 
 // padder pads the planes of one input for padInput, plane by plane, so
 // that the planes can also be split into bands on the pool (it is a
-// bander whose units are planes). It writes every cell of p.data, which
+// plan whose units are planes). It writes every cell of p.data, which
 // its user allocates with size elements.
 type padder[T Float] struct {
 	x         Tensor[T]
@@ -155,7 +155,7 @@ func newPadder[T Float](x Tensor[T], pads [4]int, hn, wn, sw int, b Border, fill
 func (pd *padder[T]) size() int { return pd.x.Shape[0] * pd.x.Shape[1] * pd.p.plane }
 
 // rows pads planes [lo, hi), checking ctx between them.
-func (pd *padder[T]) rows(ctx context.Context, lo, hi int) error {
+func (pd *padder[T]) units(ctx context.Context, lo, hi int) error {
 	done := ctx.Done()
 	for pl := lo; pl < hi; pl++ {
 		select {

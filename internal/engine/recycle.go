@@ -75,10 +75,10 @@ func result[T Float](e *Engine, n int) []T {
 	return make([]T, n)
 }
 
-// Release hands data, the Data of a result of Conv2D or Correlate computed
-// by e, back to e for a later result of the same size. The caller must not
-// use data after Release, nor release it twice; data it did not get from
-// those calls of e must not be released. Releasing is optional (data never
+// Release hands data, the Data of a result of Conv2D computed by e, back
+// to e for a later result of the same size. The caller must not use data
+// after Release, nor release it twice; data it did not get from Conv2D on
+// e must not be released. Releasing is optional (data never
 // released is collected as usual) and pays off for large results made over
 // and over, such as a service answering one request after another.
 func Release[T Float](e *Engine, data []T) {

@@ -415,13 +415,14 @@ func TestUnknownRoutesAndMethods(t *testing.T) {
 func TestFullQueueAnswers503WithRetryAfter(t *testing.T) {
 	f := newFixture(t, options{engine: engine.Config{Workers: 1, QueueSize: 1}})
 	ctx, cancel := context.WithCancel(context.Background())
-	big := engine.Matrix[float64]{Rows: 3000, Cols: 3000, Data: make([]float64, 9_000_000)}
-	k := engine.Matrix[float64]{Rows: 31, Cols: 31, Data: make([]float64, 961)}
+	big := engine.Tensor[float64]{Shape: [4]int{1, 1, 3000, 3000}, Data: make([]float64, 9_000_000)}
+	k := engine.Tensor[float64]{Shape: [4]int{1, 1, 31, 31}, Data: make([]float64, 961)}
+	conv := engine.Conv{Method: engine.MethodDirect}
 	done := make(chan error, 2)
 	// One request occupies the only worker, a second fills the queue.
-	go func() { _, err := engine.Correlate(ctx, f.eng, engine.Interactive, big, k); done <- err }()
+	go func() { _, err := engine.Conv2D(ctx, f.eng, engine.Interactive, big, k, nil, conv); done <- err }()
 	waitGauge(t, f.reg, "corr2d_engine_busy_workers", "", 1)
-	go func() { _, err := engine.Correlate(ctx, f.eng, engine.Interactive, big, k); done <- err }()
+	go func() { _, err := engine.Conv2D(ctx, f.eng, engine.Interactive, big, k, nil, conv); done <- err }()
 	waitGauge(t, f.reg, "corr2d_engine_queue_depth", "interactive", 1)
 
 	rec := f.do(t, http.MethodPost, "/corr2d", `{"input": [[0,1,2],[3,4,5],[6,7,8]], "kernel": [[0,1],[2,3]]}`)

@@ -2,6 +2,26 @@
 
 package engine
 
+// The portable build's side of dispatch_amd64.go: no SIMD kernels, so
+// every caller runs the portable Go ones.
+
+// simdName names the SIMD row kernel in use: none in this build.
+func simdName() string { return "" }
+
+// simdRow computes nothing: this build has no SIMD kernels, and convRow
+// runs convRowGo on the whole row.
+func simdRow[T Float](d, x []T, offs []int, k []T) int { return 0 }
+
+// simdGrad adds nothing: this build has no SIMD kernels, and the weight
+// gradient sums every row with dotRow.
+func simdGrad[T Float](acc, dy, x []T, offs []int) int { return 0 }
+
+// haveQuad is false: this build has no four-row kernel.
+const haveQuad = false
+
+// simdQuad computes nothing; see haveQuad.
+func simdQuad[T Float](d []T, ldd, n int, x []T, ldx int, w []T, kw int) int { return 0 }
+
 // gemmKernel computes rows of C = A·B for one panel of B with the portable
 // microkernel, packing the panel from x first when offs is non-nil: this
 // build has no SIMD kernels. See the amd64 version for the contract.

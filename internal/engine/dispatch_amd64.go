@@ -1,0 +1,170 @@
+//go:build !purego
+
+package engine
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+// This file is the one place that picks kernels for the CPU: every SIMD
+// kernel the engine has is reached through a function here, which falls
+// back to the portable Go kernel (or reports zero columns done) where the
+// CPU lacks AVX2 and FMA. dispatch_other.go holds the same functions for
+// builds without assembly.
+
+//go:generate sh -c "cd _asm && go run . -out ../conv_amd64.s -stubs ../conv_stub_amd64.go -pkg engine"
+//go:generate sh -c "cd _asm && go run ./gemm -out ../gemm_amd64.s -stubs ../gemm_stub_amd64.go -pkg engine"
+
+// haveAVX2FMA says whether the generated AVX2/FMA kernels in conv_amd64.s
+// can run here. It is read once from CPUID and never changes.
+var haveAVX2FMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// simdName names the SIMD row kernel in use, for tests and benchmarks.
+func simdName() string {
+	if haveAVX2FMA {
+		return "avx2fma"
+	}
+	return ""
+}
+
+// simdRow is the one place that picks a SIMD row kernel for this CPU. It
+// computes the prefix of the row d (see convRow) that fills whole vector
+// registers and returns its length: zero when the CPU lacks AVX2 and FMA.
+func simdRow[T Float](d, x []T, offs []int, k []T) int {
+	if !haveAVX2FMA {
+		return 0
+	}
+	var z T
+	switch unsafe.Sizeof(z) {
+	case 4:
+		convRowAVX2F32(as[float32](d), as[float32](x), offs, as[float32](k))
+		return len(d) &^ 7
+	default:
+		convRowAVX2F64(as[float64](d), as[float64](x), offs, as[float64](k))
+		return len(d) &^ 3
+	}
+}
+
+// simdGrad is the one place that picks a SIMD weight-gradient kernel for
+// this CPU. It adds the prefix of the row dy that fills whole vector
+// registers into acc, which holds lanes[T] partial sums per tap (see
+// gradTaps), and returns the prefix's length: zero when the CPU lacks AVX2
+// and FMA.
+func simdGrad[T Float](acc, dy, x []T, offs []int) int {
+	if !haveAVX2FMA {
+		return 0
+	}
+	var z T
+	switch unsafe.Sizeof(z) {
+	case 4:
+		gradTapsAVX2F32(as[float32](acc), as[float32](dy), as[float32](x), offs)
+		return len(dy) &^ 7
+	default:
+		gradTapsAVX2F64(as[float64](acc), as[float64](dy), as[float64](x), offs)
+		return len(dy) &^ 3
+	}
+}
+
+// haveQuad says whether simdQuad has a kernel on this CPU.
+var haveQuad = haveAVX2FMA
+
+// simdQuad computes four output rows of a single-channel correlation with
+// unit strides (see convQuad in the generator): the prefix of n columns
+// that fills whole vector registers, which it returns; zero without AVX2
+// and FMA. d and x are the first output and input rows, ldd and ldx their
+// row strides, w the weights laid out by quadWeights.
+func simdQuad[T Float](d []T, ldd, n int, x []T, ldx int, w []T, kw int) int {
+	if !haveAVX2FMA {
+		return 0
+	}
+	var z T
+	switch unsafe.Sizeof(z) {
+	case 4:
+		convQuadAVX2F32(as[float32](d), ldd, n, as[float32](x), ldx, as[float32](w), kw)
+		return n &^ 7
+	default:
+		convQuadAVX2F64(as[float64](d), ldd, n, as[float64](x), ldx, as[float64](w), kw)
+		return n &^ 3
+	}
+}
+
+// gemmKernel computes rows rows of C = A·B for one panel of B, in tiles
+// of gemmMR×nr (nr = gemmNR[T]()):
+//
+//	c[r*ldc + j] = c0 + Σ_{p<k} a[(r/gemmMR)*astride + p*gemmMR + r%gemmMR]·b[p*nr + j]
+//
+// for r < rows and j < nr, summed in order of p from c0, the element's old
+// value when load is set and zero otherwise. a holds a panel of A per
+// gemmMR rows, astride elements apart.
+//
+// With offs non-nil, k = len(offs) and the panel of B is packed into b on
+// the way, b[p*nr + j] = x[offs[p] + j], the nr adjacent cells of one row
+// of the padded input for every tap (the caller guarantees
+// offs[p]+nr <= len(x)): the SIMD kernel does it inside its first tile,
+// where the multiply-adds hide the loads.
+//
+// It is the one place that picks the microkernel for this CPU: the
+// generated AVX2/FMA one (gemm_amd64.s), which fuses each multiply-add, or
+// gemmKernelGo. The slices are cut to what the kernel touches first, so a
+// short one panics here rather than in the assembly.
+func gemmKernel[T Float](k int, a, b, c, x []T, offs []int, astride, rows, ldc int, load bool) {
+	nr := gemmNR[T]()
+	a = a[:(rows-1)/gemmMR*astride+k*gemmMR]
+	b, c = b[:k*nr], c[:(rows-1)*ldc+nr]
+	if offs != nil {
+		offs = offs[:k]
+	}
+	if !haveAVX2FMA {
+		if offs != nil {
+			packPanelGo(b, x, offs)
+		}
+		gemmKernelGo(k, a, b, c, astride, rows, ldc, load)
+		return
+	}
+	var z T
+	switch unsafe.Sizeof(z) {
+	case 4:
+		gemmAVX2F32(as[float32](a), as[float32](b), as[float32](c), as[float32](x), offs, k, astride, rows, ldc, load)
+	default:
+		gemmAVX2F64(as[float64](a), as[float64](b), as[float64](c), as[float64](x), offs, k, astride, rows, ldc, load)
+	}
+}
+
+// packPanel2 packs a panel whose pixels are two runs of adjacent cells: the
+// first split pixels from x[offs[t]:], the rest from x[offs[t]+second+split:].
+// mask is scratch of nr elements. The caller guarantees
+// offs[t]+second+nr <= len(x), which covers every cell read.
+func packPanel2[T Float](dst, x []T, offs []int, second, split int, mask []T) {
+	nr := gemmNR[T]()
+	dst, mask = dst[:len(offs)*nr], mask[:nr]
+	if !haveAVX2FMA {
+		packPanel2Go(dst, x, offs, second, split)
+		return
+	}
+	// A lane with the sign bit set takes the second run.
+	for j := range mask {
+		mask[j] = 1
+		if j >= split {
+			mask[j] = -1
+		}
+	}
+	var z T
+	switch unsafe.Sizeof(z) {
+	case 4:
+		packPanel2AVX2F32(as[float32](dst), as[float32](x), offs, second, as[float32](mask))
+	default:
+		packPanel2AVX2F64(as[float64](dst), as[float64](x), offs, second, as[float64](mask))
+	}
+}
+
+// gemmSIMD says whether this CPU has the SIMD microkernel, which is what
+// makes the GEMM path pay (see useGEMM).
+func gemmSIMD() bool { return haveAVX2FMA }
+
+// as reinterprets a slice of T as a slice of its underlying type F, which
+// has the same size and layout.
+func as[F, T Float](s []T) []F {
+	return unsafe.Slice((*F)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
+}

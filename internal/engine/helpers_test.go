@@ -1,0 +1,74 @@
+package engine_test
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/corr2d/corr2d/internal/engine"
+)
+
+// tolerance is the allowed error relative to the sum of |x*k|: the engine
+// sums in the same order as naive, so results normally match bit for bit,
+// and the slack only covers a compiler fusing a multiply-add differently.
+func tolerance[T engine.Float]() float64 {
+	var z T
+	if _, ok := any(z).(float32); ok {
+		return 1e-5
+	}
+	return 1e-12
+}
+
+func newRand() *rand.Rand { return rand.New(rand.NewPCG(11, 12)) }
+
+func newTestEngine(t testing.TB, cfg engine.Config) *engine.Engine {
+	t.Helper()
+	e, err := engine.New(cfg, nil)
+	if err != nil {
+		t.Fatalf("New(%+v) = %v", cfg, err)
+	}
+	t.Cleanup(e.Close)
+	return e
+}
+
+// benchImpls runs call on an engine with all workers and with one, and the
+// plain reference loop, reporting GFLOP/s for each.
+func benchImpls(b *testing.B, flops float64, bytes int64, call func(*engine.Engine) error, refName string, ref func()) {
+	report := func(b *testing.B) {
+		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	}
+	for _, impl := range []struct {
+		name    string
+		workers int
+	}{{"engine", 0}, {"engine-1worker", 1}} {
+		b.Run("impl="+impl.name, func(b *testing.B) {
+			e, err := engine.New(engine.Config{Workers: impl.workers}, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer e.Close()
+			b.ReportAllocs()
+			b.SetBytes(bytes)
+			for b.Loop() {
+				if err := call(e); err != nil {
+					b.Fatal(err)
+				}
+			}
+			report(b)
+		})
+	}
+	b.Run("impl="+refName, func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(bytes)
+		for b.Loop() {
+			ref()
+		}
+		report(b)
+	})
+}
+
+func sizeof[T engine.Float](v T) int {
+	if _, ok := any(v).(float32); ok {
+		return 4
+	}
+	return 8
+}
