@@ -10,6 +10,7 @@ import (
 
 	"github.com/corr2d/corr2d/internal/jobs"
 	"github.com/corr2d/corr2d/internal/tensor"
+	"github.com/corr2d/corr2d/internal/train"
 )
 
 // trainRequest is the body of POST /train. Optional fields are pointers so
@@ -23,7 +24,7 @@ type trainRequest struct {
 	DType      *string           `json:"dtype"`
 	LR         *float64          `json:"lr"`
 	Steps      *int              `json:"steps"`
-	Loss       *jobs.Loss        `json:"loss"`
+	Loss       *train.Loss       `json:"loss"`
 	Seed       *uint64           `json:"seed"`
 	Init       json.RawMessage   `json:"init"`
 	InitBias   []float64         `json:"init_bias"`
@@ -74,14 +75,14 @@ type trainEcho struct {
 	Groups      int             `json:"groups"`
 	PaddingMode string          `json:"padding_mode"`
 	Bias        bool            `json:"bias"`
-	DType       jobs.DType      `json:"dtype"`
+	DType       train.DType     `json:"dtype"`
 	LR          float64         `json:"lr"`
 	Steps       int             `json:"steps"`
-	Loss        jobs.Loss       `json:"loss"`
+	Loss        train.Loss      `json:"loss"`
 	Seed        *uint64         `json:"seed,omitempty"`
 	Init        *tensor.Dense   `json:"init,omitempty"`
 	InitBias    []float64       `json:"init_bias,omitempty"`
-	Optimizer   jobs.Optimizer  `json:"optimizer"`
+	Optimizer   train.Optimizer `json:"optimizer"`
 }
 
 // trainParts are the tensors of /train, whatever their encoding.
@@ -111,7 +112,7 @@ func (s *Server) readTrain(w http.ResponseWriter, r *http.Request) (trainRequest
 // (or the input's own dtype, for a .npy input).
 func (s *Server) spec(req trainRequest, ops map[string]operand) (jobs.Spec, error) {
 	lim := s.cfg.Limits
-	spec := jobs.Spec{LR: 0.03, Steps: 10, Loss: jobs.LossSum, DType: jobs.Float32, Seed: req.Seed}
+	spec := jobs.Spec{LR: 0.03, Steps: 10, Loss: train.LossSum, DType: train.Float32, Seed: req.Seed}
 	x, y := ops["input"].dense(), ops["target"].dense()
 	var err error
 	if len(y.Shape) != len(x.Shape) {
@@ -134,7 +135,7 @@ func (s *Server) spec(req trainRequest, ops map[string]operand) (jobs.Spec, erro
 	if req.Bias != nil {
 		spec.Bias = *req.Bias
 	}
-	def := string(jobs.Float32)
+	def := string(train.Float32)
 	if d := ops["input"].dtype; d != "" {
 		def = d
 	}
@@ -142,7 +143,7 @@ func (s *Server) spec(req trainRequest, ops map[string]operand) (jobs.Spec, erro
 	if err != nil {
 		return spec, err
 	}
-	spec.DType = jobs.DType(dt)
+	spec.DType = train.DType(dt)
 	var initSent *tensor.Dense // as the client sent it, for the echo
 	if !isNull(req.Init) {
 		k, err := parseTensor(req.Init, "/init", "max_kernel_elements", tensor.Limits{MinRank: 2, MaxRank: 4, MaxElements: lim.MaxKernelElements})
@@ -160,9 +161,6 @@ func (s *Server) spec(req trainRequest, ops map[string]operand) (jobs.Spec, erro
 		var zero uint64
 		spec.Seed = &zero
 	}
-	if req.InitBias != nil && spec.Init == nil {
-		return spec, invalidField(codeInvalidValue, "/init_bias", "goes with init")
-	}
 	if req.LR != nil {
 		spec.LR = *req.LR
 	}
@@ -178,20 +176,26 @@ func (s *Server) spec(req trainRequest, ops map[string]operand) (jobs.Spec, erro
 	if spec.Optimizer, err = optimizer(req.Optimizer); err != nil {
 		return spec, err
 	}
+	if spec.Request, err = json.Marshal(newTrainEcho(req, spec, x, y, initSent)); err != nil {
+		return spec, fmt.Errorf("encode request: %w", err)
+	}
+	return spec, nil
+}
+
+// newTrainEcho is the one place that builds a job's request as the API
+// shows it: the client's tensors and wire forms, the spec's defaults.
+func newTrainEcho(req trainRequest, spec jobs.Spec, x, y tensor.Dense, init *tensor.Dense) trainEcho {
 	echo := trainEcho{
 		Input: x, Target: y, KernelSize: spec.KernelSize,
 		Stride: orDefault(req.Stride, "1"), Padding: orDefault(req.Padding, "0"), Dilation: orDefault(req.Dilation, "1"),
 		Groups: max(spec.Conv.Groups, 1), PaddingMode: "zeros", Bias: spec.Bias, DType: spec.DType,
-		LR: spec.LR, Steps: spec.Steps, Loss: spec.Loss, Seed: spec.Seed, Init: initSent, InitBias: spec.InitBias,
+		LR: spec.LR, Steps: spec.Steps, Loss: spec.Loss, Seed: spec.Seed, Init: init, InitBias: spec.InitBias,
 		Optimizer: spec.Optimizer,
 	}
 	if req.PaddingMode != nil {
 		echo.PaddingMode = *req.PaddingMode
 	}
-	if spec.Request, err = json.Marshal(echo); err != nil {
-		return spec, fmt.Errorf("encode request: %w", err)
-	}
-	return spec, nil
+	return echo
 }
 
 func orDefault(raw json.RawMessage, def string) json.RawMessage {
@@ -201,9 +205,10 @@ func orDefault(raw json.RawMessage, def string) json.RawMessage {
 	return raw
 }
 
-// optimizer fills in torch.optim's defaults: plain SGD when absent.
-func optimizer(req *optimizerRequest) (jobs.Optimizer, error) {
-	o := jobs.Optimizer{Name: "sgd"}
+// optimizer fills in torch.optim's defaults: plain SGD when absent. The
+// optimizer's rules are jobs.Spec.Validate's.
+func optimizer(req *optimizerRequest) (train.Optimizer, error) {
+	o := train.Optimizer{Name: train.SGD}
 	if req == nil {
 		return o, nil
 	}
@@ -213,28 +218,20 @@ func optimizer(req *optimizerRequest) (jobs.Optimizer, error) {
 			*dst = *src
 		}
 	}
-	switch req.Name {
-	case "sgd":
-		set(&o.Momentum, req.Momentum)
-		set(&o.Dampening, req.Dampening)
-		if req.Nesterov != nil {
-			o.Nesterov = *req.Nesterov
-		}
-		if req.Betas != nil || req.Eps != nil {
-			return o, invalidField(codeInvalidValue, "/optimizer", "betas and eps belong to adam")
-		}
-	case "adam":
+	if req.Name == train.Adam {
 		o.Betas, o.Eps = [2]float64{0.9, 0.999}, 1e-8
-		set(&o.Eps, req.Eps)
-		if req.Betas != nil {
-			if len(req.Betas) != 2 {
-				return o, invalidField(codeInvalidValue, "/optimizer/betas", "must be [beta1, beta2]")
-			}
-			o.Betas = [2]float64(req.Betas)
+	}
+	set(&o.Momentum, req.Momentum)
+	set(&o.Dampening, req.Dampening)
+	if req.Nesterov != nil {
+		o.Nesterov = *req.Nesterov
+	}
+	set(&o.Eps, req.Eps)
+	if req.Betas != nil {
+		if len(req.Betas) != 2 {
+			return o, invalidField(codeInvalidValue, "/optimizer/betas", "must be [beta1, beta2]")
 		}
-		if req.Momentum != nil || req.Dampening != nil || req.Nesterov != nil {
-			return o, invalidField(codeInvalidValue, "/optimizer", "momentum, dampening and nesterov belong to sgd")
-		}
+		o.Betas = [2]float64(req.Betas)
 	}
 	set(&o.WeightDecay, req.WeightDecay)
 	return o, nil

@@ -1,5 +1,6 @@
-// Package jobs runs kernel-training jobs: it owns the job lifecycle, the
-// training loop and its checkpoints, on top of a durable queue and a Store.
+// Package jobs runs kernel-training jobs: it owns the job lifecycle and the
+// checkpoints of the training loop, on top of a durable queue and a Store.
+// The numerics live in package train.
 package jobs
 
 import (
@@ -10,6 +11,7 @@ import (
 
 	"github.com/corr2d/corr2d/internal/engine"
 	"github.com/corr2d/corr2d/internal/tensor"
+	"github.com/corr2d/corr2d/internal/train"
 )
 
 // Status is where a job is in its lifecycle.
@@ -40,36 +42,6 @@ func (s Status) Valid() bool {
 	return false
 }
 
-// Loss names how the per-element squared errors are reduced.
-type Loss string
-
-// The supported losses: the seed's l.sum(), and the mean.
-const (
-	LossSum  Loss = "sum"
-	LossMean Loss = "mean"
-)
-
-// DType is the precision a job trains in.
-type DType string
-
-// The supported precisions; float32 is PyTorch's default.
-const (
-	Float32 DType = "float32"
-	Float64 DType = "float64"
-)
-
-// Optimizer configures the update rule, with PyTorch's names and defaults
-// (torch.optim.SGD and torch.optim.Adam).
-type Optimizer struct {
-	Name        string     `json:"name"` // "sgd" or "adam"
-	Momentum    float64    `json:"momentum"`
-	Dampening   float64    `json:"dampening"`
-	Nesterov    bool       `json:"nesterov"`
-	WeightDecay float64    `json:"weight_decay"`
-	Betas       [2]float64 `json:"betas"`
-	Eps         float64    `json:"eps"`
-}
-
 // Spec is what a training job is asked to do. It is plain data, stored as
 // JSON. Tensors are 4-D: the input N×C×H×W, the target N×O×Ho×Wo, the
 // weights O×(C/groups)×kh×kw; the HTTP layer lifts lower ranks.
@@ -78,15 +50,15 @@ type Spec struct {
 	Target tensor.Dense `json:"target"`
 	// Rank is the rank of the client's tensors (2, 3 or 4), so that answers
 	// come in the same form.
-	Rank       int         `json:"rank"`
-	KernelSize [2]int      `json:"kernel_size"`
-	Conv       engine.Conv `json:"conv"`
-	Bias       bool        `json:"bias"`
-	DType      DType       `json:"dtype"`
-	LR         float64     `json:"lr"`
-	Steps      int         `json:"steps"`
-	Loss       Loss        `json:"loss"`
-	Optimizer  Optimizer   `json:"optimizer"`
+	Rank       int             `json:"rank"`
+	KernelSize [2]int          `json:"kernel_size"`
+	Conv       engine.Conv     `json:"conv"`
+	Bias       bool            `json:"bias"`
+	DType      train.DType     `json:"dtype"`
+	LR         float64         `json:"lr"`
+	Steps      int             `json:"steps"`
+	Loss       train.Loss      `json:"loss"`
+	Optimizer  train.Optimizer `json:"optimizer"`
 	// Seed selects PyTorch's default initialisation; nil when Init is given.
 	Seed     *uint64       `json:"seed,omitempty"`
 	Init     *tensor.Dense `json:"init,omitempty"`
@@ -112,7 +84,7 @@ type Job struct {
 	Bias       []float64
 	InitWeight tensor.Dense
 	InitBias   []float64
-	State      json.RawMessage
+	State      train.OptState
 	Error      string
 }
 
@@ -130,7 +102,7 @@ type Checkpoint struct {
 	Step   int
 	Weight tensor.Dense
 	Bias   []float64
-	State  json.RawMessage
+	State  train.OptState
 	Losses []LossPoint
 }
 

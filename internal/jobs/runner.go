@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"sync"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 
 	"github.com/corr2d/corr2d/internal/engine"
 	"github.com/corr2d/corr2d/internal/tensor"
+	"github.com/corr2d/corr2d/internal/train"
 )
 
 // Config tunes a Runner. Zero fields take the defaults named on each.
@@ -204,7 +204,7 @@ func (r *Runner) Submit(ctx context.Context, spec Spec) (Job, error) {
 		}
 	} else {
 		shape := spec.WeightShape()
-		w, b := TorchInit(*spec.Seed, spec.DType, shape, spec.Bias)
+		w, b := train.TorchInit(*spec.Seed, spec.DType, shape, spec.Bias)
 		j.InitWeight, j.InitBias = tensor.Dense{Shape: shape[:], Data: w}, b
 	}
 	j.Weight, j.Bias = j.InitWeight, j.InitBias
@@ -271,14 +271,15 @@ func (r *Runner) finish(ctx context.Context, id string, st Status, msg string) (
 	return j, nil
 }
 
+// storeContext bounds a store write that must outlive an interrupted run,
+// so that the run can save its progress, but must not hang.
+func storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+}
+
 // work is River's entry point for one run of a job.
 func (r *Runner) work(ctx context.Context, id string) error {
-	// Store writes must outlive an interrupted run so that it can save its
-	// progress, but not hang: they get their own bounded context.
-	store := func() (context.Context, context.CancelFunc) {
-		return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	}
-	sctx, cancel := store()
+	sctx, cancel := storeContext(ctx)
 	j, err := r.store.Start(sctx, id, r.now())
 	cancel()
 	switch {
@@ -291,48 +292,66 @@ func (r *Runner) work(ctx context.Context, id string) error {
 	}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	r.mu.Lock()
-	r.running[id] = stop
-	r.mu.Unlock()
-	defer func() {
-		r.mu.Lock()
-		delete(r.running, id)
-		r.mu.Unlock()
-	}()
+	defer r.track(id, stop)()
 	r.log.Info("job running", zap.String("job_id", id), zap.Int("from_step", j.Step))
 
-	if j.Spec.DType == Float64 {
-		err = trainJob[float64](ctx, r, j)
+	if j.Spec.DType == train.Float64 {
+		err = runSteps[float64](ctx, r, j)
 	} else {
-		err = trainJob[float32](ctx, r, j)
+		err = runSteps[float32](ctx, r, j)
 	}
-	sctx, cancel = store()
+	status, msg, retry := r.outcome(ctx, err)
+	sctx, cancel = storeContext(ctx)
 	defer cancel()
-	var fail *failure
 	switch {
-	case err == nil:
-		_, err = r.finish(sctx, id, StatusSucceeded, "")
-	case errors.As(err, &fail):
-		_, err = r.finish(sctx, id, StatusFailed, fail.msg)
-	case errors.Is(err, ErrNotActive):
-		err = nil // canceled: Cancel recorded it
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		_, err = r.finish(sctx, id, StatusFailed, fmt.Sprintf("exceeded the job timeout of %s", r.cfg.JobTimeout))
-	case ctx.Err() != nil:
-		cur, gerr := r.store.Get(sctx, id)
-		if gerr == nil && !cur.Status.Active() {
-			return nil
+	case retry && ctx.Err() != nil:
+		if cur, gerr := r.store.Get(sctx, id); gerr == nil && !cur.Status.Active() {
+			return nil // canceled here: Cancel recorded it
 		}
 		// Shutting down: progress is saved; run again from there.
 		r.log.Info("job interrupted", zap.String("job_id", id))
 		return river.JobSnooze(0)
-	default:
+	case retry:
 		return err
-	}
-	if errors.Is(err, ErrNotActive) {
+	case status == "":
 		return nil
 	}
-	return err
+	if _, err := r.finish(sctx, id, status, msg); err != nil && !errors.Is(err, ErrNotActive) {
+		return err
+	}
+	return nil
+}
+
+// outcome says what the end of a run means for its job: a terminal status
+// to record with its message, nothing to record (status ""), or retry, to
+// run the job again from its last checkpoint.
+func (r *Runner) outcome(ctx context.Context, err error) (status Status, msg string, retry bool) {
+	var fail *failure
+	switch {
+	case err == nil:
+		return StatusSucceeded, "", false
+	case errors.As(err, &fail):
+		return StatusFailed, fail.msg, false
+	case errors.Is(err, ErrNotActive):
+		return "", "", false // canceled: Cancel recorded it
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return StatusFailed, fmt.Sprintf("exceeded the job timeout of %s", r.cfg.JobTimeout), false
+	default:
+		return "", "", true // interrupted, or the store failed
+	}
+}
+
+// track registers the cancel function of a job this process runs, for
+// Cancel; the returned function unregisters it.
+func (r *Runner) track(id string, cancel context.CancelFunc) (untrack func()) {
+	r.mu.Lock()
+	r.running[id] = cancel
+	r.mu.Unlock()
+	return func() {
+		r.mu.Lock()
+		delete(r.running, id)
+		r.mu.Unlock()
+	}
 }
 
 // failure is a job's own fault: it fails the job instead of being retried.
@@ -340,42 +359,31 @@ type failure struct{ msg string }
 
 func (f *failure) Error() string { return f.msg }
 
-// trainJob runs the remaining steps of j in precision T, saving progress
+// runSteps runs the remaining steps of j in precision T, saving progress
 // as it goes and when interrupted.
-func trainJob[T engine.Float](ctx context.Context, r *Runner, j Job) error {
-	tr := newTrainer[T](r.eng, j.Spec)
-	p, err := loadParams[T](j)
-	if err != nil {
-		return &failure{msg: err.Error()}
-	}
+func runSteps[T engine.Float](ctx context.Context, r *Runner, j Job) error {
+	tr := train.New[T](r.eng, j.Spec.Problem())
+	p := train.Load[T](train.State{Weight: j.Weight, Bias: j.Bias, Opt: j.State})
 	var pending []LossPoint
 	lastSave := time.Now()
 	save := func(step int) error {
-		c, err := p.checkpoint(step, pending)
-		if err != nil {
-			return err
-		}
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		st := p.State()
+		sctx, cancel := storeContext(ctx)
 		defer cancel()
-		err = r.store.Save(sctx, j.ID, c)
+		err := r.store.Save(sctx, j.ID, Checkpoint{Step: step, Weight: st.Weight, Bias: st.Bias, State: st.Opt, Losses: pending})
 		pending = pending[:0]
 		lastSave = time.Now()
 		return err
 	}
 	for step := j.Step + 1; step <= j.Spec.Steps; step++ {
 		start := time.Now()
-		loss, next, err := tr.step(ctx, p)
-		if err != nil {
-			if serr := save(step - 1); serr != nil {
-				return errors.Join(err, serr)
-			}
-			return err
+		loss, next, err := tr.Step(ctx, p)
+		if errors.Is(err, train.ErrNotFinite) {
+			err = &failure{msg: fmt.Sprintf("%v at step %d; lower lr", err, step)}
 		}
-		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			if err := save(step - 1); err != nil {
-				return err
-			}
-			return &failure{msg: fmt.Sprintf("loss is not finite at step %d; lower lr", step)}
+		if err != nil {
+			// The parameters are those of the last good step.
+			return errors.Join(err, save(step-1))
 		}
 		p = next
 		pending = append(pending, LossPoint{Step: step, Loss: loss})

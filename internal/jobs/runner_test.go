@@ -2,11 +2,9 @@ package jobs_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"math"
-	"os"
-	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/corr2d/corr2d/internal/jobs"
 	"github.com/corr2d/corr2d/internal/store/sqlite"
 	"github.com/corr2d/corr2d/internal/tensor"
+	"github.com/corr2d/corr2d/internal/train"
 )
 
 func kernel(a, b float64) *tensor.Dense {
@@ -104,109 +103,6 @@ func waitFor(t *testing.T, s *service, id string, done func(jobs.Job) bool) jobs
 
 func ended(j jobs.Job) bool { return !j.Status.Active() }
 
-// goldenTrain is testdata/golden/train.json, made by scripts/golden from
-// PyTorch's float32 nn.Conv2d.
-type goldenTrain struct {
-	Generator map[string]string `json:"generator"`
-	Cases     []struct {
-		Name        string      `json:"name"`
-		Input       [][]float64 `json:"input"`
-		Target      [][]float64 `json:"target"`
-		KernelSize  [2]int      `json:"kernel_size"`
-		LR          float64     `json:"lr"`
-		Steps       int         `json:"steps"`
-		Loss        jobs.Loss   `json:"loss"`
-		Seed        uint64      `json:"seed"`
-		InitKernel  [][]float64 `json:"init_kernel"`
-		Losses      []float64   `json:"losses"`
-		FinalKernel [][]float64 `json:"final_kernel"`
-	} `json:"cases"`
-	Init []struct {
-		Seed       uint64      `json:"seed"`
-		KernelSize [2]int      `json:"kernel_size"`
-		Weight     [][]float64 `json:"weight"`
-	} `json:"init"`
-}
-
-func loadGolden(t *testing.T) goldenTrain {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "golden", "train.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g goldenTrain
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
-	return g
-}
-
-func TestTorchInitIsBitExact(t *testing.T) {
-	g := loadGolden(t)
-	if len(g.Init) == 0 {
-		t.Fatal("no init cases in the golden file")
-	}
-	for _, c := range g.Init {
-		got, _ := jobs.TorchInit(c.Seed, jobs.Float32, [4]int{1, 1, c.KernelSize[0], c.KernelSize[1]}, false)
-		if diff := cmp.Diff(flatten(c.Weight), got); diff != "" {
-			t.Errorf("TorchInit(%d, %v) mismatch (-torch +got):\n%s", c.Seed, c.KernelSize, diff)
-		}
-	}
-}
-
-// relErr is |got-want| relative to want.
-func relErr(got, want float64) float64 {
-	if want == 0 {
-		return math.Abs(got)
-	}
-	return math.Abs(got-want) / math.Abs(want)
-}
-
-func TestTrainingMatchesPyTorch(t *testing.T) {
-	g := loadGolden(t)
-	s := startService(t, t.TempDir(), jobs.Config{Concurrency: 2})
-	ctx := context.Background()
-	for _, c := range g.Cases {
-		t.Run(c.Name, func(t *testing.T) {
-			spec := spec2D(c.Input, c.Target, c.KernelSize, c.Steps)
-			spec.LR, spec.Loss, spec.Seed = c.LR, c.Loss, &c.Seed
-			j, err := s.runner.Submit(ctx, spec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(flatten(c.InitKernel), j.InitWeight.Data); diff != "" {
-				t.Fatalf("initial kernel mismatch (-torch +got):\n%s", diff)
-			}
-			j = waitFor(t, s, j.ID, ended)
-			if j.Status != jobs.StatusSucceeded {
-				t.Fatalf("status %s (%s), want succeeded", j.Status, j.Error)
-			}
-			pts, err := s.runner.Losses(ctx, j.ID, 0, 1000)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(pts) != len(c.Losses) {
-				t.Fatalf("%d losses, want %d", len(pts), len(c.Losses))
-			}
-			// float32 training: PyTorch sums in its own order, so the
-			// losses agree to float32's precision, relative to the start
-			// of the run once they have fallen near rounding noise.
-			floor := c.Losses[0] * 1e-3
-			for i, p := range pts {
-				want := c.Losses[i]
-				if p.Step != i+1 || math.Abs(p.Loss-want)/math.Max(want, floor) > 1e-5 {
-					t.Errorf("step %d loss = %.9g, want %.9g (rel err %.2g)", p.Step, p.Loss, want, relErr(p.Loss, want))
-				}
-			}
-			for i, want := range flatten(c.FinalKernel) {
-				if got := j.Weight.Data[i]; math.Abs(got-want) > 1e-5*math.Max(1, math.Abs(want)) {
-					t.Errorf("final kernel[%d] = %.9g, want %.9g", i, got, want)
-				}
-			}
-		})
-	}
-}
-
 func flatten(m [][]float64) []float64 {
 	var out []float64
 	for _, row := range m {
@@ -223,11 +119,11 @@ func spec2D(x, y [][]float64, kernelSize [2]int, steps int) jobs.Spec {
 		Target:     tensor.Dense{Shape: []int{1, 1, len(y), len(y[0])}, Data: flatten(y)},
 		Rank:       2,
 		KernelSize: kernelSize,
-		DType:      jobs.Float32,
+		DType:      train.Float32,
 		LR:         0.03,
 		Steps:      steps,
-		Loss:       jobs.LossSum,
-		Optimizer:  jobs.Optimizer{Name: "sgd"},
+		Loss:       train.LossSum,
+		Optimizer:  train.Optimizer{Name: train.SGD},
 		Seed:       &seed,
 	}
 }
@@ -372,6 +268,35 @@ func TestDivergingJobFailsWithItsHistory(t *testing.T) {
 	}
 }
 
+func TestOverflowingWeightsFailTheJobAtThatStep(t *testing.T) {
+	ctx := context.Background()
+	s := startService(t, t.TempDir(), jobs.Config{})
+	for _, opt := range []train.Optimizer{{Name: train.SGD}, {Name: train.Adam, Betas: [2]float64{0.9, 0.999}, Eps: 1e-8}} {
+		spec := longSpec(100)
+		spec.LR, spec.Optimizer = 1e38, opt
+		j, err := s.runner.Submit(ctx, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j = waitFor(t, s, j.ID, ended)
+		if j.Status != jobs.StatusFailed || !strings.Contains(j.Error, "not finite") || !strings.Contains(j.Error, "lower lr") {
+			t.Fatalf("%s job with lr 1e38 = %s %q, want failed: not finite, lower lr", opt.Name, j.Status, j.Error)
+		}
+		for _, w := range append(j.Weight.Data, j.Bias...) {
+			if math.IsInf(w, 0) || math.IsNaN(w) {
+				t.Errorf("%s job kept non-finite weights %v", opt.Name, j.Weight.Data)
+			}
+		}
+		pts, err := s.runner.Losses(ctx, j.ID, 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pts) != j.Step {
+			t.Errorf("%s job: %d losses recorded for %d steps", opt.Name, len(pts), j.Step)
+		}
+	}
+}
+
 func TestSubmitRejectsInvalidSpecs(t *testing.T) {
 	s := startService(t, t.TempDir(), jobs.Config{})
 	seed := uint64(1)
@@ -399,7 +324,11 @@ func TestSubmitRejectsInvalidSpecs(t *testing.T) {
 		{"an unknown dtype", func(s *jobs.Spec) { s.DType = "float16" }, "/dtype"},
 		{"an unknown optimizer", func(s *jobs.Spec) { s.Optimizer.Name = "rmsprop" }, "/optimizer/name"},
 		{"nesterov without momentum", func(s *jobs.Spec) { s.Optimizer.Nesterov = true }, "/optimizer/nesterov"},
-		{"adam with beta1 of 1", func(s *jobs.Spec) { s.Optimizer = jobs.Optimizer{Name: "adam", Betas: [2]float64{1, 0.999}} }, "/optimizer/betas/0"},
+		{"sgd with adam's betas", func(s *jobs.Spec) { s.Optimizer.Betas = [2]float64{0.9, 0.999} }, "/optimizer"},
+		{"adam with sgd's momentum", func(s *jobs.Spec) {
+			s.Optimizer = train.Optimizer{Name: train.Adam, Betas: [2]float64{0.9, 0.999}, Momentum: 0.9}
+		}, "/optimizer"},
+		{"adam with beta1 of 1", func(s *jobs.Spec) { s.Optimizer = train.Optimizer{Name: train.Adam, Betas: [2]float64{1, 0.999}} }, "/optimizer/betas/0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -487,53 +416,4 @@ func series(t *testing.T, reg *prometheus.Registry, name string) int {
 		}
 	}
 	return 0
-}
-
-func TestTorchInitMatchesPyTorchForEveryShapeAndDType(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "golden", "init_conv.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g struct {
-		Entries []struct {
-			Seed        uint64     `json:"seed"`
-			DType       jobs.DType `json:"dtype"`
-			InChannels  int        `json:"in_channels"`
-			OutChannels int        `json:"out_channels"`
-			Groups      int        `json:"groups"`
-			KernelSize  [2]int     `json:"kernel_size"`
-			Bias        bool       `json:"bias"`
-			Weight      any        `json:"weight"`
-			BiasValues  []float64  `json:"bias_values"`
-		} `json:"entries"`
-	}
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
-	if len(g.Entries) == 0 {
-		t.Fatal("no entries")
-	}
-	for _, e := range g.Entries {
-		shape := [4]int{e.OutChannels, e.InChannels / e.Groups, e.KernelSize[0], e.KernelSize[1]}
-		w, bias := jobs.TorchInit(e.Seed, e.DType, shape, e.Bias)
-		var want []float64
-		var walk func(v any)
-		walk = func(v any) {
-			switch v := v.(type) {
-			case []any:
-				for _, x := range v {
-					walk(x)
-				}
-			case float64:
-				want = append(want, v)
-			}
-		}
-		walk(e.Weight)
-		if diff := cmp.Diff(want, w); diff != "" {
-			t.Errorf("seed %d %s %v weights (-torch +got):\n%s", e.Seed, e.DType, shape, diff)
-		}
-		if diff := cmp.Diff(e.BiasValues, bias); diff != "" {
-			t.Errorf("seed %d %s %v bias (-torch +got):\n%s", e.Seed, e.DType, shape, diff)
-		}
-	}
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/corr2d/corr2d/internal/engine"
+	"github.com/corr2d/corr2d/internal/train"
 )
 
 // FieldError is an invalid field of a request, named by its JSON pointer.
@@ -28,6 +29,12 @@ func invalid(pointer, format string, args ...any) error {
 func (s Spec) WeightShape() [4]int {
 	groups := max(s.Conv.Groups, 1)
 	return [4]int{s.Target.Shape[1], s.Input.Shape[1] / groups, s.KernelSize[0], s.KernelSize[1]}
+}
+
+// Problem is what the trainer learns from.
+func (s Spec) Problem() train.Problem {
+	return train.Problem{Input: s.Input, Target: s.Target, KernelSize: s.KernelSize, Conv: s.Conv,
+		Loss: s.Loss, LR: s.LR, Optimizer: s.Optimizer}
 }
 
 // Validate checks what the JSON shape alone cannot: that the sizes agree
@@ -68,7 +75,7 @@ func (s Spec) Validate() error {
 	if s.Conv.Convolve || s.Conv.Fill != 0 {
 		return invalid("/padding_mode", "training supports correlation with PyTorch's padding modes only")
 	}
-	if s.DType != Float32 && s.DType != Float64 {
+	if s.DType != train.Float32 && s.DType != train.Float64 {
 		return invalid("/dtype", `must be "float32" or "float64", got %q`, s.DType)
 	}
 	if !(s.LR > 0) || math.IsInf(s.LR, 0) {
@@ -77,10 +84,10 @@ func (s Spec) Validate() error {
 	if s.Steps < 1 {
 		return invalid("/steps", "must be at least 1, got %d", s.Steps)
 	}
-	if s.Loss != LossSum && s.Loss != LossMean {
+	if s.Loss != train.LossSum && s.Loss != train.LossMean {
 		return invalid("/loss", `must be "sum" or "mean", got %q`, s.Loss)
 	}
-	if err := s.Optimizer.validate(); err != nil {
+	if err := validateOptimizer(s.Optimizer); err != nil {
 		return err
 	}
 	switch {
@@ -100,8 +107,9 @@ func (s Spec) Validate() error {
 	return nil
 }
 
-// validate applies PyTorch's own checks of torch.optim.SGD and Adam.
-func (o Optimizer) validate() error {
+// validateOptimizer applies PyTorch's own checks of torch.optim.SGD and
+// Adam, and refuses the other optimizer's settings.
+func validateOptimizer(o train.Optimizer) error {
 	nonNeg := func(ptr string, v float64) error {
 		if !(v >= 0) || math.IsInf(v, 0) {
 			return invalid(ptr, "must be a finite number >= 0, got %v", v)
@@ -109,7 +117,10 @@ func (o Optimizer) validate() error {
 		return nil
 	}
 	switch o.Name {
-	case "sgd":
+	case train.SGD:
+		if o.Betas != [2]float64{} || o.Eps != 0 {
+			return invalid("/optimizer", "betas and eps belong to adam")
+		}
 		for _, f := range []struct {
 			ptr string
 			v   float64
@@ -121,7 +132,10 @@ func (o Optimizer) validate() error {
 		if o.Nesterov && (o.Momentum <= 0 || o.Dampening != 0) {
 			return invalid("/optimizer/nesterov", "needs momentum > 0 and dampening 0")
 		}
-	case "adam":
+	case train.Adam:
+		if o.Momentum != 0 || o.Dampening != 0 || o.Nesterov {
+			return invalid("/optimizer", "momentum, dampening and nesterov belong to sgd")
+		}
 		for i, b := range o.Betas {
 			if !(b >= 0 && b < 1) {
 				return invalid(fmt.Sprintf("/optimizer/betas/%d", i), "must be in [0, 1), got %v", b)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/corr2d/corr2d/internal/jobs"
 	"github.com/corr2d/corr2d/internal/tensor"
+	"github.com/corr2d/corr2d/internal/train"
 )
 
 // NewJob returns a queued job with a small valid spec, for store tests.
@@ -26,11 +27,11 @@ func NewJob(id string, created time.Time) jobs.Job {
 			Input:      tensor.Dense{Shape: []int{1, 1, 2, 3}, Data: []float64{1, 1, 0, 1, 0, 0}},
 			Target:     tensor.Dense{Shape: []int{1, 1, 2, 2}, Data: []float64{0, 1, 1, 0}},
 			KernelSize: [2]int{1, 2},
-			DType:      jobs.Float32,
+			DType:      train.Float32,
 			LR:         0.03,
 			Steps:      10,
-			Loss:       jobs.LossSum,
-			Optimizer:  jobs.Optimizer{Name: "sgd"},
+			Loss:       train.LossSum,
+			Optimizer:  train.Optimizer{Name: train.SGD},
 			Seed:       &seed,
 			Request:    json.RawMessage(`{"seed":42}`),
 		},
@@ -112,14 +113,14 @@ func RunStoreContract(t *testing.T, open func(t *testing.T) jobs.Store) {
 			t.Errorf("restart moved StartedAt to %v", again.StartedAt)
 		}
 		mustNil(t, s.Save(ctx, "01A", jobs.Checkpoint{Step: 2, Weight: kernel(1, 2), Bias: []float64{0.5},
-			State: json.RawMessage(`{"step":2}`), Losses: []jobs.LossPoint{{Step: 1, Loss: 6.5}, {Step: 2, Loss: 3.25}}}))
+			State: train.OptState{Step: 2, Buf: [][]float64{{0.5, 1}, {2}}}, Losses: []jobs.LossPoint{{Step: 1, Loss: 6.5}, {Step: 2, Loss: 3.25}}}))
 		mustNil(t, s.Save(ctx, "01A", jobs.Checkpoint{Step: 3, Weight: kernel(1.5, -2), Bias: []float64{0.25},
-			State: json.RawMessage(`{"step":3}`), Losses: []jobs.LossPoint{{Step: 3, Loss: 1.125}}}))
+			State: train.OptState{Step: 3, Buf: [][]float64{{0.25, -1}, {3}}}, Losses: []jobs.LossPoint{{Step: 3, Loss: 1.125}}}))
 		got, err := s.Get(ctx, "01A")
 		mustNil(t, err)
 		if got.Step != 3 || got.Loss == nil || *got.Loss != 1.125 || !cmp.Equal(got.Weight, kernel(1.5, -2)) ||
-			!cmp.Equal(got.Bias, []float64{0.25}) || string(got.State) != `{"step":3}` {
-			t.Errorf("after checkpoints Get = step %d loss %v weight %v bias %v state %s, want 3, 1.125, [1.5 -2], [0.25], step 3",
+			!cmp.Equal(got.Bias, []float64{0.25}) || !cmp.Equal(got.State, train.OptState{Step: 3, Buf: [][]float64{{0.25, -1}, {3}}}) {
+			t.Errorf("after checkpoints Get = step %d loss %v weight %v bias %v state %v, want 3, 1.125, [1.5 -2], [0.25], step 3",
 				got.Step, got.Loss, got.Weight, got.Bias, got.State)
 		}
 		if !cmp.Equal(got.InitWeight, kernel(0.25, -0.5)) {

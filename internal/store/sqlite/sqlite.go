@@ -201,9 +201,6 @@ func scanJob(row scanner) (jobs.Job, error) {
 	if loss.Valid {
 		j.Loss = &loss.Float64
 	}
-	if state.Valid {
-		j.State = json.RawMessage(state.String)
-	}
 	for _, c := range []struct {
 		name string
 		src  sql.NullString
@@ -214,6 +211,7 @@ func scanJob(row scanner) (jobs.Job, error) {
 		{"bias", bias, &j.Bias},
 		{"init weight", sql.NullString{String: initW, Valid: true}, &j.InitWeight},
 		{"init bias", initBias, &j.InitBias},
+		{"optimizer state", state, &j.State},
 	} {
 		if !c.src.Valid {
 			continue
@@ -361,14 +359,11 @@ func (s *Store) expectOne(ctx context.Context, tx *sql.Tx, res sql.Result, id st
 
 // Save implements jobs.Store.
 func (s *Store) Save(ctx context.Context, id string, c jobs.Checkpoint) error {
-	cols, err := encodeAll(c.Weight, c.Bias)
+	cols, err := encodeAll(c.Weight, c.Bias, c.State)
 	if err != nil {
 		return err
 	}
-	var state sql.NullString
-	if c.State != nil {
-		state = sql.NullString{String: string(c.State), Valid: true}
-	}
+	state := cols[2]
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		var loss sql.NullFloat64
 		if n := len(c.Losses); n > 0 {

@@ -1,8 +1,11 @@
-package jobs
+// Package train learns the weights of a convolution layer as PyTorch
+// would: the training step, the SGD and Adam optimizers and PyTorch's
+// default initialisation, on the engine, with no queue or database.
+package train
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 
@@ -10,7 +13,29 @@ import (
 	"github.com/corr2d/corr2d/internal/tensor"
 )
 
-// trainer learns the weights W (and bias b) of a convolution layer that
+// Problem is what a trainer learns from: 4-D tensors, the input N×C×H×W
+// and the target N×O×Ho×Wo, and how to learn. The caller validates it.
+type Problem struct {
+	Input, Target tensor.Dense
+	KernelSize    [2]int
+	Conv          engine.Conv
+	Loss          Loss
+	LR            float64
+	Optimizer     Optimizer
+}
+
+// ErrNotFinite is a step whose loss, or whose updated weights, are not
+// finite numbers: the learning rate is too high for the problem. The error
+// Step returns says which.
+var ErrNotFinite = errors.New("not finite")
+
+// notFinite is an ErrNotFinite that names what overflowed.
+type notFinite string
+
+func (e notFinite) Error() string        { return string(e) }
+func (e notFinite) Is(target error) bool { return target == ErrNotFinite }
+
+// Trainer learns the weights W (and bias b) of a convolution layer that
 // minimise the squared error between conv(X; W, b) and Y, in precision T,
 // following PyTorch's nn.Conv2d and torch.optim step by step.
 //
@@ -19,7 +44,7 @@ import (
 // c = 2 (summed loss) or 2/n (mean), ∂L/∂W is the weight gradient of the
 // convolution at dY = c·R, and ∂L/∂b[o] = Σ dY[·][o][·][·]; both passes run
 // on the engine.
-type trainer[T engine.Float] struct {
+type Trainer[T engine.Float] struct {
 	eng    *engine.Engine
 	x, y   engine.Tensor[T]
 	conv   engine.Conv
@@ -29,35 +54,25 @@ type trainer[T engine.Float] struct {
 	opt    Optimizer
 }
 
-// params are what training changes: the weights, the bias (nil without
-// one) and the optimizer's memory.
-type params[T engine.Float] struct {
-	w engine.Tensor[T]
-	b []T
-	// step counts optimizer steps; buf holds SGD's momentum or Adam's first
-	// moment and sq Adam's second moment, per parameter tensor (weight,
-	// then bias), nil until the first step.
-	step    int
-	buf, sq [][]T
-}
-
-func newTrainer[T engine.Float](eng *engine.Engine, s Spec) trainer[T] {
-	return trainer[T]{
+// New returns a trainer of pr in precision T that runs on eng.
+func New[T engine.Float](eng *engine.Engine, pr Problem) Trainer[T] {
+	return Trainer[T]{
 		eng:  eng,
-		x:    toTensor[T](s.Input),
-		y:    toTensor[T](s.Target),
-		conv: s.Conv,
-		kh:   s.KernelSize[0],
-		kw:   s.KernelSize[1],
-		mean: s.Loss == LossMean,
-		lr:   s.LR,
-		opt:  s.Optimizer,
+		x:    toTensor[T](pr.Input),
+		y:    toTensor[T](pr.Target),
+		conv: pr.Conv,
+		kh:   pr.KernelSize[0],
+		kw:   pr.KernelSize[1],
+		mean: pr.Loss == LossMean,
+		lr:   pr.LR,
+		opt:  pr.Optimizer,
 	}
 }
 
-// step computes the loss at p and returns it with the updated parameters.
-// A non-finite loss is returned with p unchanged.
-func (t trainer[T]) step(ctx context.Context, p params[T]) (float64, params[T], error) {
+// Step computes the loss at p and returns it with the updated parameters.
+// A loss or an update that is not finite is an ErrNotFinite, with p
+// unchanged.
+func (t Trainer[T]) Step(ctx context.Context, p Params[T]) (float64, Params[T], error) {
 	yhat, err := engine.Conv2D(ctx, t.eng, engine.Background, t.x, p.w, p.b, t.conv)
 	if err != nil {
 		return 0, p, fmt.Errorf("forward pass: %w", err)
@@ -83,7 +98,7 @@ func (t trainer[T]) step(ctx context.Context, p params[T]) (float64, params[T], 
 		scale = 2 * (1 / T(n))
 	}
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return loss, p, nil
+		return loss, p, notFinite("loss is not finite")
 	}
 	dy := yhat
 	for i, r := range dy.Data {
@@ -94,7 +109,7 @@ func (t trainer[T]) step(ctx context.Context, p params[T]) (float64, params[T], 
 		return 0, p, fmt.Errorf("gradient: %w", err)
 	}
 	grads := [][]T{dw.Data}
-	next := params[T]{w: engine.Tensor[T]{Shape: p.w.Shape, Data: clone(p.w.Data)}, step: p.step + 1}
+	next := Params[T]{w: engine.Tensor[T]{Shape: p.w.Shape, Data: clone(p.w.Data)}, step: p.step + 1}
 	tensors := [][]T{next.w.Data}
 	if p.b != nil {
 		grads = append(grads, biasGrad(dy))
@@ -108,6 +123,9 @@ func (t trainer[T]) step(ctx context.Context, p params[T]) (float64, params[T], 
 		next.sq = append(next.sq, clone(p.sq[i]))
 	}
 	t.update(&next, tensors, grads)
+	if !next.finite() {
+		return loss, p, notFinite("the weights are not finite after the update")
+	}
 	return loss, next, nil
 }
 
@@ -129,11 +147,11 @@ func biasGrad[T engine.Float](dy engine.Tensor[T]) []T {
 
 // update applies one optimizer step to each parameter tensor in place,
 // with torch.optim's update rules (PyTorch 1.13, single-tensor path).
-func (t trainer[T]) update(p *params[T], tensors, grads [][]T) {
+func (t Trainer[T]) update(p *Params[T], tensors, grads [][]T) {
 	o := t.opt
 	wd := T(o.WeightDecay)
 	switch o.Name {
-	case "adam":
+	case Adam:
 		if p.buf == nil {
 			for _, g := range grads {
 				p.buf = append(p.buf, make([]T, len(g)))
@@ -195,58 +213,3 @@ func (t trainer[T]) update(p *params[T], tensors, grads [][]T) {
 }
 
 func clone[T engine.Float](s []T) []T { return append([]T(nil), s...) }
-
-func toTensor[T engine.Float](d tensor.Dense) engine.Tensor[T] {
-	return engine.Tensor[T]{Shape: [4]int(d.Shape), Data: engine.Convert[T](d.Data)}
-}
-
-func toDense[T engine.Float](t engine.Tensor[T]) tensor.Dense {
-	return tensor.Dense{Shape: t.Shape[:], Data: engine.Convert[float64](t.Data)}
-}
-
-// optState is params' optimizer memory as checkpoints store it; float32
-// values are exact in float64.
-type optState struct {
-	Step int         `json:"step"`
-	Buf  [][]float64 `json:"buf,omitempty"`
-	Sq   [][]float64 `json:"sq,omitempty"`
-}
-
-// loadParams restores the parameters of a job from its last checkpoint.
-func loadParams[T engine.Float](j Job) (params[T], error) {
-	p := params[T]{
-		w: toTensor[T](j.Weight),
-		b: engine.Convert[T](j.Bias),
-	}
-	if len(j.State) == 0 {
-		return p, nil
-	}
-	var st optState
-	if err := json.Unmarshal(j.State, &st); err != nil {
-		return p, fmt.Errorf("optimizer state: %w", err)
-	}
-	p.step = st.Step
-	for _, b := range st.Buf {
-		p.buf = append(p.buf, engine.Convert[T](b))
-	}
-	for _, s := range st.Sq {
-		p.sq = append(p.sq, engine.Convert[T](s))
-	}
-	return p, nil
-}
-
-// checkpoint turns p into what the store keeps.
-func (p params[T]) checkpoint(step int, losses []LossPoint) (Checkpoint, error) {
-	st := optState{Step: p.step}
-	for _, b := range p.buf {
-		st.Buf = append(st.Buf, engine.Convert[float64](b))
-	}
-	for _, s := range p.sq {
-		st.Sq = append(st.Sq, engine.Convert[float64](s))
-	}
-	state, err := json.Marshal(st)
-	if err != nil {
-		return Checkpoint{}, fmt.Errorf("optimizer state: %w", err)
-	}
-	return Checkpoint{Step: step, Weight: toDense(p.w), Bias: engine.Convert[float64](p.b), State: state, Losses: losses}, nil
-}
