@@ -164,9 +164,6 @@ func scanJob(row pgx.Row) (jobs.Job, error) {
 	j.CreatedAt = time.Unix(0, created).UTC()
 	j.StartedAt = optTime(started)
 	j.FinishedAt = optTime(finished)
-	if state != nil {
-		j.State = json.RawMessage(*state)
-	}
 	for _, c := range []struct {
 		name string
 		src  *string
@@ -177,6 +174,7 @@ func scanJob(row pgx.Row) (jobs.Job, error) {
 		{"bias", bias, &j.Bias},
 		{"init weight", &initW, &j.InitWeight},
 		{"init bias", initBias, &j.InitBias},
+		{"optimizer state", state, &j.State},
 	} {
 		if c.src == nil {
 			continue
@@ -272,14 +270,12 @@ func (s *Store) Start(ctx context.Context, id string, at time.Time) (jobs.Job, e
 
 // Save implements jobs.Store.
 func (s *Store) Save(ctx context.Context, id string, c jobs.Checkpoint) error {
-	cols, err := encodeAll(c.Weight, c.Bias)
+	cols, err := encodeAll(c.Weight, c.Bias, c.State)
 	if err != nil {
 		return err
 	}
-	var state, loss any
-	if c.State != nil {
-		state = string(c.State)
-	}
+	var loss any
+	state := cols[2]
 	steps := make([]int32, len(c.Losses))
 	losses := make([]float64, len(c.Losses))
 	for i, p := range c.Losses {
