@@ -17,6 +17,8 @@ import (
 type config struct {
 	addr            string
 	dataDir         string
+	databaseURL     string
+	failoverAfter   time.Duration
 	logFormat       string
 	logLevel        string
 	workers         int
@@ -37,6 +39,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", ":8080", "address to listen on")
 	fs.StringVar(&c.dataDir, "data-dir", "./data", "directory of the embedded job store")
+	fs.StringVar(&c.databaseURL, "database-url", "", "postgres:// URL of a shared PostgreSQL job store (empty: the embedded store in --data-dir)")
+	fs.DurationVar(&c.failoverAfter, "failover-after", 15*time.Second, "how long a running job's lease holds without renewal before another replica resumes it")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json or console")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.IntVar(&c.workers, "workers", runtime.GOMAXPROCS(0), "engine worker goroutines")
@@ -72,6 +76,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	})
 	if err != nil {
 		return c, err
+	}
+	if c.databaseURL != "" && !strings.HasPrefix(c.databaseURL, "postgres://") && !strings.HasPrefix(c.databaseURL, "postgresql://") {
+		return c, fmt.Errorf("database url: want postgres://… or empty for the embedded store")
 	}
 	if c.logFormat != "json" && c.logFormat != "console" {
 		return c, fmt.Errorf("log format %q: want json or console", c.logFormat)

@@ -11,13 +11,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/corr2d/corr2d/internal/engine"
 	"github.com/corr2d/corr2d/internal/handlers"
 	"github.com/corr2d/corr2d/internal/jobs"
+	"github.com/corr2d/corr2d/internal/store/postgres"
 	"github.com/corr2d/corr2d/internal/store/sqlite"
 )
 
@@ -41,7 +41,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := registerRuntime(reg); err != nil {
 		return err
 	}
-	store, err := sqlite.Open(ctx, cfg.dataDir)
+	store, db, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -53,13 +53,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer eng.Close()
 
-	runner, err := jobs.New(jobs.Config{
+	runner, err := jobs.New(ctx, jobs.Config{
 		Concurrency:     cfg.jobConcurrency,
 		MaxActive:       cfg.maxActiveJobs,
 		JobTimeout:      cfg.jobTimeout,
 		CheckpointEvery: cfg.checkpointEvery,
 		LossGrace:       cfg.lossGrace,
-	}, store, eng, riversqlite.New(store.DB()), log.Named("jobs"), reg)
+		FailoverAfter:   cfg.failoverAfter,
+	}, store, db, eng, log.Named("jobs"), reg)
 	if err != nil {
 		return err
 	}
@@ -89,7 +90,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("data_dir", cfg.dataDir),
+	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("store", storeName(cfg)),
 		zap.Int("workers", eng.Workers()))
 
 	select {
@@ -108,6 +109,39 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// jobStore is a jobs.Store that the server closes at the end.
+type jobStore interface {
+	jobs.Store
+	Close() error
+}
+
+// openStore opens PostgreSQL when a database URL is given, else the
+// embedded SQLite store in the data dir. It also returns the store's
+// database, in which the jobs package keeps its queue.
+func openStore(ctx context.Context, cfg config) (jobStore, any, error) {
+	if cfg.databaseURL != "" {
+		s, err := postgres.Open(ctx, cfg.databaseURL)
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, s.Pool(), nil
+	}
+	s, err := sqlite.Open(ctx, cfg.dataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, s.DB(), nil
+}
+
+// storeName says where the jobs are kept, for the log: never the URL,
+// which may hold a password.
+func storeName(cfg config) string {
+	if cfg.databaseURL != "" {
+		return "postgres"
+	}
+	return "sqlite:" + cfg.dataDir
 }
 
 func newLogger(cfg config, out io.Writer) (*zap.Logger, error) {

@@ -18,7 +18,6 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
@@ -67,7 +66,7 @@ func newFixture(t testing.TB, o options) *fixture {
 	if log == nil {
 		log = zaptest.NewLogger(t)
 	}
-	runner, err := jobs.New(jobs.Config{}, store, eng, riversqlite.New(store.DB()), log, reg)
+	runner, err := jobs.New(context.Background(), jobs.Config{}, store, store.DB(), eng, log, reg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,6 +86,9 @@ type Job struct {
 	InitBias   []float64
 	State      train.OptState
 	Error      string
+	// Run numbers the job's runs: a run that starts supersedes the ones
+	// before it, whose checkpoints are then refused.
+	Run int
 }
 
 // LossPoint is the loss recorded at one step: the loss before that step's
@@ -104,6 +107,24 @@ type Checkpoint struct {
 	Bias   []float64
 	State  train.OptState
 	Losses []LossPoint
+	// Run is the run that saves; the store refuses the checkpoint of a run
+	// that has been superseded.
+	Run int
+}
+
+// Lease is a replica's claim on a running job. The replica renews it while
+// the job runs; once it lapses (the replica died or stopped), any replica
+// starts the job's next run, which resumes from the last checkpoint.
+type Lease struct {
+	Holder string        // the replica
+	Run    int           // the run it claims
+	TTL    time.Duration // how long the claim holds without renewal
+}
+
+// RunRef names one run of a job.
+type RunRef struct {
+	ID  string
+	Run int
 }
 
 // ListFilter selects a page of jobs, ordered by id (and so by creation time).
@@ -131,12 +152,19 @@ type Store interface {
 	Get(ctx context.Context, id string) (Job, error)
 	// List returns a page of jobs in id order.
 	List(ctx context.Context, f ListFilter) ([]Job, error)
-	// Start moves a queued job to running (keeping StartedAt if it was already
-	// running, as on resume) and returns it; ErrNotActive if it has ended.
-	Start(ctx context.Context, id string, at time.Time) (Job, error)
+	// Start moves a queued job to running under lease l, as run l.Run
+	// (keeping StartedAt if it was already running, as on resume), and
+	// returns it; ErrNotActive if it has ended or a later run has started.
+	Start(ctx context.Context, id string, l Lease, at time.Time) (Job, error)
 	// Save records a checkpoint of a running job atomically; ErrNotActive if
-	// the job is no longer running.
+	// the job is no longer running or c.Run has been superseded.
 	Save(ctx context.Context, id string, c Checkpoint) error
+	// Renew extends by ttl the leases that holder has on running jobs, and
+	// returns those jobs with their runs. A ttl of zero lets them lapse now.
+	Renew(ctx context.Context, holder string, ttl time.Duration) ([]RunRef, error)
+	// Lapsed returns the running jobs whose lease has lapsed, or that have
+	// none, with their current run.
+	Lapsed(ctx context.Context) ([]RunRef, error)
 	// Finish moves an active job to a terminal status, recording errMsg for
 	// failures; ErrNotActive if it had already ended.
 	Finish(ctx context.Context, id string, status Status, errMsg string, at time.Time) (Job, error)

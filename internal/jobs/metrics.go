@@ -14,6 +14,7 @@ type metrics struct {
 	finished     *prometheus.CounterVec
 	stepDuration prometheus.Histogram
 	steps        prometheus.Counter
+	failovers    prometheus.Counter
 	losses       *lossCollector
 }
 
@@ -32,6 +33,10 @@ func newMetrics(reg prometheus.Registerer, store Store, grace time.Duration) (*m
 			Name: "corr2d_job_steps_total",
 			Help: "Training steps computed by all jobs.",
 		}),
+		failovers: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "corr2d_job_failovers_total",
+			Help: "Runs queued to resume a job whose replica stopped renewing its lease.",
+		}),
 		losses: &lossCollector{
 			desc: prometheus.NewDesc("corr2d_job_loss",
 				"Training loss at the latest step of each active job; a job's series is removed a grace period after it ends.",
@@ -48,7 +53,7 @@ func newMetrics(reg prometheus.Registerer, store Store, grace time.Duration) (*m
 		desc:  prometheus.NewDesc("corr2d_jobs", "Jobs in the store, by status.", []string{"status"}, nil),
 		store: store,
 	}
-	for _, c := range []prometheus.Collector{m.finished, m.stepDuration, m.steps, m.losses, statusCollector} {
+	for _, c := range []prometheus.Collector{m.finished, m.stepDuration, m.steps, m.failovers, m.losses, statusCollector} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("jobs: register metrics: %w", err)
 		}

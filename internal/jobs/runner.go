@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,7 +12,7 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver"
+
 	"github.com/riverqueue/river/rivertype"
 	"go.uber.org/zap"
 	"go.uber.org/zap/exp/zapslog"
@@ -36,6 +37,13 @@ type Config struct {
 	// LossGrace is how long a finished job's loss series stays exported
 	// (default 5m).
 	LossGrace time.Duration
+	// FailoverAfter is how long a running job's lease holds without renewal
+	// (default 15s): a replica that dies mid-job has its jobs resumed by
+	// another within about 1.25 times this.
+	FailoverAfter time.Duration
+	// Replica names this process as the holder of its jobs' leases
+	// (default: a fresh unique id).
+	Replica string
 }
 
 func (c Config) withDefaults() Config {
@@ -54,15 +62,13 @@ func (c Config) withDefaults() Config {
 	if c.LossGrace <= 0 {
 		c.LossGrace = 5 * time.Minute
 	}
+	if c.FailoverAfter <= 0 {
+		c.FailoverAfter = 15 * time.Second
+	}
+	if c.Replica == "" {
+		c.Replica = ulid.Make().String()
+	}
 	return c
-}
-
-// queue is the part of River's client the runner uses; it does not depend
-// on the driver's transaction type.
-type queue interface {
-	Start(ctx context.Context) error
-	StopAndCancel(ctx context.Context) error
-	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
 }
 
 // Runner accepts training jobs and works them on a durable River queue.
@@ -77,20 +83,31 @@ type Runner struct {
 	now     func() time.Time
 
 	mu      sync.Mutex
-	running map[string]context.CancelFunc // jobs this process is working
+	running map[string]localRun // jobs this process is working
+	leases  *leaseLoop
 }
 
-// trainArgs is the River job: only the id, since the job itself lives in
-// the Store.
+// localRun is a job this process is working.
+type localRun struct {
+	stop  context.CancelFunc
+	since time.Time
+}
+
+// trainArgs is the River job: one run of a job, whose state lives in the
+// Store. A job's first run is run 0, which older queue entries, without
+// the field, also mean.
 type trainArgs struct {
 	JobID string `json:"job_id"`
+	Run   int    `json:"run,omitempty"`
 }
 
 // Kind implements river.JobArgs.
 func (trainArgs) Kind() string { return "corr2d_train" }
 
-// New builds a runner on a River driver over the store's database.
-func New[TTx any](cfg Config, store Store, eng *engine.Engine, driver riverdriver.Driver[TTx], log *zap.Logger, reg prometheus.Registerer) (*Runner, error) {
+// New builds a runner on store, with River's queue in db, the store's own
+// database (a *sql.DB of SQLite or a *pgxpool.Pool of PostgreSQL), whose
+// queue tables it creates or updates.
+func New(ctx context.Context, cfg Config, store Store, db any, eng *engine.Engine, log *zap.Logger, reg prometheus.Registerer) (*Runner, error) {
 	cfg = cfg.withDefaults()
 	m, err := newMetrics(reg, store, cfg.LossGrace)
 	if err != nil {
@@ -99,20 +116,20 @@ func New[TTx any](cfg Config, store Store, eng *engine.Engine, driver riverdrive
 	r := &Runner{
 		cfg: cfg, store: store, eng: eng, log: log, metrics: m,
 		now:     func() time.Time { return time.Now().UTC() },
-		running: map[string]context.CancelFunc{},
+		running: map[string]localRun{},
 	}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[trainArgs]) error {
-		return r.work(ctx, j.Args.JobID)
+		return r.work(ctx, j.Args.JobID, j.Args.Run)
 	})); err != nil {
 		return nil, fmt.Errorf("jobs: add worker: %w", err)
 	}
-	client, err := river.NewClient(driver, &river.Config{
+	client, err := newQueue(ctx, db, &river.Config{
 		Queues:     map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Concurrency}},
 		Workers:    workers,
 		JobTimeout: cfg.JobTimeout,
-		// A job can run for the whole timeout; only after that and a margin
-		// is a running job presumed lost by a dead replica.
+		// Failover goes by our leases, not by River's rescue: a run River
+		// rescues has been superseded by then and ends at once.
 		RescueStuckJobsAfter: cfg.JobTimeout + 10*time.Minute,
 		Logger:               slog.New(zapslog.NewHandler(log.Named("river").Core())),
 	})
@@ -120,24 +137,28 @@ func New[TTx any](cfg Config, store Store, eng *engine.Engine, driver riverdrive
 		return nil, fmt.Errorf("jobs: river client: %w", err)
 	}
 	r.queue = client
+	r.leases = newLeaseLoop(r)
 	return r, nil
 }
 
-// Start starts working jobs and requeues any active job the queue lost
-// track of (one created just before a crash, say).
+// Start starts working jobs, renewing their leases and resuming jobs whose
+// lease lapsed, and requeues any queued job the queue lost track of (one
+// created just before a crash, say).
 func (r *Runner) Start(ctx context.Context) error {
 	if err := r.queue.Start(ctx); err != nil {
 		return fmt.Errorf("jobs: start queue: %w", err)
 	}
+	r.leases.start()
 	if err := r.requeue(ctx); err != nil {
 		return errors.Join(err, r.Stop(context.WithoutCancel(ctx)))
 	}
 	return nil
 }
 
-// requeue makes sure every active job in the store has a job on the queue.
+// requeue makes sure every queued job in the store has a job on the
+// queue; running ones are the leases' business.
 func (r *Runner) requeue(ctx context.Context) error {
-	for _, st := range []Status{StatusQueued, StatusRunning} {
+	for _, st := range []Status{StatusQueued} {
 		after := ""
 		for {
 			page, err := r.store.List(ctx, ListFilter{Status: st, After: after, Limit: 500})
@@ -145,7 +166,7 @@ func (r *Runner) requeue(ctx context.Context) error {
 				return fmt.Errorf("jobs: list %s jobs: %w", st, err)
 			}
 			for _, j := range page {
-				if err := r.enqueue(ctx, j.ID); err != nil {
+				if _, err := r.enqueue(ctx, j.ID, j.Run); err != nil {
 					return err
 				}
 			}
@@ -158,25 +179,28 @@ func (r *Runner) requeue(ctx context.Context) error {
 	return nil
 }
 
-// Stop interrupts running jobs, which checkpoint and go back to the queue,
-// and waits for them until ctx ends.
+// Stop interrupts running jobs, which checkpoint, waits for them until ctx
+// ends, and hands them to the other replicas (or to this one's restart) at
+// once by letting their leases lapse and queueing their next runs.
 func (r *Runner) Stop(ctx context.Context) error {
-	if err := r.queue.StopAndCancel(ctx); err != nil {
-		return fmt.Errorf("jobs: stop queue: %w", err)
+	err := r.queue.StopAndCancel(ctx)
+	if err != nil {
+		err = fmt.Errorf("jobs: stop queue: %w", err)
 	}
-	return nil
+	r.leases.stop()
+	return errors.Join(err, r.leases.handOver(ctx))
 }
 
-func (r *Runner) enqueue(ctx context.Context, id string) error {
-	_, err := r.queue.Insert(ctx, trainArgs{JobID: id}, &river.InsertOpts{
-		// Inserting an already queued job is a no-op, which makes requeueing
-		// at start safe.
+// enqueue queues run of job id. Queueing a run that is already queued, or
+// that ran, is a no-op and reports false, which makes requeueing safe.
+func (r *Runner) enqueue(ctx context.Context, id string, run int) (bool, error) {
+	res, err := r.queue.Insert(ctx, trainArgs{JobID: id, Run: run}, &river.InsertOpts{
 		UniqueOpts: river.UniqueOpts{ByArgs: true},
 	})
 	if err != nil {
-		return fmt.Errorf("jobs: enqueue %s: %w", id, err)
+		return false, fmt.Errorf("jobs: enqueue %s: %w", id, err)
 	}
-	return nil
+	return !res.UniqueSkippedAsDuplicate, nil
 }
 
 // Submit validates spec, records a queued job and enqueues it.
@@ -211,7 +235,7 @@ func (r *Runner) Submit(ctx context.Context, spec Spec) (Job, error) {
 	if err := r.store.Create(ctx, j); err != nil {
 		return Job{}, fmt.Errorf("jobs: create: %w", err)
 	}
-	if err := r.enqueue(ctx, j.ID); err != nil {
+	if _, err := r.enqueue(ctx, j.ID, 0); err != nil {
 		// The job is recorded, so Start requeues it after a restart; fail it
 		// now rather than leave the client waiting on a job nobody runs.
 		if _, ferr := r.finish(context.WithoutCancel(ctx), j.ID, StatusFailed, "could not be queued"); ferr != nil {
@@ -242,7 +266,9 @@ func (r *Runner) Ping(ctx context.Context) error { return r.store.Ping(ctx) }
 
 // Cancel cancels an active job and returns it; an ended job is returned as
 // it is. A queued job is skipped when the queue reaches it; a running job
-// here stops at once, and one on another replica at its next checkpoint.
+// stops at once, here or, through the queue's cancellation signal, on
+// another replica (and at the latest when its replica next renews the
+// lease or checkpoints).
 func (r *Runner) Cancel(ctx context.Context, id string) (Job, error) {
 	j, err := r.finish(ctx, id, StatusCanceled, "")
 	if errors.Is(err, ErrNotActive) {
@@ -252,11 +278,35 @@ func (r *Runner) Cancel(ctx context.Context, id string) (Job, error) {
 		return Job{}, err
 	}
 	r.mu.Lock()
-	if cancel, ok := r.running[id]; ok {
-		cancel()
-	}
+	local, ok := r.running[id]
 	r.mu.Unlock()
+	if ok {
+		local.stop()
+	} else if j.StartedAt != nil {
+		r.cancelElsewhere(ctx, id)
+	}
 	return j, nil
+}
+
+// cancelElsewhere signals the replica running job id to stop it. Failing
+// to is logged, not returned: the job is canceled in the store already,
+// and its replica notices that at its next lease renewal.
+func (r *Runner) cancelElsewhere(ctx context.Context, id string) {
+	res, err := r.queue.JobList(ctx, river.NewJobListParams().Kinds(trainArgs{}.Kind()).
+		States(rivertype.JobStateRunning).First(10000))
+	if err != nil {
+		r.log.Warn("cancel: list running runs", zap.String("job_id", id), zap.Error(err))
+		return
+	}
+	for _, row := range res.Jobs {
+		var args trainArgs
+		if err := json.Unmarshal(row.EncodedArgs, &args); err != nil || args.JobID != id {
+			continue
+		}
+		if _, err := r.queue.JobCancel(ctx, row.ID); err != nil {
+			r.log.Warn("cancel: signal the running replica", zap.String("job_id", id), zap.Error(err))
+		}
+	}
 }
 
 func (r *Runner) finish(ctx context.Context, id string, st Status, msg string) (Job, error) {
@@ -278,13 +328,14 @@ func storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
 }
 
 // work is River's entry point for one run of a job.
-func (r *Runner) work(ctx context.Context, id string) error {
+func (r *Runner) work(ctx context.Context, id string, run int) error {
 	sctx, cancel := storeContext(ctx)
-	j, err := r.store.Start(sctx, id, r.now())
+	since := time.Now()
+	j, err := r.store.Start(sctx, id, Lease{Holder: r.cfg.Replica, Run: run, TTL: r.cfg.FailoverAfter}, r.now())
 	cancel()
 	switch {
 	case errors.Is(err, ErrNotActive):
-		return nil // canceled while queued
+		return nil // canceled while queued, or superseded by a later run
 	case errors.Is(err, ErrNotFound):
 		return river.JobCancel(err)
 	case err != nil:
@@ -292,8 +343,8 @@ func (r *Runner) work(ctx context.Context, id string) error {
 	}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	defer r.track(id, stop)()
-	r.log.Info("job running", zap.String("job_id", id), zap.Int("from_step", j.Step))
+	defer r.track(id, stop, since)()
+	r.log.Info("job running", zap.String("job_id", id), zap.Int("run", run), zap.Int("from_step", j.Step))
 
 	if j.Spec.DType == train.Float64 {
 		err = runSteps[float64](ctx, r, j)
@@ -305,12 +356,10 @@ func (r *Runner) work(ctx context.Context, id string) error {
 	defer cancel()
 	switch {
 	case retry && ctx.Err() != nil:
-		if cur, gerr := r.store.Get(sctx, id); gerr == nil && !cur.Status.Active() {
-			return nil // canceled here: Cancel recorded it
-		}
-		// Shutting down: progress is saved; run again from there.
-		r.log.Info("job interrupted", zap.String("job_id", id))
-		return river.JobSnooze(0)
+		// Canceled, superseded, or shutting down: progress is saved, and
+		// Stop queues the next run of a job that is still active.
+		r.log.Info("job interrupted", zap.String("job_id", id), zap.Int("run", run))
+		return nil
 	case retry:
 		return err
 	case status == "":
@@ -343,9 +392,9 @@ func (r *Runner) outcome(ctx context.Context, err error) (status Status, msg str
 
 // track registers the cancel function of a job this process runs, for
 // Cancel; the returned function unregisters it.
-func (r *Runner) track(id string, cancel context.CancelFunc) (untrack func()) {
+func (r *Runner) track(id string, cancel context.CancelFunc, since time.Time) (untrack func()) {
 	r.mu.Lock()
-	r.running[id] = cancel
+	r.running[id] = localRun{stop: cancel, since: since}
 	r.mu.Unlock()
 	return func() {
 		r.mu.Lock()
@@ -370,7 +419,7 @@ func runSteps[T engine.Float](ctx context.Context, r *Runner, j Job) error {
 		st := p.State()
 		sctx, cancel := storeContext(ctx)
 		defer cancel()
-		err := r.store.Save(sctx, j.ID, Checkpoint{Step: step, Weight: st.Weight, Bias: st.Bias, State: st.Opt, Losses: pending})
+		err := r.store.Save(sctx, j.ID, Checkpoint{Run: j.Run, Step: step, Weight: st.Weight, Bias: st.Bias, State: st.Opt, Losses: pending})
 		pending = pending[:0]
 		lastSave = time.Now()
 		return err

@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
 
@@ -55,7 +54,7 @@ func startService(t *testing.T, dir string, cfg jobs.Config) *service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := jobs.New(cfg, store, eng, riversqlite.New(store.DB()), zaptest.NewLogger(t), reg)
+	r, err := jobs.New(context.Background(), cfg, store, store.DB(), eng, zaptest.NewLogger(t), reg)
 	if err != nil {
 		t.Fatal(err)
 	}

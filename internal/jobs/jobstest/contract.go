@@ -48,8 +48,12 @@ func kernel(a, b float64) tensor.Dense {
 	return tensor.Dense{Shape: []int{1, 1, 1, 2}, Data: []float64{a, b}}
 }
 
+// lease is the claim under which the lifecycle tests start jobs.
+var lease = jobs.Lease{Holder: "replica-a", TTL: time.Minute}
+
 // RunStoreContract runs the contract suite; open returns a fresh, empty store.
 func RunStoreContract(t *testing.T, open func(t *testing.T) jobs.Store) {
+	runLeaseContract(t, open)
 	ctx := context.Background()
 	t0 := time.Date(2026, 11, 27, 10, 0, 0, 123456789, time.UTC)
 
@@ -80,7 +84,7 @@ func RunStoreContract(t *testing.T, open func(t *testing.T) jobs.Store) {
 		s := open(t)
 		_, err := s.Get(ctx, "nope")
 		mustIs(t, err, jobs.ErrNotFound)
-		_, err = s.Start(ctx, "nope", t0)
+		_, err = s.Start(ctx, "nope", lease, t0)
 		mustIs(t, err, jobs.ErrNotFound)
 		mustIs(t, s.Save(ctx, "nope", jobs.Checkpoint{Step: 1}), jobs.ErrNotFound)
 		_, err = s.Finish(ctx, "nope", jobs.StatusCanceled, "", t0)
@@ -101,13 +105,13 @@ func RunStoreContract(t *testing.T, open func(t *testing.T) jobs.Store) {
 	t.Run("the lifecycle records start, checkpoints and finish", func(t *testing.T) {
 		s := open(t)
 		mustNil(t, s.Create(ctx, NewJob("01A", t0)))
-		started, err := s.Start(ctx, "01A", t0.Add(time.Second))
+		started, err := s.Start(ctx, "01A", lease, t0.Add(time.Second))
 		mustNil(t, err)
 		if started.Status != jobs.StatusRunning || started.StartedAt == nil || !started.StartedAt.Equal(t0.Add(time.Second)) {
 			t.Fatalf("Start = %+v, want running since t0+1s", started)
 		}
 		// A resumed job keeps its first start time.
-		again, err := s.Start(ctx, "01A", t0.Add(time.Hour))
+		again, err := s.Start(ctx, "01A", lease, t0.Add(time.Hour))
 		mustNil(t, err)
 		if !again.StartedAt.Equal(*started.StartedAt) {
 			t.Errorf("restart moved StartedAt to %v", again.StartedAt)
@@ -134,7 +138,7 @@ func RunStoreContract(t *testing.T, open func(t *testing.T) jobs.Store) {
 		mustIs(t, s.Save(ctx, "01A", jobs.Checkpoint{Step: 4}), jobs.ErrNotActive)
 		_, err = s.Finish(ctx, "01A", jobs.StatusCanceled, "", t0)
 		mustIs(t, err, jobs.ErrNotActive)
-		_, err = s.Start(ctx, "01A", t0)
+		_, err = s.Start(ctx, "01A", lease, t0)
 		mustIs(t, err, jobs.ErrNotActive)
 	})
 
@@ -159,7 +163,7 @@ func RunStoreContract(t *testing.T, open func(t *testing.T) jobs.Store) {
 	t.Run("losses page in step order and survive a rewrite", func(t *testing.T) {
 		s := open(t)
 		mustNil(t, s.Create(ctx, NewJob("01A", t0)))
-		_, err := s.Start(ctx, "01A", t0)
+		_, err := s.Start(ctx, "01A", lease, t0)
 		mustNil(t, err)
 		var pts []jobs.LossPoint
 		for i := 1; i <= 25; i++ {
@@ -213,7 +217,7 @@ func RunStoreContract(t *testing.T, open func(t *testing.T) jobs.Store) {
 		s := open(t)
 		mustNil(t, s.Create(ctx, NewJob("01A", t0)))
 		mustIs(t, s.Delete(ctx, "01A"), jobs.ErrActive)
-		_, err := s.Start(ctx, "01A", t0)
+		_, err := s.Start(ctx, "01A", lease, t0)
 		mustNil(t, err)
 		mustNil(t, s.Save(ctx, "01A", jobs.Checkpoint{Step: 1, Weight: kernel(0, 0), Losses: []jobs.LossPoint{{Step: 1, Loss: 2}}}))
 		mustIs(t, s.Delete(ctx, "01A"), jobs.ErrActive)

@@ -49,6 +49,10 @@ var migrations = []string{
 		loss   double precision NOT NULL,
 		PRIMARY KEY (job_id, step)
 	);`,
+	// 2: each running job's lease (holder and expiry, on the server's clock)
+	// and run number.
+	`ALTER TABLE corr2d_job ADD COLUMN run integer NOT NULL DEFAULT 0,
+		ADD COLUMN lease_holder text, ADD COLUMN lease_until timestamptz;`,
 }
 
 // migrateLock is the advisory lock key under which replicas migrate, so
@@ -146,7 +150,7 @@ func (s *Store) Create(ctx context.Context, j jobs.Job) error {
 	return nil
 }
 
-const jobColumns = `id, status, spec, created_at, started_at, finished_at, step, loss, weight, bias, init_weight, init_bias, opt_state, error`
+const jobColumns = `id, status, spec, created_at, started_at, finished_at, step, loss, weight, bias, init_weight, init_bias, opt_state, error, run`
 
 func scanJob(row pgx.Row) (jobs.Job, error) {
 	var (
@@ -157,7 +161,7 @@ func scanJob(row pgx.Row) (jobs.Job, error) {
 		started, finished           *int64
 	)
 	if err := row.Scan(&j.ID, &status, &spec, &created, &started, &finished, &j.Step, &j.Loss,
-		&weight, &bias, &initW, &initBias, &state, &j.Error); err != nil {
+		&weight, &bias, &initW, &initBias, &state, &j.Error, &j.Run); err != nil {
 		return jobs.Job{}, err
 	}
 	j.Status = jobs.Status(status)
@@ -263,9 +267,11 @@ func (s *Store) miss(ctx context.Context, id string) error {
 }
 
 // Start implements jobs.Store.
-func (s *Store) Start(ctx context.Context, id string, at time.Time) (jobs.Job, error) {
-	return s.update(ctx, id, "start", `UPDATE corr2d_job SET status = 'running', started_at = COALESCE(started_at, $2)
-		WHERE id = $1 AND status IN ('queued', 'running')`, id, at.UnixNano())
+func (s *Store) Start(ctx context.Context, id string, l jobs.Lease, at time.Time) (jobs.Job, error) {
+	return s.update(ctx, id, "start", `UPDATE corr2d_job SET status = 'running', started_at = COALESCE(started_at, $2),
+		run = $3, lease_holder = $4, lease_until = clock_timestamp() + $5 * interval '1 microsecond'
+		WHERE id = $1 AND status IN ('queued', 'running') AND run <= $3`,
+		id, at.UnixNano(), l.Run, l.Holder, l.TTL.Microseconds())
 }
 
 // Save implements jobs.Store.
@@ -286,7 +292,8 @@ func (s *Store) Save(ctx context.Context, id string, c jobs.Checkpoint) error {
 	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE corr2d_job SET step = $2, weight = $3, bias = $4, opt_state = $5,
-			loss = COALESCE($6, loss) WHERE id = $1 AND status = 'running'`, id, c.Step, cols[0], cols[1], state, loss)
+			loss = COALESCE($6, loss) WHERE id = $1 AND status = 'running' AND run = $7`,
+			id, c.Step, cols[0], cols[1], state, loss, c.Run)
 		if err != nil {
 			return fmt.Errorf("postgres: save job %s: %w", id, err)
 		}
@@ -370,6 +377,34 @@ func (s *Store) Count(ctx context.Context) (map[jobs.Status]int, error) {
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("postgres: count jobs: %w", err)
+	}
+	return out, nil
+}
+
+// Renew implements jobs.Store.
+func (s *Store) Renew(ctx context.Context, holder string, ttl time.Duration) ([]jobs.RunRef, error) {
+	rows, err := s.pool.Query(ctx, `UPDATE corr2d_job SET lease_until = clock_timestamp() + $2 * interval '1 microsecond'
+		WHERE lease_holder = $1 AND status = 'running' RETURNING id, run`, holder, ttl.Microseconds())
+	if err != nil {
+		return nil, fmt.Errorf("postgres: renew leases: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[jobs.RunRef])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: renew leases: %w", err)
+	}
+	return out, nil
+}
+
+// Lapsed implements jobs.Store.
+func (s *Store) Lapsed(ctx context.Context) ([]jobs.RunRef, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, run FROM corr2d_job
+		WHERE status = 'running' AND (lease_until IS NULL OR lease_until <= clock_timestamp())`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: lapsed leases: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[jobs.RunRef])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: lapsed leases: %w", err)
 	}
 	return out, nil
 }

@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
-	"github.com/riverqueue/river/rivermigrate"
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" database/sql driver
 
 	"github.com/corr2d/corr2d/internal/jobs"
@@ -30,7 +28,15 @@ type Store struct {
 
 // schemaVersion is stored in SQLite's user_version. Version 1 was a
 // development schema that was never released; its files are refused.
-const schemaVersion = 2
+// upgrades[v] takes a file from version v to v+1.
+const schemaVersion = 3
+
+var upgrades = map[int]string{
+	// 3: each running job's lease (holder and expiry) and run number.
+	2: `ALTER TABLE corr2d_job ADD COLUMN run INTEGER NOT NULL DEFAULT 0;
+		ALTER TABLE corr2d_job ADD COLUMN lease_holder TEXT;
+		ALTER TABLE corr2d_job ADD COLUMN lease_until INTEGER;`,
+}
 
 // schema holds our own tables. River's tables are created by its migrator.
 const schema = `
@@ -48,7 +54,10 @@ CREATE TABLE IF NOT EXISTS corr2d_job (
 	init_weight TEXT NOT NULL,
 	init_bias   TEXT,
 	opt_state   TEXT,
-	error       TEXT NOT NULL DEFAULT ''
+	error       TEXT NOT NULL DEFAULT '',
+	run          INTEGER NOT NULL DEFAULT 0,
+	lease_holder TEXT,
+	lease_until  INTEGER
 ) STRICT;
 CREATE INDEX IF NOT EXISTS corr2d_job_status ON corr2d_job (status, id);
 CREATE TABLE IF NOT EXISTS corr2d_loss (
@@ -59,10 +68,10 @@ CREATE TABLE IF NOT EXISTS corr2d_loss (
 ) STRICT, WITHOUT ROWID;
 `
 
-// Open opens (creating if needed) the store in dir, migrates our tables and
-// River's, and requeues River jobs that a crashed process left running.
-// It holds an exclusive lock on dir until Close, which is what makes that
-// requeueing safe: no other process can be working those jobs.
+// Open opens (creating if needed) the store in dir, migrates our tables,
+// and lets the leases of jobs that a crashed process left running lapse so
+// that they resume at once. It holds an exclusive lock on dir until Close,
+// which is what makes that safe: no other process can be working them.
 func Open(ctx context.Context, dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("sqlite: create data dir: %w", err)
@@ -107,13 +116,6 @@ func open(ctx context.Context, path string) (*Store, error) {
 }
 
 func (s *Store) migrate(ctx context.Context) error {
-	migrator, err := rivermigrate.New(riversqlite.New(s.db), nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: river migrator: %w", err)
-	}
-	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return fmt.Errorf("sqlite: migrate river: %w", err)
-	}
 	var version int
 	if err := s.db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
 		return fmt.Errorf("sqlite: schema version: %w", err)
@@ -122,18 +124,24 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE name = 'corr2d_job'`).Scan(&tables); err != nil {
 		return fmt.Errorf("sqlite: schema version: %w", err)
 	}
-	if tables > 0 && version != schemaVersion {
-		return fmt.Errorf("sqlite: the data dir holds schema version %d, this server needs %d; move it aside", version, schemaVersion)
+	switch {
+	case tables == 0:
+		if _, err := s.db.ExecContext(ctx, schema+fmt.Sprintf("PRAGMA user_version = %d;", schemaVersion)); err != nil {
+			return fmt.Errorf("sqlite: migrate: %w", err)
+		}
+	case version < 2 || version > schemaVersion:
+		return fmt.Errorf("sqlite: the data dir holds schema version %d, this server reads 2 to %d; move it aside", version, schemaVersion)
 	}
-	if _, err := s.db.ExecContext(ctx, schema+fmt.Sprintf("PRAGMA user_version = %d;", schemaVersion)); err != nil {
-		return fmt.Errorf("sqlite: migrate: %w", err)
+	for ; tables > 0 && version < schemaVersion; version++ {
+		if _, err := s.db.ExecContext(ctx, upgrades[version]+fmt.Sprintf("PRAGMA user_version = %d;", version+1)); err != nil {
+			return fmt.Errorf("sqlite: migrate to version %d: %w", version+1, err)
+		}
 	}
-	// A job River still marks running was orphaned by a crash (we hold the
-	// lock, so nobody else runs it). Make it available again; the worker
-	// resumes it from its last checkpoint.
-	if _, err := s.db.ExecContext(ctx,
-		`UPDATE river_job SET state = 'available', scheduled_at = datetime('now', 'subsec') WHERE state = 'running'`); err != nil {
-		return fmt.Errorf("sqlite: requeue orphaned jobs: %w", err)
+	// A job still marked running was orphaned by a crash (we hold the lock,
+	// so nobody else runs it): its lease lapses now, and the runner resumes
+	// it from its last checkpoint.
+	if _, err := s.db.ExecContext(ctx, `UPDATE corr2d_job SET lease_until = NULL WHERE status = 'running'`); err != nil {
+		return fmt.Errorf("sqlite: release orphaned jobs: %w", err)
 	}
 	return nil
 }
@@ -177,7 +185,7 @@ func (s *Store) Create(ctx context.Context, j jobs.Job) error {
 	return nil
 }
 
-const jobColumns = `id, status, spec, created_at, started_at, finished_at, step, loss, weight, bias, init_weight, init_bias, opt_state, error`
+const jobColumns = `id, status, spec, created_at, started_at, finished_at, step, loss, weight, bias, init_weight, init_bias, opt_state, error, run`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -191,7 +199,7 @@ func scanJob(row scanner) (jobs.Job, error) {
 		loss                        sql.NullFloat64
 	)
 	if err := row.Scan(&j.ID, &status, &spec, &created, &started, &finished, &j.Step, &loss,
-		&weight, &bias, &initW, &initBias, &state, &j.Error); err != nil {
+		&weight, &bias, &initW, &initBias, &state, &j.Error, &j.Run); err != nil {
 		return jobs.Job{}, err
 	}
 	j.Status = jobs.Status(status)
@@ -323,12 +331,13 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 }
 
 // Start implements jobs.Store.
-func (s *Store) Start(ctx context.Context, id string, at time.Time) (jobs.Job, error) {
+func (s *Store) Start(ctx context.Context, id string, l jobs.Lease, at time.Time) (jobs.Job, error) {
 	var j jobs.Job
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE corr2d_job SET status = 'running',
-			started_at = COALESCE(started_at, ?) WHERE id = ? AND status IN ('queued', 'running')`,
-			at.UnixNano(), id)
+			started_at = COALESCE(started_at, ?), run = ?, lease_holder = ?, lease_until = ?
+			WHERE id = ? AND status IN ('queued', 'running') AND run <= ?`,
+			at.UnixNano(), l.Run, l.Holder, time.Now().Add(l.TTL).UnixNano(), id, l.Run)
 		if err != nil {
 			return fmt.Errorf("sqlite: start job %s: %w", id, err)
 		}
@@ -370,7 +379,7 @@ func (s *Store) Save(ctx context.Context, id string, c jobs.Checkpoint) error {
 			loss = sql.NullFloat64{Float64: c.Losses[n-1].Loss, Valid: true}
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE corr2d_job SET step = ?, weight = ?, bias = ?, opt_state = ?,
-			loss = COALESCE(?, loss) WHERE id = ? AND status = 'running'`, c.Step, cols[0], cols[1], state, loss, id)
+			loss = COALESCE(?, loss) WHERE id = ? AND status = 'running' AND run = ?`, c.Step, cols[0], cols[1], state, loss, id, c.Run)
 		if err != nil {
 			return fmt.Errorf("sqlite: save job %s: %w", id, err)
 		}
@@ -478,6 +487,42 @@ func (s *Store) Count(ctx context.Context) (map[jobs.Status]int, error) {
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: count jobs: %w", err)
+	}
+	return out, nil
+}
+
+// Renew implements jobs.Store.
+func (s *Store) Renew(ctx context.Context, holder string, ttl time.Duration) ([]jobs.RunRef, error) {
+	rows, err := s.db.QueryContext(ctx, `UPDATE corr2d_job SET lease_until = ?
+		WHERE lease_holder = ? AND status = 'running' RETURNING id, run`, time.Now().Add(ttl).UnixNano(), holder)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: renew leases: %w", err)
+	}
+	return scanRuns(rows)
+}
+
+// Lapsed implements jobs.Store.
+func (s *Store) Lapsed(ctx context.Context) ([]jobs.RunRef, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, run FROM corr2d_job
+		WHERE status = 'running' AND (lease_until IS NULL OR lease_until <= ?)`, time.Now().UnixNano())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: lapsed leases: %w", err)
+	}
+	return scanRuns(rows)
+}
+
+func scanRuns(rows *sql.Rows) ([]jobs.RunRef, error) {
+	defer rows.Close()
+	var out []jobs.RunRef
+	for rows.Next() {
+		var r jobs.RunRef
+		if err := rows.Scan(&r.ID, &r.Run); err != nil {
+			return nil, fmt.Errorf("sqlite: leases: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: leases: %w", err)
 	}
 	return out, nil
 }

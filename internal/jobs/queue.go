@@ -1,0 +1,66 @@
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// queue is the part of River's client the runner uses; it does not depend
+// on the driver's transaction type.
+type queue interface {
+	Start(ctx context.Context) error
+	StopAndCancel(ctx context.Context) error
+	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	JobList(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
+	JobCancel(ctx context.Context, jobID int64) (*rivertype.JobRow, error)
+}
+
+// queueLock is the advisory lock key under which PostgreSQL replicas
+// migrate River's tables, so that replicas started together do it once.
+const queueLock = 0x7269766572 // "river"
+
+// newQueue migrates River's tables in db, the store's database (a *sql.DB
+// of SQLite or a *pgxpool.Pool of PostgreSQL), and builds a client on it.
+// This is the one place that knows how the queue is kept.
+func newQueue(ctx context.Context, db any, cfg *river.Config) (queue, error) {
+	switch db := db.(type) {
+	case *sql.DB:
+		driver := riversqlite.New(db)
+		migrator, err := rivermigrate.New(driver, nil)
+		if err != nil {
+			return nil, fmt.Errorf("jobs: river migrator: %w", err)
+		}
+		if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+			return nil, fmt.Errorf("jobs: migrate river: %w", err)
+		}
+		return river.NewClient(driver, cfg)
+	case *pgxpool.Pool:
+		driver := riverpgxv5.New(db)
+		migrator, err := rivermigrate.New(driver, nil)
+		if err != nil {
+			return nil, fmt.Errorf("jobs: river migrator: %w", err)
+		}
+		err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(queueLock)); err != nil {
+				return err
+			}
+			_, err := migrator.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("jobs: migrate river: %w", err)
+		}
+		return river.NewClient(driver, cfg)
+	default:
+		return nil, fmt.Errorf("jobs: no queue driver for a database of type %T", db)
+	}
+}
