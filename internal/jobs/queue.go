@@ -49,18 +49,30 @@ func newQueue(ctx context.Context, db any, cfg *river.Config) (queue, error) {
 		if err != nil {
 			return nil, fmt.Errorf("jobs: river migrator: %w", err)
 		}
-		err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(queueLock)); err != nil {
-				return err
-			}
-			_, err := migrator.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil)
-			return err
-		})
-		if err != nil {
+		if err := migrateLocked(ctx, db, migrator); err != nil {
 			return nil, fmt.Errorf("jobs: migrate river: %w", err)
 		}
 		return river.NewClient(driver, cfg)
 	default:
 		return nil, fmt.Errorf("jobs: no queue driver for a database of type %T", db)
 	}
+}
+
+// migrateLocked runs River's migrations while holding a session advisory
+// lock on a connection of its own, so that of several replicas starting
+// together one migrates and the others wait, then find nothing to do.
+func migrateLocked(ctx context.Context, db *pgxpool.Pool, migrator *rivermigrate.Migrator[pgx.Tx]) error {
+	conn, err := db.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(queueLock)); err != nil {
+		return err
+	}
+	defer func() {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(queueLock))
+	}()
+	_, err = migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	return err
 }
