@@ -2,33 +2,49 @@ package engine
 
 import "context"
 
-// conv2dDirect runs a validated request on the direct path.
+// conv2dDirect runs a validated request on the direct path. With unit
+// column stride the input is read in place, padded or not (see edges);
+// with a column stride it is first padded into polyphase order on the pool.
 func conv2dDirect[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[T], bias []T, g geometry, c Conv) (Tensor[T], error) {
 	if useGEMM(g) {
 		return conv2dGEMM(ctx, e, p, x, w, bias, g, c)
 	}
-	xp, err := padInput(ctx, x, g.pads, g.hn, g.wn, g.sw, c.Border, T(c.Fill))
-	if err != nil {
-		return Tensor[T]{}, err
-	}
 	O, cg, kh, kw := g.w[0], g.w[1], g.w[2], g.w[3]
 	ho, wo := g.out[2], g.out[3]
+	units := g.out[0] * O * ho
+	macs := float64(units) * float64(wo) * float64(cg*kh*kw)
 	j := &convPlan[T]{
-		x: xp.data, plane: xp.plane, ld: xp.ld,
 		c: g.in[1], cg: cg, o: O, og: O / g.groups,
-		ho: ho, wo: wo, sh: g.sh,
+		ho: ho, wo: wo, sh: g.sh, kh: kh, kw: kw,
 		w: w.Data, bias: bias,
-		offs: tapOffsets(xp, g),
+		rowHi: ho, colHi: wo,
 	}
+	release := func() {}
+	if g.sw == 1 {
+		h, wd := g.in[2], g.in[3]
+		j.x, j.plane, j.ld = x.Data, h*wd, wd
+		if g.pads != [4]int{} {
+			j.edges = newEdges(g, c.Border, T(c.Fill))
+			j.rowLo, j.rowHi, j.colLo, j.colHi = j.edges.interior(g)
+		}
+	} else {
+		xp, rel, err := padOnPool(ctx, e, p, x, g, c, macs)
+		if err != nil {
+			return Tensor[T]{}, err
+		}
+		// run returns only once no band reads the padded input any more.
+		release = rel
+		j.x, j.plane, j.ld = xp.data, xp.plane, xp.ld
+	}
+	defer release()
+	j.offs = tapOffsets(padded[T]{plane: j.plane, ld: j.ld, wq: j.ld / g.sw}, g)
 	if c.Convolve {
 		j.w = flipped(w)
 	}
 	if useQuad(g) {
-		j.quad, j.quadLen, j.kw = quadWeights(j.w, O, kh, kw), (kh+3)*kw*4, kw
+		j.quad, j.quadLen = quadWeights(j.w, O, kh, kw), (kh+3)*kw*4
 	}
-	units := g.out[0] * O * ho
 	j.out = result[T](e, units*wo)
-	macs := float64(units) * float64(wo) * float64(cg*kh*kw)
 	if err := e.run(ctx, p, j, units, e.bands(units, wo, cg*kh*kw), macs); err != nil {
 		return Tensor[T]{}, err
 	}
@@ -64,28 +80,45 @@ func flipped[T Float](w Tensor[T]) []T {
 	return f
 }
 
-// convPlan is one Conv2D request. Its units are output rows, numbered
-// (n*O + o)*Ho + i, so that bands split over images, channels and rows alike.
+// convPlan is one Conv2D request on the row kernels. Its units are output
+// rows, numbered (n*O + o)*Ho + i, so that bands split over images,
+// channels and rows alike.
+//
+// Output rows [rowLo, rowHi) and columns [colLo, colHi) are the interior,
+// whose taps all read cells of x: x is the input itself, or for a column
+// stride the input padded ahead of time, when the interior is everything.
+// The rest, where some taps read the padding, is computed from patches
+// padded per row (see edges); a row of the interior costs what a row of a
+// valid correlation does.
 type convPlan[T Float] struct {
-	x         []T // padded input, see padded
+	x         []T // the input, or the padded input (see padded)
 	plane, ld int
 	c, cg     int // input channels, in total and per group
 	o, og     int // output channels, in total and per group
 	ho, wo    int
 	sh        int
+	kh, kw    int
 	w         []T   // O×Cg×kh×kw, already flipped for a convolution
 	offs      []int // offset of each tap (c, a, b) from the row's first cell
 	bias      []T
 	out       []T
 	// quad, when set, holds each output channel's weights for the
 	// four-row kernel (see quadWeights), quadLen of them per channel.
-	quad        []T
-	quadLen, kw int
+	quad    []T
+	quadLen int
+
+	rowLo, rowHi int
+	colLo, colHi int
+	edges        *edges[T] // nil when the interior is everything
 }
 
 func (j *convPlan[T]) units(ctx context.Context, lo, hi int) error {
 	done := ctx.Done()
 	taps := len(j.offs)
+	var s *patch[T]
+	if j.edges != nil {
+		s = j.edges.newPatch(j.cg, j.kh, j.kw, j.wo)
+	}
 	for u := lo; u < hi; {
 		select {
 		case <-done:
@@ -93,27 +126,81 @@ func (j *convPlan[T]) units(ctx context.Context, lo, hi int) error {
 		default:
 		}
 		n, o, i := u/(j.o*j.ho), u/j.ho%j.o, u%j.ho
-		g := o / j.og
-		base := (n*j.c+g*j.cg)*j.plane + i*j.sh*j.ld
+		ch := n*j.c + o/j.og*j.cg // the group's first input channel
 		k := j.w[o*taps : (o+1)*taps]
 		rows := 1
-		m := 0 // columns of the rows done by the four-row kernel
-		if j.quad != nil && u+4 <= hi && i+4 <= j.ho {
-			rows = 4
-			m = simdQuad(j.out[u*j.wo:], j.wo, j.wo, j.x[base:], j.ld, j.quad[o*j.quadLen:(o+1)*j.quadLen], j.kw)
-		}
-		for q := range rows {
-			d := j.out[(u+q)*j.wo : (u+q+1)*j.wo]
-			if m < j.wo {
-				convRow(d[m:], j.x[base+q*j.ld+m:], j.offs, k)
+		if i < j.rowLo || i >= j.rowHi || j.colLo >= j.colHi {
+			j.edges.row(s, j.out[u*j.wo:(u+1)*j.wo], j.x, ch, i*j.sh, 0, j.wo, j.wo, j.wo, k)
+		} else {
+			var ends [4]int
+			rows = j.interior(u, hi, i, ch, o, k, &ends)
+			for q := range rows {
+				if ends[q] < j.wo || j.colLo > 0 {
+					d := j.out[(u+q)*j.wo : (u+q+1)*j.wo]
+					j.edges.row(s, d, j.x, ch, (i+q)*j.sh, 0, j.colLo, ends[q], j.wo, k)
+				}
 			}
-			if j.bias != nil {
-				addScalar(d, j.bias[o])
+		}
+		if j.bias != nil {
+			for q := range rows {
+				addScalar(j.out[(u+q)*j.wo:(u+q+1)*j.wo], j.bias[o])
 			}
 		}
 		u += rows
 	}
 	return nil
+}
+
+// interior computes the interior columns of output row i (unit u) of
+// output channel o, whose group starts at input channel ch, and of the
+// next three rows too when the four-row kernel takes them; it returns how
+// many rows it computed. With edges, a row's last few interior columns
+// (fewer than patchTail past the SIMD kernel's whole registers) are left
+// to the patch of its right margin, and ends[q] says where row q's
+// interior stopped.
+func (j *convPlan[T]) interior(u, hi, i, ch, o int, k []T, ends *[4]int) int {
+	base := ch*j.plane + (i*j.sh-j.top())*j.ld - j.left() + j.colLo
+	n := j.colHi - j.colLo
+	rows, m := 1, 0 // m: columns of the rows done by the four-row kernel
+	if j.quad != nil && u+4 <= hi && i+4 <= j.rowHi {
+		rows = 4
+		m = simdQuad(j.out[u*j.wo+j.colLo:], j.wo, n, j.x[base:], j.ld, j.quad[o*j.quadLen:(o+1)*j.quadLen], j.kw)
+	}
+	for q := range rows {
+		d := j.out[(u+q)*j.wo+j.colLo : (u+q)*j.wo+j.colHi]
+		x := j.x[base+q*j.ld:]
+		done := m
+		if done < n {
+			done += simdRow(d[done:], x[done:], j.offs, k)
+		}
+		if done < n && (j.edges == nil || n-done >= patchTail) {
+			convRowGo(d[done:], x[done:], j.offs, k)
+			done = n
+		}
+		ends[q] = j.colLo + done
+	}
+	return rows
+}
+
+// patchTail is the most interior columns of a row left to its right
+// margin's patch rather than computed by the portable row kernel in a call
+// of their own: a call per row costs more than copying a few cells.
+const patchTail = 16
+
+// top and left are the pads the plan reads around x: those of the
+// request when x is the input itself, none when x was padded ahead.
+func (j *convPlan[T]) top() int {
+	if j.edges == nil {
+		return 0
+	}
+	return j.edges.top
+}
+
+func (j *convPlan[T]) left() int {
+	if j.edges == nil {
+		return 0
+	}
+	return j.edges.left
 }
 
 // quadMinRows is the shortest kernel the four-row kernel takes: it spends

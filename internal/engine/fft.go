@@ -201,10 +201,16 @@ func (j *fftPlan[T]) output(pl *transforms, acc []complex128, u int) {
 
 // conv2dFFT runs a validated Conv2D request on the FFT path.
 func conv2dFFT[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[T], bias []T, g geometry, c Conv) (Tensor[T], error) {
-	xp, err := padInput(ctx, x, g.pads, g.hn, g.wn, 1, c.Border, T(c.Fill))
+	// The transforms read the padded input in the ordinary layout,
+	// whatever the column stride.
+	g1 := g
+	g1.sw = 1
+	perPlane := int(fftPlaneWork(fftSize(g.hn), fftSize(g.wn)))
+	xp, release, err := padOnPool(ctx, e, p, x, g1, c, float64(g.in[0]*g.in[1])*float64(perPlane))
 	if err != nil {
 		return Tensor[T]{}, err
 	}
+	defer release()
 	O, cg, kh, kw := g.w[0], g.w[1], g.w[2], g.w[3]
 	P, Q := fftSize(g.hn), fftSize(g.wn)
 	nc := Q/2 + 1
@@ -221,7 +227,6 @@ func conv2dFFT[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[
 	}
 	j.xs = make([]complex128, j.n*j.c*P*nc)
 	j.ks = make([]complex128, O*cg*P*nc)
-	perPlane := int(fftPlaneWork(P, Q))
 	units := j.n*j.c + O*cg
 	if err := e.run(ctx, p, fftForward[T]{j}, units, e.bands(units, 1, perPlane), float64(units)*float64(perPlane)); err != nil {
 		return Tensor[T]{}, err

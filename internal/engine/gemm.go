@@ -44,10 +44,6 @@ const (
 	// being packed.
 	gemmABytes = 192 << 10
 	gemmCBytes = 128 << 10
-	// gemmPoolPad is the size in cells from which the GEMM path pads its
-	// input on the pool (see padOnPool): about a quarter of a millisecond
-	// of copying.
-	gemmPoolPad = 1 << 18
 	// gemmMinOut, gemmMinTaps and gemmQuadOut pick the GEMM path (see
 	// useGEMM).
 	gemmMinOut  = gemmMR
@@ -142,36 +138,6 @@ func gemmInto[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[T
 	j.blocks = (pix + j.nc - 1) / j.nc
 	units := N * g.groups * j.blocks
 	return e.run(ctx, p, j, units, e.bands(units, j.nc*og, taps), macs)
-}
-
-// padOnPool is padInput with the planes split into bands on the pool when
-// the input is large (gemmPoolPad cells or more). The GEMM path's
-// arithmetic is fast enough that padding a large input on the caller's
-// goroutine alone, before any band starts, would cost it a good part of
-// its time on two workers; a small one is padded in place, where a round
-// on the pool would cost more than it saves. The padded copy comes from
-// e's recycler, since it is written in full; the caller hands it back with
-// release once no band reads it. macs is the whole request's size, so that
-// the engine queues both its rounds alike.
-func padOnPool[T Float](ctx context.Context, e *Engine, p Priority, x Tensor[T], g geometry, c Conv, macs float64) (xp padded[T], release func(), err error) {
-	pd := newPadder(x, g.pads, g.hn, g.wn, g.sw, c.Border, T(c.Fill))
-	if pd == nil {
-		xp, err = padInput(ctx, x, g.pads, g.hn, g.wn, g.sw, c.Border, T(c.Fill))
-		return xp, func() {}, err
-	}
-	pd.p.data = result[T](e, pd.size())
-	release = func() { Release(e, pd.p.data) }
-	planes := x.Shape[0] * x.Shape[1]
-	if n := min(planes, e.workers); n > 1 && pd.size() >= gemmPoolPad {
-		err = e.run(ctx, p, pd, planes, n, macs)
-	} else {
-		err = pd.units(ctx, 0, planes)
-	}
-	if err != nil {
-		release()
-		return padded[T]{}, func() {}, err
-	}
-	return pd.p, release, nil
 }
 
 // evenSplit returns the length of the blocks n is cut into: as few as hold

@@ -29,10 +29,13 @@ func Conv2DWeightGrad[T Float](ctx context.Context, e *Engine, p Priority, x, dy
 		return Tensor[T]{}, err
 	}
 
-	xp, err := padInput(ctx, x, g.pads, g.hn, g.wn, g.sw, c.Border, T(c.Fill))
+	macs := float64(g.w[0]*g.w[1]*kh) * float64(kw) * float64(g.out[0]*g.out[2]*g.out[3])
+	xp, release, err := padOnPool(ctx, e, p, x, g, c, macs)
 	if err != nil {
 		return Tensor[T]{}, fmt.Errorf("engine: conv2d weight grad: %w", err)
 	}
+	// run returns only once no band reads the padded input any more.
+	defer release()
 	O, cg := g.w[0], g.w[1]
 	rows := g.out[0] * g.out[2] // rows of dy per output channel
 	per := gradRowsPerPart(rows, g.out[3]*kw)
@@ -51,7 +54,6 @@ func Conv2DWeightGrad[T Float](ctx context.Context, e *Engine, p Priority, x, dy
 	units := O * cg * kh * j.parts
 	j.sums = make([]T, units*kw)
 	n := e.bands(units, kw, per*g.out[3])
-	macs := float64(O*cg*kh) * float64(kw) * float64(rows*g.out[3])
 	if err := e.run(ctx, p, j, units, n, macs); err != nil {
 		return Tensor[T]{}, fmt.Errorf("engine: conv2d weight grad: %w", err)
 	}

@@ -83,15 +83,15 @@ func padInput[T Float](ctx context.Context, x Tensor[T], pads [4]int, hn, wn, sw
 		return padded[T]{data: x.Data, plane: h * w, ld: w, wq: w}, nil
 	}
 	pd.p.data = make([]T, pd.size())
-	if err := pd.units(ctx, 0, x.Shape[0]*x.Shape[1]); err != nil {
+	if err := pd.units(ctx, 0, x.Shape[0]*x.Shape[1]*hn); err != nil {
 		return padded[T]{}, err
 	}
 	return pd.p, nil
 }
 
-// padder pads the planes of one input for padInput, plane by plane, so
-// that the planes can also be split into bands on the pool (it is a
-// plan whose units are planes). It writes every cell of p.data, which
+// padder pads one input for padInput and padOnPool, row by row, so that
+// the rows can also be split into bands on the pool (it is a plan whose
+// units are the padded rows of every plane). It writes every cell of p.data, which
 // its user allocates with size elements.
 type padder[T Float] struct {
 	x         Tensor[T]
@@ -154,44 +154,43 @@ func newPadder[T Float](x Tensor[T], pads [4]int, hn, wn, sw int, b Border, fill
 // size is the number of elements of the padded input.
 func (pd *padder[T]) size() int { return pd.x.Shape[0] * pd.x.Shape[1] * pd.p.plane }
 
-// rows pads planes [lo, hi), checking ctx between them.
+// units pads rows [lo, hi) of the padded input, numbered plane*hn + row,
+// checking ctx between planes.
 func (pd *padder[T]) units(ctx context.Context, lo, hi int) error {
 	done := ctx.Done()
-	for pl := lo; pl < hi; pl++ {
-		select {
-		case <-done:
-			return ctx.Err()
-		default:
+	for u := lo; u < hi; u++ {
+		if u == lo || u%pd.hn == 0 {
+			select {
+			case <-done:
+				return ctx.Err()
+			default:
+			}
 		}
-		pd.plane(pl)
+		pd.row(u/pd.hn, u%pd.hn)
 	}
 	return nil
 }
 
-// plane pads plane pl, row by row.
-func (pd *padder[T]) plane(pl int) {
+// row pads row r of plane pl.
+func (pd *padder[T]) row(pl, r int) {
 	h, w := pd.x.Shape[2], pd.x.Shape[3]
-	in := pd.x.Data[pl*h*w : (pl+1)*h*w]
-	out := pd.p.data[pl*pd.p.plane : (pl+1)*pd.p.plane]
-	ld, wn, fill := pd.p.ld, pd.wn, pd.fill
-	for r := range pd.hn {
-		row := out[r*ld : (r+1)*ld]
-		sr := fold(r-pd.top, h, pd.b)
-		if sr < 0 {
-			for q := range row {
-				row[q] = fill
-			}
-			continue
+	ld := pd.p.ld
+	row := pd.p.data[pl*pd.p.plane+r*ld:][:ld]
+	sr := fold(r-pd.top, h, pd.b)
+	if sr < 0 {
+		for q := range row {
+			row[q] = pd.fill
 		}
-		xr := in[sr*w : (sr+1)*w]
-		if pd.sw == 1 {
-			gather(row[:pd.lo], xr, pd.src[:pd.lo], fill)
-			copy(row[pd.lo:pd.hi], xr)
-			gather(row[pd.hi:wn], xr, pd.src[pd.hi:wn], fill)
-			continue
-		}
-		pd.stridedRow(row, xr)
+		return
 	}
+	xr := pd.x.Data[(pl*h+sr)*w:][:w]
+	if pd.sw == 1 {
+		gather(row[:pd.lo], xr, pd.src[:pd.lo], pd.fill)
+		copy(row[pd.lo:pd.hi], xr)
+		gather(row[pd.hi:pd.wn], xr, pd.src[pd.hi:pd.wn], pd.fill)
+		return
+	}
+	pd.stridedRow(row, xr)
 }
 
 // stridedRow pads one row in polyphase order: phase by phase, the inner
@@ -248,4 +247,37 @@ func gather[T Float](d, x []T, src []int, fill T) {
 			d[q] = x[s]
 		}
 	}
+}
+
+// poolPad is the size in cells from which padOnPool pads on the pool:
+// about a quarter of a millisecond of copying.
+const poolPad = 1 << 18
+
+// padOnPool is padInput with the rows split into bands on the pool when
+// the input is large (poolPad cells or more): padding a large input on the
+// caller's goroutine alone, before any band starts, would cost a good part
+// of the arithmetic's time on two workers, while a small one is padded in
+// place, where a round on the pool would cost more than it saves. The padded copy comes from
+// e's recycler, since it is written in full; the caller hands it back with
+// release once no band reads it. macs is the whole request's size, so that
+// the engine queues both its rounds alike.
+func padOnPool[T Float](ctx context.Context, e *Engine, p Priority, x Tensor[T], g geometry, c Conv, macs float64) (xp padded[T], release func(), err error) {
+	pd := newPadder(x, g.pads, g.hn, g.wn, g.sw, c.Border, T(c.Fill))
+	if pd == nil {
+		xp, err = padInput(ctx, x, g.pads, g.hn, g.wn, g.sw, c.Border, T(c.Fill))
+		return xp, func() {}, err
+	}
+	pd.p.data = result[T](e, pd.size())
+	release = func() { Release(e, pd.p.data) }
+	rows := x.Shape[0] * x.Shape[1] * g.hn
+	if n := min(rows, e.workers); n > 1 && pd.size() >= poolPad {
+		err = e.run(ctx, p, pd, rows, n, macs)
+	} else {
+		err = pd.units(ctx, 0, rows)
+	}
+	if err != nil {
+		release()
+		return padded[T]{}, func() {}, err
+	}
+	return pd.p, release, nil
 }

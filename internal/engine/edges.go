@@ -1,0 +1,141 @@
+package engine
+
+// edges lets the direct path read a padded input without padding it: with
+// unit column stride, an output pixel whose taps all fall inside the input
+// (the interior) is computed from the input in place, with the same
+// kernels and offsets as a valid correlation, and only the pixels near the
+// border (a few rows at the top and bottom, a few columns at each side)
+// from patches: the cells of the padded input their taps read, built per
+// row in a band's scratch. So padding costs about what the border pixels
+// cost, where copying the whole input first cost as much as the
+// arithmetic of a small kernel.
+type edges[T Float] struct {
+	top, left int // pads before the input's rows and columns
+	h, w      int // the input plane
+	dh, dw    int
+	kh, kw    int
+	border    Border
+	fill      T
+	// src[q] is the input column of padded column q, or -1 for a fill
+	// cell; padded columns [lo, hi) are the input's, in order.
+	src    []int
+	lo, hi int
+}
+
+// newEdges works out the column map of g's padded input (stride 1 along
+// the columns) for border b.
+func newEdges[T Float](g geometry, b Border, fill T) *edges[T] {
+	e := &edges[T]{
+		top: g.pads[0], left: g.pads[2], h: g.in[2], w: g.in[3],
+		dh: g.dh, dw: g.dw, kh: g.w[2], kw: g.w[3],
+		border: b, fill: fill,
+		src: make([]int, g.wn),
+		lo:  min(g.pads[2], g.wn), hi: min(g.pads[2]+g.in[3], g.wn),
+	}
+	for q := range e.src {
+		e.src[q] = fold(q-e.left, e.w, b)
+	}
+	return e
+}
+
+// interior returns the output rows [rowLo, rowHi) and columns [colLo,
+// colHi) of g whose every tap reads a cell of the input; either range may
+// be empty.
+func (e *edges[T]) interior(g geometry) (rowLo, rowHi, colLo, colHi int) {
+	ho, wo := g.out[2], g.out[3]
+	rowLo = min((e.top+g.sh-1)/g.sh, ho)
+	rowHi = rowLo
+	if last := e.h - 1 - (e.kh-1)*e.dh + e.top; last >= 0 {
+		rowHi = max(rowLo, min(last/g.sh+1, ho))
+	}
+	colLo = min(e.left, wo)
+	colHi = max(colLo, min(e.w-(e.kw-1)*e.dw+e.left, wo))
+	return rowLo, rowHi, colLo, colHi
+}
+
+// patch is one band's scratch for edges.row: the padded cells of one row's
+// patch, the taps' offsets into it and the outputs computed from it.
+type patch[T Float] struct {
+	cells []T
+	offs  []int
+	out   []T
+}
+
+// newPatch makes the scratch for patches of up to wo output columns of cg
+// channels.
+func (e *edges[T]) newPatch(cg, kh, kw, wo int) *patch[T] {
+	return &patch[T]{
+		cells: make([]T, cg*kh*(wo+2*(kw-1)*e.dw)),
+		offs:  make([]int, cg*kh*kw),
+		out:   make([]T, wo+2*(kw-1)*e.dw),
+	}
+}
+
+// row computes the output columns [a0, a1) and [b0, b1) of d (a1 ≤ b0),
+// an output row whose taps start at padded row r0, for the group of input
+// channels starting at ch of x (the unpadded input), with the kernel k. It
+// copies the padded cells those columns read, kh rows of each channel,
+// into s, the two spans side by side, then runs the row kernel once over
+// both: each output reads only cells of its own span.
+func (e *edges[T]) row(s *patch[T], d, x []T, ch, r0, a0, a1, b0, b1 int, k []T) {
+	na, nb := a1-a0, b1-b0
+	if na+nb == 0 {
+		return
+	}
+	span := (e.kw - 1) * e.dw
+	pa, pb := 0, 0 // cells per patch row of each span
+	if na > 0 {
+		pa = na + span
+	}
+	if nb > 0 {
+		pb = nb + span
+	}
+	cg := len(s.offs) / (e.kh * e.kw)
+	pw := pa + pb
+	cells := s.cells[:cg*e.kh*pw]
+	plane := e.h * e.w
+	t := 0
+	for ci := range cg {
+		for a := range e.kh {
+			dst := cells[(ci*e.kh+a)*pw:][:pw]
+			if sr := fold(r0+a*e.dh-e.top, e.h, e.border); sr >= 0 {
+				xr := x[(ch+ci)*plane+sr*e.w:][:e.w]
+				e.gatherRow(dst[:pa], xr, a0)
+				e.gatherRow(dst[pa:], xr, b0)
+			} else {
+				for q := range dst {
+					dst[q] = e.fill
+				}
+			}
+			for b := range e.kw {
+				s.offs[t] = (ci*e.kh+a)*pw + b*e.dw
+				t++
+			}
+		}
+	}
+	if nb == 0 {
+		convRow(d[a0:a1], cells, s.offs, k)
+		return
+	}
+	out := s.out[:pa+nb]
+	convRow(out, cells, s.offs, k)
+	copy(d[a0:a1], out)
+	copy(d[b0:b1], out[pa:])
+}
+
+// gatherRow sets dst[i] to padded column q0+i of the row whose input row
+// is xr: the input's own columns with one copy, the others through src.
+func (e *edges[T]) gatherRow(dst, xr []T, q0 int) {
+	if len(dst) == 0 {
+		return
+	}
+	q1 := q0 + len(dst)
+	lo, hi := min(max(q0, e.lo), q1), max(min(q1, e.hi), q0)
+	if lo >= hi {
+		gather(dst, xr, e.src[q0:q1], e.fill)
+		return
+	}
+	gather(dst[:lo-q0], xr, e.src[q0:lo], e.fill)
+	copy(dst[lo-q0:hi-q0], xr[lo-e.left:hi-e.left])
+	gather(dst[hi-q0:], xr, e.src[hi:q1], e.fill)
+}
