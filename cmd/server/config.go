@@ -1,10 +1,13 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +34,14 @@ type config struct {
 	requestTimeout  time.Duration
 	shutdownTimeout time.Duration
 	limits          handlers.Limits
+	memoryBudget    byteSize
+	admissionWait   time.Duration
+	maxConnections  int
+	maxHeaderBytes  byteSize
+	bodyIdleTimeout time.Duration
+	minBodyRate     byteSize
+	writeTimeout    time.Duration
+	drainDelay      time.Duration
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -57,6 +68,16 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.limits.MaxKernelElements, "max-kernel-elements", c.limits.MaxKernelElements, "most numbers in a kernel")
 	fs.Int64Var(&c.limits.MaxWork, "max-work", c.limits.MaxWork, "most multiply-adds in one correlation")
 	fs.IntVar(&c.limits.MaxSteps, "max-steps", c.limits.MaxSteps, "most steps of one training job")
+	c.maxHeaderBytes = 64 << 10
+	c.minBodyRate = 1 << 10
+	fs.Var(&c.memoryBudget, "memory-budget", "bytes that requests may reserve at once, e.g. 4GiB; also the Go runtime's soft memory limit (0: 3/4 of the cgroup's limit, else half the machine's memory)")
+	fs.DurationVar(&c.admissionWait, "admission-wait", time.Second, "how long a request waits for room in the memory budget before it answers 503")
+	fs.IntVar(&c.maxConnections, "max-connections", 4096, "open client connections; those beyond get 503 and are closed (0: no cap)")
+	fs.Var(&c.maxHeaderBytes, "max-header-bytes", "largest request header, e.g. 64KiB")
+	fs.DurationVar(&c.bodyIdleTimeout, "body-idle-timeout", 10*time.Second, "a request body that makes no progress for this long gets 408; also the grace before min-body-rate applies")
+	fs.Var(&c.minBodyRate, "min-body-rate", "slowest average rate of a request body, in bytes per second, e.g. 1KiB (0: any)")
+	fs.DurationVar(&c.writeTimeout, "write-timeout", 30*time.Second, "an answer whose client reads nothing of it for this long is cut off")
+	fs.DurationVar(&c.drainDelay, "drain-delay", 5*time.Second, "at shutdown, how long /readyz answers 503 before the server stops accepting")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -84,4 +105,29 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, fmt.Errorf("log format %q: want json or console", c.logFormat)
 	}
 	return c, nil
+}
+
+// byteSize is a flag of a number of bytes, with an optional binary unit:
+// 4GiB, 512MiB, 64KiB or plain 1048576.
+type byteSize int64
+
+func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
+
+func (b *byteSize) Set(s string) error {
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"B", 1}} {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = n, u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return errors.New("want a number of bytes, e.g. 1048576, 64KiB, 512MiB or 4GiB")
+	}
+	*b = byteSize(n * mult)
+	return nil
 }

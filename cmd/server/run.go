@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +16,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/corr2d/corr2d/internal/admit"
 	"github.com/corr2d/corr2d/internal/engine"
 	"github.com/corr2d/corr2d/internal/handlers"
 	"github.com/corr2d/corr2d/internal/jobs"
@@ -36,6 +39,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+
+	budgetSize := int64(cfg.memoryBudget)
+	if budgetSize == 0 {
+		budgetSize = admit.DefaultSize(os.ReadFile)
+	}
+	if budgetSize == 0 {
+		return errors.New("memory budget: cannot tell the machine's memory; set --memory-budget")
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		// The runtime collects harder as the heap nears the budget, so that
+		// garbage does not stand in for memory that requests reserved.
+		prev := debug.SetMemoryLimit(budgetSize)
+		defer debug.SetMemoryLimit(prev)
+	}
 
 	reg := prometheus.NewRegistry()
 	if err := registerRuntime(reg); err != nil {
@@ -73,8 +90,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = errors.Join(err, runner.Stop(sctx))
 	}()
 
-	h, err := handlers.New(handlers.Config{Limits: cfg.limits, RequestTimeout: cfg.requestTimeout},
-		log.Named("http"), eng, runner, reg, reg)
+	budget, err := admit.New(budgetSize, cfg.admissionWait, reg)
+	if err != nil {
+		return err
+	}
+	h, err := handlers.New(handlers.Config{
+		Limits: cfg.limits, RequestTimeout: cfg.requestTimeout, Budget: budget,
+		BodyIdleTimeout: cfg.bodyIdleTimeout, MinBodyRate: int64(cfg.minBodyRate), WriteIdleTimeout: cfg.writeTimeout,
+	}, log.Named("http"), eng, runner, reg, reg)
 	if err != nil {
 		return err
 	}
@@ -82,24 +105,32 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	if cfg.maxConnections > 0 {
+		ln = admit.LimitListener(ln, cfg.maxConnections)
+	}
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    int(cfg.maxHeaderBytes),
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("store", storeName(cfg)),
-		zap.Int("workers", eng.Workers()))
+		zap.Int("workers", eng.Workers()), zap.Int64("memory_budget", budgetSize))
 
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
+	log.Info("shutting down: draining", zap.Duration("drain_delay", cfg.drainDelay))
 	h.Drain()
+	// Load balancers see /readyz fail and stop sending before the listener
+	// closes.
+	drain := time.NewTimer(cfg.drainDelay)
+	<-drain.C
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

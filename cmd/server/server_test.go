@@ -69,7 +69,7 @@ func startServer(t *testing.T, dataDir string, env map[string]string, args ...st
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
 	done := make(chan error, 1)
-	args = append([]string{"--addr", addr, "--data-dir", dataDir}, args...)
+	args = append([]string{"--addr", addr, "--data-dir", dataDir, "--drain-delay", "0"}, args...)
 	go func() { done <- run(ctx, args, func(k string) string { return env[k] }, logs, logs) }()
 
 	v := apitest.NewValidator(t)

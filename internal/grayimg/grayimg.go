@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"image/jpeg"
 	"image/png"
 	"io"
@@ -39,6 +40,11 @@ type Limits struct {
 	// MaxPixels caps width×height, checked from the image header before
 	// any pixel is decoded. Zero or negative means DefaultMaxPixels.
 	MaxPixels int
+	// Reserve, if not nil, is called once the image's size is known and
+	// before its pixels are decoded, with the bytes that decoding will
+	// hold: the decoder's image and the luminance matrix. An error from it
+	// ends Decode and is returned as it is.
+	Reserve func(bytes int64) error
 }
 
 // The signatures that Decode sniffs. Decode calls the PNG and JPEG decoders
@@ -115,6 +121,12 @@ func Decode(r io.Reader, lim Limits) (h, w int, pix []float64, err error) {
 	if err := checkSize(cfg.Width, cfg.Height, maxPixels); err != nil {
 		return 0, 0, nil, err
 	}
+	if lim.Reserve != nil {
+		px := int64(cfg.Width) * int64(cfg.Height)
+		if err := lim.Reserve(px * (decodedBytesPerPixel(cfg.ColorModel) + 8)); err != nil {
+			return 0, 0, nil, err
+		}
+	}
 	img, err := decode(io.MultiReader(&head, br))
 	if err != nil {
 		return 0, 0, nil, decodeErr(name, err, rr.err)
@@ -126,6 +138,25 @@ func Decode(r io.Reader, lim Limits) (h, w int, pix []float64, err error) {
 		return 0, 0, nil, err
 	}
 	return b.Dy(), b.Dx(), luminance(img), nil
+}
+
+// decodedBytesPerPixel is what the standard decoders' image of a color
+// model holds per pixel; an unknown model is counted as the largest.
+func decodedBytesPerPixel(m color.Model) int64 {
+	switch m {
+	case color.GrayModel, color.AlphaModel:
+		return 1
+	case color.Gray16Model, color.Alpha16Model:
+		return 2
+	case color.RGBAModel, color.NRGBAModel, color.CMYKModel:
+		return 4
+	case color.YCbCrModel:
+		return 3 // 4:4:4 at the most
+	}
+	if _, ok := m.(color.Palette); ok {
+		return 1
+	}
+	return 8
 }
 
 // pngIHDREnd is the offset past the width and height in a PNG: signature

@@ -56,6 +56,9 @@ func (s *Server) corr2d(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	call, err := s.corr2dCall(req, ops["input"], ops["kernel"])
+	if err == nil {
+		err = call.settle(r.Context())
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -236,6 +239,31 @@ func (s *Server) corr2dCall(req corr2dRequest, in, kernel operand) (corr2dCall, 
 		return c, tooLarge("max_work", "/kernel", "needs %d multiply-adds, more than the %d allowed", work, lim.MaxWork)
 	}
 	return c, nil
+}
+
+// settle makes the request's memory reservation what the call holds: its
+// operands, their copies in the computation's precision, and what the
+// engine allocates for it.
+func (c corr2dCall) settle(ctx context.Context) error {
+	size := 8
+	if c.dtype == "float32" {
+		size = 4
+	}
+	need := 8*int64(len(c.x.Data)+len(c.w.Data)) + 4*int64(len(c.x32))
+	switch {
+	case size == 4 && c.x32 == nil:
+		need += 4 * int64(len(c.x.Data))
+	case size == 8 && c.x32 != nil:
+		need += 8 * int64(len(c.x32))
+	}
+	if size == 4 {
+		need += 4 * int64(len(c.w.Data))
+	}
+	fp, err := c.conv.Footprint(c.x.Shape, c.w.Shape, size)
+	if err != nil {
+		return err
+	}
+	return settle(ctx, need+fp)
 }
 
 // bias reads a number, added to every output channel, or a list with one

@@ -56,6 +56,9 @@ func values[T engine.Float](f64 []float64, f32 []float32) []T {
 type partSpec struct {
 	limit string // the limit's name in problems
 	lim   tensor.Limits
+	// reserve takes from the request's memory reservation what an image
+	// part will hold once decoded, before it is; nil reserves nothing.
+	reserve func(int64) error
 }
 
 // multipartBuffer is the read buffer in front of a multipart body.
@@ -114,6 +117,7 @@ func (s *Server) readParts(w http.ResponseWriter, r *http.Request, specs map[str
 				return nil, err
 			}
 		case ok:
+			spec.reserve = reserveImage(r.Context())
 			op, err := readOperand(part, ptr, spec)
 			if err != nil {
 				return nil, err
@@ -156,8 +160,11 @@ func readOperand(part io.Reader, ptr string, spec partSpec) (operand, error) {
 		}
 		return fromNPY(a, ptr, spec)
 	case bytes.HasPrefix(head, pngMagic), bytes.HasPrefix(head, jpegMagic):
-		h, w, pix, err := grayimg.Decode(br, grayimg.Limits{MaxPixels: spec.lim.MaxElements})
+		h, w, pix, err := grayimg.Decode(br, grayimg.Limits{MaxPixels: spec.lim.MaxElements, Reserve: spec.reserve})
+		var ae *apiError
 		switch {
+		case errors.As(err, &ae):
+			return operand{}, ae
 		case errors.Is(err, grayimg.ErrTooLarge):
 			return operand{}, tooLarge(spec.limit, ptr, "the image has more than %d pixels", spec.lim.MaxElements)
 		case err != nil:

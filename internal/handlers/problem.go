@@ -30,6 +30,8 @@ const (
 	codeOverloaded       = "overloaded"
 	codeNotReady         = "not-ready"
 	codeInternal         = "internal"
+	codeRequestTimeout   = "request-timeout"
+	codeClientClosed     = "client-closed"
 )
 
 // apiError is an error that already knows its answer. Decoders and
@@ -126,6 +128,8 @@ func classify(err error) *apiError {
 		return &apiError{status: http.StatusServiceUnavailable, code: codeOverloaded, detail: "the engine's queue is full; retry later"}
 	case errors.Is(err, engine.ErrClosed):
 		return &apiError{status: http.StatusServiceUnavailable, code: codeOverloaded, detail: "the server is shutting down; retry later"}
+	case errors.Is(err, context.Canceled):
+		return clientGone()
 	case errors.Is(err, context.DeadlineExceeded):
 		return &apiError{status: http.StatusServiceUnavailable, code: codeOverloaded, detail: "the request took longer than the server allows; retry later"}
 	default:
@@ -148,7 +152,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	p := problem{
 		Type:      "/problems/" + ae.code,
-		Title:     http.StatusText(ae.status),
+		Title:     statusText(ae.status),
 		Status:    ae.status,
 		Detail:    ae.Error(),
 		Instance:  r.URL.Path,
@@ -158,11 +162,22 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if ae.pointer != "" {
 		p.Errors = []fieldError{{Pointer: ae.pointer, Detail: ae.detail}}
 	}
+	if ae.status == http.StatusRequestTimeout {
+		w.Header().Set("Connection", "close")
+	}
 	if ae.status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", strconv.Itoa(s.cfg.RetryAfterSeconds))
 	}
 	body, _ := json.Marshal(p) // a problem always encodes
 	writeBody(w, r, ae.status, "application/problem+json", append(body, '\n'))
+}
+
+// statusText is the standard text of a status, and nginx's for 499.
+func statusText(status int) string {
+	if status == statusClientClosed {
+		return "Client Closed Request"
+	}
+	return http.StatusText(status)
 }
 
 // writeJSON encodes v fully before it writes anything, so that an encoding

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/corr2d/corr2d/api"
+	"github.com/corr2d/corr2d/internal/admit"
 	"github.com/corr2d/corr2d/internal/engine"
 	"github.com/corr2d/corr2d/internal/jobs"
 )
@@ -62,6 +63,19 @@ type Config struct {
 	EventWriteTimeout time.Duration
 	// EventRetry is the reconnection delay a stream advises (default 1s).
 	EventRetry time.Duration
+	// Budget is the memory that requests reserve before they read their
+	// bodies; nil admits every request.
+	Budget *admit.Budget
+	// BodyIdleTimeout ends with 408 a body that makes no progress for
+	// that long; zero never does.
+	BodyIdleTimeout time.Duration
+	// MinBodyRate ends with 408 a body that, after a grace of
+	// BodyIdleTimeout, has come slower than this many bytes per second on
+	// average; zero allows any rate.
+	MinBodyRate int64
+	// WriteIdleTimeout ends an answer whose client has read nothing of it
+	// for that long; zero waits for ever.
+	WriteIdleTimeout time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -143,7 +157,7 @@ func (s *Server) Router() chi.Routes { return s.router }
 // routes is the one list of every route, in the order of api/openapi.yaml.
 func (s *Server) routes() *chi.Mux {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, s.observe, s.recoverPanic, s.decompress)
+	r.Use(middleware.RequestID, s.observe, s.recoverPanic, s.refuseLargeBody, s.writeDeadlines, s.decompress)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, &apiError{status: http.StatusNotFound, code: codeNotFound, detail: "no such route"})
 	})
@@ -153,8 +167,9 @@ func (s *Server) routes() *chi.Mux {
 	r.Get("/readyz", s.readyz)
 	r.Method(http.MethodGet, "/metrics", s.metrics)
 	r.Get("/openapi.yaml", s.openapi)
-	r.Post("/corr2d", s.corr2d)
-	r.Post("/train", s.train)
+	lim := s.cfg.Limits
+	r.With(s.admitBody(8*int64(lim.MaxElements+lim.MaxKernelElements))).Post("/corr2d", s.corr2d)
+	r.With(s.admitBody(8*int64(2*lim.MaxElements+lim.MaxKernelElements))).Post("/train", s.train)
 	r.Get("/jobs", s.listJobs)
 	r.Get("/jobs/{id}", s.getJob)
 	r.Delete("/jobs/{id}", s.deleteJob)

@@ -237,6 +237,10 @@ func optimizer(req *optimizerRequest) (train.Optimizer, error) {
 	return o, nil
 }
 
+// trainCopies is how many copies of its tensors a /train request holds at
+// the most: as decoded, and as the job store encodes and writes them.
+const trainCopies = 4
+
 func (s *Server) train(w http.ResponseWriter, r *http.Request) {
 	req, ops, err := s.readTrain(w, r)
 	if err != nil {
@@ -244,6 +248,10 @@ func (s *Server) train(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	spec, err := s.spec(req, ops)
+	if err == nil {
+		// The tensors, and the copies that storing the job encodes.
+		err = settle(r.Context(), trainCopies*8*int64(len(spec.Input.Data)+len(spec.Target.Data)))
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return

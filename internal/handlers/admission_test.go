@@ -1,0 +1,243 @@
+package handlers_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/png"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/corr2d/corr2d/internal/admit"
+	"github.com/corr2d/corr2d/internal/handlers"
+)
+
+// admissionServer serves a fixture whose requests share a budget of
+// budget bytes, on a real listener, so that deadlines apply.
+func admissionServer(t *testing.T, budget int64) (*fixture, *admit.Budget, *httptest.Server, *http.Client) {
+	t.Helper()
+	b, err := admit.New(budget, 50*time.Millisecond, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, options{handler: handlers.Config{
+		Budget: b, BodyIdleTimeout: 300 * time.Millisecond, MinBodyRate: 1000, WriteIdleTimeout: time.Second,
+	}})
+	ts := httptest.NewServer(f.srv)
+	t.Cleanup(ts.Close)
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	return f, b, ts, &http.Client{Transport: f.v.Transport(t, tr), Timeout: 10 * time.Second}
+}
+
+// answer is what post saw of a response.
+type answer struct {
+	StatusCode int
+	Header     http.Header
+}
+
+func post(t *testing.T, c *http.Client, url, contentType string, body []byte) (answer, problem) {
+	t.Helper()
+	resp, err := c.Post(url, contentType, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var p problem
+	raw, _ := io.ReadAll(resp.Body)
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") {
+		if err := json.Unmarshal(raw, &p); err != nil {
+			t.Fatalf("decode %s: %v", raw, err)
+		}
+	}
+	return answer{resp.StatusCode, resp.Header}, p
+}
+
+const smallCorr2d = `{"input": [[1, 2], [3, 4]], "kernel": [[1]]}`
+
+func TestAdmissionByTheMemoryBudget(t *testing.T) {
+	_, b, ts, c := admissionServer(t, 4<<20)
+	ctx := context.Background()
+
+	resp, _ := post(t, c, ts.URL+"/corr2d", "application/json", []byte(smallCorr2d))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("a small request within the budget: status %d, want 200", resp.StatusCode)
+	}
+	if got := b.Held(); got != 0 {
+		t.Fatalf("budget held %d bytes after the request ended, want 0", got)
+	}
+
+	t.Run("a request waits, then 503 while others hold the budget", func(t *testing.T) {
+		hold := b.Reserve()
+		if err := hold.Grow(ctx, 2<<20); err != nil {
+			t.Fatal(err)
+		}
+		defer hold.Release()
+		resp, p := post(t, c, ts.URL+"/corr2d", "application/json", []byte(smallCorr2d))
+		if resp.StatusCode != http.StatusServiceUnavailable || p.Limit != "max_memory" || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("status %d, limit %q, Retry-After %q; want 503, max_memory and a Retry-After",
+				resp.StatusCode, p.Limit, resp.Header.Get("Retry-After"))
+		}
+	})
+
+	t.Run("a body that could decode to more than the budget is 413 before it is read", func(t *testing.T) {
+		body := []byte(`{"input": [[` + strings.Repeat("1,", 1<<18) + `1]], "kernel": [[1]]}`)
+		resp, p := post(t, c, ts.URL+"/corr2d", "application/json", body)
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || p.Limit != "max_memory" {
+			t.Fatalf("status %d, limit %q; want 413 and max_memory", resp.StatusCode, p.Limit)
+		}
+	})
+
+	t.Run("an image is reserved from its header, before its pixels are decoded", func(t *testing.T) {
+		// 1024² 16-bit RGBA: a few KiB of PNG, 16 MiB once decoded.
+		var img bytes.Buffer
+		if err := png.Encode(&img, image.NewNRGBA64(image.Rect(0, 0, 1024, 1024))); err != nil {
+			t.Fatal(err)
+		}
+		ct, body := form(t, map[string][]byte{"input": img.Bytes(), "kernel": []byte("[[1]]")})
+		resp, p := post(t, c, ts.URL+"/corr2d", ct, body)
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || p.Limit != "max_memory" {
+			t.Fatalf("status %d, limit %q; want 413 and max_memory", resp.StatusCode, p.Limit)
+		}
+	})
+
+	if got := b.Held(); got != 0 {
+		t.Fatalf("budget held %d bytes after every request ended, want 0", got)
+	}
+}
+
+// rawRequest sends the head of a POST /corr2d with the given
+// Content-Length and then body, on a connection of its own, and returns
+// the connection and a reader of its answer.
+func rawRequest(t *testing.T, ts *httptest.Server, length int64, body string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	conn, err := net.Dial("tcp", ts.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	head := fmt.Sprintf("POST /corr2d HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", length)
+	if _, err := io.WriteString(conn, head+body); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	return conn, bufio.NewReader(conn)
+}
+
+// readStatus reads an answer's status and whether it closes the
+// connection.
+func readStatus(t *testing.T, br *bufio.Reader) (status int, closes bool) {
+	t.Helper()
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode, resp.Close
+}
+
+func TestBodyLimitsAndTimeouts(t *testing.T) {
+	f, b, ts, _ := admissionServer(t, 64<<20)
+
+	t.Run("a declared length over max_body_bytes is 413 before the body is read", func(t *testing.T) {
+		_, br := rawRequest(t, ts, 1<<40, "")
+		if status, _ := readStatus(t, br); status != http.StatusRequestEntityTooLarge {
+			t.Fatalf("status %d, want 413", status)
+		}
+	})
+
+	t.Run("a stalled body is 408 and its connection is closed", func(t *testing.T) {
+		_, br := rawRequest(t, ts, 1000, `{"input": [[1`)
+		if status, closes := readStatus(t, br); status != http.StatusRequestTimeout || !closes {
+			t.Fatalf("status %d, close %v; want 408 and a closed connection", status, closes)
+		}
+	})
+
+	t.Run("a body slower than the minimum rate is 408", func(t *testing.T) {
+		conn, br := rawRequest(t, ts, 1000, `{"input": [[1`)
+		got := make(chan int, 1)
+		go func() {
+			status := 0
+			if resp, err := http.ReadResponse(br, nil); err == nil {
+				status = resp.StatusCode
+				_ = resp.Body.Close()
+			}
+			got <- status
+		}()
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case status := <-got:
+				if status != http.StatusRequestTimeout {
+					t.Fatalf("status %d, want 408", status)
+				}
+				return
+			case <-tick.C:
+				_, _ = io.WriteString(conn, ",1") // a trickle, well under 1000 bytes/s
+			}
+		}
+	})
+
+	t.Run("a client that leaves mid-body is counted as 499", func(t *testing.T) {
+		conn, _ := rawRequest(t, ts, 1000, `{"input": [[1`)
+		time.Sleep(50 * time.Millisecond)
+		_ = conn.Close()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			n := requestCount(t, f.reg, "/corr2d", "499")
+			if n == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("corr2d_http_requests_total{code=\"499\"} = %v, want 1", n)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+
+	deadline := time.Now().Add(5 * time.Second)
+	for b.Held() != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := b.Held(); got != 0 {
+		t.Fatalf("budget held %d bytes after every request ended, want 0", got)
+	}
+}
+
+// requestCount returns corr2d_http_requests_total of a route and code.
+func requestCount(t *testing.T, reg *prometheus.Registry, route, code string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n float64
+	for _, mf := range mfs {
+		if mf.GetName() != "corr2d_http_requests_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["route"] == route && labels["code"] == code {
+				n += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return n
+}
