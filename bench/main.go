@@ -1,11 +1,11 @@
-// Command bench times the engine's Conv2D against PyTorch and scipy on the
+// Command bench times the engine's Conv2D against PyTorch, scipy and OpenCV on the
 // same inputs and prints one table. Run it from the module root:
 //
 //	go run ./bench            # full table, about ten minutes
 //	go run ./bench -quick     # the small sizes only
 //
-// The engine runs in this process with 2 workers; PyTorch (2 threads) and
-// scipy run in /usr/bin/python3 on the raw arrays this program writes to a
+// The engine runs in this process with 2 workers; PyTorch and OpenCV (2
+// threads each) and scipy run in /usr/bin/python3 on the raw arrays this program writes to a
 // temporary folder. See bench/README.md.
 package main
 
@@ -55,11 +55,15 @@ type workload struct {
 	Scipy       bool   `json:"scipy"`
 	ScipyDirect bool   `json:"scipy_direct"`
 	TorchSkip   bool   `json:"torch_skip"`
-	single      bool   // single-channel: report GB/s
-	flops       float64
-	oursMS      float64
-	oursN       int
-	method      string
+	// Border is "" for a valid correlation, else the border of a "same"
+	// one: "zeros", "reflect" or "replicate" (OpenCV's BORDER_CONSTANT,
+	// BORDER_REFLECT_101 and BORDER_REPLICATE).
+	Border string `json:"border"`
+	single bool   // single-channel: report GB/s
+	flops  float64
+	oursMS float64
+	oursN  int
+	method string
 }
 
 type pyResult struct {
@@ -72,6 +76,9 @@ type pyResult struct {
 	ScipyN      int     `json:"scipy_n"`
 	ScipyFFTMS  float64 `json:"scipy_fft_ms"`
 	ScipyFFTN   int     `json:"scipy_fft_n"`
+	CVMS        float64 `json:"cv_ms"`
+	CVN         int     `json:"cv_n"`
+	CVMaxRel    float64 `json:"cv_maxrel"`
 }
 
 func main() {
@@ -85,7 +92,7 @@ func run(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	reps := fs.Int("reps", 7, "timed repetitions after one warm-up; the median is reported")
 	quick := fs.Bool("quick", false, "only the 256 and 1024 single-channel sizes and the small layers")
-	py := fs.String("python", "/usr/bin/python3", "Python with PyTorch and scipy")
+	py := fs.String("python", "/usr/bin/python3", "Python with PyTorch, scipy and OpenCV")
 	noPy := fs.Bool("nopython", false, "time the engine only")
 	method := fs.String("method", "auto", "engine method: auto, direct or fft")
 	only := fs.String("only", "", "run only the workloads whose name matches this regular expression")
@@ -136,6 +143,7 @@ func run(args []string, stdout io.Writer) error {
 				ws = append(ws, w)
 			}
 		}
+		ws = append(ws, paddedWorkloads(dt, sizes)...)
 		ws = append(ws,
 			&workload{Name: "N8 C64->64 56x56 k3 p1", DType: dt, Kind: "fwd", XShape: [4]int{8, 64, 56, 56}, WShape: [4]int{64, 64, 3, 3}, Stride: [2]int{1, 1}, Pad: [2]int{1, 1}},
 			&workload{Name: "N1 C3->64 224x224 k7 s2 p3", DType: dt, Kind: "fwd", XShape: [4]int{1, 3, 224, 224}, WShape: [4]int{64, 3, 7, 7}, Stride: [2]int{2, 2}, Pad: [2]int{3, 3}},
@@ -192,12 +200,41 @@ func run(args []string, stdout io.Writer) error {
 	return nil
 }
 
+// paddedWorkloads are the single-channel "same" correlations with each
+// border, on 1024² and 4096², where OpenCV's filter2D joins the table.
+func paddedWorkloads(dt string, sizes []int) []*workload {
+	var ws []*workload
+	for _, n := range sizes {
+		if n < 1024 {
+			continue
+		}
+		for _, k := range []int{3, 5, 11, 31} {
+			for _, b := range []string{"zeros", "reflect", "replicate"} {
+				flops := 2 * float64(n*n*k*k)
+				ws = append(ws, &workload{
+					Name: fmt.Sprintf("1ch %dx%d k%d same %s", n, n, k, b), DType: dt, Kind: "fwd",
+					XShape: [4]int{1, 1, n, n}, WShape: [4]int{1, 1, k, k},
+					Stride: [2]int{1, 1}, Border: b, Scipy: true, single: true,
+					ScipyDirect: flops < 10e9,
+					TorchSkip:   dt == "float64" && flops > 2.5e9,
+				})
+			}
+		}
+	}
+	return ws
+}
+
+var borders = map[string]engine.Border{"zeros": engine.BorderZeros, "reflect": engine.BorderReflect, "replicate": engine.BorderReplicate}
+
 // runOurs writes w's inputs for Python and times the engine on them.
 func runOurs[T engine.Float](e *engine.Engine, w *workload, dir string, i, reps int, m engine.Method) error {
 	r := rand.New(rand.NewPCG(uint64(i), 4))
 	x := randTensor[T](r, w.XShape)
 	k := randTensor[T](r, w.WShape)
 	c := engine.Conv{Stride: w.Stride, Pad: [4]int{w.Pad[0], w.Pad[0], w.Pad[1], w.Pad[1]}, Method: m}
+	if w.Border != "" {
+		c.Padding, c.Border = engine.PadSame, borders[w.Border]
+	}
 	_, oshape, err := c.Geometry(w.XShape, w.WShape)
 	if err != nil {
 		return err
@@ -313,8 +350,9 @@ func printTable(w io.Writer, ws []*workload, py map[string]pyResult, versions st
 	fmt.Fprintf(w, "corr2d engine (%d workers) vs %s; median of %d after a warm-up; ms\n", workers, versions, reps)
 	fmt.Fprintf(w, "GFLOP/s = 2*kh*kw*C/groups*O*Ho*Wo*N / time (training: forward + weight grad); %%peak of %d cores x %g (f32) / %g (f64) GFLOP/s\n", workers, peak32, peak64)
 	fmt.Fprint(w, "* = one run only (the warm-up took over 2 s); - = not run (scipy direct past 10 GFLOP, torch float64 single-channel past 2.5 GFLOP: minutes each); scipy fft = best of fftconvolve, oaconvolve\n")
+	fmt.Fprint(w, "same rows: torch pads with F.pad then convolves; scipy = ndimage.correlate (constant, mirror, nearest); opencv = cv2.filter2D, 2 threads; max rel diff against torch, else opencv\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tdtype\tmethod\tours ms\ttorch ms\tscipy ms\tscipy fft ms\tGFLOP/s\tpeak%\ttorch/ours\tscipy/ours\tfft/ours\tGB/s\tmax rel diff\t")
+	fmt.Fprintln(tw, "workload\tdtype\tmethod\tours ms\ttorch ms\tscipy ms\tscipy fft ms\topencv ms\tGFLOP/s\tpeak%\ttorch/ours\tscipy/ours\tfft/ours\tcv/ours\tGB/s\tmax rel diff\t")
 	for _, x := range ws {
 		r, ok := py[x.Name+x.DType]
 		gf := x.flops / x.oursMS / 1e6
@@ -332,14 +370,17 @@ func printTable(w io.Writer, ws []*workload, py map[string]pyResult, versions st
 			gbs = fmt.Sprintf("%.1f", bytes/x.oursMS/1e6)
 		}
 		diff := "-"
-		if ok && x.Kind == "fwd" && r.TorchN > 0 {
+		switch {
+		case ok && x.Kind == "fwd" && r.TorchN > 0:
 			diff = fmt.Sprintf("%.1e", r.TorchMaxRel)
+		case ok && x.Kind == "fwd" && r.CVN > 0:
+			diff = fmt.Sprintf("%.1e", r.CVMaxRel)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%.1f%%\t%s\t%s\t%s\t%s\t%s\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%.1f%%\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 			x.Name, strings.TrimPrefix(x.DType, "float"), x.method,
-			msCell(x.oursMS, x.oursN), msCell(r.TorchMS, r.TorchN), msCell(r.ScipyMS, r.ScipyN), msCell(r.ScipyFFTMS, r.ScipyFFTN),
+			msCell(x.oursMS, x.oursN), msCell(r.TorchMS, r.TorchN), msCell(r.ScipyMS, r.ScipyN), msCell(r.ScipyFFTMS, r.ScipyFFTN), msCell(r.CVMS, r.CVN),
 			gf, 100*gf/(pk*workers),
-			ratio(r.TorchMS, x.oursMS), ratio(r.ScipyMS, x.oursMS), ratio(r.ScipyFFTMS, x.oursMS), gbs, diff)
+			ratio(r.TorchMS, x.oursMS), ratio(r.ScipyMS, x.oursMS), ratio(r.ScipyFFTMS, x.oursMS), ratio(r.CVMS, x.oursMS), gbs, diff)
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "ratios > 1 mean ours is faster; GB/s = (input + output bytes) / time, 1024 single-channel rows only")

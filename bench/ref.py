@@ -1,4 +1,4 @@
-"""Times PyTorch and scipy on the workloads the Go bench wrote.
+"""Times PyTorch, scipy and OpenCV on the workloads the Go bench wrote.
 
 Run by `go run ./bench` with /usr/bin/python3: argv[1] is a JSON spec, the
 result JSON goes to stdout. Inputs are raw little-endian arrays written by the
@@ -12,9 +12,22 @@ import numpy as np
 import scipy
 import torch
 import torch.nn.functional as F
-from scipy import signal
+from scipy import ndimage, signal
+
+try:
+    import cv2
+except ImportError:  # the OpenCV column stays empty
+    cv2 = None
 
 torch.set_num_threads(2)
+if cv2 is not None:
+    cv2.setNumThreads(2)
+
+# A "same" row's border in each library's words.
+TORCH_PAD = {"reflect": "reflect", "replicate": "replicate"}
+NDIMAGE_MODE = {"zeros": "constant", "reflect": "mirror", "replicate": "nearest"}
+CV_BORDER = {} if cv2 is None else {
+    "zeros": cv2.BORDER_CONSTANT, "reflect": cv2.BORDER_REFLECT_101, "replicate": cv2.BORDER_REPLICATE}
 BUDGET = 2.0  # seconds: a warm-up slower than this is reported as that one run
 
 
@@ -36,6 +49,40 @@ def load(path, dtype, shape):
     return np.fromfile(path, dtype=dtype).reshape(shape)
 
 
+def maxrel(ours, ref):
+    return float(np.max(np.abs(ours - ref)) / max(np.max(np.abs(ref)), 1e-300))
+
+
+def same_fwd(w, x, k, tx, tk, border, reps, r):
+    """Times a "same" correlation with a border in each library."""
+    dt = x.dtype
+    ours = load(w["out"], dt, w["oshape"])
+    p = k.shape[2] // 2  # the kernels are odd and square
+    if not w["torch_skip"]:
+        if border == "zeros":
+            fn = lambda: F.conv2d(tx, tk, padding="same")
+        else:
+            fn = lambda: F.conv2d(F.pad(tx, (p, p, p, p), mode=TORCH_PAD[border]), tk)
+        with torch.no_grad():
+            ms, n, out = timed(fn, reps)
+        r["torch_ms"], r["torch_n"], r["torch_maxrel"] = ms, n, maxrel(ours, out.numpy())
+    x2, k2 = x[0, 0], k[0, 0]
+    if w["scipy_direct"]:
+        ms, n, _ = timed(lambda: ndimage.correlate(x2, k2, mode=NDIMAGE_MODE[border], cval=0.0), reps)
+        r["scipy_ms"], r["scipy_n"] = ms, n
+    if border == "zeros":
+        kf = np.ascontiguousarray(k2[::-1, ::-1])
+        best = None
+        for f in (signal.fftconvolve, signal.oaconvolve):
+            ms, n, _ = timed(lambda: f(x2, kf, mode="same"), reps)
+            if best is None or ms < best[0]:
+                best = (ms, n)
+        r["scipy_fft_ms"], r["scipy_fft_n"] = best
+    if cv2 is not None:
+        ms, n, out = timed(lambda: cv2.filter2D(x2, -1, k2, borderType=CV_BORDER[border]), reps)
+        r["cv_ms"], r["cv_n"], r["cv_maxrel"] = ms, n, maxrel(ours[0, 0], out)
+
+
 def main():
     spec = json.load(open(sys.argv[1]))
     reps = spec["reps"]
@@ -47,7 +94,10 @@ def main():
         r = {"name": w["name"], "dtype": w["dtype"]}
         tx, tk = torch.from_numpy(x), torch.from_numpy(k)
         st, pd = tuple(w["stride"]), tuple(w["pad"])
-        if w["kind"] == "fwd" and w["torch_skip"]:
+        border = w.get("border") or ""
+        if w["kind"] == "fwd" and border:
+            same_fwd(w, x, k, tx, tk, border, reps, r)
+        elif w["kind"] == "fwd" and w["torch_skip"]:
             pass
         elif w["kind"] == "fwd":
             with torch.no_grad():
@@ -56,7 +106,7 @@ def main():
             ours = load(w["out"], dt, w["oshape"])
             ref = out.numpy()
             r["torch_maxrel"] = float(np.max(np.abs(ours - ref)) / max(np.max(np.abs(ref)), 1e-300))
-        if w["kind"] == "fwd" and w["scipy"]:
+        if w["kind"] == "fwd" and w["scipy"] and not border:
             x2, k2 = x[0, 0], k[0, 0]
             if w["scipy_direct"]:
                 ms, n, _ = timed(lambda: signal.correlate2d(x2, k2, mode="valid"), reps)
