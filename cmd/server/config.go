@@ -31,6 +31,7 @@ type config struct {
 	jobTimeout      time.Duration
 	checkpointEvery time.Duration
 	lossGrace       time.Duration
+	jobRetention    time.Duration
 	requestTimeout  time.Duration
 	shutdownTimeout time.Duration
 	limits          handlers.Limits
@@ -60,6 +61,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.maxActiveJobs, "max-active-jobs", 1000, "queued plus running jobs allowed before POST /train answers 503")
 	fs.DurationVar(&c.jobTimeout, "job-timeout", time.Hour, "longest a training job may run before it fails")
 	fs.DurationVar(&c.checkpointEvery, "checkpoint-every", 100*time.Millisecond, "how often a running job saves its progress")
+	fs.DurationVar(&c.jobRetention, "job-retention", 0, "delete ended jobs older than this (0: keep every job)")
 	fs.DurationVar(&c.lossGrace, "loss-grace", 5*time.Minute, "how long a finished job's loss series stays in /metrics")
 	fs.DurationVar(&c.requestTimeout, "request-timeout", time.Minute, "longest one /corr2d computation may take")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for requests and jobs")

@@ -77,6 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		CheckpointEvery: cfg.checkpointEvery,
 		LossGrace:       cfg.lossGrace,
 		FailoverAfter:   cfg.failoverAfter,
+		Retention:       cfg.jobRetention,
 	}, store, db, eng, log.Named("jobs"), reg)
 	if err != nil {
 		return err

@@ -70,7 +70,10 @@ type Spec struct {
 
 // Job is a training job as stored and reported.
 type Job struct {
-	ID         string
+	ID string
+	// Owner is the principal that submitted the job; empty on an open
+	// server.
+	Owner      string
 	Status     Status
 	Spec       Spec
 	CreatedAt  time.Time
@@ -130,6 +133,7 @@ type RunRef struct {
 // ListFilter selects a page of jobs, ordered by id (and so by creation time).
 type ListFilter struct {
 	Status Status // empty for all
+	Owner  string // empty for every owner's
 	After  string // exclusive id cursor; empty for the first page
 	Limit  int
 }
@@ -150,7 +154,8 @@ type Store interface {
 	Create(ctx context.Context, j Job) error
 	// Get returns one job or ErrNotFound.
 	Get(ctx context.Context, id string) (Job, error)
-	// List returns a page of jobs in id order.
+	// List returns a page of jobs in id order. Their specs' Input and
+	// Target have shapes but no data: Get returns those.
 	List(ctx context.Context, f ListFilter) ([]Job, error)
 	// Start moves a queued job to running under lease l, as run l.Run
 	// (keeping StartedAt if it was already running, as on resume), and
@@ -170,6 +175,10 @@ type Store interface {
 	Finish(ctx context.Context, id string, status Status, errMsg string, at time.Time) (Job, error)
 	// Delete removes an ended job and its losses; ErrActive if it has not ended.
 	Delete(ctx context.Context, id string) error
+	// DeleteEnded removes up to limit ended jobs that finished before the
+	// given time, with their losses, reclaims the space where the store can,
+	// and returns how many it removed.
+	DeleteEnded(ctx context.Context, before time.Time, limit int) (int, error)
 	// Losses returns up to limit recorded losses with step > afterStep.
 	Losses(ctx context.Context, id string, afterStep, limit int) ([]LossPoint, error)
 	// Count returns the number of jobs in each status.

@@ -44,6 +44,9 @@ type Config struct {
 	// Replica names this process as the holder of its jobs' leases
 	// (default: a fresh unique id).
 	Replica string
+	// Retention, when positive, is how long ended jobs are kept: older ones
+	// are deleted with their losses. Zero keeps every job.
+	Retention time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -104,6 +107,14 @@ type trainArgs struct {
 // Kind implements river.JobArgs.
 func (trainArgs) Kind() string { return "corr2d_train" }
 
+// pruneArgs is the periodic River job that deletes ended jobs older than
+// the retention. River inserts periodic jobs from its elected leader only,
+// so with several replicas on one database one of them prunes at a time.
+type pruneArgs struct{}
+
+// Kind implements river.JobArgs.
+func (pruneArgs) Kind() string { return "corr2d_prune" }
+
 // New builds a runner on store, with River's queue in db, the store's own
 // database (a *sql.DB of SQLite or a *pgxpool.Pool of PostgreSQL), whose
 // queue tables it creates or updates.
@@ -124,10 +135,23 @@ func New(ctx context.Context, cfg Config, store Store, db any, eng *engine.Engin
 	})); err != nil {
 		return nil, fmt.Errorf("jobs: add worker: %w", err)
 	}
+	var periodic []*river.PeriodicJob
+	if cfg.Retention > 0 {
+		if err := river.AddWorkerSafely(workers, river.WorkFunc(func(ctx context.Context, _ *river.Job[pruneArgs]) error {
+			_, err := r.Prune(ctx)
+			return err
+		})); err != nil {
+			return nil, fmt.Errorf("jobs: add worker: %w", err)
+		}
+		every := min(max(cfg.Retention/4, time.Second), time.Hour)
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(every),
+			func() (river.JobArgs, *river.InsertOpts) { return pruneArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}))
+	}
 	client, err := newQueue(ctx, db, &river.Config{
-		Queues:     map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Concurrency}},
-		Workers:    workers,
-		JobTimeout: cfg.JobTimeout,
+		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Concurrency}},
+		Workers:      workers,
+		PeriodicJobs: periodic,
+		JobTimeout:   cfg.JobTimeout,
 		// Failover goes by our leases, not by River's rescue: a run River
 		// rescues has been superseded by then and ends at once.
 		RescueStuckJobsAfter: cfg.JobTimeout + 10*time.Minute,
@@ -245,6 +269,29 @@ func (r *Runner) Submit(ctx context.Context, spec Spec) (Job, error) {
 	}
 	r.log.Info("job queued", zap.String("job_id", j.ID), zap.Int("steps", spec.Steps))
 	return j, nil
+}
+
+// Prune deletes the ended jobs older than the retention, in batches, and
+// returns how many it deleted.
+func (r *Runner) Prune(ctx context.Context) (int, error) {
+	if r.cfg.Retention <= 0 {
+		return 0, nil
+	}
+	before := r.now().Add(-r.cfg.Retention)
+	total := 0
+	for {
+		n, err := r.store.DeleteEnded(ctx, before, 500)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("jobs: prune: %w", err)
+		}
+		if n < 500 {
+			if total > 0 {
+				r.log.Info("pruned ended jobs", zap.Int("deleted", total), zap.Duration("retention", r.cfg.Retention))
+			}
+			return total, nil
+		}
+	}
 }
 
 // Get returns one job.

@@ -416,3 +416,37 @@ func series(t *testing.T, reg *prometheus.Registry, name string) int {
 	}
 	return 0
 }
+
+func TestRetentionDeletesEndedJobsOnly(t *testing.T) {
+	ctx := context.Background()
+	s := startService(t, t.TempDir(), jobs.Config{Retention: 200 * time.Millisecond})
+	done, err := s.runner.Submit(ctx, longSpec(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, s, done.ID, ended)
+	long, err := s.runner.Submit(ctx, longSpec(1_000_000_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := s.runner.Get(ctx, done.ID)
+		if errors.Is(err, jobs.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("an ended job outlived its retention by 30 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if j, err := s.runner.Get(ctx, long.ID); err != nil || !j.Status.Active() {
+		t.Fatalf("the running job = %v, %v; retention must not touch it", j.Status, err)
+	}
+	if _, err := s.runner.Cancel(ctx, long.ID); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/corr2d/corr2d/internal/engine"
 	"github.com/corr2d/corr2d/internal/jobs"
 	"github.com/corr2d/corr2d/internal/tensor"
 	"github.com/corr2d/corr2d/internal/train"
@@ -233,6 +235,112 @@ func RunStoreContract(t *testing.T, open func(t *testing.T) jobs.Store) {
 		if len(pts) != 0 {
 			t.Errorf("losses of a re-created job = %v, want none", pts)
 		}
+	})
+
+	t.Run("every field of a rich job reads back exactly", func(t *testing.T) {
+		s := open(t)
+		want := NewJob("01R", t0)
+		want.Owner = "alice"
+		want.Spec.Input = tensor.Dense{Shape: []int{1, 2, 3, 3}, Data: []float64{0.1, -2, 3e-300, 4, 5, 6, 7, 8, 9, 1, 2, 3, 4, 5, 6, 7, 8, 0.3}}
+		want.Spec.Target = tensor.Dense{Shape: []int{1, 2, 3, 3}, Data: make([]float64, 18)}
+		want.Spec.Rank, want.Spec.KernelSize, want.Spec.Bias = 3, [2]int{3, 3}, true
+		want.Spec.Conv = engine.Conv{Padding: engine.PadSame, Border: engine.BorderReflect, Groups: 2, Dilation: [2]int{1, 1}, Stride: [2]int{1, 1}}
+		want.Spec.DType = train.Float64
+		want.Spec.Optimizer = train.Optimizer{Name: train.Adam, Betas: [2]float64{0.9, 0.999}, Eps: 1e-8, WeightDecay: 0.01}
+		w := tensor.Dense{Shape: []int{2, 1, 3, 3}, Data: []float64{0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 2, 3, 4, 5, 6, 7, 8, 9}}
+		want.Spec.Seed, want.Spec.Init, want.Spec.InitBias = nil, &w, []float64{0.5, -0.5}
+		want.InitWeight, want.InitBias, want.Weight, want.Bias = w, []float64{0.5, -0.5}, w, []float64{0.5, -0.5}
+		mustNil(t, s.Create(ctx, want))
+		got, err := s.Get(ctx, "01R")
+		mustNil(t, err)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("Get mismatch (-want +got):\n%s", diff)
+		}
+		listed, err := s.List(ctx, jobs.ListFilter{Limit: 10})
+		mustNil(t, err)
+		if len(listed) != 1 || !cmp.Equal(listed[0].Spec.Input.Shape, want.Spec.Input.Shape) ||
+			!cmp.Equal(listed[0].Spec.Target.Shape, want.Spec.Target.Shape) || listed[0].Owner != "alice" {
+			t.Errorf("List = %+v, want the job with its owner and tensor shapes", listed)
+		}
+	})
+
+	t.Run("list filters by owner", func(t *testing.T) {
+		s := open(t)
+		for i, owner := range []string{"alice", "bob", "alice", ""} {
+			j := NewJob(fmt.Sprintf("01O%02d", i), t0)
+			j.Owner = owner
+			mustNil(t, s.Create(ctx, j))
+		}
+		alices, err := s.List(ctx, jobs.ListFilter{Owner: "alice", Limit: 10})
+		mustNil(t, err)
+		if ids := idsOf(alices); !cmp.Equal(ids, []string{"01O00", "01O02"}) {
+			t.Errorf("alice's jobs = %v, want [01O00 01O02]", ids)
+		}
+		all, err := s.List(ctx, jobs.ListFilter{Limit: 10})
+		mustNil(t, err)
+		if len(all) != 4 {
+			t.Errorf("unfiltered List = %d jobs, want 4", len(all))
+		}
+	})
+
+	t.Run("losses of many checkpoints page across them", func(t *testing.T) {
+		s := open(t)
+		mustNil(t, s.Create(ctx, NewJob("01A", t0)))
+		_, err := s.Start(ctx, "01A", lease, t0)
+		mustNil(t, err)
+		var all []jobs.LossPoint
+		for c := range 5 {
+			var pts []jobs.LossPoint
+			for i := 1; i <= 7; i++ {
+				pts = append(pts, jobs.LossPoint{Step: c*7 + i, Loss: float64(c*7+i) / 3})
+			}
+			all = append(all, pts...)
+			mustNil(t, s.Save(ctx, "01A", jobs.Checkpoint{Step: (c + 1) * 7, Weight: kernel(0, 0), Losses: pts}))
+		}
+		for _, p := range []struct{ after, limit int }{{0, 100}, {0, 3}, {5, 9}, {6, 1}, {7, 7}, {20, 100}, {35, 10}} {
+			got, err := s.Losses(ctx, "01A", p.after, p.limit)
+			mustNil(t, err)
+			want := all[min(p.after, len(all)):min(p.after+p.limit, len(all))]
+			if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("Losses(after %d, limit %d) mismatch (-want +got):\n%s", p.after, p.limit, diff)
+			}
+		}
+	})
+
+	t.Run("ended jobs finished before a time are removed with their losses", func(t *testing.T) {
+		s := open(t)
+		for i, st := range []jobs.Status{jobs.StatusSucceeded, jobs.StatusFailed, jobs.StatusCanceled, jobs.StatusSucceeded, jobs.StatusQueued, jobs.StatusRunning} {
+			id := fmt.Sprintf("01D%02d", i)
+			mustNil(t, s.Create(ctx, NewJob(id, t0)))
+			if st == jobs.StatusQueued {
+				continue
+			}
+			_, err := s.Start(ctx, id, lease, t0)
+			mustNil(t, err)
+			mustNil(t, s.Save(ctx, id, jobs.Checkpoint{Step: 1, Weight: kernel(0, 0), Losses: []jobs.LossPoint{{Step: 1, Loss: 2}}}))
+			if st != jobs.StatusRunning {
+				// 01D03 ends an hour later than the others.
+				_, err = s.Finish(ctx, id, st, "", t0.Add(time.Duration(i/3)*time.Hour))
+				mustNil(t, err)
+			}
+		}
+		n, err := s.DeleteEnded(ctx, t0.Add(time.Minute), 2)
+		mustNil(t, err)
+		if n != 2 {
+			t.Errorf("DeleteEnded(limit 2) = %d, want 2", n)
+		}
+		n, err = s.DeleteEnded(ctx, t0.Add(time.Minute), 100)
+		mustNil(t, err)
+		if n != 1 {
+			t.Errorf("second DeleteEnded = %d, want the 1 left", n)
+		}
+		left, err := s.List(ctx, jobs.ListFilter{Limit: 10})
+		mustNil(t, err)
+		if ids := idsOf(left); !cmp.Equal(ids, []string{"01D03", "01D04", "01D05"}) {
+			t.Errorf("after DeleteEnded = %v, want the later one and the active ones", ids)
+		}
+		_, err = s.Losses(ctx, "01D00", 0, 10)
+		mustIs(t, err, jobs.ErrNotFound)
 	})
 
 	t.Run("ping answers", func(t *testing.T) {

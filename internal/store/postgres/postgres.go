@@ -53,6 +53,10 @@ var migrations = []string{
 	// and run number.
 	`ALTER TABLE corr2d_job ADD COLUMN run integer NOT NULL DEFAULT 0,
 		ADD COLUMN lease_holder text, ADD COLUMN lease_until timestamptz;`,
+	// 3: the principal that owns each job; ended jobs by finish time.
+	`ALTER TABLE corr2d_job ADD COLUMN owner text NOT NULL DEFAULT '';
+	CREATE INDEX corr2d_job_owner ON corr2d_job (owner, id);
+	CREATE INDEX corr2d_job_finished ON corr2d_job (finished_at) WHERE finished_at IS NOT NULL;`,
 }
 
 // migrateLock is the advisory lock key under which replicas migrate, so
@@ -142,15 +146,15 @@ func (s *Store) Create(ctx context.Context, j jobs.Job) error {
 		return err
 	}
 	_, err = s.pool.Exec(ctx, `INSERT INTO corr2d_job
-		(id, status, spec, created_at, step, weight, bias, init_weight, init_bias) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		j.ID, string(j.Status), string(spec), j.CreatedAt.UnixNano(), j.Step, cols[0], cols[1], cols[2], cols[3])
+		(id, status, spec, created_at, step, weight, bias, init_weight, init_bias, owner) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		j.ID, string(j.Status), string(spec), j.CreatedAt.UnixNano(), j.Step, cols[0], cols[1], cols[2], cols[3], j.Owner)
 	if err != nil {
 		return fmt.Errorf("postgres: create job %s: %w", j.ID, err)
 	}
 	return nil
 }
 
-const jobColumns = `id, status, spec, created_at, started_at, finished_at, step, loss, weight, bias, init_weight, init_bias, opt_state, error, run`
+const jobColumns = `id, status, spec, created_at, started_at, finished_at, step, loss, weight, bias, init_weight, init_bias, opt_state, error, run, owner`
 
 func scanJob(row pgx.Row) (jobs.Job, error) {
 	var (
@@ -161,7 +165,7 @@ func scanJob(row pgx.Row) (jobs.Job, error) {
 		started, finished           *int64
 	)
 	if err := row.Scan(&j.ID, &status, &spec, &created, &started, &finished, &j.Step, &j.Loss,
-		&weight, &bias, &initW, &initBias, &state, &j.Error, &j.Run); err != nil {
+		&weight, &bias, &initW, &initBias, &state, &j.Error, &j.Run, &j.Owner); err != nil {
 		return jobs.Job{}, err
 	}
 	j.Status = jobs.Status(status)
@@ -230,7 +234,8 @@ func (s *Store) Get(ctx context.Context, id string) (jobs.Job, error) {
 // List implements jobs.Store.
 func (s *Store) List(ctx context.Context, f jobs.ListFilter) ([]jobs.Job, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+jobColumns+` FROM corr2d_job
-		WHERE ($1 = '' OR status = $1) AND id > $2 ORDER BY id LIMIT $3`, string(f.Status), f.After, f.Limit)
+		WHERE ($1 = '' OR status = $1) AND ($4 = '' OR owner = $4) AND id > $2 ORDER BY id LIMIT $3`,
+		string(f.Status), f.After, f.Limit, f.Owner)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list jobs: %w", err)
 	}
@@ -336,6 +341,18 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		return fmt.Errorf("postgres: delete job %s: %w", id, jobs.ErrActive)
 	}
 	return err
+}
+
+// DeleteEnded implements jobs.Store. PostgreSQL's autovacuum reuses the
+// space.
+func (s *Store) DeleteEnded(ctx context.Context, before time.Time, limit int) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM corr2d_job WHERE id IN (SELECT id FROM corr2d_job
+		WHERE finished_at < $1 AND status IN ('succeeded', 'failed', 'canceled') ORDER BY finished_at LIMIT $2)`,
+		before.UnixNano(), limit)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: delete ended jobs: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
 }
 
 // Losses implements jobs.Store.

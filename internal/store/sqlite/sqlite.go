@@ -6,9 +6,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,57 +26,65 @@ type Store struct {
 	lock *flock.Flock
 }
 
-// schemaVersion is stored in SQLite's user_version. Version 1 was a
-// development schema that was never released; its files are refused.
-// upgrades[v] takes a file from version v to v+1.
-const schemaVersion = 3
-
-var upgrades = map[int]string{
-	// 3: each running job's lease (holder and expiry) and run number.
-	2: `ALTER TABLE corr2d_job ADD COLUMN run INTEGER NOT NULL DEFAULT 0;
-		ALTER TABLE corr2d_job ADD COLUMN lease_holder TEXT;
-		ALTER TABLE corr2d_job ADD COLUMN lease_until INTEGER;`,
-}
+// schemaVersion is stored in SQLite's user_version. Versions 2 and 3 held
+// JSON text columns and a row per loss (3 added leases); Open converts them
+// (see migrate.go). Version 1 was a development schema that was never
+// released.
+const schemaVersion = 4
 
 // schema holds our own tables. River's tables are created by its migrator.
+// Tensors are jobs.EncodeTensor's bytes, the spec jobs.EncodeSpec's
+// document, and each checkpoint's losses one jobs.LossChunk.
 const schema = `
 CREATE TABLE IF NOT EXISTS corr2d_job (
 	id          TEXT PRIMARY KEY,
+	owner       TEXT NOT NULL DEFAULT '',
 	status      TEXT NOT NULL,
-	spec        TEXT NOT NULL,
+	spec        BLOB NOT NULL,
+	input       BLOB NOT NULL,
+	target      BLOB NOT NULL,
 	created_at  INTEGER NOT NULL,
 	started_at  INTEGER,
 	finished_at INTEGER,
 	step        INTEGER NOT NULL DEFAULT 0,
 	loss        REAL,
-	weight      TEXT NOT NULL,
-	bias        TEXT,
-	init_weight TEXT NOT NULL,
-	init_bias   TEXT,
-	opt_state   TEXT,
+	weight      BLOB NOT NULL,
+	bias        BLOB,
+	init_weight BLOB NOT NULL,
+	init_bias   BLOB,
+	opt_state   BLOB,
 	error       TEXT NOT NULL DEFAULT '',
 	run          INTEGER NOT NULL DEFAULT 0,
 	lease_holder TEXT,
 	lease_until  INTEGER
 ) STRICT;
 CREATE INDEX IF NOT EXISTS corr2d_job_status ON corr2d_job (status, id);
-CREATE TABLE IF NOT EXISTS corr2d_loss (
-	job_id TEXT NOT NULL REFERENCES corr2d_job (id) ON DELETE CASCADE,
-	step   INTEGER NOT NULL,
-	loss   REAL NOT NULL,
-	PRIMARY KEY (job_id, step)
-) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS corr2d_job_owner ON corr2d_job (owner, id);
+CREATE INDEX IF NOT EXISTS corr2d_job_finished ON corr2d_job (finished_at) WHERE finished_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS corr2d_loss_chunk (
+	job_id     TEXT NOT NULL REFERENCES corr2d_job (id) ON DELETE CASCADE,
+	first_step INTEGER NOT NULL,
+	last_step  INTEGER NOT NULL,
+	data       BLOB NOT NULL,
+	PRIMARY KEY (job_id, first_step)
+) STRICT;
 `
 
-// Open opens (creating if needed) the store in dir, migrates our tables,
-// and lets the leases of jobs that a crashed process left running lapse so
-// that they resume at once. It holds an exclusive lock on dir until Close,
-// which is what makes that safe: no other process can be working them.
+// Open opens (creating if needed) the store in dir, checks its integrity,
+// migrates our tables and River's, and requeues River jobs that a crashed
+// process left running. It holds an exclusive lock on dir until Close,
+// which is what makes that requeueing safe: no other process can be
+// working those jobs.
 func Open(ctx context.Context, dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("sqlite: create data dir: %w", err)
 	}
-	lock := flock.New(filepath.Join(dir, "corr2d.lock"))
+	// The lock file outlives every server that used the dir: with it, an
+	// empty database file is one that replaced a database, not a new one.
+	lockPath := filepath.Join(dir, "corr2d.lock")
+	_, err := os.Stat(lockPath)
+	used := err == nil
+	lock := flock.New(lockPath)
 	locked, err := lock.TryLock()
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: lock data dir: %w", err)
@@ -84,7 +92,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	if !locked {
 		return nil, fmt.Errorf("sqlite: data dir %s is in use by another process", dir)
 	}
-	s, err := open(ctx, filepath.Join(dir, "corr2d.db"))
+	s, err := open(ctx, filepath.Join(dir, "corr2d.db"), used)
 	if err != nil {
 		_ = lock.Unlock()
 		return nil, err
@@ -93,11 +101,27 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	return s, nil
 }
 
-func open(ctx context.Context, path string) (*Store, error) {
-	// WAL lets readers run beside the writer; synchronous=FULL makes every
-	// commit survive a power cut, not only a killed process; the busy timeout
+// ErrCorrupt is a database file that fails its integrity check, or an
+// empty file where a database was.
+var ErrCorrupt = errors.New("the database is corrupt")
+
+func open(ctx context.Context, path string, used bool) (*Store, error) {
+	fi, err := os.Stat(path)
+	fresh := errors.Is(err, fs.ErrNotExist)
+	switch {
+	case err != nil && !fresh:
+		return nil, fmt.Errorf("sqlite: %w", err)
+	case err == nil && fi.Size() == 0 && used:
+		return nil, fmt.Errorf("sqlite: %s is empty, but this data dir held a database: %w; restore it from a backup, or move it aside to start with no jobs", path, ErrCorrupt)
+	case err == nil && fi.Size() == 0:
+		fresh = true
+	}
+	// Incremental auto-vacuum (which must precede WAL, the file's first
+	// write) lets deletes hand pages back to the file system; WAL lets
+	// readers run beside the writer; synchronous=FULL makes every commit
+	// survive a power cut, not only a killed process; the busy timeout
 	// absorbs the short waits between River's connection and ours.
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
+	dsn := "file:" + path + "?_pragma=auto_vacuum(INCREMENTAL)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
 		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -108,11 +132,47 @@ func open(ctx context.Context, path string) (*Store, error) {
 	// of failing with SQLITE_BUSY. Our own statements share it.
 	db.SetMaxOpenConns(1)
 	s := &Store{db: db}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.prepare(ctx, path, fresh); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// prepare checks and migrates the database.
+func (s *Store) prepare(ctx context.Context, path string, fresh bool) error {
+	if !fresh {
+		if err := s.check(ctx, path); err != nil {
+			return err
+		}
+	}
+	return s.migrate(ctx)
+}
+
+// check runs SQLite's quick integrity check.
+func (s *Store) check(ctx context.Context, path string) error {
+	rows, err := s.db.QueryContext(ctx, `PRAGMA quick_check`)
+	if err != nil {
+		return fmt.Errorf("sqlite: integrity check of %s: %w: %w; restore it from a backup", path, ErrCorrupt, err)
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return fmt.Errorf("sqlite: integrity check of %s: %w", path, err)
+		}
+		if line != "ok" && len(problems) < 5 {
+			problems = append(problems, line)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlite: integrity check of %s: %w: %w; restore it from a backup", path, ErrCorrupt, err)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("sqlite: integrity check of %s: %w: %s; restore it from a backup", path, ErrCorrupt, strings.Join(problems, "; "))
+	}
+	return nil
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -125,17 +185,16 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("sqlite: schema version: %w", err)
 	}
 	switch {
-	case tables == 0:
-		if _, err := s.db.ExecContext(ctx, schema+fmt.Sprintf("PRAGMA user_version = %d;", schemaVersion)); err != nil {
-			return fmt.Errorf("sqlite: migrate: %w", err)
+	case tables == 0 || version == schemaVersion:
+	case version == 2 || version == 3:
+		if err := s.upgradeFrom(ctx, version); err != nil {
+			return err
 		}
-	case version < 2 || version > schemaVersion:
+	default:
 		return fmt.Errorf("sqlite: the data dir holds schema version %d, this server reads 2 to %d; move it aside", version, schemaVersion)
 	}
-	for ; tables > 0 && version < schemaVersion; version++ {
-		if _, err := s.db.ExecContext(ctx, upgrades[version]+fmt.Sprintf("PRAGMA user_version = %d;", version+1)); err != nil {
-			return fmt.Errorf("sqlite: migrate to version %d: %w", version+1, err)
-		}
+	if _, err := s.db.ExecContext(ctx, schema+fmt.Sprintf("PRAGMA user_version = %d;", schemaVersion)); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
 	// A job still marked running was orphaned by a crash (we hold the lock,
 	// so nobody else runs it): its lease lapses now, and the runner resumes
@@ -166,69 +225,63 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
 // Create implements jobs.Store.
 func (s *Store) Create(ctx context.Context, j jobs.Job) error {
-	spec, err := json.Marshal(j.Spec)
+	r, err := jobs.EncodeJob(j)
 	if err != nil {
-		return fmt.Errorf("sqlite: encode spec: %w", err)
+		return fmt.Errorf("sqlite: create job %s: %w", j.ID, err)
 	}
-	cols, err := encodeAll(j.Weight, j.Bias, j.InitWeight, j.InitBias)
-	if err != nil {
-		return err
-	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO corr2d_job
-		(id, status, spec, created_at, step, weight, bias, init_weight, init_bias) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		j.ID, string(j.Status), string(spec), j.CreatedAt.UnixNano(), j.Step, cols[0], cols[1], cols[2], cols[3])
-	if err != nil {
+	if err := insert(ctx, s.db, r); err != nil {
 		return fmt.Errorf("sqlite: create job %s: %w", j.ID, err)
 	}
 	return nil
 }
 
-const jobColumns = `id, status, spec, created_at, started_at, finished_at, step, loss, weight, bias, init_weight, init_bias, opt_state, error, run`
+func insert(ctx context.Context, db execer, r jobs.Record) error {
+	_, err := db.ExecContext(ctx, `INSERT INTO corr2d_job (id, owner, status, spec, input, target, created_at,
+		started_at, finished_at, step, loss, weight, bias, init_weight, init_bias, opt_state, error, run)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.Owner, r.Status, r.Spec, r.Input, r.Target, r.CreatedAt.UnixNano(), nanos(r.StartedAt), nanos(r.FinishedAt),
+		r.Step, r.Loss, r.Weight, r.Bias, r.InitWeight, r.InitBias, r.OptState, r.Error, r.Run)
+	return err
+}
+
+func nanos(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixNano()
+}
+
+const (
+	jobColumns  = `id, owner, status, spec, input, target, created_at, started_at, finished_at, step, loss, weight, bias, init_weight, init_bias, opt_state, error, run`
+	leanColumns = `id, owner, status, spec, NULL, NULL, created_at, started_at, finished_at, step, loss, weight, bias, init_weight, init_bias, opt_state, error, run`
+)
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanJob(row scanner) (jobs.Job, error) {
 	var (
-		j                           jobs.Job
-		status, spec, weight, initW string
-		bias, initBias, state       sql.NullString
-		created                     int64
-		started, finished           sql.NullInt64
-		loss                        sql.NullFloat64
+		r                 jobs.Record
+		created           int64
+		started, finished sql.NullInt64
+		loss              sql.NullFloat64
 	)
-	if err := row.Scan(&j.ID, &status, &spec, &created, &started, &finished, &j.Step, &loss,
-		&weight, &bias, &initW, &initBias, &state, &j.Error, &j.Run); err != nil {
+	if err := row.Scan(&r.ID, &r.Owner, &r.Status, &r.Spec, &r.Input, &r.Target, &created, &started, &finished,
+		&r.Step, &loss, &r.Weight, &r.Bias, &r.InitWeight, &r.InitBias, &r.OptState, &r.Error, &r.Run); err != nil {
 		return jobs.Job{}, err
 	}
-	j.Status = jobs.Status(status)
-	j.CreatedAt = time.Unix(0, created).UTC()
-	j.StartedAt = optTime(started)
-	j.FinishedAt = optTime(finished)
+	r.CreatedAt = time.Unix(0, created).UTC()
+	r.StartedAt = optTime(started)
+	r.FinishedAt = optTime(finished)
 	if loss.Valid {
-		j.Loss = &loss.Float64
+		r.Loss = &loss.Float64
 	}
-	for _, c := range []struct {
-		name string
-		src  sql.NullString
-		dst  any
-	}{
-		{"spec", sql.NullString{String: spec, Valid: true}, &j.Spec},
-		{"weight", sql.NullString{String: weight, Valid: true}, &j.Weight},
-		{"bias", bias, &j.Bias},
-		{"init weight", sql.NullString{String: initW, Valid: true}, &j.InitWeight},
-		{"init bias", initBias, &j.InitBias},
-		{"optimizer state", state, &j.State},
-	} {
-		if !c.src.Valid {
-			continue
-		}
-		if err := json.Unmarshal([]byte(c.src.String), c.dst); err != nil {
-			return jobs.Job{}, fmt.Errorf("decode %s: %w", c.name, err)
-		}
-	}
-	return j, nil
+	return r.Job()
 }
 
 func optTime(t sql.NullInt64) *time.Time {
@@ -237,22 +290,6 @@ func optTime(t sql.NullInt64) *time.Time {
 	}
 	v := time.Unix(0, t.Int64).UTC()
 	return &v
-}
-
-// encodeAll encodes values as JSON columns; a nil slice is SQL NULL.
-func encodeAll(values ...any) ([]sql.NullString, error) {
-	out := make([]sql.NullString, len(values))
-	for i, v := range values {
-		if b, ok := v.([]float64); ok && b == nil {
-			continue
-		}
-		enc, err := json.Marshal(v)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: encode column: %w", err)
-		}
-		out[i] = sql.NullString{String: string(enc), Valid: true}
-	}
-	return out, nil
 }
 
 // Get implements jobs.Store.
@@ -285,11 +322,15 @@ func (s *Store) List(ctx context.Context, f jobs.ListFilter) ([]jobs.Job, error)
 		where = append(where, "status = ?")
 		args = append(args, string(f.Status))
 	}
+	if f.Owner != "" {
+		where = append(where, "owner = ?")
+		args = append(args, f.Owner)
+	}
 	if f.After != "" {
 		where = append(where, "id > ?")
 		args = append(args, f.After)
 	}
-	q := `SELECT ` + jobColumns + ` FROM corr2d_job`
+	q := `SELECT ` + leanColumns + ` FROM corr2d_job`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -360,45 +401,72 @@ func (s *Store) expectOne(ctx context.Context, tx *sql.Tx, res sql.Result, id st
 	if n == 1 {
 		return nil
 	}
-	if _, err := s.get(ctx, tx, id); err != nil {
-		return err
+	var one int
+	err = tx.QueryRowContext(ctx, `SELECT 1 FROM corr2d_job WHERE id = ?`, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("sqlite: job %s: %w", id, jobs.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: job %s: %w", id, err)
 	}
 	return fmt.Errorf("sqlite: job %s: %w", id, jobs.ErrNotActive)
 }
 
 // Save implements jobs.Store.
 func (s *Store) Save(ctx context.Context, id string, c jobs.Checkpoint) error {
-	cols, err := encodeAll(c.Weight, c.Bias, c.State)
-	if err != nil {
-		return err
-	}
-	state := cols[2]
+	r := jobs.EncodeCheckpoint(c)
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		var loss sql.NullFloat64
-		if n := len(c.Losses); n > 0 {
-			loss = sql.NullFloat64{Float64: c.Losses[n-1].Loss, Valid: true}
-		}
 		res, err := tx.ExecContext(ctx, `UPDATE corr2d_job SET step = ?, weight = ?, bias = ?, opt_state = ?,
-			loss = COALESCE(?, loss) WHERE id = ? AND status = 'running' AND run = ?`, c.Step, cols[0], cols[1], state, loss, id, c.Run)
+			loss = COALESCE(?, loss) WHERE id = ? AND status = 'running' AND run = ?`, r.Step, r.Weight, r.Bias, r.OptState, r.Loss, id, c.Run)
 		if err != nil {
 			return fmt.Errorf("sqlite: save job %s: %w", id, err)
 		}
 		if err := s.expectOne(ctx, tx, res, id); err != nil {
 			return err
 		}
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO corr2d_loss (job_id, step, loss) VALUES (?, ?, ?)
-			ON CONFLICT (job_id, step) DO UPDATE SET loss = excluded.loss`)
-		if err != nil {
+		if len(r.Chunks) == 0 {
+			return nil
+		}
+		if err := s.cutLosses(ctx, tx, id, r.Chunks[0].First); err != nil {
 			return fmt.Errorf("sqlite: save losses of %s: %w", id, err)
 		}
-		defer stmt.Close()
-		for _, p := range c.Losses {
-			if _, err := stmt.ExecContext(ctx, id, p.Step, p.Loss); err != nil {
-				return fmt.Errorf("sqlite: save loss %d of %s: %w", p.Step, id, err)
+		for _, ch := range r.Chunks {
+			if err := insertChunk(ctx, tx, id, ch); err != nil {
+				return fmt.Errorf("sqlite: save losses of %s: %w", id, err)
 			}
 		}
 		return nil
 	})
+}
+
+func insertChunk(ctx context.Context, db execer, id string, ch jobs.LossChunk) error {
+	_, err := db.ExecContext(ctx, `INSERT INTO corr2d_loss_chunk (job_id, first_step, last_step, data) VALUES (?, ?, ?, ?)`,
+		id, ch.First, ch.Last, ch.Data)
+	return err
+}
+
+// cutLosses removes the recorded losses from step on: a resumed job
+// records them again.
+func (s *Store) cutLosses(ctx context.Context, tx *sql.Tx, id string, step int) error {
+	var ch jobs.LossChunk
+	err := tx.QueryRowContext(ctx, `SELECT first_step, last_step, data FROM corr2d_loss_chunk
+		WHERE job_id = ? AND first_step < ? AND last_step >= ?`, id, step, step).Scan(&ch.First, &ch.Last, &ch.Data)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return err
+	default:
+		kept, _, err := ch.Truncate(step)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE corr2d_loss_chunk SET last_step = ?, data = ? WHERE job_id = ? AND first_step = ?`,
+			kept.Last, kept.Data, id, ch.First); err != nil {
+			return err
+		}
+	}
+	_, err = tx.ExecContext(ctx, `DELETE FROM corr2d_loss_chunk WHERE job_id = ? AND first_step >= ?`, id, step)
+	return err
 }
 
 // Finish implements jobs.Store.
@@ -424,12 +492,16 @@ func (s *Store) Finish(ctx context.Context, id string, status jobs.Status, errMs
 
 // Delete implements jobs.Store.
 func (s *Store) Delete(ctx context.Context, id string) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		j, err := s.get(ctx, tx, id)
-		if err != nil {
-			return err
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var status string
+		err := tx.QueryRowContext(ctx, `SELECT status FROM corr2d_job WHERE id = ?`, id).Scan(&status)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: job %s: %w", id, jobs.ErrNotFound)
 		}
-		if j.Status.Active() {
+		if err != nil {
+			return fmt.Errorf("sqlite: delete job %s: %w", id, err)
+		}
+		if jobs.Status(status).Active() {
 			return fmt.Errorf("sqlite: delete job %s: %w", id, jobs.ErrActive)
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM corr2d_job WHERE id = ?`, id); err != nil {
@@ -437,26 +509,74 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return s.reclaim(ctx)
+}
+
+// DeleteEnded implements jobs.Store.
+func (s *Store) DeleteEnded(ctx context.Context, before time.Time, limit int) (int, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM corr2d_job WHERE id IN (SELECT id FROM corr2d_job
+		WHERE finished_at < ? AND status IN ('succeeded', 'failed', 'canceled') ORDER BY finished_at LIMIT ?)`,
+		before.UnixNano(), limit)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: delete ended jobs: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: delete ended jobs: %w", err)
+	}
+	if n > 0 {
+		err = s.reclaim(ctx)
+	}
+	return int(n), err
+}
+
+// reclaim hands the pages that deletes freed back to the file system.
+func (s *Store) reclaim(ctx context.Context) error {
+	// The pragma frees pages as it is stepped: read it to the end.
+	rows, err := s.db.QueryContext(ctx, `PRAGMA incremental_vacuum`)
+	if err != nil {
+		return fmt.Errorf("sqlite: reclaim space: %w", err)
+	}
+	for rows.Next() {
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("sqlite: reclaim space: %w", err)
+	}
+	return nil
 }
 
 // Losses implements jobs.Store.
 func (s *Store) Losses(ctx context.Context, id string, afterStep, limit int) ([]jobs.LossPoint, error) {
-	if _, err := s.Get(ctx, id); err != nil {
-		return nil, err
+	var one int
+	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM corr2d_job WHERE id = ?`, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: job %s: %w", id, jobs.ErrNotFound)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT step, loss FROM corr2d_loss
-		WHERE job_id = ? AND step > ? ORDER BY step LIMIT ?`, id, afterStep, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: losses of %s: %w", id, err)
+	}
+	// Chunks are ordered by first step and never overlap, so the page
+	// starts in the first chunk that ends after afterStep.
+	rows, err := s.db.QueryContext(ctx, `SELECT first_step, last_step, data FROM corr2d_loss_chunk
+		WHERE job_id = ? AND last_step > ? ORDER BY first_step`, id, afterStep)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: losses of %s: %w", id, err)
 	}
 	defer rows.Close()
 	out := []jobs.LossPoint{}
-	for rows.Next() {
-		var p jobs.LossPoint
-		if err := rows.Scan(&p.Step, &p.Loss); err != nil {
+	for rows.Next() && len(out) < limit {
+		var ch jobs.LossChunk
+		if err := rows.Scan(&ch.First, &ch.Last, &ch.Data); err != nil {
 			return nil, fmt.Errorf("sqlite: losses of %s: %w", id, err)
 		}
-		out = append(out, p)
+		page, err := jobs.PageLosses([]jobs.LossChunk{ch}, afterStep, limit-len(out))
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: losses of %s: %w", id, err)
+		}
+		out = append(out, page...)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: losses of %s: %w", id, err)

@@ -1,14 +1,27 @@
 package sqlite_test
 
 import (
+	"compress/gzip"
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/corr2d/corr2d/internal/engine"
 	"github.com/corr2d/corr2d/internal/jobs"
 	"github.com/corr2d/corr2d/internal/jobs/jobstest"
 	"github.com/corr2d/corr2d/internal/store/sqlite"
+	"github.com/corr2d/corr2d/internal/tensor"
+	"github.com/corr2d/corr2d/internal/train"
 )
 
 func openStore(t *testing.T, dir string) *sqlite.Store {
@@ -63,3 +76,304 @@ func TestReopenKeepsJobs(t *testing.T) {
 }
 
 func j0() (t time.Time) { return time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC) }
+
+// fixtureDir copies the gzipped data dir of testdata/upgrade/NAME into a
+// fresh directory.
+func fixtureDir(t *testing.T, name string) (dir string, ids map[string]string) {
+	t.Helper()
+	src := filepath.Join("..", "..", "..", "testdata", "upgrade", name)
+	f, err := os.Open(filepath.Join(src, "corr2d.db.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = t.TempDir()
+	out, err := os.Create(filepath.Join(dir, "corr2d.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, zr); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	list, err := os.ReadFile(filepath.Join(src, "jobs.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids = map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(list)), "\n") {
+		status, id, _ := strings.Cut(line, " ")
+		ids[status] = id
+	}
+	return dir, ids
+}
+
+func TestSchema2DataDirOpensAndItsJobsReadBack(t *testing.T) {
+	ctx := context.Background()
+	dir, ids := fixtureDir(t, "v2")
+	s := openStore(t, dir)
+	var version int
+	if err := s.DB().QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil || version != 4 {
+		t.Fatalf("user_version = %d, %v; want 4", version, err)
+	}
+	var vacuum int
+	if err := s.DB().QueryRowContext(ctx, `PRAGMA auto_vacuum`).Scan(&vacuum); err != nil || vacuum != 2 {
+		t.Errorf("auto_vacuum = %d, %v; want 2 (incremental)", vacuum, err)
+	}
+	tests := []struct {
+		status   string
+		want     jobs.Status
+		step     int
+		losses   int
+		opt      string
+		errorHas string
+	}{
+		{"succeeded", jobs.StatusSucceeded, 20, 20, train.SGD, ""},
+		{"failed", jobs.StatusFailed, 8, 8, train.SGD, "not finite"},
+		{"running", jobs.StatusRunning, 0, 0, train.Adam, ""},
+		{"queued", jobs.StatusQueued, 0, 0, train.SGD, ""},
+		{"canceled", jobs.StatusCanceled, 0, 0, train.SGD, ""},
+	}
+	for _, tt := range tests {
+		j, err := s.Get(ctx, ids[tt.status])
+		if err != nil {
+			t.Fatalf("%s job: %v", tt.status, err)
+		}
+		if j.Status != tt.want || j.Step != tt.step || j.Spec.Optimizer.Name != tt.opt || !strings.Contains(j.Error, tt.errorHas) {
+			t.Errorf("%s job = %s at step %d, optimizer %s, error %q", tt.status, j.Status, j.Step, j.Spec.Optimizer.Name, j.Error)
+		}
+		if j.Spec.Conv.Padding != engine.PadValid || j.Spec.Conv.Border != engine.BorderZeros || j.Spec.Rank != 2 ||
+			!cmp.Equal(j.Spec.Input.Shape, []int{1, 1, 3, 8}) || len(j.Spec.Input.Data) != 24 || len(j.Weight.Data) != 2 {
+			t.Errorf("%s job spec = %+v", tt.status, j.Spec)
+		}
+		pts, err := s.Losses(ctx, j.ID, 0, 1000)
+		if err != nil || len(pts) != tt.losses {
+			t.Errorf("%s job: %d losses, %v; want %d", tt.status, len(pts), err, tt.losses)
+		}
+		for i, p := range pts {
+			if p.Step != i+1 {
+				t.Errorf("%s job: loss %d is of step %d", tt.status, i, p.Step)
+				break
+			}
+		}
+	}
+	q, _ := s.Get(ctx, ids["queued"])
+	if q.Spec.Init == nil || q.Spec.DType != train.Float64 || q.Spec.Optimizer.Momentum != 0.9 || q.Spec.Seed != nil {
+		t.Errorf("queued job's spec lost its init, dtype or momentum: %+v", q.Spec)
+	}
+}
+
+func TestSchema2QueuedJobRunsAfterTheUpgrade(t *testing.T) {
+	ctx := context.Background()
+	dir, ids := fixtureDir(t, "v2")
+	s := openStore(t, dir)
+	reg := prometheus.NewRegistry()
+	eng, err := engine.New(engine.Config{Workers: 2}, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	r, err := jobs.New(ctx, jobs.Config{Concurrency: 2}, s, s.DB(), eng, zaptest.NewLogger(t), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		if err := r.Stop(sctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		j, err := r.Get(ctx, ids["queued"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.Status == jobs.StatusSucceeded && j.Step == 30 {
+			break
+		}
+		if !j.Status.Active() || time.Now().After(deadline) {
+			t.Fatalf("queued job = %s at step %d (%s), want succeeded at 30", j.Status, j.Step, j.Error)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The job that was running at the crash resumes too.
+	for {
+		j, err := r.Get(ctx, ids["running"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.Step > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the job running at the crash is %s at step %d", j.Status, j.Step)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := r.Cancel(ctx, ids["running"]); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fileBytes is the database's size in use: its pages less the free ones.
+func fileBytes(t *testing.T, s *sqlite.Store) int64 {
+	t.Helper()
+	var pages, free, size int64
+	for q, dst := range map[string]*int64{`PRAGMA page_count`: &pages, `PRAGMA freelist_count`: &free, `PRAGMA page_size`: &size} {
+		if err := s.DB().QueryRow(q).Scan(dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return (pages - free) * size
+}
+
+// TestMillionStepsCostAtMost12BytesEach records a million float64 losses
+// in checkpoints of 1000 steps, the rate of a fast job, and measures what
+// the file grew by.
+func TestMillionStepsCostAtMost12BytesEach(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes a million losses")
+	}
+	ctx := context.Background()
+	s := openStore(t, t.TempDir())
+	j := jobstest.NewJob("01M", j0())
+	j.Spec.Steps = 1_000_000
+	if err := s.Create(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Start(ctx, j.ID, jobs.Lease{Holder: "test", TTL: time.Hour}, j0()); err != nil {
+		t.Fatal(err)
+	}
+	before := fileBytes(t, s)
+	const steps, every = 1_000_000, 1000
+	pts := make([]jobs.LossPoint, every)
+	for done := 0; done < steps; done += every {
+		for i := range pts {
+			// Not float32 values, so each costs 8 bytes.
+			pts[i] = jobs.LossPoint{Step: done + i + 1, Loss: 1 / float64(done+i+3)}
+		}
+		if err := s.Save(ctx, j.ID, jobs.Checkpoint{Step: done + every, Weight: j.Weight, Bias: j.Bias, Losses: pts}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	perStep := float64(fileBytes(t, s)-before) / steps
+	t.Logf("%.2f bytes per recorded step (float64 losses, a checkpoint every %d steps)", perStep, every)
+	if perStep > 12 {
+		t.Errorf("%.2f bytes per recorded step, want at most 12", perStep)
+	}
+	page, err := s.Losses(ctx, j.ID, 654_320, 3)
+	if err != nil || len(page) != 3 || page[0].Step != 654_321 || page[0].Loss != 1/float64(654_323) {
+		t.Errorf("Losses(after 654320, 3) = %v, %v", page, err)
+	}
+}
+
+func TestDeletedJobsShrinkTheFile(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	for i := range 40 {
+		j := jobstest.NewJob(fmt.Sprintf("01S%02d", i), j0())
+		j.Spec.Input = tensor.Dense{Shape: []int{1, 1, 100, 100}, Data: make([]float64, 10000)}
+		for k := range j.Spec.Input.Data {
+			j.Spec.Input.Data[k] = 1 / float64(k+3)
+		}
+		if err := s.Create(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Finish(ctx, j.ID, jobs.StatusCanceled, "", j0()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	size := func() int64 {
+		if _, err := s.DB().ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(filepath.Join(dir, "corr2d.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	full := size()
+	n, err := s.DeleteEnded(ctx, j0().Add(time.Second), 1000)
+	if err != nil || n != 40 {
+		t.Fatalf("DeleteEnded = %d, %v; want 40", n, err)
+	}
+	if got := size(); got > full/4 {
+		t.Errorf("file is %d bytes after deleting every job, %d before; want it to shrink", got, full)
+	}
+}
+
+func TestCorruptDatabaseIsRefused(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := sqlite.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		if err := s.Create(ctx, jobstest.NewJob(fmt.Sprintf("01C%02d", i), j0())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.DB().ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "corr2d.db")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Overwrite the last pages, where the latest rows live, with garbage.
+	for i := len(b) - 3*4096; i < len(b); i++ {
+		b[i] = byte(i * 7)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = sqlite.Open(ctx, dir)
+	if !errors.Is(err, sqlite.ErrCorrupt) || !strings.Contains(err.Error(), "backup") {
+		t.Fatalf("Open of a corrupt database = %v, want ErrCorrupt with advice", err)
+	}
+}
+
+func TestEmptyFileWhereADatabaseWasIsRefused(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	if err := s.Create(ctx, jobstest.NewJob("01E", j0())); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"corr2d.db-wal", "corr2d.db-shm"} {
+		_ = os.Remove(filepath.Join(dir, f))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "corr2d.db"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqlite.Open(ctx, dir); !errors.Is(err, sqlite.ErrCorrupt) {
+		t.Fatalf("Open of an emptied database = %v, want ErrCorrupt", err)
+	}
+	// A new dir with an empty file (made by hand, say) starts empty.
+	fresh := t.TempDir()
+	if err := os.WriteFile(filepath.Join(fresh, "corr2d.db"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	openStore(t, fresh)
+}
