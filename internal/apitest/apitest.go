@@ -58,7 +58,7 @@ type Validator struct {
 // kin-openapi's decoder).
 var registerDecoders = sync.OnceFunc(func() {
 	openapi3filter.RegisterBodyDecoder("multipart/form-data", formDecoder)
-	for _, ct := range []string{"text/plain", "application/openmetrics-text", "text/event-stream"} {
+	for _, ct := range []string{"text/plain", "application/openmetrics-text", "text/event-stream", "text/html", "text/javascript", "text/css"} {
 		if openapi3filter.RegisteredBodyDecoder(ct) == nil {
 			openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)
 		}

@@ -100,6 +100,8 @@ func TestRoutes(t *testing.T) {
 	got := apitest.NewValidator(t).Routes()
 	want := []apitest.Route{
 		{"POST", "/corr2d"},
+		{"GET", "/docs"},
+		{"GET", "/docs/assets/{file}"},
 		{"GET", "/healthz"},
 		{"GET", "/jobs"},
 		{"DELETE", "/jobs/{id}"},
@@ -109,6 +111,7 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/jobs/{id}/losses"},
 		{"GET", "/metrics"},
 		{"GET", "/openapi.yaml"},
+		{"GET", "/problems/{code}"},
 		{"GET", "/readyz"},
 		{"POST", "/train"},
 	}

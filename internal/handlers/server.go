@@ -19,6 +19,7 @@ import (
 	"github.com/corr2d/corr2d/internal/admit"
 	"github.com/corr2d/corr2d/internal/engine"
 	"github.com/corr2d/corr2d/internal/jobs"
+	"github.com/corr2d/corr2d/internal/web"
 )
 
 // Limits bound what one request may ask for. Each has a name that problem
@@ -114,6 +115,7 @@ type Server struct {
 	httpm    *httpMetrics
 	router   *chi.Mux
 	draining atomic.Bool
+	pages    *web.Pages
 	streams  streamGate
 	// closing is closed by Drain; open streams and long-polls end on it,
 	// so that shutdown does not wait for them.
@@ -128,8 +130,12 @@ func New(cfg Config, log *zap.Logger, eng *engine.Engine, runner *jobs.Runner, r
 	if err != nil {
 		return nil, err
 	}
+	pages, err := web.New(api.OpenAPI())
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
-		cfg: cfg, log: log, eng: eng, jobs: runner, httpm: m,
+		cfg: cfg, log: log, eng: eng, jobs: runner, httpm: m, pages: pages,
 		streams: make(streamGate, cfg.MaxStreams), closing: make(chan struct{}),
 		metrics: promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{
 			ErrorLog:          zap.NewStdLog(log),
@@ -167,6 +173,9 @@ func (s *Server) routes() *chi.Mux {
 	r.Get("/readyz", s.readyz)
 	r.Method(http.MethodGet, "/metrics", s.metrics)
 	r.Get("/openapi.yaml", s.openapi)
+	r.Get("/docs", s.docsPage)
+	r.Get("/docs/assets/{file}", s.docsAsset)
+	r.Get("/problems/{code}", s.problemType)
 	lim := s.cfg.Limits
 	r.With(s.admitBody(8*int64(lim.MaxElements+lim.MaxKernelElements))).Post("/corr2d", s.corr2d)
 	r.With(s.admitBody(8*int64(2*lim.MaxElements+lim.MaxKernelElements))).Post("/train", s.train)
