@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # The clients' tests against a real server: builds the server, starts it on
 # a free loopback port with a throwaway data dir, runs the Python client's
-# pytest suite (and the browser tests when they exist), then stops it.
+# pytest suite and the browser tests of / and /docs, then stops it.
 # Run from the repository root:
 #
 #   bash .ci/clients.sh
 #
 # Installs Debian's packages it needs when they are missing: the Python
-# client installs offline from them (numpy, setuptools, pip, venv), and
-# pytest runs it.
+# client installs offline from them (numpy, setuptools, pip, venv), pytest
+# runs it, and chromium is the browser that puppeteer-core (npm ci, from the
+# committed package-lock.json) drives. Screenshots land in
+# $BROWSER_OUT (default clients/browser/out).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in python3-numpy python3-pytest python3-venv python3-setuptools python3-pip; do
+for pkg in python3-numpy python3-pytest python3-venv python3-setuptools python3-pip chromium; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
+command -v npm >/dev/null || need+=(nodejs npm)
 if ((${#need[@]})); then
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
@@ -49,3 +52,9 @@ echo "== clients: python (pip install --no-build-isolation ./clients/python, pyt
 /usr/bin/python3 -m venv --system-site-packages "$work/venv"
 "$work/venv/bin/pip" install -q --no-build-isolation ./clients/python
 (cd "$work" && CORR2D_URL=$url "$work/venv/bin/python" -m pytest -q -p no:cacheprovider "$OLDPWD/clients/python/tests")
+
+echo "== clients: browser (chromium + puppeteer-core)"
+(cd clients/browser && npm ci --no-audit --no-fund --loglevel=error)
+start=$(date +%s)
+(cd clients/browser && CORR2D_URL=$url BROWSER_OUT=${BROWSER_OUT:-$PWD/out} node --test)
+echo "browser tests took $(($(date +%s) - start)) s"

@@ -64,6 +64,8 @@ func TestRoutesAreTheContractedOnes(t *testing.T) {
 		got = append(got, o.method+" "+o.path)
 	}
 	want := []string{
+		"GET /",
+		"GET /assets/{file}",
 		"POST /corr2d",
 		"GET /docs",
 		"GET /docs/assets/{file}",

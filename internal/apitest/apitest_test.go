@@ -99,6 +99,8 @@ func corr2dRequest(body string) *http.Request {
 func TestRoutes(t *testing.T) {
 	got := apitest.NewValidator(t).Routes()
 	want := []apitest.Route{
+		{"GET", "/"},
+		{"GET", "/assets/{file}"},
 		{"POST", "/corr2d"},
 		{"GET", "/docs"},
 		{"GET", "/docs/assets/{file}"},

@@ -34,7 +34,20 @@ func (s *Server) docsPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) docsAsset(w http.ResponseWriter, r *http.Request) {
-	a, ok := s.pages.DocsAsset(chi.URLParam(r, "file"))
+	s.serveNamed(w, r, s.pages.DocsAsset)
+}
+
+func (s *Server) playground(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Security-Policy", pageCSP)
+	s.serveAsset(w, r, s.pages.Playground())
+}
+
+func (s *Server) playgroundAsset(w http.ResponseWriter, r *http.Request) {
+	s.serveNamed(w, r, s.pages.PlaygroundAsset)
+}
+
+func (s *Server) serveNamed(w http.ResponseWriter, r *http.Request, lookup func(string) (web.Asset, bool)) {
+	a, ok := lookup(chi.URLParam(r, "file"))
 	if !ok {
 		s.writeError(w, r, &apiError{status: http.StatusNotFound, code: codeNotFound, detail: "no such file"})
 		return

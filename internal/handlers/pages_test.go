@@ -7,41 +7,50 @@ import (
 	"testing"
 )
 
-func TestDocsPageAndItsAssets(t *testing.T) {
+func TestPagesAndTheirAssets(t *testing.T) {
 	f := newFixture(t, options{})
-	rec := f.do(t, http.MethodGet, "/docs", "")
-	if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
-		t.Fatalf("GET /docs = %d %q", rec.Code, rec.Header().Get("Content-Type"))
-	}
-	if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
-		t.Errorf("GET /docs Content-Security-Policy %q", csp)
-	}
-	body := rec.Body.String()
-	for _, want := range []string{`src="/docs/assets/swagger-ui-bundle.js"`, `id="problem-invalid-value"`, `id="problem-too-large"`} {
-		if !strings.Contains(body, want) {
-			t.Errorf("GET /docs lacks %s", want)
+	for _, page := range []struct {
+		path string
+		want []string
+	}{
+		{"/docs", []string{`src="/docs/assets/swagger-ui-bundle.js"`, `id="problem-invalid-value"`, `id="problem-too-large"`}},
+		{"/", []string{`src="/assets/playground.js"`, `id="loss-canvas"`, `id="token"`}},
+	} {
+		rec := f.do(t, http.MethodGet, page.path, "")
+		if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
+			t.Fatalf("GET %s = %d %q", page.path, rec.Code, rec.Header().Get("Content-Type"))
+		}
+		if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
+			t.Errorf("GET %s Content-Security-Policy %q", page.path, csp)
+		}
+		for _, want := range page.want {
+			if !strings.Contains(rec.Body.String(), want) {
+				t.Errorf("GET %s lacks %s", page.path, want)
+			}
 		}
 	}
 	for _, tc := range []struct {
-		file, contentType string
+		path, contentType string
 	}{
-		{"swagger-ui-bundle.js", "text/javascript"},
-		{"swagger-ui.css", "text/css"},
-		{"docs.js", "text/javascript"},
-		{"docs.css", "text/css"},
+		{"/docs/assets/swagger-ui-bundle.js", "text/javascript"},
+		{"/docs/assets/swagger-ui.css", "text/css"},
+		{"/docs/assets/docs.js", "text/javascript"},
+		{"/docs/assets/docs.css", "text/css"},
+		{"/assets/playground.js", "text/javascript"},
+		{"/assets/playground.css", "text/css"},
 	} {
-		rec := f.do(t, http.MethodGet, "/docs/assets/"+tc.file, "")
+		rec := f.do(t, http.MethodGet, tc.path, "")
 		if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), tc.contentType) || rec.Body.Len() == 0 {
-			t.Errorf("GET /docs/assets/%s = %d %q, %d bytes", tc.file, rec.Code, rec.Header().Get("Content-Type"), rec.Body.Len())
+			t.Errorf("GET %s = %d %q, %d bytes", tc.path, rec.Code, rec.Header().Get("Content-Type"), rec.Body.Len())
 			continue
 		}
-		req := httptest.NewRequest(http.MethodGet, "/docs/assets/"+tc.file, nil)
+		req := httptest.NewRequest(http.MethodGet, tc.path, nil)
 		req.Header.Set("If-None-Match", rec.Header().Get("ETag"))
 		if again := f.v.Serve(t, f.srv, req); again.Code != http.StatusNotModified || again.Body.Len() != 0 {
-			t.Errorf("GET /docs/assets/%s with its ETag = %d, %d bytes; want 304", tc.file, again.Code, again.Body.Len())
+			t.Errorf("GET %s with its ETag = %d, %d bytes; want 304", tc.path, again.Code, again.Body.Len())
 		}
 	}
-	for _, target := range []string{"/docs/assets/nope.js", "/docs/assets/docs.html", "/problems/no-such-problem"} {
+	for _, target := range []string{"/docs/assets/nope.js", "/docs/assets/docs.html", "/assets/index.html", "/assets/docs.js", "/problems/no-such-problem"} {
 		if rec := f.do(t, http.MethodGet, target, ""); rec.Code != http.StatusNotFound {
 			t.Errorf("GET %s = %d, want 404", target, rec.Code)
 		}

@@ -169,6 +169,8 @@ func (s *Server) routes() *chi.Mux {
 	})
 	r.MethodNotAllowed(s.methodNotAllowed)
 
+	r.Get("/", s.playground)
+	r.Get("/assets/{file}", s.playgroundAsset)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Method(http.MethodGet, "/metrics", s.metrics)

@@ -1,5 +1,5 @@
-// Package web holds the service's pages: the API reference at /docs and its
-// explanation of every problem type. Their files are embedded, so the binary
+// Package web holds the service's pages: the playground at /, the API
+// reference at /docs and its explanation of every problem type. Their files are embedded, so the binary
 // serves them with no network and no CDN; the vendored Swagger UI is
 // refreshed from the npm registry by go generate.
 package web
@@ -21,7 +21,7 @@ import (
 
 //go:generate bash fetch-assets.sh
 
-//go:embed docs
+//go:embed docs playground
 var files embed.FS
 
 // ProblemType explains one kind of problem, as the x-problem-types list of
@@ -42,9 +42,11 @@ type Asset struct {
 
 // Pages are the rendered pages and their assets, built once at start.
 type Pages struct {
-	docs     Asset
-	assets   map[string]Asset // under /docs/assets/
-	problems map[string]ProblemType
+	docs       Asset
+	assets     map[string]Asset // under /docs/assets/
+	playground Asset
+	playAssets map[string]Asset // under /assets/
+	problems   map[string]ProblemType
 }
 
 // New renders the pages from the OpenAPI document spec.
@@ -55,7 +57,7 @@ func New(spec []byte) (*Pages, error) {
 	if err := yaml.Unmarshal(spec, &doc); err != nil {
 		return nil, fmt.Errorf("web: read the problem types: %w", err)
 	}
-	p := &Pages{assets: map[string]Asset{}, problems: map[string]ProblemType{}}
+	p := &Pages{assets: map[string]Asset{}, playAssets: map[string]Asset{}, problems: map[string]ProblemType{}}
 	for _, t := range doc.Problems {
 		p.problems[t.Code] = t
 	}
@@ -69,10 +71,18 @@ func New(spec []byte) (*Pages, error) {
 	}
 	p.docs = newAsset("docs.html", b.Bytes())
 	for _, dir := range []string{"docs", "docs/swagger-ui"} {
-		if err := p.addAssets(dir); err != nil {
+		if err := addAssets(p.assets, dir); err != nil {
 			return nil, err
 		}
 	}
+	if err := addAssets(p.playAssets, "playground"); err != nil {
+		return nil, err
+	}
+	index, err := fs.ReadFile(files, "playground/index.html")
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	p.playground = newAsset("index.html", index)
 	return p, nil
 }
 
@@ -90,7 +100,7 @@ func inlineCode(s string) template.HTML {
 	return template.HTML(b.String()) //nolint:gosec // every piece of s is escaped above
 }
 
-func (p *Pages) addAssets(dir string) error {
+func addAssets(into map[string]Asset, dir string) error {
 	entries, err := fs.ReadDir(files, dir)
 	if err != nil {
 		return fmt.Errorf("web: %w", err)
@@ -104,7 +114,7 @@ func (p *Pages) addAssets(dir string) error {
 		if err != nil {
 			return fmt.Errorf("web: %w", err)
 		}
-		p.assets[e.Name()] = newAsset(e.Name(), body)
+		into[e.Name()] = newAsset(e.Name(), body)
 	}
 	return nil
 }
@@ -124,6 +134,15 @@ func (p *Pages) Docs() Asset { return p.docs }
 // DocsAsset is a script or style sheet of the reference page, by file name.
 func (p *Pages) DocsAsset(name string) (Asset, bool) {
 	a, ok := p.assets[name]
+	return a, ok
+}
+
+// Playground is the page at /.
+func (p *Pages) Playground() Asset { return p.playground }
+
+// PlaygroundAsset is a script or style sheet of the playground, by file name.
+func (p *Pages) PlaygroundAsset(name string) (Asset, bool) {
+	a, ok := p.playAssets[name]
 	return a, ok
 }
 

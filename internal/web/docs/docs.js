@@ -1,5 +1,8 @@
 // Renders /openapi.yaml with Swagger UI, served from this binary: no CDN.
 "use strict";
+// Swagger UI's deep links rewrite the address's fragment as it starts, so
+// the problem type the address names is read first.
+var wanted = decodeURIComponent(location.hash.slice(1));
 window.addEventListener("load", function () {
   window.ui = SwaggerUIBundle({
     url: "/openapi.yaml",
@@ -13,10 +16,10 @@ window.addEventListener("load", function () {
     onComplete: function () {
       // Swagger UI renders after the page has loaded, pushing the problem
       // types down: scroll to the one the address names once it is done.
-      var id = decodeURIComponent(location.hash.slice(1));
-      if (id.indexOf("problem-") === 0) {
-        var el = document.getElementById(id);
+      if (wanted.indexOf("problem-") === 0) {
+        var el = document.getElementById(wanted);
         if (el) {
+          history.replaceState(null, "", "#" + wanted);
           el.scrollIntoView();
           el.classList.add("target");
         }
