@@ -39,6 +39,12 @@ func startProcess(t *testing.T, bin, dataDir string, args ...string) *process {
 	t.Helper()
 	addr := freeAddr(t)
 	cmd := exec.Command(bin, append([]string{"--addr", addr, "--data-dir", dataDir}, args...)...)
+	logPath := filepath.Join(t.TempDir(), "server.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -46,6 +52,12 @@ func startProcess(t *testing.T, bin, dataDir string, args ...string) *process {
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
+		_ = logFile.Close()
+		if t.Failed() {
+			if b, err := os.ReadFile(logPath); err == nil {
+				t.Logf("log of the server at %s (last 4 KiB):\n%s", addr, b[max(0, len(b)-4096):])
+			}
+		}
 	})
 	deadline := time.Now().Add(20 * time.Second)
 	for {

@@ -168,8 +168,10 @@ type Store interface {
 	// returns those jobs with their runs. A ttl of zero lets them lapse now.
 	Renew(ctx context.Context, holder string, ttl time.Duration) ([]RunRef, error)
 	// Lapsed returns the running jobs whose lease has lapsed, or that have
-	// none, with their current run.
-	Lapsed(ctx context.Context) ([]RunRef, error)
+	// none, with their current run; and of the claimed runs (runs that the
+	// queue handed to a replica a while ago), those whose job is still
+	// queued at that run: the replica died before it started them.
+	Lapsed(ctx context.Context, claimed []RunRef) ([]RunRef, error)
 	// Finish moves an active job to a terminal status, recording errMsg for
 	// failures; ErrNotActive if it had already ended.
 	Finish(ctx context.Context, id string, status Status, errMsg string, at time.Time) (Job, error)

@@ -2,9 +2,12 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"time"
 
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"go.uber.org/zap"
 )
 
@@ -74,9 +77,15 @@ func (l *leaseLoop) renew(ctx context.Context) {
 	}
 }
 
-// resume queues the next run of every job whose lease lapsed.
+// resume queues the next run of every job whose lease lapsed, or whose
+// run the queue handed to a replica that died before starting it.
 func (l *leaseLoop) resume(ctx context.Context) {
-	lapsed, err := l.r.store.Lapsed(ctx)
+	claimed, err := l.claimed(ctx)
+	if err != nil {
+		l.r.log.Warn("list claimed runs", zap.Error(err))
+		return
+	}
+	lapsed, err := l.r.store.Lapsed(ctx, claimed)
 	if err != nil {
 		l.r.log.Warn("find lapsed leases", zap.Error(err))
 		return
@@ -92,6 +101,26 @@ func (l *leaseLoop) resume(ctx context.Context) {
 			l.r.log.Info("job lease lapsed; resuming it", zap.String("job_id", ref.ID), zap.Int("run", ref.Run+1))
 		}
 	}
+}
+
+// claimed lists the runs that the queue handed to a replica longer than a
+// lease ago: a live replica has started them by then, or they are lost.
+func (l *leaseLoop) claimed(ctx context.Context) ([]RunRef, error) {
+	res, err := l.r.queue.JobList(ctx, river.NewJobListParams().Kinds(trainArgs{}.Kind()).
+		States(rivertype.JobStateRunning).First(10000))
+	if err != nil {
+		return nil, err
+	}
+	var out []RunRef
+	for _, row := range res.Jobs {
+		var args trainArgs
+		if row.AttemptedAt == nil || time.Since(*row.AttemptedAt) < l.r.cfg.FailoverAfter ||
+			json.Unmarshal(row.EncodedArgs, &args) != nil {
+			continue
+		}
+		out = append(out, RunRef{ID: args.JobID, Run: args.Run})
+	}
+	return out, nil
 }
 
 // handOver lets this replica's leases lapse now and queues the next run of

@@ -377,9 +377,10 @@ func storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
 // work is River's entry point for one run of a job.
 func (r *Runner) work(ctx context.Context, id string, run int) error {
 	sctx, cancel := storeContext(ctx)
-	since := time.Now()
 	j, err := r.store.Start(sctx, id, Lease{Holder: r.cfg.Replica, Run: run, TTL: r.cfg.FailoverAfter}, r.now())
 	cancel()
+	// A lease renewal that begins after this instant sees the lease.
+	since := time.Now()
 	switch {
 	case errors.Is(err, ErrNotActive):
 		return nil // canceled while queued, or superseded by a later run

@@ -58,7 +58,7 @@ func runLeaseContract(t *testing.T, open func(t *testing.T) jobs.Store) {
 			t.Errorf("Renew(a) (-want +got):\n%s", diff)
 		}
 		time.Sleep(300 * time.Millisecond)
-		lapsed, err := s.Lapsed(ctx)
+		lapsed, err := s.Lapsed(ctx, nil)
 		mustNil(t, err)
 		if len(lapsed) != 0 {
 			t.Errorf("Lapsed after renewal = %v, want none (01C is queued, not running)", lapsed)
@@ -75,7 +75,7 @@ func runLeaseContract(t *testing.T, open func(t *testing.T) jobs.Store) {
 		_, err = s.Start(ctx, "01B", jobs.Lease{Holder: "b", Run: 0, TTL: time.Minute}, t0)
 		mustNil(t, err)
 		time.Sleep(200 * time.Millisecond)
-		lapsed, err := s.Lapsed(ctx)
+		lapsed, err := s.Lapsed(ctx, nil)
 		mustNil(t, err)
 		if diff := cmp.Diff([]jobs.RunRef{{ID: "01A", Run: 3}}, lapsed); diff != "" {
 			t.Errorf("Lapsed (-want +got):\n%s", diff)
@@ -85,7 +85,7 @@ func runLeaseContract(t *testing.T, open func(t *testing.T) jobs.Store) {
 		if diff := cmp.Diff([]jobs.RunRef{{ID: "01B", Run: 0}}, released); diff != "" {
 			t.Errorf("Renew(b, 0) (-want +got):\n%s", diff)
 		}
-		lapsed, err = s.Lapsed(ctx)
+		lapsed, err = s.Lapsed(ctx, nil)
 		mustNil(t, err)
 		if len(lapsed) != 2 {
 			t.Errorf("Lapsed after the zero renewal = %v, want both jobs", lapsed)
@@ -93,10 +93,26 @@ func runLeaseContract(t *testing.T, open func(t *testing.T) jobs.Store) {
 		// An ended job holds no lease.
 		_, err = s.Finish(ctx, "01A", jobs.StatusCanceled, "", t0)
 		mustNil(t, err)
-		lapsed, err = s.Lapsed(ctx)
+		lapsed, err = s.Lapsed(ctx, nil)
 		mustNil(t, err)
 		if diff := cmp.Diff([]jobs.RunRef{{ID: "01B", Run: 0}}, lapsed); diff != "" {
 			t.Errorf("Lapsed after a cancel (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("a claimed run of a job still queued at that run is lapsed", func(t *testing.T) {
+		s := open(t)
+		for _, id := range []string{"01A", "01B", "01C"} {
+			mustNil(t, s.Create(ctx, NewJob(id, t0)))
+		}
+		_, err := s.Start(ctx, "01B", jobs.Lease{Holder: "b", Run: 0, TTL: time.Minute}, t0)
+		mustNil(t, err)
+		// 01A was never started; 01B runs under a live lease; 01C is queued
+		// at run 0, not 1.
+		lapsed, err := s.Lapsed(ctx, []jobs.RunRef{{ID: "01A", Run: 0}, {ID: "01B", Run: 0}, {ID: "01C", Run: 1}, {ID: "nope", Run: 0}})
+		mustNil(t, err)
+		if diff := cmp.Diff([]jobs.RunRef{{ID: "01A", Run: 0}}, lapsed); diff != "" {
+			t.Errorf("Lapsed (-want +got):\n%s", diff)
 		}
 	})
 }

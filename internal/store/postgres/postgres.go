@@ -413,9 +413,17 @@ func (s *Store) Renew(ctx context.Context, holder string, ttl time.Duration) ([]
 }
 
 // Lapsed implements jobs.Store.
-func (s *Store) Lapsed(ctx context.Context) ([]jobs.RunRef, error) {
+func (s *Store) Lapsed(ctx context.Context, claimed []jobs.RunRef) ([]jobs.RunRef, error) {
+	ids := make([]string, len(claimed))
+	runs := make([]int32, len(claimed))
+	for i, c := range claimed {
+		ids[i], runs[i] = c.ID, int32(c.Run)
+	}
 	rows, err := s.pool.Query(ctx, `SELECT id, run FROM corr2d_job
-		WHERE status = 'running' AND (lease_until IS NULL OR lease_until <= clock_timestamp())`)
+		WHERE status = 'running' AND (lease_until IS NULL OR lease_until <= clock_timestamp())
+		UNION SELECT j.id, j.run FROM corr2d_job j JOIN unnest($1::text[], $2::integer[]) AS c (id, run)
+			ON j.id = c.id AND j.run = c.run
+		WHERE j.status = 'queued'`, ids, runs)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: lapsed leases: %w", err)
 	}

@@ -6,6 +6,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -622,9 +623,16 @@ func (s *Store) Renew(ctx context.Context, holder string, ttl time.Duration) ([]
 }
 
 // Lapsed implements jobs.Store.
-func (s *Store) Lapsed(ctx context.Context) ([]jobs.RunRef, error) {
+func (s *Store) Lapsed(ctx context.Context, claimed []jobs.RunRef) ([]jobs.RunRef, error) {
+	refs, err := json.Marshal(claimed)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: lapsed leases: %w", err)
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT id, run FROM corr2d_job
-		WHERE status = 'running' AND (lease_until IS NULL OR lease_until <= ?)`, time.Now().UnixNano())
+		WHERE status = 'running' AND (lease_until IS NULL OR lease_until <= ?)
+		UNION SELECT j.id, j.run FROM corr2d_job j JOIN json_each(?) c
+			ON j.id = c.value ->> 'ID' AND j.run = c.value ->> 'Run'
+		WHERE j.status = 'queued'`, time.Now().UnixNano(), string(refs))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: lapsed leases: %w", err)
 	}

@@ -1,0 +1,302 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/corr2d/corr2d/internal/pgtest"
+)
+
+// replicaJobBody is a training job of a few hundred milliseconds on one
+// core: long enough to be mid-run when a replica dies, short enough for
+// hundreds of them.
+func replicaJobBody(seed, steps int) map[string]any {
+	const n = 24
+	x := make([][]float64, n)
+	y := make([][]float64, n)
+	for i := range n {
+		for j := range n {
+			x[i] = append(x[i], float64((i*7+j*3)%5)-2)
+		}
+		for j := range n - 1 {
+			y[i] = append(y[i], x[i][j]-x[i][j+1])
+		}
+	}
+	return map[string]any{"input": x, "target": y, "kernel_size": []int{1, 2}, "lr": 0.05,
+		"steps": steps, "loss": "mean", "seed": seed}
+}
+
+// replicas are server processes sharing one PostgreSQL database.
+type replicas struct {
+	url   string
+	bin   string
+	procs []*process
+}
+
+func startReplicas(t *testing.T, bin string, n int, args ...string) *replicas {
+	t.Helper()
+	rs := &replicas{url: pgtest.New(t), bin: bin}
+	for range n {
+		rs.add(t, args...)
+	}
+	return rs
+}
+
+func (rs *replicas) add(t *testing.T, args ...string) *process {
+	t.Helper()
+	p := startProcess(t, rs.bin, t.TempDir(), append([]string{"--database-url", rs.url, "--log-level", "warn"}, args...)...)
+	rs.procs = append(rs.procs, p)
+	return p
+}
+
+// succeeded counts the jobs that succeeded, straight from the database.
+func (rs *replicas) succeeded(t *testing.T) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, rs.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close(ctx) }()
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM corr2d_job WHERE status = 'succeeded'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// metric reads one unlabelled sample from a replica's /metrics.
+func (p *process) metric(t *testing.T, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(p.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("%s not in /metrics", name)
+	return 0
+}
+
+// TestReplicasShareJobsAndSurviveKill submits 200 jobs across two and three
+// replicas on one PostgreSQL, kills one replica with SIGKILL halfway, and
+// checks that every job succeeded once, with the loss history of an
+// uninterrupted single-process run.
+func TestReplicasShareJobsAndSurviveKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs several server processes")
+	}
+	bin := buildBinary(t)
+	for _, n := range []int{2, 3} {
+		t.Run(fmt.Sprintf("%d replicas", n), func(t *testing.T) {
+			const jobs, seeds, steps = 200, 4, 1000
+			rs := startReplicas(t, bin, n, "--job-concurrency", "2", "--checkpoint-every", "5ms", "--failover-after", "2s")
+
+			// The reference: each seed's job run whole by one process.
+			want := map[int][]lossPoint{}
+			for seed := range seeds {
+				s := rs.procs[0].server()
+				var j job
+				s.call(t, http.MethodPost, "/train", replicaJobBody(seed, steps), &j)
+				if got := s.waitJob(t, j.ID, finished); got.Status != "succeeded" {
+					t.Fatalf("reference job ended %s: %s", got.Status, got.Error)
+				}
+				want[seed] = s.losses(t, j.ID)
+			}
+
+			ids := make([]string, jobs)
+			for i := range jobs {
+				var j job
+				if r := rs.procs[i%n].server().call(t, http.MethodPost, "/train", replicaJobBody(i%seeds, steps), &j); r.status != http.StatusAccepted {
+					t.Fatalf("POST /train on replica %d = %d", i%n, r.status)
+				}
+				ids[i] = j.ID
+			}
+			deadline := time.Now().Add(3 * time.Minute)
+			for rs.succeeded(t) < seeds+jobs/2 {
+				if time.Now().After(deadline) {
+					t.Fatalf("only %d jobs succeeded", rs.succeeded(t))
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			// Kill the victim while it trains.
+			victim := rs.procs[n-1]
+			for before := victim.metric(t, "corr2d_job_steps_total"); ; {
+				time.Sleep(5 * time.Millisecond)
+				if victim.metric(t, "corr2d_job_steps_total") > before {
+					break
+				}
+			}
+			if err := victim.cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			_ = victim.cmd.Wait()
+			killedAt := time.Now()
+			for rs.succeeded(t) < seeds+jobs {
+				if time.Now().After(deadline) {
+					rs.dumpUnfinished(t)
+					t.Fatalf("only %d of %d jobs succeeded after the kill", rs.succeeded(t)-seeds, jobs)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			t.Logf("%d replicas: the rest of the jobs finished %v after the kill", n, time.Since(killedAt).Round(time.Millisecond))
+
+			failovers := 0.0
+			for i, id := range ids {
+				s := rs.procs[i%(n-1)].server()
+				if j := s.waitJob(t, id, finished); j.Status != "succeeded" {
+					t.Errorf("job %d ended %s: %s", i, j.Status, j.Error)
+					continue
+				}
+				if diff := cmp.Diff(want[i%seeds], s.losses(t, id)); diff != "" {
+					t.Errorf("job %d: loss history differs from a single-process run (-want +got):\n%s", i, diff)
+				}
+			}
+			for _, p := range rs.procs[:n-1] {
+				failovers += p.metric(t, "corr2d_job_failovers_total")
+			}
+			if failovers == 0 {
+				t.Errorf("no replica resumed a job of the killed one")
+			}
+		})
+	}
+}
+
+// TestFailoverWithinConfiguredTime runs a long job on one replica and
+// measures how soon a second one carries it on, after a SIGKILL and after
+// a graceful stop.
+func TestFailoverWithinConfiguredTime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs several server processes")
+	}
+	bin := buildBinary(t)
+	const after = 2 * time.Second
+	for _, tc := range []struct {
+		name  string
+		stop  func(p *process) error
+		limit time.Duration
+	}{
+		// The lease lapses within after of the kill, and the survivors look
+		// for lapsed leases every after/4; a second covers the hand-over.
+		{"kill -9", func(p *process) error { return p.cmd.Process.Kill() }, after + after/4 + time.Second},
+		// A graceful stop hands its jobs over at once.
+		{"graceful stop", func(p *process) error { return p.cmd.Process.Signal(os.Interrupt) }, time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := startReplicas(t, bin, 1, "--checkpoint-every", "5ms", "--failover-after", after.String())
+			a := rs.procs[0]
+			var j job
+			a.server().call(t, http.MethodPost, "/train", replicaJobBody(1, 1_000_000), &j)
+			a.server().waitJob(t, j.ID, func(j job) bool { return j.Step >= 50 })
+			b := rs.add(t, "--failover-after", after.String(), "--checkpoint-every", "5ms")
+			sb := b.server()
+
+			if err := tc.stop(a); err != nil {
+				t.Fatal(err)
+			}
+			_ = a.cmd.Wait()
+			stopped := time.Now()
+			last := sb.waitJob(t, j.ID, func(job) bool { return true }).Step
+			resumed := sb.waitJob(t, j.ID, func(j job) bool { return j.Step > last })
+			took := time.Since(stopped)
+			t.Logf("%s: replica b carried on from step %d after %v (limit %v)", tc.name, last, took.Round(time.Millisecond), tc.limit)
+			if took > tc.limit {
+				t.Errorf("failover took %v, want at most %v", took, tc.limit)
+			}
+			if resumed.Status != "running" {
+				t.Errorf("job is %s after failover", resumed.Status)
+			}
+			history := sb.losses(t, j.ID)
+			for i, pt := range history {
+				if pt.Step != i+1 {
+					t.Fatalf("loss history has step %d at position %d: a gap or a duplicate", pt.Step, i)
+				}
+			}
+			sb.call(t, http.MethodPost, "/jobs/"+j.ID+"/cancel", nil, nil)
+		})
+	}
+}
+
+// TestCancelReachesAnotherReplica cancels through one replica a job that
+// another runs, and checks that it stops within a second: long before the
+// lease renewal (every 7.5 s here) would notice.
+func TestCancelReachesAnotherReplica(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs several server processes")
+	}
+	bin := buildBinary(t)
+	rs := startReplicas(t, bin, 1, "--failover-after", "30s")
+	a := rs.procs[0]
+	var j job
+	a.server().call(t, http.MethodPost, "/train", replicaJobBody(2, 1_000_000), &j)
+	a.server().waitJob(t, j.ID, func(j job) bool { return j.Step >= 10 })
+	b := rs.add(t, "--failover-after", "30s")
+
+	canceledAt := time.Now()
+	var got job
+	b.server().call(t, http.MethodPost, "/jobs/"+j.ID+"/cancel", nil, &got)
+	if got.Status != "canceled" {
+		t.Fatalf("cancel answered status %q", got.Status)
+	}
+	// Replica a's step counter stands still once the run has stopped.
+	for {
+		before := a.metric(t, "corr2d_job_steps_total")
+		time.Sleep(100 * time.Millisecond)
+		if a.metric(t, "corr2d_job_steps_total") == before {
+			break
+		}
+		if time.Since(canceledAt) > 5*time.Second {
+			t.Fatal("replica a still trains 5 s after the cancel")
+		}
+	}
+	took := time.Since(canceledAt) - 100*time.Millisecond
+	t.Logf("the run on replica a stopped within %v of the cancel on replica b", took.Round(time.Millisecond))
+	if took > time.Second {
+		t.Errorf("the cancel took %v to reach the other replica, want at most 1s", took)
+	}
+}
+
+// dumpUnfinished logs the jobs that have not ended, with their queue rows.
+func (rs *replicas) dumpUnfinished(t *testing.T) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, rs.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close(ctx) }()
+	rows, err := conn.Query(ctx, `SELECT j.id, j.status, j.run, coalesce(j.lease_holder, ''), coalesce(j.lease_until::text, ''),
+		coalesce(r.state::text, ''), coalesce(r.args::text, ''), coalesce(r.attempted_by::text, '')
+		FROM corr2d_job j LEFT JOIN river_job r ON r.args->>'job_id' = j.id WHERE j.status IN ('queued', 'running')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a, b, d, e, f, g, h string
+		var c int
+		if err := rows.Scan(&a, &b, &c, &d, &e, &f, &g, &h); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("unfinished: %s %s run %d lease %s until %s; queue %s %s by %s", a, b, c, d, e, f, g, h)
+	}
+}
