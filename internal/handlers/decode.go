@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/corr2d/corr2d/internal/jsonscan"
@@ -95,13 +96,14 @@ func windowFor(size int64) int {
 }
 
 // decodeStream reads an object body from r (size bytes long, or 0 if that
-// is not known) through a window of window bytes, as decodeObject and then
-// jsonOperands read one from memory, with the same faults in the same
-// order, except that the tensors named in specs are read by tensor.Read as
-// they stream in. The faults of the body come first: a read error (too
-// large a body, say), then malformed JSON or not one object with distinct
-// keys, wherever it is in the body; then the other members' fields, as
-// encoding/json decodes them; then the tensors, in the order of names.
+// is not known) through a window of window bytes. The tensors named in
+// specs are read by tensor.Read as they stream in; the other tensor fields
+// are kept raw. The faults of the body come first: a read error (too large
+// a body, say), then malformed JSON or not one object with distinct keys,
+// wherever it is in the body; then the other members, in order (see
+// decodeMembers); then the tensors named in names, in that order. A params
+// part is read by it too, from memory, with no specs and no names, so both
+// kinds of request have one set of rules and messages.
 func decodeStream(r io.Reader, size, limit int64, window int, v tensorBody, specs map[string]partSpec, names []string) (map[string]operand, error) {
 	st := jsonscan.NewStream(r, window)
 	raws := v.tensorFields()
@@ -123,14 +125,14 @@ func decodeStream(r io.Reader, size, limit int64, window int, v tensorBody, spec
 	})
 	switch {
 	case st.Err() != nil:
-		return nil, decodeError(st.Err(), limit)
+		return nil, readError(st.Err(), "the body could not be read")
 	case fault != nil && valid:
 		// Well-formed, but not one object with distinct keys.
 		return nil, invalidField(codeInvalidValue, "", "the body must be one JSON object with distinct keys: %s", fault.Msg)
 	case fault != nil:
 		return nil, badRequest("the body is not valid JSON: %v", fault)
 	}
-	if err := decodeRest(rest, v); err != nil {
+	if err := decodeMembers(rest, v, ""); err != nil {
 		return nil, err
 	}
 	ops := map[string]operand{}
@@ -139,9 +141,7 @@ func decodeStream(r io.Reader, size, limit int64, window int, v tensorBody, spec
 		res, raw := read[name], *raws[name]
 		switch {
 		case raw != nil || res == nil:
-			// Absent, null, or given under a key that encoding/json
-			// matched to the field (case aside), whose value overrides
-			// the exact key's, as decodeObject lets it.
+			// Absent, null, or kept raw.
 			t, err := parseTensor(raw, ptr, spec.limit, spec.lim)
 			if err != nil {
 				return nil, err
@@ -175,91 +175,87 @@ func atNull(st *jsonscan.Stream) bool {
 	return i < len(b) && b[i] == 'n'
 }
 
-// decodeRest decodes the members that are not tensors into v with
-// encoding/json, which names unknown fields and wrong types.
-func decodeRest(members []restMember, v tensorBody) error {
-	rest := []byte{'{'}
-	for i, m := range members {
-		if i > 0 {
-			rest = append(rest, ',')
+// decodeMembers decodes an object's members into the struct v points to,
+// one at a time in order, so that the first fault reported is the first
+// member's. A key must be one of v's JSON names exactly, where
+// encoding/json would let "Input" stand for "input". ptr is the object's
+// JSON pointer ("" for the body).
+func decodeMembers(members []restMember, v any, ptr string) error {
+	names := map[string]bool{}
+	jsonNames(reflect.TypeOf(v).Elem(), names)
+	for _, m := range members {
+		if !names[m.key] {
+			return invalidField(codeUnknownField, ptr+"/"+m.key, "is not a known field")
 		}
 		k, _ := json.Marshal(m.key) // a string always encodes
-		rest = append(rest, k...)
-		rest = append(rest, ':')
-		rest = append(rest, m.value...)
-	}
-	dec := json.NewDecoder(bytes.NewReader(append(rest, '}')))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return decodeError(err, 0)
+		obj := append(append(append(append([]byte{'{'}, k...), ':'), m.value...), '}')
+		if err := json.Unmarshal(obj, v); err != nil {
+			return memberError(err, ptr)
+		}
 	}
 	return nil
 }
 
-// decodeObject splits body into its members: tensor members are kept as
-// sub-slices of body, the rest are decoded by encoding/json, which names
-// unknown fields and wrong types.
-func decodeObject(body []byte, v tensorBody) error {
-	tensors := v.tensorFields()
-	rest := []byte{'{'}
-	err := jsonscan.Object(body, func(key string, value []byte) error {
-		if dst, ok := tensors[key]; ok {
-			*dst = value
-			return nil
+// jsonNames adds the names encoding/json gives the fields of struct type t,
+// and of the structs it embeds, to names.
+func jsonNames(t reflect.Type, names map[string]bool) {
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case name == "-":
+		case f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct:
+			jsonNames(f.Type, names)
+		case name != "":
+			names[name] = true
+		case f.IsExported():
+			names[f.Name] = true
 		}
-		if len(rest) > 1 {
-			rest = append(rest, ',')
-		}
-		k, _ := json.Marshal(key) // a string always encodes
-		rest = append(rest, k...)
-		rest = append(rest, ':')
-		rest = append(rest, value...)
-		return nil
+	}
+}
+
+// memberError is the problem of a member that encoding/json refused, in the
+// object at ptr.
+func memberError(err error, ptr string) error {
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &typ) && typ.Field != "" {
+		return invalidField(codeInvalidValue, ptr+"/"+strings.ReplaceAll(typ.Field, ".", "/"),
+			"must be %s, not a JSON %s", typ.Type.String(), typ.Value)
+	}
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return invalidField(codeInvalidValue, ptr, "cannot be decoded: %v", err)
+}
+
+// decodeObject decodes the JSON object b, the value at ptr, into the
+// struct v points to, as decodeStream decodes a body's other members.
+func decodeObject(b []byte, v any, ptr string) error {
+	st := jsonscan.NewStream(bytes.NewReader(b), len(b)+1)
+	var members []restMember
+	fault, _ := st.Object(func(key string) jsonscan.Action {
+		members = append(members, restMember{key: key})
+		return jsonscan.Action{Capture: &members[len(members)-1].value}
 	})
-	var syn *jsonscan.SyntaxError
-	switch {
-	case errors.As(err, &syn) && json.Valid(body):
-		// Well-formed, but not one object with distinct keys.
-		return invalidField(codeInvalidValue, "", "the body must be one JSON object with distinct keys: %s", syn.Msg)
-	case errors.As(err, &syn):
-		return badRequest("the body is not valid JSON: %v", err)
-	case err != nil:
-		return err
+	if fault != nil {
+		return invalidField(codeInvalidValue, ptr, "must be one JSON object with distinct keys: %s", fault.Msg)
 	}
-	dec := json.NewDecoder(bytes.NewReader(append(rest, '}')))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return decodeError(err, 0)
-	}
-	return nil
+	return decodeMembers(members, v, ptr)
 }
 
-func decodeError(err error, limit int64) error {
+// readError is the problem of a body, or a part of one, that could not be
+// read to its end; detail says what went wrong, for the faults that are not
+// problems already.
+func readError(err error, detail string) error {
 	var (
-		syntax *json.SyntaxError
-		typ    *json.UnmarshalTypeError
-		mbe    *http.MaxBytesError
-		ae     *apiError
+		mbe *http.MaxBytesError
+		ae  *apiError
 	)
 	switch {
 	case errors.As(err, &ae):
 		return ae
 	case errors.As(err, &mbe):
-		return tooLarge("max_body_bytes", "", "the body is larger than %d bytes", limit)
-	case errors.Is(err, io.EOF):
-		return badRequest("the body is empty; send a JSON object")
-	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
-		return badRequest("the body is not valid JSON: %v", err)
-	case errors.As(err, &typ):
-		if typ.Field == "" {
-			return invalidField(codeInvalidValue, "", "the body must be a JSON object")
-		}
-		return invalidField(codeInvalidValue, "/"+strings.ReplaceAll(typ.Field, ".", "/"),
-			"must be %s, not a JSON %s", typ.Type.String(), typ.Value)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return invalidField(codeUnknownField, "/"+name, "is not a known field")
-	default:
-		return badRequest("the body could not be read: %v", err)
+		return tooLarge("max_body_bytes", "", "the body is larger than %d bytes", mbe.Limit)
 	}
+	return badRequest("%s: %v", detail, err)
 }

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"math"
@@ -31,9 +32,11 @@ var decodeCases = []decodeCase{
 	{"train", func() tensorBody { return &trainRequest{} }, (*Server).trainParts, []string{"input", "target"}},
 }
 
-// checkDecodeStream holds decodeStream, through the given window and reads
-// of the given size, to the body read whole by decodeObject and then
-// jsonOperands: the same problem, or the same operands and fields.
+// checkDecodeStream holds decodeStream, reading tensors as they stream in
+// through the given window and reads of the given size, to decodeStream
+// reading the body from memory as a params part, with the tensors taken
+// raw and then parsed by jsonOperands: the same problem, or the same
+// operands and fields.
 func checkDecodeStream(t *testing.T, body []byte, window, piece int) {
 	t.Helper()
 	s := &Server{cfg: Config{Limits: decodeLimits()}}
@@ -43,7 +46,8 @@ func checkDecodeStream(t *testing.T, body []byte, window, piece int) {
 		wantOps := map[string]operand{}
 		// A copy: encoding/json may write a RawMessage over the raw value
 		// it held, in the body.
-		werr := decodeObject(slices.Clone(body), want)
+		n := int64(len(body))
+		_, werr := decodeStream(bytes.NewReader(slices.Clone(body)), n, n, windowFor(n), want, nil, nil)
 		if werr == nil {
 			raws := want.tensorFields()
 			var named []namedRaw
@@ -114,7 +118,7 @@ var decodeSeeds = []string{
 	`{"input": [[1]], "kernel": [[1]], "optimizer": {"name": "sgd", "lr": 1}}`,
 }
 
-func TestDecodeStreamAgreesWithDecodeObject(t *testing.T) {
+func TestStreamedTensorsAgreeWithParams(t *testing.T) {
 	for _, body := range decodeSeeds {
 		for _, window := range []int{16, 40, 1 << 16} {
 			for _, piece := range []int{1, 5, 1 << 16} {

@@ -103,10 +103,8 @@ func TestGoldenConvThroughTheEngine(t *testing.T) {
 			var req corr2dRequest
 			var call corr2dCall
 			var out engine.Tensor[float64]
-			err := json.Unmarshal(c.Request, &req)
-			if err != nil {
-				err = decodeError(err, 0)
-			} else {
+			err := decodeObject(c.Request, &req, "")
+			if err == nil {
 				call, err = jsonCall(s, req)
 			}
 			if err == nil {

@@ -99,7 +99,7 @@ func (s *Server) readParts(w http.ResponseWriter, r *http.Request, specs map[str
 			break
 		}
 		if err != nil {
-			return nil, partReadError(err, s.cfg.Limits.MaxBodyBytes)
+			return nil, readError(err, "the multipart body is malformed")
 		}
 		name := part.FormName()
 		ptr := "/" + name
@@ -111,9 +111,10 @@ func (s *Server) readParts(w http.ResponseWriter, r *http.Request, specs map[str
 			seenParams = true
 			body, err := io.ReadAll(part)
 			if err != nil {
-				return nil, partReadError(err, s.cfg.Limits.MaxBodyBytes)
+				return nil, readError(err, "the multipart body is malformed")
 			}
-			if err := decodeObject(body, params); err != nil {
+			n := int64(len(body))
+			if _, err := decodeStream(bytes.NewReader(body), n, n, windowFor(n), params, nil, nil); err != nil {
 				return nil, err
 			}
 		case ok:
@@ -128,18 +129,6 @@ func (s *Server) readParts(w http.ResponseWriter, r *http.Request, specs map[str
 		}
 	}
 	return out, nil
-}
-
-func partReadError(err error, limit int64) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return tooLarge("max_body_bytes", "", "the body is larger than %d bytes", limit)
-	}
-	var ae *apiError
-	if errors.As(err, &ae) {
-		return ae
-	}
-	return badRequest("the multipart body is malformed: %v", err)
 }
 
 var (
@@ -174,7 +163,7 @@ func readOperand(part io.Reader, ptr string, spec partSpec) (operand, error) {
 	default:
 		raw, err := io.ReadAll(br)
 		if err != nil {
-			return operand{}, partReadError(err, 0)
+			return operand{}, readError(err, "the multipart body is malformed")
 		}
 		if !json.Valid(raw) {
 			return operand{}, invalidField(codeInvalidValue, ptr, "must be a .npy file, a PNG or JPEG image, or JSON nested arrays")
@@ -189,7 +178,7 @@ func readOperand(part io.Reader, ptr string, spec partSpec) (operand, error) {
 func partReadOrValue(err error, ptr, detail string) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return partReadError(err, 0)
+		return readError(err, "the multipart body is malformed")
 	}
 	return invalidField(codeInvalidValue, ptr, "%s: %v", detail, err)
 }

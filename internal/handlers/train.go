@@ -1,12 +1,9 @@
 package handlers
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/corr2d/corr2d/internal/jobs"
 	"github.com/corr2d/corr2d/internal/tensor"
@@ -43,24 +40,11 @@ type optimizerRequest struct {
 	Eps         *float64  `json:"eps"`
 }
 
-// UnmarshalJSON decodes strictly, so that an unknown field is named by its
-// full pointer: the body's decoder only knows the innermost name.
+// UnmarshalJSON decodes strictly, as the body's other members are decoded,
+// so that a fault is named by its full pointer.
 func (o *optimizerRequest) UnmarshalJSON(b []byte) error {
 	type plain optimizerRequest
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode((*plain)(o)); err != nil {
-		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			return invalidField(codeUnknownField, "/optimizer/"+strings.Trim(name, `"`), "is not a known field")
-		}
-		var typ *json.UnmarshalTypeError
-		if errors.As(err, &typ) && typ.Field != "" {
-			return invalidField(codeInvalidValue, "/optimizer/"+strings.ReplaceAll(typ.Field, ".", "/"),
-				"must be %s, not a JSON %s", typ.Type, typ.Value)
-		}
-		return err
-	}
-	return nil
+	return decodeObject(b, (*plain)(o), "/optimizer")
 }
 
 // trainEcho is a job's request as the API shows it: what the client sent,
