@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/corr2d/corr2d/internal/fastfloat"
 )
 
 // MaxDepth is how deeply Object and Skip let arrays and objects nest, the
@@ -46,17 +48,17 @@ func (e *SyntaxError) Error() string {
 // about a value. The first error fn returns stops the walk and is returned
 // as is.
 func Object(b []byte, fn func(key string, value []byte) error) error {
-	i := skipSpace(b, 0)
+	i := SkipSpace(b, 0)
 	if i == len(b) {
 		return &SyntaxError{Offset: i, Msg: "the input is empty, expected an object"}
 	}
 	if b[i] != '{' {
-		return &SyntaxError{Offset: i, Msg: "expected an object, found " + quoteByte(b[i])}
+		return &SyntaxError{Offset: i, Msg: "expected an object, found " + QuoteByte(b[i])}
 	}
 	var buf [16]member
 	members := buf[:0]
 	var index map[string]struct{} // once there are too many members to compare one by one
-	i = skipSpace(b, i+1)
+	i = SkipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		i++
 	} else {
@@ -65,7 +67,7 @@ func Object(b []byte, fn func(key string, value []byte) error) error {
 				return unexpectedEnd(i)
 			}
 			if b[i] != '"' {
-				return &SyntaxError{Offset: i, Msg: "expected a string key, found " + quoteByte(b[i])}
+				return &SyntaxError{Offset: i, Msg: "expected a string key, found " + QuoteByte(b[i])}
 			}
 			keyStart := i
 			end, plain, err := scanString(b, i)
@@ -85,20 +87,20 @@ func Object(b []byte, fn func(key string, value []byte) error) error {
 				}
 				index[key] = struct{}{}
 			}
-			i = skipSpace(b, end)
+			i = SkipSpace(b, end)
 			if i == len(b) {
 				return unexpectedEnd(i)
 			}
 			if b[i] != ':' {
-				return &SyntaxError{Offset: i, Msg: "expected ':' after an object key, found " + quoteByte(b[i])}
+				return &SyntaxError{Offset: i, Msg: "expected ':' after an object key, found " + QuoteByte(b[i])}
 			}
-			start := skipSpace(b, i+1)
+			start := SkipSpace(b, i+1)
 			end, err = skipValue(b, start, 1, MaxDepth)
 			if err != nil {
 				return err
 			}
 			members = append(members, member{key: key, start: start, end: end})
-			i = skipSpace(b, end)
+			i = SkipSpace(b, end)
 			if i == len(b) {
 				return unexpectedEnd(i)
 			}
@@ -107,13 +109,13 @@ func Object(b []byte, fn func(key string, value []byte) error) error {
 				break
 			}
 			if b[i] != ',' {
-				return &SyntaxError{Offset: i, Msg: "expected ',' or '}' after an object member, found " + quoteByte(b[i])}
+				return &SyntaxError{Offset: i, Msg: "expected ',' or '}' after an object member, found " + QuoteByte(b[i])}
 			}
-			i = skipSpace(b, i+1)
+			i = SkipSpace(b, i+1)
 		}
 	}
-	if i = skipSpace(b, i); i != len(b) {
-		return &SyntaxError{Offset: i, Msg: "unexpected " + quoteByte(b[i]) + " after the object"}
+	if i = SkipSpace(b, i); i != len(b) {
+		return &SyntaxError{Offset: i, Msg: "unexpected " + QuoteByte(b[i]) + " after the object"}
 	}
 	for _, m := range members {
 		if err := fn(m.key, b[m.start:m.end:m.end]); err != nil {
@@ -150,7 +152,7 @@ func Skip(b []byte) (int, error) {
 
 // SkipDepth is Skip with another limit on nesting. encoding/json's is 10000.
 func SkipDepth(b []byte, maxDepth int) (int, error) {
-	return skipValue(b, skipSpace(b, 0), 0, maxDepth)
+	return skipValue(b, SkipSpace(b, 0), 0, maxDepth)
 }
 
 // skipValue checks the value at b[i:] and returns the offset past it. depth
@@ -171,7 +173,7 @@ func skipValue(b []byte, i, depth, maxDepth int) (int, error) {
 			if depth+len(inObject) >= maxDepth {
 				return i, &SyntaxError{Offset: i, Msg: "arrays and objects nest more than " + strconv.Itoa(maxDepth) + " deep"}
 			}
-			i = skipSpace(b, i+1)
+			i = SkipSpace(b, i+1)
 			if i < len(b) && (c == '{' && b[i] == '}' || c == '[' && b[i] == ']') {
 				i++ // an empty container is a complete value
 				break
@@ -201,7 +203,7 @@ func skipValue(b []byte, i, depth, maxDepth int) (int, error) {
 			}
 		default:
 			if c != '-' && (c < '0' || c > '9') {
-				return i, &SyntaxError{Offset: i, Msg: "expected a value, found " + quoteByte(c)}
+				return i, &SyntaxError{Offset: i, Msg: "expected a value, found " + QuoteByte(c)}
 			}
 			if i, err = skipNumber(b, i); err != nil {
 				return i, err
@@ -229,14 +231,14 @@ func skipValue(b []byte, i, depth, maxDepth int) (int, error) {
 			if len(inObject) == 0 {
 				return i, nil
 			}
-			i = skipSpace(b, i)
+			i = SkipSpace(b, i)
 			if i == len(b) {
 				return i, unexpectedEnd(i)
 			}
 			obj := inObject[len(inObject)-1]
 			c := b[i]
 			if c == ',' {
-				i = skipSpace(b, i+1)
+				i = SkipSpace(b, i+1)
 				if obj {
 					if i, err = skipKey(b, i); err != nil {
 						return i, err
@@ -250,9 +252,9 @@ func skipValue(b []byte, i, depth, maxDepth int) (int, error) {
 				continue
 			}
 			if obj {
-				return i, &SyntaxError{Offset: i, Msg: "expected ',' or '}' after an object member, found " + quoteByte(c)}
+				return i, &SyntaxError{Offset: i, Msg: "expected ',' or '}' after an object member, found " + QuoteByte(c)}
 			}
-			return i, &SyntaxError{Offset: i, Msg: "expected ',' or ']' after an array element, found " + quoteByte(c)}
+			return i, &SyntaxError{Offset: i, Msg: "expected ',' or ']' after an array element, found " + QuoteByte(c)}
 		}
 	}
 }
@@ -264,20 +266,20 @@ func skipKey(b []byte, i int) (int, error) {
 		return i, unexpectedEnd(i)
 	}
 	if b[i] != '"' {
-		return i, &SyntaxError{Offset: i, Msg: "expected a string key, found " + quoteByte(b[i])}
+		return i, &SyntaxError{Offset: i, Msg: "expected a string key, found " + QuoteByte(b[i])}
 	}
 	i, _, err := scanString(b, i)
 	if err != nil {
 		return i, err
 	}
-	i = skipSpace(b, i)
+	i = SkipSpace(b, i)
 	if i == len(b) {
 		return i, unexpectedEnd(i)
 	}
 	if b[i] != ':' {
-		return i, &SyntaxError{Offset: i, Msg: "expected ':' after an object key, found " + quoteByte(b[i])}
+		return i, &SyntaxError{Offset: i, Msg: "expected ':' after an object key, found " + QuoteByte(b[i])}
 	}
-	return skipSpace(b, i+1), nil
+	return SkipSpace(b, i+1), nil
 }
 
 // scanString checks the string that starts with the quote at b[i] and
@@ -305,15 +307,15 @@ func scanString(b []byte, i int) (end int, plain bool, err error) {
 						return k, false, unexpectedEnd(k)
 					}
 					if !isHex(b[k]) {
-						return k, false, &SyntaxError{Offset: k, Msg: "expected a hex digit in a \\u escape, found " + quoteByte(b[k])}
+						return k, false, &SyntaxError{Offset: k, Msg: "expected a hex digit in a \\u escape, found " + QuoteByte(b[k])}
 					}
 				}
 				j += 6
 			default:
-				return j + 1, false, &SyntaxError{Offset: j + 1, Msg: "invalid escape " + quoteByte(b[j+1]) + " in a string"}
+				return j + 1, false, &SyntaxError{Offset: j + 1, Msg: "invalid escape " + QuoteByte(b[j+1]) + " in a string"}
 			}
 		case c < 0x20:
-			return j, false, &SyntaxError{Offset: j, Msg: "control character " + quoteByte(c) + " in a string"}
+			return j, false, &SyntaxError{Offset: j, Msg: "control character " + QuoteByte(c) + " in a string"}
 		case c >= utf8.RuneSelf:
 			// Not UTF-8 is accepted, as encoding/json accepts it, but such a
 			// key must be decoded to compare it as encoding/json would.
@@ -418,7 +420,7 @@ func skipNumber(b []byte, i int) (int, error) {
 	case '1' <= b[i] && b[i] <= '9':
 		i = digits(b, i+1)
 	default:
-		return i, &SyntaxError{Offset: i, Msg: "expected a digit in a number, found " + quoteByte(b[i])}
+		return i, &SyntaxError{Offset: i, Msg: "expected a digit in a number, found " + QuoteByte(b[i])}
 	}
 	if i < len(b) && b[i] == '.' {
 		j := digits(b, i+1)
@@ -445,13 +447,13 @@ func numberEnd(b []byte, i int) (int, error) {
 	if i == len(b) {
 		return i, unexpectedEnd(i)
 	}
-	return i, &SyntaxError{Offset: i, Msg: "expected a digit in a number, found " + quoteByte(b[i])}
+	return i, &SyntaxError{Offset: i, Msg: "expected a digit in a number, found " + QuoteByte(b[i])}
 }
 
 // digits returns the offset of the first byte at or after i that is not a
 // digit, looking at eight bytes at a time while it can.
 func digits(b []byte, i int) int {
-	for i+8 <= len(b) && eightDigits(binary.LittleEndian.Uint64(b[i:])) {
+	for i+8 <= len(b) && fastfloat.EightDigits(binary.LittleEndian.Uint64(b[i:])) {
 		i += 8
 	}
 	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
@@ -460,28 +462,21 @@ func digits(b []byte, i int) int {
 	return i
 }
 
-// eightDigits reports whether all eight bytes of w are ASCII digits: the
-// high nibble of each is 3, and stays 3 when 6 is added (which carries out
-// of the low nibble for ':' to '?'). A carry from one byte into the next
-// only happens when a byte is already not a digit.
-func eightDigits(w uint64) bool {
-	const hiNibbles = 0xf0f0f0f0f0f0f0f0
-	return w&hiNibbles|(w+0x0606060606060606)&hiNibbles>>4 == 0x3333333333333333
-}
-
 func literal(b []byte, i int, word string) (int, error) {
 	for k := 0; k < len(word); k++ {
 		if i+k == len(b) {
 			return i + k, unexpectedEnd(i + k)
 		}
 		if b[i+k] != word[k] {
-			return i + k, &SyntaxError{Offset: i + k, Msg: "expected " + word + ", found " + quoteByte(b[i+k])}
+			return i + k, &SyntaxError{Offset: i + k, Msg: "expected " + word + ", found " + QuoteByte(b[i+k])}
 		}
 	}
 	return i + len(word), nil
 }
 
-func skipSpace(b []byte, i int) int {
+// SkipSpace returns the index of the first byte at or after i that is not
+// JSON white space.
+func SkipSpace(b []byte, i int) int {
 	for i < len(b) {
 		switch b[i] {
 		case ' ', '\t', '\n', '\r':
@@ -497,8 +492,10 @@ func unexpectedEnd(i int) error {
 	return &SyntaxError{Offset: i, Msg: "unexpected end of input"}
 }
 
-func quoteByte(c byte) string {
-	if c >= 0x20 && c < utf8.RuneSelf {
+// QuoteByte names the byte c in a syntax error: quoted if it is printable
+// ASCII, in hex otherwise.
+func QuoteByte(c byte) string {
+	if c >= 0x20 && c < 0x7f {
 		return strconv.QuoteRune(rune(c))
 	}
 	return "byte 0x" + strconv.FormatUint(uint64(c), 16)

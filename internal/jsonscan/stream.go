@@ -209,7 +209,7 @@ func (w *walker) more(i *int) bool {
 // len(Window()) only at the end of the text.
 func (w *walker) space(i int) int {
 	for {
-		i = skipSpace(w.s.buf, i)
+		i = SkipSpace(w.s.buf, i)
 		if i < len(w.s.buf) || !w.more(&i) {
 			return i
 		}
@@ -251,7 +251,7 @@ func (w *walker) object(visit func(string) Action) {
 		return
 	}
 	if b[i] != '{' {
-		w.fail(i, "expected an object, found "+quoteByte(b[i]), true)
+		w.fail(i, "expected an object, found "+QuoteByte(b[i]), true)
 		if i, ok := w.skip(i, AtValue, 0); ok {
 			w.trailing(i, "the object")
 		}
@@ -271,7 +271,7 @@ func (w *walker) object(visit func(string) Action) {
 				return
 			}
 			if b[i] != '"' {
-				w.fail(i, "expected a string key, found "+quoteByte(b[i]), false)
+				w.fail(i, "expected a string key, found "+QuoteByte(b[i]), false)
 				return
 			}
 			keyStart, end, err := w.token(i, scanStringToken)
@@ -303,7 +303,7 @@ func (w *walker) object(visit func(string) Action) {
 				return
 			}
 			if c := w.s.buf[i]; c != ':' {
-				w.fail(i, "expected ':' after an object key, found "+quoteByte(c), false)
+				w.fail(i, "expected ':' after an object key, found "+QuoteByte(c), false)
 				return
 			}
 			var ok bool
@@ -320,7 +320,7 @@ func (w *walker) object(visit func(string) Action) {
 				break
 			}
 			if c != ',' {
-				w.fail(i, "expected ',' or '}' after an object member, found "+quoteByte(c), false)
+				w.fail(i, "expected ',' or '}' after an object member, found "+QuoteByte(c), false)
 				return
 			}
 			i = w.space(i + 1)
@@ -359,7 +359,7 @@ func (w *walker) member(i int, key string, visit func(string) Action) (int, bool
 // trailing checks that nothing but white space follows the value.
 func (w *walker) trailing(i int, what string) {
 	if i = w.space(i); i < len(w.s.buf) {
-		w.fail(i, "unexpected "+quoteByte(w.s.buf[i])+" after "+what, false)
+		w.fail(i, "unexpected "+QuoteByte(w.s.buf[i])+" after "+what, false)
 	}
 }
 
@@ -397,7 +397,7 @@ func (w *walker) skip(i int, st State, base int) (int, bool) {
 				_, i, err = w.token(i, func(b []byte, i int) (int, error) { return literal(b, i, "null") })
 			default:
 				if c != '-' && (c < '0' || c > '9') {
-					return i, w.fail(i, "expected a value, found "+quoteByte(c), false)
+					return i, w.fail(i, "expected a value, found "+QuoteByte(c), false)
 				}
 				_, i, err = w.token(i, skipNumber)
 			}
@@ -443,9 +443,9 @@ func (w *walker) skip(i int, st State, base int) (int, bool) {
 				w.stack = w.stack[:len(w.stack)-1]
 				i++
 			case obj:
-				return i, w.fail(i, "expected ',' or '}' after an object member, found "+quoteByte(c), false)
+				return i, w.fail(i, "expected ',' or '}' after an object member, found "+QuoteByte(c), false)
 			default:
-				return i, w.fail(i, "expected ',' or ']' after an array element, found "+quoteByte(c), false)
+				return i, w.fail(i, "expected ',' or ']' after an array element, found "+QuoteByte(c), false)
 			}
 		}
 	}
@@ -458,7 +458,7 @@ func (w *walker) key(i int) (int, bool) {
 		return i, w.unexpectedEnd(i)
 	}
 	if c := w.s.buf[i]; c != '"' {
-		return i, w.fail(i, "expected a string key, found "+quoteByte(c), false)
+		return i, w.fail(i, "expected a string key, found "+QuoteByte(c), false)
 	}
 	_, i, err := w.token(i, scanStringToken)
 	if err != nil {
@@ -468,7 +468,7 @@ func (w *walker) key(i int) (int, bool) {
 		return i, w.unexpectedEnd(i)
 	}
 	if c := w.s.buf[i]; c != ':' {
-		return i, w.fail(i, "expected ':' after an object key, found "+quoteByte(c), false)
+		return i, w.fail(i, "expected ':' after an object key, found "+QuoteByte(c), false)
 	}
 	return w.space(i + 1), true
 }

@@ -7,9 +7,10 @@ import (
 	"math"
 	"runtime"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
+
+	"github.com/corr2d/corr2d/internal/fastfloat"
 )
 
 // AppendJSON writes t as nested arrays, each number in the shortest form
@@ -17,7 +18,7 @@ import (
 // formatted as encoding/json formats it.
 func AppendJSON(b []byte, t Dense, bits int) []byte {
 	if len(t.Shape) == 0 {
-		return appendFloat(b, t.Data[0], bits)
+		return fastfloat.AppendFloat(b, t.Data[0], bits)
 	}
 	n := Size(t.Shape)
 	if n == 0 {
@@ -74,10 +75,10 @@ func appendElements(b []byte, shape []int, data []float64, lo, hi, bits int) []b
 			b = appendFloats64(b, data[e:end])
 			e = end
 		} else {
-			b = appendFloat(b, data[e], bits)
+			b = fastfloat.AppendFloat(b, data[e], bits)
 			for e++; e < end; e++ {
 				b = append(b, ',')
-				b = appendFloat(b, data[e], bits)
+				b = fastfloat.AppendFloat(b, data[e], bits)
 			}
 		}
 	}
@@ -97,13 +98,13 @@ func appendFloats64(b []byte, run []float64) []byte {
 	for len(run) > 0 {
 		batch := run[:min(len(run), floatsPerGrow)]
 		run = run[len(batch):]
-		// Each number takes at most maxFloat64Len bytes with its comma;
+		// Each number takes at most fastfloat.MaxFloat64Len bytes with its comma;
 		// the last one needs that much room to be written.
-		b = slices.Grow(b, len(batch)*maxFloat64Len)
+		b = slices.Grow(b, len(batch)*fastfloat.MaxFloat64Len)
 		out := b[len(b):cap(b)]
 		k := 0
 		for _, v := range batch {
-			k += putFloat64(out[k:], v)
+			k += fastfloat.PutFloat64(out[k:], v)
 			out[k] = ','
 			k++
 		}
@@ -121,9 +122,9 @@ func appendRepeat(b []byte, c byte, n int) []byte {
 
 func appendNumber(b []byte, v float64, bits int) []byte {
 	if bits == 64 {
-		return appendFloat64(b, v)
+		return fastfloat.AppendFloat64(b, v)
 	}
-	return appendFloat(b, v, bits)
+	return fastfloat.AppendFloat(b, v, bits)
 }
 
 // appendNested is the reference writer that AppendJSON's output must match
@@ -141,30 +142,13 @@ func appendNestedRest(b []byte, shape []int, data []float64, bits int) ([]byte, 
 			b = append(b, ',')
 		}
 		if len(shape) == 1 {
-			b = appendFloat(b, data[0], bits)
+			b = fastfloat.AppendFloat(b, data[0], bits)
 			data = data[1:]
 		} else {
 			b, data = appendNestedRest(b, shape[1:], data, bits)
 		}
 	}
 	return append(b, ']'), data
-}
-
-// appendFloat uses plain notation for ordinary magnitudes and exponent
-// notation for very large or small ones, like encoding/json. It is the
-// reference for appendFloat64, and the writer of float32 values.
-func appendFloat(b []byte, v float64, bits int) []byte {
-	if a := math.Abs(v); a != 0 && (bits == 64 && (a < 1e-6 || a >= 1e21) || bits == 32 && (float32(a) < 1e-6 || float32(a) >= 1e21)) {
-		n := len(b)
-		b = strconv.AppendFloat(b, v, 'e', -1, bits)
-		// Shorten e-07 to e-7, as encoding/json does.
-		if m := len(b); m-n >= 4 && b[m-4] == 'e' && b[m-3] == '-' && b[m-2] == '0' {
-			b[m-2] = b[m-1]
-			b = b[:m-1]
-		}
-		return b
-	}
-	return strconv.AppendFloat(b, v, 'f', -1, bits)
 }
 
 // chunkElems is how many elements one worker formats at a time: large

@@ -5,6 +5,9 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/corr2d/corr2d/internal/fastfloat"
+	"github.com/corr2d/corr2d/internal/jsonscan"
 )
 
 // Reading a large tensor's rows on several goroutines.
@@ -47,10 +50,10 @@ type rowsAhead struct {
 func (p *parser) readRowsAhead(workers int) {
 	b := p.b
 	first, depth := -1, 0
-	i := skipSpace(b, 0)
+	i := jsonscan.SkipSpace(b, 0)
 	for i < len(b) && b[i] == '[' {
 		first, depth = i, depth+1
-		i = skipSpace(b, i+1)
+		i = jsonscan.SkipSpace(b, i+1)
 	}
 	if depth < 2 || p.lim.MaxRank > 0 && depth > p.lim.MaxRank {
 		return
@@ -107,7 +110,7 @@ func findRows(b []byte, from, limit int) []int {
 			return starts
 		}
 		j += k
-		if n := skipSpace(b, j+1); n < len(b) && b[n] != '[' {
+		if n := jsonscan.SkipSpace(b, j+1); n < len(b) && b[n] != '[' {
 			if len(starts) == limit {
 				return nil
 			}
@@ -163,22 +166,22 @@ func startRows(r *rowsAhead, b []byte, dst []float64, workers int) {
 // readRow reads the array of exactly len(dst) numbers whose '[' is at b[i]
 // into dst, and returns the offset past its ']', or -1 for anything else.
 func readRow(b []byte, i int, dst []float64) int {
-	i = skipSpace(b, i+1)
+	i = jsonscan.SkipSpace(b, i+1)
 	for n := 0; n < len(dst); n++ {
 		if i == len(b) || b[i] != '-' && b[i]-'0' > 9 {
 			return -1
 		}
-		v, j, st := readNumber(b, i)
-		if st != numOK {
+		v, j, st := fastfloat.ReadNumber(b, i)
+		if st != fastfloat.OK {
 			return -1
 		}
 		dst[n] = v
 		i = j
 		if i < len(b) && b[i] == ',' {
-			i = skipSpace(b, i+1)
+			i = jsonscan.SkipSpace(b, i+1)
 			continue
 		}
-		i = skipSpace(b, i)
+		i = jsonscan.SkipSpace(b, i)
 		if i == len(b) {
 			return -1
 		}
@@ -191,7 +194,7 @@ func readRow(b []byte, i int, dst []float64) int {
 		if b[i] != ',' {
 			return -1
 		}
-		i = skipSpace(b, i+1)
+		i = jsonscan.SkipSpace(b, i+1)
 	}
 	return -1
 }

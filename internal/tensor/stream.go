@@ -114,14 +114,14 @@ func finish(s *jsonscan.Stream, at jsonscan.Resume, err error) error {
 	}
 	b, i := s.Window(), s.Pos()
 	for {
-		if i = skipSpace(b, i); i < len(b) || s.Done() {
+		if i = jsonscan.SkipSpace(b, i); i < len(b) || s.Done() {
 			break
 		}
 		s.More(i)
 		b, i = s.Window(), 0
 	}
 	if i < len(b) {
-		return syntaxError(s.Offset()+int64(i), "unexpected "+quoteByte(b[i])+" after the value")
+		return syntaxError(s.Offset()+int64(i), "unexpected "+jsonscan.QuoteByte(b[i])+" after the value")
 	}
 	return err
 }

@@ -10,6 +10,7 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/corr2d/corr2d/internal/fastfloat"
 	"github.com/corr2d/corr2d/internal/jsonscan"
 )
 
@@ -110,8 +111,8 @@ func parse(b []byte, lim Limits, whole bool, workers int) (Dense, int, *Error) {
 	}
 	err := p.top()
 	if err == nil && whole {
-		if i := skipSpace(b, p.i); i != len(b) {
-			err = p.syntax(i, "unexpected "+quoteByte(b[i])+" after the value")
+		if i := jsonscan.SkipSpace(b, p.i); i != len(b) {
+			err = p.syntax(i, "unexpected "+jsonscan.QuoteByte(b[i])+" after the value")
 		}
 	}
 	if err == nil {
@@ -134,8 +135,8 @@ func recheck(b []byte, whole bool, err *Error) *Error {
 	if serr != nil {
 		return &Error{Kind: BadSyntax, Msg: serr.Error()}
 	}
-	if i := skipSpace(b, n); whole && i != len(b) {
-		return syntaxError(int64(i), "unexpected "+quoteByte(b[i])+" after the value")
+	if i := jsonscan.SkipSpace(b, n); whole && i != len(b) {
+		return syntaxError(int64(i), "unexpected "+jsonscan.QuoteByte(b[i])+" after the value")
 	}
 	return err
 }
@@ -196,7 +197,7 @@ func (p *parser) halt(i, open int, state jsonscan.State) {
 // the window; it returns len(p.b) only at the end of the text.
 func (p *parser) space(i int) int {
 	for {
-		i = skipSpace(p.b, i)
+		i = jsonscan.SkipSpace(p.b, i)
 		if i == len(p.b) && p.streaming {
 			i, _ = p.more(i)
 			continue
@@ -229,7 +230,7 @@ func (p *parser) unexpected(i int, expected string) *Error {
 	if i == len(p.b) {
 		return p.syntax(i, "unexpected end of input")
 	}
-	return p.syntax(i, "expected "+expected+", found "+quoteByte(p.b[i]))
+	return p.syntax(i, "expected "+expected+", found "+jsonscan.QuoteByte(p.b[i]))
 }
 
 func (p *parser) top() *Error {
@@ -383,7 +384,7 @@ func (p *parser) numbers(depth int) (int, *Error) {
 				return 0, p.unexpected(i, "a value")
 			}
 		}
-		v, j, st := readNumber(b, i)
+		v, j, st := fastfloat.ReadNumber(b, i)
 		if j == len(b) && p.streaming {
 			// The number may go on past the window.
 			p.data = data
@@ -392,10 +393,10 @@ func (p *parser) numbers(depth int) (int, *Error) {
 			continue
 		}
 		switch st {
-		case numSyntax:
+		case fastfloat.Syntax:
 			p.halt(i, depth+1, jsonscan.AtValue)
 			return 0, p.unexpected(j, "a digit in a number")
-		case numRange:
+		case fastfloat.Range:
 			p.path[depth] = len(data) - start
 			p.halt(i, depth+1, jsonscan.AtValue)
 			return 0, p.fail(BadValue, depth+1, "%s is outside the range of float64", b[i:j])
@@ -457,25 +458,6 @@ func startsValue(c byte) bool {
 		return true
 	}
 	return false
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) {
-		switch b[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
-}
-
-func quoteByte(c byte) string {
-	if c >= 0x20 && c < 0x7f {
-		return strconv.QuoteRune(rune(c))
-	}
-	return "byte 0x" + strconv.FormatUint(uint64(c), 16)
 }
 
 // MarshalJSON implements json.Marshaler.

@@ -7,7 +7,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -194,21 +193,6 @@ func sameDense(a, b tensor.Dense) bool {
 		}
 	}
 	return true
-}
-
-// FuzzReadFloat compares the number reader with strconv on JSON numbers.
-func FuzzReadFloat(f *testing.F) {
-	for _, seed := range []string{"0", "-0", "1.5", "1e22", "1e23", "9007199254740993", "0.1", "2.2250738585072011e-308",
-		"4.9e-324", "1.7976931348623159e308", "123456789012345678901234567890", "0.000000000000000000001234", "-0.7235694921548763"} {
-		f.Add(seed)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		s = strings.Trim(s, " \t\r\n") // which json.Valid allows around a number
-		if s == "" || s[0] != '-' && (s[0] < '0' || s[0] > '9') || !json.Valid([]byte(s)) {
-			return
-		}
-		checkReadFloat(t, s)
-	})
 }
 
 func FuzzAppendJSON(f *testing.F) {

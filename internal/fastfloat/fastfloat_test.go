@@ -1,7 +1,8 @@
-package tensor_test
+package fastfloat_test
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"math"
 	"math/big"
 	"math/rand/v2"
@@ -9,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/corr2d/corr2d/internal/tensor"
+	"github.com/corr2d/corr2d/internal/fastfloat"
 )
 
 // The float reader and writer are checked against strconv, their
@@ -19,7 +20,7 @@ import (
 func TestPow10TableIsExact(t *testing.T) {
 	one := big.NewInt(1)
 	mask := new(big.Int).Sub(new(big.Int).Lsh(one, 64), one)
-	for e := tensor.Pow10Min; e <= tensor.Pow10Max; e++ {
+	for e := fastfloat.Pow10Min; e <= fastfloat.Pow10Max; e++ {
 		// floor(10^e × 2^s) in [2^127, 2^128): 10^e = num/den.
 		num, den := big.NewInt(1), big.NewInt(1)
 		p := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(abs(e))), nil)
@@ -48,7 +49,7 @@ func TestPow10TableIsExact(t *testing.T) {
 			}
 			break
 		}
-		hi, lo := tensor.Pow10(e)
+		hi, lo := fastfloat.Pow10(e)
 		if hi != new(big.Int).Rsh(want, 64).Uint64() || lo != new(big.Int).And(want, mask).Uint64() {
 			t.Fatalf("Pow10(%d) = %#x %#x, want %#x", e, hi, lo, want)
 		}
@@ -91,12 +92,12 @@ func TestFloorLogsAreExact(t *testing.T) {
 	}
 	for q := -1200; q <= 1200; q++ {
 		num, den := pow2(q)
-		if got, want := tensor.FloorLog10Pow2(q), floorLog10(num, den); got != want {
+		if got, want := fastfloat.FloorLog10Pow2(q), floorLog10(num, den); got != want {
 			t.Fatalf("FloorLog10Pow2(%d) = %d, want %d", q, got, want)
 		}
 		num.Mul(num, big.NewInt(3))
 		den.Mul(den, big.NewInt(4))
-		if got, want := tensor.FloorLog10ThreeQuartersPow2(q), floorLog10(num, den); got != want {
+		if got, want := fastfloat.FloorLog10ThreeQuartersPow2(q), floorLog10(num, den); got != want {
 			t.Fatalf("FloorLog10ThreeQuartersPow2(%d) = %d, want %d", q, got, want)
 		}
 	}
@@ -106,7 +107,7 @@ func TestFloorLogsAreExact(t *testing.T) {
 		if e < 0 {
 			want = -p.BitLen() // 10^|e| is no power of two
 		}
-		if got := tensor.FloorLog2Pow10(e); got != want {
+		if got := fastfloat.FloorLog2Pow10(e); got != want {
 			t.Fatalf("FloorLog2Pow10(%d) = %d, want %d", e, got, want)
 		}
 	}
@@ -116,12 +117,12 @@ func TestEightDigits(t *testing.T) {
 	check := func(s string) {
 		w := binary.LittleEndian.Uint64([]byte(s))
 		want := strings.Trim(s, "0123456789") == ""
-		if got := tensor.EightDigits(w); got != want {
+		if got := fastfloat.EightDigits(w); got != want {
 			t.Fatalf("EightDigits(%q) = %v, want %v", s, got, want)
 		}
 		if want {
 			n, _ := strconv.ParseUint(s, 10, 64)
-			if got := tensor.ParseEight(w); got != n {
+			if got := fastfloat.ParseEight(w); got != n {
 				t.Fatalf("ParseEight(%q) = %d, want %d", s, got, n)
 			}
 		}
@@ -155,7 +156,7 @@ func TestEightDigits(t *testing.T) {
 func checkReadFloat(t *testing.T, s string) {
 	t.Helper()
 	want, err := strconv.ParseFloat(s, 64)
-	got, n, syntaxOK, rangeOK := tensor.ReadFloat([]byte(s))
+	got, n, syntaxOK, rangeOK := readFloat([]byte(s))
 	if !syntaxOK || n != len(s) {
 		t.Fatalf("ReadFloat(%q) read %d bytes, syntax ok %v; want all %d", s, n, syntaxOK, len(s))
 	}
@@ -253,13 +254,13 @@ func TestReadFloatMatchesStrconvOnRandomInput(t *testing.T) {
 
 func TestReadFloatRejectsMalformedNumbers(t *testing.T) {
 	for _, s := range []string{"-", "-a", "--1", "1.", "1.e5", "1e", "1e+", "1E-", "-.5", "1.x", "1ex"} {
-		if _, _, syntaxOK, _ := tensor.ReadFloat([]byte(s)); syntaxOK {
+		if _, _, syntaxOK, _ := readFloat([]byte(s)); syntaxOK {
 			t.Errorf("ReadFloat(%q) is well formed, want a syntax fault", s)
 		}
 	}
 	// A number ends where its grammar ends; what follows is the caller's.
 	for s, want := range map[string]int{"01": 1, "-0.5.5": 4, "1e5e5": 3, "12,": 2, "1 ": 1, "0x1": 1} {
-		if _, n, ok, _ := tensor.ReadFloat([]byte(s)); !ok || n != want {
+		if _, n, ok, _ := readFloat([]byte(s)); !ok || n != want {
 			t.Errorf("ReadFloat(%q) reads %d bytes (ok %v), want %d", s, n, ok, want)
 		}
 	}
@@ -267,8 +268,8 @@ func TestReadFloatRejectsMalformedNumbers(t *testing.T) {
 
 func checkAppendFloat64(t *testing.T, v float64) {
 	t.Helper()
-	got := tensor.AppendFloat64(nil, v)
-	want := tensor.AppendFloatReference(nil, v, 64)
+	got := fastfloat.AppendFloat64(nil, v)
+	want := fastfloat.AppendFloat(nil, v, 64)
 	if string(got) != string(want) {
 		t.Fatalf("AppendFloat64(%v = %#x) = %s, want %s", v, math.Float64bits(v), got, want)
 	}
@@ -309,4 +310,26 @@ func TestAppendFloat64MatchesReference(t *testing.T) {
 		checkAppendFloat64(t, r.Float64()*2-1)
 		checkAppendFloat64(t, float64(r.IntN(1<<20))/float64(int(1)<<r.IntN(20)))
 	}
+}
+
+// readFloat reads the JSON number s, reporting whether it is well formed
+// and within float64.
+func readFloat(s []byte) (v float64, n int, syntaxOK, rangeOK bool) {
+	v, n, st := fastfloat.ReadNumber(s, 0)
+	return v, n, st != fastfloat.Syntax, st == fastfloat.OK
+}
+
+// FuzzReadFloat compares the number reader with strconv on JSON numbers.
+func FuzzReadFloat(f *testing.F) {
+	for _, seed := range []string{"0", "-0", "1.5", "1e22", "1e23", "9007199254740993", "0.1", "2.2250738585072011e-308",
+		"4.9e-324", "1.7976931348623159e308", "123456789012345678901234567890", "0.000000000000000000001234", "-0.7235694921548763"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		s = strings.Trim(s, " \t\r\n") // which json.Valid allows around a number
+		if s == "" || s[0] != '-' && (s[0] < '0' || s[0] > '9') || !json.Valid([]byte(s)) {
+			return
+		}
+		checkReadFloat(t, s)
+	})
 }

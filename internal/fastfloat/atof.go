@@ -1,4 +1,7 @@
-package tensor
+// Package fastfloat reads JSON numbers into float64 and writes float64 as
+// encoding/json does, bit for bit as strconv would, only faster: the tensor
+// codec spends most of its time here.
+package fastfloat
 
 //go:generate go run gen_pow10.go
 
@@ -25,13 +28,13 @@ import (
 //     the two neighbouring significands cannot settle, subnormals, overflow,
 //     and exact halfway cases.
 
-// numStatus says how reading a number went.
-type numStatus uint8
+// Status says how reading a number went.
+type Status uint8
 
 const (
-	numOK     numStatus = iota
-	numSyntax           // not the JSON number grammar; the index is of the offending byte
-	numRange            // well formed but beyond float64: ±Inf
+	OK     Status = iota
+	Syntax        // not the JSON number grammar; the index is of the offending byte
+	Range         // well formed but beyond float64: ±Inf
 )
 
 // exactPow10 are the powers of ten that float64 represents exactly.
@@ -42,7 +45,7 @@ var exactPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 
 var uint64Pow10 = [...]uint64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
 
-// readNumber reads the JSON number that starts at b[i], which is '-' or a
+// ReadNumber reads the JSON number that starts at b[i], which is '-' or a
 // digit, and returns its value and the index just past it. The number's end
 // is where its grammar ends; the caller checks what follows.
 //
@@ -50,13 +53,13 @@ var uint64Pow10 = [...]uint64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 
 // branch-free count of the leading digits of each word, tried too, was
 // slower: it puts every load behind the previous count, where the branchy
 // loop lets the processor run ahead.)
-func readNumber(b []byte, i int) (float64, int, numStatus) {
+func ReadNumber(b []byte, i int) (float64, int, Status) {
 	start := i
 	neg := b[i] == '-'
 	if neg {
 		i++
 		if i == len(b) {
-			return 0, i, numSyntax
+			return 0, i, Syntax
 		}
 	}
 	// The significand accumulates every digit, wrapping if there are more
@@ -69,17 +72,10 @@ func readNumber(b []byte, i int) (float64, int, numStatus) {
 		i++
 	case c >= '1' && c <= '9':
 		intStart := i
-		for i < len(b) {
-			d := b[i] - '0'
-			if d > 9 {
-				break
-			}
-			m = m*10 + uint64(d)
-			i++
-		}
+		i, m = addDigits(b, i, 0)
 		nd = i - intStart
 	default:
-		return 0, i, numSyntax
+		return 0, i, Syntax
 	}
 	exp := 0
 	if i < len(b) && b[i] == '.' {
@@ -87,22 +83,15 @@ func readNumber(b []byte, i int) (float64, int, numStatus) {
 		fracStart := i
 		for i+8 <= len(b) {
 			w := binary.LittleEndian.Uint64(b[i:])
-			if !eightDigits(w) {
+			if !EightDigits(w) {
 				break
 			}
 			m = m*100000000 + parseEight(w)
 			i += 8
 		}
-		for i < len(b) {
-			d := b[i] - '0'
-			if d > 9 {
-				break
-			}
-			m = m*10 + uint64(d)
-			i++
-		}
+		i, m = addDigits(b, i, m)
 		if i == fracStart {
-			return 0, i, numSyntax
+			return 0, i, Syntax
 		}
 		exp = fracStart - i
 		nd += i - fracStart
@@ -110,30 +99,9 @@ func readNumber(b []byte, i int) (float64, int, numStatus) {
 	mantEnd := i
 	expPart := 0
 	if i < len(b) && b[i]|0x20 == 'e' {
-		i++
-		expNeg := false
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			expNeg = b[i] == '-'
-			i++
-		}
-		expStart := i
-		for i < len(b) {
-			d := b[i] - '0'
-			if d > 9 {
-				break
-			}
-			// Past any float64 exponent the value is 0 or Inf whatever
-			// follows, so stop growing rather than overflow.
-			if expPart < 1_000_000 {
-				expPart = expPart*10 + int(d)
-			}
-			i++
-		}
-		if i == expStart {
-			return 0, i, numSyntax
-		}
-		if expNeg {
-			expPart = -expPart
+		var ok bool
+		if i, expPart, ok = readExponent(b, i+1); !ok {
+			return 0, i, Syntax
 		}
 	}
 	exp += expPart
@@ -145,21 +113,62 @@ func readNumber(b []byte, i int) (float64, int, numStatus) {
 		if neg {
 			f = -f
 		}
-		return f, i, numOK
+		return f, i, OK
 	}
 	return parseFloat(b, start, i)
 }
 
+// addDigits appends the decimal digits from b[i] on to m, and returns the
+// index past them with the new m, which wraps past 19 digits.
+func addDigits(b []byte, i int, m uint64) (int, uint64) {
+	for i < len(b) {
+		d := b[i] - '0'
+		if d > 9 {
+			break
+		}
+		m = m*10 + uint64(d)
+		i++
+	}
+	return i, m
+}
+
+// readExponent reads the exponent that starts at b[i], just after the 'e',
+// and returns the index past it and its value; ok is false if it has no
+// digits. Past any float64 exponent the value is 0 or Inf whatever follows,
+// so the exponent stops growing there rather than overflow.
+func readExponent(b []byte, i int) (end, exp int, ok bool) {
+	neg := false
+	if i < len(b) && (b[i] == '+' || b[i] == '-') {
+		neg = b[i] == '-'
+		i++
+	}
+	expStart := i
+	for i < len(b) {
+		d := b[i] - '0'
+		if d > 9 {
+			break
+		}
+		if exp < 1_000_000 {
+			exp = exp*10 + int(d)
+		}
+		i++
+	}
+	if neg {
+		exp = -exp
+	}
+	return i, exp, i > expStart
+}
+
 // parseFloat reads b[start:end], a checked JSON number, with strconv.
-func parseFloat(b []byte, start, end int) (float64, int, numStatus) {
+func parseFloat(b []byte, start, end int) (float64, int, Status) {
 	// unsafe.String lends the bytes to ParseFloat as a string without a
 	// copy. That is safe because ParseFloat does not keep its argument (its
 	// errors hold a copy) and b is not modified during the call.
 	f, err := strconv.ParseFloat(unsafe.String(&b[start], end-start), 64)
 	if err != nil || math.IsInf(f, 0) {
-		return f, end, numRange
+		return f, end, Range
 	}
-	return f, end, numOK
+	return f, end, OK
 }
 
 // significand reads a number's digits (s is the number up to its exponent,
@@ -276,12 +285,12 @@ func eiselLemire(m uint64, exp int) (float64, bool) {
 	return math.Float64frombits(uint64(biased)<<52 | mant&(1<<52-1)), true
 }
 
-// eightDigits reports whether all eight bytes of w (read little-endian from
+// EightDigits reports whether all eight bytes of w (read little-endian from
 // the text) are ASCII digits: the high nibble of each is 3, and stays 3 when
 // 6 is added (which carries out of the low nibble for ':' to '?'). A carry
 // from one byte into the next only happens when a byte is already not a
 // digit.
-func eightDigits(w uint64) bool {
+func EightDigits(w uint64) bool {
 	const hiNibbles = 0xf0f0f0f0f0f0f0f0
 	return w&hiNibbles|(w+0x0606060606060606)&hiNibbles>>4 == 0x3333333333333333
 }

@@ -1,4 +1,4 @@
-package tensor
+package fastfloat
 
 import (
 	"encoding/binary"
@@ -17,25 +17,25 @@ import (
 // The digits are the same as strconv's; only the way of finding them is
 // cheaper. Float32 output keeps strconv.
 
-// maxFloat64Len is the room putFloat64 needs: the longest number is 25
+// MaxFloat64Len is the room PutFloat64 needs: the longest number is 25
 // bytes (-0.0000012345678901234567), and the digits are stored eight bytes
 // at a time, the last store ending up to seven bytes past the number.
-const maxFloat64Len = 32
+const MaxFloat64Len = 32
 
-// appendFloat64 appends v formatted as encoding/json formats a float64:
+// AppendFloat64 appends v formatted as encoding/json formats a float64:
 // plain notation from 1e-6 up to 1e21, exponent notation outside, with the
 // exponent's leading zero dropped (1e-7, not 1e-07).
-func appendFloat64(b []byte, v float64) []byte {
-	b = slices.Grow(b, maxFloat64Len)
-	n := putFloat64(b[len(b):len(b)+maxFloat64Len], v)
+func AppendFloat64(b []byte, v float64) []byte {
+	b = slices.Grow(b, MaxFloat64Len)
+	n := PutFloat64(b[len(b):len(b)+MaxFloat64Len], v)
 	return b[:len(b)+n]
 }
 
-// putFloat64 writes v as appendFloat64 does at the start of dst, which has
-// room for maxFloat64Len bytes, and returns the length of the number. It
+// PutFloat64 writes v as AppendFloat64 does at the start of dst, which has
+// room for MaxFloat64Len bytes, and returns the length of the number. It
 // may write past the number, within that room.
-func putFloat64(dst []byte, v float64) int {
-	out := dst[:maxFloat64Len]
+func PutFloat64(dst []byte, v float64) int {
+	out := dst[:MaxFloat64Len]
 	u := math.Float64bits(v)
 	if u&(1<<63-1) == 0 {
 		if u != 0 {
@@ -317,4 +317,22 @@ func floorLog10ThreeQuartersPow2(q int) int {
 // floorLog2Pow10 returns floor(e × log2(10)) for |e| ≤ 1838394.
 func floorLog2Pow10(e int) int {
 	return (e * 913124641741) >> 38
+}
+
+// AppendFloat appends v, as a float of the given bits (32 or 64), in its
+// shortest form with strconv, in encoding/json's notation: exponent
+// notation only for very large or small magnitudes. It is the reference
+// for AppendFloat64, and the writer of float32 values.
+func AppendFloat(b []byte, v float64, bits int) []byte {
+	if a := math.Abs(v); a != 0 && (bits == 64 && (a < 1e-6 || a >= 1e21) || bits == 32 && (float32(a) < 1e-6 || float32(a) >= 1e21)) {
+		n := len(b)
+		b = strconv.AppendFloat(b, v, 'e', -1, bits)
+		// Shorten e-07 to e-7, as encoding/json does.
+		if m := len(b); m-n >= 4 && b[m-4] == 'e' && b[m-3] == '-' && b[m-2] == '0' {
+			b[m-2] = b[m-1]
+			b = b[:m-1]
+		}
+		return b
+	}
+	return strconv.AppendFloat(b, v, 'f', -1, bits)
 }

@@ -1,0 +1,5 @@
+//go:build !race
+
+package fastfloat_test
+
+const raceEnabled = false
