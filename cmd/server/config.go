@@ -32,6 +32,8 @@ type config struct {
 	checkpointEvery time.Duration
 	lossGrace       time.Duration
 	jobRetention    time.Duration
+	maxLossSeries   int
+	logSample       int
 	requestTimeout  time.Duration
 	shutdownTimeout time.Duration
 	limits          handlers.Limits
@@ -63,6 +65,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.checkpointEvery, "checkpoint-every", 100*time.Millisecond, "how often a running job saves its progress")
 	fs.DurationVar(&c.jobRetention, "job-retention", 0, "delete ended jobs older than this (0: keep every job)")
 	fs.DurationVar(&c.lossGrace, "loss-grace", 5*time.Minute, "how long a finished job's loss series stays in /metrics")
+	fs.IntVar(&c.maxLossSeries, "max-loss-series", 1000, "most corr2d_job_loss series in /metrics at once")
+	fs.IntVar(&c.logSample, "log-sample", 100, "per second, the request log lines written in full before only every n-th is (0: all); errors are always logged")
 	fs.DurationVar(&c.requestTimeout, "request-timeout", time.Minute, "longest one /corr2d computation may take")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for requests and jobs")
 	fs.Int64Var(&c.limits.MaxBodyBytes, "max-body-bytes", c.limits.MaxBodyBytes, "largest request body")

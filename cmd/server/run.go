@@ -76,6 +76,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		JobTimeout:      cfg.jobTimeout,
 		CheckpointEvery: cfg.checkpointEvery,
 		LossGrace:       cfg.lossGrace,
+		MaxLossSeries:   cfg.maxLossSeries,
 		FailoverAfter:   cfg.failoverAfter,
 		Retention:       cfg.jobRetention,
 	}, store, db, eng, log.Named("jobs"), reg)
@@ -98,6 +99,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	h, err := handlers.New(handlers.Config{
 		Limits: cfg.limits, RequestTimeout: cfg.requestTimeout, Budget: budget,
 		BodyIdleTimeout: cfg.bodyIdleTimeout, MinBodyRate: int64(cfg.minBodyRate), WriteIdleTimeout: cfg.writeTimeout,
+		LogSample: cfg.logSample,
 	}, log.Named("http"), eng, runner, reg, reg)
 	if err != nil {
 		return err

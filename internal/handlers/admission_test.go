@@ -16,7 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/corr2d/corr2d/internal/admit"
 	"github.com/corr2d/corr2d/internal/handlers"
@@ -240,4 +243,52 @@ func requestCount(t *testing.T, reg *prometheus.Registry, route, code string) fl
 		}
 	}
 	return n
+}
+
+func TestHeadOnEveryGetRoute(t *testing.T) {
+	f := newFixture(t, options{})
+	ts := httptest.NewServer(f.srv)
+	defer ts.Close()
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	err := chi.Walk(f.srv.Router(), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		if method != http.MethodGet {
+			return nil
+		}
+		path := strings.ReplaceAll(route, "{id}", "01J000000000000000000NOJOB")
+		get, err := c.Get(ts.URL + path)
+		if err != nil {
+			return err
+		}
+		_ = get.Body.Close()
+		req, err := http.NewRequest(http.MethodHead, ts.URL+path, nil)
+		if err != nil {
+			return err
+		}
+		head, err := c.Do(req)
+		if err != nil {
+			return err
+		}
+		_ = head.Body.Close()
+		if head.StatusCode != get.StatusCode || head.Header.Get("Content-Type") != get.Header.Get("Content-Type") {
+			t.Errorf("HEAD %s: %d %q; GET: %d %q", route, head.StatusCode, head.Header.Get("Content-Type"),
+				get.StatusCode, get.Header.Get("Content-Type"))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRequestLinesAreSampled(t *testing.T) {
+	core, logs := observer.New(zap.InfoLevel)
+	f := newFixture(t, options{log: zap.New(core), handler: handlers.Config{LogSample: 2}})
+	for range 10 {
+		f.do(t, http.MethodGet, "/healthz", "")
+	}
+	if n := logs.FilterMessage("request").Len(); n < 2 || n > 6 {
+		t.Fatalf("10 requests in a second with a sample of 2 wrote %d request lines, want 2 to 6", n)
+	}
 }

@@ -401,7 +401,7 @@ func TestUnknownRoutesAndMethods(t *testing.T) {
 	}{
 		{http.MethodGet, "/nope", 404, ""},
 		{http.MethodGet, "/corr2d", 405, "POST"},
-		{http.MethodPut, "/jobs/01ARZ3NDEKTSV4RRFFQ69G5FAV", 405, "GET, DELETE"},
+		{http.MethodPut, "/jobs/01ARZ3NDEKTSV4RRFFQ69G5FAV", 405, "GET, HEAD, DELETE"},
 	} {
 		req := httptest.NewRequest(tt.method, tt.path, nil)
 		rec := httptest.NewRecorder()

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -67,10 +68,19 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		if status == 0 {
 			status = http.StatusOK
 		}
+		if status >= 500 && errors.Is(r.Context().Err(), context.Canceled) {
+			// The client left; whatever failed after that is not the
+			// server's fault.
+			status = statusClientClosed
+		}
 		elapsed := time.Since(start)
 		s.httpm.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 		s.httpm.duration.WithLabelValues(route, method).Observe(elapsed.Seconds())
-		s.log.Info("request",
+		log := s.reqLog // sampled under load
+		if status >= 500 && status != statusClientClosed {
+			log = s.log
+		}
+		log.Info("request",
 			zap.String("request_id", middleware.GetReqID(r.Context())),
 			zap.String("method", r.Method),
 			zap.String("route", route),

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/corr2d/corr2d/api"
 	"github.com/corr2d/corr2d/internal/admit"
@@ -77,6 +78,10 @@ type Config struct {
 	// WriteIdleTimeout ends an answer whose client has read nothing of it
 	// for that long; zero waits for ever.
 	WriteIdleTimeout time.Duration
+	// LogSample, if positive, samples the per-request info lines: each
+	// second, the first LogSample and then every LogSample-th. Server
+	// faults are always logged.
+	LogSample int
 }
 
 func (c Config) withDefaults() Config {
@@ -109,6 +114,7 @@ func (c Config) withDefaults() Config {
 type Server struct {
 	cfg      Config
 	log      *zap.Logger
+	reqLog   *zap.Logger // log, sampled for the per-request lines
 	eng      *engine.Engine
 	jobs     *jobs.Runner
 	metrics  http.Handler
@@ -135,12 +141,17 @@ func New(cfg Config, log *zap.Logger, eng *engine.Engine, runner *jobs.Runner, r
 		return nil, err
 	}
 	s := &Server{
-		cfg: cfg, log: log, eng: eng, jobs: runner, httpm: m, pages: pages,
+		cfg: cfg, log: log, reqLog: log, eng: eng, jobs: runner, httpm: m, pages: pages,
 		streams: make(streamGate, cfg.MaxStreams), closing: make(chan struct{}),
 		metrics: promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{
 			ErrorLog:          zap.NewStdLog(log),
 			EnableOpenMetrics: true,
 		}),
+	}
+	if cfg.LogSample > 0 {
+		s.reqLog = log.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+			return zapcore.NewSamplerWithOptions(c, time.Second, cfg.LogSample, cfg.LogSample)
+		}))
 	}
 	s.router = s.routes()
 	return s, nil
@@ -163,7 +174,7 @@ func (s *Server) Router() chi.Routes { return s.router }
 // routes is the one list of every route, in the order of api/openapi.yaml.
 func (s *Server) routes() *chi.Mux {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, s.observe, s.recoverPanic, s.refuseLargeBody, s.writeDeadlines, s.decompress)
+	r.Use(middleware.RequestID, middleware.GetHead, s.observe, s.recoverPanic, s.refuseLargeBody, s.writeDeadlines, s.decompress)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, &apiError{status: http.StatusNotFound, code: codeNotFound, detail: "no such route"})
 	})
@@ -195,6 +206,9 @@ func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
 		if s.router.Match(chi.NewRouteContext(), m, r.URL.Path) {
 			allow = append(allow, m)
+			if m == http.MethodGet {
+				allow = append(allow, http.MethodHead) // see middleware.GetHead
+			}
 		}
 	}
 	for _, m := range allow {

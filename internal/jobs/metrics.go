@@ -18,7 +18,7 @@ type metrics struct {
 	losses       *lossCollector
 }
 
-func newMetrics(reg prometheus.Registerer, store Store, grace time.Duration) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, store Store, grace time.Duration, maxLoss int) (*metrics, error) {
 	m := &metrics{
 		finished: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "corr2d_jobs_finished_total",
@@ -42,6 +42,7 @@ func newMetrics(reg prometheus.Registerer, store Store, grace time.Duration) (*m
 				"Training loss at the latest step of each active job; a job's series is removed a grace period after it ends.",
 				[]string{"job_id"}, nil),
 			grace:  grace,
+			max:    maxLoss,
 			series: map[string]lossSeries{},
 			now:    time.Now,
 		},
@@ -64,10 +65,13 @@ func newMetrics(reg prometheus.Registerer, store Store, grace time.Duration) (*m
 // lossCollector exports the latest loss of each active job. Series of ended
 // jobs expire at scrape time, so the label set stays bounded by the active
 // jobs plus those that ended within the grace period, with no timer
-// goroutines to own.
+// goroutines to own. At most max series are kept: a new job beyond that
+// takes the place of the job that ended first, or, while max jobs are
+// active, goes unexported, so thousands of tiny jobs cannot flood /metrics.
 type lossCollector struct {
 	desc  *prometheus.Desc
 	grace time.Duration
+	max   int
 	now   func() time.Time
 
 	mu     sync.Mutex
@@ -85,16 +89,41 @@ type lossSeries struct {
 func (c *lossCollector) set(id string, loss float64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := c.series[id]
+	s, ok := c.series[id]
+	if !ok && len(c.series) >= c.max && !c.evictLocked() {
+		return
+	}
 	s.loss, s.hasLoss = loss, true
 	c.series[id] = s
+}
+
+// evictLocked removes the series of the job that ended first, if any job
+// has ended, and reports whether it did.
+func (c *lossCollector) evictLocked() bool {
+	var (
+		oldest string
+		at     time.Time
+	)
+	for id, s := range c.series {
+		if !s.expires.IsZero() && (oldest == "" || s.expires.Before(at)) {
+			oldest, at = id, s.expires
+		}
+	}
+	if oldest == "" {
+		return false
+	}
+	delete(c.series, oldest)
+	return true
 }
 
 // end starts the grace period of a job's series.
 func (c *lossCollector) end(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := c.series[id]
+	s, ok := c.series[id]
+	if !ok {
+		return // never exported, or already evicted
+	}
 	s.expires = c.now().Add(c.grace)
 	c.series[id] = s
 }

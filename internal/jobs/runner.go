@@ -37,6 +37,9 @@ type Config struct {
 	// LossGrace is how long a finished job's loss series stays exported
 	// (default 5m).
 	LossGrace time.Duration
+	// MaxLossSeries caps the corr2d_job_loss series exported at once
+	// (default 1000).
+	MaxLossSeries int
 	// FailoverAfter is how long a running job's lease holds without renewal
 	// (default 15s): a replica that dies mid-job has its jobs resumed by
 	// another within about 1.25 times this.
@@ -61,6 +64,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CheckpointEvery <= 0 {
 		c.CheckpointEvery = 100 * time.Millisecond
+	}
+	if c.MaxLossSeries <= 0 {
+		c.MaxLossSeries = 1000
 	}
 	if c.LossGrace <= 0 {
 		c.LossGrace = 5 * time.Minute
@@ -120,7 +126,7 @@ func (pruneArgs) Kind() string { return "corr2d_prune" }
 // queue tables it creates or updates.
 func New(ctx context.Context, cfg Config, store Store, db any, eng *engine.Engine, log *zap.Logger, reg prometheus.Registerer) (*Runner, error) {
 	cfg = cfg.withDefaults()
-	m, err := newMetrics(reg, store, cfg.LossGrace)
+	m, err := newMetrics(reg, store, cfg.LossGrace, cfg.MaxLossSeries)
 	if err != nil {
 		return nil, err
 	}
