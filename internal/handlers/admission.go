@@ -16,9 +16,22 @@ import (
 // learns more (the body's length, an image's header), settles it to what
 // it holds once its shapes are known, and returns it when it is done.
 
-// bodyOverhead is what reading any body holds beside its tensors: the
-// stream's window, the multipart buffers, the answer's buffers.
-const bodyOverhead = 3 << 20
+// readBuffers is what reading a body holds beside its tensors, at the
+// most: the stream's window or the multipart buffer, and a part's reader.
+const readBuffers = 2 << 20
+
+// answerBuffers is what answering holds beside the output: the held
+// answer and a compressor's window.
+const answerBuffers = 1 << 20
+
+// bodyOverhead is what reading a body of length bytes (-1 if unknown)
+// holds beside its tensors: the buffers are no larger than the body.
+func bodyOverhead(length int64) int64 {
+	if length < 0 || 2*length > readBuffers {
+		return readBuffers + answerBuffers
+	}
+	return 2*length + answerBuffers
+}
 
 // bytesPerByte bounds the decoded size of a tensor per byte of its
 // encoding: a JSON number takes at least two bytes ("0,") and decodes to
@@ -65,7 +78,8 @@ func (s *Server) admitBody(tensorBytes int64) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			res := s.cfg.Budget.Reserve()
 			defer res.Release()
-			first := int64(bodyOverhead)
+			overhead := bodyOverhead(r.ContentLength)
+			first := overhead
 			if r.ContentLength > 0 {
 				first += min(r.ContentLength*bytesPerByte, tensorBytes)
 			}
@@ -76,7 +90,7 @@ func (s *Server) admitBody(tensorBytes int64) func(http.Handler) http.Handler {
 			}
 			r.Body = &guardedBody{
 				ctx: r.Context(), body: r.Body, rc: http.NewResponseController(w), res: res,
-				covered: first - bodyOverhead, most: tensorBytes,
+				covered: first - overhead, most: tensorBytes,
 				idle: s.cfg.BodyIdleTimeout, minRate: s.cfg.MinBodyRate, start: time.Now(),
 			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), reservationKey{}, res)))
@@ -85,9 +99,9 @@ func (s *Server) admitBody(tensorBytes int64) func(http.Handler) http.Handler {
 }
 
 // settle makes the request's reservation exactly need bytes, plus what
-// reading and answering hold, once its shapes are known.
+// answering holds, once its shapes are known and the body is read.
 func settle(ctx context.Context, need int64) error {
-	return admitError(reservation(ctx).Set(ctx, need+bodyOverhead))
+	return admitError(reservation(ctx).Set(ctx, need+answerBuffers))
 }
 
 // admitError turns the budget's refusals into their answers.

@@ -82,7 +82,7 @@ func TestAdmissionByTheMemoryBudget(t *testing.T) {
 
 	t.Run("a request waits, then 503 while others hold the budget", func(t *testing.T) {
 		hold := b.Reserve()
-		if err := hold.Grow(ctx, 2<<20); err != nil {
+		if err := hold.Grow(ctx, 3<<20+512<<10); err != nil {
 			t.Fatal(err)
 		}
 		defer hold.Release()
