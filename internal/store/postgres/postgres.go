@@ -5,7 +5,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -25,38 +24,41 @@ type Store struct {
 // schema from version i to i+1. Released versions are never edited; a
 // change is a new entry.
 var migrations = []string{
-	// 1: jobs and their per-step losses.
+	// 1: jobs as jobs.Record's columns (binary tensors, the versioned spec
+	// document), each running job's lease (expiry on the server's clock),
+	// and loss histories in binary chunks.
 	`CREATE TABLE corr2d_job (
-		id          text PRIMARY KEY,
-		status      text NOT NULL,
-		spec        text NOT NULL,
-		created_at  bigint NOT NULL,
-		started_at  bigint,
-		finished_at bigint,
-		step        integer NOT NULL DEFAULT 0,
-		loss        double precision,
-		weight      text NOT NULL,
-		bias        text,
-		init_weight text NOT NULL,
-		init_bias   text,
-		opt_state   text,
-		error       text NOT NULL DEFAULT ''
+		id           text PRIMARY KEY,
+		owner        text NOT NULL DEFAULT '',
+		status       text NOT NULL,
+		spec         bytea NOT NULL,
+		input        bytea NOT NULL,
+		target       bytea NOT NULL,
+		created_at   bigint NOT NULL,
+		started_at   bigint,
+		finished_at  bigint,
+		step         integer NOT NULL DEFAULT 0,
+		loss         double precision,
+		weight       bytea NOT NULL,
+		bias         bytea,
+		init_weight  bytea NOT NULL,
+		init_bias    bytea,
+		opt_state    bytea,
+		error        text NOT NULL DEFAULT '',
+		run          integer NOT NULL DEFAULT 0,
+		lease_holder text,
+		lease_until  timestamptz
 	);
 	CREATE INDEX corr2d_job_status ON corr2d_job (status, id);
-	CREATE TABLE corr2d_loss (
-		job_id text NOT NULL REFERENCES corr2d_job (id) ON DELETE CASCADE,
-		step   integer NOT NULL,
-		loss   double precision NOT NULL,
-		PRIMARY KEY (job_id, step)
-	);`,
-	// 2: each running job's lease (holder and expiry, on the server's clock)
-	// and run number.
-	`ALTER TABLE corr2d_job ADD COLUMN run integer NOT NULL DEFAULT 0,
-		ADD COLUMN lease_holder text, ADD COLUMN lease_until timestamptz;`,
-	// 3: the principal that owns each job; ended jobs by finish time.
-	`ALTER TABLE corr2d_job ADD COLUMN owner text NOT NULL DEFAULT '';
 	CREATE INDEX corr2d_job_owner ON corr2d_job (owner, id);
-	CREATE INDEX corr2d_job_finished ON corr2d_job (finished_at) WHERE finished_at IS NOT NULL;`,
+	CREATE INDEX corr2d_job_finished ON corr2d_job (finished_at) WHERE finished_at IS NOT NULL;
+	CREATE TABLE corr2d_loss_chunk (
+		job_id     text NOT NULL REFERENCES corr2d_job (id) ON DELETE CASCADE,
+		first_step integer NOT NULL,
+		last_step  integer NOT NULL,
+		data       bytea NOT NULL,
+		PRIMARY KEY (job_id, first_step)
+	);`,
 }
 
 // migrateLock is the advisory lock key under which replicas migrate, so
@@ -137,61 +139,50 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Create implements jobs.Store.
 func (s *Store) Create(ctx context.Context, j jobs.Job) error {
-	spec, err := json.Marshal(j.Spec)
+	r, err := jobs.EncodeJob(j)
 	if err != nil {
-		return fmt.Errorf("postgres: encode spec: %w", err)
+		return fmt.Errorf("postgres: create job %s: %w", j.ID, err)
 	}
-	cols, err := encodeAll(j.Weight, j.Bias, j.InitWeight, j.InitBias)
-	if err != nil {
-		return err
-	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO corr2d_job
-		(id, status, spec, created_at, step, weight, bias, init_weight, init_bias, owner) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		j.ID, string(j.Status), string(spec), j.CreatedAt.UnixNano(), j.Step, cols[0], cols[1], cols[2], cols[3], j.Owner)
+	_, err = s.pool.Exec(ctx, `INSERT INTO corr2d_job (id, owner, status, spec, input, target, created_at,
+		started_at, finished_at, step, loss, weight, bias, init_weight, init_bias, opt_state, error, run)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+		r.ID, r.Owner, r.Status, r.Spec, r.Input, r.Target, r.CreatedAt.UnixNano(), nanos(r.StartedAt), nanos(r.FinishedAt),
+		r.Step, r.Loss, r.Weight, r.Bias, r.InitWeight, r.InitBias, r.OptState, r.Error, r.Run)
 	if err != nil {
 		return fmt.Errorf("postgres: create job %s: %w", j.ID, err)
 	}
 	return nil
 }
 
-const jobColumns = `id, status, spec, created_at, started_at, finished_at, step, loss, weight, bias, init_weight, init_bias, opt_state, error, run, owner`
+func nanos(t *time.Time) *int64 {
+	if t == nil {
+		return nil
+	}
+	n := t.UnixNano()
+	return &n
+}
+
+// jobColumns are a job's columns in jobs.Record's order; leanColumns leave
+// out the input and target, which listings do not show.
+const (
+	jobColumns  = `id, owner, status, spec, input, target, created_at, started_at, finished_at, step, loss, weight, bias, init_weight, init_bias, opt_state, error, run`
+	leanColumns = `id, owner, status, spec, NULL, NULL, created_at, started_at, finished_at, step, loss, weight, bias, init_weight, init_bias, opt_state, error, run`
+)
 
 func scanJob(row pgx.Row) (jobs.Job, error) {
 	var (
-		j                           jobs.Job
-		status, spec, weight, initW string
-		bias, initBias, state       *string
-		created                     int64
-		started, finished           *int64
+		r                 jobs.Record
+		created           int64
+		started, finished *int64
 	)
-	if err := row.Scan(&j.ID, &status, &spec, &created, &started, &finished, &j.Step, &j.Loss,
-		&weight, &bias, &initW, &initBias, &state, &j.Error, &j.Run, &j.Owner); err != nil {
+	if err := row.Scan(&r.ID, &r.Owner, &r.Status, &r.Spec, &r.Input, &r.Target, &created, &started, &finished,
+		&r.Step, &r.Loss, &r.Weight, &r.Bias, &r.InitWeight, &r.InitBias, &r.OptState, &r.Error, &r.Run); err != nil {
 		return jobs.Job{}, err
 	}
-	j.Status = jobs.Status(status)
-	j.CreatedAt = time.Unix(0, created).UTC()
-	j.StartedAt = optTime(started)
-	j.FinishedAt = optTime(finished)
-	for _, c := range []struct {
-		name string
-		src  *string
-		dst  any
-	}{
-		{"spec", &spec, &j.Spec},
-		{"weight", &weight, &j.Weight},
-		{"bias", bias, &j.Bias},
-		{"init weight", &initW, &j.InitWeight},
-		{"init bias", initBias, &j.InitBias},
-		{"optimizer state", state, &j.State},
-	} {
-		if c.src == nil {
-			continue
-		}
-		if err := json.Unmarshal([]byte(*c.src), c.dst); err != nil {
-			return jobs.Job{}, fmt.Errorf("decode %s: %w", c.name, err)
-		}
-	}
-	return j, nil
+	r.CreatedAt = time.Unix(0, created).UTC()
+	r.StartedAt = optTime(started)
+	r.FinishedAt = optTime(finished)
+	return r.Job()
 }
 
 func optTime(ns *int64) *time.Time {
@@ -200,23 +191,6 @@ func optTime(ns *int64) *time.Time {
 	}
 	v := time.Unix(0, *ns).UTC()
 	return &v
-}
-
-// encodeAll encodes values as JSON columns; a nil slice is SQL NULL.
-func encodeAll(values ...any) ([]*string, error) {
-	out := make([]*string, len(values))
-	for i, v := range values {
-		if b, ok := v.([]float64); ok && b == nil {
-			continue
-		}
-		enc, err := json.Marshal(v)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: encode column: %w", err)
-		}
-		str := string(enc)
-		out[i] = &str
-	}
-	return out, nil
 }
 
 // Get implements jobs.Store.
@@ -231,9 +205,10 @@ func (s *Store) Get(ctx context.Context, id string) (jobs.Job, error) {
 	return j, nil
 }
 
-// List implements jobs.Store.
+// List implements jobs.Store. Listed jobs carry their input's and target's
+// shapes but not their data.
 func (s *Store) List(ctx context.Context, f jobs.ListFilter) ([]jobs.Job, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+jobColumns+` FROM corr2d_job
+	rows, err := s.pool.Query(ctx, `SELECT `+leanColumns+` FROM corr2d_job
 		WHERE ($1 = '' OR status = $1) AND ($4 = '' OR owner = $4) AND id > $2 ORDER BY id LIMIT $3`,
 		string(f.Status), f.After, f.Limit, f.Owner)
 	if err != nil {
@@ -281,41 +256,57 @@ func (s *Store) Start(ctx context.Context, id string, l jobs.Lease, at time.Time
 
 // Save implements jobs.Store.
 func (s *Store) Save(ctx context.Context, id string, c jobs.Checkpoint) error {
-	cols, err := encodeAll(c.Weight, c.Bias, c.State)
-	if err != nil {
-		return err
-	}
-	var loss any
-	state := cols[2]
-	steps := make([]int32, len(c.Losses))
-	losses := make([]float64, len(c.Losses))
-	for i, p := range c.Losses {
-		steps[i], losses[i] = int32(p.Step), p.Loss
-	}
-	if n := len(c.Losses); n > 0 {
-		loss = losses[n-1]
-	}
+	r := jobs.EncodeCheckpoint(c)
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE corr2d_job SET step = $2, weight = $3, bias = $4, opt_state = $5,
 			loss = COALESCE($6, loss) WHERE id = $1 AND status = 'running' AND run = $7`,
-			id, c.Step, cols[0], cols[1], state, loss, c.Run)
+			id, r.Step, r.Weight, r.Bias, r.OptState, r.Loss, c.Run)
 		if err != nil {
 			return fmt.Errorf("postgres: save job %s: %w", id, err)
 		}
 		if tag.RowsAffected() != 1 {
 			return s.miss(ctx, id)
 		}
-		if len(steps) == 0 {
+		if len(r.Chunks) == 0 {
 			return nil
 		}
-		// A resumed job may record a step again: the same step keeps one row.
-		if _, err := tx.Exec(ctx, `INSERT INTO corr2d_loss (job_id, step, loss)
-			SELECT $1, s, l FROM unnest($2::integer[], $3::double precision[]) AS t (s, l)
-			ON CONFLICT (job_id, step) DO UPDATE SET loss = excluded.loss`, id, steps, losses); err != nil {
+		if err := cutLosses(ctx, tx, id, r.Chunks[0].First); err != nil {
+			return fmt.Errorf("postgres: save losses of %s: %w", id, err)
+		}
+		var batch pgx.Batch
+		for _, ch := range r.Chunks {
+			batch.Queue(`INSERT INTO corr2d_loss_chunk (job_id, first_step, last_step, data) VALUES ($1, $2, $3, $4)`,
+				id, ch.First, ch.Last, ch.Data)
+		}
+		if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
 			return fmt.Errorf("postgres: save losses of %s: %w", id, err)
 		}
 		return nil
 	})
+}
+
+// cutLosses removes the recorded losses from step on: a resumed job
+// records them again.
+func cutLosses(ctx context.Context, tx pgx.Tx, id string, step int) error {
+	var ch jobs.LossChunk
+	err := tx.QueryRow(ctx, `SELECT first_step, last_step, data FROM corr2d_loss_chunk
+		WHERE job_id = $1 AND first_step < $2 AND last_step >= $2`, id, step).Scan(&ch.First, &ch.Last, &ch.Data)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		return err
+	default:
+		kept, _, err := ch.Truncate(step)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE corr2d_loss_chunk SET last_step = $1, data = $2 WHERE job_id = $3 AND first_step = $4`,
+			kept.Last, kept.Data, id, ch.First); err != nil {
+			return err
+		}
+	}
+	_, err = tx.Exec(ctx, `DELETE FROM corr2d_loss_chunk WHERE job_id = $1 AND first_step >= $2`, id, step)
+	return err
 }
 
 // Finish implements jobs.Store.
@@ -357,13 +348,29 @@ func (s *Store) DeleteEnded(ctx context.Context, before time.Time, limit int) (i
 
 // Losses implements jobs.Store.
 func (s *Store) Losses(ctx context.Context, id string, afterStep, limit int) ([]jobs.LossPoint, error) {
-	rows, err := s.pool.Query(ctx, `SELECT step, loss FROM corr2d_loss
-		WHERE job_id = $1 AND step > $2 ORDER BY step LIMIT $3`, id, afterStep, limit)
+	// Chunks are ordered by first step and never overlap, so the page
+	// starts in the first chunk that ends after afterStep; reading stops
+	// once the page is full.
+	rows, err := s.pool.Query(ctx, `SELECT first_step, last_step, data FROM corr2d_loss_chunk
+		WHERE job_id = $1 AND last_step > $2 ORDER BY first_step`, id, afterStep)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: losses of %s: %w", id, err)
 	}
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[jobs.LossPoint])
-	if err != nil {
+	defer rows.Close()
+	out := []jobs.LossPoint{}
+	for len(out) < limit && rows.Next() {
+		var ch jobs.LossChunk
+		if err := rows.Scan(&ch.First, &ch.Last, &ch.Data); err != nil {
+			return nil, fmt.Errorf("postgres: losses of %s: %w", id, err)
+		}
+		page, err := jobs.PageLosses([]jobs.LossChunk{ch}, afterStep, limit-len(out))
+		if err != nil {
+			return nil, fmt.Errorf("postgres: losses of %s: %w", id, err)
+		}
+		out = append(out, page...)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: losses of %s: %w", id, err)
 	}
 	if len(out) == 0 {

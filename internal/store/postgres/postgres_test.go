@@ -102,3 +102,48 @@ func TestReplicasSeeOneStore(t *testing.T) {
 		t.Fatalf("Get on the other replica = %+v, %v", got, err)
 	}
 }
+
+// A million recorded steps, saved as a running job saves them (a chunk per
+// checkpoint), cost at most 12 bytes each on disk, indexes and TOAST
+// included.
+func TestLossHistoryBytesPerStep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes a million steps")
+	}
+	s := openStore(t, pgtest.New(t))
+	ctx := context.Background()
+	if err := s.Create(ctx, jobstest.NewJob("01A", time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Start(ctx, "01A", jobs.Lease{Holder: "a", TTL: time.Minute}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	const steps, perCheckpoint = 1_000_000, 2000
+	w := jobstest.NewJob("01A", time.Now()).Weight
+	for first := 1; first <= steps; first += perCheckpoint {
+		pts := make([]jobs.LossPoint, perCheckpoint)
+		for i := range pts {
+			// Losses as training makes them: decreasing, not round numbers.
+			pts[i] = jobs.LossPoint{Step: first + i, Loss: 1 / float64(first+i) * (1 + 1e-3*float64(i%7))}
+		}
+		if err := s.Save(ctx, "01A", jobs.Checkpoint{Step: first + perCheckpoint - 1, Weight: w, Losses: pts}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Pool().Exec(ctx, `VACUUM ANALYZE corr2d_loss_chunk`); err != nil {
+		t.Fatal(err)
+	}
+	var size int64
+	if err := s.Pool().QueryRow(ctx, `SELECT pg_total_relation_size('corr2d_loss_chunk')`).Scan(&size); err != nil {
+		t.Fatal(err)
+	}
+	perStep := float64(size) / steps
+	t.Logf("loss history: %d bytes for %d steps, %.2f B/step", size, steps, perStep)
+	if perStep > 12 {
+		t.Errorf("%.2f bytes per step, want at most 12", perStep)
+	}
+	got, err := s.Losses(ctx, "01A", steps-3, 10)
+	if err != nil || len(got) != 3 || got[2].Step != steps {
+		t.Errorf("last page = %v, %v; want steps %d..%d", got, err, steps-2, steps)
+	}
+}
