@@ -75,7 +75,9 @@ func TestRoutesAreTheContractedOnes(t *testing.T) {
 		"GET /jobs/{id}",
 		"POST /jobs/{id}/cancel",
 		"GET /jobs/{id}/events",
+		"GET /jobs/{id}/input",
 		"GET /jobs/{id}/losses",
+		"GET /jobs/{id}/target",
 		"GET /metrics",
 		"GET /openapi.yaml",
 		"GET /problems/{code}",
@@ -693,8 +695,14 @@ func TestTrainTwoChannelExample(t *testing.T) {
 
 	job := op.Responses.Status(202).Value.Content["application/json"].Examples["twoChannelAdam"].Value.Value.(map[string]any)
 	echo := job["request"].(map[string]any)
+	for _, k := range []string{"input", "target"} {
+		info, _ := echo[k].(map[string]any)
+		if diff := cmp.Diff(dimsOf(req[k]), flatten(t, info["shape"])); diff != "" || info["dtype"] != "float32" {
+			t.Errorf("request.%s is not shown as the shape and dtype sent (-sent +echo):\n%s", k, diff)
+		}
+	}
 	for k, v := range req {
-		if k == "optimizer" {
+		if k == "optimizer" || k == "input" || k == "target" {
 			continue
 		}
 		if diff := cmp.Diff(v, echo[k]); diff != "" {
@@ -722,6 +730,9 @@ func TestTrainTwoChannelExample(t *testing.T) {
 	}
 	if toFloat(t, opt["eps"]) != 1e-8 {
 		t.Errorf("optimizer.eps = %v, want Adam's default 1e-8", opt["eps"])
+	}
+	if _, ok := opt["momentum"]; ok {
+		t.Errorf("an adam job's optimizer shows sgd's momentum: %v", opt)
 	}
 	if diff := cmp.Diff([]float64{1, 2, 2, 2}, dimsOf(job["kernel"])); diff != "" {
 		t.Errorf("kernel is not O x C x kh x kw = 1x2x2x2 (-want +got):\n%s", diff)

@@ -87,7 +87,7 @@ const d2lRequest = `{"input": [[0,1,2],[3,4,5],[6,7,8]], "kernel": [[0,1],[2,3]]
 // fields that only Adam uses as the service fills them.
 const (
 	geometryDefaults = `"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "padding_mode": "zeros", "bias": false, "dtype": "float32", `
-	sgdEcho          = `"optimizer": {"name": "sgd", "momentum": 0, "dampening": 0, "nesterov": false, "weight_decay": 0, "betas": [0, 0], "eps": 0}`
+	sgdEcho          = `"optimizer": {"name": "sgd", "momentum": 0, "dampening": 0, "nesterov": false, "weight_decay": 0}`
 )
 
 func corr2dRequest(body string) *http.Request {
@@ -110,7 +110,9 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/jobs/{id}"},
 		{"POST", "/jobs/{id}/cancel"},
 		{"GET", "/jobs/{id}/events"},
+		{"GET", "/jobs/{id}/input"},
 		{"GET", "/jobs/{id}/losses"},
+		{"GET", "/jobs/{id}/target"},
 		{"GET", "/metrics"},
 		{"GET", "/openapi.yaml"},
 		{"GET", "/problems/{code}"},
@@ -291,7 +293,7 @@ func TestCheckUnrouted(t *testing.T) {
 // encodes beyond field types.
 func TestCheckJob(t *testing.T) {
 	v := apitest.NewValidator(t)
-	const request = `{"input": [[1,1,0],[1,1,0]], "target": [[0,1],[0,1]], "kernel_size": [1,2], ` + geometryDefaults +
+	const request = `{"input": {"shape": [2,3], "dtype": "float32"}, "target": {"shape": [2,2], "dtype": "float32"}, "kernel_size": [1,2], ` + geometryDefaults +
 		`"lr": 0.03, "steps": 10, "loss": "sum", "seed": 42, ` + sgdEcho + `}`
 	const queued = `{"id": "01J9Z3K4M5N6P7Q8R9S0T1V2W3", "status": "queued", "created_at": "2025-01-15T10:30:00Z",
 		"step": 0, "steps": 10, "kernel": [[0.5, 0.5]], "init_kernel": [[0.5, 0.5]], "request": ` + request + `}`
@@ -326,7 +328,7 @@ func TestCheckTrainNeedsLocation(t *testing.T) {
 	const reqBody = `{"input": [[1,1,0],[1,1,0]], "target": [[0,1],[0,1]], "kernel_size": [1,2]}`
 	const job = `{"id": "01J9Z3K4M5N6P7Q8R9S0T1V2W3", "status": "queued", "created_at": "2025-01-15T10:30:00Z",
 		"step": 0, "steps": 10, "kernel": [[0.5, 0.5]], "init_kernel": [[0.5, 0.5]],
-		"request": {"input": [[1,1,0],[1,1,0]], "target": [[0,1],[0,1]], "kernel_size": [1,2], ` + geometryDefaults +
+		"request": {"input": {"shape": [2,3], "dtype": "float32"}, "target": {"shape": [2,2], "dtype": "float32"}, "kernel_size": [1,2], ` + geometryDefaults +
 		`"lr": 0.03, "steps": 10, "loss": "sum", "seed": 0, ` + sgdEcho + `}}`
 	newReq := func() *http.Request {
 		req := httptest.NewRequest(http.MethodPost, "/train", strings.NewReader(reqBody))
@@ -522,7 +524,7 @@ func TestCheckSemantics(t *testing.T) {
 	job := func(id, status, extra string) string {
 		return `{"id": "` + id + `", "status": "` + status + `", "created_at": "2025-01-15T10:30:00Z", ` + extra +
 			` "steps": 10, "kernel": [[0.5, 0.5]], "init_kernel": [[0.5, 0.5]],
-			"request": {"input": [[1,1,0],[1,1,0]], "target": [[0,1],[0,1]], "kernel_size": [1,2], ` + geometryDefaults +
+			"request": {"input": {"shape": [2,3], "dtype": "float32"}, "target": {"shape": [2,2], "dtype": "float32"}, "kernel_size": [1,2], ` + geometryDefaults +
 			`"lr": 0.1, "steps": 10, "loss": "sum", "seed": 0, ` + sgdEcho + `}}`
 	}
 	const id1, id2 = "01J9Z3K4M5N6P7Q8R9S0T1V2W3", "01J9Z3K4M5N6P7Q8R9S0T1V2W4"

@@ -251,7 +251,7 @@ func TestCheckMultipartTrain(t *testing.T) {
 	echo := func(dtype, input string) string {
 		return `{"id": "01J9Z3K4M5N6P7Q8R9S0T1V2W3", "status": "queued", "created_at": "2025-01-15T10:30:00Z",
 		"step": 0, "steps": 10, "kernel": [[0.5, 0.5]], "init_kernel": [[0.5, 0.5]],
-		"request": {"input": ` + input + `, "target": [[0,1],[0,1]], "kernel_size": [1,2], ` +
+		"request": {"input": {"shape": ` + input + `, "dtype": "` + dtype + `"}, "target": {"shape": [2,2], "dtype": "` + dtype + `"}, "kernel_size": [1,2], ` +
 			strings.Replace(geometryDefaults, "float32", dtype, 1) +
 			`"lr": 0.03, "steps": 10, "loss": "sum", "seed": 42, ` + sgdEcho + `}}`
 	}
@@ -263,11 +263,10 @@ func TestCheckMultipartTrain(t *testing.T) {
 		wantFail bool
 		mention  string
 	}{
-		{"a float64 .npy input makes float64 the default", parts, echo("float64", "[[1,1,0],[1,1,0]]"), false, ""},
-		{"the float32 default for a float64 .npy input is drift", parts, echo("float32", "[[1,1,0],[1,1,0]]"), true, `request.dtype is float32`},
-		{"an echo with other values than the .npy part is drift", parts, echo("float64", "[[1,1,0],[1,1,1]]"), true, "other values than the .npy part"},
-		{"an echo of another shape than the .npy part is drift", parts, echo("float64", "[[1,1,0]]"), true, "request.input is 1x3, but the npy part was 2x3"},
-		{"kernel_size missing from params is drift", []part{{"input", "", x}, {"target", "", y}}, echo("float64", "[[1,1,0],[1,1,0]]"), true, "kernel_size"},
+		{"a float64 .npy input makes float64 the default", parts, echo("float64", "[2,3]"), false, ""},
+		{"the float32 default for a float64 .npy input is drift", parts, echo("float32", "[2,3]"), true, `request.dtype is float32`},
+		{"an echo of another shape than the .npy part is drift", parts, echo("float64", "[1,3]"), true, "request.input has shape 1x3, but the npy part was 2x3"},
+		{"kernel_size missing from params is drift", []part{{"input", "", x}, {"target", "", y}}, echo("float64", "[2,3]"), true, "kernel_size"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

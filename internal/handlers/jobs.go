@@ -43,7 +43,7 @@ func jobView(j jobs.Job) jobJSON {
 	return jobJSON{
 		ID: j.ID, Status: j.Status, CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt,
 		Step: j.Step, Steps: j.Spec.Steps, Loss: j.Loss, Kernel: shape(j.Weight), Bias: j.Bias,
-		InitKernel: shape(j.InitWeight), InitBias: j.InitBias, Request: j.Spec.Request, Error: j.Error,
+		InitKernel: shape(j.InitWeight), InitBias: j.InitBias, Request: requestView(j), Error: j.Error,
 	}
 }
 

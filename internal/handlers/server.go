@@ -195,6 +195,8 @@ func (s *Server) routes() *chi.Mux {
 	r.Get("/jobs", s.listJobs)
 	r.Get("/jobs/{id}", s.getJob)
 	r.Delete("/jobs/{id}", s.deleteJob)
+	r.Get("/jobs/{id}/input", s.jobTensor("input"))
+	r.Get("/jobs/{id}/target", s.jobTensor("target"))
 	r.Get("/jobs/{id}/losses", s.jobLosses)
 	r.Get("/jobs/{id}/events", s.jobEvents)
 	r.Post("/jobs/{id}/cancel", s.cancelJob)

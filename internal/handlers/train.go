@@ -50,8 +50,8 @@ func (o *optimizerRequest) UnmarshalJSON(b []byte) error {
 // trainEcho is a job's request as the API shows it: what the client sent,
 // with every default filled in.
 type trainEcho struct {
-	Input       tensor.Dense    `json:"input"`
-	Target      tensor.Dense    `json:"target"`
+	Input       tensorInfo      `json:"input"`
+	Target      tensorInfo      `json:"target"`
 	KernelSize  [2]int          `json:"kernel_size"`
 	Stride      json.RawMessage `json:"stride"`
 	Padding     json.RawMessage `json:"padding"`
@@ -64,9 +64,9 @@ type trainEcho struct {
 	Steps       int             `json:"steps"`
 	Loss        train.Loss      `json:"loss"`
 	Seed        *uint64         `json:"seed,omitempty"`
-	Init        *tensor.Dense   `json:"init,omitempty"`
+	Init        *tensorInfo     `json:"init,omitempty"`
 	InitBias    []float64       `json:"init_bias,omitempty"`
-	Optimizer   train.Optimizer `json:"optimizer"`
+	Optimizer   optimizerEcho   `json:"optimizer"`
 }
 
 // trainParts are the tensors of /train, whatever their encoding.
@@ -170,11 +170,15 @@ func (s *Server) spec(req trainRequest, ops map[string]operand) (jobs.Spec, erro
 // shows it: the client's tensors and wire forms, the spec's defaults.
 func newTrainEcho(req trainRequest, spec jobs.Spec, x, y tensor.Dense, init *tensor.Dense) trainEcho {
 	echo := trainEcho{
-		Input: x, Target: y, KernelSize: spec.KernelSize,
-		Stride: orDefault(req.Stride, "1"), Padding: orDefault(req.Padding, "0"), Dilation: orDefault(req.Dilation, "1"),
+		Input: tensorInfo{Shape: x.Shape, DType: spec.DType}, Target: tensorInfo{Shape: y.Shape, DType: spec.DType},
+		KernelSize: spec.KernelSize,
+		Stride:     orDefault(req.Stride, "1"), Padding: orDefault(req.Padding, "0"), Dilation: orDefault(req.Dilation, "1"),
 		Groups: max(spec.Conv.Groups, 1), PaddingMode: "zeros", Bias: spec.Bias, DType: spec.DType,
-		LR: spec.LR, Steps: spec.Steps, Loss: spec.Loss, Seed: spec.Seed, Init: init, InitBias: spec.InitBias,
-		Optimizer: spec.Optimizer,
+		LR: spec.LR, Steps: spec.Steps, Loss: spec.Loss, Seed: spec.Seed, InitBias: spec.InitBias,
+		Optimizer: echoOptimizer(spec.Optimizer),
+	}
+	if init != nil {
+		echo.Init = &tensorInfo{Shape: init.Shape, DType: spec.DType}
 	}
 	if req.PaddingMode != nil {
 		echo.PaddingMode = *req.PaddingMode
