@@ -370,37 +370,6 @@ func jobRules(where string, job map[string]any) []string {
 	return msgs
 }
 
-// sameTensor reports whether a and b hold the same numbers in the same
-// shape, up to leading dimensions of size 1: kh x kw weights are the same as
-// 1 x 1 x kh x kw ones.
-func sameTensor(a, b any) bool {
-	da, okA := dims(a)
-	db, okB := dims(b)
-	if !okA || !okB {
-		return false
-	}
-	trim := func(d []int) []int {
-		for len(d) > 0 && d[0] == 1 {
-			d = d[1:]
-		}
-		return d
-	}
-	return slices.Equal(trim(da), trim(db)) && slices.Equal(flat(a, nil), flat(b, nil))
-}
-
-// flat appends the numbers of a decoded tensor to dst in row-major order.
-func flat(v any, dst []float64) []float64 {
-	switch x := v.(type) {
-	case float64:
-		return append(dst, x)
-	case []any:
-		for _, e := range x {
-			dst = flat(e, dst)
-		}
-	}
-	return dst
-}
-
 // trainDefaults are the values a job's request holds for the fields the
 // client left out.
 var trainDefaults = map[string]any{
