@@ -71,7 +71,8 @@
     const box = $("error");
     const p = e.problem;
     if (p) {
-      const where = p.errors && p.errors[0] && p.errors[0].pointer ? " at " + p.errors[0].pointer : "";
+      const ptr = p.errors && p.errors[0] && p.errors[0].pointer;
+      const where = ptr && !String(p.detail).includes(ptr) ? " at " + ptr : "";
       box.textContent = (p.title || "Error") + " (" + (p.status || e.status) + "): " + p.detail + where;
     } else {
       box.textContent = e.message;
