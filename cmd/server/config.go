@@ -51,6 +51,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	c := config{limits: handlers.DefaultLimits()}
 	fs := flag.NewFlagSet("corr2d", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = usage(fs)
 	fs.StringVar(&c.addr, "addr", ":8080", "address to listen on")
 	fs.StringVar(&c.dataDir, "data-dir", "./data", "directory of the embedded job store")
 	fs.StringVar(&c.databaseURL, "database-url", "", "postgres:// URL of a shared PostgreSQL job store (empty: the embedded store in --data-dir)")
@@ -94,7 +95,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
-		env := "CORR2D_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		env := envName(f.Name)
 		if v := getenv(env); v != "" && !given[f.Name] && err == nil {
 			if serr := fs.Set(f.Name, v); serr != nil {
 				err = fmt.Errorf("%s=%q: %w", env, v, serr)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -27,7 +28,17 @@ import (
 // run builds the service, serves until ctx ends, and shuts it down in the
 // reverse order of construction.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
-	if len(args) > 0 && args[0] == "healthcheck" {
+	switch {
+	case isVersion(args):
+		printVersion(stdout)
+		return nil
+	case isHelp(args):
+		// The usage goes to stdout and the exit status is 0: it was asked for.
+		if _, err := parseConfig([]string{"-h"}, getenv, stdout); !errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return nil
+	case len(args) > 0 && args[0] == "healthcheck":
 		return healthcheck(ctx, args[1:], getenv, stderr)
 	}
 	cfg, err := parseConfig(args, getenv, stderr)

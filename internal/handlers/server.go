@@ -174,7 +174,7 @@ func (s *Server) Router() chi.Routes { return s.router }
 // routes is the one list of every route, in the order of api/openapi.yaml.
 func (s *Server) routes() *chi.Mux {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, middleware.GetHead, s.observe, s.recoverPanic, s.refuseLargeBody, s.writeDeadlines, s.decompress)
+	r.Use(requestID, middleware.GetHead, s.observe, s.recoverPanic, s.refuseLargeBody, s.writeDeadlines, s.decompress)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, &apiError{status: http.StatusNotFound, code: codeNotFound, detail: "no such route"})
 	})
