@@ -57,7 +57,7 @@ func orUnknown(s string) string {
 
 func printVersion(w io.Writer) {
 	ver, rev, goVersion := buildVersion()
-	fmt.Fprintf(w, "corr2d %s (commit %s, %s)\n", ver, rev, goVersion)
+	_, _ = fmt.Fprintf(w, "corr2d %s (commit %s, %s)\n", ver, rev, goVersion) // as for the usage
 }
 
 // isVersion and isHelp tell the arguments that ask for the version or the
@@ -82,8 +82,8 @@ func isHelp(args []string) bool {
 // with the environment variable that also sets it.
 func usage(fs *flag.FlagSet) func() {
 	return func() {
-		w := fs.Output()
-		fmt.Fprint(w, `corr2d serves 2-D cross-correlation and convolution-kernel training over HTTP.
+		var b strings.Builder
+		b.WriteString(`corr2d serves 2-D cross-correlation and convolution-kernel training over HTTP.
 
 Usage:
   corr2d [flags]               run the server
@@ -95,16 +95,17 @@ on the command line wins):
 `)
 		fs.VisitAll(func(f *flag.Flag) {
 			kind, help := flag.UnquoteUsage(f)
-			line := "  --" + f.Name
+			b.WriteString("  --" + f.Name)
 			if kind != "" {
-				line += " " + kind
+				b.WriteString(" " + kind)
 			}
-			fmt.Fprintf(w, "%s  [%s]\n      %s", line, envName(f.Name), help)
+			b.WriteString("  [" + envName(f.Name) + "]\n      " + help)
 			if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" {
-				fmt.Fprintf(w, " (default %s)", f.DefValue)
+				b.WriteString(" (default " + f.DefValue + ")")
 			}
-			fmt.Fprintln(w)
+			b.WriteString("\n")
 		})
+		_, _ = io.WriteString(fs.Output(), b.String()) // nowhere to report a failed write of the usage
 	}
 }
 
