@@ -133,6 +133,14 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
+	if r.Method == http.MethodHead {
+		// The headers of a stream, without holding one open for a body
+		// nobody will read.
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	if !s.streams.acquire() {
 		s.writeError(w, r, s.tooManyStreams())
 		return

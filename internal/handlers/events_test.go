@@ -215,6 +215,15 @@ func TestEventsStreamAJobToItsEnd(t *testing.T) {
 	if len(c.steps) != 6 || c.end.Status != "succeeded" {
 		t.Errorf("resumed after 4: steps %v, end %+v", c.steps, c.end)
 	}
+	// HEAD answers the stream's headers at once.
+	head, err := http.Head(srv.URL + "/jobs/" + id + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = head.Body.Close()
+	if head.StatusCode != http.StatusOK || head.Header.Get("Content-Type") != "text/event-stream" {
+		t.Errorf("HEAD events = %d %q", head.StatusCode, head.Header.Get("Content-Type"))
+	}
 	// After the end event there is nothing more: 204 stops an EventSource.
 	s = openStream(t, context.Background(), srv.URL+"/jobs/"+id+"/events", "end")
 	if s.resp.StatusCode != http.StatusNoContent {
