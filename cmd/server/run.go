@@ -110,7 +110,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	h, err := handlers.New(handlers.Config{
 		Limits: cfg.limits, RequestTimeout: cfg.requestTimeout, Budget: budget,
 		BodyIdleTimeout: cfg.bodyIdleTimeout, MinBodyRate: int64(cfg.minBodyRate), WriteIdleTimeout: cfg.writeTimeout,
-		LogSample: cfg.logSample,
+		LogSample: cfg.logSample, MaxStreams: cfg.maxStreams,
 	}, log.Named("http"), eng, runner, reg, reg)
 	if err != nil {
 		return err
