@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -498,6 +499,10 @@ func runSteps[T engine.Float](ctx context.Context, r *Runner, j Job) error {
 				return err
 			}
 		}
+		// Small steps run inline on this goroutine; yielding between them
+		// lets requests waiting for a processor run now, not when the
+		// scheduler next preempts a training loop.
+		runtime.Gosched()
 	}
 	return nil
 }
