@@ -185,7 +185,7 @@ func decodeMembers(members []restMember, v any, ptr string) error {
 	jsonNames(reflect.TypeOf(v).Elem(), names)
 	for _, m := range members {
 		if !names[m.key] {
-			return invalidField(codeUnknownField, ptr+"/"+m.key, "is not a known field")
+			return invalidField(codeUnknownField, memberPointer(ptr, m.key), "is not a known field")
 		}
 		k, _ := json.Marshal(m.key) // a string always encodes
 		obj := append(append(append(append([]byte{'{'}, k...), ':'), m.value...), '}')

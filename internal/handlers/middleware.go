@@ -82,9 +82,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		}
 		log.Info("request",
 			zap.String("request_id", middleware.GetReqID(r.Context())),
-			zap.String("method", r.Method),
+			zap.String("method", clip(r.Method, maxQuoted)),
 			zap.String("route", route),
-			zap.String("path", r.URL.Path),
+			zap.String("path", clip(r.URL.Path, maxQuoted)),
 			zap.Int("status", status),
 			zap.Duration("duration", elapsed),
 			zap.Int("bytes", ww.BytesWritten()),

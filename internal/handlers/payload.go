@@ -102,7 +102,7 @@ func (s *Server) readParts(w http.ResponseWriter, r *http.Request, specs map[str
 			return nil, readError(err, "the multipart body is malformed")
 		}
 		name := part.FormName()
-		ptr := "/" + name
+		ptr := memberPointer("", name)
 		_, seen := out[name]
 		switch spec, ok := specs[name]; {
 		case seen || (name == "params" && seenParams):

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5/middleware"
 	"go.uber.org/zap"
@@ -33,6 +35,53 @@ const (
 	codeRequestTimeout   = "request-timeout"
 	codeClientClosed     = "client-closed"
 )
+
+// problemTitles holds the one title of each problem type, whatever the
+// status it comes with (invalid-value is a 422 in a body, a 400 in a query).
+var problemTitles = map[string]string{
+	codeMalformedJSON:    "Malformed JSON",
+	codeInvalidValue:     "Invalid value",
+	codeInvalidShape:     "Invalid shape",
+	codeUnknownField:     "Unknown field",
+	codeTooLarge:         "Too large",
+	codeUnsupportedMedia: "Unsupported media type",
+	codeNotAcceptable:    "Not acceptable",
+	codeNotFound:         "Not found",
+	codeMethodNotAllowed: "Method not allowed",
+	codeConflict:         "Conflict",
+	codeOverloaded:       "Overloaded",
+	codeNotReady:         "Not ready",
+	codeInternal:         "Internal error",
+	codeRequestTimeout:   "Request timeout",
+	codeClientClosed:     "Client closed request",
+}
+
+// maxQuoted is how many bytes of a client's input (a key, a part name, a
+// path) a problem or a log line quotes, so that a 100 MiB key never comes
+// back as a 100 MiB answer or log line. A whole detail is held to
+// 4*maxQuoted, which no message of ours reaches by itself.
+const maxQuoted = 200
+
+// clip returns s cut to at most n bytes at a rune boundary, marked with
+// "…" where it was cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// pointerEscaper escapes a key for a JSON pointer (RFC 6901).
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
+
+// memberPointer is the JSON pointer of the member key of the object at ptr,
+// quoting at most maxQuoted bytes of the key.
+func memberPointer(ptr, key string) string {
+	return ptr + "/" + pointerEscaper.Replace(clip(key, maxQuoted))
+}
 
 // apiError is an error that already knows its answer. Decoders and
 // handlers return it for client faults they detect themselves.
@@ -141,7 +190,7 @@ func classify(err error) *apiError {
 // server faults at error.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ae := classify(err)
-	log := s.log.With(zap.String("request_id", middleware.GetReqID(r.Context())), zap.Error(err))
+	log := s.log.With(zap.String("request_id", middleware.GetReqID(r.Context())), zap.String("error", clip(err.Error(), 4*maxQuoted)))
 	switch {
 	case ae.status >= 500 && ae.code != codeOverloaded:
 		log.Error("request failed", zap.Int("status", ae.status))
@@ -152,15 +201,15 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	p := problem{
 		Type:      "/problems/" + ae.code,
-		Title:     statusText(ae.status),
+		Title:     problemTitles[ae.code],
 		Status:    ae.status,
-		Detail:    ae.Error(),
-		Instance:  r.URL.Path,
+		Detail:    clip(ae.Error(), 4*maxQuoted),
+		Instance:  clip(r.URL.Path, maxQuoted),
 		RequestID: middleware.GetReqID(r.Context()),
 		Limit:     ae.limit,
 	}
 	if ae.pointer != "" {
-		p.Errors = []fieldError{{Pointer: ae.pointer, Detail: ae.detail}}
+		p.Errors = []fieldError{{Pointer: clip(ae.pointer, 4*maxQuoted), Detail: clip(ae.detail, 4*maxQuoted)}}
 	}
 	if ae.status == http.StatusRequestTimeout {
 		w.Header().Set("Connection", "close")
@@ -170,14 +219,6 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	body, _ := json.Marshal(p) // a problem always encodes
 	writeBody(w, r, ae.status, "application/problem+json", append(body, '\n'))
-}
-
-// statusText is the standard text of a status, and nginx's for 499.
-func statusText(status int) string {
-	if status == statusClientClosed {
-		return "Client Closed Request"
-	}
-	return http.StatusText(status)
 }
 
 // writeJSON encodes v fully before it writes anything, so that an encoding
