@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The clients' tests against a real server: builds the server, starts it on
 # a free loopback port with a throwaway data dir, runs the Python client's
-# pytest suite and the browser tests of / and /docs, then stops it.
+# pytest suite, the Go client's examples (after checking that the generated
+# client is what the spec generates) and the browser tests of / and /docs,
+# then stops it.
 # Run from the repository root:
 #
 #   bash .ci/clients.sh
@@ -52,6 +54,15 @@ echo "== clients: python (pip install --no-build-isolation ./clients/python, pyt
 /usr/bin/python3 -m venv --system-site-packages "$work/venv"
 "$work/venv/bin/pip" install -q --no-build-isolation ./clients/python
 (cd "$work" && CORR2D_URL=$url "$work/venv/bin/python" -m pytest -q -p no:cacheprovider "$OLDPWD/clients/python/tests")
+
+echo "== clients: Go (regenerated from the spec: any difference fails; examples against the server)"
+go generate ./client/corr2dapi
+if ! git diff --quiet -- client/corr2dapi; then
+	git diff --stat -- client/corr2dapi >&2
+	echo "client/corr2dapi differs from what api/openapi.yaml generates: run go generate ./client/corr2dapi and commit" >&2
+	exit 1
+fi
+CORR2D_URL=$url go test -count=1 ./client/...
 
 echo "== clients: browser (chromium + puppeteer-core)"
 (cd clients/browser && npm ci --no-audit --no-fund --loglevel=error)
