@@ -2,19 +2,17 @@ package web_test
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 	yaml "go.yaml.in/yaml/v4"
 
 	"github.com/corr2d/corr2d/api"
 	"github.com/corr2d/corr2d/internal/web"
 )
 
-// Every problem type the contract names is explained on the reference page,
-// and only those.
+// Every problem type the contract names is explained on the reference page.
 func TestEveryProblemTypeIsExplained(t *testing.T) {
 	var doc struct {
 		Components struct {
@@ -46,8 +44,11 @@ func TestEveryProblemTypeIsExplained(t *testing.T) {
 			t.Errorf("x-problem-types entry %q lacks a summary, explanation or status", code)
 		}
 	}
-	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
-		t.Errorf("Problem.type enum and x-problem-types disagree (-enum +explained):\n%s", diff)
+	// An explanation may come before its type reaches the enum, never after.
+	for _, code := range want {
+		if !slices.Contains(got, code) {
+			t.Errorf("problem type %q is not explained: add it to x-problem-types in api/openapi.yaml", code)
+		}
 	}
 	page := p.Docs().Body
 	for _, code := range want {
