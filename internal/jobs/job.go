@@ -147,6 +147,13 @@ var (
 	ErrInvalid   = errors.New("invalid training request")
 )
 
+// TxCreator is a Store that can create a job and run more writes (the
+// job's queue entry) in the same transaction. tx is the store's own
+// transaction type, the one River's driver for its database takes.
+type TxCreator interface {
+	CreateTx(ctx context.Context, j Job, within func(ctx context.Context, tx any) error) error
+}
+
 // Store keeps jobs and their loss histories durably. Every implementation
 // passes the contract suite in package jobstest.
 type Store interface {

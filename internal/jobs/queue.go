@@ -22,6 +22,20 @@ type queue interface {
 	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
 	JobList(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
 	JobCancel(ctx context.Context, jobID int64) (*rivertype.JobRow, error)
+	// InsertInTx inserts on a transaction of the store's database, so that
+	// the queue entry commits with the store's writes or not at all.
+	InsertInTx(ctx context.Context, tx any, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+}
+
+// txQueue is a River client whose InsertTx takes the store's transaction.
+type txQueue[TTx any] struct{ *river.Client[TTx] }
+
+func (q txQueue[TTx]) InsertInTx(ctx context.Context, tx any, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+	t, ok := tx.(TTx)
+	if !ok {
+		return nil, fmt.Errorf("jobs: a %T is not a transaction of the queue's database", tx)
+	}
+	return q.InsertTx(ctx, t, args, opts)
 }
 
 // queueLock is the advisory lock key under which PostgreSQL replicas
@@ -42,7 +56,8 @@ func newQueue(ctx context.Context, db any, cfg *river.Config) (queue, error) {
 		if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 			return nil, fmt.Errorf("jobs: migrate river: %w", err)
 		}
-		return river.NewClient(driver, cfg)
+		c, err := river.NewClient(driver, cfg)
+		return txQueue[*sql.Tx]{c}, err
 	case *pgxpool.Pool:
 		driver := riverpgxv5.New(db)
 		migrator, err := rivermigrate.New(driver, nil)
@@ -52,7 +67,8 @@ func newQueue(ctx context.Context, db any, cfg *river.Config) (queue, error) {
 		if err := migrateLocked(ctx, db, migrator); err != nil {
 			return nil, fmt.Errorf("jobs: migrate river: %w", err)
 		}
-		return river.NewClient(driver, cfg)
+		c, err := river.NewClient(driver, cfg)
+		return txQueue[pgx.Tx]{c}, err
 	default:
 		return nil, fmt.Errorf("jobs: no queue driver for a database of type %T", db)
 	}

@@ -263,6 +263,19 @@ func (r *Runner) Submit(ctx context.Context, spec Spec) (Job, error) {
 		j.InitWeight, j.InitBias = tensor.Dense{Shape: shape[:], Data: w}, b
 	}
 	j.Weight, j.Bias = j.InitWeight, j.InitBias
+	if tc, ok := r.store.(TxCreator); ok {
+		// The job and its queue entry commit together: a client that goes
+		// away mid-request leaves both or neither, never an orphan.
+		err := tc.CreateTx(ctx, j, func(ctx context.Context, tx any) error {
+			_, err := r.queue.InsertInTx(ctx, tx, trainArgs{JobID: j.ID}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}})
+			return err
+		})
+		if err != nil {
+			return Job{}, fmt.Errorf("jobs: create: %w", err)
+		}
+		r.log.Info("job queued", zap.String("job_id", j.ID), zap.Int("steps", spec.Steps))
+		return j, nil
+	}
 	if err := r.store.Create(ctx, j); err != nil {
 		return Job{}, fmt.Errorf("jobs: create: %w", err)
 	}
@@ -421,6 +434,9 @@ func (r *Runner) work(ctx context.Context, id string, run int) error {
 		return nil
 	}
 	if _, err := r.finish(sctx, id, status, msg); err != nil && !errors.Is(err, ErrNotActive) {
+		// The store cannot write even that: the job keeps its last
+		// checkpoint and the queue runs it again later.
+		r.log.Error("job paused: the store cannot write", zap.String("job_id", id), zap.String("reason", msg), zap.Error(err))
 		return err
 	}
 	return nil
@@ -430,12 +446,17 @@ func (r *Runner) work(ctx context.Context, id string, run int) error {
 // to record with its message, nothing to record (status ""), or retry, to
 // run the job again from its last checkpoint.
 func (r *Runner) outcome(ctx context.Context, err error) (status Status, msg string, retry bool) {
-	var fail *failure
+	var (
+		fail  *failure
+		store *storeFailure
+	)
 	switch {
 	case err == nil:
 		return StatusSucceeded, "", false
 	case errors.As(err, &fail):
 		return StatusFailed, fail.msg, false
+	case errors.As(err, &store):
+		return StatusFailed, store.Error(), false
 	case errors.Is(err, ErrNotActive):
 		return "", "", false // canceled: Cancel recorded it
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
@@ -457,6 +478,15 @@ func (r *Runner) track(id string, cancel context.CancelFunc, since time.Time) (u
 		r.mu.Unlock()
 	}
 }
+
+// storeFailure is a checkpoint the store could not write (a full disk, an
+// unwritable file): the job fails with the reason if the store can still
+// record that, and otherwise waits for the queue's retry, from its last
+// checkpoint.
+type storeFailure struct{ err error }
+
+func (f *storeFailure) Error() string { return "could not save progress: " + f.err.Error() }
+func (f *storeFailure) Unwrap() error { return f.err }
 
 // failure is a job's own fault: it fails the job instead of being retried.
 type failure struct{ msg string }
@@ -496,7 +526,10 @@ func runSteps[T engine.Float](ctx context.Context, r *Runner, j Job) error {
 		r.metrics.losses.set(j.ID, loss)
 		if step == j.Spec.Steps || time.Since(lastSave) >= r.cfg.CheckpointEvery {
 			if err := save(step); err != nil {
-				return err
+				if errors.Is(err, ErrNotActive) || ctx.Err() != nil {
+					return err
+				}
+				return &storeFailure{err: err}
 			}
 		}
 		// Small steps run inline on this goroutine; yielding between them

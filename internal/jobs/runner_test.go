@@ -3,6 +3,7 @@ package jobs_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -448,5 +449,97 @@ func TestRetentionDeletesEndedJobsOnly(t *testing.T) {
 	}
 	if _, err := s.runner.Cancel(ctx, long.ID); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Clients that go away at any moment of POST /train leave a job with its
+// queue entry or neither: never a job that nobody will run.
+func TestSubmissionsCutShortLeaveNoOrphans(t *testing.T) {
+	s := startService(t, t.TempDir(), jobs.Config{})
+	cut := 0
+	for i := range 60 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i*i)*20*time.Microsecond)
+		if _, err := s.runner.Submit(ctx, longSpec(5)); err != nil {
+			cut++
+		}
+		cancel()
+	}
+	var stored, queued int
+	db := s.store.DB()
+	if err := db.QueryRow(`SELECT COUNT(*) FROM corr2d_job`).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(`SELECT COUNT(DISTINCT json_extract(args, '$.job_id')) FROM river_job WHERE kind = 'corr2d_train'`).Scan(&queued); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d of 60 submissions cut short, %d jobs stored", cut, stored)
+	if stored != queued {
+		t.Errorf("%d jobs stored but %d on the queue", stored, queued)
+	}
+}
+
+// A store that runs out of room (simulated with SQLite's max_page_count,
+// which fails writes that grow the file as a full disk does) fails the
+// running job with the reason.
+func TestFullStoreFailsTheRunningJob(t *testing.T) {
+	ctx := context.Background()
+	s := startService(t, t.TempDir(), jobs.Config{CheckpointEvery: time.Millisecond})
+	j, err := s.runner.Submit(ctx, longSpec(1_000_000_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, s, j.ID, func(j jobs.Job) bool { return j.Step > 0 })
+	var pages int
+	if err := s.store.DB().QueryRow(`PRAGMA page_count`).Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.store.DB().Exec(fmt.Sprintf(`PRAGMA max_page_count = %d`, pages)); err != nil {
+		t.Fatal(err)
+	}
+	j = waitFor(t, s, j.ID, ended)
+	if j.Status != jobs.StatusFailed || !strings.Contains(j.Error, "could not save progress") || !strings.Contains(j.Error, "full") {
+		t.Fatalf("job = %s %q, want failed: could not save progress, full", j.Status, j.Error)
+	}
+}
+
+// A store that cannot be written at all pauses the running job and fails
+// its readiness check; once writes work again both recover, and the job
+// resumes from its last checkpoint.
+func TestUnwritableStorePausesTheJobAndIsNotReady(t *testing.T) {
+	ctx := context.Background()
+	s := startService(t, t.TempDir(), jobs.Config{CheckpointEvery: time.Millisecond})
+	j, err := s.runner.Submit(ctx, longSpec(200_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, s, j.ID, func(j jobs.Job) bool { return j.Step > 0 })
+	db := s.store.DB()
+	if _, err := db.Exec(`PRAGMA query_only = ON`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.runner.Ping(ctx); err == nil {
+		t.Error("Ping of a store that cannot write = nil, want an error")
+	}
+	time.Sleep(300 * time.Millisecond)
+	paused, err := s.runner.Get(ctx, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if paused.Status != jobs.StatusRunning {
+		t.Fatalf("job with an unwritable store = %s %q, want it still running (paused)", paused.Status, paused.Error)
+	}
+	if _, err := db.Exec(`PRAGMA query_only = OFF`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.runner.Ping(ctx); err != nil {
+		t.Errorf("Ping once writes work = %v", err)
+	}
+	done := waitFor(t, s, j.ID, ended)
+	if done.Status != jobs.StatusSucceeded || done.Step != 200_000 {
+		t.Fatalf("job after the store recovered = %s at %d (%s), want succeeded", done.Status, done.Step, done.Error)
+	}
+	pts, err := s.runner.Losses(ctx, j.ID, 0, 10000)
+	if err != nil || len(pts) != 10000 || pts[9999].Step != 10000 {
+		t.Errorf("history after the pause: %d points, %v", len(pts), err)
 	}
 }

@@ -139,19 +139,26 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Create implements jobs.Store.
 func (s *Store) Create(ctx context.Context, j jobs.Job) error {
+	return s.CreateTx(ctx, j, func(context.Context, any) error { return nil })
+}
+
+// CreateTx implements jobs.TxCreator: within gets the pgx.Tx.
+func (s *Store) CreateTx(ctx context.Context, j jobs.Job, within func(ctx context.Context, tx any) error) error {
 	r, err := jobs.EncodeJob(j)
 	if err != nil {
 		return fmt.Errorf("postgres: create job %s: %w", j.ID, err)
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO corr2d_job (id, owner, status, spec, input, target, created_at,
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO corr2d_job (id, owner, status, spec, input, target, created_at,
 		started_at, finished_at, step, loss, weight, bias, init_weight, init_bias, opt_state, error, run)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
-		r.ID, r.Owner, r.Status, r.Spec, r.Input, r.Target, r.CreatedAt.UnixNano(), nanos(r.StartedAt), nanos(r.FinishedAt),
-		r.Step, r.Loss, r.Weight, r.Bias, r.InitWeight, r.InitBias, r.OptState, r.Error, r.Run)
-	if err != nil {
-		return fmt.Errorf("postgres: create job %s: %w", j.ID, err)
-	}
-	return nil
+			r.ID, r.Owner, r.Status, r.Spec, r.Input, r.Target, r.CreatedAt.UnixNano(), nanos(r.StartedAt), nanos(r.FinishedAt),
+			r.Step, r.Loss, r.Weight, r.Bias, r.InitWeight, r.InitBias, r.OptState, r.Error, r.Run)
+		if err != nil {
+			return fmt.Errorf("postgres: create job %s: %w", j.ID, err)
+		}
+		return within(ctx, tx)
+	})
 }
 
 func nanos(t *time.Time) *int64 {

@@ -62,6 +62,10 @@ CREATE TABLE IF NOT EXISTS corr2d_job (
 CREATE INDEX IF NOT EXISTS corr2d_job_status ON corr2d_job (status, id);
 CREATE INDEX IF NOT EXISTS corr2d_job_owner ON corr2d_job (owner, id);
 CREATE INDEX IF NOT EXISTS corr2d_job_finished ON corr2d_job (finished_at) WHERE finished_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS corr2d_health (
+	id INTEGER PRIMARY KEY,
+	at INTEGER NOT NULL
+) STRICT;
 CREATE TABLE IF NOT EXISTS corr2d_loss_chunk (
 	job_id     TEXT NOT NULL REFERENCES corr2d_job (id) ON DELETE CASCADE,
 	first_step INTEGER NOT NULL,
@@ -218,10 +222,12 @@ func (s *Store) Close() error {
 	return err
 }
 
-// Ping implements jobs.Store.
+// Ping implements jobs.Store. It writes one row, so that a store that can
+// be read but not written (a full disk, a read-only file) is not ready.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("sqlite: ping: %w", err)
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO corr2d_health (id, at) VALUES (1, ?)
+		ON CONFLICT (id) DO UPDATE SET at = excluded.at`, time.Now().UnixNano()); err != nil {
+		return fmt.Errorf("sqlite: write check: %w", err)
 	}
 	return nil
 }
@@ -240,6 +246,20 @@ func (s *Store) Create(ctx context.Context, j jobs.Job) error {
 		return fmt.Errorf("sqlite: create job %s: %w", j.ID, err)
 	}
 	return nil
+}
+
+// CreateTx implements jobs.TxCreator: within gets the *sql.Tx.
+func (s *Store) CreateTx(ctx context.Context, j jobs.Job, within func(ctx context.Context, tx any) error) error {
+	r, err := jobs.EncodeJob(j)
+	if err != nil {
+		return fmt.Errorf("sqlite: create job %s: %w", j.ID, err)
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := insert(ctx, tx, r); err != nil {
+			return fmt.Errorf("sqlite: create job %s: %w", j.ID, err)
+		}
+		return within(ctx, tx)
+	})
 }
 
 func insert(ctx context.Context, db execer, r jobs.Record) error {

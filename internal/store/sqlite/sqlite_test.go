@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"compress/gzip"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -376,4 +377,27 @@ func TestEmptyFileWhereADatabaseWasIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	openStore(t, fresh)
+}
+
+func TestCreateTxRollsBackWithTheQueueInsert(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, t.TempDir())
+	boom := errors.New("queue insert failed")
+	err := s.CreateTx(ctx, jobstest.NewJob("01T", j0()), func(context.Context, any) error { return boom })
+	if !errors.Is(err, boom) {
+		t.Fatalf("CreateTx = %v, want the insert's error", err)
+	}
+	if _, err := s.Get(ctx, "01T"); !errors.Is(err, jobs.ErrNotFound) {
+		t.Fatalf("Get after a failed CreateTx = %v, want ErrNotFound", err)
+	}
+	var tx any
+	if err := s.CreateTx(ctx, jobstest.NewJob("01T", j0()), func(_ context.Context, t any) error { tx = t; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := tx.(*sql.Tx); !ok {
+		t.Errorf("CreateTx handed %T, want the *sql.Tx River's SQLite driver takes", tx)
+	}
+	if _, err := s.Get(ctx, "01T"); err != nil {
+		t.Fatalf("Get after CreateTx = %v", err)
+	}
 }
