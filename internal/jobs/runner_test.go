@@ -508,7 +508,7 @@ func TestFullStoreFailsTheRunningJob(t *testing.T) {
 func TestUnwritableStorePausesTheJobAndIsNotReady(t *testing.T) {
 	ctx := context.Background()
 	s := startService(t, t.TempDir(), jobs.Config{CheckpointEvery: time.Millisecond})
-	j, err := s.runner.Submit(ctx, longSpec(200_000))
+	j, err := s.runner.Submit(ctx, longSpec(10_000))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -535,7 +535,7 @@ func TestUnwritableStorePausesTheJobAndIsNotReady(t *testing.T) {
 		t.Errorf("Ping once writes work = %v", err)
 	}
 	done := waitFor(t, s, j.ID, ended)
-	if done.Status != jobs.StatusSucceeded || done.Step != 200_000 {
+	if done.Status != jobs.StatusSucceeded || done.Step != 10_000 {
 		t.Fatalf("job after the store recovered = %s at %d (%s), want succeeded", done.Status, done.Step, done.Error)
 	}
 	pts, err := s.runner.Losses(ctx, j.ID, 0, 10000)
