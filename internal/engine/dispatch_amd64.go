@@ -90,8 +90,8 @@ func simdQuad[T Float](d []T, ldd, n int, x []T, ldx int, w []T, kw int) int {
 	}
 }
 
-// gemmKernel computes rows rows of C = A·B for one panel of B, in tiles
-// of gemmMR×nr (nr = gemmNR[T]()):
+// gemmKernel computes the first rows of C = A·B (as many as rows says) for
+// one panel of B, in tiles of gemmMR×nr (nr = gemmNR[T]()):
 //
 //	c[r*ldc + j] = c0 + Σ_{p<k} a[(r/gemmMR)*astride + p*gemmMR + r%gemmMR]·b[p*nr + j]
 //

@@ -140,8 +140,9 @@ func gemmInto[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[T
 	return e.run(ctx, p, j, units, e.bands(units, j.nc*og, taps), macs)
 }
 
-// evenSplit returns the length of the blocks n is cut into: as few as hold
-// at most most each, all of the same length but the last.
+// evenSplit returns the length of the blocks n is cut into: as few blocks
+// as hold no more than most elements each, all of the same length but the
+// last.
 func evenSplit(n, most int) int {
 	parts := (n + most - 1) / most
 	return (n + parts - 1) / parts
@@ -343,7 +344,7 @@ func gemmKernelGo[T Float](k int, a, b, c []T, astride, rows, ldc int, load bool
 	}
 }
 
-// tileGo computes one tile of gemmKernelGo, of which rows rows exist in c,
+// tileGo computes one tile of gemmKernelGo, of which rows exist in c,
 // two rows by four columns at a time: eight sums the compiler can keep in
 // registers while k runs, where a whole tile of them would live in memory
 // (PERF.md compares the blockings tried). A is padded with zero rows to

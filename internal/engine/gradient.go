@@ -96,8 +96,8 @@ func gradGeometry[T Float](x, dy Tensor[T], kh, kw int, c Conv) (geometry, error
 // every worker.
 const gradGrain = 1 << 17
 
-// gradRowsPerPart is how many of the rows rows of dy, each costing cost
-// multiply-adds, one part of a weight-gradient row covers. It depends on
+// gradRowsPerPart is how many rows of dy (of rows in all, each costing cost
+// multiply-adds) one part of a weight-gradient row covers. It depends on
 // the problem alone, never on the pool, so the result does not either.
 func gradRowsPerPart(rows, cost int) int {
 	return max(1, min(rows, gradGrain/max(cost, 1)))

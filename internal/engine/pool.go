@@ -90,7 +90,7 @@ func WithStats(ctx context.Context, s *Stats) context.Context {
 	return context.WithValue(ctx, statsKey{}, s)
 }
 
-// bands returns how many bands to split units units of work into, each
+// bands returns how many bands to split work of the given units into, each
 // of cols outputs of taps multiply-adds: enough for each band to carry at
 // least minBandWork, at most a few per worker, never more than the queue
 // holds (or a big request could never be admitted) and never more than the

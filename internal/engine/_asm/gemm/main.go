@@ -57,8 +57,8 @@ func main() {
 }
 
 // microkernel emits gemmAVX2<T>(a, b, c, x []T, offs []int, k, astride,
-// rows, ldc int, load bool), which computes rows rows of C = A·B for one
-// panel of B, one mr×nr tile of C after another down the panels of A:
+// rows, ldc int, load bool), which computes the first rows of C = A·B (as
+// many as rows says) for one panel of B, one mr×nr tile of C after another down the panels of A:
 //
 //	c[r*ldc + j] = c0 + Σ_{p<k} a[(r/mr)*astride + p*mr + r%mr]·b[p*nr + j]
 //
@@ -68,8 +68,8 @@ func main() {
 // holds nr values per step. Each element gets one fused multiply-add per
 // step, in order of p, so continuing from the old value (load) is the same
 // sum as one call over the whole of k. A last tile of fewer than mr rows is
-// computed whole (A is padded with zeros there) but only its rows rows
-// touch C.
+// computed whole (A is padded with zeros there) but only the rows that
+// exist touch C.
 //
 // With offs non-empty (and k = len(offs)) the kernel packs the panel of B
 // as it goes: the first tile reads step p from x[offs[p]:][:nr], the nr
