@@ -12,7 +12,8 @@
 #      has no symbol table (-ldflags="-s -w");
 #   4. validate the Grafana provisioning and dashboards, compose.yaml and the
 #      Prometheus config, each alone and against each other;
-#   5. `promtool check config` on the Prometheus config (installs Debian's
+#   5. `promtool check config` on the Prometheus config and `promtool test
+#      rules` on the alert rules (installs Debian's
 #      prometheus package if promtool is missing);
 #   6. only with DEPLOY_CHECKS_SMOKE=1: start the built server and probe it
 #      with its own `healthcheck` subcommand, as the image's HEALTHCHECK does.
@@ -103,6 +104,7 @@ if ! command -v promtool >/dev/null; then
 fi
 if command -v promtool >/dev/null; then
 	promtool check config deploy/prometheus/prometheus.yml
+	(cd deploy/prometheus && promtool test rules alerts_test.yml)
 elif [[ ${DEPLOY_CHECKS_REQUIRE_PROMTOOL:-0} == 1 ]]; then
 	fail "promtool is not available"
 else
