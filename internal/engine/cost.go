@@ -10,7 +10,8 @@ import "math"
 // multiply-add of its N·O·Cg spectrum products and a fixed cost per call,
 // which keeps tiny problems on the direct path. Only the ratio of the two
 // predictions matters, so a uniformly faster or slower machine picks the
-// same method. PERF.md says how each constant was measured.
+// same method. PERF.md says how each constant was measured; the FFT's were
+// measured with gonum's transform, which fftcore.go has since replaced.
 const (
 	directNsPerMAC32 = 0.08
 	directNsPerMAC64 = 0.15
@@ -50,7 +51,7 @@ func directCost(g geometry, size uintptr) float64 {
 }
 
 func fftCost(g geometry) float64 {
-	P, Q := fftSize(g.hn), fftSize(g.wn)
+	P, Q := fftSize(g.hn), fftRowSize(g.wn)
 	N, C, O, cg := float64(g.in[0]), float64(g.in[1]), float64(g.w[0]), float64(g.w[1])
 	transforms := N*C + O*cg + N*O
 	spectrum := float64(P) * float64(Q/2+1)

@@ -3,8 +3,6 @@ package engine
 import (
 	"context"
 	"math"
-
-	"gonum.org/v1/gonum/dsp/fourier"
 )
 
 // The FFT path computes each output plane as the inverse transform of
@@ -19,7 +17,7 @@ import (
 // each element's own.
 
 // fftSize returns the smallest n' ≥ n whose only prime factors are 2, 3 and
-// 5, the lengths gonum's FFTPACK transforms fastest.
+// 5, the lengths the transforms of fftcore.go take.
 func fftSize(n int) int {
 	for m := n; ; m++ {
 		r := m
@@ -68,18 +66,18 @@ type fftForward[T Float] struct{ *fftPlan[T] }
 // the inverse transform of a sum of spectrum products.
 type fftInverse[T Float] struct{ *fftPlan[T] }
 
-// transforms are one band's transforms: gonum's keep work buffers, so each
-// band makes its own.
+// transforms are one band's transforms (see fftcore.go): they keep work
+// buffers, so each band makes its own.
 type transforms struct {
-	row *fourier.FFT
-	col *fourier.CmplxFFT
+	row *rfft
+	col *cfft
 	rb  []float64
 	cb  []complex128
 }
 
 func (j *fftPlan[T]) transforms() *transforms {
 	return &transforms{
-		row: fourier.NewFFT(j.q), col: fourier.NewCmplxFFT(j.p),
+		row: newRFFT(j.q), col: newCFFT(j.p),
 		rb: make([]float64, j.q), cb: make([]complex128, j.p),
 	}
 }
@@ -128,7 +126,7 @@ func (j *fftPlan[T]) forwardInput(pl *transforms, u int) {
 			pl.rb[i] = float64(v)
 		}
 		clear(pl.rb[j.wn:])
-		pl.row.Coefficients(spec[r*j.nc:(r+1)*j.nc], pl.rb)
+		pl.row.coefficients(spec[r*j.nc:(r+1)*j.nc], pl.rb)
 	}
 	clear(spec[j.hn*j.nc:])
 	j.columns(pl, spec, false)
@@ -145,7 +143,7 @@ func (j *fftPlan[T]) forwardKernel(pl *transforms, u int) {
 		for b := range j.kw {
 			pl.rb[b*j.dw] = float64(k[a*j.kw+b])
 		}
-		pl.row.Coefficients(spec[a*j.dh*j.nc:(a*j.dh+1)*j.nc], pl.rb)
+		pl.row.coefficients(spec[a*j.dh*j.nc:(a*j.dh+1)*j.nc], pl.rb)
 	}
 	j.columns(pl, spec, false)
 	for i, v := range spec {
@@ -161,9 +159,9 @@ func (j *fftPlan[T]) columns(pl *transforms, spec []complex128, inverse bool) {
 			pl.cb[r] = spec[r*j.nc+q]
 		}
 		if inverse {
-			pl.col.Sequence(pl.cb, pl.cb)
+			pl.col.inverse(pl.cb)
 		} else {
-			pl.col.Coefficients(pl.cb, pl.cb)
+			pl.col.forward(pl.cb)
 		}
 		for r := range j.p {
 			spec[r*j.nc+q] = pl.cb[r]
@@ -188,7 +186,7 @@ func (j *fftPlan[T]) output(pl *transforms, acc []complex128, u int) {
 	scale := 1 / float64(j.p*j.q)
 	out := j.out[u*j.ho*j.wo : (u+1)*j.ho*j.wo]
 	for i := range j.ho {
-		pl.row.Sequence(pl.rb, acc[i*j.sh*j.nc:(i*j.sh+1)*j.nc])
+		pl.row.sequence(pl.rb, acc[i*j.sh*j.nc:(i*j.sh+1)*j.nc])
 		d := out[i*j.wo : (i+1)*j.wo]
 		for jj := range d {
 			d[jj] = T(pl.rb[jj*j.sw] * scale)
@@ -212,7 +210,7 @@ func conv2dFFT[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[
 	}
 	defer release()
 	O, cg, kh, kw := g.w[0], g.w[1], g.w[2], g.w[3]
-	P, Q := fftSize(g.hn), fftSize(g.wn)
+	P, Q := fftSize(g.hn), fftRowSize(g.wn)
 	nc := Q/2 + 1
 	j := &fftPlan[T]{
 		x: xp, hn: g.hn, wn: g.wn,
@@ -245,3 +243,7 @@ func fftPlaneWork(P, Q int) float64 {
 	n := float64(P) * float64(Q)
 	return 2.5 * n * math.Log2(n)
 }
+
+// fftRowSize is the transform length of the rows, which the real
+// transform needs even: the smallest even 2-3-5 length ≥ n.
+func fftRowSize(n int) int { return 2 * fftSize((n+1)/2) }

@@ -25,7 +25,7 @@ func (c Conv) Footprint(in, w [4]int, size int) (int64, error) {
 		m = chooseMethod(g, uintptr(size))
 	}
 	if m == MethodFFT {
-		P, Q := int64(fftSize(g.hn)), int64(fftSize(g.wn))
+		P, Q := int64(fftSize(g.hn)), int64(fftRowSize(g.wn))
 		spectrum := P * (Q/2 + 1) * 16 // complex128
 		planes := int64(in[0])*int64(in[1]) + int64(w[0])*int64(w[1]) + int64(runtime.GOMAXPROCS(0))
 		bytes += planes * spectrum
