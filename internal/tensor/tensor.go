@@ -371,18 +371,8 @@ func (p *parser) numbers(depth int) (int, *Error) {
 			i, _ = p.more(i)
 			b, data = p.b, p.data
 		}
-		c := b[i]
-		if c != '-' && c-'0' > 9 {
-			p.path[depth] = len(data) - start
-			p.halt(i, depth+1, jsonscan.AtValue)
-			switch {
-			case c == '[':
-				return 0, p.fail(BadShape, depth+1, "must be a number, like the first element at this depth")
-			case startsValue(c):
-				return 0, p.fail(BadValue, depth+1, "must be a number")
-			default:
-				return 0, p.unexpected(i, "a value")
-			}
+		if c := b[i]; c != '-' && c-'0' > 9 {
+			return 0, p.notANumber(i, depth, len(data)-start)
 		}
 		v, j, st := fastfloat.ReadNumber(b, i)
 		if j == len(b) && p.streaming {
@@ -392,24 +382,13 @@ func (p *parser) numbers(depth int) (int, *Error) {
 			b, data = p.b, p.data
 			continue
 		}
-		switch st {
-		case fastfloat.Syntax:
-			p.halt(i, depth+1, jsonscan.AtValue)
-			return 0, p.unexpected(j, "a digit in a number")
-		case fastfloat.Range:
-			p.path[depth] = len(data) - start
-			p.halt(i, depth+1, jsonscan.AtValue)
-			return 0, p.fail(BadValue, depth+1, "%s is outside the range of float64", b[i:j])
+		if st != fastfloat.OK {
+			return 0, p.badNumber(st, i, j, depth, len(data)-start)
 		}
 		if len(data) >= p.guard {
-			if len(data) >= p.max {
-				p.halt(i, depth+1, jsonscan.AtValue)
-				return 0, &Error{Kind: TooLarge, Msg: fmt.Sprintf("has more than %d elements", p.max)}
+			if err := p.pastGuard(i, depth, len(data)); err != nil {
+				return 0, err
 			}
-			// A row longer than the rows before it runs into the rows
-			// the workers are reading: they must finish first.
-			p.ahead.reading.Wait()
-			p.guard = p.max
 		}
 		data = append(data, v)
 		i = j
@@ -450,6 +429,46 @@ func (p *parser) numbers(depth int) (int, *Error) {
 			return 0, p.unexpected(i, "a value")
 		}
 	}
+}
+
+// notANumber is the fault of the value at b[i], the element at index k of
+// an array of numbers, which does not start like a number.
+func (p *parser) notANumber(i, depth, k int) *Error {
+	c := p.b[i]
+	p.path[depth] = k
+	p.halt(i, depth+1, jsonscan.AtValue)
+	switch {
+	case c == '[':
+		return p.fail(BadShape, depth+1, "must be a number, like the first element at this depth")
+	case startsValue(c):
+		return p.fail(BadValue, depth+1, "must be a number")
+	}
+	return p.unexpected(i, "a value")
+}
+
+// badNumber is the fault of the number b[i:j], the element at index k,
+// which fastfloat.ReadNumber read with status st.
+func (p *parser) badNumber(st fastfloat.Status, i, j, depth, k int) *Error {
+	p.halt(i, depth+1, jsonscan.AtValue)
+	if st == fastfloat.Syntax {
+		return p.unexpected(j, "a digit in a number")
+	}
+	p.path[depth] = k
+	return p.fail(BadValue, depth+1, "%s is outside the range of float64", p.b[i:j])
+}
+
+// pastGuard is called when n elements reach p.guard: past the limit it is
+// a fault; past a row the workers read ahead, it waits for them first.
+func (p *parser) pastGuard(i, depth, n int) *Error {
+	if n >= p.max {
+		p.halt(i, depth+1, jsonscan.AtValue)
+		return &Error{Kind: TooLarge, Msg: fmt.Sprintf("has more than %d elements", p.max)}
+	}
+	// A row longer than the rows before it runs into the rows the
+	// workers are reading: they must finish first.
+	p.ahead.reading.Wait()
+	p.guard = p.max
+	return nil
 }
 
 func startsValue(c byte) bool {
