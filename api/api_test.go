@@ -147,6 +147,13 @@ func wantErrorStatuses(o operation) []int {
 	if o.path == "/readyz" {
 		want = append(want, http.StatusServiceUnavailable)
 	}
+	// A page of another site is refused anywhere; every route but the
+	// probes needs a token (with a tokens file), and is rate-limited per
+	// principal. /metrics may need one too.
+	want = append(want, http.StatusForbidden)
+	if o.path != "/healthz" && o.path != "/readyz" {
+		want = append(want, http.StatusUnauthorized, http.StatusTooManyRequests)
+	}
 	slices.Sort(want)
 	return want
 }

@@ -46,6 +46,12 @@ type config struct {
 	minBodyRate     byteSize
 	writeTimeout    time.Duration
 	drainDelay      time.Duration
+	authTokensFile  string
+	metricsAuth     bool
+	rateLimit       float64
+	rateBurst       int
+	principalJobs   int
+	corsOrigins     string
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -87,6 +93,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.Var(&c.minBodyRate, "min-body-rate", "slowest average rate of a request body, in bytes per second, e.g. 1KiB (0: any)")
 	fs.DurationVar(&c.writeTimeout, "write-timeout", 30*time.Second, "an answer whose client reads nothing of it for this long is cut off")
 	fs.DurationVar(&c.drainDelay, "drain-delay", 5*time.Second, "at shutdown, how long /readyz answers 503 before the server stops accepting")
+	fs.StringVar(&c.authTokensFile, "auth-tokens-file", "", "file of '<principal> <role> <sha256 hex of token>' lines; reloaded on SIGHUP (empty: the server is open)")
+	fs.BoolVar(&c.metricsAuth, "metrics-auth", false, "with --auth-tokens-file, /metrics needs a token too")
+	fs.Float64Var(&c.rateLimit, "rate-limit", 0, "requests per second each principal may make; beyond, 429 (0: no limit)")
+	fs.IntVar(&c.rateBurst, "rate-burst", 20, "requests a principal may make at once within --rate-limit")
+	fs.IntVar(&c.principalJobs, "max-jobs-per-principal", 0, "queued plus running jobs each principal may have; beyond, 429 (0: only --max-active-jobs)")
+	fs.StringVar(&c.corsOrigins, "cors-origins", "", "comma-separated origins (https://host:port) of other sites whose pages may call the API; * for any")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

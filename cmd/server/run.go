@@ -9,7 +9,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"runtime/debug"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +21,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/corr2d/corr2d/internal/admit"
+	"github.com/corr2d/corr2d/internal/auth"
 	"github.com/corr2d/corr2d/internal/engine"
 	"github.com/corr2d/corr2d/internal/handlers"
 	"github.com/corr2d/corr2d/internal/jobs"
@@ -107,7 +111,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	access, stopReload, err := newAccess(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopReload()
 	h, err := handlers.New(handlers.Config{
+		Access: access,
 		Limits: cfg.limits, RequestTimeout: cfg.requestTimeout, Budget: budget,
 		BodyIdleTimeout: cfg.bodyIdleTimeout, MinBodyRate: int64(cfg.minBodyRate), WriteIdleTimeout: cfg.writeTimeout,
 		LogSample: cfg.logSample, MaxStreams: cfg.maxStreams,
@@ -245,4 +255,50 @@ func healthcheck(ctx context.Context, args []string, getenv func(string) string,
 		return fmt.Errorf("healthcheck: status %d", resp.StatusCode)
 	}
 	return nil
+}
+
+// newAccess loads the tokens, if any, and reloads them on SIGHUP until ctx
+// ends or stop is called, which waits for the reloader to end; an open
+// server says so at start.
+func newAccess(ctx context.Context, cfg config, log *zap.Logger) (a handlers.Access, stop func(), err error) {
+	a = handlers.Access{
+		MetricsAuth: cfg.metricsAuth, RequestsPerSecond: cfg.rateLimit, Burst: cfg.rateBurst,
+		MaxActiveJobs: cfg.principalJobs,
+	}
+	for o := range strings.SplitSeq(cfg.corsOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			a.CORSOrigins = append(a.CORSOrigins, o)
+		}
+	}
+	if cfg.authTokensFile == "" {
+		log.Warn("no --auth-tokens-file: the server is open, and anyone who can reach it may submit, read, cancel and delete every job")
+		return a, func() {}, nil
+	}
+	tokens, err := auth.Load(cfg.authTokensFile)
+	if err != nil {
+		return a, nil, err
+	}
+	a.Tokens = tokens
+	log.Info("tokens loaded", zap.Int("tokens", tokens.Len()))
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if err := tokens.Reload(); err != nil {
+					log.Error("tokens not reloaded; the previous ones stay", zap.Error(err))
+					continue
+				}
+				log.Info("tokens reloaded", zap.Int("tokens", tokens.Len()))
+			}
+		}
+	}()
+	return a, func() { cancel(); <-done }, nil
 }

@@ -326,6 +326,15 @@ func options() *openapi3filter.Options {
 		IncludeResponseStatus: true,
 		// Filling in defaults would rewrite the request being checked.
 		SkipSettingDefaults: true,
+		// The bearer scheme is met by a bearer Authorization header;
+		// whether the token is known is the server's to say (401).
+		AuthenticationFunc: func(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+			scheme, token, _ := strings.Cut(in.RequestValidationInput.Request.Header.Get("Authorization"), " ")
+			if !strings.EqualFold(scheme, "Bearer") || token == "" {
+				return errors.New("no bearer token")
+			}
+			return nil
+		},
 		// Keep messages to the path and the reason; the body excerpt that
 		// follows them shows the value, and the schema is in the document.
 		SchemaValidationOptions: []openapi3.SchemaValidationOption{

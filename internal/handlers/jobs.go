@@ -85,6 +85,9 @@ func (s *Server) deleteJob(w http.ResponseWriter, r *http.Request) {
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := jobs.ListFilter{Status: jobs.Status(q.Get("status")), After: q.Get("after")}
+	if p, limited := principal(r); limited {
+		f.Owner = p.Name // a user lists its own jobs only
+	}
 	if f.After != "" {
 		if _, err := ulid.ParseStrict(f.After); err != nil {
 			s.writeError(w, r, badQuery("after", "must be a job id"))

@@ -91,6 +91,8 @@ type apiError struct {
 	detail  string
 	pointer string // JSON pointer of the offending field, if any
 	limit   string // name of the violated limit, if any
+	// retryAfter is the Retry-After of a 429, in seconds.
+	retryAfter int
 }
 
 func (e *apiError) Error() string {
@@ -213,6 +215,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if ae.status == http.StatusRequestTimeout {
 		w.Header().Set("Connection", "close")
+	}
+	if ae.status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", strconv.Itoa(ae.retryAfter))
 	}
 	if ae.status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", strconv.Itoa(s.cfg.RetryAfterSeconds))

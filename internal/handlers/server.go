@@ -78,6 +78,8 @@ type Config struct {
 	// WriteIdleTimeout ends an answer whose client has read nothing of it
 	// for that long; zero waits for ever.
 	WriteIdleTimeout time.Duration
+	// Access is who may do what; its zero value runs the server open.
+	Access Access
 	// LogSample, if positive, samples the per-request info lines: each
 	// second, the first LogSample and then every LogSample-th. Server
 	// faults are always logged.
@@ -174,7 +176,7 @@ func (s *Server) Router() chi.Routes { return s.router }
 // routes is the one list of every route, in the order of api/openapi.yaml.
 func (s *Server) routes() *chi.Mux {
 	r := chi.NewRouter()
-	r.Use(requestID, middleware.GetHead, s.observe, s.recoverPanic, s.refuseLargeBody, s.writeDeadlines, s.decompress)
+	r.Use(requestID, middleware.GetHead, s.observe, s.recoverPanic, s.crossSite, s.authenticate, s.limitRate, s.refuseLargeBody, s.writeDeadlines, s.decompress)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, &apiError{status: http.StatusNotFound, code: codeNotFound, detail: "no such route"})
 	})
@@ -193,13 +195,13 @@ func (s *Server) routes() *chi.Mux {
 	r.With(s.admitBody(8*int64(lim.MaxElements+lim.MaxKernelElements))).Post("/corr2d", s.corr2d)
 	r.With(s.admitBody(8*int64(2*lim.MaxElements+lim.MaxKernelElements))).Post("/train", s.train)
 	r.Get("/jobs", s.listJobs)
-	r.Get("/jobs/{id}", s.getJob)
-	r.Delete("/jobs/{id}", s.deleteJob)
-	r.Get("/jobs/{id}/input", s.jobTensor("input"))
-	r.Get("/jobs/{id}/target", s.jobTensor("target"))
-	r.Get("/jobs/{id}/losses", s.jobLosses)
-	r.Get("/jobs/{id}/events", s.jobEvents)
-	r.Post("/jobs/{id}/cancel", s.cancelJob)
+	r.With(s.ownJob).Get("/jobs/{id}", s.getJob)
+	r.With(s.ownJob).Delete("/jobs/{id}", s.deleteJob)
+	r.With(s.ownJob).Get("/jobs/{id}/input", s.jobTensor("input"))
+	r.With(s.ownJob).Get("/jobs/{id}/target", s.jobTensor("target"))
+	r.With(s.ownJob).Get("/jobs/{id}/losses", s.jobLosses)
+	r.With(s.ownJob).Get("/jobs/{id}/events", s.jobEvents)
+	r.With(s.ownJob).Post("/jobs/{id}/cancel", s.cancelJob)
 	return r
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/corr2d/corr2d/internal/auth"
 	"github.com/corr2d/corr2d/internal/jobs"
 	"github.com/corr2d/corr2d/internal/tensor"
 	"github.com/corr2d/corr2d/internal/train"
@@ -244,7 +245,15 @@ func (s *Server) train(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	j, err := s.jobs.Submit(r.Context(), spec)
+	var owner string
+	if p, ok := auth.FromContext(r.Context()); ok {
+		owner = p.Name
+	}
+	if err := s.checkActiveQuota(r.Context(), owner); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	j, err := s.jobs.SubmitAs(r.Context(), owner, spec)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

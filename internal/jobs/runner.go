@@ -234,8 +234,13 @@ func (r *Runner) enqueue(ctx context.Context, id string, run int) (bool, error) 
 	return !res.UniqueSkippedAsDuplicate, nil
 }
 
-// Submit validates spec, records a queued job and enqueues it.
+// Submit validates spec, records a queued job of no owner and enqueues it.
 func (r *Runner) Submit(ctx context.Context, spec Spec) (Job, error) {
+	return r.SubmitAs(ctx, "", spec)
+}
+
+// SubmitAs is Submit for a job that belongs to owner.
+func (r *Runner) SubmitAs(ctx context.Context, owner string, spec Spec) (Job, error) {
 	if err := spec.Validate(); err != nil {
 		return Job{}, err
 	}
@@ -248,6 +253,7 @@ func (r *Runner) Submit(ctx context.Context, spec Spec) (Job, error) {
 	}
 	j := Job{
 		ID:        ulid.Make().String(),
+		Owner:     owner,
 		Status:    StatusQueued,
 		Spec:      spec,
 		CreatedAt: r.now(),
