@@ -38,7 +38,7 @@ func buildBinary(t *testing.T) string {
 func startProcess(t *testing.T, bin, dataDir string, args ...string) *process {
 	t.Helper()
 	addr := freeAddr(t)
-	cmd := exec.Command(bin, append([]string{"--addr", addr, "--data-dir", dataDir}, args...)...)
+	cmd := exec.Command(bin, append([]string{"--addr", addr, "--data-dir", dataDir, "--drain-delay", "0"}, args...)...)
 	logPath := filepath.Join(t.TempDir(), "server.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
