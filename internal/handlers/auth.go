@@ -48,7 +48,23 @@ const (
 // probes of load balancers and orchestrators, and the metrics scrape unless
 // it is protected too.
 func (s *Server) unauthenticated(path string) bool {
-	return path == "/healthz" || path == "/readyz" || (path == "/metrics" && !s.cfg.Access.MetricsAuth)
+	return path == "/healthz" || path == "/readyz" || (path == "/metrics" && !s.cfg.Access.MetricsAuth) || page(path)
+}
+
+// page reports the pages for people and what they load: a browser opening
+// them sends no bearer token, and they hold no one's data (the playground
+// sends the token its user types on the API calls it makes).
+func page(path string) bool {
+	switch path {
+	case "/", "/docs", "/openapi.yaml":
+		return true
+	}
+	for _, prefix := range []string{"/assets/", "/docs/assets/", "/problems/"} {
+		if strings.HasPrefix(path, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // authenticate finds the request's principal from its bearer token and
