@@ -402,7 +402,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	})
 	busy := prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: ns, Subsystem: sub, Name: "busy_workers",
-		Help: "Number of engine workers currently running a band.",
+		Help: "Number of bands running now: on the engine's workers, or inline on the caller's goroutine for tiny background work (so it may exceed corr2d_engine_workers).",
 	})
 	depth := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: ns, Subsystem: sub, Name: "queue_depth",
@@ -414,7 +414,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}, []string{"priority"})
 	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: ns, Subsystem: sub, Name: "task_duration_seconds",
-		Help: "Time a worker spent running one band, by priority.",
+		Help: "Time spent running one band, on a worker or inline, by priority.",
 		// Bands range from tens of microseconds (small requests) to seconds
 		// (huge ones split over few workers).
 		Buckets: prometheus.ExponentialBuckets(1e-5, 4, 10),

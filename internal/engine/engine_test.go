@@ -439,6 +439,28 @@ func TestNewRegistersMetrics(t *testing.T) {
 	}
 }
 
+// Tiny background work runs on the caller's goroutine, not a worker; the
+// saturation metrics must count it all the same.
+func TestInlineBackgroundWorkCountsAsABand(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	e, err := engine.New(engine.Config{Workers: 1}, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	for range 3 {
+		if _, err := correlate(context.Background(), e, engine.Background, column(4), one); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := gauge(reg, "corr2d_engine_task_duration_seconds", "background"); got != 3 {
+		t.Errorf("background bands observed = %v, want 3", got)
+	}
+	if got := gauge(reg, "corr2d_engine_busy_workers", ""); got != 0 {
+		t.Errorf("busy workers after the work = %v, want 0", got)
+	}
+}
+
 func TestNewConfig(t *testing.T) {
 	e := newTestEngine(t, engine.Config{})
 	if got, want := e.Workers(), runtime.GOMAXPROCS(0); got != want {

@@ -42,7 +42,9 @@ func (e *Engine) run(ctx context.Context, p Priority, work plan, units, n int, m
 // inline runs tiny background work on the caller's goroutine: handing a
 // few dozen multiply-adds (a training step on d2l's 6×8 image) to a worker
 // and back costs many times the work itself, and work this small cannot
-// hold up an interactive request.
+// hold up an interactive request. It counts as a busy worker and a
+// background band all the same, or the saturation metrics would read zero
+// while training keeps every core busy.
 func (e *Engine) inline(ctx context.Context, work plan, units int) (err error) {
 	select {
 	case <-e.quit:
@@ -50,7 +52,10 @@ func (e *Engine) inline(ctx context.Context, work plan, units int) (err error) {
 	default:
 	}
 	start := time.Now()
+	e.metrics.busy.Inc()
 	defer func() {
+		e.metrics.duration[Background].Observe(time.Since(start).Seconds())
+		e.metrics.busy.Dec()
 		if r := recover(); r != nil {
 			err = fmt.Errorf("engine: band panicked: %v", r)
 		}
