@@ -8,19 +8,26 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
+// testCollector is a loss collector of at most limit series, with an hour's
+// grace, on the clock *now.
+func testCollector(limit int, now *time.Time) *lossCollector {
+	return &lossCollector{
+		desc:    prometheus.NewDesc("corr2d_job_loss", "loss", []string{"job_id"}, nil),
+		running: prometheus.NewDesc("corr2d_job_running", "running", []string{"job_id"}, nil),
+		grace:   time.Hour,
+		max:     limit,
+		now:     func() time.Time { return *now },
+		series:  map[string]lossSeries{},
+	}
+}
+
 func TestLossSeriesAreCapped(t *testing.T) {
 	now := time.Unix(0, 0)
-	c := &lossCollector{
-		desc:   prometheus.NewDesc("corr2d_job_loss", "loss", []string{"job_id"}, nil),
-		grace:  time.Hour,
-		max:    2,
-		now:    func() time.Time { return now },
-		series: map[string]lossSeries{},
-	}
+	c := testCollector(2, &now)
 	c.set("a", 1)
 	c.set("b", 2)
 	c.set("c", 3) // two active jobs fill the cap: c goes unexported
-	if n := testutil.CollectAndCount(c); n != 2 {
+	if n := testutil.CollectAndCount(c, "corr2d_job_loss"); n != 2 {
 		t.Fatalf("with 2 active jobs and a cap of 2, %d series, want 2", n)
 	}
 	c.end("c") // never exported: nothing to end
@@ -36,5 +43,39 @@ func TestLossSeriesAreCapped(t *testing.T) {
 	c.set("b", 5) // a known job updates whatever the cap
 	if c.series["b"].loss != 5 {
 		t.Fatalf("b's loss = %v, want 5", c.series["b"].loss)
+	}
+}
+
+func TestRunningSeriesFollowsTheRunNotTheGrace(t *testing.T) {
+	now := time.Unix(0, 0)
+	c := testCollector(10, &now)
+	count := func() (loss, running int) {
+		return testutil.CollectAndCount(c, "corr2d_job_loss"), testutil.CollectAndCount(c, "corr2d_job_running")
+	}
+	c.start("a") // no loss yet: nothing to show
+	if l, r := count(); l != 0 || r != 0 {
+		t.Fatalf("before a step: %d loss and %d running series, want none", l, r)
+	}
+	c.set("a", 1)
+	c.set("b", 2)
+	if l, r := count(); l != 2 || r != 2 {
+		t.Fatalf("two jobs running: %d loss and %d running series, want 2 and 2", l, r)
+	}
+	c.end("a") // its run stopped: the loss stays for the grace period
+	if l, r := count(); l != 2 || r != 1 {
+		t.Fatalf("a ended: %d loss and %d running series, want 2 and 1", l, r)
+	}
+	c.set("a", 3) // a step racing the end keeps it ended
+	if _, r := count(); r != 1 {
+		t.Fatalf("a step after the end: %d running series, want 1", r)
+	}
+	c.start("a") // a later run of a, here
+	if l, r := count(); l != 2 || r != 2 {
+		t.Fatalf("a runs again: %d loss and %d running series, want 2 and 2", l, r)
+	}
+	c.end("b")
+	now = now.Add(2 * time.Hour)
+	if l, r := count(); l != 1 || r != 1 {
+		t.Fatalf("past b's grace: %d loss and %d running series, want 1 and 1", l, r)
 	}
 }

@@ -41,6 +41,9 @@ func newMetrics(reg prometheus.Registerer, store Store, grace time.Duration, max
 			desc: prometheus.NewDesc("corr2d_job_loss",
 				"Training loss at the latest step of each active job; a job's series is removed a grace period after it ends.",
 				[]string{"job_id"}, nil),
+			running: prometheus.NewDesc("corr2d_job_running",
+				"1 for each job running on this replica whose loss corr2d_job_loss exports: join the two on job_id to show the loss of running jobs only.",
+				[]string{"job_id"}, nil),
 			grace:  grace,
 			max:    maxLoss,
 			series: map[string]lossSeries{},
@@ -62,17 +65,20 @@ func newMetrics(reg prometheus.Registerer, store Store, grace time.Duration, max
 	return m, nil
 }
 
-// lossCollector exports the latest loss of each active job. Series of ended
-// jobs expire at scrape time, so the label set stays bounded by the active
+// lossCollector exports the latest loss of each active job, and beside it
+// corr2d_job_running while the job runs here, so that a dashboard can leave
+// out the jobs that ended within the grace period. Series of ended jobs
+// expire at scrape time, so the label set stays bounded by the active
 // jobs plus those that ended within the grace period, with no timer
 // goroutines to own. At most max series are kept: a new job beyond that
 // takes the place of the job that ended first, or, while max jobs are
 // active, goes unexported, so thousands of tiny jobs cannot flood /metrics.
 type lossCollector struct {
-	desc  *prometheus.Desc
-	grace time.Duration
-	max   int
-	now   func() time.Time
+	desc    *prometheus.Desc
+	running *prometheus.Desc
+	grace   time.Duration
+	max     int
+	now     func() time.Time
 
 	mu     sync.Mutex
 	series map[string]lossSeries
@@ -116,7 +122,19 @@ func (c *lossCollector) evictLocked() bool {
 	return true
 }
 
-// end starts the grace period of a job's series.
+// start marks a job's series running again, for a run of a job whose
+// earlier run here ended without finishing it.
+func (c *lossCollector) start(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.series[id]; ok {
+		s.expires = time.Time{}
+		c.series[id] = s
+	}
+}
+
+// end starts the grace period of a job's series: it finished, or its run
+// here stopped.
 func (c *lossCollector) end(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -129,7 +147,7 @@ func (c *lossCollector) end(id string) {
 }
 
 // Describe implements prometheus.Collector.
-func (c *lossCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c *lossCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc; ch <- c.running }
 
 // Collect implements prometheus.Collector.
 func (c *lossCollector) Collect(ch chan<- prometheus.Metric) {
@@ -145,6 +163,9 @@ func (c *lossCollector) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, s.loss, id)
+		if s.expires.IsZero() {
+			ch <- prometheus.MustNewConstMetric(c.running, prometheus.GaugeValue, 1, id)
+		}
 	}
 }
 

@@ -418,6 +418,10 @@ func (r *Runner) work(ctx context.Context, id string, run int) error {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	defer r.track(id, stop, since)()
+	// The loss series shows this run as running until it returns, however
+	// it ends: finished, interrupted or superseded by another replica's.
+	r.metrics.losses.start(id)
+	defer r.metrics.losses.end(id)
 	r.log.Info("job running", zap.String("job_id", id), zap.Int("run", run), zap.Int("from_step", j.Step))
 
 	if j.Spec.DType == train.Float64 {

@@ -389,6 +389,9 @@ func TestLossSeriesLivesWhileActiveAndExpiresAfterGrace(t *testing.T) {
 	if v := gathered(t, s.reg, "corr2d_job_loss", "job_id", j.ID); !(v >= 0) {
 		t.Errorf("corr2d_job_loss = %v, want a loss", v)
 	}
+	if v := gathered(t, s.reg, "corr2d_job_running", "job_id", j.ID); v != 1 {
+		t.Errorf("corr2d_job_running = %v, want 1", v)
+	}
 	if v := gathered(t, s.reg, "corr2d_jobs", "status", "running"); v != 1 {
 		t.Errorf("corr2d_jobs{running} = %v, want 1", v)
 	}
