@@ -39,10 +39,29 @@ func TestCheckFindsBrokenFiles(t *testing.T) {
 			want: "does not parse",
 		},
 		{
-			name: "a panel pointing at an unknown data source is reported",
+			name: "a panel pinned to a data source instead of the variable is reported",
 			file: "grafana/dashboards/corr2d.json",
-			old:  `"uid": "corr2d-prometheus"`, new: `"uid": "other"`,
-			want: `datasource uid "other" is not provisioned`,
+			old:  "\"id\": 2,\n      \"datasource\": {\n        \"type\": \"prometheus\",\n        \"uid\": \"${datasource}\"",
+			new:  "\"id\": 2,\n      \"datasource\": {\n        \"type\": \"prometheus\",\n        \"uid\": \"corr2d-prometheus\"",
+			want: `datasource uid "corr2d-prometheus", want the variable ${datasource}`,
+		},
+		{
+			name: "a selector that ignores the instance variable is reported",
+			file: "grafana/dashboards/corr2d.json",
+			old:  `corr2d_http_requests_total{job=~\"$job\", instance=~\"$instance\"}`, new: `corr2d_http_requests_total{job=~\"$job\"}`,
+			want: `lacks instance=~"$instance"`,
+		},
+		{
+			name: "a dashboard without the job variable is reported",
+			file: "grafana/dashboards/corr2d.json",
+			old:  `"name": "job"`, new: `"name": "service"`,
+			want: `no template variable "job"`,
+		},
+		{
+			name: "a data source variable of a type nothing provides is reported",
+			file: "grafana/dashboards/corr2d.json",
+			old:  `"query": "prometheus"`, new: `"query": "loki"`,
+			want: `picks type "loki", which no provisioned data source has`,
 		},
 		{
 			name: "a scrape interval that differs from the data source is reported",

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v3"
 )
@@ -39,10 +40,11 @@ type dashboardProvider struct {
 // Provisioning files must parse and declare apiVersion 1; each data source
 // needs a name, uid, type and url; each dashboard provider is of type file
 // with a path. Each dashboard needs a uid, a title and a schemaVersion, unique
-// panel ids, and every panel and query must name a provisioned data source by
-// uid and type. Every query expression must parse as PromQL once Grafana's
-// interval macros are replaced, use $__rate_interval as its range, and name
-// its metrics.
+// panel ids, and the variables of dashboardVars; every panel and query must
+// take its data source from the data source variable. Every query expression
+// must parse as PromQL once Grafana's interval macros are replaced, use
+// $__rate_interval as its range, name its metrics, and select by the job and
+// instance variables.
 func checkGrafana(r *report, dir string) *grafanaFacts {
 	g := &grafanaFacts{datasources: map[string]datasource{}}
 
@@ -126,6 +128,30 @@ type target struct {
 	Datasource *dsRef `json:"datasource"`
 }
 
+// variable is a dashboard template variable.
+type variable struct {
+	Name       string `json:"name"`
+	Type       string `json:"type"`
+	Query      any    `json:"query"` // a plugin type, a string or an object with "query"
+	Datasource *dsRef `json:"datasource"`
+}
+
+// dashboardVars are the variables every dashboard declares, so that one
+// dashboard serves any Prometheus (datasource), whatever job name scrapes
+// corr2d there (job), and one replica or all (instance). Every selector
+// filters by the last two.
+var dashboardVars = []struct{ name, typ string }{
+	{"datasource", "datasource"},
+	{"job", "query"},
+	{"instance", "query"},
+}
+
+// The data source reference every panel, query and variable uses.
+const dsVar = "${datasource}"
+
+// selectorVars are the matchers every vector selector must carry.
+var selectorVars = map[string]string{"job": "$job", "instance": "$instance"}
+
 // macros are Grafana's interval variables, replaced by a fixed duration so
 // that the expression can be parsed the way Prometheus will receive it.
 var macros = strings.NewReplacer("$__rate_interval", "5m", "$__interval", "5m", "$__range", "5m")
@@ -144,6 +170,9 @@ func checkDashboard(r *report, file string, sources map[string]datasource) {
 		Title         string  `json:"title"`
 		SchemaVersion int     `json:"schemaVersion"`
 		Panels        []panel `json:"panels"`
+		Templating    struct {
+			List []variable `json:"list"`
+		} `json:"templating"`
 	}
 	if err := json.Unmarshal(data, &d); err != nil {
 		r.errorf(file, "not valid JSON: %v", err)
@@ -152,6 +181,7 @@ func checkDashboard(r *report, file string, sources map[string]datasource) {
 	if d.UID == "" || d.Title == "" || d.SchemaVersion == 0 {
 		r.errorf(file, "dashboard needs uid, title and schemaVersion")
 	}
+	dsType := checkVariables(r, file, d.Templating.List, sources)
 
 	pql := parser.NewParser(parser.Options{})
 	ids := map[int]bool{}
@@ -169,7 +199,7 @@ func checkDashboard(r *report, file string, sources map[string]datasource) {
 			}
 			if p.Type == "row" {
 				if p.Datasource != nil {
-					checkRef(r, file, where, p.Datasource, sources)
+					checkRef(r, file, where, p.Datasource, dsType)
 				}
 				walk(p.Panels)
 				continue
@@ -177,7 +207,7 @@ func checkDashboard(r *report, file string, sources map[string]datasource) {
 			if p.Datasource == nil {
 				r.errorf(file, "%s: no datasource", where)
 			} else {
-				checkRef(r, file, where, p.Datasource, sources)
+				checkRef(r, file, where, p.Datasource, dsType)
 			}
 			if len(p.Targets) == 0 {
 				r.errorf(file, "%s: no queries", where)
@@ -186,7 +216,7 @@ func checkDashboard(r *report, file string, sources map[string]datasource) {
 				queries++
 				where := where + " query " + t.RefID
 				if t.Datasource != nil {
-					checkRef(r, file, where, t.Datasource, sources)
+					checkRef(r, file, where, t.Datasource, dsType)
 				}
 				checkExpr(r, file, where, t.Expr, pql)
 			}
@@ -196,13 +226,65 @@ func checkDashboard(r *report, file string, sources map[string]datasource) {
 	r.notef("%s: %d panels, %d queries", file, len(ids), queries)
 }
 
-func checkRef(r *report, file, where string, ref *dsRef, sources map[string]datasource) {
-	ds, ok := sources[ref.UID]
+// checkVariables checks that the dashboard declares dashboardVars, that the
+// data source variable picks a plugin type some provisioned data source has,
+// and that the query variables take their data source from it. It returns
+// that plugin type.
+func checkVariables(r *report, file string, vars []variable, sources map[string]datasource) (dsType string) {
+	byName := map[string]variable{}
+	for _, v := range vars {
+		byName[v.Name] = v
+	}
+	for _, want := range dashboardVars {
+		v, ok := byName[want.name]
+		switch {
+		case !ok:
+			r.errorf(file, "no template variable %q", want.name)
+			continue
+		case v.Type != want.typ:
+			r.errorf(file, "variable %q is of type %q, want %q", want.name, v.Type, want.typ)
+			continue
+		}
+		if v.Type == "datasource" {
+			dsType, _ = v.Query.(string)
+			continue
+		}
+		if v.Datasource == nil || v.Datasource.UID != dsVar {
+			r.errorf(file, "variable %q must query the data source %s", want.name, dsVar)
+		}
+		if variableQuery(v) == "" {
+			r.errorf(file, "variable %q has no query", want.name)
+		}
+	}
+	provisioned := false
+	for _, ds := range sources {
+		provisioned = provisioned || (dsType != "" && ds.Type == dsType)
+	}
+	if byName["datasource"].Type == "datasource" && !provisioned {
+		r.errorf(file, "the datasource variable picks type %q, which no provisioned data source has", dsType)
+	}
+	return dsType
+}
+
+// variableQuery is a query variable's query, in either of the forms Grafana
+// saves.
+func variableQuery(v variable) string {
+	switch q := v.Query.(type) {
+	case string:
+		return q
+	case map[string]any:
+		s, _ := q["query"].(string)
+		return s
+	}
+	return ""
+}
+
+func checkRef(r *report, file, where string, ref *dsRef, dsType string) {
 	switch {
-	case !ok:
-		r.errorf(file, "%s: datasource uid %q is not provisioned", where, ref.UID)
-	case ds.Type != ref.Type:
-		r.errorf(file, "%s: datasource type %q, but uid %q is a %q", where, ref.Type, ref.UID, ds.Type)
+	case ref.UID != dsVar:
+		r.errorf(file, "%s: datasource uid %q, want the variable %s", where, ref.UID, dsVar)
+	case ref.Type != dsType:
+		r.errorf(file, "%s: datasource type %q, but the variable picks %q", where, ref.Type, dsType)
 	}
 }
 
@@ -231,8 +313,24 @@ func checkExpr(r *report, file, where, expr string, pql parser.Parser) {
 		if vs.Name == "" {
 			r.errorf(file, "%s: selector %s has no metric name", where, vs)
 		}
+		for label, value := range selectorVars {
+			if !hasMatcher(vs, label, value) {
+				r.errorf(file, "%s: selector %s lacks %s=~%q", where, vs, label, value)
+			}
+		}
 		return nil
 	})
+}
+
+// hasMatcher reports whether vs matches label against the regular
+// expression value.
+func hasMatcher(vs *parser.VectorSelector, label, value string) bool {
+	for _, m := range vs.LabelMatchers {
+		if m.Name == label && m.Type == labels.MatchRegexp && m.Value == value {
+			return true
+		}
+	}
+	return false
 }
 
 // yamlFiles lists the *.yaml and *.yml files in dir, reporting an empty dir.
