@@ -19,6 +19,9 @@ const (
 	fftNsPerWork     = 1.2
 	fftNsPerCMAC     = 2
 	fftNsPerCall     = 50000
+	// fftNsOutOfCache scales fftNsPerWork for transforms whose spectrum
+	// does not fit in the second-level cache (see fftSpecBytes).
+	fftNsOutOfCache = 1.5
 	// gemmNsPerMAC32 and gemmNsPerMAC64 are the direct method's cost per
 	// multiply-add on the GEMM path (see useGEMM).
 	gemmNsPerMAC32 = 0.03
@@ -51,11 +54,7 @@ func directCost(g geometry, size uintptr) float64 {
 }
 
 func fftCost(g geometry) float64 {
-	P, Q := fftSize(g.hn), fftRowSize(g.wn)
-	N, C, O, cg := float64(g.in[0]), float64(g.in[1]), float64(g.w[0]), float64(g.w[1])
-	transforms := N*C + O*cg + N*O
-	spectrum := float64(P) * float64(Q/2+1)
-	c := fftNsPerCall + transforms*fftPlaneWork(P, Q)*fftNsPerWork + N*O*cg*spectrum*fftNsPerCMAC
+	c := fftTileCost(g, fftTile(g, fftMaxTile))
 	if math.IsNaN(c) {
 		return math.Inf(1)
 	}

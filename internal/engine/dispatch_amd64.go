@@ -16,6 +16,7 @@ import (
 
 //go:generate sh -c "cd _asm && go run . -out ../conv_amd64.s -stubs ../conv_stub_amd64.go -pkg engine"
 //go:generate sh -c "cd _asm && go run ./gemm -out ../gemm_amd64.s -stubs ../gemm_stub_amd64.go -pkg engine"
+//go:generate sh -c "cd _asm && go run ./fft -out ../fft_amd64.s -stubs ../fft_stub_amd64.go -pkg engine"
 
 // haveAVX2FMA says whether the generated AVX2/FMA kernels in conv_amd64.s
 // can run here. It is read once from CPUID and never changes.
@@ -167,4 +168,27 @@ func gemmSIMD() bool { return haveAVX2FMA }
 // has the same size and layout.
 func as[F, T Float](s []T) []F {
 	return unsafe.Slice((*F)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
+}
+
+// fftPass is the one place that picks an FFT stage's butterflies for this
+// CPU (see fftStage.pass for what a stage computes).
+// The SIMD passes take two elements at a time, so they need s even: true
+// of every stage of a batch of an even number of sequences, and of every
+// stage after a radix-2 or radix-4 one.
+func fftPass(st *fftStage, x, y []complex128, s int) {
+	if !haveAVX2FMA || s%2 != 0 {
+		st.pass(x, y, s)
+		return
+	}
+	x, y = x[:st.n*s], y[:st.n*s]
+	switch st.p {
+	case 2:
+		fftPass2AVX2(y, x, s, st.m, st.twx)
+	case 3:
+		fftPass3AVX2(y, x, s, st.m, st.twx)
+	case 4:
+		fftPass4AVX2(y, x, s, st.m, st.twx)
+	default:
+		fftPass5AVX2(y, x, s, st.m, st.twx)
+	}
 }

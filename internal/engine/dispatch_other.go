@@ -42,3 +42,7 @@ func packPanel2[T Float](dst, x []T, offs []int, second, split int, mask []T) {
 // gemmSIMD says whether this build has a SIMD microkernel: it has none, and
 // the portable one does not beat the row kernel (see useGEMM).
 func gemmSIMD() bool { return false }
+
+// fftPass runs one FFT stage with the portable butterflies: this build has
+// no SIMD passes.
+func fftPass(st *fftStage, x, y []complex128, s int) { st.pass(x, y, s) }

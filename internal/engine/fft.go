@@ -3,23 +3,29 @@ package engine
 import (
 	"context"
 	"math"
+	"slices"
 )
 
-// The FFT path computes each output plane as the inverse transform of
-// Σ_c X_c·conj(K_oc), where X_c is the 2-D DFT of a padded input plane and
-// K_oc that of the (dilated) kernel, both zero-extended to P×Q. With
-// P ≥ hn and Q ≥ wn (the padded input the outputs read), the circular
-// correlation equals the linear one on every stride-1 output, and the
-// strided outputs are taken from those. It computes in float64 whatever T is
-// and rounds the result to T once, so float32 results are at least as
-// accurate as the direct path's, but the sum is not the reference's ordered
-// one: the error is of order 1e-15 times the plane's largest Σ|terms|, not
-// each element's own.
+// The FFT path computes the output in tiles by overlap-save: a tile of
+// th×tw outputs reads a window of the padded input ((th-1)·sh + ekh rows by
+// (tw-1)·sw + ekw columns, ekh×ekw the dilated kernel's extent), which fits
+// in a transform of p×q. The inverse transform of Σ_c X_c·conj(K_oc), X_c
+// the window's 2-D DFT and K_oc that of the (dilated) kernel zero-extended
+// to p×q, is the circular correlation of the window with the kernel; it
+// equals the linear one on the tile's outputs, whose taps do not wrap, and
+// the strided outputs are taken from those. Memory is bounded by the tile,
+// not the image: the kernels' spectra plus, per band, one spectrum per input
+// channel and one accumulator.
+//
+// It computes in float64 whatever T is and rounds the result to T once, so
+// float32 results are at least as accurate as the direct path's, but the sum
+// is not the reference's ordered one: the error is of order 1e-15 times the
+// tile's largest Σ|terms|, not each element's own.
 
 // fftSize returns the smallest n' ≥ n whose only prime factors are 2, 3 and
 // 5, the lengths the transforms of fftcore.go take.
 func fftSize(n int) int {
-	for m := n; ; m++ {
+	for m := max(n, 1); ; m++ {
 		r := m
 		for _, p := range []int{2, 3, 5} {
 			for r%p == 0 {
@@ -32,8 +38,115 @@ func fftSize(n int) int {
 	}
 }
 
+// fftRowSize is the transform length of the rows, which the real
+// transform needs even: the smallest even 2-3-5 length ≥ n.
+func fftRowSize(n int) int { return 2 * fftSize((n+1)/2) }
+
+// fftTiling is a tile of th×tw outputs in transforms of p×q, ty×tx tiles
+// in all.
+type fftTiling struct {
+	p, q   int
+	th, tw int
+	ty, tx int
+}
+
+// fftMaxTile caps a tile's transform side: past it the transforms leave
+// the caches and tiles this large already waste little on overlap.
+const fftMaxTile = 1024
+
+// fftSpecBytes is the size of a spectrum above which the transforms run
+// out of the second-level cache; fftTile charges tiles past it more.
+const fftSpecBytes = 1 << 20
+
+// spectrum is the number of coefficients a p×q spectrum stores (q/2+1 per
+// row, rounded up to whole blocks).
+func (t fftTiling) spectrum() int {
+	return t.p * ((t.q/2 + specBlock) / specBlock * specBlock)
+}
+
+// fftTile picks the tiling of g's outputs with the least predicted time, among
+// transform sizes up to maxP on a side (any size that covers the whole
+// output is allowed too).
+func fftTile(g geometry, maxP int) fftTiling {
+	ekh, ekw := (g.w[2]-1)*g.dh+1, (g.w[3]-1)*g.dw+1
+	ho, wo := g.out[2], g.out[3]
+	best, bestCost := fftTiling{}, math.Inf(1)
+	// Up to twice the largest size needed, so that there is an even one
+	// past ekw.
+	sizes := smoothSizes(2 * max(ekh, ekw, maxP))
+	for _, p := range sizes {
+		if p < ekh {
+			continue
+		}
+		th := min(ho, (p-ekh)/g.sh+1)
+		for _, q := range sizes {
+			if q < ekw || q%2 != 0 {
+				continue
+			}
+			tw := min(wo, (q-ekw)/g.sw+1)
+			t := balance(fftTiling{p: p, q: q, th: th, tw: tw}, g, ekh, ekw)
+			if c := fftTileCost(g, t); c < bestCost {
+				best, bestCost = t, c
+			}
+			if tw == wo || q >= maxP {
+				break
+			}
+		}
+		if th == ho || p >= maxP {
+			break
+		}
+	}
+	return best
+}
+
+// smoothSizes returns the 2-3-5 numbers up to n, ascending.
+func smoothSizes(top int) []int {
+	var sizes []int
+	for a := 1; a <= top; a *= 2 {
+		for b := a; b <= top; b *= 3 {
+			for c := b; c <= top; c *= 5 {
+				sizes = append(sizes, c)
+			}
+		}
+	}
+	slices.Sort(sizes)
+	return sizes
+}
+
+// balance spreads the outputs evenly over the tiles t needs and shrinks the
+// transforms to fit.
+func balance(t fftTiling, g geometry, ekh, ekw int) fftTiling {
+	ho, wo := g.out[2], g.out[3]
+	t.ty, t.tx = (ho+t.th-1)/t.th, (wo+t.tw-1)/t.tw
+	t.th, t.tw = (ho+t.ty-1)/t.ty, (wo+t.tx-1)/t.tx
+	t.p, t.q = fftSize((t.th-1)*g.sh+ekh), fftRowSize((t.tw-1)*g.sw+ekw)
+	return t
+}
+
+// fftTileCost predicts the FFT path's time with tiling t in nanoseconds of
+// one worker (see cost.go): per tile, N·C forward and N·O inverse
+// transforms and N·O·Cg spectrum products; the kernels' O·Cg transforms
+// once.
+func fftTileCost(g geometry, t fftTiling) float64 {
+	N, C, O, cg := float64(g.in[0]), float64(g.in[1]), float64(g.w[0]), float64(g.w[1])
+	spec := float64(t.spectrum())
+	work := fftPlaneWork(t.p, t.q) * fftNsPerWork
+	if 16*spec > fftSpecBytes {
+		work *= fftNsOutOfCache
+	}
+	tiles := float64(t.ty) * float64(t.tx)
+	return fftNsPerCall + O*cg*work + tiles*(N*(C+O)*work+N*O*cg*spec*fftNsPerCMAC)
+}
+
+// fftPlaneWork is the approximate count of floating-point operations of one
+// 2-D real transform of size P×Q.
+func fftPlaneWork(P, Q int) float64 {
+	n := float64(P) * float64(Q)
+	return 2.5 * n * math.Log2(n)
+}
+
 // fftPlan is what both rounds of a Conv2D request on the FFT path share:
-// the geometry, the transform size and the spectra.
+// the geometry, the tiling and the kernels' spectra.
 type fftPlan[T Float] struct {
 	x     padded[T] // sw == 1 layout
 	hn    int
@@ -50,200 +163,216 @@ type fftPlan[T Float] struct {
 	wo    int
 	sh    int
 	sw    int
-	p, q  int // transform size
-	nc    int // q/2+1 coefficients per transformed row
-	xs    []complex128
-	ks    []complex128 // conjugated
+	t     fftTiling
+	ks    []complex128 // O·Cg spectra of t.spectrum() each
 	bias  []T
 	out   []T
 }
 
-// fftForward is the first round: its units are the N·C input planes, then
-// the O·Cg kernels, each transformed into its spectrum.
-type fftForward[T Float] struct{ *fftPlan[T] }
+// fftKernels is the first round: its units are the O·Cg kernels, each
+// transformed into its spectrum.
+type fftKernels[T Float] struct{ *fftPlan[T] }
 
-// fftInverse is the second round: its units are the N·O output planes, each
-// the inverse transform of a sum of spectrum products.
-type fftInverse[T Float] struct{ *fftPlan[T] }
+// fftTiles is the second round: its units are the N·ty·tx tiles of the
+// output, each computed for every output channel.
+type fftTiles[T Float] struct{ *fftPlan[T] }
 
-// transforms are one band's transforms (see fftcore.go): they keep work
-// buffers, so each band makes its own.
+// transforms are one band's transforms (see fftcore.go) and buffers.
 type transforms struct {
-	row *rfft
-	col *cfft
-	rb  []float64
-	cb  []complex128
+	row  *rfft
+	col  *cfft
+	z    []complex128 // packed rows: q/2 × specBlock
+	work []complex128 // max(p, q/2) × specBlock
+	rows []int
 }
 
 func (j *fftPlan[T]) transforms() *transforms {
 	return &transforms{
-		row: newRFFT(j.q), col: newCFFT(j.p),
-		rb: make([]float64, j.q), cb: make([]complex128, j.p),
+		row: newRFFT(j.t.q), col: newCFFT(j.t.p),
+		z:    make([]complex128, j.t.q/2*specBlock),
+		work: make([]complex128, max(j.t.p, j.t.q/2)*specBlock),
+		rows: make([]int, 0, specBlock),
 	}
 }
 
-func (j fftForward[T]) units(ctx context.Context, lo, hi int) error {
+func (j fftKernels[T]) units(ctx context.Context, lo, hi int) error {
 	done := ctx.Done()
-	pl := j.transforms()
-	planes := j.n * j.c
+	tr := j.transforms()
+	size := j.t.spectrum()
+	row := make([]float64, j.t.q)
 	for u := lo; u < hi; u++ {
 		select {
 		case <-done:
 			return ctx.Err()
 		default:
 		}
-		if u < planes {
-			j.forwardInput(pl, u)
-		} else {
-			j.forwardKernel(pl, u-planes)
-		}
+		k := j.w[u*j.kh*j.kw : (u+1)*j.kh*j.kw]
+		// Kernel row a is spectrum row a·dh; the rows between are zero.
+		forward2D(tr, j.t, j.ks[u*size:(u+1)*size], (j.kh-1)*j.dh+1, func(r int) []float64 {
+			clear(row)
+			if r%j.dh == 0 {
+				for b, v := range k[r/j.dh*j.kw : (r/j.dh+1)*j.kw] {
+					row[b*j.dw] = float64(v)
+				}
+			}
+			return row
+		})
 	}
 	return nil
 }
 
-func (j fftInverse[T]) units(ctx context.Context, lo, hi int) error {
+func (j fftTiles[T]) units(ctx context.Context, lo, hi int) error {
 	done := ctx.Done()
-	pl := j.transforms()
-	acc := make([]complex128, j.p*j.nc)
+	tr := j.transforms()
+	size := j.t.spectrum()
+	xs := make([]complex128, j.c*size)
+	acc := make([]complex128, size)
 	for u := lo; u < hi; u++ {
 		select {
 		case <-done:
 			return ctx.Err()
 		default:
 		}
-		j.output(pl, acc, u)
+		j.tile(tr, xs, acc, u)
 	}
 	return nil
 }
 
-// forwardInput transforms input plane u (n*C + c) into xs.
-func (j *fftPlan[T]) forwardInput(pl *transforms, u int) {
-	spec := j.xs[u*j.p*j.nc : (u+1)*j.p*j.nc]
-	src := j.x.data[u*j.x.plane:]
-	for r := range j.hn {
-		row := src[r*j.x.ld:][:j.wn]
-		for i, v := range row {
-			pl.rb[i] = float64(v)
-		}
-		clear(pl.rb[j.wn:])
-		pl.row.coefficients(spec[r*j.nc:(r+1)*j.nc], pl.rb)
+// tile computes tile u (n·ty·tx + ty·tile row + tile column) of every
+// output channel: the spectra of its window in each input channel, then
+// one inverse transform per output channel.
+func (j *fftPlan[T]) tile(tr *transforms, xs, acc []complex128, u int) {
+	t := j.t
+	size := t.spectrum()
+	n, ti, tj := u/(t.ty*t.tx), u/t.tx%t.ty, u%t.tx
+	r0, c0 := ti*t.th*j.sh, tj*t.tw*j.sw
+	hr, wr := min(t.p, j.hn-r0), min(t.q, j.wn-c0)
+	for c := range j.c {
+		src := j.x.data[(n*j.c+c)*j.x.plane+r0*j.x.ld+c0:]
+		forward2D(tr, t, xs[c*size:(c+1)*size], hr, func(r int) []T {
+			return src[r*j.x.ld:][:wr]
+		})
 	}
-	clear(spec[j.hn*j.nc:])
-	j.columns(pl, spec, false)
-}
-
-// forwardKernel transforms kernel u (o*Cg + c), dilated, into ks, conjugated
-// so that the product with xs is a correlation.
-func (j *fftPlan[T]) forwardKernel(pl *transforms, u int) {
-	spec := j.ks[u*j.p*j.nc : (u+1)*j.p*j.nc]
-	clear(spec)
-	k := j.w[u*j.kh*j.kw : (u+1)*j.kh*j.kw]
-	for a := range j.kh {
-		clear(pl.rb)
-		for b := range j.kw {
-			pl.rb[b*j.dw] = float64(k[a*j.kw+b])
+	i0, i1 := ti*t.th, min(j.ho, (ti+1)*t.th)
+	jj0, jj1 := tj*t.tw, min(j.wo, (tj+1)*t.tw)
+	for o := range j.o {
+		g := o / j.og
+		for c := range j.cg {
+			accumulate(acc, xs[(g*j.cg+c)*size:][:size], j.ks[(o*j.cg+c)*size:][:size], c == 0)
 		}
-		pl.row.coefficients(spec[a*j.dh*j.nc:(a*j.dh+1)*j.nc], pl.rb)
-	}
-	j.columns(pl, spec, false)
-	for i, v := range spec {
-		spec[i] = complex(real(v), -imag(v))
-	}
-}
-
-// columns transforms every column of the p×nc spectrum in place, forward or
-// inverse (unnormalised).
-func (j *fftPlan[T]) columns(pl *transforms, spec []complex128, inverse bool) {
-	for q := range j.nc {
-		for r := range j.p {
-			pl.cb[r] = spec[r*j.nc+q]
-		}
-		if inverse {
-			pl.col.inverse(pl.cb)
-		} else {
-			pl.col.forward(pl.cb)
-		}
-		for r := range j.p {
-			spec[r*j.nc+q] = pl.cb[r]
-		}
-	}
-}
-
-// output computes output plane u (n*O + o).
-func (j *fftPlan[T]) output(pl *transforms, acc []complex128, u int) {
-	n, o := u/j.o, u%j.o
-	g := o / j.og
-	clear(acc)
-	size := j.p * j.nc
-	for c := range j.cg {
-		xs := j.xs[(n*j.c+g*j.cg+c)*size:][:size]
-		ks := j.ks[(o*j.cg+c)*size:][:size]
-		for i, v := range xs {
-			acc[i] += v * ks[i]
-		}
-	}
-	j.columns(pl, acc, true)
-	scale := 1 / float64(j.p*j.q)
-	out := j.out[u*j.ho*j.wo : (u+1)*j.ho*j.wo]
-	for i := range j.ho {
-		pl.row.sequence(pl.rb, acc[i*j.sh*j.nc:(i*j.sh+1)*j.nc])
-		d := out[i*j.wo : (i+1)*j.wo]
-		for jj := range d {
-			d[jj] = T(pl.rb[jj*j.sw] * scale)
-		}
+		j.columns(tr, acc)
+		out := j.out[(n*j.o+o)*j.ho*j.wo:][:j.ho*j.wo]
+		var bias T
 		if j.bias != nil {
-			addScalar(d, j.bias[o])
+			bias = j.bias[o]
+		}
+		j.inverseRows(tr, acc, out, i0, i1, jj0, jj1, bias)
+	}
+}
+
+// accumulate adds conj(x)·k to acc, element by element, or stores it there
+// if first: the conjugate of the correlation's spectrum, which is what the
+// inverse transforms take (see rfft.inverse).
+func accumulate(acc, x, k []complex128, first bool) {
+	k = k[:len(x)]
+	acc = acc[:len(x)]
+	if first {
+		for i, v := range x {
+			acc[i] = complex(real(v), -imag(v)) * k[i]
+		}
+		return
+	}
+	for i, v := range x {
+		acc[i] += complex(real(v), -imag(v)) * k[i]
+	}
+}
+
+// forward sets spec to the 2-D DFT of a p×q real plane whose rows below hr
+// are zero and whose row r < hr is row(r), zero-extended to q.
+func forward2D[R Float](tr *transforms, t fftTiling, spec []complex128, hr int, row func(r int) []R) {
+	for r0 := 0; r0 < hr; r0 += specBlock {
+		tr.rows = tr.rows[:0]
+		for r := r0; r < min(hr, r0+specBlock); r++ {
+			packReal(tr.z, specBlock, r-r0, row(r), t.q)
+			tr.rows = append(tr.rows, r)
+		}
+		tr.row.forward(spec, t.p, tr.rows, tr.z, tr.work, specBlock)
+	}
+	blocks := len(spec) / (t.p * specBlock)
+	for b := range blocks {
+		blk := spec[b*t.p*specBlock : (b+1)*t.p*specBlock]
+		clear(blk[hr*specBlock:])
+		tr.col.batch(blk, tr.work, specBlock)
+	}
+}
+
+// columns transforms every column of the p×q spectrum in place.
+func (j *fftPlan[T]) columns(tr *transforms, spec []complex128) {
+	block := j.t.p * specBlock
+	for b := range len(spec) / block {
+		tr.col.batch(spec[b*block:(b+1)*block], tr.work, specBlock)
+	}
+}
+
+// inverseRows finishes the inverse transform of acc, whose columns are
+// transformed, on the stride-1 rows and columns that outputs i0 ≤ i < i1,
+// jj0 ≤ j < jj1 of plane out read, and stores those outputs plus bias.
+func (j *fftPlan[T]) inverseRows(tr *transforms, acc []complex128, out []T, i0, i1, jj0, jj1 int, bias T) {
+	scale := 1 / float64(j.t.p*j.t.q)
+	for ib := i0; ib < i1; ib += specBlock {
+		tr.rows = tr.rows[:0]
+		for i := ib; i < min(i1, ib+specBlock); i++ {
+			tr.rows = append(tr.rows, (i-i0)*j.sh)
+		}
+		tr.row.inverse(tr.z, tr.work, acc, j.t.p, tr.rows, specBlock)
+		for c := range tr.rows {
+			d := out[(ib+c)*j.wo:][jj0:jj1]
+			for jj := range d {
+				d[jj] = T(unpackReal(tr.z, specBlock, c, jj*j.sw)*scale) + bias
+			}
 		}
 	}
 }
 
 // conv2dFFT runs a validated Conv2D request on the FFT path.
 func conv2dFFT[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[T], bias []T, g geometry, c Conv) (Tensor[T], error) {
+	return conv2dTiled(ctx, e, p, x, w, bias, g, c, fftTile(g, fftMaxTile))
+}
+
+// conv2dTiled runs conv2dFFT with tiling t.
+func conv2dTiled[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[T], bias []T, g geometry, c Conv, t fftTiling) (Tensor[T], error) {
 	// The transforms read the padded input in the ordinary layout,
 	// whatever the column stride.
 	g1 := g
 	g1.sw = 1
-	perPlane := int(fftPlaneWork(fftSize(g.hn), fftSize(g.wn)))
-	xp, release, err := padOnPool(ctx, e, p, x, g1, c, float64(g.in[0]*g.in[1])*float64(perPlane))
+	perPlane := int(fftPlaneWork(t.p, t.q))
+	O, cg, kh, kw := g.w[0], g.w[1], g.w[2], g.w[3]
+	tiles := g.in[0] * t.ty * t.tx
+	macs := float64(tiles*(g.in[1]+O)+O*cg) * float64(perPlane)
+	xp, release, err := padOnPool(ctx, e, p, x, g1, c, macs)
 	if err != nil {
 		return Tensor[T]{}, err
 	}
 	defer release()
-	O, cg, kh, kw := g.w[0], g.w[1], g.w[2], g.w[3]
-	P, Q := fftSize(g.hn), fftRowSize(g.wn)
-	nc := Q/2 + 1
 	j := &fftPlan[T]{
 		x: xp, hn: g.hn, wn: g.wn,
 		w: w.Data, kh: kh, kw: kw, dh: g.dh, dw: g.dw,
 		n: g.in[0], c: g.in[1], cg: cg, o: O, og: O / g.groups,
 		ho: g.out[2], wo: g.out[3], sh: g.sh, sw: g.sw,
-		p: P, q: Q, nc: nc,
-		bias: bias,
+		t: t, bias: bias,
 	}
 	if c.Convolve {
 		j.w = flipped(w)
 	}
-	j.xs = make([]complex128, j.n*j.c*P*nc)
-	j.ks = make([]complex128, O*cg*P*nc)
-	units := j.n*j.c + O*cg
-	if err := e.run(ctx, p, fftForward[T]{j}, units, e.bands(units, 1, perPlane), float64(units)*float64(perPlane)); err != nil {
+	j.ks = make([]complex128, O*cg*t.spectrum())
+	units := O * cg
+	if err := e.run(ctx, p, fftKernels[T]{j}, units, e.bands(units, 1, perPlane), float64(units)*float64(perPlane)); err != nil {
 		return Tensor[T]{}, err
 	}
-	units = j.n * O
-	j.out = result[T](e, units*j.ho*j.wo)
-	if err := e.run(ctx, p, fftInverse[T]{j}, units, e.bands(units, 1, perPlane+cg*P*nc), float64(units)*float64(perPlane+cg*P*nc)); err != nil {
+	j.out = result[T](e, g.out[0]*O*j.ho*j.wo)
+	perTile := (g.in[1] + O) * perPlane
+	if err := e.run(ctx, p, fftTiles[T]{j}, tiles, e.bands(tiles, 1, perTile), float64(tiles)*float64(perTile)); err != nil {
 		return Tensor[T]{}, err
 	}
 	return Tensor[T]{Shape: g.out, Data: j.out}, nil
 }
-
-// fftPlaneWork is the approximate count of floating-point operations of one
-// 2-D real transform of size P×Q.
-func fftPlaneWork(P, Q int) float64 {
-	n := float64(P) * float64(Q)
-	return 2.5 * n * math.Log2(n)
-}
-
-// fftRowSize is the transform length of the rows, which the real
-// transform needs even: the smallest even 2-3-5 length ≥ n.
-func fftRowSize(n int) int { return 2 * fftSize((n+1)/2) }

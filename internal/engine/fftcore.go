@@ -9,24 +9,33 @@ import (
 // factors are 2, 3 and 5, with a self-sorting (Stockham) mixed-radix
 // algorithm: each stage takes radix-4, 2, 3 or 5 butterflies from one
 // buffer to the other, with no bit-reversal pass. Forward transforms use
-// e^{-2πi/n}; inverse ones are unnormalised (n times the inverse DFT). A
-// cfft holds its own work buffer, so each band makes its own.
+// e^{-2πi/n}; inverse ones are unnormalised (n times the inverse DFT).
+//
+// It transforms b sequences at once when they are interleaved (element j of
+// sequence c at j·b + c): a stage over s interleaved sub-transforms of one
+// sequence is then the same stage over s·b, so every butterfly loop runs
+// over at least b contiguous elements with one twiddle, which is what the
+// SIMD passes (see fftPass) need. A cfft is read-only once planned; the
+// caller owns the work buffers.
 type cfft struct {
 	n      int
 	stages []fftStage
-	work   []complex128
 }
 
 // fftStage is one pass of radix p over sub-transforms of length n (= p·m);
-// tw[q*(p-1) + t-1] is the twiddle e^{-2πi·q·t/n} for q < m, 0 < t < p.
+// tw[q*(p-1) + t-1] is the twiddle e^{-2πi·q·t/n} for q < m, 0 < t < p, and
+// twx holds the same twiddles spread for the SIMD passes: for each, four
+// copies of the real part, then the imaginary part negated and not, twice
+// ([-im, im, -im, im]).
 type fftStage struct {
 	p, n, m int
 	tw      []complex128
+	twx     []float64
 }
 
 // newCFFT plans transforms of length n ≥ 1, which must be 2^a·3^b·5^c.
 func newCFFT(n int) *cfft {
-	f := &cfft{n: n, work: make([]complex128, n)}
+	f := &cfft{n: n}
 	for l := n; l > 1; {
 		p := 0
 		switch {
@@ -42,10 +51,15 @@ func newCFFT(n int) *cfft {
 			panic("engine: FFT length with a prime factor above 5")
 		}
 		m := l / p
-		st := fftStage{p: p, n: l, m: m, tw: make([]complex128, m*(p-1))}
+		st := fftStage{p: p, n: l, m: m, tw: make([]complex128, m*(p-1)), twx: make([]float64, 8*m*(p-1))}
 		for q := range m {
 			for t := 1; t < p; t++ {
-				st.tw[q*(p-1)+t-1] = cmplx.Rect(1, -2*math.Pi*float64(q*t)/float64(l))
+				w := cmplx.Rect(1, -2*math.Pi*float64(q*t)/float64(l))
+				i := q*(p-1) + t - 1
+				st.tw[i] = w
+				x := st.twx[8*i : 8*i+8]
+				x[0], x[1], x[2], x[3] = real(w), real(w), real(w), real(w)
+				x[4], x[5], x[6], x[7] = -imag(w), imag(w), -imag(w), imag(w)
 			}
 		}
 		f.stages = append(f.stages, st)
@@ -54,28 +68,36 @@ func newCFFT(n int) *cfft {
 	return f
 }
 
-// forward replaces x (len n) with its DFT.
-func (f *cfft) forward(x []complex128) {
-	x = x[:f.n]
-	src, dst := x, f.work
-	s := 1 // stride: the number of interleaved sub-transforms
-	for _, st := range f.stages {
-		st.pass(src, dst, s)
+// batch replaces the b interleaved sequences in x (len n·b) with their
+// DFTs; work is scratch of at least n·b elements.
+func (f *cfft) batch(x, work []complex128, b int) {
+	x = x[:f.n*b]
+	src, dst := x, work[:f.n*b]
+	s := b // the number of interleaved sub-transforms
+	for i := range f.stages {
+		fftPass(&f.stages[i], src, dst, s)
 		src, dst = dst, src
-		s *= st.p
+		s *= f.stages[i].p
 	}
 	if len(f.stages)%2 == 1 {
 		copy(x, src)
 	}
 }
 
+// forward replaces x (len n) with its DFT.
+func (f *cfft) forward(x []complex128) {
+	f.batch(x, make([]complex128, f.n), 1)
+}
+
 // inverse replaces x (len n) with n times its inverse DFT.
 func (f *cfft) inverse(x []complex128) {
 	x = x[:f.n]
-	for i, v := range x {
-		x[i] = complex(real(v), -imag(v))
-	}
+	conjugate(x)
 	f.forward(x)
+	conjugate(x)
+}
+
+func conjugate(x []complex128) {
 	for i, v := range x {
 		x[i] = complex(real(v), -imag(v))
 	}
@@ -83,6 +105,7 @@ func (f *cfft) inverse(x []complex128) {
 
 // pass runs one stage from x to y over s interleaved sequences:
 // y[k + s·(p·q + t)] = w^{q·t} Σ_r x[k + s·(q + r·m)] e^{-2πi·r·t/p}.
+// It is the portable pass; fftPass picks a SIMD one where there is one.
 func (st *fftStage) pass(x, y []complex128, s int) {
 	m := st.m
 	switch st.p {
@@ -160,53 +183,124 @@ func (st *fftStage) pass(x, y []complex128, s int) {
 
 // rfft transforms real sequences of an even length n (n/2 a 2-3-5 number)
 // through a complex transform of half the length: the even and odd cells
-// as the real and imaginary parts, separated afterwards.
+// as the real and imaginary parts, separated afterwards. Like cfft it works
+// on b sequences at once, interleaved in a packed buffer z of n/2·b
+// elements; the half spectra go to (or come from) a spectrum stored in
+// blocks of eight coefficients (see specAt), where the b sequences are rows
+// of it.
 type rfft struct {
 	n    int
 	half *cfft
-	z    []complex128
 	w    []complex128 // e^{-2πi·k/n}, k ≤ n/2
 }
 
 func newRFFT(n int) *rfft {
-	f := &rfft{n: n, half: newCFFT(n / 2), z: make([]complex128, n/2), w: make([]complex128, n/2+1)}
+	f := &rfft{n: n, half: newCFFT(n / 2), w: make([]complex128, n/2+1)}
 	for k := range f.w {
 		f.w[k] = cmplx.Rect(1, -2*math.Pi*float64(k)/float64(n))
 	}
 	return f
 }
 
-// coefficients sets dst[k], k ≤ n/2, to the DFT of the real sequence src
-// (len n).
-func (f *rfft) coefficients(dst []complex128, src []float64) {
+// specBlock is the width of the column blocks of a stored spectrum.
+const specBlock = 8
+
+// specAt is the offset of row r, coefficient k of a spectrum of p rows
+// stored in blocks of specBlock coefficients: each block holds its
+// coefficients of every row, row after row, so that the column transforms
+// run on a contiguous p×specBlock block and the row transforms write
+// specBlock values per row. With p = 1 it is the plain order, k.
+func specAt(p, r, k int) int {
+	return (k/specBlock)*p*specBlock + r*specBlock + k%specBlock
+}
+
+// pack sets sequence c of the packed buffer z (b interleaved sequences) to
+// the real sequence src, zero-extended to n: cell 2j is the real part of
+// element j, cell 2j+1 the imaginary part.
+func packReal[T Float](z []complex128, b, c int, src []T, n int) {
+	src = src[:min(len(src), n)]
+	j := 0
+	for ; 2*j+1 < len(src); j++ {
+		z[j*b+c] = complex(float64(src[2*j]), float64(src[2*j+1]))
+	}
+	if 2*j < len(src) {
+		z[j*b+c] = complex(float64(src[2*j]), 0)
+		j++
+	}
+	for ; j < n/2; j++ {
+		z[j*b+c] = 0
+	}
+}
+
+// forward transforms the packed sequences in z (b interleaved, work as
+// scratch) and writes the coefficients k ≤ n/2 of sequence c to row
+// rows[c] of spec, a spectrum of p rows (see specAt).
+func (f *rfft) forward(spec []complex128, p int, rows []int, z, work []complex128, b int) {
 	m := f.n / 2
-	z := f.z
-	for j := range z {
-		z[j] = complex(src[2*j], src[2*j+1])
-	}
-	f.half.forward(z)
-	dst = dst[:m+1]
+	f.half.batch(z, work, b)
 	for k := 0; k <= m; k++ {
-		a, b := z[k%m], z[(m-k)%m]
-		b = complex(real(b), -imag(b))
-		e, o := (a+b)*0.5, (a-b)*complex(0, -0.5) // E[k], O[k]
-		dst[k] = e + f.w[k]*o
+		za, zb := z[(k%m)*b:][:b], z[((m-k)%m)*b:][:b]
+		w := f.w[k]
+		base := specAt(p, 0, k)
+		for c, r := range rows {
+			a, bb := za[c], zb[c]
+			bb = complex(real(bb), -imag(bb))
+			e, o := (a+bb)*0.5, (a-bb)*complex(0, -0.5) // E[k], O[k]
+			spec[base+r*specBlock] = e + w*o
+		}
 	}
+}
+
+// inverse sets sequence c of z to n times the inverse DFT of the half
+// spectrum on row rows[c] of spec (p rows, see specAt), whose values are
+// stored conjugated; the real sequence is the real parts of z and the
+// negated imaginary parts (see unpackReal). work is scratch.
+func (f *rfft) inverse(z, work []complex128, spec []complex128, p int, rows []int, b int) {
+	m := f.n / 2
+	for k := range m {
+		za, zb := specAt(p, 0, k), specAt(p, 0, m-k)
+		w := complex(real(f.w[k]), -imag(f.w[k]))
+		dst := z[k*b:][:b]
+		for c, r := range rows {
+			a, bb := spec[za+r*specBlock], spec[zb+r*specBlock]
+			a = complex(real(a), -imag(a))
+			e, o := a+bb, (a-bb)*w              // 2E[k], 2O[k]
+			v := e + complex(-imag(o), real(o)) // 2E + i·2O
+			// The forward transform of the conjugate is the conjugate of
+			// the inverse transform.
+			dst[c] = complex(real(v), -imag(v))
+		}
+	}
+	f.half.batch(z, work, b)
+}
+
+// unpackReal returns cell i of sequence c of z after rfft.inverse.
+func unpackReal(z []complex128, b, c, i int) float64 {
+	v := z[(i/2)*b+c]
+	if i%2 == 0 {
+		return real(v)
+	}
+	return -imag(v)
+}
+
+// coefficients sets dst[k], k ≤ n/2, to the DFT of the real sequence src
+// (len n): one sequence through the batched forward.
+func (f *rfft) coefficients(dst []complex128, src []float64) {
+	z := make([]complex128, f.n/2)
+	packReal(z, 1, 0, src, f.n)
+	f.forward(dst, 1, []int{0}, z, make([]complex128, f.n/2), 1)
 }
 
 // sequence sets dst (len n) to n times the inverse DFT of the half
 // spectrum src[k], k ≤ n/2, of a real sequence.
 func (f *rfft) sequence(dst []float64, src []complex128) {
-	m := f.n / 2
-	z := f.z
-	for k := range m {
-		a, b := src[k], src[m-k]
-		b = complex(real(b), -imag(b))
-		e, o := a+b, (a-b)*complex(real(f.w[k]), -imag(f.w[k])) // 2E[k], 2O[k]
-		z[k] = e + complex(-imag(o), real(o))                   // 2E + i·2O
+	spec := make([]complex128, len(src))
+	for k, v := range src {
+		spec[k] = complex(real(v), -imag(v))
 	}
-	f.half.inverse(z)
-	for j, v := range z {
-		dst[2*j], dst[2*j+1] = real(v), imag(v)
+	z := make([]complex128, f.n/2)
+	f.inverse(z, make([]complex128, f.n/2), spec, 1, []int{0}, 1)
+	for i := range dst[:f.n] {
+		dst[i] = unpackReal(z, 1, 0, i)
 	}
 }

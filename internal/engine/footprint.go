@@ -25,9 +25,10 @@ func (c Conv) Footprint(in, w [4]int, size int) (int64, error) {
 		m = chooseMethod(g, uintptr(size))
 	}
 	if m == MethodFFT {
-		P, Q := int64(fftSize(g.hn)), int64(fftRowSize(g.wn))
-		spectrum := P * (Q/2 + 1) * 16 // complex128
-		planes := int64(in[0])*int64(in[1]) + int64(w[0])*int64(w[1]) + int64(runtime.GOMAXPROCS(0))
+		// The kernels' spectra, and per band at work one spectrum per
+		// input channel and an accumulator.
+		spectrum := int64(fftTile(g, fftMaxTile).spectrum()) * 16 // complex128
+		planes := int64(w[0])*int64(w[1]) + int64(runtime.GOMAXPROCS(0))*(int64(in[1])+1)
 		bytes += planes * spectrum
 	}
 	return bytes, nil

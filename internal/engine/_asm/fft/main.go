@@ -1,0 +1,201 @@
+// Command fft generates the AVX2/FMA passes of the engine's FFT (see
+// fftcore.go): one function per radix, 2, 3, 4 and 5, each running a whole
+// Stockham stage. Run it through go generate in the engine package, alone
+// with -run:
+//
+//	cd internal/engine && go generate -run ./fft
+//
+// It writes fft_amd64.s and fft_stub_amd64.go, both behind the !purego
+// build tag.
+package main
+
+import (
+	"fmt"
+	"math"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+)
+
+// A YMM register holds two complex128 values, (re, im, re, im). Each pass
+// runs its butterflies over two adjacent elements of the s interleaved
+// sequences at once; every element of one loop shares the twiddles, which
+// the stage stores spread (see fftStage.twx): the real part in four lanes,
+// then (-im, im, -im, im), 64 bytes per twiddle.
+
+// consts are the pass's constants in memory, each in all four lanes.
+type consts struct {
+	negImag Mem // the sign bit of the imaginary lanes
+	vals    map[string]Mem
+}
+
+func main() {
+	ConstraintExpr("!purego")
+	c := consts{negImag: GLOBL("fftNegImag", RODATA|NOPTR), vals: map[string]Mem{}}
+	for i := range 4 {
+		DATA(8*i, U64(uint64(i%2)<<63))
+	}
+	for _, v := range []struct {
+		name string
+		val  float64
+	}{
+		{"Half", 0.5},
+		{"H3", math.Sqrt(3) / 2},
+		{"C1", math.Cos(2 * math.Pi / 5)}, {"S1", math.Sin(2 * math.Pi / 5)},
+		{"C2", math.Cos(4 * math.Pi / 5)}, {"S2", math.Sin(4 * math.Pi / 5)},
+	} {
+		m := GLOBL("fft"+v.name, RODATA|NOPTR)
+		for i := range 4 {
+			DATA(8*i, U64(math.Float64bits(v.val)))
+		}
+		c.vals[v.name] = m
+	}
+	for _, p := range []int{2, 3, 4, 5} {
+		pass(p, c)
+	}
+	Generate()
+}
+
+// pass emits fftPass<p>AVX2(y, x []complex128, s, m int, twx []float64):
+// y[k + s·(p·q + t)] = w^{q·t} Σ_r x[k + s·(q + r·m)] e^{-2πi·r·t/p} for
+// q < m and k < s, s even, twiddles from twx.
+func pass(p int, c consts) {
+	TEXT(fmt.Sprintf("fftPass%dAVX2", p), NOSPLIT, "func(y, x []complex128, s, m int, twx []float64)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("fftPass%dAVX2 runs one radix-%d stage of the FFT; see fftStage.pass.", p, p))
+	b := Load(Param("y").Base(), GP64())
+	a := Load(Param("x").Base(), GP64())
+	sb := Load(Param("s"), GP64())
+	m := Load(Param("m"), GP64())
+	tw := Load(Param("twx").Base(), GP64())
+
+	SHLQ(U8(4), sb) // bytes per run of s elements
+	mb := GP64()    // bytes between the inputs of a butterfly: s·m elements
+	MOVQ(m, mb)
+	IMULQ(sb, mb)
+	m3, s3 := GP64(), GP64()
+	LEAQ(Mem{Base: mb, Index: mb, Scale: 2}, m3)
+	LEAQ(Mem{Base: sb, Index: sb, Scale: 2}, s3)
+	// After its loop over k, b has moved one run; the next q's outputs
+	// start p runs on.
+	skip := GP64()
+	IMUL3Q(U32(p-1), sb, skip)
+	in := func(r int) Mem {
+		switch r {
+		case 0:
+			return Mem{Base: a}
+		case 3:
+			return Mem{Base: a, Index: m3, Scale: 1}
+		default:
+			return Mem{Base: a, Index: mb, Scale: uint8(r)}
+		}
+	}
+	out := func(t int) Mem {
+		switch t {
+		case 0:
+			return Mem{Base: b}
+		case 3:
+			return Mem{Base: b, Index: s3, Scale: 1}
+		default:
+			return Mem{Base: b, Index: sb, Scale: uint8(t)}
+		}
+	}
+	neg := YMM()
+	VMOVUPD(c.negImag, neg)
+
+	k := GP64()
+	Label("q")
+	MOVQ(sb, k)
+	SHRQ(U8(5), k) // pairs of elements in a run
+	Label("k")
+	x := make([]reg.VecVirtual, p)
+	for r := range x {
+		x[r] = YMM()
+		VMOVUPD(in(r), x[r])
+	}
+	ys := butterfly(p, x, neg, c)
+	for t, y := range ys {
+		if t > 0 {
+			y = twiddle(y, Mem{Base: tw, Disp: 64 * (t - 1)})
+		}
+		VMOVUPD(y, out(t))
+	}
+	ADDQ(U32(32), a)
+	ADDQ(U32(32), b)
+	DECQ(k)
+	JNZ(LabelRef("k"))
+	ADDQ(skip, b)
+	ADDQ(U32(64*(p-1)), tw)
+	DECQ(m)
+	JNZ(LabelRef("q"))
+	VZEROUPPER()
+	RET()
+}
+
+// butterfly returns the p outputs of one butterfly before the twiddles.
+func butterfly(p int, x []reg.VecVirtual, neg reg.VecVirtual, c consts) []reg.VecVirtual {
+	switch p {
+	case 2:
+		return []reg.VecVirtual{add(x[0], x[1]), sub(x[0], x[1])}
+	case 3:
+		sum, dif := add(x[1], x[2]), sub(x[1], x[2])
+		cc := YMM()
+		VMOVAPD(x[0], cc)
+		VFNMADD231PD(c.vals["Half"], sum, cc) // a0 - sum/2
+		d := YMM()
+		VMULPD(c.vals["H3"], minusI(dif, neg), d)
+		return []reg.VecVirtual{add(x[0], sum), add(cc, d), sub(cc, d)}
+	case 4:
+		b0, b1 := add(x[0], x[2]), sub(x[0], x[2])
+		b2, b3 := add(x[1], x[3]), minusI(sub(x[1], x[3]), neg)
+		return []reg.VecVirtual{add(b0, b2), add(b1, b3), sub(b0, b2), sub(b1, b3)}
+	default: // 5
+		p1, m1 := add(x[1], x[4]), sub(x[1], x[4])
+		p2, m2 := add(x[2], x[3]), sub(x[2], x[3])
+		y0 := add(x[0], add(p1, p2))
+		r1, r2 := YMM(), YMM()
+		VMOVAPD(x[0], r1)
+		VFMADD231PD(c.vals["C1"], p1, r1)
+		VFMADD231PD(c.vals["C2"], p2, r1)
+		VMOVAPD(x[0], r2)
+		VFMADD231PD(c.vals["C2"], p1, r2)
+		VFMADD231PD(c.vals["C1"], p2, r2)
+		i1, i2 := YMM(), YMM()
+		VMULPD(c.vals["S1"], m1, i1)
+		VFMADD231PD(c.vals["S2"], m2, i1)
+		VMULPD(c.vals["S2"], m1, i2)
+		VFNMADD231PD(c.vals["S1"], m2, i2)
+		i1, i2 = minusI(i1, neg), minusI(i2, neg)
+		return []reg.VecVirtual{y0, add(r1, i1), add(r2, i2), sub(r2, i2), sub(r1, i1)}
+	}
+}
+
+func add(a, b reg.VecVirtual) reg.VecVirtual {
+	d := YMM()
+	VADDPD(b, a, d)
+	return d
+}
+
+func sub(a, b reg.VecVirtual) reg.VecVirtual {
+	d := YMM()
+	VSUBPD(b, a, d)
+	return d
+}
+
+// minusI returns -i·v: (im, -re) in each complex lane pair.
+func minusI(v, neg reg.VecVirtual) reg.VecVirtual {
+	d := YMM()
+	VPERMILPD(U8(5), v, d)
+	VXORPD(neg, d, d)
+	return d
+}
+
+// twiddle returns v times the spread twiddle at w: re·(wr) + swap(v)·(-wi, wi).
+func twiddle(v reg.VecVirtual, w Mem) reg.VecVirtual {
+	sw, d := YMM(), YMM()
+	VPERMILPD(U8(5), v, sw)
+	VMULPD(w, v, d)
+	VFMADD231PD(w.Offset(32), sw, d)
+	return d
+}

@@ -1,0 +1,17 @@
+package engine
+
+import "context"
+
+// Conv2DTiles runs Conv2D on the FFT path with transforms of at most maxP
+// on a side (unless one tile must be larger), so that tests can make the
+// overlap-save tiling cut small inputs into many tiles. It returns the
+// number of tiles of one plane.
+func Conv2DTiles[T Float](ctx context.Context, e *Engine, x, w Tensor[T], bias []T, c Conv, maxP int) (Tensor[T], int, error) {
+	g, err := c.resolve(x.Shape, w.Shape)
+	if err != nil {
+		return Tensor[T]{}, 0, err
+	}
+	t := fftTile(g, maxP)
+	out, err := conv2dTiled(ctx, e, Interactive, x, w, bias, g, c, t)
+	return out, t.ty * t.tx, err
+}

@@ -1,0 +1,111 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/corr2d/corr2d/internal/engine"
+)
+
+// Overlap-save tiling changes no result beyond the FFT's rounding: every
+// case of the Conv2D table, cut into tiles as small as the kernel allows,
+// matches the reference.
+func TestFFTTilesMatchReference(t *testing.T) {
+	e := newTestEngine(t, engine.Config{Workers: 2})
+	r := rand.New(rand.NewPCG(61, 62))
+	for _, c := range append(convCases(), tiledCases()...) {
+		for _, maxP := range []int{1, 12, 30} {
+			t.Run(fmt.Sprintf("%s/maxP=%d", c.name, maxP), func(t *testing.T) {
+				testTiles[float64](t, e, r, c, maxP)
+				testTiles[float32](t, e, r, c, maxP)
+			})
+		}
+	}
+}
+
+// tiledCases are inputs large enough for several tiles of kernels of a few
+// taps, with strides, dilation, groups and padding.
+func tiledCases() []convCase {
+	return []convCase{
+		{name: "one plane in many tiles", x: [4]int{1, 1, 41, 37}, w: [4]int{1, 1, 5, 4}},
+		{name: "channels, bias and same padding", x: [4]int{2, 3, 29, 33}, w: [4]int{4, 3, 3, 5}, bias: true,
+			conv: engine.Conv{Padding: engine.PadSame, Border: engine.BorderReflect}},
+		{name: "stride and dilation across tiles", x: [4]int{1, 2, 40, 45}, w: [4]int{2, 1, 3, 3},
+			conv: engine.Conv{Groups: 2, Stride: [2]int{2, 3}, Dilation: [2]int{2, 3}, Pad: [4]int{1, 2, 3, 0}}},
+		{name: "full convolution", x: [4]int{1, 1, 23, 17}, w: [4]int{1, 1, 6, 7},
+			conv: engine.Conv{Padding: engine.PadFull, Convolve: true}},
+	}
+}
+
+func testTiles[T engine.Float](t *testing.T, e *engine.Engine, r *rand.Rand, c convCase, maxP int) {
+	x, w := randTensor[T](r, c.x), randTensor[T](r, c.w)
+	var bias []T
+	if c.bias {
+		bias = randSlice[T](r, c.w[0])
+	}
+	got, tiles, err := engine.Conv2DTiles(context.Background(), e, x, w, bias, c.conv, maxP)
+	if err != nil {
+		t.Fatalf("Conv2DTiles(%v) = %v", c, err)
+	}
+	want, scale := refConv2D(x, w, bias, c.conv)
+	checkTensorClose(t, got, want, fftScale[T](scale))
+	if maxP == 12 && c.x[2]*c.x[3] > 600 && tiles < 4 {
+		t.Errorf("Conv2DTiles(%v, maxP %d) used %d tiles, want several", c, maxP, tiles)
+	}
+}
+
+// Large kernels on the FFT path stay within 1e-10 of the output's scale (its
+// largest magnitude) in float64, whatever the tiling.
+func TestFFTLargeKernelsAreAccurate(t *testing.T) {
+	e := newTestEngine(t, engine.Config{Workers: 2})
+	r := rand.New(rand.NewPCG(63, 64))
+	for _, tc := range []struct {
+		x, k, maxP int
+	}{{200, 63, 1024}, {200, 63, 96}, {160, 127, 1024}, {190, 127, 160}} {
+		t.Run(fmt.Sprintf("%dx%d/k=%d/maxP=%d", tc.x, tc.x, tc.k, tc.maxP), func(t *testing.T) {
+			x := randTensor[float64](r, [4]int{1, 1, tc.x, tc.x})
+			w := randTensor[float64](r, [4]int{1, 1, tc.k, tc.k})
+			got, _, err := engine.Conv2DTiles(context.Background(), e, x, w, nil, engine.Conv{}, tc.maxP)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := refConv2D(x, w, nil, engine.Conv{})
+			top, worst := 0.0, 0.0
+			for i, v := range want.Data {
+				top = max(top, math.Abs(v))
+				worst = max(worst, math.Abs(got.Data[i]-v))
+			}
+			t.Logf("largest error %.1e of the output scale", worst/top)
+			if worst > 1e-10*top {
+				t.Errorf("largest error %g of an output scale %g (%.1e of it), want at most 1e-10 of it", worst, top, worst/top)
+			}
+		})
+	}
+}
+
+// BenchmarkConv2DFFT times the FFT path on single planes with large
+// kernels, one worker (the transforms' rate) and the pool.
+func BenchmarkConv2DFFT(b *testing.B) {
+	r := rand.New(rand.NewPCG(65, 66))
+	for _, tc := range []struct{ n, k int }{{1024, 31}, {1024, 63}, {1024, 127}} {
+		x := randTensor[float64](r, [4]int{1, 1, tc.n, tc.n})
+		w := randTensor[float64](r, [4]int{1, 1, tc.k, tc.k})
+		for _, workers := range []int{1, 2} {
+			b.Run(fmt.Sprintf("size=%dx%d/k=%dx%d/workers=%d", tc.n, tc.n, tc.k, tc.k, workers), func(b *testing.B) {
+				e := newTestEngine(b, engine.Config{Workers: workers})
+				b.ReportAllocs()
+				b.SetBytes(int64(8 * tc.n * tc.n))
+				for b.Loop() {
+					out, err := engine.Conv2D(context.Background(), e, engine.Background, x, w, nil, engine.Conv{Method: engine.MethodFFT})
+					if err != nil {
+						b.Fatal(err)
+					}
+					engine.Release(e, out.Data)
+				}
+			})
+		}
+	}
+}
