@@ -127,18 +127,19 @@ func run(args []string, stdout io.Writer) error {
 	var ws []*workload
 	for _, dt := range []string{"float32", "float64"} {
 		for _, n := range sizes {
-			for _, k := range []int{3, 5, 11, 31} {
+			kernels := []int{3, 5, 11, 31}
+			if n >= 1024 {
+				// The FFT path's territory.
+				kernels = append(kernels, 63, 127)
+			}
+			for _, k := range kernels {
+				flops := 2 * float64(n*n*k*k)
 				w := &workload{
 					Name: fmt.Sprintf("1ch %dx%d k%d", n, n, k), DType: dt, Kind: "fwd",
 					XShape: [4]int{1, 1, n, n}, WShape: [4]int{1, 1, k, k},
 					Stride: [2]int{1, 1}, Scipy: true, single: true,
-					// scipy's direct correlate2d runs at ~1.5 GFLOP/s: past
-					// ~10 GFLOP one run takes many seconds, so it is skipped.
-					ScipyDirect: 2*float64(n*n*k*k) < 10e9,
-					// PyTorch 1.13's float64 path runs single-channel
-					// convolutions at ~0.06 GFLOP/s for big kernels: 4096²
-					// with 11×11 or 31×31 would take minutes, so is skipped.
-					TorchSkip: dt == "float64" && 2*float64(n*n*k*k) > 2.5e9,
+					ScipyDirect: flops < scipyDirectMax,
+					TorchSkip:   torchSkip(dt, flops),
 				}
 				ws = append(ws, w)
 			}
@@ -215,13 +216,28 @@ func paddedWorkloads(dt string, sizes []int) []*workload {
 					Name: fmt.Sprintf("1ch %dx%d k%d same %s", n, n, k, b), DType: dt, Kind: "fwd",
 					XShape: [4]int{1, 1, n, n}, WShape: [4]int{1, 1, k, k},
 					Stride: [2]int{1, 1}, Border: b, Scipy: true, single: true,
-					ScipyDirect: flops < 10e9,
-					TorchSkip:   dt == "float64" && flops > 2.5e9,
+					ScipyDirect: flops < scipyDirectMax,
+					TorchSkip:   torchSkip(dt, flops),
 				})
 			}
 		}
 	}
 	return ws
+}
+
+// scipyDirectMax is the work past which scipy's direct correlation is not
+// run: at ~1.5 GFLOP/s one call would take several seconds.
+const scipyDirectMax = 4e9
+
+// torchSkip says whether PyTorch is left out of a single-channel row of
+// the given work: its float64 path runs such convolutions at ~0.06 GFLOP/s
+// for big kernels (minutes past 2.5 GFLOP), and even float32 would take a
+// minute or more on 4096² with 63×63 or 127×127 kernels.
+func torchSkip(dt string, flops float64) bool {
+	if dt == "float64" {
+		return flops > 2.5e9
+	}
+	return flops > 40e9
 }
 
 var borders = map[string]engine.Border{"zeros": engine.BorderZeros, "reflect": engine.BorderReflect, "replicate": engine.BorderReplicate}
@@ -302,7 +318,7 @@ func runOurs[T engine.Float](e *engine.Engine, w *workload, dir string, i, reps 
 	if first := time.Since(t0); first > 2*time.Second {
 		w.oursMS, w.oursN = ms(first), 1
 	} else {
-		ts := make([]time.Duration, reps)
+		ts := make([]time.Duration, timedRuns(first, reps))
 		for j := range ts {
 			t0 := time.Now()
 			if err := step(); err != nil {
@@ -311,13 +327,20 @@ func runOurs[T engine.Float](e *engine.Engine, w *workload, dir string, i, reps 
 			ts[j] = time.Since(t0)
 		}
 		slices.Sort(ts)
-		w.oursMS, w.oursN = ms(ts[len(ts)/2]), reps
+		w.oursMS, w.oursN = ms(ts[len(ts)/2]), len(ts)
 	}
 	if w.Kind == "fwd" {
 		w.Out = filepath.Join(dir, fmt.Sprint(i, ".out"))
 		return writeRaw(w.Out, out.Data)
 	}
 	return nil
+}
+
+// timedRuns is how many runs follow a warm-up that took first: reps, but
+// no more than fit in about 4 s (at least 3), so that the largest rows do
+// not take minutes each. ref.py does the same.
+func timedRuns(first time.Duration, reps int) int {
+	return min(reps, max(3, int(4*time.Second/max(first, time.Microsecond))))
 }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
@@ -347,9 +370,10 @@ func writeRaw[T engine.Float](path string, data []T) error {
 //
 //nolint:errcheck
 func printTable(w io.Writer, ws []*workload, py map[string]pyResult, versions string, reps int) {
-	fmt.Fprintf(w, "corr2d engine (%d workers) vs %s; median of %d after a warm-up; ms\n", workers, versions, reps)
+	fmt.Fprintf(w, "corr2d engine (%d workers) vs %s; median of %d after a warm-up (of at least 3 where that takes over 4 s); ms\n", workers, versions, reps)
 	fmt.Fprintf(w, "GFLOP/s = 2*kh*kw*C/groups*O*Ho*Wo*N / time (training: forward + weight grad); %%peak of %d cores x %g (f32) / %g (f64) GFLOP/s\n", workers, peak32, peak64)
-	fmt.Fprint(w, "* = one run only (the warm-up took over 2 s); - = not run (scipy direct past 10 GFLOP, torch float64 single-channel past 2.5 GFLOP: minutes each); scipy fft = best of fftconvolve, oaconvolve\n")
+	fmt.Fprint(w, "* = one run only (the warm-up took over 2 s); - = not run (scipy direct past 4 GFLOP, torch single-channel past 2.5 GFLOP float64 or 40 GFLOP float32: minutes each); scipy fft = best of fftconvolve, oaconvolve\n")
+	fmt.Fprint(w, "valid rows: opencv = cv2.filter2D (zero border) cropped to the valid part\n")
 	fmt.Fprint(w, "same rows: torch pads with F.pad then convolves; scipy = ndimage.correlate (constant, mirror, nearest); opencv = cv2.filter2D, 2 threads; max rel diff against torch, else opencv\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "workload\tdtype\tmethod\tours ms\ttorch ms\tscipy ms\tscipy fft ms\topencv ms\tGFLOP/s\tpeak%\ttorch/ours\tscipy/ours\tfft/ours\tcv/ours\tGB/s\tmax rel diff\t")
