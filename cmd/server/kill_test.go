@@ -59,17 +59,25 @@ func startProcess(t *testing.T, bin, dataDir string, args ...string) *process {
 			}
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
+	waitOK(t, http.DefaultClient, p.base+"/readyz", 20*time.Second)
+	return p
+}
+
+// waitOK polls url until it answers 200 OK, and fails t if it has not
+// within timeout.
+func waitOK(t *testing.T, client *http.Client, url string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
 	for {
-		resp, err := http.Get(p.base + "/readyz")
+		resp, err := client.Get(url)
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return p
+				return
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the server process never became ready")
+			t.Fatalf("%s never answered 200 OK", url)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
