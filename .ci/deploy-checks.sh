@@ -10,18 +10,26 @@
 #   3. run the Dockerfile's `go build` line outside Docker and check that the
 #      binary's build info records CGO_ENABLED=0 and -trimpath, and that it
 #      has no symbol table (-ldflags="-s -w");
-#   4. validate the Grafana provisioning and dashboards, compose.yaml and the
-#      Prometheus config, each alone and against each other;
+#   4. validate the Grafana provisioning and dashboards, compose.yaml, the
+#      Prometheus config and the HAProxy config, each alone and against each
+#      other (tools/deploycheck);
 #   5. `promtool check config` on the Prometheus config and `promtool test
 #      rules` on the alert rules (installs Debian's
 #      prometheus package if promtool is missing);
-#   6. only with DEPLOY_CHECKS_SMOKE=1: start the built server and probe it
+#   6. `haproxy -c` on the load balancer's config (installs Debian's haproxy
+#      package if missing); the replicas' names do not resolve here, and
+#      that is the one warning allowed;
+#   7. only with DEPLOY_CHECKS_SMOKE=1: start the built server and probe it
 #      with its own `healthcheck` subcommand, as the image's HEALTHCHECK does.
 #
+# None of this starts a container: the compose stack itself is never
+# brought up here (there is no Docker engine).
+#
 # Environment:
-#   DEPLOY_CHECKS_SMOKE=1             run step 6
-#   DEPLOY_CHECKS_REQUIRE_PROMTOOL=1  fail, instead of skipping step 5, when
-#                                     promtool cannot be installed
+#   DEPLOY_CHECKS_SMOKE=1             run step 7
+#   DEPLOY_CHECKS_REQUIRE_PROMTOOL=1  fail, instead of skipping steps 5 and 6,
+#                                     when promtool or haproxy cannot be
+#                                     installed
 set -euo pipefail
 
 dockerfile=deploy/Dockerfile
@@ -91,18 +99,23 @@ fi
 step "4. Grafana, Compose and Prometheus files"
 go -C tools run ./deploycheck ../deploy
 
-step "5. promtool check config"
-if ! command -v promtool >/dev/null; then
-	echo "promtool missing; installing Debian's prometheus package"
-	if ! apt-cache policy prometheus 2>/dev/null | grep -Eq 'Candidate: [0-9]'; then
+# install_deb COMMAND PACKAGE installs Debian's PACKAGE if COMMAND is
+# missing, and reports whether COMMAND is there afterwards.
+install_deb() {
+	command -v "$1" >/dev/null && return 0
+	echo "$1 missing; installing Debian's $2 package"
+	if ! apt-cache policy "$2" 2>/dev/null | grep -Eq 'Candidate: [0-9]'; then
 		apt-get update -qq || true
 	fi
-	if apt-cache policy prometheus 2>/dev/null | grep -Eq 'Candidate: [0-9]'; then
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null ||
-			echo "apt-get install prometheus failed" >&2
+	if apt-cache policy "$2" 2>/dev/null | grep -Eq 'Candidate: [0-9]'; then
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null ||
+			echo "apt-get install $2 failed" >&2
 	fi
-fi
-if command -v promtool >/dev/null; then
+	command -v "$1" >/dev/null
+}
+
+step "5. promtool check config"
+if install_deb promtool prometheus; then
 	promtool check config deploy/prometheus/prometheus.yml
 	(cd deploy/prometheus && promtool test rules alerts_test.yml)
 elif [[ ${DEPLOY_CHECKS_REQUIRE_PROMTOOL:-0} == 1 ]]; then
@@ -111,7 +124,20 @@ else
 	echo "SKIP: promtool is not available, Prometheus config checked by step 4 only"
 fi
 
-step "6. smoke test of the healthcheck subcommand"
+step "6. haproxy -c"
+if install_deb haproxy haproxy; then
+	out=$(haproxy -c -f deploy/haproxy/haproxy.cfg 2>&1) || { echo "$out" >&2; fail "haproxy -c rejects deploy/haproxy/haproxy.cfg"; }
+	echo "$out"
+	if unexpected=$(echo "$out" | grep -E '\[(WARNING|ALERT)\]' | grep -v 'could not resolve address'); then
+		fail "haproxy -c warns about more than unresolvable replicas: $unexpected"
+	fi
+elif [[ ${DEPLOY_CHECKS_REQUIRE_PROMTOOL:-0} == 1 ]]; then
+	fail "haproxy is not available"
+else
+	echo "SKIP: haproxy is not available, its config checked by step 4 only"
+fi
+
+step "7. smoke test of the healthcheck subcommand"
 if [[ ${DEPLOY_CHECKS_SMOKE:-0} != 1 ]]; then
 	echo "SKIP: set DEPLOY_CHECKS_SMOKE=1 to run it"
 else

@@ -72,13 +72,55 @@ func TestCheckFindsBrokenFiles(t *testing.T) {
 		{
 			name: "a scrape target that is not a service is reported",
 			file: "prometheus/prometheus.yml",
-			old:  "corr2d:8080", new: "api:8080",
+			old:  `"corr2d-b:8080"`, new: `"api:8080"`,
 			want: `target host "api" is not a Compose service`,
+		},
+		{
+			name: "a replica Prometheus does not scrape is reported",
+			file: "prometheus/prometheus.yml",
+			old:  `, "corr2d-b:8080"`, new: ``,
+			want: "replica corr2d-b is not scraped",
+		},
+		{
+			name: "a dependency started before it is healthy is reported",
+			file: "compose.yaml",
+			old:  "condition: service_healthy", new: "condition: service_started",
+			want: `with condition "service_started", want service_healthy`,
+		},
+		{
+			name: "a service without a health check is reported",
+			file: "compose.yaml",
+			old:  `test: ["CMD", "pg_isready"`, new: `test: ["NONE", "pg_isready"`,
+			want: "service postgres has no healthcheck",
+		},
+		{
+			name: "a replica on a database that is not a service is reported",
+			file: "compose.yaml",
+			old:  "@postgres:5432/", new: "@db.example:5432/",
+			want: "is not a postgres:// URL on a Compose service",
+		},
+		{
+			name: "a load-balanced server that is not a replica is reported",
+			file: "haproxy/haproxy.cfg",
+			old:  "server corr2d-b corr2d-b:8080", new: "server corr2d-b corr2d-c:8080",
+			want: `"corr2d-c" is not a replica that compose.yaml builds`,
+		},
+		{
+			name: "a replica the load balancer leaves out is reported",
+			file: "haproxy/haproxy.cfg",
+			old:  "    server corr2d-b corr2d-b:8080\n", new: "",
+			want: "replica corr2d-b is not a server of the load balancer",
+		},
+		{
+			name: "a load balancer that does not check /readyz is reported",
+			file: "haproxy/haproxy.cfg",
+			old:  "option httpchk GET /readyz", new: "option httpchk GET /healthz",
+			want: "no `option httpchk GET /readyz`",
 		},
 		{
 			name: "a compose key outside the schema is reported",
 			file: "compose.yaml",
-			old:  "    stop_grace_period:", new: "    stop_grace_periods:",
+			old:  "  stop_grace_period:", new: "  stop_grace_periods:",
 			want: "does not load",
 		},
 		{

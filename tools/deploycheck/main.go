@@ -1,6 +1,7 @@
 // Command deploycheck validates the files under deploy/ that no engine here
 // can exercise: the Grafana provisioning and dashboards, the Compose file and
-// the Prometheus configuration, each on its own and against the others.
+// the Prometheus configuration and the load balancer's, each on its own and
+// against the others.
 //
 // Usage:
 //
@@ -62,6 +63,7 @@ func check(ctx context.Context, dir string) *report {
 	g := checkGrafana(r, dir)
 	c := checkCompose(ctx, r, dir)
 	checkPrometheus(r, dir, g, c)
+	checkHAProxy(r, dir, c)
 	checkCrossRefs(r, g, c)
 	return r
 }

@@ -10,9 +10,9 @@ import (
 
 // checkPrometheus checks prometheus/prometheus.yml beyond what promtool
 // checks: every static target must be a Compose service (or Prometheus
-// itself), at least one job must scrape a service built from this repository,
-// and the scrape interval must equal each Grafana data source's timeInterval,
-// or $__rate_interval will not match the data.
+// itself), every service built from this repository (each replica) must be
+// scraped on its own, and the scrape interval must equal each Grafana data
+// source's timeInterval, or $__rate_interval will not match the data.
 func checkPrometheus(r *report, dir string, g *grafanaFacts, c *composeFacts) {
 	file := filepath.Join(dir, "prometheus", "prometheus.yml")
 	var cfg struct {
@@ -32,7 +32,7 @@ func checkPrometheus(r *report, dir string, g *grafanaFacts, c *composeFacts) {
 	if cfg.Global.ScrapeInterval == "" {
 		r.errorf(file, "global.scrape_interval is not set")
 	}
-	scrapesOurs := false
+	scraped := map[string]bool{}
 	for _, sc := range cfg.ScrapeConfigs {
 		for _, st := range sc.StaticConfigs {
 			for _, t := range st.Targets {
@@ -44,12 +44,17 @@ func checkPrometheus(r *report, dir string, g *grafanaFacts, c *composeFacts) {
 				if host != "localhost" && !c.services[host] {
 					r.errorf(file, "job %s: target host %q is not a Compose service", sc.JobName, host)
 				}
-				scrapesOurs = scrapesOurs || c.built[host]
+				scraped[host] = true
 			}
 		}
 	}
-	if !scrapesOurs {
-		r.errorf(file, "no job scrapes a service that compose.yaml builds")
+	if len(c.built) == 0 {
+		r.errorf(file, "compose.yaml builds no service to scrape")
+	}
+	for name := range c.built {
+		if !scraped[name] {
+			r.errorf(file, "replica %s is not scraped", name)
+		}
 	}
 
 	for uid, ds := range g.datasources {
@@ -78,8 +83,9 @@ func checkCrossRefs(r *report, g *grafanaFacts, c *composeFacts) {
 		return "", false
 	}
 	want := map[string]string{
-		"/etc/prometheus/prometheus.yml": filepath.Join("prometheus", "prometheus.yml"),
-		"/etc/grafana/provisioning":      filepath.Join("grafana", "provisioning"),
+		"/etc/prometheus/prometheus.yml":     filepath.Join("prometheus", "prometheus.yml"),
+		"/etc/grafana/provisioning":          filepath.Join("grafana", "provisioning"),
+		"/usr/local/etc/haproxy/haproxy.cfg": filepath.Join("haproxy", "haproxy.cfg"),
 	}
 	for _, p := range g.providerPaths {
 		want[p] = filepath.Join("grafana", "dashboards")
