@@ -5,19 +5,21 @@ import "math"
 // The cost model behind MethodAuto predicts each method's time in
 // nanoseconds of one worker and picks the cheaper: the direct method costs
 // a time per multiply-add (the row kernel's or the GEMM path's steady rate)
-// plus a time per output, the FFT path a time per unit of transform work
-// for each of its N·C + O·Cg + N·O 2-D transforms, a time per complex
-// multiply-add of its N·O·Cg spectrum products and a fixed cost per call,
-// which keeps tiny problems on the direct path. Only the ratio of the two
-// predictions matters, so a uniformly faster or slower machine picks the
-// same method. PERF.md says how each constant was measured; the FFT's were
-// measured with gonum's transform, which fftcore.go has since replaced.
+// plus a time per output, the FFT path (see fftTileCost) a time per unit of
+// transform work for each of its 2-D transforms (the kernels' once, the
+// input and output planes of every tile) and a fixed cost per transform,
+// more for transforms that do not fit in the cache, a time per complex multiply-add of its spectrum
+// products and a fixed cost per call, which keeps tiny problems on the
+// direct path. Only the ratio of the two predictions matters, so a
+// uniformly faster or slower machine picks the same method. PERF.md says
+// how each constant was measured.
 const (
 	directNsPerMAC32 = 0.08
 	directNsPerMAC64 = 0.15
 	directNsPerOut   = 2
-	fftNsPerWork     = 1.2
-	fftNsPerCMAC     = 2
+	fftNsPerWork     = 0.3
+	fftNsPerCMAC     = 0.3
+	fftNsPerPlane    = 2000
 	fftNsPerCall     = 50000
 	// fftNsOutOfCache scales fftNsPerWork for transforms whose spectrum
 	// does not fit in the second-level cache (see fftSpecBytes).

@@ -192,3 +192,47 @@ func fftPass(st *fftStage, x, y []complex128, s int) {
 		fftPass5AVX2(y, x, s, st.m, st.twx)
 	}
 }
+
+// simdMulConj is the one place that picks the SIMD spectrum product (see
+// accumulate): it stores conj(x)·k in acc, or adds it with add, on the
+// prefix of a multiple of eight elements, and returns that prefix's length;
+// zero when the CPU lacks AVX2 and FMA.
+func simdMulConj(acc, x, k []complex128, add bool) int {
+	if !haveAVX2FMA {
+		return 0
+	}
+	n := len(x) &^ 7
+	acc, k = acc[:n], k[:n]
+	if add {
+		fftMulConjAddAVX2(acc, x, k)
+	} else {
+		fftMulConjAVX2(acc, x, k)
+	}
+	return n
+}
+
+// simdSplit is the one place that picks the SIMD last step of the forward
+// real transform (see rfft.forward) for coefficients 0 < k < m of eight
+// consecutive rows, spec starting at the first row; it reports whether it
+// ran (not without AVX2 and FMA).
+func simdSplit(spec, z []complex128, offs []int, wx []float64, m int) bool {
+	if !haveAVX2FMA {
+		return false
+	}
+	// Bounds: the last write and the last reads, checked here once.
+	_, _, _, _ = spec[offs[m-1]+7*specBlock], z[8*m-1], offs[m-1], wx[8*m-1]
+	fftSplitAVX2(spec, z, offs, wx, m)
+	return true
+}
+
+// simdJoin is the one place that picks the SIMD first step of the inverse
+// real transform (see rfft.inverse) for eight consecutive rows, spec
+// starting at the first row; it reports whether it ran.
+func simdJoin(z, spec []complex128, offs []int, wx []float64, m int) bool {
+	if !haveAVX2FMA {
+		return false
+	}
+	_, _, _, _ = spec[offs[m]+7*specBlock], z[8*m-1], offs[m], wx[8*m-1]
+	fftJoinAVX2(z, spec, offs, wx, m)
+	return true
+}

@@ -46,3 +46,13 @@ func gemmSIMD() bool { return false }
 // fftPass runs one FFT stage with the portable butterflies: this build has
 // no SIMD passes.
 func fftPass(st *fftStage, x, y []complex128, s int) { st.pass(x, y, s) }
+
+// simdMulConj computes nothing: this build has no SIMD kernels, and
+// accumulate runs its loop on the whole spectrum.
+func simdMulConj(acc, x, k []complex128, add bool) int { return 0 }
+
+// simdSplit runs nothing: this build has no SIMD kernels.
+func simdSplit(spec, z []complex128, offs []int, wx []float64, m int) bool { return false }
+
+// simdJoin runs nothing: this build has no SIMD kernels.
+func simdJoin(z, spec []complex128, offs []int, wx []float64, m int) bool { return false }

@@ -126,7 +126,8 @@ func balance(t fftTiling, g geometry, ekh, ekw int) fftTiling {
 // fftTileCost predicts the FFT path's time with tiling t in nanoseconds of
 // one worker (see cost.go): per tile, N·C forward and N·O inverse
 // transforms and N·O·Cg spectrum products; the kernels' O·Cg transforms
-// once.
+// once. Each transform also has a fixed cost, which keeps many channels
+// off tiny tiles.
 func fftTileCost(g geometry, t fftTiling) float64 {
 	N, C, O, cg := float64(g.in[0]), float64(g.in[1]), float64(g.w[0]), float64(g.w[1])
 	spec := float64(t.spectrum())
@@ -134,6 +135,7 @@ func fftTileCost(g geometry, t fftTiling) float64 {
 	if 16*spec > fftSpecBytes {
 		work *= fftNsOutOfCache
 	}
+	work += fftNsPerPlane
 	tiles := float64(t.ty) * float64(t.tx)
 	return fftNsPerCall + O*cg*work + tiles*(N*(C+O)*work+N*O*cg*spec*fftNsPerCMAC)
 }
@@ -184,6 +186,7 @@ type transforms struct {
 	z    []complex128 // packed rows: q/2 × specBlock
 	work []complex128 // max(p, q/2) × specBlock
 	rows []int
+	offs []int // specOffsets(p, q/2)
 }
 
 func (j *fftPlan[T]) transforms() *transforms {
@@ -192,6 +195,7 @@ func (j *fftPlan[T]) transforms() *transforms {
 		z:    make([]complex128, j.t.q/2*specBlock),
 		work: make([]complex128, max(j.t.p, j.t.q/2)*specBlock),
 		rows: make([]int, 0, specBlock),
+		offs: specOffsets(j.t.p, j.t.q/2),
 	}
 }
 
@@ -276,6 +280,8 @@ func (j *fftPlan[T]) tile(tr *transforms, xs, acc []complex128, u int) {
 func accumulate(acc, x, k []complex128, first bool) {
 	k = k[:len(x)]
 	acc = acc[:len(x)]
+	done := simdMulConj(acc, x, k, !first)
+	acc, x, k = acc[done:], x[done:], k[done:]
 	if first {
 		for i, v := range x {
 			acc[i] = complex(real(v), -imag(v)) * k[i]
@@ -296,7 +302,7 @@ func forward2D[R Float](tr *transforms, t fftTiling, spec []complex128, hr int, 
 			packReal(tr.z, specBlock, r-r0, row(r), t.q)
 			tr.rows = append(tr.rows, r)
 		}
-		tr.row.forward(spec, t.p, tr.rows, tr.z, tr.work, specBlock)
+		tr.row.forward(spec, t.p, tr.rows, tr.z, tr.work, specBlock, tr.offs)
 	}
 	blocks := len(spec) / (t.p * specBlock)
 	for b := range blocks {
@@ -324,7 +330,7 @@ func (j *fftPlan[T]) inverseRows(tr *transforms, acc []complex128, out []T, i0, 
 		for i := ib; i < min(i1, ib+specBlock); i++ {
 			tr.rows = append(tr.rows, (i-i0)*j.sh)
 		}
-		tr.row.inverse(tr.z, tr.work, acc, j.t.p, tr.rows, specBlock)
+		tr.row.inverse(tr.z, tr.work, acc, j.t.p, tr.rows, specBlock, tr.offs)
 		for c := range tr.rows {
 			d := out[(ib+c)*j.wo:][jj0:jj1]
 			for jj := range d {

@@ -277,3 +277,285 @@ k:
 	JNZ          q
 	VZEROUPPER
 	RET
+
+// func fftMulConjAVX2(acc []complex128, x []complex128, k []complex128)
+// Requires: AVX, FMA3
+TEXT ·fftMulConjAVX2(SB), NOSPLIT, $0-72
+	MOVQ    acc_base+0(FP), AX
+	MOVQ    x_base+24(FP), CX
+	MOVQ    k_base+48(FP), DX
+	MOVQ    x_len+32(FP), BX
+	SHRQ    $0x03, BX
+	JZ      done
+	VMOVUPD fftNegImag<>+0(SB), Y0
+
+loop:
+	VXORPD         (CX), Y0, Y1
+	VMOVDDUP       (DX), Y2
+	VPERMILPD      $0x0f, (DX), Y3
+	VPERMILPD      $0x05, Y1, Y4
+	VMULPD         Y3, Y4, Y4
+	VFMADDSUB231PD Y2, Y1, Y4
+	VMOVUPD        Y4, (AX)
+	VXORPD         32(CX), Y0, Y1
+	VMOVDDUP       32(DX), Y2
+	VPERMILPD      $0x0f, 32(DX), Y3
+	VPERMILPD      $0x05, Y1, Y4
+	VMULPD         Y3, Y4, Y4
+	VFMADDSUB231PD Y2, Y1, Y4
+	VMOVUPD        Y4, 32(AX)
+	VXORPD         64(CX), Y0, Y1
+	VMOVDDUP       64(DX), Y2
+	VPERMILPD      $0x0f, 64(DX), Y3
+	VPERMILPD      $0x05, Y1, Y4
+	VMULPD         Y3, Y4, Y4
+	VFMADDSUB231PD Y2, Y1, Y4
+	VMOVUPD        Y4, 64(AX)
+	VXORPD         96(CX), Y0, Y1
+	VMOVDDUP       96(DX), Y2
+	VPERMILPD      $0x0f, 96(DX), Y3
+	VPERMILPD      $0x05, Y1, Y4
+	VMULPD         Y3, Y4, Y4
+	VFMADDSUB231PD Y2, Y1, Y4
+	VMOVUPD        Y4, 96(AX)
+	ADDQ           $0x00000080, AX
+	ADDQ           $0x00000080, CX
+	ADDQ           $0x00000080, DX
+	DECQ           BX
+	JNZ            loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func fftMulConjAddAVX2(acc []complex128, x []complex128, k []complex128)
+// Requires: AVX, FMA3
+TEXT ·fftMulConjAddAVX2(SB), NOSPLIT, $0-72
+	MOVQ    acc_base+0(FP), AX
+	MOVQ    x_base+24(FP), CX
+	MOVQ    k_base+48(FP), DX
+	MOVQ    x_len+32(FP), BX
+	SHRQ    $0x03, BX
+	JZ      done
+	VMOVUPD fftNegImag<>+0(SB), Y0
+
+loop:
+	VXORPD         (CX), Y0, Y1
+	VMOVDDUP       (DX), Y2
+	VPERMILPD      $0x0f, (DX), Y3
+	VPERMILPD      $0x05, Y1, Y4
+	VMULPD         Y3, Y4, Y4
+	VFMADDSUB231PD Y2, Y1, Y4
+	VADDPD         (AX), Y4, Y4
+	VMOVUPD        Y4, (AX)
+	VXORPD         32(CX), Y0, Y1
+	VMOVDDUP       32(DX), Y2
+	VPERMILPD      $0x0f, 32(DX), Y3
+	VPERMILPD      $0x05, Y1, Y4
+	VMULPD         Y3, Y4, Y4
+	VFMADDSUB231PD Y2, Y1, Y4
+	VADDPD         32(AX), Y4, Y4
+	VMOVUPD        Y4, 32(AX)
+	VXORPD         64(CX), Y0, Y1
+	VMOVDDUP       64(DX), Y2
+	VPERMILPD      $0x0f, 64(DX), Y3
+	VPERMILPD      $0x05, Y1, Y4
+	VMULPD         Y3, Y4, Y4
+	VFMADDSUB231PD Y2, Y1, Y4
+	VADDPD         64(AX), Y4, Y4
+	VMOVUPD        Y4, 64(AX)
+	VXORPD         96(CX), Y0, Y1
+	VMOVDDUP       96(DX), Y2
+	VPERMILPD      $0x0f, 96(DX), Y3
+	VPERMILPD      $0x05, Y1, Y4
+	VMULPD         Y3, Y4, Y4
+	VFMADDSUB231PD Y2, Y1, Y4
+	VADDPD         96(AX), Y4, Y4
+	VMOVUPD        Y4, 96(AX)
+	ADDQ           $0x00000080, AX
+	ADDQ           $0x00000080, CX
+	ADDQ           $0x00000080, DX
+	DECQ           BX
+	JNZ            loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func fftSplitAVX2(spec []complex128, z []complex128, offs []int, wx []float64, m int)
+// Requires: AVX, FMA3
+TEXT ·fftSplitAVX2(SB), NOSPLIT, $0-104
+	MOVQ    spec_base+0(FP), AX
+	MOVQ    z_base+24(FP), CX
+	MOVQ    offs_base+48(FP), DX
+	MOVQ    wx_base+72(FP), BX
+	MOVQ    m+96(FP), SI
+	MOVQ    SI, DI
+	SHLQ    $0x07, DI
+	ADDQ    CX, DI
+	SUBQ    $0x00000080, DI
+	ADDQ    $0x00000080, CX
+	ADDQ    $0x00000008, DX
+	ADDQ    $0x00000040, BX
+	DECQ    SI
+	JLE     done
+	VMOVUPD fftNegImag<>+0(SB), Y0
+	VMOVUPD fftHalf<>+0(SB), Y1
+
+loop:
+	MOVQ         (DX), R8
+	SHLQ         $0x04, R8
+	ADDQ         AX, R8
+	VMOVUPD      (CX), Y2
+	VXORPD       (DI), Y0, Y3
+	VADDPD       Y3, Y2, Y4
+	VSUBPD       Y3, Y2, Y2
+	VPERMILPD    $0x05, Y2, Y2
+	VXORPD       Y0, Y2, Y2
+	VPERMILPD    $0x05, Y2, Y3
+	VMULPD       (BX), Y2, Y2
+	VFMADD231PD  32(BX), Y3, Y2
+	VADDPD       Y2, Y4, Y2
+	VMULPD       Y1, Y2, Y2
+	VMOVUPD      X2, (R8)
+	VEXTRACTF128 $0x01, Y2, 128(R8)
+	VMOVUPD      32(CX), Y2
+	VXORPD       32(DI), Y0, Y3
+	VADDPD       Y3, Y2, Y4
+	VSUBPD       Y3, Y2, Y2
+	VPERMILPD    $0x05, Y2, Y2
+	VXORPD       Y0, Y2, Y2
+	VPERMILPD    $0x05, Y2, Y3
+	VMULPD       (BX), Y2, Y2
+	VFMADD231PD  32(BX), Y3, Y2
+	VADDPD       Y2, Y4, Y2
+	VMULPD       Y1, Y2, Y2
+	VMOVUPD      X2, 256(R8)
+	VEXTRACTF128 $0x01, Y2, 384(R8)
+	VMOVUPD      64(CX), Y2
+	VXORPD       64(DI), Y0, Y3
+	VADDPD       Y3, Y2, Y4
+	VSUBPD       Y3, Y2, Y2
+	VPERMILPD    $0x05, Y2, Y2
+	VXORPD       Y0, Y2, Y2
+	VPERMILPD    $0x05, Y2, Y3
+	VMULPD       (BX), Y2, Y2
+	VFMADD231PD  32(BX), Y3, Y2
+	VADDPD       Y2, Y4, Y2
+	VMULPD       Y1, Y2, Y2
+	VMOVUPD      X2, 512(R8)
+	VEXTRACTF128 $0x01, Y2, 640(R8)
+	VMOVUPD      96(CX), Y2
+	VXORPD       96(DI), Y0, Y3
+	VADDPD       Y3, Y2, Y4
+	VSUBPD       Y3, Y2, Y2
+	VPERMILPD    $0x05, Y2, Y2
+	VXORPD       Y0, Y2, Y2
+	VPERMILPD    $0x05, Y2, Y3
+	VMULPD       (BX), Y2, Y2
+	VFMADD231PD  32(BX), Y3, Y2
+	VADDPD       Y2, Y4, Y2
+	VMULPD       Y1, Y2, Y2
+	VMOVUPD      X2, 768(R8)
+	VEXTRACTF128 $0x01, Y2, 896(R8)
+	ADDQ         $0x00000080, CX
+	SUBQ         $0x00000080, DI
+	ADDQ         $0x00000008, DX
+	ADDQ         $0x00000040, BX
+	DECQ         SI
+	JNZ          loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func fftJoinAVX2(z []complex128, spec []complex128, offs []int, wx []float64, m int)
+// Requires: AVX, FMA3
+TEXT ·fftJoinAVX2(SB), NOSPLIT, $0-104
+	MOVQ    z_base+0(FP), AX
+	MOVQ    spec_base+24(FP), CX
+	MOVQ    offs_base+48(FP), DX
+	MOVQ    wx_base+72(FP), BX
+	MOVQ    m+96(FP), SI
+	LEAQ    (DX)(SI*8), DI
+	TESTQ   SI, SI
+	JLE     done
+	VMOVUPD fftNegImag<>+0(SB), Y0
+
+loop:
+	MOVQ        (DX), R8
+	SHLQ        $0x04, R8
+	ADDQ        CX, R8
+	MOVQ        (DI), R9
+	SHLQ        $0x04, R9
+	ADDQ        CX, R9
+	VMOVUPD     (R8), X1
+	VINSERTF128 $0x01, 128(R8), Y1, Y1
+	VMOVUPD     (R9), X2
+	VINSERTF128 $0x01, 128(R9), Y2, Y2
+	VXORPD      Y0, Y1, Y1
+	VADDPD      Y2, Y1, Y3
+	VSUBPD      Y2, Y1, Y4
+	VPERMILPD   $0x05, Y4, Y5
+	VMULPD      (BX), Y4, Y4
+	VFMADD231PD 32(BX), Y5, Y4
+	VPERMILPD   $0x05, Y4, Y4
+	VXORPD      Y0, Y4, Y4
+	VSUBPD      Y4, Y3, Y3
+	VXORPD      Y0, Y3, Y3
+	VMOVUPD     Y3, (AX)
+	VMOVUPD     256(R8), X6
+	VINSERTF128 $0x01, 384(R8), Y6, Y6
+	VMOVUPD     256(R9), X7
+	VINSERTF128 $0x01, 384(R9), Y7, Y7
+	VXORPD      Y0, Y6, Y6
+	VADDPD      Y7, Y6, Y3
+	VSUBPD      Y7, Y6, Y4
+	VPERMILPD   $0x05, Y4, Y5
+	VMULPD      (BX), Y4, Y4
+	VFMADD231PD 32(BX), Y5, Y4
+	VPERMILPD   $0x05, Y4, Y4
+	VXORPD      Y0, Y4, Y4
+	VSUBPD      Y4, Y3, Y3
+	VXORPD      Y0, Y3, Y3
+	VMOVUPD     Y3, 32(AX)
+	VMOVUPD     512(R8), X8
+	VINSERTF128 $0x01, 640(R8), Y8, Y8
+	VMOVUPD     512(R9), X9
+	VINSERTF128 $0x01, 640(R9), Y9, Y9
+	VXORPD      Y0, Y8, Y8
+	VADDPD      Y9, Y8, Y3
+	VSUBPD      Y9, Y8, Y4
+	VPERMILPD   $0x05, Y4, Y5
+	VMULPD      (BX), Y4, Y4
+	VFMADD231PD 32(BX), Y5, Y4
+	VPERMILPD   $0x05, Y4, Y4
+	VXORPD      Y0, Y4, Y4
+	VSUBPD      Y4, Y3, Y3
+	VXORPD      Y0, Y3, Y3
+	VMOVUPD     Y3, 64(AX)
+	VMOVUPD     768(R8), X10
+	VINSERTF128 $0x01, 896(R8), Y10, Y10
+	VMOVUPD     768(R9), X11
+	VINSERTF128 $0x01, 896(R9), Y11, Y11
+	VXORPD      Y0, Y10, Y10
+	VADDPD      Y11, Y10, Y3
+	VSUBPD      Y11, Y10, Y4
+	VPERMILPD   $0x05, Y4, Y5
+	VMULPD      (BX), Y4, Y4
+	VFMADD231PD 32(BX), Y5, Y4
+	VPERMILPD   $0x05, Y4, Y4
+	VXORPD      Y0, Y4, Y4
+	VSUBPD      Y4, Y3, Y3
+	VXORPD      Y0, Y3, Y3
+	VMOVUPD     Y3, 96(AX)
+	ADDQ        $0x00000080, AX
+	ADDQ        $0x00000008, DX
+	SUBQ        $0x00000008, DI
+	ADDQ        $0x00000040, BX
+	DECQ        SI
+	JNZ         loop
+
+done:
+	VZEROUPPER
+	RET

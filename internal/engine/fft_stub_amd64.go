@@ -23,3 +23,23 @@ func fftPass4AVX2(y []complex128, x []complex128, s int, m int, twx []float64)
 //
 //go:noescape
 func fftPass5AVX2(y []complex128, x []complex128, s int, m int, twx []float64)
+
+// fftMulConjAVX2 stores conj(x)·k in acc; see accumulate.
+//
+//go:noescape
+func fftMulConjAVX2(acc []complex128, x []complex128, k []complex128)
+
+// fftMulConjAddAVX2 adds conj(x)·k to acc; see accumulate.
+//
+//go:noescape
+func fftMulConjAddAVX2(acc []complex128, x []complex128, k []complex128)
+
+// fftSplitAVX2 separates the coefficients of eight packed real transforms; see rfft.forward.
+//
+//go:noescape
+func fftSplitAVX2(spec []complex128, z []complex128, offs []int, wx []float64, m int)
+
+// fftJoinAVX2 packs eight half spectra for the inverse real transforms; see rfft.inverse.
+//
+//go:noescape
+func fftJoinAVX2(z []complex128, spec []complex128, offs []int, wx []float64, m int)

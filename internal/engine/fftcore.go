@@ -57,9 +57,7 @@ func newCFFT(n int) *cfft {
 				w := cmplx.Rect(1, -2*math.Pi*float64(q*t)/float64(l))
 				i := q*(p-1) + t - 1
 				st.tw[i] = w
-				x := st.twx[8*i : 8*i+8]
-				x[0], x[1], x[2], x[3] = real(w), real(w), real(w), real(w)
-				x[4], x[5], x[6], x[7] = -imag(w), imag(w), -imag(w), imag(w)
+				spread(st.twx[8*i:], w)
 			}
 		}
 		f.stages = append(f.stages, st)
@@ -192,14 +190,45 @@ type rfft struct {
 	n    int
 	half *cfft
 	w    []complex128 // e^{-2πi·k/n}, k ≤ n/2
+	// wx and wxc hold w and its conjugate spread for the SIMD steps, like
+	// fftStage.twx.
+	wx, wxc []float64
 }
 
 func newRFFT(n int) *rfft {
 	f := &rfft{n: n, half: newCFFT(n / 2), w: make([]complex128, n/2+1)}
+	f.wx, f.wxc = make([]float64, 8*len(f.w)), make([]float64, 8*len(f.w))
 	for k := range f.w {
-		f.w[k] = cmplx.Rect(1, -2*math.Pi*float64(k)/float64(n))
+		w := cmplx.Rect(1, -2*math.Pi*float64(k)/float64(n))
+		f.w[k] = w
+		spread(f.wx[8*k:], w)
+		spread(f.wxc[8*k:], complex(real(w), -imag(w)))
 	}
 	return f
+}
+
+// spread writes w as the SIMD steps take it: four copies of the real part,
+// then (-im, im, -im, im).
+func spread(dst []float64, w complex128) {
+	dst = dst[:8]
+	dst[0], dst[1], dst[2], dst[3] = real(w), real(w), real(w), real(w)
+	dst[4], dst[5], dst[6], dst[7] = -imag(w), imag(w), -imag(w), imag(w)
+}
+
+// specOffsets returns specAt(p, 0, k) for k ≤ m: where each coefficient of
+// row 0 of a spectrum of p rows lives.
+func specOffsets(p, m int) []int {
+	offs := make([]int, m+1)
+	for k := range offs {
+		offs[k] = specAt(p, 0, k)
+	}
+	return offs
+}
+
+// simdRows says whether the SIMD steps of rfft.forward and rfft.inverse
+// can take rows: a full batch of consecutive rows.
+func simdRows(rows []int, b int) bool {
+	return b == specBlock && len(rows) == b && rows[b-1]-rows[0] == b-1
 }
 
 // specBlock is the width of the column blocks of a stored spectrum.
@@ -234,11 +263,23 @@ func packReal[T Float](z []complex128, b, c int, src []T, n int) {
 
 // forward transforms the packed sequences in z (b interleaved, work as
 // scratch) and writes the coefficients k ≤ n/2 of sequence c to row
-// rows[c] of spec, a spectrum of p rows (see specAt).
-func (f *rfft) forward(spec []complex128, p int, rows []int, z, work []complex128, b int) {
+// rows[c] of spec, a spectrum of p rows (see specAt) whose offsets offs
+// (from specOffsets, or nil) lets a full batch of rows take the SIMD step.
+func (f *rfft) forward(spec []complex128, p int, rows []int, z, work []complex128, b int, offs []int) {
 	m := f.n / 2
 	f.half.batch(z, work, b)
-	for k := 0; k <= m; k++ {
+	if offs != nil && simdRows(rows, b) && m > 1 && simdSplit(spec[rows[0]*specBlock:], z, offs, f.wx, m) {
+		f.split(spec, p, rows, z, b, 0, 1)
+		f.split(spec, p, rows, z, b, m, m+1)
+		return
+	}
+	f.split(spec, p, rows, z, b, 0, m+1)
+}
+
+// split is the last step of forward, for coefficients k0 ≤ k < k1.
+func (f *rfft) split(spec []complex128, p int, rows []int, z []complex128, b, k0, k1 int) {
+	m := f.n / 2
+	for k := k0; k < k1; k++ {
 		za, zb := z[(k%m)*b:][:b], z[((m-k)%m)*b:][:b]
 		w := f.w[k]
 		base := specAt(p, 0, k)
@@ -254,8 +295,18 @@ func (f *rfft) forward(spec []complex128, p int, rows []int, z, work []complex12
 // inverse sets sequence c of z to n times the inverse DFT of the half
 // spectrum on row rows[c] of spec (p rows, see specAt), whose values are
 // stored conjugated; the real sequence is the real parts of z and the
-// negated imaginary parts (see unpackReal). work is scratch.
-func (f *rfft) inverse(z, work []complex128, spec []complex128, p int, rows []int, b int) {
+// negated imaginary parts (see unpackReal). work is scratch; offs is as for
+// forward.
+func (f *rfft) inverse(z, work []complex128, spec []complex128, p int, rows []int, b int, offs []int) {
+	m := f.n / 2
+	if offs == nil || !simdRows(rows, b) || !simdJoin(z, spec[rows[0]*specBlock:], offs, f.wxc, m) {
+		f.join(z, spec, p, rows, b)
+	}
+	f.half.batch(z, work, b)
+}
+
+// join is the first step of inverse.
+func (f *rfft) join(z, spec []complex128, p int, rows []int, b int) {
 	m := f.n / 2
 	for k := range m {
 		za, zb := specAt(p, 0, k), specAt(p, 0, m-k)
@@ -271,7 +322,6 @@ func (f *rfft) inverse(z, work []complex128, spec []complex128, p int, rows []in
 			dst[c] = complex(real(v), -imag(v))
 		}
 	}
-	f.half.batch(z, work, b)
 }
 
 // unpackReal returns cell i of sequence c of z after rfft.inverse.
@@ -288,7 +338,7 @@ func unpackReal(z []complex128, b, c, i int) float64 {
 func (f *rfft) coefficients(dst []complex128, src []float64) {
 	z := make([]complex128, f.n/2)
 	packReal(z, 1, 0, src, f.n)
-	f.forward(dst, 1, []int{0}, z, make([]complex128, f.n/2), 1)
+	f.forward(dst, 1, []int{0}, z, make([]complex128, f.n/2), 1, nil)
 }
 
 // sequence sets dst (len n) to n times the inverse DFT of the half
@@ -299,7 +349,7 @@ func (f *rfft) sequence(dst []float64, src []complex128) {
 		spec[k] = complex(real(v), -imag(v))
 	}
 	z := make([]complex128, f.n/2)
-	f.inverse(z, make([]complex128, f.n/2), spec, 1, []int{0}, 1)
+	f.inverse(z, make([]complex128, f.n/2), spec, 1, []int{0}, 1, nil)
 	for i := range dst[:f.n] {
 		dst[i] = unpackReal(z, 1, 0, i)
 	}

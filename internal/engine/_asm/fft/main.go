@@ -54,6 +54,10 @@ func main() {
 	for _, p := range []int{2, 3, 4, 5} {
 		pass(p, c)
 	}
+	mulConj(false, c)
+	mulConj(true, c)
+	split(c)
+	join(c)
 	Generate()
 }
 
@@ -198,4 +202,160 @@ func twiddle(v reg.VecVirtual, w Mem) reg.VecVirtual {
 	VMULPD(w, v, d)
 	VFMADD231PD(w.Offset(32), sw, d)
 	return d
+}
+
+// mulConj emits fftMulConjAVX2(acc, x, k []complex128), which sets acc[i]
+// to conj(x[i])·k[i], or with add fftMulConjAddAVX2, which adds it, for
+// every i < len(x) rounded down to a multiple of eight (the caller does
+// the rest).
+func mulConj(add bool, c consts) {
+	name := "fftMulConjAVX2"
+	if add {
+		name = "fftMulConjAddAVX2"
+	}
+	TEXT(name, NOSPLIT, "func(acc, x, k []complex128)")
+	Pragma("noescape")
+	if add {
+		Doc(name + " adds conj(x)·k to acc; see accumulate.")
+	} else {
+		Doc(name + " stores conj(x)·k in acc; see accumulate.")
+	}
+	ap := Load(Param("acc").Base(), GP64())
+	xp := Load(Param("x").Base(), GP64())
+	kp := Load(Param("k").Base(), GP64())
+	n := Load(Param("x").Len(), GP64())
+	SHRQ(U8(3), n)
+	JZ(LabelRef("done"))
+	neg := YMM()
+	VMOVUPD(c.negImag, neg)
+	Label("loop")
+	for u := range 4 {
+		d := 32 * u
+		// conj(x) = (a, b); k = (c, d): (a·c - b·d, b·c + a·d).
+		xc, kr, ki, t := YMM(), YMM(), YMM(), YMM()
+		VXORPD(Mem{Base: xp, Disp: d}, neg, xc)
+		VMOVDDUP(Mem{Base: kp, Disp: d}, kr)
+		VPERMILPD(U8(15), Mem{Base: kp, Disp: d}, ki)
+		VPERMILPD(U8(5), xc, t)
+		VMULPD(ki, t, t)
+		VFMADDSUB231PD(kr, xc, t)
+		if add {
+			VADDPD(Mem{Base: ap, Disp: d}, t, t)
+		}
+		VMOVUPD(t, Mem{Base: ap, Disp: d})
+	}
+	ADDQ(U32(128), ap)
+	ADDQ(U32(128), xp)
+	ADDQ(U32(128), kp)
+	DECQ(n)
+	JNZ(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// split emits fftSplitAVX2(spec, z []complex128, offs []int, wx []float64,
+// m int): the forward real transform's last step for eight sequences
+// packed in z (see rfft.forward), coefficients 0 < k < m, each to
+// spec[offs[k] + 8c] for sequence c. wx holds e^{-2πik/n} spread like a
+// twiddle, 64 bytes per k.
+func split(c consts) {
+	TEXT("fftSplitAVX2", NOSPLIT, "func(spec, z []complex128, offs []int, wx []float64, m int)")
+	Pragma("noescape")
+	Doc("fftSplitAVX2 separates the coefficients of eight packed real transforms; see rfft.forward.")
+	sp := Load(Param("spec").Base(), GP64())
+	za := Load(Param("z").Base(), GP64())
+	op := Load(Param("offs").Base(), GP64())
+	wp := Load(Param("wx").Base(), GP64())
+	m := Load(Param("m"), GP64())
+	zb := GP64()
+	// za at z[8k], zb at z[8(m-k)], from k = 1.
+	MOVQ(m, zb)
+	SHLQ(U8(7), zb)
+	ADDQ(za, zb)
+	SUBQ(U32(128), zb)
+	ADDQ(U32(128), za)
+	ADDQ(U32(8), op)
+	ADDQ(U32(64), wp)
+	DECQ(m)
+	JLE(LabelRef("done"))
+	neg, half := YMM(), YMM()
+	VMOVUPD(c.negImag, neg)
+	VMOVUPD(c.vals["Half"], half)
+	out := GP64()
+	Label("loop")
+	MOVQ(Mem{Base: op}, out)
+	SHLQ(U8(4), out)
+	ADDQ(sp, out)
+	for u := range 4 {
+		a, bc := YMM(), YMM()
+		VMOVUPD(Mem{Base: za, Disp: 32 * u}, a)
+		VXORPD(Mem{Base: zb, Disp: 32 * u}, neg, bc)
+		s, d := add(a, bc), sub(a, bc)
+		v := add(s, twiddle(minusI(d, neg), Mem{Base: wp}))
+		VMULPD(half, v, v)
+		VMOVUPD(v.AsX(), Mem{Base: out, Disp: 256 * u})
+		VEXTRACTF128(U8(1), v, Mem{Base: out, Disp: 256*u + 128})
+	}
+	ADDQ(U32(128), za)
+	SUBQ(U32(128), zb)
+	ADDQ(U32(8), op)
+	ADDQ(U32(64), wp)
+	DECQ(m)
+	JNZ(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// join emits fftJoinAVX2(z, spec []complex128, offs []int, wx []float64,
+// m int): the inverse real transform's first step for eight sequences
+// (see rfft.inverse), k < m, from spec[offs[k] + 8c] and spec[offs[m-k] +
+// 8c] for sequence c, which hold conjugated coefficients. wx holds
+// e^{+2πik/n} spread like a twiddle.
+func join(c consts) {
+	TEXT("fftJoinAVX2", NOSPLIT, "func(z, spec []complex128, offs []int, wx []float64, m int)")
+	Pragma("noescape")
+	Doc("fftJoinAVX2 packs eight half spectra for the inverse real transforms; see rfft.inverse.")
+	zp := Load(Param("z").Base(), GP64())
+	sp := Load(Param("spec").Base(), GP64())
+	oa := Load(Param("offs").Base(), GP64())
+	wp := Load(Param("wx").Base(), GP64())
+	m := Load(Param("m"), GP64())
+	ob := GP64()
+	LEAQ(Mem{Base: oa, Index: m, Scale: 8}, ob) // &offs[m]
+	TESTQ(m, m)
+	JLE(LabelRef("done"))
+	neg := YMM()
+	VMOVUPD(c.negImag, neg)
+	pa, pb := GP64(), GP64()
+	Label("loop")
+	MOVQ(Mem{Base: oa}, pa)
+	SHLQ(U8(4), pa)
+	ADDQ(sp, pa)
+	MOVQ(Mem{Base: ob}, pb)
+	SHLQ(U8(4), pb)
+	ADDQ(sp, pb)
+	for u := range 4 {
+		a, bb := YMM(), YMM()
+		VMOVUPD(Mem{Base: pa, Disp: 256 * u}, a.AsX())
+		VINSERTF128(U8(1), Mem{Base: pa, Disp: 256*u + 128}, a, a)
+		VMOVUPD(Mem{Base: pb, Disp: 256 * u}, bb.AsX())
+		VINSERTF128(U8(1), Mem{Base: pb, Disp: 256*u + 128}, bb, bb)
+		VXORPD(neg, a, a) // the true coefficient
+		e, d := add(a, bb), sub(a, bb)
+		o := twiddle(d, Mem{Base: wp})
+		v := sub(e, minusI(o, neg)) // 2E + i·2O
+		VXORPD(neg, v, v)
+		VMOVUPD(v, Mem{Base: zp, Disp: 32 * u})
+	}
+	ADDQ(U32(128), zp)
+	ADDQ(U32(8), oa)
+	SUBQ(U32(8), ob)
+	ADDQ(U32(64), wp)
+	DECQ(m)
+	JNZ(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
 }
