@@ -65,7 +65,7 @@ func TestDashboardAndAlertsOnLivePrometheus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs Prometheus and two server processes")
 	}
-	promBin := prometheusBinary(t)
+	promBin := debianTool(t, "prometheus", "PROMETHEUS")
 	rs := startReplicas(t, buildBinary(t), 2, "--job-concurrency", "2", "--checkpoint-every", "50ms")
 	prom := startPrometheus(t, promBin, rs)
 
@@ -109,17 +109,18 @@ func TestDashboardAndAlertsOnLivePrometheus(t *testing.T) {
 	checkAlerts(t, prom)
 }
 
-// prometheusBinary finds Debian's prometheus (or $PROMETHEUS), skipping
-// the test without one, except under CI=true, where .ci/run installs it.
-func prometheusBinary(t *testing.T) string {
+// debianTool finds the program name (from the Debian package of that
+// name), or the one $env names, skipping the test without it, except under
+// CI=true, where .ci/run installs it.
+func debianTool(t *testing.T, name, env string) string {
 	t.Helper()
-	if p := os.Getenv("PROMETHEUS"); p != "" {
+	if p := os.Getenv(env); p != "" {
 		return p
 	}
-	if p, err := exec.LookPath("prometheus"); err == nil {
+	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
-	msg := "no prometheus binary on PATH (Debian's prometheus package) and PROMETHEUS unset"
+	msg := fmt.Sprintf("no %s on PATH (Debian's %s package) and %s unset", name, name, env)
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
 	}
