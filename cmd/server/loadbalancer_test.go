@@ -32,57 +32,11 @@ func TestLoadBalancerConfigDrainsAndFailsOver(t *testing.T) {
 	rs := startReplicas(t, buildBinary(t), 2, "--drain-delay", "5s")
 	lb := startHAProxy(t, haproxy, rs)
 
-	var ok, failed atomic.Int64
-	var lastFailure atomic.Value
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	client := &http.Client{Timeout: 10 * time.Second}
-	body := []byte(`{"input": [[0,1,2],[3,4,5],[6,7,8]], "kernel": [[0,1],[2,3]]}`)
-	for range 4 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				resp, err := client.Post(lb+"/corr2d", "application/json", bytes.NewReader(body))
-				switch {
-				case err != nil:
-					failed.Add(1)
-					lastFailure.Store(err.Error())
-				case resp.StatusCode != http.StatusOK:
-					failed.Add(1)
-					lastFailure.Store(resp.Status)
-				default:
-					ok.Add(1)
-				}
-				if resp != nil {
-					_ = resp.Body.Close()
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
-		})
-	}
-	stopTraffic := func() {
-		close(done)
-		wg.Wait()
-		client.CloseIdleConnections()
-	}
-
-	// Both replicas serve.
-	deadline := time.Now().Add(20 * time.Second)
-	for _, p := range rs.procs {
-		for n, err := servedCorr2d(p); n == 0; n, err = servedCorr2d(p) {
-			if err != nil {
-				t.Fatal(err)
-			}
-			if time.Now().After(deadline) {
-				stopTraffic()
-				t.Fatalf("replica %s served nothing through the load balancer", p.base)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+	tr := startLBTraffic(lb)
+	stopTraffic := tr.stop
+	if p := idleReplica(rs, 20*time.Second); p != nil {
+		stopTraffic()
+		t.Fatalf("replica %s served nothing through the load balancer", p.base)
 	}
 
 	// A graceful stop of one replica: it leaves rotation while it still
@@ -97,16 +51,16 @@ func TestLoadBalancerConfigDrainsAndFailsOver(t *testing.T) {
 	if idle < time.Second {
 		t.Errorf("the load balancer sent requests to replica a until %v before it stopped; want it out of rotation during the drain", idle)
 	}
-	before := ok.Load()
+	before := tr.ok.Load()
 	time.Sleep(time.Second)
 	stopTraffic()
-	if ok.Load() == before {
+	if tr.ok.Load() == before {
 		t.Error("no request succeeded through the load balancer after replica a stopped")
 	}
-	if n := failed.Load(); n > 0 {
-		t.Errorf("%d of %d requests failed through the load balancer while replica a drained; last: %v", n, n+ok.Load(), lastFailure.Load())
+	if n := tr.failed.Load(); n > 0 {
+		t.Errorf("%d of %d requests failed through the load balancer while replica a drained; last: %v", n, n+tr.ok.Load(), tr.lastFailure.Load())
 	}
-	t.Logf("%d requests through the load balancer, %d failed", ok.Load()+failed.Load(), failed.Load())
+	t.Logf("%d requests through the load balancer, %d failed", tr.ok.Load()+tr.failed.Load(), tr.failed.Load())
 
 	// With the last replica gone, the load balancer says it is down.
 	b := rs.procs[1]
@@ -122,6 +76,69 @@ func TestLoadBalancerConfigDrainsAndFailsOver(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("/lb/health answered 503 %v after the last replica died", time.Since(killedAt).Round(time.Millisecond))
+}
+
+// lbTraffic is four clients sending small correlations through the load
+// balancer without pause, counting answers.
+type lbTraffic struct {
+	ok, failed  atomic.Int64
+	lastFailure atomic.Value // string
+	stop        func()
+}
+
+func startLBTraffic(lb string) *lbTraffic {
+	tr := &lbTraffic{}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 10 * time.Second}
+	body := []byte(`{"input": [[0,1,2],[3,4,5],[6,7,8]], "kernel": [[0,1],[2,3]]}`)
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				resp, err := client.Post(lb+"/corr2d", "application/json", bytes.NewReader(body))
+				switch {
+				case err != nil:
+					tr.failed.Add(1)
+					tr.lastFailure.Store(err.Error())
+				case resp.StatusCode != http.StatusOK:
+					tr.failed.Add(1)
+					tr.lastFailure.Store(resp.Status)
+				default:
+					tr.ok.Add(1)
+				}
+				if resp != nil {
+					_ = resp.Body.Close()
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+	}
+	tr.stop = func() {
+		close(done)
+		wg.Wait()
+		client.CloseIdleConnections()
+	}
+	return tr
+}
+
+// idleReplica returns a replica of rs that has served no correlation
+// within timeout, or nil once every one has.
+func idleReplica(rs *replicas, timeout time.Duration) *process {
+	deadline := time.Now().Add(timeout)
+	for _, p := range rs.procs {
+		for n, _ := servedCorr2d(p); n == 0; n, _ = servedCorr2d(p) {
+			if time.Now().After(deadline) {
+				return p
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return nil
 }
 
 // idleBeforeExit waits for p to exit and returns for how long before that
