@@ -66,37 +66,60 @@ func (t fftTiling) spectrum() int {
 
 // fftTile picks the tiling of g's outputs with the least predicted time, among
 // transform sizes up to maxP on a side (any size that covers the whole
-// output is allowed too).
+// output is allowed too). It runs on every FFT and auto request, so each
+// axis's candidates are worked out once and only their pairs are costed.
 func fftTile(g geometry, maxP int) fftTiling {
 	ekh, ekw := (g.w[2]-1)*g.dh+1, (g.w[3]-1)*g.dw+1
-	ho, wo := g.out[2], g.out[3]
-	best, bestCost := fftTiling{}, math.Inf(1)
 	// Up to twice the largest size needed, so that there is an even one
 	// past ekw.
 	sizes := smoothSizes(2 * max(ekh, ekw, maxP))
-	for _, p := range sizes {
-		if p < ekh {
-			continue
-		}
-		th := min(ho, (p-ekh)/g.sh+1)
-		for _, q := range sizes {
-			if q < ekw || q%2 != 0 {
-				continue
+	rows := fftAxes(sizes, ekh, g.out[2], g.sh, maxP, false)
+	cols := fftAxes(sizes, ekw, g.out[3], g.sw, maxP, true)
+	best, bestCost := fftTiling{}, math.Inf(1)
+	for _, r := range rows {
+		for _, c := range cols {
+			t := fftTiling{p: r.size, q: c.size, th: r.per, tw: c.per, ty: r.tiles, tx: c.tiles}
+			if cost := tileCost(g, t, r.log+c.log); cost < bestCost {
+				best, bestCost = t, cost
 			}
-			tw := min(wo, (q-ekw)/g.sw+1)
-			t := balance(fftTiling{p: p, q: q, th: th, tw: tw}, g, ekh, ekw)
-			if c := fftTileCost(g, t); c < bestCost {
-				best, bestCost = t, c
-			}
-			if tw == wo || q >= maxP {
-				break
-			}
-		}
-		if th == ho || p >= maxP {
-			break
 		}
 	}
 	return best
+}
+
+// fftAxis is one candidate tiling of an axis: tiles of per outputs each in
+// transforms of size, whose log2 is log.
+type fftAxis struct {
+	size, per, tiles int
+	log              float64
+}
+
+// fftAxes lists the candidate tilings of an axis of out outputs with a
+// kernel extent ek and a stride: for each transform size from sizes (even
+// ones only if even) that fits the kernel, up to maxP or the first that
+// covers the axis, the outputs spread evenly over the tiles needed and the
+// transform shrunk to fit them.
+func fftAxes(sizes []int, ek, out, stride, maxP int, even bool) []fftAxis {
+	var axes []fftAxis
+	for _, n := range sizes {
+		if n < ek || (even && n%2 != 0) {
+			continue
+		}
+		per := min(out, (n-ek)/stride+1)
+		tiles := (out + per - 1) / per
+		a := fftAxis{per: (out + tiles - 1) / tiles, tiles: tiles}
+		i, _ := slices.BinarySearch(sizes, (a.per-1)*stride+ek)
+		for even && sizes[i]%2 != 0 {
+			i++
+		}
+		a.size = sizes[i]
+		a.log = math.Log2(float64(a.size))
+		axes = append(axes, a)
+		if per == out || n >= maxP {
+			break
+		}
+	}
+	return axes
 }
 
 // smoothSizes returns the 2-3-5 numbers up to n, ascending.
@@ -113,25 +136,20 @@ func smoothSizes(top int) []int {
 	return sizes
 }
 
-// balance spreads the outputs evenly over the tiles t needs and shrinks the
-// transforms to fit.
-func balance(t fftTiling, g geometry, ekh, ekw int) fftTiling {
-	ho, wo := g.out[2], g.out[3]
-	t.ty, t.tx = (ho+t.th-1)/t.th, (wo+t.tw-1)/t.tw
-	t.th, t.tw = (ho+t.ty-1)/t.ty, (wo+t.tx-1)/t.tx
-	t.p, t.q = fftSize((t.th-1)*g.sh+ekh), fftRowSize((t.tw-1)*g.sw+ekw)
-	return t
-}
-
 // fftTileCost predicts the FFT path's time with tiling t in nanoseconds of
 // one worker (see cost.go): per tile, N·C forward and N·O inverse
 // transforms and N·O·Cg spectrum products; the kernels' O·Cg transforms
 // once. Each transform also has a fixed cost, which keeps many channels
 // off tiny tiles.
 func fftTileCost(g geometry, t fftTiling) float64 {
+	return tileCost(g, t, math.Log2(float64(t.p)*float64(t.q)))
+}
+
+// tileCost is fftTileCost given log2(p·q).
+func tileCost(g geometry, t fftTiling, log2n float64) float64 {
 	N, C, O, cg := float64(g.in[0]), float64(g.in[1]), float64(g.w[0]), float64(g.w[1])
 	spec := float64(t.spectrum())
-	work := fftPlaneWork(t.p, t.q) * fftNsPerWork
+	work := 2.5 * float64(t.p) * float64(t.q) * log2n * fftNsPerWork
 	if 16*spec > fftSpecBytes {
 		work *= fftNsOutOfCache
 	}
