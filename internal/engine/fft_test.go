@@ -57,6 +57,70 @@ func testTiles[T engine.Float](t *testing.T, e *engine.Engine, r *rand.Rand, c c
 	}
 }
 
+// FuzzFFTTiles runs the tiled FFT path on shapes, parameters, tile limits
+// and values from the fuzzer's bytes against the reference loop.
+func FuzzFFTTiles(f *testing.F) {
+	e, err := engine.New(engine.Config{Workers: 2, MinBandWork: 1}, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(e.Close)
+	f.Add([]byte{1, 1, 1, 40, 37, 5, 4, 0, 0, 0, 0, 12}, []byte{1, 2, 3})
+	f.Add([]byte{2, 3, 4, 29, 33, 3, 5, 1, 1, 2, 1, 20}, []byte{200, 7})
+	f.Add([]byte{1, 2, 2, 40, 45, 3, 3, 2, 3, 1, 2, 1}, []byte{})
+	f.Fuzz(func(t *testing.T, params, data []byte) {
+		next := 0
+		nb := func(mod int) int {
+			if next >= len(params) {
+				return 0
+			}
+			v := int(params[next]) % mod
+			next++
+			return v
+		}
+		N, C, O := 1+nb(2), 1+nb(3), 1+nb(3)
+		H, W := 1+nb(48), 1+nb(48)
+		kh, kw := 1+nb(min(H, 9)), 1+nb(min(W, 9))
+		c := engine.Conv{
+			Stride:   [2]int{1 + nb(3), 1 + nb(3)},
+			Dilation: [2]int{1 + nb(2), 1 + nb(2)},
+			Padding:  engine.Padding(nb(4)),
+			Border:   engine.Border(nb(6)),
+		}
+		if nb(2) == 1 && C == O {
+			c.Groups = C
+		}
+		maxP := 1 + nb(64)
+		cg := C
+		if c.Groups > 1 {
+			cg = 1
+		}
+		val := func(i int) float64 {
+			if len(data) == 0 {
+				return 1
+			}
+			return float64(int8(data[i%len(data)]^byte(i))) / 16
+		}
+		x := engine.Tensor[float64]{Shape: [4]int{N, C, H, W}, Data: make([]float64, N*C*H*W)}
+		w := engine.Tensor[float64]{Shape: [4]int{O, cg, kh, kw}, Data: make([]float64, O*cg*kh*kw)}
+		for i := range x.Data {
+			x.Data[i] = val(i)
+		}
+		for i := range w.Data {
+			w.Data[i] = val(len(x.Data) + i)
+		}
+		if _, _, err := c.Geometry(x.Shape, w.Shape); err != nil {
+			return // the dilated kernel does not fit, say
+		}
+		got, _, err := engine.Conv2DTiles(context.Background(), e, x, w, nil, c, maxP)
+		if err != nil {
+			t.Fatalf("Conv2DTiles(%v, %v, %+v, maxP %d) = %v", x.Shape, w.Shape, c, maxP, err)
+		}
+		want, scale := refConv2D(x, w, nil, c)
+		checkTensorClose(t, got, want, fftScale[float64](scale))
+	})
+}
+
 // Large kernels on the FFT path stay within 1e-10 of the output's scale (its
 // largest magnitude) in float64, whatever the tiling.
 func TestFFTLargeKernelsAreAccurate(t *testing.T) {
