@@ -351,8 +351,20 @@ func (j *fftPlan[T]) inverseRows(tr *transforms, acc []complex128, out []T, i0, 
 		tr.row.inverse(tr.z, tr.work, acc, j.t.p, tr.rows, specBlock, tr.offs)
 		for c := range tr.rows {
 			d := out[(ib+c)*j.wo:][jj0:jj1]
-			for jj := range d {
-				d[jj] = T(unpackReal(tr.z, specBlock, c, jj*j.sw)*scale) + bias
+			if j.sw != 1 {
+				for jj := range d {
+					d[jj] = T(unpackReal(tr.z, specBlock, c, jj*j.sw)*scale) + bias
+				}
+				continue
+			}
+			// Unit stride: each packed cell holds two outputs.
+			z := tr.z[c:]
+			for jj := 0; jj+1 < len(d); jj += 2 {
+				v := z[jj/2*specBlock]
+				d[jj], d[jj+1] = T(real(v)*scale)+bias, T(-imag(v)*scale)+bias
+			}
+			if n := len(d); n%2 == 1 {
+				d[n-1] = T(real(z[(n-1)/2*specBlock])*scale) + bias
 			}
 		}
 	}
