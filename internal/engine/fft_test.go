@@ -150,26 +150,40 @@ func TestFFTLargeKernelsAreAccurate(t *testing.T) {
 	}
 }
 
-// BenchmarkConv2DFFT times the FFT path on single planes with large
-// kernels, one worker (the transforms' rate) and the pool.
-func BenchmarkConv2DFFT(b *testing.B) {
+// BenchmarkConv2DMethods times the direct and FFT paths side by side on
+// one worker, on the single planes behind the cost model's FFT constants
+// (see PERF.md), with the naive reference left out: it would take minutes.
+func BenchmarkConv2DMethods(b *testing.B) {
 	r := rand.New(rand.NewPCG(65, 66))
-	for _, tc := range []struct{ n, k int }{{1024, 31}, {1024, 63}, {1024, 127}} {
+	for _, tc := range []struct{ n, k int }{{256, 11}, {256, 31}, {1024, 11}, {1024, 31}, {1024, 63}, {1024, 127}, {4096, 11}, {4096, 31}} {
 		x := randTensor[float64](r, [4]int{1, 1, tc.n, tc.n})
 		w := randTensor[float64](r, [4]int{1, 1, tc.k, tc.k})
-		for _, workers := range []int{1, 2} {
-			b.Run(fmt.Sprintf("size=%dx%d/k=%dx%d/workers=%d", tc.n, tc.n, tc.k, tc.k, workers), func(b *testing.B) {
-				e := newTestEngine(b, engine.Config{Workers: workers})
-				b.ReportAllocs()
-				b.SetBytes(int64(8 * tc.n * tc.n))
-				for b.Loop() {
-					out, err := engine.Conv2D(context.Background(), e, engine.Background, x, w, nil, engine.Conv{Method: engine.MethodFFT})
-					if err != nil {
-						b.Fatal(err)
-					}
-					engine.Release(e, out.Data)
-				}
-			})
+		x32, w32 := convert32(x), convert32(w)
+		for _, m := range []engine.Method{engine.MethodDirect, engine.MethodFFT} {
+			name := fmt.Sprintf("size=%dx%d/k=%dx%d/method=%v", tc.n, tc.n, tc.k, tc.k, m)
+			b.Run(name+"/dtype=float32", func(b *testing.B) { benchMethod(b, x32, w32, m) })
+			b.Run(name+"/dtype=float64", func(b *testing.B) { benchMethod(b, x, w, m) })
 		}
+	}
+}
+
+func convert32(t engine.Tensor[float64]) engine.Tensor[float32] {
+	out := engine.Tensor[float32]{Shape: t.Shape, Data: make([]float32, len(t.Data))}
+	for i, v := range t.Data {
+		out.Data[i] = float32(v)
+	}
+	return out
+}
+
+func benchMethod[T engine.Float](b *testing.B, x, w engine.Tensor[T], m engine.Method) {
+	e := newTestEngine(b, engine.Config{Workers: 1})
+	b.ReportAllocs()
+	b.SetBytes(int64(sizeof(x.Data[0]) * len(x.Data)))
+	for b.Loop() {
+		out, err := engine.Conv2D(context.Background(), e, engine.Background, x, w, nil, engine.Conv{Method: m})
+		if err != nil {
+			b.Fatal(err)
+		}
+		engine.Release(e, out.Data)
 	}
 }
