@@ -104,6 +104,7 @@ func TestDashboardAndAlertsOnLivePrometheus(t *testing.T) {
 	// running and seen.
 	prom.waitFor(t, fmt.Sprintf(`count(count_over_time(up{job="corr2d"}[%s]) >= 10) == %d`, liveRateInterval, len(instances)))
 	prom.waitFor(t, `corr2d_job_running`)
+	prom.pin(t, fmt.Sprintf(`count(up{job="corr2d"} == 1) == %d`, len(instances)), `corr2d_job_running`)
 
 	checkDashboard(t, prom, instances)
 	checkAlerts(t, prom)
@@ -132,6 +133,8 @@ func debianTool(t *testing.T, name, env string) string {
 type promServer struct {
 	base   string
 	client *http.Client
+	// at is the instant queries evaluate at; zero means now.
+	at time.Time
 }
 
 // startPrometheus runs Prometheus scraping rs every second as job "corr2d"
@@ -201,7 +204,11 @@ func (p *promServer) query(expr string) ([]sample, error) {
 			Result     json.RawMessage `json:"result"`
 		} `json:"data"`
 	}
-	if err := p.get("/api/v1/query?query="+url.QueryEscape(expr), &out); err != nil {
+	path := "/api/v1/query?query=" + url.QueryEscape(expr)
+	if !p.at.IsZero() {
+		path += "&time=" + strconv.FormatFloat(float64(p.at.UnixMilli())/1000, 'f', 3, 64)
+	}
+	if err := p.get(path, &out); err != nil {
 		return nil, err
 	}
 	if out.Status != "success" {
@@ -242,6 +249,32 @@ func (p *promServer) waitFor(t *testing.T, expr string) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: still no data after a minute", expr)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// pin fixes the instant every later query evaluates at: a recent one, with
+// its scrapes in, at which every expr has data. A scrape that fails or is
+// late on a loaded machine then cannot turn a later answer empty.
+func (p *promServer) pin(t *testing.T, exprs ...string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		p.at = time.Now().Add(-1500 * time.Millisecond)
+		ready := true
+		for _, expr := range exprs {
+			s, err := p.query(expr)
+			if err != nil {
+				t.Fatalf("%s: %v", expr, err)
+			}
+			ready = ready && len(s) > 0
+		}
+		if ready {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no instant in the last minute where all of %q have data", exprs)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
