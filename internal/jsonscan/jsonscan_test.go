@@ -3,7 +3,6 @@ package jsonscan_test
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 
@@ -14,14 +13,24 @@ import (
 
 type member struct{ Key, Value string }
 
-func members(t *testing.T, doc string) ([]member, error) {
-	t.Helper()
+// members splits doc, held in memory, into its members with Stream.Object,
+// capturing every value.
+func members(doc []byte) ([]member, *jsonscan.SyntaxError, bool) {
+	s := jsonscan.FromBytes(doc)
 	var got []member
-	err := jsonscan.Object([]byte(doc), func(key string, value []byte) error {
-		got = append(got, member{key, string(value)})
-		return nil
+	var values [][]byte
+	fault, valid := s.Object(func(key string) jsonscan.Action {
+		got = append(got, member{Key: key})
+		values = append(values, nil)
+		return jsonscan.Action{Capture: &values[len(values)-1]}
 	})
-	return got, err
+	if fault != nil {
+		return nil, fault, valid
+	}
+	for i := range got {
+		got[i].Value = string(values[i])
+	}
+	return got, nil, valid
 }
 
 func TestObjectSplitsMembers(t *testing.T) {
@@ -49,7 +58,7 @@ func TestObjectSplitsMembers(t *testing.T) {
 			if !json.Valid([]byte(tt.doc)) {
 				t.Fatalf("json.Valid(%q) = false; the case is wrong", tt.doc)
 			}
-			got, err := members(t, tt.doc)
+			got, err, _ := members([]byte(tt.doc))
 			if err != nil {
 				t.Fatalf("Object(%q) = %v", tt.doc, err)
 			}
@@ -105,20 +114,12 @@ func TestObjectRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			called := false
-			err := jsonscan.Object([]byte(tt.doc), func(string, []byte) error {
-				called = true
-				return nil
-			})
-			var se *jsonscan.SyntaxError
-			if !errors.As(err, &se) {
-				t.Fatalf("Object(%q) = %v, want a *SyntaxError", tt.doc, err)
+			_, err, _ := members([]byte(tt.doc))
+			if err == nil {
+				t.Fatalf("Object(%q) = nil, want a fault", tt.doc)
 			}
-			if se.Offset != tt.offset {
+			if err.Offset != tt.offset {
 				t.Errorf("Object(%q) = %v, want the fault at byte %d", tt.doc, err, tt.offset)
-			}
-			if called {
-				t.Errorf("Object(%q) called fn before failing", tt.doc)
 			}
 		})
 	}
@@ -130,45 +131,25 @@ func TestObjectDepthLimit(t *testing.T) {
 		inner := depth - 1
 		doc := `{"a":` + strings.Repeat(`{"b":`, inner/2) + strings.Repeat("[", inner-inner/2) +
 			strings.Repeat("]", inner-inner/2) + strings.Repeat("}", inner/2) + "}"
-		_, err := members(t, doc)
+		_, err, _ := members([]byte(doc))
 		if (err == nil) != (depth <= jsonscan.MaxDepth) {
 			t.Errorf("Object(%d levels) = %v", depth, err)
 		}
 	}
 }
 
-func TestObjectStopsAtTheFirstError(t *testing.T) {
-	stop := errors.New("stop")
-	var keys []string
-	err := jsonscan.Object([]byte(`{"a":1,"b":2,"c":3}`), func(key string, _ []byte) error {
-		keys = append(keys, key)
-		if key == "b" {
-			return stop
-		}
-		return nil
-	})
-	if err != stop || !slicesEqual(keys, []string{"a", "b"}) { //nolint:errorlint // the very error fn returned
-		t.Errorf("Object = %v after %v, want stop after [a b]", err, keys)
+// TestFromBytesLeavesTheTextAlone holds FromBytes to its word: reading,
+// capturing and dropping the window never write to the caller's bytes.
+func TestFromBytesLeavesTheTextAlone(t *testing.T) {
+	const doc = `{"a":[1,2],"b":"x","c":{"d":[true]}}`
+	body := []byte(doc)
+	got, err, _ := members(body[:len(body):len(body)])
+	if err != nil || len(got) != 3 || string(body) != doc {
+		t.Errorf("Object = %v, %v; body now %s", got, err, body)
 	}
 }
 
-func TestObjectValuesAreSubslicesThatCannotGrowIntoTheBody(t *testing.T) {
-	body := []byte(`{"a":[1,2],"b":3}`)
-	err := jsonscan.Object(body, func(key string, value []byte) error {
-		if key == "a" {
-			if &value[0] != &body[5] {
-				t.Errorf("the value of a is a copy")
-			}
-			_ = append(value, 'x')
-		}
-		return nil
-	})
-	if err != nil || string(body) != `{"a":[1,2],"b":3}` {
-		t.Errorf("Object = %v, body now %s", err, body)
-	}
-}
-
-func TestSkip(t *testing.T) {
+func TestSkipRest(t *testing.T) {
 	tests := []struct {
 		doc string
 		n   int
@@ -177,21 +158,32 @@ func TestSkip(t *testing.T) {
 		{`01`, 1}, // the value is 0; what follows is the caller's concern
 	}
 	for _, tt := range tests {
-		n, err := jsonscan.Skip([]byte(tt.doc))
+		n, err := skip([]byte(tt.doc))
 		if err != nil || n != tt.n {
-			t.Errorf("Skip(%q) = %d, %v; want %d", tt.doc, n, err, tt.n)
+			t.Errorf("SkipRest(%q) = %d, %v; want %d", tt.doc, n, err, tt.n)
 		}
 	}
 	for _, doc := range []string{``, ` `, `[`, `[1,]`, `{"a"}`, `-`, `"`, `tru`, `}`, `]`} {
-		if n, err := jsonscan.Skip([]byte(doc)); err == nil {
-			t.Errorf("Skip(%q) = %d, nil; want an error", doc, n)
+		if n, err := skip([]byte(doc)); err == nil {
+			t.Errorf("SkipRest(%q) = %d, nil; want an error", doc, n)
 		}
 	}
 }
 
-// TestAgreesWithEncodingJSON runs the scanner over many documents and holds
-// it to encoding/json: Skip accepts a document whole exactly when json.Valid
-// does, and Object when it is also an object with distinct keys.
+// skip checks the one value at the start of doc with SkipRest, nested up
+// to MaxDepth, and returns the offset past it.
+func skip(doc []byte) (int, error) {
+	s := jsonscan.FromBytes(doc)
+	if err := s.SkipRest(jsonscan.Resume{State: jsonscan.AtValue}, jsonscan.MaxDepth); err != nil {
+		return 0, err
+	}
+	return s.Pos(), nil
+}
+
+// TestAgreesWithEncodingJSON runs the walker over many documents and holds
+// it to encoding/json: SkipRest accepts a document whole exactly when
+// json.Valid does, and Object when it is also an object with distinct keys,
+// with the members encoding/json finds.
 func TestAgreesWithEncodingJSON(t *testing.T) {
 	for _, doc := range corpus {
 		checkAgainstEncodingJSON(t, []byte(doc))
@@ -211,25 +203,20 @@ var corpus = []string{
 func checkAgainstEncodingJSON(t *testing.T, doc []byte) {
 	t.Helper()
 	valid := json.Valid(doc) && depth(doc) <= jsonscan.MaxDepth
-	n, err := jsonscan.Skip(doc)
+	n, err := skip(doc)
 	skipWhole := err == nil && len(bytes.TrimLeft(doc[n:], " \t\r\n")) == 0
 	if skipWhole != valid {
-		t.Fatalf("Skip(%q) = %d, %v; json.Valid says %v", doc, n, err, valid)
+		t.Fatalf("SkipRest(%q) = %d, %v; json.Valid says %v", doc, n, err, valid)
 	}
 	want, wantOK := objectMembers(doc)
-	var got []member
-	err = jsonscan.Object(doc, func(key string, value []byte) error {
-		got = append(got, member{key, string(value)})
-		return nil
-	})
-	var se *jsonscan.SyntaxError
-	if err != nil && !errors.As(err, &se) {
-		t.Fatalf("Object(%q) = %#v, want a *SyntaxError", doc, err)
+	got, fault, wellFormed := members(doc)
+	if wellFormed != json.Valid(doc) {
+		t.Fatalf("Object(%q) says valid %v, json.Valid %v", doc, wellFormed, json.Valid(doc))
 	}
-	if (err == nil) != (wantOK && valid) {
-		t.Fatalf("Object(%q) = %v; encoding/json says valid %v, an object with distinct keys %v", doc, err, valid, wantOK)
+	if (fault == nil) != (wantOK && valid) {
+		t.Fatalf("Object(%q) = %v; encoding/json says valid %v, an object with distinct keys %v", doc, fault, valid, wantOK)
 	}
-	if err == nil {
+	if fault == nil {
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Fatalf("Object(%q) mismatch (-encoding/json +got):\n%s", doc, diff)
 		}
@@ -287,10 +274,6 @@ func depth(doc []byte) int {
 	}
 }
 
-func slicesEqual(a, b []string) bool {
-	return strings.Join(a, "\x00") == strings.Join(b, "\x00")
-}
-
 func FuzzObject(f *testing.F) {
 	for _, doc := range corpus {
 		f.Add([]byte(doc))
@@ -312,14 +295,13 @@ func TestObjectFindsRepeatedKeysAmongMany(t *testing.T) {
 		b.WriteString(`"k` + strings.Repeat("x", i) + `":1`)
 	}
 	doc := b.String() + "}"
-	if got, err := members(t, doc); err != nil || len(got) != 40 {
+	if got, err, _ := members([]byte(doc)); err != nil || len(got) != 40 {
 		t.Fatalf("Object(40 keys) = %d members, %v", len(got), err)
 	}
 	for _, dup := range []string{"k", "kxx", strings.Repeat("x", 20), "k" + strings.Repeat("x", 39)} {
 		doc := b.String() + `,"` + dup + `":2}`
-		_, err := members(t, doc)
-		var se *jsonscan.SyntaxError
-		if wantDup := strings.HasPrefix(dup, "k"); errors.As(err, &se) != wantDup {
+		_, err, _ := members([]byte(doc))
+		if wantDup := strings.HasPrefix(dup, "k"); (err != nil) != wantDup {
 			t.Errorf("Object(40 keys and %q) = %v", dup, err)
 		}
 	}

@@ -9,7 +9,8 @@ import (
 
 // Stream is JSON text read from an io.Reader through a window of bounded
 // size, so that a body of any length can be checked, split into members
-// and read without ever being held whole.
+// and read without ever being held whole; or text held in memory, read
+// through the same code (see FromBytes).
 //
 // The window holds the text from Offset on, of which the bytes before Pos
 // are consumed. A reader of the text works on Window by index and calls
@@ -25,15 +26,54 @@ type Stream struct {
 	done bool  // the text has ended: buf holds all of the rest
 	err  error // the read error that ended the text early, if any
 
+	// maxToken bounds the tokens the walker reads and the window's growth
+	// (see SetMaxToken); 0 leaves them unbounded.
+	maxToken int
+
 	// Text being captured: buf[capFrom:] is appended to *capture before
-	// More drops it.
+	// More drops it, unless that makes the capture longer than capMax
+	// (when capMax > 0). capOff is the offset in the text of the value.
 	capture *[]byte
 	capFrom int
+	capMax  int
+	capOff  int64
 }
 
 // NewStream returns a Stream that reads r through a window of size bytes.
 func NewStream(r io.Reader, size int) *Stream {
 	return &Stream{r: r, buf: make([]byte, 0, max(size, 16))}
+}
+
+// FromBytes returns a Stream over the text b, held whole in its window.
+// The stream never writes to b.
+func FromBytes(b []byte) *Stream {
+	return &Stream{buf: b, done: true}
+}
+
+// SetMaxToken bounds the tokens of the text to n bytes: a key, string or
+// number that the stream's own walk (Object, SkipRest) finds longer, or a
+// token of any reader that would make the window grow past n, ends the text
+// with a *TooLargeError (see Err). So a hostile string costs at most the
+// window, not its length.
+func (s *Stream) SetMaxToken(n int) { s.maxToken = n }
+
+// TooLargeError ends a text with a token longer than SetMaxToken allows,
+// or a member's value longer than its Action's Limit. Reading stops there,
+// so that such a value costs no more than its limit.
+type TooLargeError struct {
+	Member   string // the member of the top-level object it is in, if InMember
+	InMember bool   // false for a key of the top-level object
+	Token    bool   // one token; false for a captured value
+	Offset   int64  // of the token or value in the text
+	Limit    int    // in bytes
+}
+
+func (e *TooLargeError) Error() string {
+	what := "the value"
+	if e.Token {
+		what = "a token"
+	}
+	return what + " at byte " + strconv.FormatInt(e.Offset, 10) + " is longer than " + strconv.Itoa(e.Limit) + " bytes"
 }
 
 // Window returns the text the window holds: from Offset, up to the end of
@@ -53,8 +93,13 @@ func (s *Stream) SetPos(i int) { s.pos = i }
 func (s *Stream) Done() bool { return s.done }
 
 // Err returns the error that ended the text before the reader's end, if
-// any; io.EOF is no error.
+// any: a read error, or a *TooLargeError; io.EOF is no error.
 func (s *Stream) Err() error { return s.err }
+
+// stop ends the text at the window's end with err.
+func (s *Stream) stop(err error) {
+	s.err, s.done, s.capture = err, true, nil
+}
 
 // More drops the window's bytes before keep (at most the window's length)
 // and reads on until the window is full or the text ends. It reports
@@ -64,19 +109,29 @@ func (s *Stream) Err() error { return s.err }
 // index keeps its own place and sets Pos when it hands the stream on.
 func (s *Stream) More(keep int) bool {
 	if s.capture != nil {
-		*s.capture = append(*s.capture, s.buf[s.capFrom:keep]...)
-		s.capFrom = 0
+		// All the window holds from capFrom on is the captured value's.
+		if s.capMax > 0 && len(*s.capture)+len(s.buf)-s.capFrom > s.capMax {
+			s.stop(&TooLargeError{Offset: s.capOff, Limit: s.capMax})
+		} else {
+			*s.capture = append(*s.capture, s.buf[s.capFrom:keep]...)
+			s.capFrom = 0
+		}
 	}
-	n := copy(s.buf[:cap(s.buf)], s.buf[keep:])
 	s.off += int64(keep)
 	s.pos -= keep
-	buf := s.buf[:n]
 	if s.done {
-		s.buf = buf
+		s.buf = s.buf[keep:] // nothing to read, and b of FromBytes stays as it is
 		return false
 	}
+	n := copy(s.buf[:cap(s.buf)], s.buf[keep:])
+	buf := s.buf[:n]
 	if n == cap(buf) {
 		// One token fills the window: only a larger one can hold it.
+		if s.maxToken > 0 && n > s.maxToken {
+			s.buf = buf
+			s.stop(&TooLargeError{Offset: s.off, Limit: s.maxToken, Token: true})
+			return false
+		}
 		buf = slices.Grow(buf, n)
 	}
 	for len(buf) < cap(buf) {
@@ -123,27 +178,33 @@ type Action struct {
 	// Capture, if Read is false, is where Object appends the raw text of
 	// the value as it checks it.
 	Capture *[]byte
+	// Limit, if above 0, is the most bytes Capture may take: a longer
+	// value ends the text with a *TooLargeError as soon as it is seen to
+	// be longer.
+	Limit int
 }
 
 // validDepth is encoding/json's limit on nesting: past Object's own, text
 // is still checked for validity up to it.
 const validDepth = 10000
 
-// Object checks the text of s, from its start, as Object checks a byte
-// slice, reading it to its end, and calls member for each member with
-// Pos at the start of its value, as it reaches it, with the key unescaped.
-// The member's Action says who reads the value.
+// Object checks the text of s, from its start, and calls member for each
+// member of the object it must hold, with Pos at the start of its value,
+// as it reaches it, with the key unescaped as encoding/json would decode
+// it. The member's Action says who reads the value.
 //
-// Object returns the fault Object would report for the whole text (nil
-// if there is none), with its offset in the text. Since the text is not
-// held, a fault is found only where it is, after the members before it have
-// been read: member is no longer called once a fault is found, and the
-// caller must set aside what it made of those members if fault is not nil.
-// valid reports whether the text is valid JSON all the same (as
-// encoding/json's Valid would say: one value, nesting up to 10000 deep), so
-// that a caller can tell malformed text from a well-formed value that is
-// not one object with distinct keys. If reading the text fails (see Err),
-// Object stops there and what it returns is of no use.
+// Object returns the first fault of the text (nil if there is none): not
+// valid JSON, empty, a top level that is not an object, a repeated key, or
+// arrays and objects nested more than MaxDepth deep; its offset is in the
+// text. Since the text is not held, a fault is found only where it is,
+// after the members before it have been read: member is no longer called
+// once a fault is found, and the caller must set aside what it made of
+// those members if fault is not nil. valid reports whether the text is
+// valid JSON all the same (as encoding/json's Valid would say: one value,
+// nesting up to 10000 deep), so that a caller can tell malformed text from
+// a well-formed value that is not one object with distinct keys. If
+// reading the text fails (see Err), Object stops there and what it returns
+// is of no use.
 func (s *Stream) Object(member func(key string) Action) (fault *SyntaxError, valid bool) {
 	w := walker{s: s, limit: MaxDepth}
 	w.object(member)
@@ -152,13 +213,17 @@ func (s *Stream) Object(member func(key string) Action) (fault *SyntaxError, val
 		// that a read error (too large a body, say) is not missed.
 	}
 	s.capture = nil
+	var tl *TooLargeError
+	if errors.As(s.err, &tl) && w.inMember {
+		tl.Member, tl.InMember = w.name, true
+	}
 	return w.first, !w.broken
 }
 
 // SkipRest checks the rest of the value a reader left in the state at, at
-// Pos, as SkipDepth checks a value, and leaves Pos just past it; maxDepth
-// bounds the nesting of the whole value. It returns the first syntax fault,
-// with its offset in the text.
+// Pos, and leaves Pos just past it; maxDepth bounds the nesting of the
+// whole value. It returns the first syntax fault, with its offset in the
+// text.
 func (s *Stream) SkipRest(at Resume, maxDepth int) *SyntaxError {
 	w := walker{s: s, limit: maxDepth, strict: true}
 	w.stack = make([]bool, at.Arrays, max(at.Arrays, 8))
@@ -167,15 +232,17 @@ func (s *Stream) SkipRest(at Resume, maxDepth int) *SyntaxError {
 	return w.first
 }
 
-// walker checks text from a Stream with the checks of Object and
-// skipValue, and their messages, token by token.
+// walker checks text from a Stream token by token: it is the one place
+// that knows JSON's rules and words their faults.
 type walker struct {
-	s      *Stream
-	limit  int          // on nesting; validDepth once a fault is found
-	first  *SyntaxError // the first fault
-	broken bool         // the text is not valid JSON
-	strict bool         // every fault ends the walk (SkipRest)
-	stack  []bool       // the open containers, true for an object
+	s        *Stream
+	limit    int          // on nesting; validDepth once a fault is found
+	first    *SyntaxError // the first fault
+	broken   bool         // the text is not valid JSON
+	strict   bool         // every fault ends the walk (SkipRest)
+	stack    []bool       // the open containers, true for an object
+	name     string       // the top-level member being read, if inMember
+	inMember bool
 }
 
 // fail records a fault at window index i. A fault that leaves the text
@@ -217,15 +284,21 @@ func (w *walker) space(i int) int {
 }
 
 // token runs scan on the token at i, reading on and scanning again while
-// the token reaches the window's end, where it may go on.
+// the token reaches the window's end, where it may go on. A token longer
+// than the stream's maxToken ends the text.
 func (w *walker) token(i int, scan func(b []byte, i int) (int, error)) (start, end int, err error) {
 	for {
 		end, err = scan(w.s.buf, i)
 		if end < len(w.s.buf) || w.s.done {
-			return i, end, err
+			break
 		}
 		w.more(&i) // and scan again, with more text or at its end
 	}
+	if m := w.s.maxToken; m > 0 && end-i > m && w.s.err == nil {
+		w.s.stop(&TooLargeError{Offset: w.s.off + int64(i), Limit: m, Token: true})
+		return i, end, &SyntaxError{Offset: i, Msg: "a token longer than " + strconv.Itoa(m) + " bytes"}
+	}
+	return i, end, err
 }
 
 // syntax records the error of a scanner, whose offset is in the window.
@@ -242,7 +315,20 @@ func scanStringToken(b []byte, i int) (int, error) {
 	return end, err
 }
 
-// object walks the top level: Object's checks, in Object's order.
+// literalToken checks the literal that starts at b[i], which is 't', 'f'
+// or 'n'.
+func literalToken(b []byte, i int) (int, error) {
+	switch b[i] {
+	case 't':
+		return literal(b, i, "true")
+	case 'f':
+		return literal(b, i, "false")
+	}
+	return literal(b, i, "null")
+}
+
+// object walks the top level: one object, with distinct keys, and nothing
+// but white space after it.
 func (w *walker) object(visit func(string) Action) {
 	i := w.space(w.s.pos)
 	b := w.s.buf
@@ -258,56 +344,14 @@ func (w *walker) object(visit func(string) Action) {
 		return
 	}
 	w.stack = append(w.stack, true)
-	var seen []member
-	var index map[string]struct{}
+	var seen keySet
 	i = w.space(i + 1)
 	if i < len(w.s.buf) && w.s.buf[i] == '}' {
 		i++
 	} else {
 		for {
-			b = w.s.buf
-			if i == len(b) {
-				w.unexpectedEnd(i)
-				return
-			}
-			if b[i] != '"' {
-				w.fail(i, "expected a string key, found "+QuoteByte(b[i]), false)
-				return
-			}
-			keyStart, end, err := w.token(i, scanStringToken)
-			if err != nil {
-				w.syntax(err)
-				return
-			}
-			b = w.s.buf
-			_, plain, _ := scanString(b, keyStart)
-			key := decodeKey(b[keyStart+1:end-1], plain)
-			if w.first == nil {
-				if duplicate(seen, index, key) {
-					w.fail(keyStart, "the key "+strconv.Quote(key)+" appears more than once", true)
-				} else {
-					seen = append(seen, member{key: key})
-					if len(seen) > 16 {
-						if index == nil {
-							index = make(map[string]struct{}, 2*len(seen))
-							for _, m := range seen {
-								index[m.key] = struct{}{}
-							}
-						}
-						index[key] = struct{}{}
-					}
-				}
-			}
-			if i = w.space(end); i == len(w.s.buf) {
-				w.unexpectedEnd(i)
-				return
-			}
-			if c := w.s.buf[i]; c != ':' {
-				w.fail(i, "expected ':' after an object key, found "+QuoteByte(c), false)
-				return
-			}
 			var ok bool
-			if i, ok = w.member(w.space(i+1), key, visit); !ok {
+			if i, ok = w.topMember(i, &seen, visit); !ok {
 				return
 			}
 			if i = w.space(i); i == len(w.s.buf) {
@@ -330,14 +374,69 @@ func (w *walker) object(visit func(string) Action) {
 	w.trailing(i, "the object")
 }
 
+// topMember checks the member of the top-level object at i, whose key must
+// not be among those seen, and returns the offset past its value.
+func (w *walker) topMember(i int, seen *keySet, visit func(string) Action) (int, bool) {
+	start, end, ok := w.keyToken(i)
+	if !ok {
+		return end, false
+	}
+	b := w.s.buf
+	_, plain, _ := scanString(b, start)
+	key := decodeKey(b[start+1:end-1], plain)
+	if w.first == nil && !seen.add(key) {
+		w.fail(start, "the key "+strconv.Quote(key)+" appears more than once", true)
+	}
+	if i, ok = w.colon(end); !ok {
+		return i, false
+	}
+	return w.member(i, key, visit)
+}
+
+// keySet holds the keys of an object, to find one that repeats: in a slice
+// while there are few, in a map beyond.
+type keySet struct {
+	few   []string
+	index map[string]struct{}
+}
+
+// add adds key to the set, and reports false if it was there already.
+func (k *keySet) add(key string) bool {
+	if k.index != nil {
+		if _, ok := k.index[key]; ok {
+			return false
+		}
+		k.index[key] = struct{}{}
+		return true
+	}
+	if slices.Contains(k.few, key) {
+		return false
+	}
+	k.few = append(k.few, key)
+	if len(k.few) > 16 {
+		k.index = make(map[string]struct{}, 2*len(k.few))
+		for _, f := range k.few {
+			k.index[f] = struct{}{}
+		}
+	}
+	return true
+}
+
 // member checks the value at i of the member key, which the callback may
 // read or have captured first, and returns the offset past it.
 func (w *walker) member(i int, key string, visit func(string) Action) (int, bool) {
 	if w.first != nil {
 		return w.skip(i, AtValue, 1)
 	}
+	w.name, w.inMember = key, true
 	w.s.pos = i
-	act := visit(key)
+	end, ok := w.value(i, visit(key))
+	w.inMember = !ok
+	return end, ok
+}
+
+// value checks the value at i of a member as act says.
+func (w *walker) value(i int, act Action) (int, bool) {
 	if act.Read {
 		for range act.Resume.Arrays {
 			w.stack = append(w.stack, false)
@@ -347,12 +446,17 @@ func (w *walker) member(i int, key string, visit func(string) Action) (int, bool
 	if act.Capture == nil {
 		return w.skip(i, AtValue, 1)
 	}
-	w.s.capture, w.s.capFrom = act.Capture, i
+	s := w.s
+	s.capture, s.capFrom, s.capMax, s.capOff = act.Capture, i, act.Limit, s.off+int64(i)
 	end, ok := w.skip(i, AtValue, 1)
-	if ok {
-		*act.Capture = append(*act.Capture, w.s.buf[w.s.capFrom:end]...)
+	if ok && s.capture != nil {
+		if act.Limit > 0 && len(*act.Capture)+end-s.capFrom > act.Limit {
+			s.stop(&TooLargeError{Offset: s.capOff, Limit: act.Limit})
+			return end, false
+		}
+		*act.Capture = append(*act.Capture, s.buf[s.capFrom:end]...)
 	}
-	w.s.capture = nil
+	s.capture = nil
 	return end, ok
 }
 
@@ -364,106 +468,162 @@ func (w *walker) trailing(i int, what string) {
 }
 
 // skip checks the text from i, in state st, until the containers open
-// beyond the first base have closed after a value, as skipValue does, and
-// returns the offset past that value; false means a fault ended the walk.
+// beyond the first base have closed after a value, and returns the offset
+// past that value; false means a fault ended the walk.
 func (w *walker) skip(i int, st State, base int) (int, bool) {
-	var err error
-	for {
+	ok := true
+	for ok {
 		switch st {
 		case AtValue:
-			// White space is skipped before a value is due; a reader that
-			// left the stream may have left some.
-			if i = w.space(i); i == len(w.s.buf) {
-				return i, w.unexpectedEnd(i)
-			}
-			switch c := w.s.buf[i]; c {
-			case '{', '[':
-				if len(w.stack) >= w.limit {
-					msg := "arrays and objects nest more than " + strconv.Itoa(w.limit) + " deep"
-					if !w.fail(i, msg, w.limit < validDepth) {
-						return i, false
-					}
-				}
-				w.stack = append(w.stack, c == '{')
-				i, st = w.space(i+1), AfterOpen
-				continue
-			case '"':
-				_, i, err = w.token(i, scanStringToken)
-			case 't':
-				_, i, err = w.token(i, func(b []byte, i int) (int, error) { return literal(b, i, "true") })
-			case 'f':
-				_, i, err = w.token(i, func(b []byte, i int) (int, error) { return literal(b, i, "false") })
-			case 'n':
-				_, i, err = w.token(i, func(b []byte, i int) (int, error) { return literal(b, i, "null") })
-			default:
-				if c != '-' && (c < '0' || c > '9') {
-					return i, w.fail(i, "expected a value, found "+QuoteByte(c), false)
-				}
-				_, i, err = w.token(i, skipNumber)
-			}
-			if err != nil {
-				return i, w.syntax(err)
-			}
-			st = AfterValue
+			i, st, ok = w.atValue(i)
 		case AfterOpen:
-			if i = w.space(i); i == len(w.s.buf) {
-				return i, w.unexpectedEnd(i)
-			}
-			obj, c := w.stack[len(w.stack)-1], w.s.buf[i]
-			if obj && c == '}' || !obj && c == ']' {
-				w.stack = w.stack[:len(w.stack)-1]
-				i, st = i+1, AfterValue
-				continue
-			}
-			if obj {
-				var ok bool
-				if i, ok = w.key(i); !ok {
-					return i, false
-				}
-			}
-			st = AtValue
-		case AfterValue:
+			i, st, ok = w.afterOpen(i)
+		default:
 			if len(w.stack) == base {
 				return i, true
 			}
-			if i = w.space(i); i == len(w.s.buf) {
-				return i, w.unexpectedEnd(i)
-			}
-			obj, c := w.stack[len(w.stack)-1], w.s.buf[i]
-			switch {
-			case c == ',':
-				i, st = w.space(i+1), AtValue
-				if obj {
-					var ok bool
-					if i, ok = w.key(i); !ok {
-						return i, false
-					}
-				}
-			case obj && c == '}' || !obj && c == ']':
-				w.stack = w.stack[:len(w.stack)-1]
-				i++
-			case obj:
-				return i, w.fail(i, "expected ',' or '}' after an object member, found "+QuoteByte(c), false)
-			default:
-				return i, w.fail(i, "expected ',' or ']' after an array element, found "+QuoteByte(c), false)
-			}
+			i, st, ok = w.afterValue(i)
 		}
 	}
+	return i, false
 }
 
-// key checks `"key" :` at i, as skipKey does, and returns the offset of
-// the value after it.
+// atValue checks the start of a container, or a whole scalar, at i (after
+// white space), and returns the offset past it and the state there.
+func (w *walker) atValue(i int) (int, State, bool) {
+	// White space is skipped before a value is due; a reader that left the
+	// stream may have left some.
+	if i = w.space(i); i == len(w.s.buf) {
+		return i, AtValue, w.unexpectedEnd(i)
+	}
+	var err error
+	switch c := w.s.buf[i]; c {
+	case '{', '[':
+		if len(w.stack) >= w.limit {
+			msg := "arrays and objects nest more than " + strconv.Itoa(w.limit) + " deep"
+			if !w.fail(i, msg, w.limit < validDepth) {
+				return i, AtValue, false
+			}
+		}
+		w.stack = append(w.stack, c == '{')
+		return w.space(i + 1), AfterOpen, true
+	case '"':
+		_, i, err = w.token(i, scanStringToken)
+	case 't', 'f', 'n':
+		_, i, err = w.token(i, literalToken)
+	default:
+		if c != '-' && (c < '0' || c > '9') {
+			return i, AtValue, w.fail(i, "expected a value, found "+QuoteByte(c), false)
+		}
+		if _, i, err = w.token(i, skipNumber); err == nil {
+			i, err = w.numbers(i)
+		}
+	}
+	if err != nil {
+		return i, AtValue, w.syntax(err)
+	}
+	return i, AfterValue, true
+}
+
+// numbers skips, after a number that ended at i in an array, the numbers
+// that follow it, each after a comma and perhaps a space, while they end
+// inside the window: the bulk of a request, checked without a token's
+// round trip. It stops before the comma of any other element.
+func (w *walker) numbers(i int) (int, error) {
+	if len(w.stack) == 0 || w.stack[len(w.stack)-1] {
+		return i, nil
+	}
+	b, most := w.s.buf, w.s.maxToken
+	for i+2 < len(b) && b[i] == ',' {
+		j := i + 1
+		if b[j] == ' ' {
+			j++
+		}
+		if c := b[j]; c != '-' && (c < '0' || c > '9') {
+			break
+		}
+		end, err := skipNumber(b, j)
+		if end >= len(b) || most > 0 && end-j > most {
+			break // it may go on past the window, or is too long: token's to say
+		}
+		if err != nil {
+			return end, err
+		}
+		i = end
+	}
+	return i, nil
+}
+
+// afterOpen checks what follows an array's '[' or an object's '{' at i:
+// its end, or its first element (an object's, after its key).
+func (w *walker) afterOpen(i int) (int, State, bool) {
+	if i = w.space(i); i == len(w.s.buf) {
+		return i, AfterOpen, w.unexpectedEnd(i)
+	}
+	obj, c := w.stack[len(w.stack)-1], w.s.buf[i]
+	if obj && c == '}' || !obj && c == ']' {
+		w.stack = w.stack[:len(w.stack)-1]
+		return i + 1, AfterValue, true
+	}
+	if obj {
+		i, ok := w.key(i)
+		return i, AtValue, ok
+	}
+	return i, AtValue, true
+}
+
+// afterValue checks what follows an element at i: a comma and the next
+// element's start (an object's, after its key), or the container's end.
+func (w *walker) afterValue(i int) (int, State, bool) {
+	if i = w.space(i); i == len(w.s.buf) {
+		return i, AfterValue, w.unexpectedEnd(i)
+	}
+	obj, c := w.stack[len(w.stack)-1], w.s.buf[i]
+	switch {
+	case c == ',':
+		i = w.space(i + 1)
+		if obj {
+			i, ok := w.key(i)
+			return i, AtValue, ok
+		}
+		return i, AtValue, true
+	case obj && c == '}' || !obj && c == ']':
+		w.stack = w.stack[:len(w.stack)-1]
+		return i + 1, AfterValue, true
+	case obj:
+		return i, AfterValue, w.fail(i, "expected ',' or '}' after an object member, found "+QuoteByte(c), false)
+	}
+	return i, AfterValue, w.fail(i, "expected ',' or ']' after an array element, found "+QuoteByte(c), false)
+}
+
+// key checks `"key" :` at i and returns the offset of the value after it.
 func (w *walker) key(i int) (int, bool) {
+	_, end, ok := w.keyToken(i)
+	if !ok {
+		return end, false
+	}
+	return w.colon(end)
+}
+
+// keyToken checks the string key at i and returns where it starts and
+// ends in the window.
+func (w *walker) keyToken(i int) (start, end int, ok bool) {
 	if i == len(w.s.buf) {
-		return i, w.unexpectedEnd(i)
+		return i, i, w.unexpectedEnd(i)
 	}
 	if c := w.s.buf[i]; c != '"' {
-		return i, w.fail(i, "expected a string key, found "+QuoteByte(c), false)
+		return i, i, w.fail(i, "expected a string key, found "+QuoteByte(c), false)
 	}
-	_, i, err := w.token(i, scanStringToken)
+	start, end, err := w.token(i, scanStringToken)
 	if err != nil {
-		return i, w.syntax(err)
+		return start, end, w.syntax(err)
 	}
+	return start, end, true
+}
+
+// colon checks the ':' after a key that ends at i, and returns the offset
+// of the value after it.
+func (w *walker) colon(i int) (int, bool) {
 	if i = w.space(i); i == len(w.s.buf) {
 		return i, w.unexpectedEnd(i)
 	}

@@ -1,9 +1,9 @@
 package jsonscan_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -58,37 +58,35 @@ func streamMembers(doc []byte, window int, sizes []int) ([]member, *jsonscan.Syn
 	return got, fault, valid
 }
 
-// checkStream holds Stream.Object to Object and encoding/json on doc.
+// checkStream holds Stream.Object through a window of the given size, fed
+// in pieces, to the same walk over doc held whole, and to encoding/json.
 func checkStream(t *testing.T, doc []byte, window int, sizes []int) {
 	t.Helper()
-	var want []member
-	werr := jsonscan.Object(doc, func(key string, value []byte) error {
-		if bytes.HasPrefix(value, []byte("[")) {
-			value = nil // read by the callback, not captured
+	whole, wfault, _ := members(doc)
+	for i, m := range whole {
+		if strings.HasPrefix(m.Value, "[") {
+			whole[i].Value = "" // read by the callback, not captured
 		}
-		want = append(want, member{key, string(value)})
-		return nil
-	})
+	}
 	got, fault, valid := streamMembers(doc, window, sizes)
 	if wantValid := json.Valid(doc); valid != wantValid {
 		t.Fatalf("Stream.Object(%q) says valid %v, json.Valid %v", doc, valid, wantValid)
 	}
-	if werr != nil {
-		var se *jsonscan.SyntaxError
-		if !errors.As(werr, &se) || fault == nil || *fault != *se {
-			t.Fatalf("Stream.Object(%q, window %d) = %v, Object says %v", doc, window, fault, werr)
+	if wfault != nil {
+		if fault == nil || *fault != *wfault {
+			t.Fatalf("Stream.Object(%q, window %d) = %v, held whole %v", doc, window, fault, wfault)
 		}
 		return
 	}
 	if fault != nil {
-		t.Fatalf("Stream.Object(%q, window %d) = %v, Object accepts it", doc, window, fault)
+		t.Fatalf("Stream.Object(%q, window %d) = %v, held whole it passes", doc, window, fault)
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Fatalf("Stream.Object(%q, window %d) members differ (-Object +Stream):\n%s", doc, window, diff)
+	if diff := cmp.Diff(whole, got); diff != "" {
+		t.Fatalf("Stream.Object(%q, window %d) members differ (-whole +window):\n%s", doc, window, diff)
 	}
 }
 
-func TestStreamObjectAgreesWithObject(t *testing.T) {
+func TestStreamObjectAgreesThroughAnyWindow(t *testing.T) {
 	deep := strings.Repeat("[", 70) + strings.Repeat("]", 70)
 	docs := append([]string{
 		`{"a": [1, 2, [3, "x"]], "b": {"c": [true, null]}, "d": "` + strings.Repeat("é", 40) + `"}`,
@@ -131,4 +129,102 @@ func FuzzStreamObject(f *testing.F) {
 		checkStream(t, doc, int(window), sizes)
 		checkStream(t, append(append([]byte(`{"k": `), doc...), '}'), int(window), sizes)
 	})
+}
+
+// endless is a reader of head and then of fill forever, counting what it
+// hands out: a hostile client's body.
+type endless struct {
+	head []byte
+	fill byte
+	read int64
+}
+
+func (e *endless) Read(p []byte) (int, error) {
+	n := copy(p, e.head)
+	e.head = e.head[n:]
+	for i := n; i < len(p); i++ {
+		p[i] = e.fill
+	}
+	e.read += int64(len(p))
+	return len(p), nil
+}
+
+// TestStreamStopsAtItsLimits holds the limits to their word: a captured
+// value or a token over its limit ends the text with a *TooLargeError that
+// names the member, as soon as it is seen to be over, having read no more
+// than the window beyond the limit.
+func TestStreamStopsAtItsLimits(t *testing.T) {
+	const limit = 64 << 10
+	capture := func(string) jsonscan.Action {
+		var v []byte
+		return jsonscan.Action{Capture: &v, Limit: limit}
+	}
+	tests := []struct {
+		name   string
+		head   string
+		fill   byte
+		action func(string) jsonscan.Action
+		want   jsonscan.TooLargeError
+	}{
+		{"an endless string", `{"a": 1, "operation": "`, 'x', capture,
+			jsonscan.TooLargeError{Member: "operation", InMember: true, Offset: 22, Limit: limit}},
+		{"an endless array of small numbers", `{"padding": [`, ' ', capture,
+			jsonscan.TooLargeError{Member: "padding", InMember: true, Offset: 12, Limit: limit}},
+		{"an endless key", `{"a": 1, "`, 'k', capture,
+			jsonscan.TooLargeError{Token: true, Offset: 9, Limit: limit}},
+		{"an endless string nobody captures", `{"x": "`, 'x', func(string) jsonscan.Action { return jsonscan.Action{} },
+			jsonscan.TooLargeError{Member: "x", InMember: true, Token: true, Offset: 6, Limit: limit}},
+	}
+	for _, tt := range tests {
+		for _, window := range []int{16, 4 << 10, 1 << 20} {
+			t.Run(fmt.Sprintf("%s/window=%d", tt.name, window), func(t *testing.T) {
+				r := &endless{head: []byte(tt.head), fill: tt.fill}
+				s := jsonscan.NewStream(r, window)
+				s.SetMaxToken(limit)
+				_, _ = s.Object(tt.action)
+				var got *jsonscan.TooLargeError
+				if !errors.As(s.Err(), &got) {
+					t.Fatalf("Err() = %v, want a *TooLargeError", s.Err())
+				}
+				if *got != tt.want {
+					t.Errorf("Err() = %+v, want %+v", *got, tt.want)
+				}
+				if most := int64(limit + 2*max(window, limit)); r.read > most {
+					t.Errorf("read %d bytes, want at most %d", r.read, most)
+				}
+			})
+		}
+	}
+}
+
+// TestStreamLimitsValuesHeldWhole checks the limits on text that fits in
+// the window, and that values within them pass.
+func TestStreamLimitsValuesHeldWhole(t *testing.T) {
+	const limit = 100
+	long := `"` + strings.Repeat("x", limit) + `"`
+	for _, tt := range []struct {
+		doc  string
+		want *jsonscan.TooLargeError // nil: no error
+	}{
+		{`{"a": [` + strings.Repeat("1,", 48) + `1]}`, nil}, // 99 bytes
+		{`{"a": [` + strings.Repeat("1,", 50) + `1]}`, &jsonscan.TooLargeError{Member: "a", InMember: true, Offset: 6, Limit: limit}},
+		{`{"a": ` + long + `}`, &jsonscan.TooLargeError{Member: "a", InMember: true, Token: true, Offset: 6, Limit: limit}},
+		{`{"a": {"b": ` + long + `}}`, &jsonscan.TooLargeError{Member: "a", InMember: true, Token: true, Offset: 12, Limit: limit}},
+		{`{` + long + `: 1}`, &jsonscan.TooLargeError{Token: true, Offset: 1, Limit: limit}},
+	} {
+		s := jsonscan.FromBytes([]byte(tt.doc))
+		s.SetMaxToken(limit)
+		fault, _ := s.Object(func(string) jsonscan.Action {
+			var v []byte
+			return jsonscan.Action{Capture: &v, Limit: limit}
+		})
+		var got *jsonscan.TooLargeError
+		errors.As(s.Err(), &got)
+		switch {
+		case tt.want == nil && (s.Err() != nil || fault != nil):
+			t.Errorf("Object(%.40q…) = %v, Err() = %v; want neither", tt.doc, fault, s.Err())
+		case tt.want != nil && (got == nil || *got != *tt.want):
+			t.Errorf("Object(%.40q…): Err() = %v, want %+v", tt.doc, s.Err(), *tt.want)
+		}
+	}
 }

@@ -70,8 +70,11 @@ func Read(s *jsonscan.Stream, lim Limits, size int64) (d Dense, at jsonscan.Resu
 	// after the value may keep them busy until now.
 	p.dropAhead()
 	if perr != nil {
+		if perr.Kind == BadSyntax {
+			perr = p.explain(perr)
+		}
 		s.SetPos(p.stop.i)
-		return Dense{}, jsonscan.Resume{Arrays: p.stop.open, State: p.stop.state}, perr
+		return Dense{}, p.stop.resume(), perr
 	}
 	s.SetPos(p.i)
 	data := p.data
@@ -91,26 +94,33 @@ func Read(s *jsonscan.Stream, lim Limits, size int64) (d Dense, at jsonscan.Resu
 func Decode(r io.Reader, lim Limits, window int, size int64) (Dense, error) {
 	s := jsonscan.NewStream(r, window)
 	d, at, err := Read(s, lim, size)
-	if err == nil || err.(*Error).Kind != BadSyntax { //nolint:errorlint // Read returns only *Error
-		err = finish(s, at, err)
+	perr, _ := err.(*Error) //nolint:errorlint // Read returns only *Error
+	if perr == nil || perr.Kind != BadSyntax {
+		perr = finish(s, at, perr, true)
 	}
 	if rerr := s.Err(); rerr != nil {
 		return Dense{}, rerr
 	}
-	if err != nil {
-		return Dense{}, err
+	if perr != nil {
+		return Dense{}, perr
 	}
 	return d, nil
 }
 
-// finish checks the text after a value Read has read, or has stopped in
-// with the fault err: a syntax fault in the rest of the value, or anything
-// but white space after it, takes precedence over err, as in Parse.
-func finish(s *jsonscan.Stream, at jsonscan.Resume, err error) error {
+// finish checks the text after the parser's place, where it has read a
+// value or stopped at the fault err: a syntax fault in the rest of the
+// value, or, for a whole document, anything but white space after it,
+// takes precedence over err, since whether the input is JSON at all is the
+// first thing a caller needs to know. The walker of jsonscan says what the
+// syntax fault is.
+func finish(s *jsonscan.Stream, at jsonscan.Resume, err *Error, whole bool) *Error {
 	if err != nil {
 		if serr := s.SkipRest(at, maxNesting); serr != nil {
 			return &Error{Kind: BadSyntax, Msg: serr.Error()}
 		}
+	}
+	if !whole {
+		return err
 	}
 	b, i := s.Window(), s.Pos()
 	for {
@@ -120,8 +130,31 @@ func finish(s *jsonscan.Stream, at jsonscan.Resume, err error) error {
 		s.More(i)
 		b, i = s.Window(), 0
 	}
-	if i < len(b) {
-		return syntaxError(s.Offset()+int64(i), "unexpected "+jsonscan.QuoteByte(b[i])+" after the value")
+	if terr := trailing(b, i, s.Offset()); terr != nil {
+		return terr
+	}
+	return err
+}
+
+// trailing is the fault of text after a value that ends at b[i], of which
+// nothing but white space may follow; off is the offset of b in the text.
+func trailing(b []byte, i int, off int64) *Error {
+	if i = jsonscan.SkipSpace(b, i); i < len(b) {
+		return syntaxError(off+int64(i), "unexpected "+jsonscan.QuoteByte(b[i])+" after the value")
+	}
+	return nil
+}
+
+// explain words the syntax fault err of a value read from a stream, at the
+// parser's stop, with the walker of jsonscan over the window: the fault
+// lies in it, since the parser reads on before it looks at the window's
+// end. The stream itself is left where the parser stopped, for its reader.
+func (p *parser) explain(err *Error) *Error {
+	s := jsonscan.FromBytes(p.b)
+	s.SetPos(p.stop.i)
+	if serr := s.SkipRest(p.stop.resume(), maxNesting); serr != nil {
+		serr.Offset += int(p.off)
+		return &Error{Kind: BadSyntax, Msg: serr.Error()}
 	}
 	return err
 }

@@ -38,6 +38,9 @@ func checkDecode(t *testing.T, raw []byte, lim tensor.Limits, window, piece int)
 			t.Fatalf("Decode(%.200q, %+v, window %d, pieces of %d) = %v, Parse says %v", raw, lim, window, piece, err, werr)
 		}
 		var te, wte *tensor.Error
+		if strings.HasSuffix(fmt.Sprint(err), ": malformed JSON") {
+			t.Fatalf("Decode(%.200q) = %v: the grammar did not say what is wrong", raw, err)
+		}
 		if werr != nil {
 			if !errors.As(err, &te) || !errors.As(werr, &wte) || *te != *wte {
 				t.Fatalf("Decode(%.200q) = %#v, Parse says %#v", raw, err, werr)

@@ -110,35 +110,21 @@ func parse(b []byte, lim Limits, whole bool, workers int) (Dense, int, *Error) {
 		p.hint = min(bytes.Count(b, []byte{','})+1, len(b)/2+1, p.max)
 	}
 	err := p.top()
-	if err == nil && whole {
-		if i := jsonscan.SkipSpace(b, p.i); i != len(b) {
-			err = p.syntax(i, "unexpected "+jsonscan.QuoteByte(b[i])+" after the value")
-		}
-	}
 	if err == nil {
 		err = p.minRank()
 	}
+	switch {
+	case err != nil:
+		s := jsonscan.FromBytes(b)
+		s.SetPos(p.stop.i)
+		err = finish(s, p.stop.resume(), err, whole)
+	case whole:
+		err = trailing(b, p.i, 0)
+	}
 	if err != nil {
-		if err.Kind != BadSyntax {
-			err = recheck(b, whole, err)
-		}
 		return Dense{}, 0, err
 	}
 	return Dense{Shape: p.shape, Data: p.data}, p.i, nil
-}
-
-// recheck makes a syntax fault after the place of a shape or value fault
-// take precedence: the parser stops at the first fault, but whether the
-// input is JSON at all is the first thing a caller needs to know.
-func recheck(b []byte, whole bool, err *Error) *Error {
-	n, serr := jsonscan.SkipDepth(b, maxNesting)
-	if serr != nil {
-		return &Error{Kind: BadSyntax, Msg: serr.Error()}
-	}
-	if i := jsonscan.SkipSpace(b, n); whole && i != len(b) {
-		return syntaxError(int64(i), "unexpected "+jsonscan.QuoteByte(b[i])+" after the value")
-	}
-	return err
 }
 
 type parser struct {
@@ -193,6 +179,8 @@ func (p *parser) halt(i, open int, state jsonscan.State) {
 	p.stop = stop{i: i, open: open, state: state}
 }
 
+func (st stop) resume() jsonscan.Resume { return jsonscan.Resume{Arrays: st.open, State: st.state} }
+
 // space skips white space from i, reading on from a stream at the end of
 // the window; it returns len(p.b) only at the end of the text.
 func (p *parser) space(i int) int {
@@ -221,23 +209,18 @@ func syntaxError(offset int64, msg string) *Error {
 	return &Error{Kind: BadSyntax, Msg: (&jsonscan.SyntaxError{Offset: int(offset), Msg: msg}).Error()}
 }
 
-// syntax reports malformed text at index i of the window.
-func (p *parser) syntax(i int, msg string) *Error { return syntaxError(p.off+int64(i), msg) }
-
-// unexpected reports the byte at i, or the end of the input, where
-// something else was expected.
-func (p *parser) unexpected(i int, expected string) *Error {
-	if i == len(p.b) {
-		return p.syntax(i, "unexpected end of input")
-	}
-	return p.syntax(i, "expected "+expected+", found "+jsonscan.QuoteByte(p.b[i]))
-}
+// malformed is the fault of text at index i of the window that is not
+// JSON, or not JSON the parser knows how to read on from. The parser only
+// notes where it stopped (see halt); the JSON grammar in jsonscan then
+// checks the text from there and says what is wrong (see finish and
+// explain). This message is what is left if it finds nothing.
+func (p *parser) malformed(i int) *Error { return syntaxError(p.off+int64(i), "malformed JSON") }
 
 func (p *parser) top() *Error {
 	p.i = p.space(p.i)
 	p.halt(p.i, 0, jsonscan.AtValue)
 	if p.i == len(p.b) {
-		return p.unexpected(p.i, "a value")
+		return p.malformed(p.i)
 	}
 	switch c := p.b[p.i]; {
 	case c == '[':
@@ -245,7 +228,7 @@ func (p *parser) top() *Error {
 	case startsValue(c):
 		return p.fail(BadShape, 0, "must be an array of numbers or nested arrays")
 	default:
-		return p.unexpected(p.i, "a value")
+		return p.malformed(p.i)
 	}
 }
 
@@ -260,7 +243,7 @@ func (p *parser) array(depth int) *Error {
 			return p.fail(BadShape, depth, "nests deeper than %d dimensions", p.lim.MaxRank)
 		}
 		if depth >= maxNesting {
-			return p.syntax(p.i, fmt.Sprintf("arrays and objects nest more than %d deep", maxNesting))
+			return p.malformed(p.i)
 		}
 		p.shape = append(p.shape, -1)
 	}
@@ -275,7 +258,7 @@ func (p *parser) array(depth int) *Error {
 	p.i = p.space(p.i + 1)
 	if p.i == len(p.b) {
 		p.halt(p.i, depth+1, jsonscan.AfterOpen)
-		return p.unexpected(p.i, "a value")
+		return p.malformed(p.i)
 	}
 	if p.b[p.i] == ']' {
 		p.halt(p.i, depth+1, jsonscan.AfterOpen)
@@ -321,27 +304,27 @@ func (p *parser) arrays(depth int) (int, *Error) {
 			return 0, p.fail(BadShape, depth+1, "must be an array, like the first element at this depth")
 		default:
 			p.halt(p.i, depth+1, jsonscan.AtValue)
-			return 0, p.unexpected(p.i, "a value")
+			return 0, p.malformed(p.i)
 		}
 		n++
 		p.i = p.space(p.i)
 		if p.i == len(p.b) {
 			p.halt(p.i, depth+1, jsonscan.AfterValue)
-			return 0, p.unexpected(p.i, "',' or ']'")
+			return 0, p.malformed(p.i)
 		}
 		switch p.b[p.i] {
 		case ',':
 			p.i = p.space(p.i + 1)
 			if p.i == len(p.b) {
 				p.halt(p.i, depth+1, jsonscan.AtValue)
-				return 0, p.unexpected(p.i, "a value")
+				return 0, p.malformed(p.i)
 			}
 		case ']':
 			p.i++
 			return n, nil
 		default:
 			p.halt(p.i, depth+1, jsonscan.AfterValue)
-			return 0, p.unexpected(p.i, "',' or ']' after an array element")
+			return 0, p.malformed(p.i)
 		}
 	}
 }
@@ -402,7 +385,7 @@ func (p *parser) numbers(depth int) (int, *Error) {
 			b, data = p.b, p.data
 			if i == len(b) {
 				p.halt(i, depth+1, jsonscan.AfterValue)
-				return 0, p.unexpected(i, "',' or ']'")
+				return 0, p.malformed(i)
 			}
 			if b[i] == ']' {
 				i++
@@ -410,7 +393,7 @@ func (p *parser) numbers(depth int) (int, *Error) {
 			}
 			if b[i] != ',' {
 				p.halt(i, depth+1, jsonscan.AfterValue)
-				return 0, p.unexpected(i, "',' or ']' after an array element")
+				return 0, p.malformed(i)
 			}
 			i++
 		}
@@ -426,7 +409,7 @@ func (p *parser) numbers(depth int) (int, *Error) {
 		b, data = p.b, p.data
 		if i == len(b) {
 			p.halt(i, depth+1, jsonscan.AtValue)
-			return 0, p.unexpected(i, "a value")
+			return 0, p.malformed(i)
 		}
 	}
 }
@@ -443,7 +426,7 @@ func (p *parser) notANumber(i, depth, k int) *Error {
 	case startsValue(c):
 		return p.fail(BadValue, depth+1, "must be a number")
 	}
-	return p.unexpected(i, "a value")
+	return p.malformed(i)
 }
 
 // badNumber is the fault of the number b[i:j], the element at index k,
@@ -451,7 +434,7 @@ func (p *parser) notANumber(i, depth, k int) *Error {
 func (p *parser) badNumber(st fastfloat.Status, i, j, depth, k int) *Error {
 	p.halt(i, depth+1, jsonscan.AtValue)
 	if st == fastfloat.Syntax {
-		return p.unexpected(j, "a digit in a number")
+		return p.malformed(j)
 	}
 	p.path[depth] = k
 	return p.fail(BadValue, depth+1, "%s is outside the range of float64", p.b[i:j])

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -142,6 +143,9 @@ func FuzzParse(f *testing.F) {
 		if !json.Valid(raw) {
 			if err == nil || te.Kind != tensor.BadSyntax {
 				t.Fatalf("Parse(%q) = %v, %v; encoding/json rejects it, want a BadSyntax error", raw, got, err)
+			}
+			if strings.HasSuffix(te.Msg, ": malformed JSON") {
+				t.Fatalf("Parse(%q) = %v: the grammar did not say what is wrong", raw, err)
 			}
 			// A valid value may still start it: ParsePrefix reads just that.
 			if d, n, err := tensor.ParsePrefix(raw, tensor.Limits{}); err == nil {
