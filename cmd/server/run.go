@@ -55,19 +55,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer func() { _ = log.Sync() }()
 
-	budgetSize := int64(cfg.memoryBudget)
-	if budgetSize == 0 {
-		budgetSize = admit.DefaultSize(os.ReadFile)
+	budgetSize, restoreLimit, err := memoryBudget(cfg, getenv)
+	if err != nil {
+		return err
 	}
-	if budgetSize == 0 {
-		return errors.New("memory budget: cannot tell the machine's memory; set --memory-budget")
-	}
-	if getenv("GOMEMLIMIT") == "" {
-		// The runtime collects harder as the heap nears the budget, so that
-		// garbage does not stand in for memory that requests reserved.
-		prev := debug.SetMemoryLimit(budgetSize)
-		defer debug.SetMemoryLimit(prev)
-	}
+	defer restoreLimit()
 
 	reg := prometheus.NewRegistry()
 	if err := registerRuntime(reg); err != nil {
@@ -85,16 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer eng.Close()
 
-	runner, err := jobs.New(ctx, jobs.Config{
-		Concurrency:     cfg.jobConcurrency,
-		MaxActive:       cfg.maxActiveJobs,
-		JobTimeout:      cfg.jobTimeout,
-		CheckpointEvery: cfg.checkpointEvery,
-		LossGrace:       cfg.lossGrace,
-		MaxLossSeries:   cfg.maxLossSeries,
-		FailoverAfter:   cfg.failoverAfter,
-		Retention:       cfg.jobRetention,
-	}, store, db, eng, log.Named("jobs"), reg)
+	runner, err := jobs.New(ctx, jobsConfig(cfg), store, db, eng, log.Named("jobs"), reg)
 	if err != nil {
 		return err
 	}
@@ -116,15 +99,62 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer stopReload()
-	h, err := handlers.New(handlers.Config{
+	h, err := handlers.New(handlerConfig(cfg, access, budget), log.Named("http"), eng, runner, reg, reg)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, h, log, zap.String("store", storeName(cfg)),
+		zap.Int("workers", eng.Workers()), zap.Int64("memory_budget", budgetSize))
+}
+
+// jobsConfig is the job runner's part of the configuration.
+func jobsConfig(cfg config) jobs.Config {
+	return jobs.Config{
+		Concurrency:     cfg.jobConcurrency,
+		MaxActive:       cfg.maxActiveJobs,
+		JobTimeout:      cfg.jobTimeout,
+		CheckpointEvery: cfg.checkpointEvery,
+		LossGrace:       cfg.lossGrace,
+		MaxLossSeries:   cfg.maxLossSeries,
+		FailoverAfter:   cfg.failoverAfter,
+		Retention:       cfg.jobRetention,
+	}
+}
+
+// handlerConfig is the HTTP handler's part of the configuration.
+func handlerConfig(cfg config, access handlers.Access, budget *admit.Budget) handlers.Config {
+	return handlers.Config{
 		Access: access,
 		Limits: cfg.limits, RequestTimeout: cfg.requestTimeout, Budget: budget,
 		BodyIdleTimeout: cfg.bodyIdleTimeout, MinBodyRate: int64(cfg.minBodyRate), WriteIdleTimeout: cfg.writeTimeout,
 		LogSample: cfg.logSample, MaxStreams: cfg.maxStreams,
-	}, log.Named("http"), eng, runner, reg, reg)
-	if err != nil {
-		return err
 	}
+}
+
+// memoryBudget is the size of the requests' memory budget: the flag's, or
+// else what the machine or its cgroup allows. Unless GOMEMLIMIT is set, it
+// also becomes the runtime's memory limit until restore is called.
+func memoryBudget(cfg config, getenv func(string) string) (size int64, restore func(), err error) {
+	size = int64(cfg.memoryBudget)
+	if size == 0 {
+		size = admit.DefaultSize(os.ReadFile)
+	}
+	if size == 0 {
+		return 0, nil, errors.New("memory budget: cannot tell the machine's memory; set --memory-budget")
+	}
+	if getenv("GOMEMLIMIT") != "" {
+		return size, func() {}, nil
+	}
+	// The runtime collects harder as the heap nears the budget, so that
+	// garbage does not stand in for memory that requests reserved.
+	prev := debug.SetMemoryLimit(size)
+	return size, func() { debug.SetMemoryLimit(prev) }, nil
+}
+
+// serve listens on cfg.addr and serves h until ctx ends; then it drains
+// (readiness fails first, so that load balancers stop sending) and shuts
+// the server down. fields go into the "listening" log line.
+func serve(ctx context.Context, cfg config, h *handlers.Server, log *zap.Logger, fields ...zap.Field) error {
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -141,8 +171,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("store", storeName(cfg)),
-		zap.Int("workers", eng.Workers()), zap.Int64("memory_budget", budgetSize))
+	log.Info("listening", append([]zap.Field{zap.String("addr", ln.Addr().String())}, fields...)...)
 
 	select {
 	case err := <-serveErr:
