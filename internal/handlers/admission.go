@@ -178,6 +178,7 @@ func (b *guardedBody) Read(p []byte) (int, error) {
 
 func (b *guardedBody) Close() error { return b.body.Close() }
 
+// bodyTimeout is the 408 of a body that stalled or came too slowly.
 func bodyTimeout(format string, args ...any) *apiError {
 	e := invalidField(codeRequestTimeout, "", format, args...)
 	e.status = http.StatusRequestTimeout
@@ -188,6 +189,7 @@ func bodyTimeout(format string, args ...any) *apiError {
 // connection before its answer: it appears in logs and metrics only.
 const statusClientClosed = 499
 
+// clientGone is the answer, logged and counted only, to a client that left.
 func clientGone() *apiError {
 	return &apiError{status: statusClientClosed, code: codeClientClosed, detail: "the client closed the request"}
 }

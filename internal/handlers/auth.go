@@ -248,6 +248,8 @@ func sameOrigin(r *http.Request, origin string) bool {
 	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
 }
 
+// allowedOrigin reports whether --cors-origins lets pages of origin call the
+// API; the opaque origin "null" never may.
 func (s *Server) allowedOrigin(origin string) bool {
 	if origin == "" || origin == "null" {
 		return false

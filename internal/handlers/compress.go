@@ -29,7 +29,7 @@ func (s *Server) decompress(next http.Handler) http.Handler {
 		case "gzip", "x-gzip":
 			zr, err := gzip.NewReader(raw)
 			if err != nil {
-				s.writeError(w, r, readError(fmt.Errorf("gzip: %w", err), "the body could not be read"))
+				s.writeError(w, r, bodyFault(fmt.Errorf("gzip: %w", err), "the body could not be read"))
 				return
 			}
 			body = zr

@@ -42,6 +42,9 @@ type corr2dCall struct {
 	scale grayimg.Scale
 }
 
+// corr2d answers POST /corr2d: it reads and checks the request, runs the
+// correlation on the engine's interactive lane, and streams the answer in
+// the negotiated media type, with the phases in Server-Timing.
 func (s *Server) corr2d(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	var tm timing
@@ -114,7 +117,8 @@ func (s *Server) corr2d(w http.ResponseWriter, r *http.Request) {
 // methods maps the method field to the engine's methods.
 var methods = map[string]engine.Method{"auto": engine.MethodAuto, "direct": engine.MethodDirect, "fft": engine.MethodFFT}
 
-// Limits of the tensors of /corr2d, whatever their encoding.
+// corr2dParts are the limits of the tensors of /corr2d, whatever their
+// encoding.
 func (s *Server) corr2dParts() map[string]partSpec {
 	lim := s.cfg.Limits
 	return map[string]partSpec{

@@ -1,13 +1,13 @@
 package handlers
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/corr2d/corr2d/internal/jsonscan"
@@ -22,15 +22,28 @@ import (
 // generic intermediate.
 type tensorBody interface {
 	tensorFields() map[string]*json.RawMessage
+	// listFields are the members that hold one number per channel: bounded
+	// by the tensors' limits, like the tensors, not by maxFieldBytes.
+	listFields() []string
 }
 
 func (req *corr2dRequest) tensorFields() map[string]*json.RawMessage {
 	return map[string]*json.RawMessage{"input": &req.Input, "kernel": &req.Kernel}
 }
 
+func (req *corr2dRequest) listFields() []string { return []string{"bias"} }
+
 func (req *trainRequest) tensorFields() map[string]*json.RawMessage {
 	return map[string]*json.RawMessage{"input": &req.Input, "target": &req.Target, "init": &req.Init}
 }
+
+func (req *trainRequest) listFields() []string { return []string{"init_bias"} }
+
+// maxFieldBytes bounds each other member of a body, and every key, string
+// and number in it: a longer one is refused with a 413 naming it as soon
+// as it is seen to be longer, so that a 400 MiB string costs no more than
+// the window it is read through.
+const maxFieldBytes = 64 << 10
 
 // decodeJSON reads a JSON object body strictly: one object, no unknown
 // fields, within the body limit. Syntax faults are 400; a well-formed body
@@ -53,7 +66,7 @@ func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v tensorBody
 		body = &declaredBody{r: body, left: r.ContentLength}
 		size = r.ContentLength
 	}
-	return decodeStream(body, size, limit, windowFor(size), v, specs, names)
+	return decodeStream(body, size, windowFor(size), v, specs, names)
 }
 
 // declaredBody is a body read to its declared length exactly: one that
@@ -99,14 +112,16 @@ func windowFor(size int64) int {
 // is not known) through a window of window bytes. The tensors named in
 // specs are read by tensor.Read as they stream in; the other tensor fields
 // are kept raw. The faults of the body come first: a read error (too large
-// a body, say), then malformed JSON or not one object with distinct keys,
-// wherever it is in the body; then the other members, in order (see
-// decodeMembers); then the tensors named in names, in that order. A params
-// part is read by it too, from memory, with no specs and no names, so both
-// kinds of request have one set of rules and messages.
-func decodeStream(r io.Reader, size, limit int64, window int, v tensorBody, specs map[string]partSpec, names []string) (map[string]operand, error) {
+// a body or field, say), then malformed JSON or not one object with
+// distinct keys, wherever it is in the body; then the other members, in
+// order (see decodeMembers); then the tensors named in names, in that
+// order. A params part is read by it too, with no specs and no names, so
+// both kinds of request have one set of rules and messages.
+func decodeStream(r io.Reader, size int64, window int, v tensorBody, specs map[string]partSpec, names []string) (map[string]operand, error) {
 	st := jsonscan.NewStream(r, window)
+	st.SetMaxToken(maxFieldBytes)
 	raws := v.tensorFields()
+	lists := v.listFields()
 	read := map[string]*streamed{}
 	var rest []restMember
 	fault, valid := st.Object(func(key string) jsonscan.Action {
@@ -121,11 +136,15 @@ func decodeStream(r io.Reader, size, limit int64, window int, v tensorBody, spec
 			return jsonscan.Action{Capture: (*[]byte)(dst)}
 		}
 		rest = append(rest, restMember{key: key})
-		return jsonscan.Action{Capture: &rest[len(rest)-1].value}
+		act := jsonscan.Action{Capture: &rest[len(rest)-1].value, Limit: maxFieldBytes}
+		if slices.Contains(lists, key) {
+			act.Limit = 0
+		}
+		return act
 	})
 	switch {
 	case st.Err() != nil:
-		return nil, readError(st.Err(), "the body could not be read")
+		return nil, bodyFault(st.Err(), "the body could not be read")
 	case fault != nil && valid:
 		// Well-formed, but not one object with distinct keys.
 		return nil, invalidField(codeInvalidValue, "", "the body must be one JSON object with distinct keys: %s", fault.Msg)
@@ -135,6 +154,12 @@ func decodeStream(r io.Reader, size, limit int64, window int, v tensorBody, spec
 	if err := decodeMembers(rest, v, ""); err != nil {
 		return nil, err
 	}
+	return operands(read, raws, specs, names)
+}
+
+// operands are the tensors named in names, in that order: those read as
+// the body streamed in, and those kept raw, parsed now.
+func operands(read map[string]*streamed, raws map[string]*json.RawMessage, specs map[string]partSpec, names []string) (map[string]operand, error) {
 	ops := map[string]operand{}
 	for _, name := range names {
 		spec, ptr := specs[name], "/"+name
@@ -148,7 +173,7 @@ func decodeStream(r io.Reader, size, limit int64, window int, v tensorBody, spec
 			}
 			ops[name] = operand{t: t}
 		case res.err != nil:
-			return nil, tensorError(res.err, ptr, spec.limit)
+			return nil, fieldFault(res.err, ptr, spec.limit, "")
 		default:
 			ops[name] = operand{t: res.t}
 		}
@@ -190,7 +215,7 @@ func decodeMembers(members []restMember, v any, ptr string) error {
 		k, _ := json.Marshal(m.key) // a string always encodes
 		obj := append(append(append(append([]byte{'{'}, k...), ':'), m.value...), '}')
 		if err := json.Unmarshal(obj, v); err != nil {
-			return memberError(err, ptr)
+			return fieldFault(err, ptr, "", "cannot be decoded")
 		}
 	}
 	return nil
@@ -213,25 +238,10 @@ func jsonNames(t reflect.Type, names map[string]bool) {
 	}
 }
 
-// memberError is the problem of a member that encoding/json refused, in the
-// object at ptr.
-func memberError(err error, ptr string) error {
-	var typ *json.UnmarshalTypeError
-	if errors.As(err, &typ) && typ.Field != "" {
-		return invalidField(codeInvalidValue, ptr+"/"+strings.ReplaceAll(typ.Field, ".", "/"),
-			"must be %s, not a JSON %s", typ.Type.String(), typ.Value)
-	}
-	var ae *apiError
-	if errors.As(err, &ae) {
-		return ae
-	}
-	return invalidField(codeInvalidValue, ptr, "cannot be decoded: %v", err)
-}
-
 // decodeObject decodes the JSON object b, the value at ptr, into the
 // struct v points to, as decodeStream decodes a body's other members.
 func decodeObject(b []byte, v any, ptr string) error {
-	st := jsonscan.NewStream(bytes.NewReader(b), len(b)+1)
+	st := jsonscan.FromBytes(b)
 	var members []restMember
 	fault, _ := st.Object(func(key string) jsonscan.Action {
 		members = append(members, restMember{key: key})
@@ -241,21 +251,4 @@ func decodeObject(b []byte, v any, ptr string) error {
 		return invalidField(codeInvalidValue, ptr, "must be one JSON object with distinct keys: %s", fault.Msg)
 	}
 	return decodeMembers(members, v, ptr)
-}
-
-// readError is the problem of a body, or a part of one, that could not be
-// read to its end; detail says what went wrong, for the faults that are not
-// problems already.
-func readError(err error, detail string) error {
-	var (
-		mbe *http.MaxBytesError
-		ae  *apiError
-	)
-	switch {
-	case errors.As(err, &ae):
-		return ae
-	case errors.As(err, &mbe):
-		return tooLarge("max_body_bytes", "", "the body is larger than %d bytes", mbe.Limit)
-	}
-	return badRequest("%s: %v", detail, err)
 }

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"math"
 	"net/http"
@@ -47,7 +46,7 @@ func checkDecodeStream(t *testing.T, body []byte, window, piece int) {
 		// A copy: encoding/json may write a RawMessage over the raw value
 		// it held, in the body.
 		n := int64(len(body))
-		_, werr := decodeStream(bytes.NewReader(slices.Clone(body)), n, n, windowFor(n), want, nil, nil)
+		_, werr := decodeStream(bytes.NewReader(slices.Clone(body)), n, windowFor(n), want, nil, nil)
 		if werr == nil {
 			raws := want.tensorFields()
 			var named []namedRaw
@@ -59,7 +58,7 @@ func checkDecodeStream(t *testing.T, body []byte, window, piece int) {
 		for _, size := range []int64{0, int64(len(body))} {
 			got := c.body()
 			r := &slowReader{b: body, size: piece}
-			gotOps, gerr := decodeStream(r, size, int64(len(body)), window, got, specs, c.names)
+			gotOps, gerr := decodeStream(r, size, window, got, specs, c.names)
 			where := func() string {
 				return c.name + " body " + strings.ToValidUTF8(string(body[:min(len(body), 300)]), "?")
 			}
@@ -142,7 +141,7 @@ func TestDeclaredBodyLengths(t *testing.T) {
 	} {
 		s := &Server{cfg: Config{Limits: DefaultLimits()}}
 		r := &declaredBody{r: strings.NewReader(body), left: tt.declared}
-		_, err := decodeStream(r, tt.declared, 1<<20, 64, &corr2dRequest{}, s.corr2dParts(), []string{"input", "kernel"})
+		_, err := decodeStream(r, tt.declared, 64, &corr2dRequest{}, s.corr2dParts(), []string{"input", "kernel"})
 		if (err == nil) != (tt.want == "") || err != nil && !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("declared %d: %v, want %q", tt.declared, err, tt.want)
 		}
@@ -156,9 +155,8 @@ func TestTheBodyLimitAppliesWhileStreaming(t *testing.T) {
 	read := &countingReader{r: strings.NewReader(body)}
 	r := http.MaxBytesReader(nil, io.NopCloser(read), limit)
 	s := &Server{cfg: Config{Limits: DefaultLimits()}}
-	_, err := decodeStream(r, 0, limit, 256, &corr2dRequest{}, s.corr2dParts(), []string{"input", "kernel"})
-	var ae *apiError
-	if !errors.As(err, &ae) || ae.status != http.StatusRequestEntityTooLarge || ae.limit != "max_body_bytes" {
+	_, err := decodeStream(r, 0, 256, &corr2dRequest{}, s.corr2dParts(), []string{"input", "kernel"})
+	if ae := classify(err); err == nil || ae.status != http.StatusRequestEntityTooLarge || ae.limit != "max_body_bytes" {
 		t.Fatalf("err = %v, want a 413 naming max_body_bytes", err)
 	}
 	if read.n > 2*limit {

@@ -21,7 +21,7 @@ import (
 // Both poll the store at EventPoll, which is of the order of the runner's
 // checkpoint interval, so a checkpoint shows up within one poll.
 
-// The end event's id. A client that reconnects with it as Last-Event-ID
+// endEventID is the end event's id. A client that reconnects with it as Last-Event-ID
 // has seen everything and gets 204, which tells an EventSource to stop.
 const endEventID = "end"
 
@@ -248,6 +248,7 @@ func (s *Server) sendProgress(ctx context.Context, sse *sseWriter, j jobs.Job, a
 	}
 }
 
+// outcome is the end event of a job that has ended.
 func outcome(j jobs.Job) endEvent {
 	v := jobView(j)
 	return endEvent{Status: v.Status, Step: v.Step, Steps: v.Steps, Loss: v.Loss, Kernel: v.Kernel,

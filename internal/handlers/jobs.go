@@ -47,6 +47,7 @@ func jobView(j jobs.Job) jobJSON {
 	}
 }
 
+// getJob answers GET /jobs/{id}, after waiting for a change if ?wait= asks.
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 	wait, err := waitParam(r.URL.Query().Get("wait"))
 	if err != nil {
@@ -65,6 +66,7 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, r, http.StatusOK, jobView(j))
 }
 
+// cancelJob answers POST /jobs/{id}/cancel with the job as it stands.
 func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 	j, err := s.jobs.Cancel(r.Context(), chi.URLParam(r, "id"))
 	if err != nil {
@@ -74,6 +76,7 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, r, http.StatusOK, jobView(j))
 }
 
+// deleteJob answers DELETE /jobs/{id}; an active job is a conflict.
 func (s *Server) deleteJob(w http.ResponseWriter, r *http.Request) {
 	if err := s.jobs.Delete(r.Context(), chi.URLParam(r, "id")); err != nil {
 		s.writeError(w, r, err)
@@ -82,6 +85,8 @@ func (s *Server) deleteJob(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// listJobs answers GET /jobs: a page of the jobs the caller may see, oldest
+// first, with the id to ask for the next page after.
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := jobs.ListFilter{Status: jobs.Status(q.Get("status")), After: q.Get("after")}
@@ -124,6 +129,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, r, http.StatusOK, out)
 }
 
+// jobLosses answers GET /jobs/{id}/losses: a page of the loss history.
 func (s *Server) jobLosses(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	after, err := intParam(q.Get("after_step"), "after_step", 0, 0, int(^uint(0)>>1))

@@ -35,6 +35,7 @@ type optimizerEcho struct {
 	Eps         *float64    `json:"eps,omitempty"`
 }
 
+// echoOptimizer shows the settings that the chosen optimizer uses.
 func echoOptimizer(o train.Optimizer) optimizerEcho {
 	e := optimizerEcho{Name: o.Name, WeightDecay: o.WeightDecay}
 	if o.Name == train.Adam {
@@ -53,9 +54,9 @@ func clientShape(shape []int, rank int) []int {
 	return shape
 }
 
-// requestView is the job's request as views show it. Requests stored
-// before views were lean hold the tensors themselves and every optimizer
-// field: those become their shapes and the chosen optimizer's fields.
+// requestView is the job's request as views show it. Requests stored by
+// older versions hold the tensors themselves and every optimizer field:
+// those become their shapes and the chosen optimizer's fields.
 func requestView(j jobs.Job) json.RawMessage {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(j.Spec.Request, &m); err != nil {

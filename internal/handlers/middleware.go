@@ -20,6 +20,7 @@ type httpMetrics struct {
 	inFlight prometheus.Gauge
 }
 
+// newHTTPMetrics registers the request metrics with reg.
 func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
 	m := &httpMetrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{

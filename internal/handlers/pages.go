@@ -46,6 +46,7 @@ func (s *Server) playgroundAsset(w http.ResponseWriter, r *http.Request) {
 	s.serveNamed(w, r, s.pages.PlaygroundAsset)
 }
 
+// serveNamed answers with the asset named by the route's {file}, or 404.
 func (s *Server) serveNamed(w http.ResponseWriter, r *http.Request, lookup func(string) (web.Asset, bool)) {
 	a, ok := lookup(chi.URLParam(r, "file"))
 	if !ok {

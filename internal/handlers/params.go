@@ -114,6 +114,7 @@ func padding(raw json.RawMessage) (engine.Padding, [4]int, error) {
 	return engine.PadExplicit, [4]int(ints), nil
 }
 
+// isNull reports whether a member is absent or null.
 func isNull(raw json.RawMessage) bool {
 	return len(raw) == 0 || bytes.Equal(raw, []byte("null"))
 }
@@ -125,25 +126,9 @@ func parseTensor(raw json.RawMessage, ptr, limit string, lim tensor.Limits) (ten
 	}
 	t, err := tensor.Parse(raw, lim)
 	if err != nil {
-		return t, tensorError(err, ptr, limit)
+		return t, fieldFault(err, ptr, limit, "")
 	}
 	return t, nil
-}
-
-// tensorError turns a *tensor.Error from reading the tensor at ptr, whose
-// size is bounded by the named limit, into its problem.
-func tensorError(err error, ptr, limit string) error {
-	te := err.(*tensor.Error) //nolint:errorlint // the readers return only *tensor.Error
-	switch te.Kind {
-	case tensor.BadSyntax:
-		return badRequest("%s is not valid JSON: %s", ptr, te.Msg)
-	case tensor.TooLarge:
-		return tooLarge(limit, ptr, "%s", te.Msg)
-	case tensor.BadValue:
-		return invalidField(codeInvalidValue, ptr+te.Pointer, "%s", te.Msg)
-	default:
-		return invalidField(codeInvalidShape, ptr+te.Pointer, "%s", te.Msg)
-	}
 }
 
 // lift makes a 2-D H×W or 3-D C×H×W tensor 4-D, as PyTorch treats them:

@@ -99,7 +99,7 @@ func (s *Server) readParts(w http.ResponseWriter, r *http.Request, specs map[str
 			break
 		}
 		if err != nil {
-			return nil, readError(err, "the multipart body is malformed")
+			return nil, bodyFault(err, "the multipart body is malformed")
 		}
 		name := part.FormName()
 		ptr := memberPointer("", name)
@@ -108,13 +108,10 @@ func (s *Server) readParts(w http.ResponseWriter, r *http.Request, specs map[str
 		case seen || (name == "params" && seenParams):
 			return nil, invalidField(codeInvalidValue, ptr, "is given twice")
 		case name == "params":
+			// Read as a JSON body is, as it streams in, with the same
+			// rules, messages and limits; its tensors are kept raw.
 			seenParams = true
-			body, err := io.ReadAll(part)
-			if err != nil {
-				return nil, readError(err, "the multipart body is malformed")
-			}
-			n := int64(len(body))
-			if _, err := decodeStream(bytes.NewReader(body), n, n, windowFor(n), params, nil, nil); err != nil {
+			if _, err := decodeStream(part, 0, smallWindow, params, nil, nil); err != nil {
 				return nil, err
 			}
 		case ok:
@@ -145,25 +142,19 @@ func readOperand(part io.Reader, ptr string, spec partSpec) (operand, error) {
 	case bytes.HasPrefix(head, npyMagic):
 		a, err := npy.Read(br, npy.Limits{MaxElements: spec.lim.MaxElements, MaxRank: spec.lim.MaxRank})
 		if err != nil {
-			return operand{}, npyError(err, ptr, spec.limit)
+			return operand{}, fieldFault(err, ptr, spec.limit, "cannot be read")
 		}
 		return fromNPY(a, ptr, spec)
 	case bytes.HasPrefix(head, pngMagic), bytes.HasPrefix(head, jpegMagic):
 		h, w, pix, err := grayimg.Decode(br, grayimg.Limits{MaxPixels: spec.lim.MaxElements, Reserve: spec.reserve})
-		var ae *apiError
-		switch {
-		case errors.As(err, &ae):
-			return operand{}, ae
-		case errors.Is(err, grayimg.ErrTooLarge):
-			return operand{}, tooLarge(spec.limit, ptr, "the image has more than %d pixels", spec.lim.MaxElements)
-		case err != nil:
-			return operand{}, partReadOrValue(err, ptr, "is not a readable image")
+		if err != nil {
+			return operand{}, fieldFault(err, ptr, spec.limit, "is not a readable image")
 		}
 		return operand{t: tensor.Dense{Shape: []int{h, w}, Data: pix}}, nil
 	default:
 		raw, err := io.ReadAll(br)
 		if err != nil {
-			return operand{}, readError(err, "the multipart body is malformed")
+			return operand{}, bodyFault(err, "the multipart body is malformed")
 		}
 		if !json.Valid(raw) {
 			return operand{}, invalidField(codeInvalidValue, ptr, "must be a .npy file, a PNG or JPEG image, or JSON nested arrays")
@@ -171,26 +162,6 @@ func readOperand(part io.Reader, ptr string, spec partSpec) (operand, error) {
 		t, err := parseTensor(raw, ptr, spec.limit, spec.lim)
 		return operand{t: t}, err
 	}
-}
-
-// partReadOrValue keeps a body-size error as it is and reports anything
-// else as an unreadable part.
-func partReadOrValue(err error, ptr, detail string) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return readError(err, "the multipart body is malformed")
-	}
-	return invalidField(codeInvalidValue, ptr, "%s: %v", detail, err)
-}
-
-func npyError(err error, ptr, limit string) error {
-	switch {
-	case errors.Is(err, npy.ErrTooLarge):
-		return tooLarge(limit, ptr, "%v", err)
-	case errors.Is(err, npy.ErrFormat), errors.Is(err, npy.ErrUnsupported):
-		return invalidField(codeInvalidValue, ptr, "%v", err)
-	}
-	return partReadOrValue(err, ptr, "cannot be read")
 }
 
 // fromNPY checks an array's rank and values and widens it to float64

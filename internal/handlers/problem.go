@@ -14,7 +14,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/corr2d/corr2d/internal/engine"
+	"github.com/corr2d/corr2d/internal/grayimg"
 	"github.com/corr2d/corr2d/internal/jobs"
+	"github.com/corr2d/corr2d/internal/jsonscan"
+	"github.com/corr2d/corr2d/internal/npy"
+	"github.com/corr2d/corr2d/internal/tensor"
 )
 
 // Problem codes: the last segment of a problem's type, /problems/<code>.
@@ -102,14 +106,17 @@ func (e *apiError) Error() string {
 	return e.detail
 }
 
+// invalidField is a 422 of the given code about the field at pointer.
 func invalidField(code, pointer, format string, args ...any) *apiError {
 	return &apiError{status: http.StatusUnprocessableEntity, code: code, pointer: pointer, detail: fmt.Sprintf(format, args...)}
 }
 
+// badRequest is a 400 about a body that is not JSON.
 func badRequest(format string, args ...any) *apiError {
 	return &apiError{status: http.StatusBadRequest, code: codeMalformedJSON, detail: fmt.Sprintf(format, args...)}
 }
 
+// tooLarge is a 413 naming the limit, and the field at pointer if any.
 func tooLarge(limit, pointer, format string, args ...any) *apiError {
 	return &apiError{status: http.StatusRequestEntityTooLarge, code: codeTooLarge, limit: limit, pointer: pointer, detail: fmt.Sprintf(format, args...)}
 }
@@ -152,12 +159,99 @@ var paramFields = map[engine.Param]paramField{
 	engine.ParamOutput:     {"/output", codeInvalidValue},
 }
 
+// fault is an error of a reader of the request (of the body, a part, a
+// tensor, a member), kept as the reader returned it, with where in the
+// request it happened; faultProblem, beside classify, turns it into its
+// answer.
+type fault struct {
+	ptr   string // JSON pointer of the field read, "" for the whole body
+	limit string // the limit that bounds the field's size, if any
+	what  string // what went wrong, for an error of no kind faultProblem knows
+	// body: the body itself could not be read (400), rather than a field
+	// that was read but is wrong (422), for an error of no known kind.
+	body bool
+	err  error
+}
+
+func (f *fault) Error() string {
+	if f.ptr == "" {
+		return f.err.Error()
+	}
+	return f.ptr + ": " + f.err.Error()
+}
+
+func (f *fault) Unwrap() error { return f.err }
+
+// bodyFault is the fault of a body that could not be read to its end;
+// what says so, for an error that is no problem of its own.
+func bodyFault(err error, what string) *fault { return &fault{body: true, what: what, err: err} }
+
+// fieldFault is the fault of the field at ptr, bounded by the named limit.
+func fieldFault(err error, ptr, limit, what string) *fault {
+	return &fault{ptr: ptr, limit: limit, what: what, err: err}
+}
+
+// faultProblem is the answer to a reader's fault, by the kind of its error.
+func faultProblem(f *fault) *apiError {
+	var (
+		ae    *apiError
+		mbe   *http.MaxBytesError
+		tl    *jsonscan.TooLargeError
+		te    *tensor.Error
+		ute   *json.UnmarshalTypeError
+		inner *fault
+	)
+	switch {
+	case errors.As(f.err, &inner):
+		return faultProblem(inner) // of a member inside the field: it knows better
+	case errors.As(f.err, &ae):
+		return ae
+	case errors.As(f.err, &mbe):
+		return tooLarge("max_body_bytes", "", "the body is larger than %d bytes", mbe.Limit)
+	case errors.As(f.err, &tl) && !tl.InMember:
+		return tooLarge("max_field_bytes", f.ptr, "has a key longer than %d bytes", tl.Limit)
+	case errors.As(f.err, &tl) && tl.Token:
+		return tooLarge("max_field_bytes", memberPointer(f.ptr, tl.Member), "has a string or number longer than %d bytes", tl.Limit)
+	case errors.As(f.err, &tl):
+		return tooLarge("max_field_bytes", memberPointer(f.ptr, tl.Member), "is longer than %d bytes", tl.Limit)
+	case errors.As(f.err, &te):
+		return tensorProblem(te, f.ptr, f.limit)
+	case errors.Is(f.err, npy.ErrTooLarge), errors.Is(f.err, grayimg.ErrTooLarge):
+		return tooLarge(f.limit, f.ptr, "%v", f.err)
+	case errors.Is(f.err, npy.ErrFormat), errors.Is(f.err, npy.ErrUnsupported):
+		return invalidField(codeInvalidValue, f.ptr, "%v", f.err)
+	case errors.As(f.err, &ute) && ute.Field != "":
+		return invalidField(codeInvalidValue, f.ptr+"/"+strings.ReplaceAll(ute.Field, ".", "/"),
+			"must be %s, not a JSON %s", ute.Type.String(), ute.Value)
+	case f.body:
+		return badRequest("%s: %v", f.what, f.err)
+	}
+	return invalidField(codeInvalidValue, f.ptr, "%s: %v", f.what, f.err)
+}
+
+// tensorProblem is the answer to a fault of the tensor at ptr, whose size
+// is bounded by the named limit.
+func tensorProblem(te *tensor.Error, ptr, limit string) *apiError {
+	switch te.Kind {
+	case tensor.BadSyntax:
+		return badRequest("%s is not valid JSON: %s", ptr, te.Msg)
+	case tensor.TooLarge:
+		return tooLarge(limit, ptr, "%s", te.Msg)
+	case tensor.BadValue:
+		return invalidField(codeInvalidValue, ptr+te.Pointer, "%s", te.Msg)
+	}
+	return invalidField(codeInvalidShape, ptr+te.Pointer, "%s", te.Msg)
+}
+
 // classify is the one place that maps errors to HTTP answers.
 func classify(err error) *apiError {
 	var ae *apiError
+	var f *fault
 	var fe *jobs.FieldError
 	var pe *engine.ParamError
 	switch {
+	case errors.As(err, &f):
+		return faultProblem(f)
 	case errors.As(err, &ae):
 		return ae
 	case errors.As(err, &pe):

@@ -41,11 +41,12 @@ func TestOneTitlePerProblemType(t *testing.T) {
 }
 
 // Client input quoted in an answer or a log line is cut to a few hundred
-// bytes: a 1 MiB key comes back neither in the answer nor in the log.
+// bytes: a 60 KiB key (keys up to 64 KiB are read) comes back neither in
+// the answer nor in the log, and neither does a 1 MiB job id.
 func TestClientInputIsQuotedBriefly(t *testing.T) {
 	core, logs := observer.New(zapcore.InfoLevel)
 	f := newFixture(t, options{log: zap.New(core)})
-	key := strings.Repeat("k", 1<<20)
+	key := strings.Repeat("k", 60<<10)
 	for _, tt := range []struct {
 		name, method, target, body, pointer string
 	}{
@@ -53,7 +54,7 @@ func TestClientInputIsQuotedBriefly(t *testing.T) {
 		{"an unknown optimizer key", http.MethodPost, "/train",
 			`{"input": [[1, 2]], "target": [[1]], "kernel_size": [1, 2], "optimizer": {"` + key + `": 1}}`, "/optimizer/kkkk"},
 		{"a repeated key", http.MethodPost, "/corr2d", `{"input": [[1]], "kernel": [[1]], "` + key + `": 1, "` + key + `": 2}`, ""},
-		{"a long job id", http.MethodGet, "/jobs/" + key, "", ""},
+		{"a long job id", http.MethodGet, "/jobs/" + strings.Repeat("k", 1<<20), "", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			logs.TakeAll()

@@ -86,6 +86,7 @@ type Config struct {
 	LogSample int
 }
 
+// withDefaults fills in the defaults of the fields left zero.
 func (c Config) withDefaults() Config {
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = time.Minute
@@ -205,6 +206,8 @@ func (s *Server) routes() *chi.Mux {
 	return r
 }
 
+// methodNotAllowed answers 405 with the methods the path does serve in
+// Allow.
 func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	var allow []string
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
@@ -222,10 +225,13 @@ func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 		detail: r.Method + " is not allowed here"})
 }
 
+// healthz answers while the process serves at all: a liveness probe.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, r, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readyz answers 200 while the server takes work: not while it drains, nor
+// while the job store cannot be reached.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.draining.Load() {
 		s.writeError(w, r, &apiError{status: http.StatusServiceUnavailable, code: codeNotReady, detail: "the server is shutting down"})
@@ -241,6 +247,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, r, http.StatusOK, map[string]string{"status": "ready"})
 }
 
+// openapi serves the API's description, api/openapi.yaml.
 func (s *Server) openapi(w http.ResponseWriter, r *http.Request) {
 	writeBody(w, r, http.StatusOK, "application/yaml", api.OpenAPI())
 }

@@ -187,6 +187,7 @@ func newTrainEcho(req trainRequest, spec jobs.Spec, x, y tensor.Dense, init *ten
 	return echo
 }
 
+// orDefault is raw, or the JSON def when raw is absent or null.
 func orDefault(raw json.RawMessage, def string) json.RawMessage {
 	if isNull(raw) {
 		return json.RawMessage(def)
@@ -230,6 +231,8 @@ func optimizer(req *optimizerRequest) (train.Optimizer, error) {
 // the most: as decoded, and as the job store encodes and writes them.
 const trainCopies = 4
 
+// train answers POST /train: it checks the request and submits the job,
+// answering 202 with the job and its Location.
 func (s *Server) train(w http.ResponseWriter, r *http.Request) {
 	req, ops, err := s.readTrain(w, r)
 	if err != nil {
