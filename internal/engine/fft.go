@@ -187,6 +187,7 @@ type fftPlan[T Float] struct {
 	ks    []complex128 // O·Cg spectra of t.spectrum() each
 	bias  []T
 	out   []T
+	spare chan *tileScratch // see tileScratch
 }
 
 // fftKernels is the first round: its units are the O·Cg kernels, each
@@ -243,19 +244,37 @@ func (j fftKernels[T]) units(ctx context.Context, lo, hi int) error {
 	return nil
 }
 
+// tileScratch is what a band of the second round works in: its transforms,
+// one spectrum per input channel and an accumulator. A band takes one left
+// by a band that has finished (fftPlan.spare) before it makes its own, so a
+// call makes about one per worker, not one per band.
+type tileScratch struct {
+	tr      *transforms
+	xs, acc []complex128
+}
+
 func (j fftTiles[T]) units(ctx context.Context, lo, hi int) error {
+	var s *tileScratch
+	select {
+	case s = <-j.spare:
+	default:
+		size := j.t.spectrum()
+		s = &tileScratch{tr: j.transforms(), xs: make([]complex128, j.c*size), acc: make([]complex128, size)}
+	}
+	defer func() {
+		select {
+		case j.spare <- s:
+		default:
+		}
+	}()
 	done := ctx.Done()
-	tr := j.transforms()
-	size := j.t.spectrum()
-	xs := make([]complex128, j.c*size)
-	acc := make([]complex128, size)
 	for u := lo; u < hi; u++ {
 		select {
 		case <-done:
 			return ctx.Err()
 		default:
 		}
-		j.tile(tr, xs, acc, u)
+		j.tile(s.tr, s.xs, s.acc, u)
 	}
 	return nil
 }
@@ -407,7 +426,9 @@ func conv2dTiled[T Float](ctx context.Context, e *Engine, p Priority, x, w Tenso
 	}
 	j.out = result[T](e, g.out[0]*O*j.ho*j.wo)
 	perTile := (g.in[1] + O) * perPlane
-	if err := e.run(ctx, p, fftTiles[T]{j}, tiles, e.bands(tiles, 1, perTile), float64(tiles)*float64(perTile)); err != nil {
+	bands := e.bands(tiles, 1, perTile)
+	j.spare = make(chan *tileScratch, bands)
+	if err := e.run(ctx, p, fftTiles[T]{j}, tiles, bands, float64(tiles)*float64(perTile)); err != nil {
 		return Tensor[T]{}, err
 	}
 	return Tensor[T]{Shape: g.out, Data: j.out}, nil
