@@ -117,7 +117,7 @@ func (j *convPlan[T]) units(ctx context.Context, lo, hi int) error {
 	taps := len(j.offs)
 	var s *patch[T]
 	if j.edges != nil {
-		s = j.edges.newPatch(j.cg, j.kh, j.kw, j.wo)
+		s = j.edges.newPatch(j.cg, j.kh, j.kw)
 	}
 	for u := lo; u < hi; {
 		select {
@@ -154,10 +154,11 @@ func (j *convPlan[T]) units(ctx context.Context, lo, hi int) error {
 // interior computes the interior columns of output row i (unit u) of
 // output channel o, whose group starts at input channel ch, and of the
 // next three rows too when the four-row kernel takes them; it returns how
-// many rows it computed. With edges, a row's last few interior columns
-// (fewer than patchTail past the SIMD kernel's whole registers) are left
-// to the patch of its right margin, and ends[q] says where row q's
-// interior stopped.
+// many rows it computed. The SIMD kernel covers every interior column of a
+// row at least one register wide (see simdTail); with edges, columns it
+// leaves (a narrower interior, or no SIMD kernel), when fewer than
+// patchTail, are left to the patch of the right margin, and ends[q] says
+// where row q's interior stopped.
 func (j *convPlan[T]) interior(u, hi, i, ch, o int, k []T, ends *[4]int) int {
 	base := ch*j.plane + (i*j.sh-j.top())*j.ld - j.left() + j.colLo
 	n := j.colHi - j.colLo
@@ -172,6 +173,7 @@ func (j *convPlan[T]) interior(u, hi, i, ch, o int, k []T, ends *[4]int) int {
 		done := m
 		if done < n {
 			done += simdRow(d[done:], x[done:], j.offs, k)
+			done = simdTail(d, x, j.offs, k, done)
 		}
 		if done < n && (j.edges == nil || n-done >= patchTail) {
 			convRowGo(d[done:], x[done:], j.offs, k)
@@ -241,12 +243,30 @@ func quadWeights[T Float](w []T, O, kh, kw int) []T {
 //
 // The SIMD kernel, where the CPU has one (see simdRow), takes the longest
 // prefix of the row that fills whole vector registers, one output element per
-// lane, and convRowGo the rest. Both sum each element's taps in the same
+// lane, then the last whole register of the row (see simdTail); convRowGo
+// takes rows narrower than a register. Both sum each element's taps in the same
 // order; the SIMD kernel fuses each multiply-add (one rounding per tap
 // instead of two), well within the engine's stated tolerance.
 func convRow[T Float](d, x []T, offs []int, k []T) {
-	n := simdRow(d, x, offs, k)
+	n := simdTail(d, x, offs, k, simdRow(d, x, offs, k))
 	if n < len(d) {
 		convRowGo(d[n:], x[n:], offs, k)
 	}
+}
+
+// simdTail finishes the row d, whose first done columns the SIMD kernel
+// computed, with one more call of it over the row's last whole register.
+// That recomputes a few columns already done, to the same bits (each lane
+// sums its taps alone, in the same order), which costs less than leaving
+// the tail to the portable kernel. It returns the columns now done: len(d),
+// or done itself when the SIMD kernel did nothing (no such kernel, or a row
+// narrower than a register).
+func simdTail[T Float](d, x []T, offs []int, k []T, done int) int {
+	l := vectorLanes[T]()
+	if done == 0 || done == len(d) || len(d) < l {
+		return done
+	}
+	s := len(d) - l
+	simdRow(d[s:], x[s:], offs, k)
+	return len(d)
 }

@@ -59,15 +59,24 @@ type patch[T Float] struct {
 	cells []T
 	offs  []int
 	out   []T
+	rows  []int // the input row of each kernel row, for pixels
 }
 
-// newPatch makes the scratch for patches of up to wo output columns of cg
-// channels.
-func (e *edges[T]) newPatch(cg, kh, kw, wo int) *patch[T] {
-	return &patch[T]{
-		cells: make([]T, cg*kh*(wo+2*(kw-1)*e.dw)),
-		offs:  make([]int, cg*kh*kw),
-		out:   make([]T, wo+2*(kw-1)*e.dw),
+// newPatch makes the scratch for patches of cg channels. Its cells and
+// outputs grow with the widest patch asked for: most bands only ever patch
+// the few margin columns of each row, and clearing scratch for whole rows
+// on every band cost more than those patches.
+func (e *edges[T]) newPatch(cg, kh, kw int) *patch[T] {
+	return &patch[T]{offs: make([]int, cg*kh*kw), rows: make([]int, kh)}
+}
+
+// grow makes room in s for n cells and m outputs.
+func (s *patch[T]) grow(n, m int) {
+	if len(s.cells) < n {
+		s.cells = make([]T, n)
+	}
+	if len(s.out) < m {
+		s.out = make([]T, m)
 	}
 }
 
@@ -82,6 +91,11 @@ func (e *edges[T]) row(s *patch[T], d, x []T, ch, r0, a0, a1, b0, b1 int, k []T)
 	if na+nb == 0 {
 		return
 	}
+	if (na+nb)*len(s.offs) <= pixelMax {
+		e.pixels(s, d, x, ch, r0, a0, a1, k)
+		e.pixels(s, d, x, ch, r0, b0, b1, k)
+		return
+	}
 	span := (e.kw - 1) * e.dw
 	pa, pb := 0, 0 // cells per patch row of each span
 	if na > 0 {
@@ -92,6 +106,7 @@ func (e *edges[T]) row(s *patch[T], d, x []T, ch, r0, a0, a1, b0, b1 int, k []T)
 	}
 	cg := len(s.offs) / (e.kh * e.kw)
 	pw := pa + pb
+	s.grow(cg*e.kh*pw, pw)
 	cells := s.cells[:cg*e.kh*pw]
 	plane := e.h * e.w
 	t := 0
@@ -138,4 +153,41 @@ func (e *edges[T]) gatherRow(dst, xr []T, q0 int) {
 	gather(dst[:lo-q0], xr, e.src[q0:lo], e.fill)
 	copy(dst[lo-q0:hi-q0], xr[lo-e.left:hi-e.left])
 	gather(dst[hi-q0:], xr, e.src[hi:q1], e.fill)
+}
+
+// pixelMax is the most multiply-adds (outputs × taps) of a row's margins
+// that edges.row computes pixel by pixel, reading the input through the
+// row and column maps, rather than from a patch: the margins of a small
+// kernel hold a few pixels, which cost less than copying their patch.
+const pixelMax = 256
+
+// pixels computes the output columns [j0, j1) of d as row does, one pixel
+// at a time: each sums its taps in order from zero, reading the fill value
+// for a cell of the padding.
+func (e *edges[T]) pixels(s *patch[T], d, x []T, ch, r0, j0, j1 int, k []T) {
+	if j0 >= j1 {
+		return
+	}
+	for a := range s.rows {
+		s.rows[a] = fold(r0+a*e.dh-e.top, e.h, e.border)
+	}
+	cg, plane := len(s.offs)/(e.kh*e.kw), e.h*e.w
+	for j := j0; j < j1; j++ {
+		var sum T
+		t := 0
+		for ci := range cg {
+			xc := x[(ch+ci)*plane : (ch+ci+1)*plane]
+			for _, r := range s.rows {
+				for b := range e.kw {
+					v := e.fill
+					if c := e.src[j+b*e.dw]; r >= 0 && c >= 0 {
+						v = xc[r*e.w+c]
+					}
+					sum += k[t] * v
+					t++
+				}
+			}
+		}
+		d[j] = sum
+	}
 }
