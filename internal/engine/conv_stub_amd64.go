@@ -19,6 +19,11 @@ func gradTapsAVX2F32(acc []float32, dy []float32, x []float32, offs []int)
 //go:noescape
 func convQuadAVX2F32(d []float32, ldd int, n int, x []float32, ldx int, w []float32, kw int)
 
+// conv3x3AVX2F32 computes the whole-register prefix of 6 output rows of a 3×3 correlation; see conv3x3.
+//
+//go:noescape
+func conv3x3AVX2F32(d []float32, ldd int, n int, x []float32, ldx int, k []float32)
+
 // convRowAVX2F64 computes the whole-register prefix of a convolution output row; see convRow.
 //
 //go:noescape
@@ -33,3 +38,8 @@ func gradTapsAVX2F64(acc []float64, dy []float64, x []float64, offs []int)
 //
 //go:noescape
 func convQuadAVX2F64(d []float64, ldd int, n int, x []float64, ldx int, w []float64, kw int)
+
+// conv3x3AVX2F64 computes the whole-register prefix of 6 output rows of a 3×3 correlation; see conv3x3.
+//
+//go:noescape
+func conv3x3AVX2F64(d []float64, ldd int, n int, x []float64, ldx int, k []float64)

@@ -1244,15 +1244,17 @@ func testQuadRows[T engine.Float](t *testing.T) {
 	}
 }
 
-// Tall kernels on one channel take the four-row kernel inside Conv2D: odd
-// heights leave rows to the row kernel, odd widths leave columns to it.
-func TestConv2DTallKernelsMatchReference(t *testing.T) {
+// Kernels on one channel that take a many-row kernel inside Conv2D: tall
+// ones the four-row kernel, 3×3 ones the 3×3 kernel. Odd heights leave rows
+// to the row kernel, odd widths leave a last register that overlaps, and
+// padding leaves margins.
+func TestConv2DManyRowKernelsMatchReference(t *testing.T) {
 	e := newTestEngine(t, engine.Config{Workers: 3, MinBandWork: 16})
-	t.Run("dtype=float32", func(t *testing.T) { testTallKernels[float32](t, e) })
-	t.Run("dtype=float64", func(t *testing.T) { testTallKernels[float64](t, e) })
+	t.Run("dtype=float32", func(t *testing.T) { testManyRowKernels[float32](t, e) })
+	t.Run("dtype=float64", func(t *testing.T) { testManyRowKernels[float64](t, e) })
 }
 
-func testTallKernels[T engine.Float](t *testing.T, e *engine.Engine) {
+func testManyRowKernels[T engine.Float](t *testing.T, e *engine.Engine) {
 	r := rand.New(rand.NewPCG(83, 84))
 	var bias []T
 	for _, c := range []struct {
@@ -1264,6 +1266,10 @@ func testTallKernels[T engine.Float](t *testing.T, e *engine.Engine) {
 		{[4]int{2, 1, 41, 70}, [4]int{3, 1, 9, 4}, engine.Conv{Padding: engine.PadSame, Border: engine.BorderReflect}, true},
 		{[4]int{1, 2, 37, 33}, [4]int{2, 1, 11, 11}, engine.Conv{Groups: 2, Convolve: true, Padding: engine.PadFull}, true},
 		{[4]int{1, 1, 64, 64}, [4]int{1, 1, 31, 31}, engine.Conv{}, false},
+		{[4]int{1, 1, 40, 45}, [4]int{1, 1, 3, 3}, engine.Conv{}, false},
+		{[4]int{2, 3, 29, 21}, [4]int{3, 1, 3, 3}, engine.Conv{Groups: 3, Convolve: true, Padding: engine.PadSame, Border: engine.BorderReplicate}, true},
+		{[4]int{1, 1, 50, 9}, [4]int{2, 1, 3, 3}, engine.Conv{Pad: [4]int{1, 4, 2, 0}, Fill: 0.5}, true},
+		{[4]int{1, 1, 33, 70}, [4]int{1, 1, 3, 3}, engine.Conv{Padding: engine.PadFull, Border: engine.BorderCircular}, false},
 	} {
 		x, w := randTensor[T](r, c.x), randTensor[T](r, c.w)
 		bias = nil

@@ -41,6 +41,7 @@ func conv2dDirect[T Float](ctx context.Context, e *Engine, p Priority, x, w Tens
 	if c.Convolve {
 		j.w = flipped(w)
 	}
+	j.k3 = use3x3(g)
 	if useQuad(g) {
 		j.quad, j.quadLen = quadWeights(j.w, O, kh, kw), (kh+3)*kw*4
 	}
@@ -106,6 +107,9 @@ type convPlan[T Float] struct {
 	// four-row kernel (see quadWeights), quadLen of them per channel.
 	quad    []T
 	quadLen int
+	// k3 says whether the 3×3 kernel (see use3x3) takes rows3x3 rows at
+	// a time.
+	k3 bool
 
 	rowLo, rowHi int
 	colLo, colHi int
@@ -132,7 +136,7 @@ func (j *convPlan[T]) units(ctx context.Context, lo, hi int) error {
 		if i < j.rowLo || i >= j.rowHi || j.colLo >= j.colHi {
 			j.edges.row(s, j.out[u*j.wo:(u+1)*j.wo], j.x, ch, i*j.sh, 0, j.wo, j.wo, j.wo, k)
 		} else {
-			var ends [4]int
+			var ends [rows3x3]int
 			rows = j.interior(u, hi, i, ch, o, k, &ends)
 			for q := range rows {
 				if ends[q] < j.wo || j.colLo > 0 {
@@ -153,19 +157,23 @@ func (j *convPlan[T]) units(ctx context.Context, lo, hi int) error {
 
 // interior computes the interior columns of output row i (unit u) of
 // output channel o, whose group starts at input channel ch, and of the
-// next three rows too when the four-row kernel takes them; it returns how
-// many rows it computed. The SIMD kernel covers every interior column of a
+// next rows too when the four-row or the 3×3 kernel takes them; it returns
+// how many rows it computed. The SIMD kernel covers every interior column of a
 // row at least one register wide (see simdTail); with edges, columns it
 // leaves (a narrower interior, or no SIMD kernel), when fewer than
 // patchTail, are left to the patch of the right margin, and ends[q] says
 // where row q's interior stopped.
-func (j *convPlan[T]) interior(u, hi, i, ch, o int, k []T, ends *[4]int) int {
+func (j *convPlan[T]) interior(u, hi, i, ch, o int, k []T, ends *[rows3x3]int) int {
 	base := ch*j.plane + (i*j.sh-j.top())*j.ld - j.left() + j.colLo
 	n := j.colHi - j.colLo
-	rows, m := 1, 0 // m: columns of the rows done by the four-row kernel
-	if j.quad != nil && u+4 <= hi && i+4 <= j.rowHi {
+	rows, m := 1, 0 // m: columns of the rows done by a many-row kernel
+	switch {
+	case j.quad != nil && u+4 <= hi && i+4 <= j.rowHi:
 		rows = 4
 		m = simdQuad(j.out[u*j.wo+j.colLo:], j.wo, n, j.x[base:], j.ld, j.quad[o*j.quadLen:(o+1)*j.quadLen], j.kw)
+	case j.k3 && u+rows3x3 <= hi && i+rows3x3 <= j.rowHi:
+		rows = rows3x3
+		m = rows3(j.out[u*j.wo+j.colLo:], j.wo, n, j.x[base:], j.ld, k)
 	}
 	for q := range rows {
 		d := j.out[(u+q)*j.wo+j.colLo : (u+q)*j.wo+j.colHi]
@@ -203,6 +211,33 @@ func (j *convPlan[T]) left() int {
 		return 0
 	}
 	return j.edges.left
+}
+
+// rows3x3 is how many output rows the 3×3 kernel computes at once; the
+// generator has the same constant.
+const rows3x3 = 6
+
+// use3x3 says whether the 3×3 kernel (see conv3x3 in the generator) serves
+// g: a 3×3 kernel on one input channel per output channel, unit strides
+// and dilations, and a CPU that has the kernel. It computes what the row
+// kernel does, bit for bit, loading each input vector once for the three
+// output rows that read it and keeping the weights in registers.
+func use3x3(g geometry) bool {
+	return have3x3 && g.w[1] == 1 && g.w[2] == 3 && g.w[3] == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1
+}
+
+// rows3 computes the first n columns of rows3x3 output rows with the 3×3
+// kernel, the last whole register of each row included as simdTail does,
+// and returns how many columns it computed: n, or zero when n is narrower
+// than a register.
+func rows3[T Float](d []T, ldd, n int, x []T, ldx int, k []T) int {
+	m := simd3x3(d, ldd, n, x, ldx, k)
+	if m > 0 && m < n {
+		l := vectorLanes[T]()
+		simd3x3(d[n-l:], ldd, l, x[n-l:], ldx, k)
+		m = n
+	}
+	return m
 }
 
 // quadMinRows is the shortest kernel the four-row kernel takes: it spends

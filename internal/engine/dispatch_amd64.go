@@ -91,6 +91,32 @@ func simdQuad[T Float](d []T, ldd, n int, x []T, ldx int, w []T, kw int) int {
 	}
 }
 
+// have3x3 says whether simd3x3 has a kernel on this CPU.
+var have3x3 = haveAVX2FMA
+
+// simd3x3 computes rows3x3 output rows of a single-channel 3×3 correlation
+// with unit strides and dilations (see conv3x3 in the generator): the
+// prefix of n columns that fills whole vector registers, which it returns;
+// zero without AVX2 and FMA. d and x are the first output and input rows,
+// ldd and ldx their row strides, k the nine weights. The slices are cut to
+// what the kernel touches, so a short one panics here rather than in the
+// assembly.
+func simd3x3[T Float](d []T, ldd, n int, x []T, ldx int, k []T) int {
+	if !haveAVX2FMA {
+		return 0
+	}
+	d, x, k = d[:(rows3x3-1)*ldd+n], x[:(rows3x3+1)*ldx+n+2], k[:9]
+	var z T
+	switch unsafe.Sizeof(z) {
+	case 4:
+		conv3x3AVX2F32(as[float32](d), ldd, n, as[float32](x), ldx, as[float32](k))
+		return n &^ 7
+	default:
+		conv3x3AVX2F64(as[float64](d), ldd, n, as[float64](x), ldx, as[float64](k))
+		return n &^ 3
+	}
+}
+
 // gemmKernel computes the first rows of C = A·B (as many as rows says) for
 // one panel of B, in tiles of gemmMR×nr (nr = gemmNR[T]()):
 //

@@ -22,6 +22,12 @@ const haveQuad = false
 // simdQuad computes nothing; see haveQuad.
 func simdQuad[T Float](d []T, ldd, n int, x []T, ldx int, w []T, kw int) int { return 0 }
 
+// have3x3 is false: this build has no 3×3 kernel.
+const have3x3 = false
+
+// simd3x3 computes nothing; see have3x3.
+func simd3x3[T Float](d []T, ldd, n int, x []T, ldx int, k []T) int { return 0 }
+
 // gemmKernel computes rows of C = A·B for one panel of B with the portable
 // microkernel, packing the panel from x first when offs is non-nil: this
 // build has no SIMD kernels. See the amd64 version for the contract.

@@ -67,3 +67,15 @@ func GradKernels[T Float]() map[string]func(acc, tail, dy, x []T, offs []int) {
 // VectorLanes is how many partial sums per tap the SIMD gradient kernel
 // keeps.
 func VectorLanes[T Float]() int { return vectorLanes[T]() }
+
+// Rows3x3 runs the 3×3 kernel on rows3x3 output rows of a valid
+// single-channel correlation, its row tails included, returning the
+// columns it computed (zero where this CPU or build has no such kernel),
+// for the guard-value tests and the fuzz target; Rows3x3Count is how many
+// rows it computes.
+func Rows3x3[T Float](d []T, ldd, n int, x []T, ldx int, k []T) int {
+	return rows3(d, ldd, n, x, ldx, k)
+}
+
+// Rows3x3Count is the number of output rows Rows3x3 computes.
+const Rows3x3Count = rows3x3

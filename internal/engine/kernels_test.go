@@ -91,20 +91,28 @@ func checkGuards[T engine.Float](t *testing.T, what string, buf []T, guard, n in
 	}
 }
 
-// The GEMM microkernel's tile height is a constant of the engine and of its
-// assembly generator, which lives in a module of its own and cannot import
-// it; this holds the two equal.
-func TestGemmTileMatchesTheGenerator(t *testing.T) {
-	src, err := os.ReadFile("_asm/gemm/main.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`(?m)^\s*mr\s*=\s*(\d+)\s*$`).FindSubmatch(src)
-	if m == nil {
-		t.Fatal("no mr = N constant in _asm/gemm/main.go")
-	}
-	gen, _ := strconv.Atoi(string(m[1]))
-	if mr, _ := engine.GemmTile[float32](); mr != gen {
-		t.Errorf("gemmMR = %d, but the generator's mr = %d", mr, gen)
+// The GEMM microkernel's tile height and the 3×3 kernel's row count are
+// constants of the engine and of its assembly generator, which lives in a
+// module of its own and cannot import it; this holds them equal.
+func TestKernelShapesMatchTheGenerator(t *testing.T) {
+	mr, _ := engine.GemmTile[float32]()
+	for _, c := range []struct {
+		file, name string
+		engine     int
+	}{
+		{"_asm/gemm/main.go", "mr", mr},
+		{"_asm/rows3.go", "rows3x3", engine.Rows3x3Count},
+	} {
+		src, err := os.ReadFile(c.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(`(?m)^\s*(?:const\s+)?` + c.name + `\s*=\s*(\d+)\s*$`).FindSubmatch(src)
+		if m == nil {
+			t.Fatalf("no %s = N constant in %s", c.name, c.file)
+		}
+		if gen, _ := strconv.Atoi(string(m[1])); gen != c.engine {
+			t.Errorf("the engine's %s = %d, but %s has %d", c.name, c.engine, c.file, gen)
+		}
 	}
 }

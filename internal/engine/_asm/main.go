@@ -36,6 +36,7 @@ func main() {
 		convRow(k)
 		gradTaps(k)
 		convQuad(k)
+		conv3x3(k)
 	}
 	Generate()
 }

@@ -24,17 +24,7 @@ func convQuad(k kind) {
 	TEXT("convQuadAVX2"+k.name, NOSPLIT, fmt.Sprintf("func(d []%s, ldd, n int, x []%s, ldx int, w []%s, kw int)", goType(k), goType(k), goType(k)))
 	Pragma("noescape")
 	Doc(fmt.Sprintf("convQuadAVX2%s computes the whole-register prefix of four output rows; see convQuad.", k.name))
-	shift := U8(2)
-	if k.size == 8 {
-		shift = U8(3)
-	}
-	dcol := Load(Param("d").Base(), GP64())
-	lddB := Load(Param("ldd"), GP64())
-	SHLQ(shift, lddB)
-	nb := Load(Param("n"), GP64())
-	xcol := Load(Param("x").Base(), GP64())
-	ldxB := Load(Param("ldx"), GP64())
-	SHLQ(shift, ldxB)
+	dcol, lddB, nb, xcol, ldxB := rowsParams(k)
 
 	for _, vecs := range []int{3, 1} {
 		name := fmt.Sprintf("quad%d", vecs)
@@ -102,4 +92,22 @@ func convQuad(k kind) {
 	}
 	VZEROUPPER()
 	RET()
+}
+
+// rowsParams loads the parameters that the many-row kernels share: the
+// first output and input rows d and x, their row strides ldd and ldx in
+// bytes, and the column count n.
+func rowsParams(k kind) (d, lddB, n, x, ldxB reg.Register) {
+	shift := U8(2)
+	if k.size == 8 {
+		shift = U8(3)
+	}
+	d = Load(Param("d").Base(), GP64())
+	lddB = Load(Param("ldd"), GP64())
+	SHLQ(shift, lddB)
+	n = Load(Param("n"), GP64())
+	x = Load(Param("x").Base(), GP64())
+	ldxB = Load(Param("ldx"), GP64())
+	SHLQ(shift, ldxB)
+	return d, lddB, n, x, ldxB
 }
