@@ -33,10 +33,28 @@ const (
 // chooseMethod returns the method the cost model predicts is faster for g
 // with elements of the given size in bytes.
 func chooseMethod(g geometry, size uintptr) Method {
-	if directCost(g, size) <= fftCost(g) {
+	// fftCost searches the tilings, which takes about a millisecond for
+	// a large output: longer than a small kernel's whole correlation. A
+	// direct cost under the FFT's floor needs no search.
+	d := directCost(g, size)
+	if d <= fftCostFloor(g) || d <= fftCost(g) {
 		return MethodDirect
 	}
 	return MethodFFT
+}
+
+// fftCostFloor is a lower bound of fftCost(g) that takes no search: the
+// tiles cover the output, each tile's transform is at least as large as
+// its outputs and as the dilated kernel, and its spectrum holds at least
+// half as many values as it has outputs. So every input and output plane
+// costs at least Ho·Wo·log2 of the kernel's area in transform work, and
+// every product of spectra Ho·Wo/2 complex multiply-adds.
+func fftCostFloor(g geometry) float64 {
+	N, C, O, cg := float64(g.in[0]), float64(g.in[1]), float64(g.w[0]), float64(g.w[1])
+	ekh, ekw := (g.w[2]-1)*g.dh+1, (g.w[3]-1)*g.dw+1
+	outs := float64(g.out[2]) * float64(g.out[3])
+	work := 2.5 * outs * math.Log2(float64(max(2, ekh*ekw))) * fftNsPerWork
+	return fftNsPerCall + N*(C+O)*work + N*O*cg*outs/2*fftNsPerCMAC
 }
 
 func directCost(g geometry, size uintptr) float64 {
