@@ -92,8 +92,11 @@ func (e *edges[T]) row(s *patch[T], d, x []T, ch, r0, a0, a1, b0, b1 int, k []T)
 		return
 	}
 	if (na+nb)*len(s.offs) <= pixelMax {
-		e.pixels(s, d, x, ch, r0, a0, a1, k)
-		e.pixels(s, d, x, ch, r0, b0, b1, k)
+		for a := range s.rows {
+			s.rows[a] = fold(r0+a*e.dh-e.top, e.h, e.border)
+		}
+		e.pixels(s, d, x, ch, a0, a1, k)
+		e.pixels(s, d, x, ch, b0, b1, k)
 		return
 	}
 	span := (e.kw - 1) * e.dw
@@ -162,15 +165,10 @@ func (e *edges[T]) gatherRow(dst, xr []T, q0 int) {
 const pixelMax = 256
 
 // pixels computes the output columns [j0, j1) of d as row does, one pixel
-// at a time: each sums its taps in order from zero, reading the fill value
-// for a cell of the padding.
-func (e *edges[T]) pixels(s *patch[T], d, x []T, ch, r0, j0, j1 int, k []T) {
-	if j0 >= j1 {
-		return
-	}
-	for a := range s.rows {
-		s.rows[a] = fold(r0+a*e.dh-e.top, e.h, e.border)
-	}
+// at a time, reading kernel row a from input row s.rows[a] (-1 for a row
+// of the padding): each sums its taps in order from zero, reading the fill
+// value for a cell of the padding.
+func (e *edges[T]) pixels(s *patch[T], d, x []T, ch, j0, j1 int, k []T) {
 	cg, plane := len(s.offs)/(e.kh*e.kw), e.h*e.w
 	for j := j0; j < j1; j++ {
 		var sum T
