@@ -42,7 +42,8 @@ type Limits struct {
 	MaxPixels int
 	// Reserve, if not nil, is called once the image's size is known and
 	// before its pixels are decoded, with the bytes that decoding will
-	// hold: the decoder's image and the luminance matrix. An error from it
+	// hold: the luminance matrix, and the decoder's rows and window for a
+	// PNG or its image for a JPEG. An error from it
 	// ends Decode and is returned as it is.
 	Reserve func(bytes int64) error
 }
@@ -61,7 +62,10 @@ const (
 //
 // The image header is read first and an image of more than lim.MaxPixels
 // pixels is refused with ErrTooLarge before any pixel data is decoded, so a
-// small file that claims to be huge costs nothing.
+// small file that claims to be huge costs nothing. A PNG is decoded a row
+// at a time straight into the returned matrix, so that it holds little more
+// than the matrix; a JPEG goes through the standard decoder's image of up
+// to 4 bytes a pixel.
 //
 // Luminance is computed as follows:
 //
@@ -97,42 +101,50 @@ func Decode(r io.Reader, lim Limits) (h, w int, pix []float64, err error) {
 	if err := checkIHDR(sig, maxPixels); err != nil {
 		return 0, 0, nil, err
 	}
-	var (
-		decodeConfig func(io.Reader) (image.Config, error)
-		decode       func(io.Reader) (image.Image, error)
-		name         string
-	)
 	switch {
 	case bytes.HasPrefix(sig, []byte(pngMagic)):
-		decodeConfig, decode, name = png.DecodeConfig, png.Decode, "PNG"
+		h, w, pix, err := decodePNG(br, maxPixels, lim.Reserve)
+		var re errReserve
+		switch {
+		case errors.As(err, &re):
+			return 0, 0, nil, re.err
+		case errors.Is(err, ErrTooLarge):
+			return 0, 0, nil, err
+		case err != nil:
+			return 0, 0, nil, decodeErr("PNG", err, rr.err)
+		}
+		return h, w, pix, nil
 	case bytes.HasPrefix(sig, []byte(jpegMagic)):
-		decodeConfig, decode, name = jpeg.DecodeConfig, jpeg.Decode, "JPEG"
-	default:
-		return 0, 0, nil, fmt.Errorf("%w: not a PNG or JPEG image", ErrFormat)
+		return decodeJPEG(br, rr, maxPixels, lim.Reserve)
 	}
+	return 0, 0, nil, fmt.Errorf("%w: not a PNG or JPEG image", ErrFormat)
+}
 
+// decodeJPEG decodes a JPEG with the standard decoder, whose image of at
+// most 4 bytes a pixel is then converted.
+func decodeJPEG(br *bufio.Reader, rr *recordingReader, maxPixels int, reserve func(int64) error) (h, w int, pix []float64, err error) {
 	// DecodeConfig consumes the start of the stream; keep what it read
 	// and replay it to the full decoder.
 	var head bytes.Buffer
-	cfg, err := decodeConfig(io.TeeReader(br, &head))
+	cfg, err := jpeg.DecodeConfig(io.TeeReader(br, &head))
 	if err != nil {
-		return 0, 0, nil, decodeErr(name, err, rr.err)
+		return 0, 0, nil, decodeErr("JPEG", err, rr.err)
 	}
 	if err := checkSize(cfg.Width, cfg.Height, maxPixels); err != nil {
 		return 0, 0, nil, err
 	}
-	if lim.Reserve != nil {
+	if reserve != nil {
 		px := int64(cfg.Width) * int64(cfg.Height)
-		if err := lim.Reserve(px * (decodedBytesPerPixel(cfg.ColorModel) + 8)); err != nil {
+		if err := reserve(px * (decodedBytesPerPixel(cfg.ColorModel) + 8)); err != nil {
 			return 0, 0, nil, err
 		}
 	}
-	img, err := decode(io.MultiReader(&head, br))
+	img, err := jpeg.Decode(io.MultiReader(&head, br))
 	if err != nil {
-		return 0, 0, nil, decodeErr(name, err, rr.err)
+		return 0, 0, nil, decodeErr("JPEG", err, rr.err)
 	}
 	b := img.Bounds()
-	// The decoders allocate what the header said, but check again rather
+	// The decoder allocates what the header said, but check again rather
 	// than trust that.
 	if err := checkSize(b.Dx(), b.Dy(), maxPixels); err != nil {
 		return 0, 0, nil, err
@@ -258,7 +270,7 @@ func luminance(img image.Image) []float64 {
 			out := pix[y*w : (y+1)*w]
 			for x := range out {
 				p := row[4*x : 4*x+4 : 4*x+4]
-				out[x] = float64(lumaPremul(uint32(p[0])*0x101, uint32(p[1])*0x101, uint32(p[2])*0x101, uint32(p[3])*0x101)) / denom
+				out[x] = lumaRGBA8(p[0], p[1], p[2], p[3])
 			}
 		}
 	case *image.NRGBA:
@@ -269,12 +281,7 @@ func luminance(img image.Image) []float64 {
 			out := pix[y*w : (y+1)*w]
 			for x := range out {
 				p := row[4*x : 4*x+4 : 4*x+4]
-				a := int64(p[3])
-				straight := 299*int64(p[0]) + 587*int64(p[1]) + 114*int64(p[2])
-				// α·straight·257/255 + 1000·(65535 − 257·A), with
-				// α = A/255: scale everything by 255 to stay exact.
-				num := a*straight*257 + 255*1000*(0xffff-257*a)
-				out[x] = float64(num) / (255 * denom)
+				out[x] = lumaNRGBA(p[0], p[1], p[2], p[3])
 			}
 		}
 	case *image.Paletted:

@@ -429,12 +429,22 @@ func FuzzDecode(f *testing.F) {
 	f.Add(encodeJPEG(f, nrgba))
 	f.Add(patchPNGSize(encodePNG(f, gray), 100000, 100000))
 	f.Add([]byte("not an image"))
+	for _, b := range grayimg.PNGSeeds(f) {
+		f.Add(b)
+	}
 
 	// A small limit keeps the fuzzer from spending its time on huge
 	// allocations that the real limit would allow.
 	lim := grayimg.Limits{MaxPixels: 1 << 12}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// Most mutations break a chunk's CRC; the same bytes with their
+		// CRCs mended reach the image data.
+		if fixed := mendCRCs(b); !bytes.Equal(fixed, b) {
+			_, _, pix, err := grayimg.Decode(bytes.NewReader(fixed), lim)
+			checkAgainstImagePNG(t, fixed, lim.MaxPixels, pix, err)
+		}
 		h, w, pix, err := grayimg.Decode(bytes.NewReader(b), lim)
+		checkAgainstImagePNG(t, b, lim.MaxPixels, pix, err)
 		if err != nil {
 			if !errors.Is(err, grayimg.ErrFormat) && !errors.Is(err, grayimg.ErrTooLarge) {
 				t.Fatalf("Decode error %v wraps no sentinel", err)
@@ -455,6 +465,57 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
+// mendCRCs returns a copy of a PNG with the CRC of each whole chunk
+// recomputed.
+func mendCRCs(b []byte) []byte {
+	b = bytes.Clone(b)
+	for i := 8; i+12 <= len(b); {
+		n := int(binary.BigEndian.Uint32(b[i:]))
+		if n < 0 || n > len(b)-i-12 {
+			break
+		}
+		binary.BigEndian.PutUint32(b[i+8+n:], crc32.ChecksumIEEE(b[i+4:i+8+n]))
+		i += 12 + n
+	}
+	return b
+}
+
+// checkAgainstImagePNG holds Decode's answer for a PNG (pix or err) to
+// image/png's: the same images accepted, with the same values, and the
+// same refused.
+func checkAgainstImagePNG(t *testing.T, b []byte, maxPixels int, pix []float64, err error) {
+	if !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) {
+		return
+	}
+	cfg, cerr := png.DecodeConfig(bytes.NewReader(b))
+	if cerr != nil {
+		if err == nil {
+			t.Fatalf("Decode accepts a PNG whose header image/png refuses: %v", cerr)
+		}
+		return
+	}
+	if cfg.Width*cfg.Height > maxPixels {
+		if !errors.Is(err, grayimg.ErrTooLarge) {
+			t.Fatalf("Decode of a %d×%d PNG = %v, want ErrTooLarge", cfg.Width, cfg.Height, err)
+		}
+		return
+	}
+	img, perr := png.Decode(bytes.NewReader(b))
+	switch {
+	case perr != nil && err == nil:
+		t.Fatalf("Decode accepts a PNG that image/png refuses: %v", perr)
+	case perr == nil && err != nil:
+		t.Fatalf("Decode refuses a PNG that image/png accepts: %v", err)
+	case perr == nil:
+		want := grayimg.Luminance(img)
+		for i := range want {
+			if pix[i] != want[i] {
+				t.Fatalf("pixel %d = %v, image/png gives %v", i, pix[i], want[i])
+			}
+		}
+	}
+}
+
 func BenchmarkDecode(b *testing.B) {
 	gray := image.NewGray(image.Rect(0, 0, 1024, 1024))
 	rgba := image.NewRGBA(image.Rect(0, 0, 1024, 1024))
@@ -464,12 +525,17 @@ func BenchmarkDecode(b *testing.B) {
 	for i := range rgba.Pix {
 		rgba.Pix[i] = uint8(i*7 + i/4096)
 	}
+	rgba16 := image.NewNRGBA64(image.Rect(0, 0, 1024, 1024))
+	for i := range rgba16.Pix {
+		rgba16.Pix[i] = uint8(i*7 + i/8192)
+	}
 	for _, c := range []struct {
 		name string
 		file []byte
 	}{
 		{"gray.png", encodePNG(b, gray)},
 		{"rgb.png", encodePNG(b, rgba)},
+		{"rgba16.png", encodePNG(b, rgba16)},
 		{"rgb.jpeg", encodeJPEG(b, rgba)},
 	} {
 		b.Run(fmt.Sprintf("size=1024x1024/%s", c.name), func(b *testing.B) {
