@@ -1057,7 +1057,7 @@ type Problem struct {
 	// Instance The path of the request that failed.
 	Instance *string `json:"instance,omitempty"`
 
-	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs` or `max_memory` (the server's memory budget).
+	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs`, `max_memory` (the server's memory budget) or `max_decodes` (requests decoding their bodies at once).
 	Limit *string `json:"limit,omitempty"`
 
 	// RequestId The request id, to find the request in the service's logs.
@@ -1335,7 +1335,7 @@ type BadQuery struct {
 	// Instance The path of the request that failed.
 	Instance *string `json:"instance,omitempty"`
 
-	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs` or `max_memory` (the server's memory budget).
+	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs`, `max_memory` (the server's memory budget) or `max_decodes` (requests decoding their bodies at once).
 	Limit *string `json:"limit,omitempty"`
 
 	// RequestId The request id, to find the request in the service's logs.
@@ -1358,7 +1358,7 @@ type Conflict struct {
 	// Instance The path of the request that failed.
 	Instance *string `json:"instance,omitempty"`
 
-	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs` or `max_memory` (the server's memory budget).
+	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs`, `max_memory` (the server's memory budget) or `max_decodes` (requests decoding their bodies at once).
 	Limit *string `json:"limit,omitempty"`
 
 	// RequestId The request id, to find the request in the service's logs.
@@ -1381,7 +1381,7 @@ type Forbidden struct {
 	// Instance The path of the request that failed.
 	Instance *string `json:"instance,omitempty"`
 
-	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs` or `max_memory` (the server's memory budget).
+	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs`, `max_memory` (the server's memory budget) or `max_decodes` (requests decoding their bodies at once).
 	Limit *string `json:"limit,omitempty"`
 
 	// RequestId The request id, to find the request in the service's logs.
@@ -1404,7 +1404,7 @@ type InternalError struct {
 	// Instance The path of the request that failed.
 	Instance *string `json:"instance,omitempty"`
 
-	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs` or `max_memory` (the server's memory budget).
+	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs`, `max_memory` (the server's memory budget) or `max_decodes` (requests decoding their bodies at once).
 	Limit *string `json:"limit,omitempty"`
 
 	// RequestId The request id, to find the request in the service's logs.
@@ -1427,7 +1427,7 @@ type MalformedJSON struct {
 	// Instance The path of the request that failed.
 	Instance *string `json:"instance,omitempty"`
 
-	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs` or `max_memory` (the server's memory budget).
+	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs`, `max_memory` (the server's memory budget) or `max_decodes` (requests decoding their bodies at once).
 	Limit *string `json:"limit,omitempty"`
 
 	// RequestId The request id, to find the request in the service's logs.
@@ -1450,7 +1450,7 @@ type NotAcceptable struct {
 	// Instance The path of the request that failed.
 	Instance *string `json:"instance,omitempty"`
 
-	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs` or `max_memory` (the server's memory budget).
+	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs`, `max_memory` (the server's memory budget) or `max_decodes` (requests decoding their bodies at once).
 	Limit *string `json:"limit,omitempty"`
 
 	// RequestId The request id, to find the request in the service's logs.
@@ -1473,7 +1473,7 @@ type NotFound struct {
 	// Instance The path of the request that failed.
 	Instance *string `json:"instance,omitempty"`
 
-	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs` or `max_memory` (the server's memory budget).
+	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs`, `max_memory` (the server's memory budget) or `max_decodes` (requests decoding their bodies at once).
 	Limit *string `json:"limit,omitempty"`
 
 	// RequestId The request id, to find the request in the service's logs.
@@ -1496,7 +1496,7 @@ type NotReady struct {
 	// Instance The path of the request that failed.
 	Instance *string `json:"instance,omitempty"`
 
-	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs` or `max_memory` (the server's memory budget).
+	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs`, `max_memory` (the server's memory budget) or `max_decodes` (requests decoding their bodies at once).
 	Limit *string `json:"limit,omitempty"`
 
 	// RequestId The request id, to find the request in the service's logs.
@@ -1519,7 +1519,7 @@ type Overloaded struct {
 	// Instance The path of the request that failed.
 	Instance *string `json:"instance,omitempty"`
 
-	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs` or `max_memory` (the server's memory budget).
+	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs`, `max_memory` (the server's memory budget) or `max_decodes` (requests decoding their bodies at once).
 	Limit *string `json:"limit,omitempty"`
 
 	// RequestId The request id, to find the request in the service's logs.
@@ -1542,7 +1542,7 @@ type RequestTimeout struct {
 	// Instance The path of the request that failed.
 	Instance *string `json:"instance,omitempty"`
 
-	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs` or `max_memory` (the server's memory budget).
+	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs`, `max_memory` (the server's memory budget) or `max_decodes` (requests decoding their bodies at once).
 	Limit *string `json:"limit,omitempty"`
 
 	// RequestId The request id, to find the request in the service's logs.
@@ -1565,7 +1565,7 @@ type TooLarge struct {
 	// Instance The path of the request that failed.
 	Instance *string `json:"instance,omitempty"`
 
-	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs` or `max_memory` (the server's memory budget).
+	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs`, `max_memory` (the server's memory budget) or `max_decodes` (requests decoding their bodies at once).
 	Limit string `json:"limit"`
 
 	// RequestId The request id, to find the request in the service's logs.
@@ -1588,7 +1588,7 @@ type TooManyRequests struct {
 	// Instance The path of the request that failed.
 	Instance *string `json:"instance,omitempty"`
 
-	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs` or `max_memory` (the server's memory budget).
+	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs`, `max_memory` (the server's memory budget) or `max_decodes` (requests decoding their bodies at once).
 	Limit *string `json:"limit,omitempty"`
 
 	// RequestId The request id, to find the request in the service's logs.
@@ -1611,7 +1611,7 @@ type Unauthorized struct {
 	// Instance The path of the request that failed.
 	Instance *string `json:"instance,omitempty"`
 
-	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs` or `max_memory` (the server's memory budget).
+	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs`, `max_memory` (the server's memory budget) or `max_decodes` (requests decoding their bodies at once).
 	Limit *string `json:"limit,omitempty"`
 
 	// RequestId The request id, to find the request in the service's logs.
@@ -1634,7 +1634,7 @@ type Unprocessable struct {
 	// Instance The path of the request that failed.
 	Instance *string `json:"instance,omitempty"`
 
-	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs` or `max_memory` (the server's memory budget).
+	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs`, `max_memory` (the server's memory budget) or `max_decodes` (requests decoding their bodies at once).
 	Limit *string `json:"limit,omitempty"`
 
 	// RequestId The request id, to find the request in the service's logs.
@@ -1657,7 +1657,7 @@ type UnsupportedMediaType struct {
 	// Instance The path of the request that failed.
 	Instance *string `json:"instance,omitempty"`
 
-	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs` or `max_memory` (the server's memory budget).
+	// Limit The name of the configured limit that was exceeded, such as `max_body_bytes`, `max_elements`, `max_kernel_elements`, `max_field_bytes` (64 KiB, for a field that is not a tensor), `max_work`, `max_steps`, `max_active_jobs`, `max_memory` (the server's memory budget) or `max_decodes` (requests decoding their bodies at once).
 	Limit *string `json:"limit,omitempty"`
 
 	// RequestId The request id, to find the request in the service's logs.

@@ -128,6 +128,7 @@ func handlerConfig(cfg config, access handlers.Access, budget *admit.Budget) han
 		Limits: cfg.limits, RequestTimeout: cfg.requestTimeout, Budget: budget,
 		BodyIdleTimeout: cfg.bodyIdleTimeout, MinBodyRate: int64(cfg.minBodyRate), WriteIdleTimeout: cfg.writeTimeout,
 		LogSample: cfg.logSample, MaxStreams: cfg.maxStreams,
+		MaxDecodes: cfg.maxDecodes, DecodeWait: cfg.admissionWait,
 	}
 }
 

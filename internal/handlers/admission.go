@@ -71,8 +71,9 @@ func (s *Server) refuseLargeBody(next http.Handler) http.Handler {
 // admitBody reserves memory for a request whose tensors decode to at most
 // tensorBytes, before its body is read: for a body of known length, what
 // that length can decode to; for one of unknown length (compressed,
-// chunked), what it has read so far, growing as it reads. The body is
-// also held to the read deadlines (see guardedBody).
+// chunked), what it has read so far, growing as it reads. It then takes a
+// decode slot (see decodeSlot). The body is also held to the read
+// deadlines (see guardedBody).
 func (s *Server) admitBody(tensorBytes int64) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -88,12 +89,20 @@ func (s *Server) admitBody(tensorBytes int64) func(http.Handler) http.Handler {
 				s.writeError(w, r, admitError(err))
 				return
 			}
+			slot := &decodeSlot{sem: s.decodes}
+			defer slot.end()
+			if err := slot.takeFirst(r.Context(), s.cfg.DecodeWait); err != nil {
+				w.Header().Set("Connection", "close")
+				s.writeError(w, r, err)
+				return
+			}
 			r.Body = &guardedBody{
-				ctx: r.Context(), body: r.Body, rc: http.NewResponseController(w), res: res,
+				ctx: r.Context(), body: r.Body, rc: http.NewResponseController(w), res: res, slot: slot,
 				covered: first - overhead, most: tensorBytes,
 				idle: s.cfg.BodyIdleTimeout, minRate: s.cfg.MinBodyRate, start: time.Now(),
 			}
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), reservationKey{}, res)))
+			ctx := context.WithValue(r.Context(), reservationKey{}, res)
+			next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, decodeSlotKey{}, slot)))
 		})
 	}
 }
@@ -132,6 +141,8 @@ func reserveImage(ctx context.Context) func(int64) error {
 //   - after a grace of idle, the body must have come at minRate bytes per
 //     second on average, or the request ends with 408;
 //   - the request's reservation grows with what is read, up to most;
+//   - the request's decode slot is given back while it waits for the
+//     network, and taken again before the bytes are decoded;
 //   - a client that drops the connection mid-body is a cancellation.
 type guardedBody struct {
 	// ctx is the request's: a body lives no longer than its request, and
@@ -140,6 +151,7 @@ type guardedBody struct {
 	body    io.ReadCloser
 	rc      *http.ResponseController
 	res     *admit.Reservation
+	slot    *decodeSlot
 	read    int64
 	covered int64 // bytes of tensors the reservation covers
 	most    int64
@@ -149,6 +161,19 @@ type guardedBody struct {
 }
 
 func (b *guardedBody) Read(p []byte) (int, error) {
+	b.slot.give()
+	n, err := b.read1(p)
+	if err == nil || errors.Is(err, io.EOF) {
+		// Whatever waits for memory in read1 does so without a slot,
+		// so that it cannot hold up the decoding that frees memory.
+		if terr := b.slot.take(b.ctx); terr != nil {
+			return n, admitError(terr)
+		}
+	}
+	return n, err
+}
+
+func (b *guardedBody) read1(p []byte) (int, error) {
 	if b.idle > 0 {
 		// Not every writer supports deadlines (a test's recorder): then
 		// only the rate is checked.

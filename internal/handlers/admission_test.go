@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/klauspost/compress/zstd"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -290,5 +291,92 @@ func TestRequestLinesAreSampled(t *testing.T) {
 	}
 	if n := logs.FilterMessage("request").Len(); n < 2 || n > 6 {
 		t.Fatalf("10 requests in a second with a sample of 2 wrote %d request lines, want 2 to 6", n)
+	}
+}
+
+// A request that waits for its body gives its decode slot back: with one
+// slot, a stalled upload does not hold up another request.
+func TestStalledUploadHoldsNoDecodeSlot(t *testing.T) {
+	f := newFixture(t, options{handler: handlers.Config{MaxDecodes: 1, DecodeWait: 50 * time.Millisecond}})
+	ts := httptest.NewServer(f.srv)
+	t.Cleanup(ts.Close)
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	c := &http.Client{Transport: f.v.Transport(t, tr), Timeout: 10 * time.Second}
+
+	// Sent as it is written: the validating transport would wait for the
+	// whole body.
+	raw := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	pr, pw := io.Pipe()
+	stalled := make(chan int, 1)
+	go func() {
+		resp, err := raw.Post(ts.URL+"/corr2d", "application/json", pr)
+		if err != nil {
+			stalled <- 0
+			return
+		}
+		_ = resp.Body.Close()
+		stalled <- resp.StatusCode
+	}()
+	if _, err := io.WriteString(pw, `{"input": [[1, 2], `); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the server reads the start and waits for more
+	for range 3 {
+		if resp, p := post(t, c, ts.URL+"/corr2d", "application/json", []byte(smallCorr2d)); resp.StatusCode != http.StatusOK {
+			t.Fatalf("beside a stalled upload: status %d (%+v), want 200", resp.StatusCode, p)
+		}
+	}
+	if _, err := io.WriteString(pw, `[3, 4]], "kernel": [[1]]}`); err != nil {
+		t.Fatal(err)
+	}
+	_ = pw.Close()
+	if code := <-stalled; code != http.StatusOK {
+		t.Fatalf("the stalled upload, once complete: status %d, want 200", code)
+	}
+}
+
+// A zstd body reserves its decoder's window, as its frame header declares
+// it, before anything is inflated.
+func TestZstdWindowIsReserved(t *testing.T) {
+	// Reading an inflated body of unknown length takes 7 MiB of its own.
+	_, b, ts, c := admissionServer(t, 16<<20)
+	send := func(window int) (int, problem) {
+		t.Helper()
+		var buf bytes.Buffer
+		zw, err := zstd.NewWriter(&buf, zstd.WithWindowSize(window))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Past one block, so that the frame declares its window
+		// rather than its size.
+		_, _ = io.WriteString(zw, smallCorr2d+strings.Repeat(" ", 300<<10))
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		req, err := http.NewRequest(http.MethodPost, ts.URL+"/corr2d", &buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Encoding", "zstd")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = resp.Body.Close() }()
+		var p problem
+		_ = json.NewDecoder(resp.Body).Decode(&p)
+		return resp.StatusCode, p
+	}
+	if code, p := send(64 << 10); code != http.StatusOK {
+		t.Fatalf("a zstd body with a 64 KiB window: status %d (%+v), want 200", code, p)
+	}
+	if held := b.Held(); held != 0 {
+		t.Errorf("the budget holds %d bytes after the request, want 0", held)
+	}
+	// 32 MiB of window can never fit a budget of 16 MiB.
+	if code, p := send(32 << 20); code != http.StatusRequestEntityTooLarge || p.Limit != "max_memory" {
+		t.Fatalf("a zstd body with a 32 MiB window: status %d, limit %q; want 413 max_memory", code, p.Limit)
 	}
 }

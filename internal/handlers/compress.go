@@ -1,7 +1,9 @@
 package handlers
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -34,7 +36,20 @@ func (s *Server) decompress(next http.Handler) http.Handler {
 			}
 			body = zr
 		case "zstd":
-			zr, err := zstd.NewReader(raw, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(limit)))
+			br := bufio.NewReader(raw)
+			head, _ := br.Peek(zstdHeaderMax)
+			window := zstdWindow(head, uint64(limit))
+			// The decoder's window is memory the body does not count:
+			// reserve it, and hold every later frame to it.
+			res := s.cfg.Budget.Reserve()
+			defer res.Release()
+			if err := res.Grow(r.Context(), int64(window)+zstdOverhead); err != nil {
+				w.Header().Set("Connection", "close")
+				s.writeError(w, r, admitError(err))
+				return
+			}
+			zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+				zstd.WithDecoderMaxMemory(uint64(limit)), zstd.WithDecoderMaxWindow(window))
 			if err != nil {
 				s.writeError(w, r, fmt.Errorf("zstd: %w", err))
 				return
@@ -52,6 +67,55 @@ func (s *Server) decompress(next http.Handler) http.Handler {
 		r2.ContentLength = -1
 		next.ServeHTTP(w, r2)
 	})
+}
+
+// zstdHeaderMax is the longest zstd frame header: magic (4), descriptor
+// (1), window (1), dictionary id (4) and content size (8).
+const zstdHeaderMax = 18
+
+// zstdOverhead is what a zstd decoder holds beside its window: its block
+// buffers and tables.
+const zstdOverhead = 1 << 20
+
+// zstdDefaultWindow is the window assumed, and allowed, when a body does
+// not start with a frame header that says: the largest that zstd's
+// default levels use.
+const zstdDefaultWindow = 8 << 20
+
+// zstdWindow returns the window that the zstd frame at the start of head
+// declares, at least zstd's least (1 KiB) and at most limit, or
+// zstdDefaultWindow if head does not start with a frame header. A
+// single-segment frame's window is its content size.
+func zstdWindow(head []byte, limit uint64) uint64 {
+	const magic = 0xFD2FB528
+	if len(head) < 6 || binary.LittleEndian.Uint32(head) != magic {
+		return min(zstdDefaultWindow, max(limit, zstd.MinWindowSize))
+	}
+	var window uint64
+	desc := head[4]
+	if desc&0x20 == 0 {
+		// A window descriptor: exponent and eighths.
+		exp, mantissa := head[5]>>3, head[5]&7
+		base := uint64(1) << (10 + exp)
+		window = base + base/8*uint64(mantissa)
+	} else {
+		dictBytes := [4]int{0, 1, 2, 4}[desc&3]
+		off, n := 5+dictBytes, [4]int{1, 2, 4, 8}[desc>>6]
+		if len(head) < off+n {
+			return min(zstdDefaultWindow, max(limit, zstd.MinWindowSize))
+		}
+		switch n {
+		case 1:
+			window = uint64(head[off])
+		case 2:
+			window = uint64(binary.LittleEndian.Uint16(head[off:])) + 256
+		case 4:
+			window = uint64(binary.LittleEndian.Uint32(head[off:]))
+		default:
+			window = binary.LittleEndian.Uint64(head[off:])
+		}
+	}
+	return max(min(window, limit), zstd.MinWindowSize)
 }
 
 // inflated turns a corrupt compressed stream into a malformed-body error

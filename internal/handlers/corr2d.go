@@ -67,6 +67,7 @@ func (s *Server) corr2d(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tm.add("decode", time.Since(start))
+	decoded(r.Context())
 
 	var st engine.Stats
 	ctx, cancel := context.WithTimeout(engine.WithStats(r.Context(), &st), s.cfg.RequestTimeout)

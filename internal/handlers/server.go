@@ -5,6 +5,7 @@ package handlers
 import (
 	"context"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/corr2d/corr2d/api"
 	"github.com/corr2d/corr2d/internal/admit"
@@ -80,6 +82,11 @@ type Config struct {
 	WriteIdleTimeout time.Duration
 	// Access is who may do what; its zero value runs the server open.
 	Access Access
+	// MaxDecodes bounds the requests that decode their bodies at once
+	// (default GOMAXPROCS); DecodeWait is how long one waits for a turn
+	// before its 503 (default 1s).
+	MaxDecodes int
+	DecodeWait time.Duration
 	// LogSample, if positive, samples the per-request info lines: each
 	// second, the first LogSample and then every LogSample-th. Server
 	// faults are always logged.
@@ -109,6 +116,12 @@ func (c Config) withDefaults() Config {
 	if c.EventRetry <= 0 {
 		c.EventRetry = time.Second
 	}
+	if c.MaxDecodes <= 0 {
+		c.MaxDecodes = runtime.GOMAXPROCS(0)
+	}
+	if c.DecodeWait <= 0 {
+		c.DecodeWait = time.Second
+	}
 	return c
 }
 
@@ -126,6 +139,7 @@ type Server struct {
 	draining atomic.Bool
 	pages    *web.Pages
 	streams  streamGate
+	decodes  *semaphore.Weighted // the decode slots, see decodeSlot
 	// closing is closed by Drain; open streams and long-polls end on it,
 	// so that shutdown does not wait for them.
 	closing   chan struct{}
@@ -146,6 +160,7 @@ func New(cfg Config, log *zap.Logger, eng *engine.Engine, runner *jobs.Runner, r
 	s := &Server{
 		cfg: cfg, log: log, reqLog: log, eng: eng, jobs: runner, httpm: m, pages: pages,
 		streams: make(streamGate, cfg.MaxStreams), closing: make(chan struct{}),
+		decodes: semaphore.NewWeighted(int64(cfg.MaxDecodes)),
 		metrics: promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{
 			ErrorLog:          zap.NewStdLog(log),
 			EnableOpenMetrics: true,
