@@ -67,7 +67,12 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 5*time.Minute, "longest the run may take")
 	flag.Int64Var(&o.abortRSS, "abort-rss", 7<<30, "stop the server this started if its resident memory passes this many bytes")
 	flag.StringVar(&o.accept, "accept", "application/x-npy", "Accept of the JSON and PNG requests")
+	probeURL := flag.String("probe", "", "(used by harden itself) time GET /healthz of this base URL until standard input closes, then print the probes")
 	flag.Parse()
+	if *probeURL != "" {
+		probeMain(*probeURL)
+		return
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "harden:", err)
 		os.Exit(1)
@@ -106,8 +111,10 @@ func run(o options) error {
 
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
-	health := make(chan []time.Duration, 1)
-	go func() { health <- probe(loadCtx, o.url) }()
+	stopProbe, err := startProber(ctx, o.url)
+	if err != nil {
+		return err
+	}
 	peak := make(chan int64, 1)
 	go func() { peak <- watch(loadCtx, o, stopLoad) }()
 
@@ -125,7 +132,10 @@ func run(o options) error {
 	wg.Wait()
 	elapsed := time.Since(start)
 	stopLoad()
-	lat := <-health
+	lat, err := stopProbe()
+	if err != nil {
+		return err
+	}
 	hwm := <-peak
 	if h, err := vmHWM(o.pid); err == nil {
 		hwm = max(hwm, h)
@@ -134,13 +144,25 @@ func run(o options) error {
 	fmt.Printf("done in %v\n", elapsed.Round(time.Millisecond))
 	tally.print()
 	fmt.Printf("server peak RSS (VmHWM): %d MiB\n", hwm>>20)
-	slices.Sort(lat)
-	if len(lat) > 0 {
-		q := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
-		fmt.Printf("/healthz: %d probes, p50 %v, p99 %v, max %v\n", len(lat), q(0.5).Round(time.Microsecond),
-			q(0.99).Round(time.Microsecond), lat[len(lat)-1].Round(time.Microsecond))
-	}
+	printProbes(lat, start)
 	return nil
+}
+
+// printProbes reports the /healthz latencies: quantiles, and when in the
+// run the slowest probes were sent.
+func printProbes(probes []sample, start time.Time) {
+	if len(probes) == 0 {
+		return
+	}
+	slices.SortFunc(probes, func(a, b sample) int { return int(a.took - b.took) })
+	q := func(p float64) time.Duration { return probes[min(len(probes)-1, int(p*float64(len(probes))))].took }
+	fmt.Printf("/healthz: %d probes, p50 %v, p99 %v, max %v\n", len(probes), q(0.5).Round(time.Microsecond),
+		q(0.99).Round(time.Microsecond), probes[len(probes)-1].took.Round(time.Microsecond))
+	var slowest []string
+	for _, p := range probes[max(0, len(probes)-5):] {
+		slowest = append(slowest, fmt.Sprintf("%v at +%v", p.took.Round(time.Millisecond), p.at.Sub(start).Round(100*time.Millisecond)))
+	}
+	fmt.Printf("/healthz slowest: %s\n", strings.Join(slowest, ", "))
 }
 
 func get(ctx context.Context, c *http.Client, url string) (*http.Response, error) {
@@ -394,13 +416,71 @@ func slowUpload(ctx context.Context, base string, size int) string {
 	}
 }
 
+// startProber times /healthz from a process of its own, as a monitor
+// would: in this one, the thousands of load goroutines would delay the
+// probe itself. stop ends it and returns its probes.
+func startProber(ctx context.Context, base string) (stop func() ([]sample, error), err error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	// Not bound to ctx's end: stop ends it by closing its input.
+	cmd := exec.CommandContext(context.WithoutCancel(ctx), exe, "-probe", base)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return func() ([]sample, error) {
+		_ = stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			return nil, fmt.Errorf("prober: %w", err)
+		}
+		var probes []sample
+		for line := range strings.Lines(out.String()) {
+			var at, took int64
+			if _, err := fmt.Sscan(line, &at, &took); err != nil {
+				return nil, fmt.Errorf("prober said %q: %w", line, err)
+			}
+			probes = append(probes, sample{time.Unix(0, at), time.Duration(took)})
+		}
+		return probes, nil
+	}, nil
+}
+
+// probeMain is the prober's process: it probes until its standard input
+// closes, then prints each probe as its start in Unix nanoseconds and its
+// duration in nanoseconds.
+func probeMain(base string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		cancel()
+	}()
+	w := bufio.NewWriter(os.Stdout)
+	for _, p := range probe(ctx, base) {
+		_, _ = fmt.Fprintln(w, p.at.UnixNano(), int64(p.took))
+	}
+	_ = w.Flush()
+}
+
+// sample is one probe: when it was sent and how long it took.
+type sample struct {
+	at   time.Time
+	took time.Duration
+}
+
 // probe times GET /healthz every 50 ms on a connection of its own until
 // ctx ends.
-func probe(ctx context.Context, base string) []time.Duration {
+func probe(ctx context.Context, base string) []sample {
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	var lat []time.Duration
+	var lat []sample
 	for ctx.Err() == nil {
 		start := time.Now()
 		resp, err := get(ctx, c, base+"/healthz")
@@ -417,7 +497,7 @@ func probe(ctx context.Context, base string) []time.Duration {
 		} else {
 			d = 10 * time.Second
 		}
-		lat = append(lat, d)
+		lat = append(lat, sample{start, d})
 		select {
 		case <-ctx.Done():
 		case <-time.After(50 * time.Millisecond):
