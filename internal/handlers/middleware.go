@@ -102,7 +102,8 @@ func (s *Server) recoverPanic(next http.Handler) http.Handler {
 				if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 					panic(v)
 				}
-				s.log.Error("handler panic", zap.Any("panic", v), zap.Stack("stack"))
+				// The panic's value may quote the request: clipped.
+				s.log.Error("handler panic", zap.String("panic", clip(fmt.Sprint(v), 4*maxQuoted)), zap.Stack("stack"))
 				s.writeError(w, r, fmt.Errorf("handler panic: %v", v))
 			}
 		}()
