@@ -6,8 +6,16 @@ import (
 )
 
 // minRecycled is the smallest result, in elements, worth recycling: below
-// it the allocator is cheap next to the work.
-const minRecycled = 1 << 15
+// it the allocator and the collector are cheap next to the work. A
+// training step's output (64×64 and up) is above it: a job that releases
+// it each step allocates next to nothing, so two jobs training at full
+// speed no longer keep the collector running all the time.
+const minRecycled = 1 << 10
+
+// minSkewed is the smallest result, in elements, that starts past the
+// start of its allocation (see resultSkew): smaller ones come from the
+// allocator's size classes, not from whole pages.
+const minSkewed = 1 << 15
 
 // maxRecycledBytes bounds the memory the recycler holds idle: room for one
 // result of 4096×4096 float64, twice over. Unlike a sync.Pool, which a garbage collection empties (and with it the point of
@@ -70,6 +78,9 @@ func result[T Float](e *Engine, n int) []T {
 		var z T
 		if s, ok := e.recycled.get(recycleKey{unsafe.Sizeof(z), n}).([]T); ok {
 			return s
+		}
+		if n < minSkewed {
+			return make([]T, n)
 		}
 		// Large allocations start on a page, and so do large inputs. A
 		// result that starts half a page further on keeps its stores
