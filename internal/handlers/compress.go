@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -142,26 +143,37 @@ const minCompress = 1024
 // coding is a content coding the service can compress answers with.
 type coding struct {
 	name      string
-	newWriter func(io.Writer) (io.WriteCloser, error)
+	newWriter func(io.Writer) (encoder, error)
+	// idle holds encoders of whole bodies between answers: a new one
+	// allocates its tables (about a megabyte for gzip), which, answer after
+	// answer, is more work for the collector than the compression itself.
+	idle *sync.Pool
 }
 
-// codings returns the content codings in the service's order of
+// encoder is a compressing writer that can start over on another writer.
+type encoder interface {
+	io.WriteCloser
+	Reset(w io.Writer)
+}
+
+// serviceCodings are the content codings in the service's order of
 // preference, each fast rather than thorough: an answer is compressed while
-// the client waits.
-func codings() []coding {
-	return []coding{
-		{"zstd", func(w io.Writer) (io.WriteCloser, error) {
-			return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
-		}},
-		{"gzip", func(w io.Writer) (io.WriteCloser, error) { return gzip.NewWriterLevel(w, gzip.BestSpeed) }},
-	}
+// the client waits. Their pools hold only idle encoders, no state that an
+// answer could see.
+var serviceCodings = []coding{
+	{name: "zstd", idle: &sync.Pool{}, newWriter: func(w io.Writer) (encoder, error) {
+		return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	}},
+	{name: "gzip", idle: &sync.Pool{}, newWriter: func(w io.Writer) (encoder, error) {
+		return gzip.NewWriterLevel(w, gzip.BestSpeed)
+	}},
 }
 
 // negotiateCoding returns the coding the request's Accept-Encoding allows
 // that the service prefers, or false if it allows none.
 func negotiateCoding(r *http.Request) (coding, bool) {
 	accept := r.Header.Get("Accept-Encoding")
-	for _, c := range codings() {
+	for _, c := range serviceCodings {
 		if acceptsEncoding(accept, c.name) {
 			return c, true
 		}
@@ -180,16 +192,48 @@ func compressBody(r *http.Request, body []byte) ([]byte, string) {
 		return body, ""
 	}
 	var buf bytes.Buffer
-	zw, err := c.newWriter(&buf)
-	if err != nil {
-		return body, ""
+	zw, ok := c.idle.Get().(encoder)
+	if ok {
+		zw.Reset(&buf)
+	} else {
+		var err error
+		if zw, err = c.newWriter(&buf); err != nil {
+			return body, ""
+		}
 	}
 	_, werr := zw.Write(body)
 	if errors.Join(werr, zw.Close()) != nil {
 		return body, "" // sending it as it is beats failing the request
 	}
+	zw.Reset(io.Discard) // lets go of buf
+	c.idle.Put(zw)
 	return buf.Bytes(), c.name
 }
+
+// compressed serves what next answers, compressed as compressBody does.
+// next's answer is held whole, so it suits small answers such as /metrics.
+func compressed(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		held := &heldAnswer{header: http.Header{}, status: http.StatusOK}
+		next.ServeHTTP(held, r)
+		h := w.Header()
+		for k, v := range held.header {
+			h[k] = v
+		}
+		writeBody(w, r, held.status, held.header.Get("Content-Type"), held.body.Bytes())
+	})
+}
+
+// heldAnswer is an http.ResponseWriter that keeps the answer for compressed.
+type heldAnswer struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (a *heldAnswer) Header() http.Header         { return a.header }
+func (a *heldAnswer) WriteHeader(status int)      { a.status = status }
+func (a *heldAnswer) Write(p []byte) (int, error) { return a.body.Write(p) }
 
 // acceptsEncoding reports whether an Accept-Encoding header allows enc
 // (with a q-value above zero).

@@ -161,10 +161,13 @@ func New(cfg Config, log *zap.Logger, eng *engine.Engine, runner *jobs.Runner, r
 		cfg: cfg, log: log, reqLog: log, eng: eng, jobs: runner, httpm: m, pages: pages,
 		streams: make(streamGate, cfg.MaxStreams), closing: make(chan struct{}),
 		decodes: semaphore.NewWeighted(int64(cfg.MaxDecodes)),
-		metrics: promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{
+		metrics: compressed(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{
 			ErrorLog:          zap.NewStdLog(log),
 			EnableOpenMetrics: true,
-		}),
+			// compressed does it with the encoders our answers reuse;
+			// promhttp would allocate a new one for every scrape.
+			DisableCompression: true,
+		})),
 	}
 	if cfg.LogSample > 0 {
 		s.reqLog = log.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {

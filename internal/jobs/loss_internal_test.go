@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -77,5 +78,62 @@ func TestRunningSeriesFollowsTheRunNotTheGrace(t *testing.T) {
 	now = now.Add(2 * time.Hour)
 	if l, r := count(); l != 1 || r != 1 {
 		t.Fatalf("past b's grace: %d loss and %d running series, want 1 and 1", l, r)
+	}
+}
+
+// countingStore counts the store's counts; nothing else is called.
+type countingStore struct {
+	Store
+	calls  int
+	queued int
+}
+
+func (s *countingStore) Count(context.Context) (map[Status]int, error) {
+	s.calls++
+	return map[Status]int{StatusQueued: s.queued}, nil
+}
+
+func TestStatusCountIsReusedForMaxAge(t *testing.T) {
+	now := time.Unix(0, 0)
+	store := &countingStore{queued: 3}
+	c := &statusCollector{
+		desc:   prometheus.NewDesc("corr2d_jobs", "jobs", []string{"status"}, nil),
+		store:  store,
+		maxAge: time.Second,
+		now:    func() time.Time { return now },
+	}
+	queued := func() float64 {
+		t.Helper()
+		reg := prometheus.NewPedanticRegistry()
+		reg.MustRegister(c)
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range mfs[0].GetMetric() {
+			if m.GetLabel()[0].GetValue() == string(StatusQueued) {
+				return m.GetGauge().GetValue()
+			}
+		}
+		t.Fatal("no queued series")
+		return 0
+	}
+	steps := []struct {
+		advance   time.Duration
+		queued    int
+		want      float64
+		wantCalls int
+	}{
+		{0, 3, 3, 1},
+		{500 * time.Millisecond, 5, 3, 1}, // younger than a second: reused
+		{500 * time.Millisecond, 5, 5, 2}, // a second old: counted again
+		{999 * time.Millisecond, 7, 5, 2},
+	}
+	for i, s := range steps {
+		now = now.Add(s.advance)
+		store.queued = s.queued
+		if got := queued(); got != s.want || store.calls != s.wantCalls {
+			t.Errorf("scrape %d: corr2d_jobs{queued} = %v after %d counts, want %v after %d", i, got, store.calls, s.want, s.wantCalls)
+		}
 	}
 }

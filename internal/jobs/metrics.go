@@ -54,8 +54,10 @@ func newMetrics(reg prometheus.Registerer, store Store, grace time.Duration, max
 		m.finished.WithLabelValues(string(st))
 	}
 	statusCollector := &statusCollector{
-		desc:  prometheus.NewDesc("corr2d_jobs", "Jobs in the store, by status.", []string{"status"}, nil),
-		store: store,
+		desc:   prometheus.NewDesc("corr2d_jobs", "Jobs in the store, by status.", []string{"status"}, nil),
+		store:  store,
+		maxAge: countMaxAge,
+		now:    time.Now,
 	}
 	for _, c := range []prometheus.Collector{m.finished, m.stepDuration, m.steps, m.failovers, m.losses, statusCollector} {
 		if err := reg.Register(c); err != nil {
@@ -170,20 +172,30 @@ func (c *lossCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // statusCollector counts jobs by status in the store at scrape time, so the
-// numbers are right across restarts and replicas.
+// numbers are right across restarts and replicas. A count younger than
+// maxAge is reused: counting reads every job's row, and a scrape every
+// few milliseconds (several Prometheus servers, a dashboard's refresh)
+// must not turn into a table scan each time while jobs train.
 type statusCollector struct {
-	desc  *prometheus.Desc
-	store Store
+	desc   *prometheus.Desc
+	store  Store
+	maxAge time.Duration
+	now    func() time.Time
+
+	mu     sync.Mutex // held while counting, so concurrent scrapes count once
+	counts map[Status]int
+	at     time.Time
 }
+
+// countMaxAge is how long a count of the jobs by status is reused.
+const countMaxAge = time.Second
 
 // Describe implements prometheus.Collector.
 func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
 // Collect implements prometheus.Collector.
 func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	counts, err := c.store.Count(ctx)
+	counts, err := c.count()
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(c.desc, err)
 		return
@@ -191,4 +203,22 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, st := range Statuses {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[st]), string(st))
 	}
+}
+
+// count returns the counts of the jobs by status, from the store unless
+// the last count is younger than maxAge.
+func (c *statusCollector) count() (map[Status]int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.counts != nil && c.now().Sub(c.at) < c.maxAge {
+		return c.counts, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	counts, err := c.store.Count(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.counts, c.at = counts, c.now()
+	return counts, nil
 }

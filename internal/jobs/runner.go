@@ -51,6 +51,12 @@ type Config struct {
 	// Retention, when positive, is how long ended jobs are kept: older ones
 	// are deleted with their losses. Zero keeps every job.
 	Retention time.Duration
+	// StepSlots is how many training steps, of all jobs, run at once
+	// (default GOMAXPROCS-1, at least 1). Keeping a processor out of
+	// training keeps requests fast: while every processor has a runnable
+	// training goroutine, Go's scheduler looks for network readiness only
+	// every 10 ms, so every read a request waits for would wait that long.
+	StepSlots int
 }
 
 func (c Config) withDefaults() Config {
@@ -78,6 +84,9 @@ func (c Config) withDefaults() Config {
 	if c.Replica == "" {
 		c.Replica = ulid.Make().String()
 	}
+	if c.StepSlots <= 0 {
+		c.StepSlots = max(1, runtime.GOMAXPROCS(0)-1)
+	}
 	return c
 }
 
@@ -91,6 +100,10 @@ type Runner struct {
 	metrics *metrics
 	queue   queue
 	now     func() time.Time
+
+	// steps holds a token for each training step running (see
+	// Config.StepSlots).
+	steps chan struct{}
 
 	mu      sync.Mutex
 	running map[string]localRun // jobs this process is working
@@ -135,6 +148,7 @@ func New(ctx context.Context, cfg Config, store Store, db any, eng *engine.Engin
 		cfg: cfg, store: store, eng: eng, log: log, metrics: m,
 		now:     func() time.Time { return time.Now().UTC() },
 		running: map[string]localRun{},
+		steps:   make(chan struct{}, cfg.StepSlots),
 	}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[trainArgs]) error {
@@ -503,6 +517,20 @@ type failure struct{ msg string }
 
 func (f *failure) Error() string { return f.msg }
 
+// stepInSlot runs one training step in one of the step slots, and says
+// how long the step took once it had its slot.
+func stepInSlot[T engine.Float](ctx context.Context, slots chan struct{}, tr train.Trainer[T], p train.Params[T]) (float64, train.Params[T], time.Duration, error) {
+	select {
+	case slots <- struct{}{}:
+	case <-ctx.Done():
+		return 0, p, 0, ctx.Err()
+	}
+	defer func() { <-slots }()
+	start := time.Now()
+	loss, next, err := tr.Step(ctx, p)
+	return loss, next, time.Since(start), err
+}
+
 // runSteps runs the remaining steps of j in precision T, saving progress
 // as it goes and when interrupted.
 func runSteps[T engine.Float](ctx context.Context, r *Runner, j Job) error {
@@ -520,8 +548,7 @@ func runSteps[T engine.Float](ctx context.Context, r *Runner, j Job) error {
 		return err
 	}
 	for step := j.Step + 1; step <= j.Spec.Steps; step++ {
-		start := time.Now()
-		loss, next, err := tr.Step(ctx, p)
+		loss, next, took, err := stepInSlot(ctx, r.steps, tr, p)
 		if errors.Is(err, train.ErrNotFinite) {
 			err = &failure{msg: fmt.Sprintf("%v at step %d; lower lr", err, step)}
 		}
@@ -531,7 +558,7 @@ func runSteps[T engine.Float](ctx context.Context, r *Runner, j Job) error {
 		}
 		p = next
 		pending = append(pending, LossPoint{Step: step, Loss: loss})
-		r.metrics.stepDuration.Observe(time.Since(start).Seconds())
+		r.metrics.stepDuration.Observe(took.Seconds())
 		r.metrics.steps.Inc()
 		r.metrics.losses.set(j.ID, loss)
 		if step == j.Spec.Steps || time.Since(lastSave) >= r.cfg.CheckpointEvery {
@@ -544,7 +571,8 @@ func runSteps[T engine.Float](ctx context.Context, r *Runner, j Job) error {
 		}
 		// Small steps run inline on this goroutine; yielding between them
 		// lets requests waiting for a processor run now, not when the
-		// scheduler next preempts a training loop.
+		// scheduler next preempts a training loop. (The step slots keep a
+		// processor free for them too, but not with a single processor.)
 		runtime.Gosched()
 	}
 	return nil

@@ -27,14 +27,15 @@ func main() {
 	jobs := flag.Int("jobs", 2, "training jobs to run meanwhile")
 	size := flag.Int("size", 64, "side of each job's square input")
 	dur := flag.Duration("for", 20*time.Second, "how long to read")
+	steps := flag.Int("steps", 1_000_000, "steps of each job; a few make the jobs end at once, for the same reads with nothing training")
 	flag.Parse()
-	if err := run(*base, *jobs, *size, *dur); err != nil {
+	if err := run(*base, *jobs, *size, *steps, *dur); err != nil {
 		fmt.Fprintln(os.Stderr, "readlat:", err)
 		os.Exit(1)
 	}
 }
 
-func run(base string, n, size int, dur time.Duration) error {
+func run(base string, n, size, steps int, dur time.Duration) error {
 	client := &http.Client{Timeout: 30 * time.Second}
 	var ids []string
 	defer func() {
@@ -43,7 +44,7 @@ func run(base string, n, size int, dur time.Duration) error {
 		}
 	}()
 	for i := range n {
-		body, err := json.Marshal(trainBody(size, i))
+		body, err := json.Marshal(trainBody(size, steps, i))
 		if err != nil {
 			return err
 		}
@@ -101,9 +102,8 @@ func pct(d []time.Duration, q float64) time.Duration {
 	return d[min(len(d)-1, int(q*float64(len(d))))].Round(time.Microsecond)
 }
 
-// trainBody is a job that trains for long: a random-looking input, a
-// 3×3 kernel, a million steps.
-func trainBody(size, seed int) map[string]any {
+// trainBody is a job on a random-looking input with a 3×3 kernel.
+func trainBody(size, steps, seed int) map[string]any {
 	x := make([][]float64, size)
 	y := make([][]float64, size-2)
 	for i := range x {
@@ -117,7 +117,7 @@ func trainBody(size, seed int) map[string]any {
 		}
 	}
 	return map[string]any{"input": x, "target": y, "kernel_size": []int{3, 3}, "lr": 0.01,
-		"steps": 1_000_000, "loss": "mean", "seed": seed}
+		"steps": steps, "loss": "mean", "seed": seed}
 }
 
 func do(c *http.Client, method, url string, body []byte) ([]byte, error) {

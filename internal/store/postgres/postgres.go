@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -65,6 +66,9 @@ var migrations = []string{
 // that replicas started together migrate one after the other.
 const migrateLock = 0x636f72723264 // "corr2d"
 
+// defaultMaxConns is the pool's size unless the URL sets pool_max_conns.
+const defaultMaxConns = 16
+
 // Open connects to the database at url and brings our schema up to date.
 // Replicas may call it at the same time: one migrates while the others
 // wait, then find nothing left to do.
@@ -72,6 +76,13 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: database url: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgx's default, four connections on a small machine, is too few
+		// for a pool that River shares: its notification listener holds
+		// one, and running jobs' checkpoints, River's fetches and the
+		// requests' reads would queue for the rest.
+		cfg.MaxConns = defaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

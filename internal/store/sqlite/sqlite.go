@@ -23,9 +23,19 @@ import (
 
 // Store implements jobs.Store on SQLite.
 type Store struct {
-	db   *sql.DB
+	// db is the one connection that writes (SQLite runs one writer at a
+	// time), shared with River's queue.
+	db *sql.DB
+	// read is a pool of read-only connections for the reads that serve
+	// requests (Get, List, Losses, Count). In WAL mode they read the last
+	// committed state beside the writer, so a read never waits for a
+	// checkpoint's commit and its fsync, nor for River's polling.
+	read *sql.DB
 	lock *flock.Flock
 }
+
+// readConns is the size of the read pool.
+const readConns = 4
 
 // schemaVersion is stored in SQLite's user_version. Versions 2 and 3 held
 // JSON text columns and a row per loss (3 added leases); Open converts them
@@ -141,6 +151,15 @@ func open(ctx context.Context, path string, used bool) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
+	// The read pool opens once the file is migrated and in WAL mode.
+	read, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)")
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	read.SetMaxOpenConns(readConns)
+	read.SetMaxIdleConns(readConns)
+	s.read = read
 	return s, nil
 }
 
@@ -215,7 +234,7 @@ func (s *Store) DB() *sql.DB { return s.db }
 
 // Close closes the database and releases the data dir.
 func (s *Store) Close() error {
-	err := s.db.Close()
+	err := errors.Join(s.read.Close(), s.db.Close())
 	if s.lock != nil {
 		err = errors.Join(err, s.lock.Unlock())
 	}
@@ -315,7 +334,7 @@ func optTime(t sql.NullInt64) *time.Time {
 
 // Get implements jobs.Store.
 func (s *Store) Get(ctx context.Context, id string) (jobs.Job, error) {
-	return s.get(ctx, s.db, id)
+	return s.get(ctx, s.read, id)
 }
 
 type querier interface {
@@ -357,7 +376,7 @@ func (s *Store) List(ctx context.Context, f jobs.ListFilter) ([]jobs.Job, error)
 	}
 	q += " ORDER BY id LIMIT ?"
 	args = append(args, f.Limit)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list jobs: %w", err)
 	}
@@ -572,7 +591,7 @@ func (s *Store) reclaim(ctx context.Context) error {
 // Losses implements jobs.Store.
 func (s *Store) Losses(ctx context.Context, id string, afterStep, limit int) ([]jobs.LossPoint, error) {
 	var one int
-	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM corr2d_job WHERE id = ?`, id).Scan(&one)
+	err := s.read.QueryRowContext(ctx, `SELECT 1 FROM corr2d_job WHERE id = ?`, id).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlite: job %s: %w", id, jobs.ErrNotFound)
 	}
@@ -581,7 +600,7 @@ func (s *Store) Losses(ctx context.Context, id string, afterStep, limit int) ([]
 	}
 	// Chunks are ordered by first step and never overlap, so the page
 	// starts in the first chunk that ends after afterStep.
-	rows, err := s.db.QueryContext(ctx, `SELECT first_step, last_step, data FROM corr2d_loss_chunk
+	rows, err := s.read.QueryContext(ctx, `SELECT first_step, last_step, data FROM corr2d_loss_chunk
 		WHERE job_id = ? AND last_step > ? ORDER BY first_step`, id, afterStep)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: losses of %s: %w", id, err)
@@ -607,7 +626,7 @@ func (s *Store) Losses(ctx context.Context, id string, afterStep, limit int) ([]
 
 // Count implements jobs.Store.
 func (s *Store) Count(ctx context.Context) (map[jobs.Status]int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT status, COUNT(*) FROM corr2d_job GROUP BY status`)
+	rows, err := s.read.QueryContext(ctx, `SELECT status, COUNT(*) FROM corr2d_job GROUP BY status`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: count jobs: %w", err)
 	}
