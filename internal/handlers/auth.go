@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"math"
 	"net/http"
 	"net/url"
@@ -30,7 +29,8 @@ type Access struct {
 	RequestsPerSecond float64
 	Burst             int
 	// MaxActiveJobs bounds each principal's queued plus running jobs; zero
-	// means no bound beyond the server's.
+	// means no bound beyond the server's. The job store checks it in the
+	// transaction that records a job, so racing submissions cannot pass it.
 	MaxActiveJobs int
 	// CORSOrigins are the origins (scheme://host[:port]) of other sites
 	// whose pages may call the API; "*" allows every origin.
@@ -176,28 +176,6 @@ func (s *Server) ownJob(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// checkActiveQuota refuses a job beyond the principal's quota of active
-// jobs. Two submissions racing may both pass: the quota is a guard against
-// one client filling the queue, not an exact count.
-func (s *Server) checkActiveQuota(ctx context.Context, owner string) error {
-	most := s.cfg.Access.MaxActiveJobs
-	if most <= 0 || owner == "" {
-		return nil
-	}
-	n := 0
-	for _, st := range []jobs.Status{jobs.StatusQueued, jobs.StatusRunning} {
-		page, err := s.jobs.List(ctx, jobs.ListFilter{Owner: owner, Status: st, Limit: most})
-		if err != nil {
-			return err
-		}
-		n += len(page)
-	}
-	if n >= most {
-		return quotaExceeded(time.Second, "%d jobs are queued or running, the most one principal may have", n)
-	}
-	return nil
 }
 
 // crossSite refuses requests that a page of another site makes, unless

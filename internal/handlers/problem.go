@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5/middleware"
@@ -266,6 +267,8 @@ func classify(err error) *apiError {
 		return &apiError{status: http.StatusNotFound, code: codeNotFound, detail: "no job with this id"}
 	case errors.Is(err, jobs.ErrActive):
 		return &apiError{status: http.StatusConflict, code: codeConflict, detail: "the job is still queued or running; cancel it first"}
+	case errors.Is(err, jobs.ErrQuota):
+		return quotaExceeded(time.Second, "the principal's quota of queued and running jobs is reached")
 	case errors.Is(err, jobs.ErrBusy):
 		return &apiError{status: http.StatusServiceUnavailable, code: codeOverloaded, limit: "max_active_jobs",
 			detail: "too many active training jobs; retry later"}

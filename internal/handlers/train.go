@@ -252,11 +252,7 @@ func (s *Server) train(w http.ResponseWriter, r *http.Request) {
 	if p, ok := auth.FromContext(r.Context()); ok {
 		owner = p.Name
 	}
-	if err := s.checkActiveQuota(r.Context(), owner); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	j, err := s.jobs.SubmitAs(r.Context(), owner, spec)
+	j, err := s.jobs.SubmitAs(r.Context(), jobs.Owner{Name: owner, MaxActive: s.cfg.Access.MaxActiveJobs}, spec)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

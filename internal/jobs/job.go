@@ -144,14 +144,29 @@ var (
 	ErrNotActive = errors.New("job is not active")
 	ErrActive    = errors.New("job is still active")
 	ErrBusy      = errors.New("too many active jobs")
+	ErrQuota     = errors.New("the owner has too many active jobs")
 	ErrInvalid   = errors.New("invalid training request")
 )
 
+// Quota bounds the active (queued plus running) jobs that a new job joins;
+// zero fields bound nothing.
+type Quota struct {
+	// MaxActive bounds all active jobs: ErrBusy beyond it. It guards the
+	// queue against floods; the PostgreSQL store checks it without
+	// serialising submissions, so submissions racing on several replicas
+	// may pass it together.
+	MaxActive int
+	// MaxOwned bounds the new job's owner's active jobs: ErrQuota beyond
+	// it. It holds exactly, however many submissions race.
+	MaxOwned int
+}
+
 // TxCreator is a Store that can create a job and run more writes (the
 // job's queue entry) in the same transaction. tx is the store's own
-// transaction type, the one River's driver for its database takes.
+// transaction type, the one River's driver for its database takes. The
+// quota q is checked in that transaction, before the job is inserted.
 type TxCreator interface {
-	CreateTx(ctx context.Context, j Job, within func(ctx context.Context, tx any) error) error
+	CreateTx(ctx context.Context, j Job, q Quota, within func(ctx context.Context, tx any) error) error
 }
 
 // Store keeps jobs and their loss histories durably. Every implementation

@@ -250,24 +250,31 @@ func (r *Runner) enqueue(ctx context.Context, id string, run int) (bool, error) 
 
 // Submit validates spec, records a queued job of no owner and enqueues it.
 func (r *Runner) Submit(ctx context.Context, spec Spec) (Job, error) {
-	return r.SubmitAs(ctx, "", spec)
+	return r.SubmitAs(ctx, Owner{}, spec)
 }
 
-// SubmitAs is Submit for a job that belongs to owner.
-func (r *Runner) SubmitAs(ctx context.Context, owner string, spec Spec) (Job, error) {
+// Owner is who submits a job, and how many active jobs it may have.
+type Owner struct {
+	Name string // empty on an open server
+	// MaxActive bounds the owner's queued plus running jobs (zero: no
+	// bound); a job beyond it is refused with ErrQuota.
+	MaxActive int
+}
+
+// SubmitAs is Submit for a job that belongs to owner. The owner's quota
+// and the runner's MaxActive are checked in the transaction that records
+// the job.
+func (r *Runner) SubmitAs(ctx context.Context, owner Owner, spec Spec) (Job, error) {
 	if err := spec.Validate(); err != nil {
 		return Job{}, err
 	}
-	counts, err := r.store.Count(ctx)
-	if err != nil {
-		return Job{}, fmt.Errorf("jobs: count active: %w", err)
-	}
-	if counts[StatusQueued]+counts[StatusRunning] >= r.cfg.MaxActive {
-		return Job{}, fmt.Errorf("jobs: %d active: %w", r.cfg.MaxActive, ErrBusy)
+	q := Quota{MaxActive: r.cfg.MaxActive}
+	if owner.Name != "" {
+		q.MaxOwned = owner.MaxActive
 	}
 	j := Job{
 		ID:        ulid.Make().String(),
-		Owner:     owner,
+		Owner:     owner.Name,
 		Status:    StatusQueued,
 		Spec:      spec,
 		CreatedAt: r.now(),
@@ -286,7 +293,7 @@ func (r *Runner) SubmitAs(ctx context.Context, owner string, spec Spec) (Job, er
 	if tc, ok := r.store.(TxCreator); ok {
 		// The job and its queue entry commit together: a client that goes
 		// away mid-request leaves both or neither, never an orphan.
-		err := tc.CreateTx(ctx, j, func(ctx context.Context, tx any) error {
+		err := tc.CreateTx(ctx, j, q, func(ctx context.Context, tx any) error {
 			_, err := r.queue.InsertInTx(ctx, tx, trainArgs{JobID: j.ID}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}})
 			return err
 		})
@@ -295,6 +302,15 @@ func (r *Runner) SubmitAs(ctx context.Context, owner string, spec Spec) (Job, er
 		}
 		r.log.Info("job queued", zap.String("job_id", j.ID), zap.Int("steps", spec.Steps))
 		return j, nil
+	}
+	// A store that cannot check the quota in its transaction checks the
+	// server's bound before it, which racing submissions may pass together.
+	counts, err := r.store.Count(ctx)
+	if err != nil {
+		return Job{}, fmt.Errorf("jobs: count active: %w", err)
+	}
+	if counts[StatusQueued]+counts[StatusRunning] >= r.cfg.MaxActive {
+		return Job{}, fmt.Errorf("jobs: %d active: %w", r.cfg.MaxActive, ErrBusy)
 	}
 	if err := r.store.Create(ctx, j); err != nil {
 		return Job{}, fmt.Errorf("jobs: create: %w", err)

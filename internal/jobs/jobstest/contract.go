@@ -346,6 +346,61 @@ func RunStoreContract(t *testing.T, open func(t *testing.T) jobs.Store) {
 	t.Run("ping answers", func(t *testing.T) {
 		mustNil(t, open(t).Ping(ctx))
 	})
+
+	t.Run("an owner's quota holds when submissions race", func(t *testing.T) {
+		s := open(t)
+		tc, ok := s.(jobs.TxCreator)
+		if !ok {
+			t.Skip("the store creates no jobs in a transaction")
+		}
+		const tries, most = 12, 3
+		errs := make(chan error, tries)
+		for i := range tries {
+			go func() {
+				j := NewJob(fmt.Sprintf("01Q%02d", i), t0)
+				j.Owner = "alice"
+				errs <- tc.CreateTx(ctx, j, jobs.Quota{MaxOwned: most}, func(context.Context, any) error { return nil })
+			}()
+		}
+		created := 0
+		for range tries {
+			switch err := <-errs; {
+			case err == nil:
+				created++
+			case !errors.Is(err, jobs.ErrQuota):
+				t.Errorf("CreateTx = %v, want nil or ErrQuota", err)
+			}
+		}
+		if created != most {
+			t.Errorf("%d of %d racing submissions got in under a quota of %d", created, tries, most)
+		}
+		// Another owner has a quota of its own, and an ended job leaves room.
+		bob := NewJob("01Q90", t0)
+		bob.Owner = "bob"
+		mustNil(t, tc.CreateTx(ctx, bob, jobs.Quota{MaxOwned: 1}, func(context.Context, any) error { return nil }))
+		page, err := s.List(ctx, jobs.ListFilter{Owner: "alice", Limit: tries})
+		mustNil(t, err)
+		_, err = s.Finish(ctx, page[0].ID, jobs.StatusCanceled, "", t0)
+		mustNil(t, err)
+		late := NewJob("01Q91", t0)
+		late.Owner = "alice"
+		mustNil(t, tc.CreateTx(ctx, late, jobs.Quota{MaxOwned: most}, func(context.Context, any) error { return nil }))
+	})
+
+	t.Run("the server's bound on active jobs is checked on creation", func(t *testing.T) {
+		s := open(t)
+		tc, ok := s.(jobs.TxCreator)
+		if !ok {
+			t.Skip("the store creates no jobs in a transaction")
+		}
+		none := func(context.Context, any) error { return nil }
+		mustNil(t, tc.CreateTx(ctx, NewJob("01B00", t0), jobs.Quota{MaxActive: 2}, none))
+		mustNil(t, tc.CreateTx(ctx, NewJob("01B01", t0), jobs.Quota{MaxActive: 2}, none))
+		mustIs(t, tc.CreateTx(ctx, NewJob("01B02", t0), jobs.Quota{MaxActive: 2}, none), jobs.ErrBusy)
+		if _, err := s.Get(ctx, "01B02"); !errors.Is(err, jobs.ErrNotFound) {
+			t.Errorf("a refused job was stored: Get = %v", err)
+		}
+	})
 }
 
 func idsOf(js []jobs.Job) []string {

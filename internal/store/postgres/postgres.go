@@ -150,16 +150,19 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Create implements jobs.Store.
 func (s *Store) Create(ctx context.Context, j jobs.Job) error {
-	return s.CreateTx(ctx, j, func(context.Context, any) error { return nil })
+	return s.CreateTx(ctx, j, jobs.Quota{}, func(context.Context, any) error { return nil })
 }
 
 // CreateTx implements jobs.TxCreator: within gets the pgx.Tx.
-func (s *Store) CreateTx(ctx context.Context, j jobs.Job, within func(ctx context.Context, tx any) error) error {
+func (s *Store) CreateTx(ctx context.Context, j jobs.Job, q jobs.Quota, within func(ctx context.Context, tx any) error) error {
 	r, err := jobs.EncodeJob(j)
 	if err != nil {
 		return fmt.Errorf("postgres: create job %s: %w", j.ID, err)
 	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := checkQuota(ctx, tx, j.Owner, q); err != nil {
+			return err
+		}
 		_, err := tx.Exec(ctx, `INSERT INTO corr2d_job (id, owner, status, spec, input, target, created_at,
 		started_at, finished_at, step, loss, weight, bias, init_weight, init_bias, opt_state, error, run)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
@@ -170,6 +173,40 @@ func (s *Store) CreateTx(ctx context.Context, j jobs.Job, within func(ctx contex
 		}
 		return within(ctx, tx)
 	})
+}
+
+// ownerLock is the first key of the advisory locks that serialise one
+// owner's submissions (the second is a hash of the owner).
+const ownerLock = 0x6a6f6273 // "jobs"
+
+// checkQuota refuses a job of owner that q does not let in. The owner's
+// count is taken under a transaction lock of that owner, so that racing
+// submissions, on any replica, count one after the other; the count of
+// all active jobs is not, to keep submissions of different owners apart.
+func checkQuota(ctx context.Context, tx pgx.Tx, owner string, q jobs.Quota) error {
+	if q.MaxActive > 0 {
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM corr2d_job WHERE status IN ('queued', 'running')`).Scan(&n); err != nil {
+			return fmt.Errorf("postgres: count active jobs: %w", err)
+		}
+		if n >= q.MaxActive {
+			return fmt.Errorf("postgres: %d active: %w", n, jobs.ErrBusy)
+		}
+	}
+	if q.MaxOwned > 0 {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, int32(ownerLock), owner); err != nil {
+			return fmt.Errorf("postgres: owner lock: %w", err)
+		}
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM corr2d_job WHERE status IN ('queued', 'running') AND owner = $1`,
+			owner).Scan(&n); err != nil {
+			return fmt.Errorf("postgres: count active jobs: %w", err)
+		}
+		if n >= q.MaxOwned {
+			return fmt.Errorf("postgres: %d active: %w", n, jobs.ErrQuota)
+		}
+	}
+	return nil
 }
 
 func nanos(t *time.Time) *int64 {

@@ -267,18 +267,49 @@ func (s *Store) Create(ctx context.Context, j jobs.Job) error {
 	return nil
 }
 
-// CreateTx implements jobs.TxCreator: within gets the *sql.Tx.
-func (s *Store) CreateTx(ctx context.Context, j jobs.Job, within func(ctx context.Context, tx any) error) error {
+// CreateTx implements jobs.TxCreator: within gets the *sql.Tx. The
+// transaction takes the write lock as it begins, so its counts for the
+// quota hold until it commits.
+func (s *Store) CreateTx(ctx context.Context, j jobs.Job, q jobs.Quota, within func(ctx context.Context, tx any) error) error {
 	r, err := jobs.EncodeJob(j)
 	if err != nil {
 		return fmt.Errorf("sqlite: create job %s: %w", j.ID, err)
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := checkQuota(ctx, tx, j.Owner, q); err != nil {
+			return err
+		}
 		if err := insert(ctx, tx, r); err != nil {
 			return fmt.Errorf("sqlite: create job %s: %w", j.ID, err)
 		}
 		return within(ctx, tx)
 	})
+}
+
+// checkQuota refuses a job of owner that q does not let in.
+func checkQuota(ctx context.Context, tx *sql.Tx, owner string, q jobs.Quota) error {
+	for _, c := range []struct {
+		most  int
+		where string
+		args  []any
+		err   error
+	}{
+		{q.MaxActive, "", nil, jobs.ErrBusy},
+		{q.MaxOwned, " AND owner = ?", []any{owner}, jobs.ErrQuota},
+	} {
+		if c.most <= 0 {
+			continue
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM corr2d_job WHERE status IN ('queued', 'running')`+c.where,
+			c.args...).Scan(&n); err != nil {
+			return fmt.Errorf("sqlite: count active jobs: %w", err)
+		}
+		if n >= c.most {
+			return fmt.Errorf("sqlite: %d active: %w", n, c.err)
+		}
+	}
+	return nil
 }
 
 func insert(ctx context.Context, db execer, r jobs.Record) error {

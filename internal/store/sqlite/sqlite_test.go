@@ -383,7 +383,7 @@ func TestCreateTxRollsBackWithTheQueueInsert(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, t.TempDir())
 	boom := errors.New("queue insert failed")
-	err := s.CreateTx(ctx, jobstest.NewJob("01T", j0()), func(context.Context, any) error { return boom })
+	err := s.CreateTx(ctx, jobstest.NewJob("01T", j0()), jobs.Quota{}, func(context.Context, any) error { return boom })
 	if !errors.Is(err, boom) {
 		t.Fatalf("CreateTx = %v, want the insert's error", err)
 	}
@@ -391,7 +391,7 @@ func TestCreateTxRollsBackWithTheQueueInsert(t *testing.T) {
 		t.Fatalf("Get after a failed CreateTx = %v, want ErrNotFound", err)
 	}
 	var tx any
-	if err := s.CreateTx(ctx, jobstest.NewJob("01T", j0()), func(_ context.Context, t any) error { tx = t; return nil }); err != nil {
+	if err := s.CreateTx(ctx, jobstest.NewJob("01T", j0()), jobs.Quota{}, func(_ context.Context, t any) error { tx = t; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := tx.(*sql.Tx); !ok {
