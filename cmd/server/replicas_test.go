@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -75,14 +76,144 @@ func (rs *replicas) busy(t *testing.T, deadline time.Time) *process {
 	return nil
 }
 
+// freezeMidJob stops (SIGSTOP) a replica at a moment when it holds a job
+// in the middle of its run, and returns it with the ids of the running
+// jobs whose lease it holds, none at its last step. Which jobs it runs
+// comes from its corr2d_job_running series, read just before the stop;
+// the database then gives their lease holder, and every running job of
+// that holder whose step stands still is one it left mid-run.
+func (rs *replicas) freezeMidJob(t *testing.T, steps int, deadline time.Time) (*process, []string) {
+	t.Helper()
+	for time.Now().Before(deadline) {
+		p := rs.busy(t, deadline)
+		runningHere := p.labelled(t, "corr2d_job_running", "job_id")
+		if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		before := rs.leases(t)
+		time.Sleep(200 * time.Millisecond)
+		after := rs.leases(t)
+		holder := ""
+		for _, id := range runningHere {
+			if l, ok := before[id]; ok {
+				holder = l.holder
+			}
+		}
+		var mid []string
+		for id, l := range before {
+			if holder != "" && l.holder == holder && l.step < steps && after[id] == l {
+				mid = append(mid, id)
+			}
+		}
+		if len(mid) > 0 {
+			return p, mid
+		}
+		// Between two jobs: let it go on and try again.
+		if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("no replica could be stopped in the middle of a job")
+	return nil, nil
+}
+
+// connect opens a connection to the replicas' database.
+func (rs *replicas) connect(t *testing.T) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), rs.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// lease is a running job's lease and progress, as the database has them.
+type lease struct {
+	holder    string
+	run, step int
+}
+
+// leases returns the running jobs' leases by job id.
+func (rs *replicas) leases(t *testing.T) map[string]lease {
+	t.Helper()
+	ctx := context.Background()
+	conn := rs.connect(t)
+	defer func() { _ = conn.Close(ctx) }()
+	rows, err := conn.Query(ctx, `SELECT id, coalesce(lease_holder, ''), run, step FROM corr2d_job WHERE status = 'running'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]lease{}
+	for rows.Next() {
+		var (
+			id string
+			l  lease
+		)
+		if err := rows.Scan(&id, &l.holder, &l.run, &l.step); err != nil {
+			t.Fatal(err)
+		}
+		out[id] = l
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// runs returns the run number of each of the jobs ids.
+func (rs *replicas) runs(t *testing.T, ids []string) map[string]int {
+	t.Helper()
+	ctx := context.Background()
+	conn := rs.connect(t)
+	defer func() { _ = conn.Close(ctx) }()
+	out := map[string]int{}
+	for _, id := range ids {
+		var run int
+		if err := conn.QueryRow(ctx, `SELECT run FROM corr2d_job WHERE id = $1`, id).Scan(&run); err != nil {
+			t.Fatal(err)
+		}
+		out[id] = run
+	}
+	return out
+}
+
+// labelled returns the values of label over a replica's series of name.
+func (p *process) labelled(t *testing.T, name, label string) []string {
+	t.Helper()
+	var out []string
+	prefix := name + "{" + label + "=\""
+	p.scrape(t, func(line string) bool {
+		if rest, ok := strings.CutPrefix(line, prefix); ok {
+			if v, _, ok := strings.Cut(rest, "\""); ok {
+				out = append(out, v)
+			}
+		}
+		return true
+	})
+	return out
+}
+
+// scrape calls each with the lines of a replica's /metrics until it
+// returns false.
+func (p *process) scrape(t *testing.T, each func(line string) bool) {
+	t.Helper()
+	resp, err := http.Get(p.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() && each(sc.Text()) {
+	}
+}
+
 // succeeded counts the jobs that succeeded, straight from the database.
 func (rs *replicas) succeeded(t *testing.T) int {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, rs.url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := rs.connect(t)
 	defer func() { _ = conn.Close(ctx) }()
 	var n int
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM corr2d_job WHERE status = 'succeeded'`).Scan(&n); err != nil {
@@ -94,24 +225,26 @@ func (rs *replicas) succeeded(t *testing.T) int {
 // metric reads one unlabelled sample from a replica's /metrics.
 func (p *process) metric(t *testing.T, name string) float64 {
 	t.Helper()
-	resp, err := http.Get(p.base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return f
+	var (
+		f     float64
+		found bool
+	)
+	p.scrape(t, func(line string) bool {
+		v, ok := strings.CutPrefix(line, name+" ")
+		if !ok {
+			return true
 		}
+		var err error
+		if f, err = strconv.ParseFloat(v, 64); err != nil {
+			t.Fatal(err)
+		}
+		found = true
+		return false
+	})
+	if !found {
+		t.Fatalf("%s not in /metrics", name)
 	}
-	t.Fatalf("%s not in /metrics", name)
-	return 0
+	return f
 }
 
 // TestReplicasShareJobsAndSurviveKill submits 200 jobs across two and three
@@ -155,8 +288,9 @@ func TestReplicasShareJobsAndSurviveKill(t *testing.T) {
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
-			// Kill a replica while it trains.
-			victim := rs.busy(t, deadline)
+			// Kill a replica in the middle of a job: frozen first, so that
+			// the database shows which of its jobs it left mid-run.
+			victim, midRun := rs.freezeMidJob(t, steps, deadline)
 			if err := victim.cmd.Process.Kill(); err != nil {
 				t.Fatal(err)
 			}
@@ -191,9 +325,17 @@ func TestReplicasShareJobsAndSurviveKill(t *testing.T) {
 			for _, p := range alive {
 				failovers += p.metric(t, "corr2d_job_failovers_total")
 			}
-			// The kill may land between two of the victim's jobs, when it
-			// holds none: then nothing needs resuming.
-			t.Logf("%d replicas: %v runs resumed after the kill", n, failovers)
+			t.Logf("%d replicas: %v runs resumed after the kill; the victim held %d jobs mid-run", n, failovers, len(midRun))
+			// Every job the victim left mid-run was finished by a later run,
+			// resumed elsewhere.
+			for id, run := range rs.runs(t, midRun) {
+				if run < 1 {
+					t.Errorf("job %s, left mid-run by the killed replica, succeeded in run %d, want a resumed run (>= 1)", id, run)
+				}
+			}
+			if failovers < 1 {
+				t.Errorf("the surviving replicas counted %v failovers, want at least 1", failovers)
+			}
 		})
 	}
 }
@@ -295,10 +437,7 @@ func TestCancelReachesAnotherReplica(t *testing.T) {
 // dumpUnfinished logs the jobs that have not ended, with their queue rows.
 func (rs *replicas) dumpUnfinished(t *testing.T) {
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, rs.url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := rs.connect(t)
 	defer func() { _ = conn.Close(ctx) }()
 	rows, err := conn.Query(ctx, `SELECT j.id, j.status, j.run, coalesce(j.lease_holder, ''), coalesce(j.lease_until::text, ''),
 		coalesce(r.state::text, ''), coalesce(r.args::text, ''), coalesce(r.attempted_by::text, '')
