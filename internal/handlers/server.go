@@ -258,8 +258,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.jobs.Ping(ctx); err != nil {
-		s.log.Warn("store unreachable", zap.Error(err))
-		s.writeError(w, r, &apiError{status: http.StatusServiceUnavailable, code: codeNotReady, detail: "the job store is unreachable"})
+		// The store's ping writes (SQLite) or connects (PostgreSQL): a full
+		// disk or a read-only file fails it as an unreachable server does.
+		s.log.Warn("store not ready", zap.Error(err))
+		s.writeError(w, r, &apiError{status: http.StatusServiceUnavailable, code: codeNotReady,
+			detail: "the job store cannot be reached or written"})
 		return
 	}
 	s.writeJSON(w, r, http.StatusOK, map[string]string{"status": "ready"})
