@@ -88,25 +88,45 @@ func main() {
 	}
 }
 
-func run(args []string, stdout io.Writer) error {
+// options are bench's command-line flags.
+type options struct {
+	reps   int
+	quick  bool
+	py     string
+	noPy   bool
+	method engine.Method
+	keep   *regexp.Regexp
+}
+
+func parseOptions(args []string) (options, error) {
+	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	reps := fs.Int("reps", 7, "timed repetitions after one warm-up; the median is reported")
-	quick := fs.Bool("quick", false, "only the 256 and 1024 single-channel sizes and the small layers")
-	py := fs.String("python", "/usr/bin/python3", "Python with PyTorch, scipy and OpenCV")
-	noPy := fs.Bool("nopython", false, "time the engine only")
+	fs.IntVar(&o.reps, "reps", 7, "timed repetitions after one warm-up; the median is reported")
+	fs.BoolVar(&o.quick, "quick", false, "only the 256 and 1024 single-channel sizes and the small layers")
+	fs.StringVar(&o.py, "python", "/usr/bin/python3", "Python with PyTorch, scipy and OpenCV")
+	fs.BoolVar(&o.noPy, "nopython", false, "time the engine only")
 	method := fs.String("method", "auto", "engine method: auto, direct or fft")
 	only := fs.String("only", "", "run only the workloads whose name matches this regular expression")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return o, err
 	}
 	keep, err := regexp.Compile(*only)
 	if err != nil {
-		return fmt.Errorf("-only: %w", err)
+		return o, fmt.Errorf("-only: %w", err)
 	}
 	methods := map[string]engine.Method{"auto": engine.MethodAuto, "direct": engine.MethodDirect, "fft": engine.MethodFFT}
 	m, ok := methods[*method]
 	if !ok {
-		return fmt.Errorf("unknown -method %q", *method)
+		return o, fmt.Errorf("unknown -method %q", *method)
+	}
+	o.keep, o.method = keep, m
+	return o, nil
+}
+
+func run(args []string, stdout io.Writer) error {
+	o, err := parseOptions(args)
+	if err != nil {
+		return err
 	}
 	dir, err := os.MkdirTemp("", "corr2d-bench")
 	if err != nil {
@@ -120,8 +140,36 @@ func run(args []string, stdout io.Writer) error {
 	}
 	defer e.Close()
 
+	ws := slices.DeleteFunc(workloads(o.quick), func(w *workload) bool { return !o.keep.MatchString(w.Name) })
+	for i, w := range ws {
+		var err error
+		if w.DType == "float32" {
+			err = runOurs[float32](e, w, dir, i, o.reps, o.method)
+		} else {
+			err = runOurs[float64](e, w, dir, i, o.reps, o.method)
+		}
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", w.Name, w.DType, err)
+		}
+		fmt.Fprintf(os.Stderr, "ours  %-28s %s %9.3f ms (%s)\n", w.Name, w.DType, w.oursMS, w.method)
+	}
+
+	py1 := map[string]pyResult{}
+	versions := "not run"
+	if !o.noPy {
+		if versions, err = runPython(o.py, dir, ws, o.reps, py1); err != nil {
+			return err
+		}
+	}
+	printTable(stdout, ws, py1, versions, o.reps)
+	return nil
+}
+
+// workloads are the table's rows, in order: single-channel valid rows for
+// each size, then the padded ones, then the layers and training steps.
+func workloads(quick bool) []*workload {
 	sizes := []int{256, 1024, 4096}
-	if *quick {
+	if quick {
 		sizes = sizes[:2]
 	}
 	var ws []*workload
@@ -134,14 +182,13 @@ func run(args []string, stdout io.Writer) error {
 			}
 			for _, k := range kernels {
 				flops := 2 * float64(n*n*k*k)
-				w := &workload{
+				ws = append(ws, &workload{
 					Name: fmt.Sprintf("1ch %dx%d k%d", n, n, k), DType: dt, Kind: "fwd",
 					XShape: [4]int{1, 1, n, n}, WShape: [4]int{1, 1, k, k},
 					Stride: [2]int{1, 1}, Scipy: true, single: true,
 					ScipyDirect: flops < scipyDirectMax,
 					TorchSkip:   torchSkip(dt, flops),
-				}
-				ws = append(ws, w)
+				})
 			}
 		}
 		ws = append(ws, paddedWorkloads(dt, sizes)...)
@@ -152,53 +199,38 @@ func run(args []string, stdout io.Writer) error {
 			&workload{Name: "train 512x512 k3", DType: dt, Kind: "train", XShape: [4]int{1, 1, 512, 512}, WShape: [4]int{1, 1, 3, 3}, Stride: [2]int{1, 1}},
 		)
 	}
-	ws = slices.DeleteFunc(ws, func(w *workload) bool { return !keep.MatchString(w.Name) })
+	return ws
+}
 
-	for i, w := range ws {
-		var err error
-		if w.DType == "float32" {
-			err = runOurs[float32](e, w, dir, i, *reps, m)
-		} else {
-			err = runOurs[float64](e, w, dir, i, *reps, m)
-		}
-		if err != nil {
-			return fmt.Errorf("%s %s: %w", w.Name, w.DType, err)
-		}
-		fmt.Fprintf(os.Stderr, "ours  %-28s %s %9.3f ms (%s)\n", w.Name, w.DType, w.oursMS, w.method)
+// runPython times PyTorch, scipy and OpenCV on the inputs runOurs wrote,
+// filling res by row, and returns the libraries' versions.
+func runPython(py, dir string, ws []*workload, reps int, res map[string]pyResult) (string, error) {
+	spec := filepath.Join(dir, "spec.json")
+	b, _ := json.Marshal(map[string]any{"reps": reps, "workloads": ws})
+	if err := os.WriteFile(spec, b, 0o600); err != nil {
+		return "", err
 	}
-
-	py1 := map[string]pyResult{}
-	versions := "not run"
-	if !*noPy {
-		spec := filepath.Join(dir, "spec.json")
-		b, _ := json.Marshal(map[string]any{"reps": *reps, "workloads": ws})
-		if err := os.WriteFile(spec, b, 0o600); err != nil {
-			return err
-		}
-		script := filepath.Join(dir, "ref.py")
-		if err := os.WriteFile(script, refPy, 0o600); err != nil {
-			return err
-		}
-		cmd := exec.CommandContext(context.Background(), *py, script, spec)
-		cmd.Stderr = os.Stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return fmt.Errorf("%s ref.py: %w", *py, err)
-		}
-		var res struct {
-			Torch, Scipy string
-			Results      []pyResult
-		}
-		if err := json.Unmarshal(out, &res); err != nil {
-			return fmt.Errorf("ref.py output: %w", err)
-		}
-		versions = "torch " + res.Torch + ", scipy " + res.Scipy
-		for _, r := range res.Results {
-			py1[r.Name+r.DType] = r
-		}
+	script := filepath.Join(dir, "ref.py")
+	if err := os.WriteFile(script, refPy, 0o600); err != nil {
+		return "", err
 	}
-	printTable(stdout, ws, py1, versions, *reps)
-	return nil
+	cmd := exec.CommandContext(context.Background(), py, script, spec)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("%s ref.py: %w", py, err)
+	}
+	var got struct {
+		Torch, Scipy string
+		Results      []pyResult
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		return "", fmt.Errorf("ref.py output: %w", err)
+	}
+	for _, r := range got.Results {
+		res[r.Name+r.DType] = r
+	}
+	return "torch " + got.Torch + ", scipy " + got.Scipy, nil
 }
 
 // paddedWorkloads are the single-channel "same" correlations with each
@@ -265,74 +297,87 @@ func runOurs[T engine.Float](e *engine.Engine, w *workload, dir string, i, reps 
 	}
 	cg := w.WShape[1]
 	w.flops = 2 * float64(w.WShape[2]*w.WShape[3]*cg) * float64(oshape[0]*oshape[1]*oshape[2]*oshape[3])
-	ctx := context.Background()
 
-	var step func() error
-	var out engine.Tensor[T]
-	switch w.Kind {
-	case "fwd":
-		step = func() error {
-			var st engine.Stats
-			o, err := engine.Conv2D(engine.WithStats(ctx, &st), e, engine.Interactive, x, k, nil, c)
-			// As in the Python loop, the last result dies once the next
-			// one is made; the service releases its results the same way.
-			engine.Release(e, out.Data)
-			out = o
-			w.method = methodName(&st)
-			return err
-		}
-	case "train":
+	if w.Kind == "train" {
 		w.flops *= 2 // forward and weight gradient
 		y := randTensor[T](r, oshape)
 		w.Y = filepath.Join(dir, fmt.Sprint(i, ".y"))
 		if err := writeRaw(w.Y, y.Data); err != nil {
 			return err
 		}
-		kk := engine.Tensor[T]{Shape: k.Shape, Data: slices.Clone(k.Data)}
-		step = func() error {
-			var st engine.Stats
-			sctx := engine.WithStats(ctx, &st)
-			yh, err := engine.Conv2D(sctx, e, engine.Background, x, kk, nil, c)
-			if err != nil {
-				return err
-			}
-			for j := range yh.Data {
-				yh.Data[j] = 2 * (yh.Data[j] - y.Data[j])
-			}
-			dk, err := engine.Conv2DWeightGrad(sctx, e, engine.Background, x, yh, k.Shape[2], k.Shape[3], c)
-			engine.Release(e, yh.Data)
-			if err != nil {
-				return err
-			}
-			for j := range kk.Data {
-				kk.Data[j] -= 1e-3 * dk.Data[j]
-			}
-			w.method = methodName(&st)
-			return nil
-		}
+		return timeSteps(w, trainStep(e, w, x, k, y, c), reps)
 	}
+	var out engine.Tensor[T]
+	if err := timeSteps(w, forwardStep(e, w, x, k, c, &out), reps); err != nil {
+		return err
+	}
+	w.Out = filepath.Join(dir, fmt.Sprint(i, ".out"))
+	return writeRaw(w.Out, out.Data)
+}
+
+// forwardStep is one interactive correlation, leaving its result in out.
+func forwardStep[T engine.Float](e *engine.Engine, w *workload, x, k engine.Tensor[T], c engine.Conv, out *engine.Tensor[T]) func() error {
+	return func() error {
+		var st engine.Stats
+		o, err := engine.Conv2D(engine.WithStats(context.Background(), &st), e, engine.Interactive, x, k, nil, c)
+		// As in the Python loop, the last result dies once the next one
+		// is made; the service releases its results the same way.
+		engine.Release(e, out.Data)
+		*out = o
+		w.method = methodName(&st)
+		return err
+	}
+}
+
+// trainStep is one SGD step of squared loss on target y: the forward
+// correlation, the weight gradient and the update, as a training job runs.
+func trainStep[T engine.Float](e *engine.Engine, w *workload, x, k, y engine.Tensor[T], c engine.Conv) func() error {
+	kk := engine.Tensor[T]{Shape: k.Shape, Data: slices.Clone(k.Data)}
+	return func() error {
+		var st engine.Stats
+		sctx := engine.WithStats(context.Background(), &st)
+		yh, err := engine.Conv2D(sctx, e, engine.Background, x, kk, nil, c)
+		if err != nil {
+			return err
+		}
+		for j := range yh.Data {
+			yh.Data[j] = 2 * (yh.Data[j] - y.Data[j])
+		}
+		dk, err := engine.Conv2DWeightGrad(sctx, e, engine.Background, x, yh, k.Shape[2], k.Shape[3], c)
+		engine.Release(e, yh.Data)
+		if err != nil {
+			return err
+		}
+		for j := range kk.Data {
+			kk.Data[j] -= 1e-3 * dk.Data[j]
+		}
+		w.method = methodName(&st)
+		return nil
+	}
+}
+
+// timeSteps runs step once as a warm-up, then timedRuns times, and records
+// the median in w. A warm-up over 2 s is the figure itself.
+func timeSteps(w *workload, step func() error, reps int) error {
 	t0 := time.Now()
 	if err := step(); err != nil {
 		return err
 	}
-	if first := time.Since(t0); first > 2*time.Second {
+	first := time.Since(t0)
+	if first > 2*time.Second {
 		w.oursMS, w.oursN = ms(first), 1
-	} else {
-		ts := make([]time.Duration, timedRuns(first, reps))
-		for j := range ts {
-			t0 := time.Now()
-			if err := step(); err != nil {
-				return err
-			}
-			ts[j] = time.Since(t0)
+		return nil
+	}
+	ts := make([]time.Duration, timedRuns(first, reps))
+	for j := range ts {
+		t0 := time.Now()
+		if err := step(); err != nil {
+			return err
 		}
-		slices.Sort(ts)
-		w.oursMS, w.oursN = ms(ts[len(ts)/2]), len(ts)
+		ts[j] = time.Since(t0)
 	}
-	if w.Kind == "fwd" {
-		w.Out = filepath.Join(dir, fmt.Sprint(i, ".out"))
-		return writeRaw(w.Out, out.Data)
-	}
+	slices.Sort(ts)
+	w.oursMS, w.oursN = ms(ts[len(ts)/2]), len(ts)
 	return nil
 }
 
