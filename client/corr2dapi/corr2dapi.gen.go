@@ -642,7 +642,9 @@ type HealthStatus string
 // job has none of `started_at`, `finished_at` or `error`; a running job
 // has `started_at`; a finished job has `finished_at` (and `started_at`
 // unless it was canceled or failed before a worker took it); only a
-// failed job has `error`, and it always does. The weights are framed as
+// failed job has `error`, and it always does. An active job that waits
+// because the store could not be written has `paused_reason` and
+// `paused_since`. The weights are framed as
 // the client framed the problem: `kernel` and `init_kernel` are
 // kh x kw when `request.input` is 2-D and O x (C/groups) x kh x kw
 // otherwise; `bias` and `init_bias` are present exactly when
@@ -676,6 +678,16 @@ type Job struct {
 
 	// Loss The most recently recorded loss, that of the parameters before update `step`; absent until a loss has been recorded.
 	Loss *float32 `json:"loss,omitempty"`
+
+	// PausedReason Why the job waits at its last checkpoint: the store could not
+	// record its progress, its start or its end (a full disk, an
+	// unwritable store). The job runs again from that checkpoint once
+	// the store can write, and the field goes away. Present only on a
+	// queued or running job, as seen by the replica that paused it.
+	PausedReason *string `json:"paused_reason,omitempty"`
+
+	// PausedSince When the job was paused; present exactly when `paused_reason` is.
+	PausedSince *time.Time `json:"paused_since,omitempty"`
 
 	// Request The TrainRequest a job runs, as submitted and with every default
 	// filled in. The tensors (`input`, `target`, `init`) are shown by shape
@@ -1762,6 +1774,16 @@ type CancelJob200JSONResponseBody struct {
 	// Loss The most recently recorded loss, that of the parameters before update `step`; absent until a loss has been recorded.
 	Loss *float32 `json:"loss,omitempty"`
 
+	// PausedReason Why the job waits at its last checkpoint: the store could not
+	// record its progress, its start or its end (a full disk, an
+	// unwritable store). The job runs again from that checkpoint once
+	// the store can write, and the field goes away. Present only on a
+	// queued or running job, as seen by the replica that paused it.
+	PausedReason *string `json:"paused_reason,omitempty"`
+
+	// PausedSince When the job was paused; present exactly when `paused_reason` is.
+	PausedSince *time.Time `json:"paused_since,omitempty"`
+
 	// Request The TrainRequest a job runs, as submitted and with every default
 	// filled in. The tensors (`input`, `target`, `init`) are shown by shape
 	// and dtype only; their values are at /jobs/{id}/input and
@@ -2388,6 +2410,20 @@ func (t Job) MarshalJSON() ([]byte, error) {
 		}
 	}
 
+	if t.PausedReason != nil {
+		object["paused_reason"], err = json.Marshal(t.PausedReason)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'paused_reason': %w", err)
+		}
+	}
+
+	if t.PausedSince != nil {
+		object["paused_since"], err = json.Marshal(t.PausedSince)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'paused_since': %w", err)
+		}
+	}
+
 	object["request"], err = json.Marshal(t.Request)
 	if err != nil {
 		return nil, fmt.Errorf("error marshaling 'request': %w", err)
@@ -2490,6 +2526,20 @@ func (t *Job) UnmarshalJSON(b []byte) error {
 		err = json.Unmarshal(raw, &t.Loss)
 		if err != nil {
 			return fmt.Errorf("error reading 'loss': %w", err)
+		}
+	}
+
+	if raw, found := object["paused_reason"]; found {
+		err = json.Unmarshal(raw, &t.PausedReason)
+		if err != nil {
+			return fmt.Errorf("error reading 'paused_reason': %w", err)
+		}
+	}
+
+	if raw, found := object["paused_since"]; found {
+		err = json.Unmarshal(raw, &t.PausedSince)
+		if err != nil {
+			return fmt.Errorf("error reading 'paused_since': %w", err)
 		}
 	}
 
@@ -3904,6 +3954,20 @@ func (t CancelJob200JSONResponseBody) MarshalJSON() ([]byte, error) {
 		}
 	}
 
+	if t.PausedReason != nil {
+		object["paused_reason"], err = json.Marshal(t.PausedReason)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'paused_reason': %w", err)
+		}
+	}
+
+	if t.PausedSince != nil {
+		object["paused_since"], err = json.Marshal(t.PausedSince)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'paused_since': %w", err)
+		}
+	}
+
 	object["request"], err = json.Marshal(t.Request)
 	if err != nil {
 		return nil, fmt.Errorf("error marshaling 'request': %w", err)
@@ -4006,6 +4070,20 @@ func (t *CancelJob200JSONResponseBody) UnmarshalJSON(b []byte) error {
 		err = json.Unmarshal(raw, &t.Loss)
 		if err != nil {
 			return fmt.Errorf("error reading 'loss': %w", err)
+		}
+	}
+
+	if raw, found := object["paused_reason"]; found {
+		err = json.Unmarshal(raw, &t.PausedReason)
+		if err != nil {
+			return fmt.Errorf("error reading 'paused_reason': %w", err)
+		}
+	}
+
+	if raw, found := object["paused_since"]; found {
+		err = json.Unmarshal(raw, &t.PausedSince)
+		if err != nil {
+			return fmt.Errorf("error reading 'paused_since': %w", err)
 		}
 	}
 

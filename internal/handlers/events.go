@@ -299,7 +299,7 @@ func (s *Server) waitForChange(ctx context.Context, j jobs.Job, d time.Duration)
 		if err != nil {
 			return j, err
 		}
-		if now.Step != j.Step || now.Status != j.Status {
+		if now.Step != j.Step || now.Status != j.Status || (now.Paused == nil) != (j.Paused == nil) {
 			return now, nil
 		}
 	}

@@ -34,17 +34,19 @@ func TestMain(m *testing.M) {
 }
 
 type fixture struct {
-	srv *handlers.Server
-	eng *engine.Engine
-	reg *prometheus.Registry
-	v   *apitest.Validator
+	srv   *handlers.Server
+	eng   *engine.Engine
+	reg   *prometheus.Registry
+	v     *apitest.Validator
+	store *sqlite.Store
 }
 
 type options struct {
 	engine  engine.Config
 	limits  handlers.Limits
 	handler handlers.Config // its Limits are options.limits
-	log     *zap.Logger     // default: the test's log
+	jobs    jobs.Config
+	log     *zap.Logger // default: the test's log
 }
 
 func newFixture(t testing.TB, o options) *fixture {
@@ -66,7 +68,7 @@ func newFixture(t testing.TB, o options) *fixture {
 	if log == nil {
 		log = zaptest.NewLogger(t)
 	}
-	runner, err := jobs.New(context.Background(), jobs.Config{}, store, store.DB(), eng, log, reg)
+	runner, err := jobs.New(context.Background(), o.jobs, store, store.DB(), eng, log, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +94,7 @@ func newFixture(t testing.TB, o options) *fixture {
 			t.Error(err)
 		}
 	})
-	return &fixture{srv: srv, eng: eng, reg: reg, v: apitest.NewValidator(t)}
+	return &fixture{srv: srv, eng: eng, reg: reg, v: apitest.NewValidator(t), store: store}
 }
 
 // do sends one request through the handler and validates the exchange

@@ -29,6 +29,10 @@ type jobJSON struct {
 	InitBias   []float64       `json:"init_bias,omitempty"`
 	Request    json.RawMessage `json:"request"`
 	Error      string          `json:"error,omitempty"`
+	// PausedReason and PausedSince say why an active job waits at its last
+	// checkpoint: the store could not be written.
+	PausedReason string     `json:"paused_reason,omitempty"`
+	PausedSince  *time.Time `json:"paused_since,omitempty"`
 }
 
 // jobView shows the weights as the client framed the problem: kh×kw for a
@@ -40,11 +44,16 @@ func jobView(j jobs.Job) jobJSON {
 		}
 		return t
 	}
-	return jobJSON{
+	v := jobJSON{
 		ID: j.ID, Status: j.Status, CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt,
 		Step: j.Step, Steps: j.Spec.Steps, Loss: j.Loss, Kernel: shape(j.Weight), Bias: j.Bias,
 		InitKernel: shape(j.InitWeight), InitBias: j.InitBias, Request: requestView(j), Error: j.Error,
 	}
+	if j.Paused != nil {
+		since := j.Paused.Since
+		v.PausedReason, v.PausedSince = j.Paused.Reason, &since
+	}
+	return v
 }
 
 // getJob answers GET /jobs/{id}, after waiting for a change if ?wait= asks.

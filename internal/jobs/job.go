@@ -92,6 +92,17 @@ type Job struct {
 	// Run numbers the job's runs: a run that starts supersedes the ones
 	// before it, whose checkpoints are then refused.
 	Run int
+	// Paused, when set, says why an active job waits at its last
+	// checkpoint. It is never stored (the store could not be written, by
+	// definition): the runner that paused the job holds it in memory.
+	Paused *Pause
+}
+
+// Pause is why an active job waits: the store could not record its
+// progress, its start or its end, and the queue runs it again later.
+type Pause struct {
+	Reason string
+	Since  time.Time
 }
 
 // LossPoint is the loss recorded at one step: the loss before that step's

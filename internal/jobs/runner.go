@@ -107,6 +107,7 @@ type Runner struct {
 
 	mu      sync.Mutex
 	running map[string]localRun // jobs this process is working
+	paused  map[string]Pause    // active jobs waiting for the store to write
 	leases  *leaseLoop
 }
 
@@ -148,6 +149,7 @@ func New(ctx context.Context, cfg Config, store Store, db any, eng *engine.Engin
 		cfg: cfg, store: store, eng: eng, log: log, metrics: m,
 		now:     func() time.Time { return time.Now().UTC() },
 		running: map[string]localRun{},
+		paused:  map[string]Pause{},
 		steps:   make(chan struct{}, cfg.StepSlots),
 	}
 	workers := river.NewWorkers()
@@ -350,11 +352,69 @@ func (r *Runner) Prune(ctx context.Context) (int, error) {
 	}
 }
 
-// Get returns one job.
-func (r *Runner) Get(ctx context.Context, id string) (Job, error) { return r.store.Get(ctx, id) }
+// Get returns one job, with the reason it is paused if this runner paused
+// it.
+func (r *Runner) Get(ctx context.Context, id string) (Job, error) {
+	j, err := r.store.Get(ctx, id)
+	if err != nil {
+		return Job{}, err
+	}
+	one := []Job{j}
+	r.overlay(one)
+	return one[0], nil
+}
 
-// List returns a page of jobs.
-func (r *Runner) List(ctx context.Context, f ListFilter) ([]Job, error) { return r.store.List(ctx, f) }
+// List returns a page of jobs, with the reasons of those this runner
+// paused.
+func (r *Runner) List(ctx context.Context, f ListFilter) ([]Job, error) {
+	page, err := r.store.List(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	r.overlay(page)
+	return page, nil
+}
+
+// overlay sets Paused on the active jobs of page that this runner paused,
+// and forgets the pauses of jobs that ended elsewhere (canceled through
+// another replica, say).
+func (r *Runner) overlay(page []Job) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.paused) == 0 {
+		return
+	}
+	for i, j := range page {
+		p, ok := r.paused[j.ID]
+		switch {
+		case !ok:
+		case j.Status.Active():
+			page[i].Paused = &p
+		default:
+			delete(r.paused, j.ID)
+		}
+	}
+}
+
+// pause records why job id waits at its last checkpoint; a job paused
+// again keeps the time it was first paused.
+func (r *Runner) pause(id, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p, ok := r.paused[id]
+	if !ok {
+		p.Since = r.now()
+	}
+	p.Reason = reason
+	r.paused[id] = p
+}
+
+// unpause forgets the pause of job id, once the store has written for it.
+func (r *Runner) unpause(id string) {
+	r.mu.Lock()
+	delete(r.paused, id)
+	r.mu.Unlock()
+}
 
 // Losses returns a page of a job's loss history.
 func (r *Runner) Losses(ctx context.Context, id string, afterStep, limit int) ([]LossPoint, error) {
@@ -417,6 +477,7 @@ func (r *Runner) finish(ctx context.Context, id string, st Status, msg string) (
 	if err != nil {
 		return Job{}, err
 	}
+	r.unpause(id)
 	r.metrics.finished.WithLabelValues(string(st)).Inc()
 	r.metrics.losses.end(id)
 	r.log.Info("job finished", zap.String("job_id", id), zap.String("status", string(st)),
@@ -443,8 +504,10 @@ func (r *Runner) work(ctx context.Context, id string, run int) error {
 	case errors.Is(err, ErrNotFound):
 		return river.JobCancel(err)
 	case err != nil:
+		r.pause(id, "could not start: "+err.Error())
 		return err // River retries
 	}
+	r.unpause(id)
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	defer r.track(id, stop, since)()
@@ -469,17 +532,30 @@ func (r *Runner) work(ctx context.Context, id string, run int) error {
 		r.log.Info("job interrupted", zap.String("job_id", id), zap.Int("run", run))
 		return nil
 	case retry:
+		r.pause(id, (&storeFailure{err: err}).Error())
 		return err
 	case status == "":
 		return nil
 	}
-	if _, err := r.finish(sctx, id, status, msg); err != nil && !errors.Is(err, ErrNotActive) {
+	if _, ferr := r.finish(sctx, id, status, msg); ferr != nil && !errors.Is(ferr, ErrNotActive) {
 		// The store cannot write even that: the job keeps its last
 		// checkpoint and the queue runs it again later.
-		r.log.Error("job paused: the store cannot write", zap.String("job_id", id), zap.String("reason", msg), zap.Error(err))
-		return err
+		r.log.Error("job paused: the store cannot write", zap.String("job_id", id), zap.String("reason", msg), zap.Error(ferr))
+		r.pause(id, pauseReason(err, status, ferr))
+		return ferr
 	}
 	return nil
+}
+
+// pauseReason says why a job whose run ended with err could not be
+// recorded as status: the checkpoint that failed, when one did, or else
+// the failed write of the status.
+func pauseReason(err error, status Status, ferr error) string {
+	var store *storeFailure
+	if errors.As(err, &store) {
+		return store.Error()
+	}
+	return fmt.Sprintf("could not record the job as %s: %v", status, ferr)
 }
 
 // outcome says what the end of a run means for its job: a terminal status
@@ -561,6 +637,9 @@ func runSteps[T engine.Float](ctx context.Context, r *Runner, j Job) error {
 		err := r.store.Save(sctx, j.ID, Checkpoint{Run: j.Run, Step: step, Weight: st.Weight, Bias: st.Bias, State: st.Opt, Losses: pending})
 		pending = pending[:0]
 		lastSave = time.Now()
+		if err == nil {
+			r.unpause(j.ID)
+		}
 		return err
 	}
 	for step := j.Step + 1; step <= j.Spec.Steps; step++ {

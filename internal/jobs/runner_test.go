@@ -538,8 +538,8 @@ func TestUnwritableStorePausesTheJobAndIsNotReady(t *testing.T) {
 		t.Errorf("Ping once writes work = %v", err)
 	}
 	done := waitFor(t, s, j.ID, ended)
-	if done.Status != jobs.StatusSucceeded || done.Step != 10_000 {
-		t.Fatalf("job after the store recovered = %s at %d (%s), want succeeded", done.Status, done.Step, done.Error)
+	if done.Status != jobs.StatusSucceeded || done.Step != 10_000 || done.Paused != nil {
+		t.Fatalf("job after the store recovered = %s at %d (%s, paused %v), want succeeded", done.Status, done.Step, done.Error, done.Paused)
 	}
 	pts, err := s.runner.Losses(ctx, j.ID, 0, 10000)
 	if err != nil || len(pts) != 10000 || pts[9999].Step != 10000 {
