@@ -46,13 +46,17 @@ type options struct {
 	limits  handlers.Limits
 	handler handlers.Config // its Limits are options.limits
 	jobs    jobs.Config
+	dir     string      // the store's data dir; default: a temporary one
 	log     *zap.Logger // default: the test's log
 }
 
 func newFixture(t testing.TB, o options) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, t.TempDir())
+	if o.dir == "" {
+		o.dir = t.TempDir()
+	}
+	store, err := sqlite.Open(ctx, o.dir)
 	if err != nil {
 		t.Fatal(err)
 	}

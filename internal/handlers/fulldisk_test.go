@@ -1,0 +1,99 @@
+//go:build linux
+
+package handlers_test
+
+import (
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/corr2d/corr2d/internal/jobs"
+)
+
+// mountTmpfs mounts a tmpfs of size bytes on a fresh directory and
+// unmounts it at the end of the test (after the cleanups registered later,
+// such as the store's). Without the right to mount it skips, except that
+// under CI=true a failure other than a permission one fails the test.
+func mountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	dir := t.TempDir()
+	err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size)
+	switch {
+	case errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES):
+		t.Skipf("cannot mount a tmpfs here (%v): needs root", err)
+	case err != nil && os.Getenv("CI") == "true":
+		t.Fatalf("mount tmpfs: %v", err)
+	case err != nil:
+		t.Skipf("cannot mount a tmpfs here: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dir, 0); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
+	return dir
+}
+
+// fill writes zeros to a file in dir until the file system is full.
+func fill(t *testing.T, dir string) string {
+	t.Helper()
+	name := filepath.Join(dir, "filler")
+	f, err := os.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 64<<10)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatal(errors.Join(err, f.Close()))
+			}
+			if err := f.Close(); err != nil && !errors.Is(err, syscall.ENOSPC) {
+				t.Fatal(err)
+			}
+			return name
+		}
+	}
+}
+
+// A data dir on a real file system that fills up while a job trains: the
+// job ends failed with the reason, or waits paused with it; /readyz
+// answers 503 while the store cannot write, and 200 once room is freed.
+func TestFullDiskFailsOrPausesTheJobAndIsNotReady(t *testing.T) {
+	dir := mountTmpfs(t, "8m")
+	f := newFixture(t, options{dir: dir, jobs: jobs.Config{CheckpointEvery: time.Millisecond}})
+	id := submitEdgeJob(t, f, 1_000_000)
+	pollJob(t, f, id, "made progress", func(j pausedView) bool { return j.Step > 0 })
+	filler := fill(t, dir)
+	j := pollJob(t, f, id, "failed or paused", func(j pausedView) bool { return j.Status == "failed" || j.PausedReason != "" })
+	why := j.Error + j.PausedReason
+	t.Logf("job on a full disk: %s at step %d, error %q, paused %q", j.Status, j.Step, j.Error, j.PausedReason)
+	if !strings.Contains(why, "could not") || !strings.Contains(why, "full") {
+		t.Errorf("job on a full disk = %+v, want failed or paused: could not ..., full", j)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for f.do(t, http.MethodGet, "/readyz", "").Code != http.StatusServiceUnavailable {
+		if time.Now().After(deadline) {
+			t.Fatal("GET /readyz on a full disk never answered 503")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for f.do(t, http.MethodGet, "/readyz", "").Code != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("GET /readyz once room was freed never answered 200")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if j.Status != "failed" {
+		f.do(t, http.MethodPost, "/jobs/"+id+"/cancel", "")
+	}
+}
