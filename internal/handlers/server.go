@@ -83,7 +83,8 @@ type Config struct {
 	// Access is who may do what; its zero value runs the server open.
 	Access Access
 	// MaxDecodes bounds the requests that decode their bodies at once
-	// (default GOMAXPROCS); DecodeWait is how long one waits for a turn
+	// (default GOMAXPROCS-1, at least 1, so that one processor is left for
+	// the probes and the job routes however many decode); DecodeWait is how long one waits for a turn
 	// before its 503 (default 1s).
 	MaxDecodes int
 	DecodeWait time.Duration
@@ -117,7 +118,7 @@ func (c Config) withDefaults() Config {
 		c.EventRetry = time.Second
 	}
 	if c.MaxDecodes <= 0 {
-		c.MaxDecodes = runtime.GOMAXPROCS(0)
+		c.MaxDecodes = max(1, runtime.GOMAXPROCS(0)-1)
 	}
 	if c.DecodeWait <= 0 {
 		c.DecodeWait = time.Second
