@@ -82,11 +82,15 @@ func (rs *replicas) busy(t *testing.T, deadline time.Time) *process {
 // comes from its corr2d_job_running series, read just before the stop;
 // the database then gives their lease holder, and every running job of
 // that holder whose step stands still is one it left mid-run. Jobs are
-// short, so the moment may not come: after tries attempts it returns a
-// replica that is training, frozen, with no jobs.
-func (rs *replicas) freezeMidJob(t *testing.T, steps, tries int, deadline time.Time) (*process, []string) {
+// short, so the moment may not come: after tries attempts, or once
+// lastTry jobs have succeeded (the rest of the work must outlast the kill),
+// it returns a replica that is training, frozen, with no jobs.
+func (rs *replicas) freezeMidJob(t *testing.T, steps, tries, lastTry int, deadline time.Time) (*process, []string) {
 	t.Helper()
 	for range tries {
+		if rs.succeeded(t) >= lastTry {
+			break
+		}
 		p := rs.busy(t, deadline)
 		runningHere := p.labelled(t, "corr2d_job_running", "job_id")
 		if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
@@ -295,7 +299,10 @@ func TestReplicasShareJobsAndSurviveKill(t *testing.T) {
 			}
 			// Kill a replica in the middle of a job: frozen first, so that
 			// the database shows which of its jobs it left mid-run.
-			victim, midRun := rs.freezeMidJob(t, steps, 20, deadline)
+			// Each try freezes a replica for 200 ms and the other half of the
+			// jobs takes only seconds, so the tries stop while a quarter of
+			// the work remains: a kill must still land among running jobs.
+			victim, midRun := rs.freezeMidJob(t, steps, 20, seeds+jobs*3/4, deadline)
 			if err := victim.cmd.Process.Kill(); err != nil {
 				t.Fatal(err)
 			}
