@@ -241,6 +241,32 @@ func (c LossChunk) Truncate(step int) (LossChunk, bool, error) {
 	return LossChunks(pts[:step-c.First])[0], true, nil
 }
 
+// ChunkRows is what ScanLosses reads of a query's result: database/sql's
+// rows and pgx's both have it.
+type ChunkRows interface {
+	Next() bool
+	Scan(dest ...any) error
+}
+
+// ScanLosses reads rows of (first step, last step, data) chunks in step
+// order and returns up to limit points with step > afterStep, reading no
+// further chunk once the page is full. The caller checks the rows' error.
+func ScanLosses(rows ChunkRows, afterStep, limit int) ([]LossPoint, error) {
+	out := []LossPoint{}
+	for len(out) < limit && rows.Next() {
+		var ch LossChunk
+		if err := rows.Scan(&ch.First, &ch.Last, &ch.Data); err != nil {
+			return nil, err
+		}
+		page, err := PageLosses([]LossChunk{ch}, afterStep, limit-len(out))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+	}
+	return out, nil
+}
+
 // PageLosses returns up to limit points with step > afterStep from chunks
 // in step order.
 func PageLosses(chunks []LossChunk, afterStep, limit int) ([]LossPoint, error) {

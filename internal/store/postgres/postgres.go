@@ -411,21 +411,12 @@ func (s *Store) Losses(ctx context.Context, id string, afterStep, limit int) ([]
 	if err != nil {
 		return nil, fmt.Errorf("postgres: losses of %s: %w", id, err)
 	}
-	defer rows.Close()
-	out := []jobs.LossPoint{}
-	for len(out) < limit && rows.Next() {
-		var ch jobs.LossChunk
-		if err := rows.Scan(&ch.First, &ch.Last, &ch.Data); err != nil {
-			return nil, fmt.Errorf("postgres: losses of %s: %w", id, err)
-		}
-		page, err := jobs.PageLosses([]jobs.LossChunk{ch}, afterStep, limit-len(out))
-		if err != nil {
-			return nil, fmt.Errorf("postgres: losses of %s: %w", id, err)
-		}
-		out = append(out, page...)
-	}
+	out, err := jobs.ScanLosses(rows, afterStep, limit)
 	rows.Close()
-	if err := rows.Err(); err != nil {
+	if err == nil {
+		err = rows.Err()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("postgres: losses of %s: %w", id, err)
 	}
 	if len(out) == 0 {

@@ -637,19 +637,11 @@ func (s *Store) Losses(ctx context.Context, id string, afterStep, limit int) ([]
 		return nil, fmt.Errorf("sqlite: losses of %s: %w", id, err)
 	}
 	defer rows.Close()
-	out := []jobs.LossPoint{}
-	for rows.Next() && len(out) < limit {
-		var ch jobs.LossChunk
-		if err := rows.Scan(&ch.First, &ch.Last, &ch.Data); err != nil {
-			return nil, fmt.Errorf("sqlite: losses of %s: %w", id, err)
-		}
-		page, err := jobs.PageLosses([]jobs.LossChunk{ch}, afterStep, limit-len(out))
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: losses of %s: %w", id, err)
-		}
-		out = append(out, page...)
+	out, err := jobs.ScanLosses(rows, afterStep, limit)
+	if err == nil {
+		err = rows.Err()
 	}
-	if err := rows.Err(); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: losses of %s: %w", id, err)
 	}
 	return out, nil
