@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/corr2d/corr2d/internal/tensor"
 	"github.com/corr2d/corr2d/internal/train"
@@ -73,12 +74,20 @@ func DecodeTensor(b []byte) (shape []int, data []float64, rest []byte, err error
 	}
 	b = b[4:]
 	shape = make([]int, rank)
-	n := 1
 	for i := range shape {
 		shape[i] = int(binary.LittleEndian.Uint32(b[4*i:]))
-		n *= shape[i]
-		if n > len(b) {
-			return nil, nil, nil, corrupt("tensor of shape %v in %d bytes", shape[:i+1], len(b))
+	}
+	// A zero extent makes the tensor empty whatever the others are; else
+	// the running product only grows, so it is held to the bytes there are
+	// as it goes, before it can overflow.
+	n := 0
+	if !slices.Contains(shape, 0) {
+		n = 1
+		for i, d := range shape {
+			n *= d
+			if n > len(b) {
+				return nil, nil, nil, corrupt("tensor of shape %v in %d bytes", shape[:i+1], len(b))
+			}
 		}
 	}
 	b = b[4*rank:]
