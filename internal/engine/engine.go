@@ -120,7 +120,8 @@ type Engine struct {
 
 	closeOnce sync.Once
 	metrics   *metrics
-	recycled  recycler // results handed back by Release
+	recycled  recycler // results handed back by Release, and the FFT path's spectra
+	fftPlans  fftPlans // the FFT path's plans, by length
 
 	// hook, if set, runs on the worker just before each band; tests use it
 	// to hold a worker busy or to record the order bands run in.

@@ -168,6 +168,7 @@ func fftPlaneWork(P, Q int) float64 {
 // fftPlan is what both rounds of a Conv2D request on the FFT path share:
 // the geometry, the tiling and the kernels' spectra.
 type fftPlan[T Float] struct {
+	e     *Engine
 	x     padded[T] // sw == 1 layout
 	hn    int
 	wn    int
@@ -208,19 +209,27 @@ type transforms struct {
 	offs []int // specOffsets(p, q/2)
 }
 
+// transforms returns a band's transforms, with buffers from the engine's
+// recycler; the band hands them back with release.
 func (j *fftPlan[T]) transforms() *transforms {
-	return &transforms{
-		row: newRFFT(j.t.q), col: newCFFT(j.t.p),
-		z:    make([]complex128, j.t.q/2*specBlock),
-		work: make([]complex128, max(j.t.p, j.t.q/2)*specBlock),
+	tr := &transforms{
+		z:    spectra(j.e, j.t.q/2*specBlock),
+		work: spectra(j.e, max(j.t.p, j.t.q/2)*specBlock),
 		rows: make([]int, 0, specBlock),
-		offs: specOffsets(j.t.p, j.t.q/2),
 	}
+	tr.row, tr.col, tr.offs = j.e.fftPlans.plans(j.t.p, j.t.q)
+	return tr
+}
+
+func (tr *transforms) release(e *Engine) {
+	releaseSpectra(e, tr.z)
+	releaseSpectra(e, tr.work)
 }
 
 func (j fftKernels[T]) units(ctx context.Context, lo, hi int) error {
 	done := ctx.Done()
 	tr := j.transforms()
+	defer tr.release(j.e)
 	size := j.t.spectrum()
 	row := make([]float64, j.t.q)
 	for u := lo; u < hi; u++ {
@@ -253,13 +262,28 @@ type tileScratch struct {
 	xs, acc []complex128
 }
 
+// releaseScratch hands the buffers of every tileScratch in spare back to
+// the recycler, once no band runs.
+func releaseScratch(e *Engine, spare chan *tileScratch) {
+	for {
+		select {
+		case s := <-spare:
+			s.tr.release(e)
+			releaseSpectra(e, s.xs)
+			releaseSpectra(e, s.acc)
+		default:
+			return
+		}
+	}
+}
+
 func (j fftTiles[T]) units(ctx context.Context, lo, hi int) error {
 	var s *tileScratch
 	select {
 	case s = <-j.spare:
 	default:
 		size := j.t.spectrum()
-		s = &tileScratch{tr: j.transforms(), xs: make([]complex128, j.c*size), acc: make([]complex128, size)}
+		s = &tileScratch{tr: j.transforms(), xs: spectra(j.e, j.c*size), acc: spectra(j.e, size)}
 	}
 	defer func() {
 		select {
@@ -341,6 +365,15 @@ func forward2D[R Float](tr *transforms, t fftTiling, spec []complex128, hr int, 
 		}
 		tr.row.forward(spec, t.p, tr.rows, tr.z, tr.work, specBlock, tr.offs)
 	}
+	// The last block's columns past q/2 hold no coefficient; they are
+	// cleared, not left stale from a recycled buffer, although no result
+	// reads them (each column is transformed on its own).
+	if k := t.q/2 + 1; k%specBlock != 0 {
+		last := specAt(t.p, 0, k)
+		for r := range hr {
+			clear(spec[last+r*specBlock : last-k%specBlock+(r+1)*specBlock])
+		}
+	}
 	blocks := len(spec) / (t.p * specBlock)
 	for b := range blocks {
 		blk := spec[b*t.p*specBlock : (b+1)*t.p*specBlock]
@@ -410,7 +443,7 @@ func conv2dTiled[T Float](ctx context.Context, e *Engine, p Priority, x, w Tenso
 	}
 	defer release()
 	j := &fftPlan[T]{
-		x: xp, hn: g.hn, wn: g.wn,
+		e: e, x: xp, hn: g.hn, wn: g.wn,
 		w: w.Data, kh: kh, kw: kw, dh: g.dh, dw: g.dw,
 		n: g.in[0], c: g.in[1], cg: cg, o: O, og: O / g.groups,
 		ho: g.out[2], wo: g.out[3], sh: g.sh, sw: g.sw,
@@ -419,7 +452,8 @@ func conv2dTiled[T Float](ctx context.Context, e *Engine, p Priority, x, w Tenso
 	if c.Convolve {
 		j.w = flipped(w)
 	}
-	j.ks = make([]complex128, O*cg*t.spectrum())
+	j.ks = spectra(e, O*cg*t.spectrum())
+	defer releaseSpectra(e, j.ks)
 	units := O * cg
 	if err := e.run(ctx, p, fftKernels[T]{j}, units, e.bands(units, 1, perPlane), float64(units)*float64(perPlane)); err != nil {
 		return Tensor[T]{}, err
@@ -428,6 +462,7 @@ func conv2dTiled[T Float](ctx context.Context, e *Engine, p Priority, x, w Tenso
 	perTile := (g.in[1] + O) * perPlane
 	bands := e.bands(tiles, 1, perTile)
 	j.spare = make(chan *tileScratch, bands)
+	defer releaseScratch(e, j.spare)
 	if err := e.run(ctx, p, fftTiles[T]{j}, tiles, bands, float64(tiles)*float64(perTile)); err != nil {
 		return Tensor[T]{}, err
 	}

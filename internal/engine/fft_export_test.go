@@ -1,6 +1,9 @@
 package engine
 
-import "context"
+import (
+	"context"
+	"math"
+)
 
 // Conv2DTiles runs Conv2D on the FFT path with transforms of at most maxP
 // on a side (unless one tile must be larger), so that tests can make the
@@ -14,4 +17,26 @@ func Conv2DTiles[T Float](ctx context.Context, e *Engine, x, w Tensor[T], bias [
 	t := fftTile(g, maxP)
 	out, err := conv2dTiled(ctx, e, Interactive, x, w, bias, g, c, t)
 	return out, t.ty * t.tx, err
+}
+
+// PoisonSpectra sets every value of the spectrum buffers e's recycler
+// holds to NaN, so that a test can tell whether stale contents show
+// through, and returns how many buffers it poisoned.
+func PoisonSpectra(e *Engine) int {
+	e.recycled.mu.Lock()
+	defer e.recycled.mu.Unlock()
+	n := 0
+	for k, list := range e.recycled.free {
+		if k.size != complexSize {
+			continue
+		}
+		for _, s := range list {
+			buf := s.([]complex128)
+			for i := range buf {
+				buf[i] = complex(math.NaN(), math.NaN())
+			}
+			n++
+		}
+	}
+	return n
 }
