@@ -169,7 +169,8 @@ func fftPlaneWork(P, Q int) float64 {
 // the geometry, the tiling and the kernels' spectra.
 type fftPlan[T Float] struct {
 	e     *Engine
-	x     padded[T] // sw == 1 layout
+	x     padded[T]  // the input, when it needs no padding
+	pd    *padder[T] // or how to pad it, window by window (see window)
 	hn    int
 	wn    int
 	w     []T // O×Cg×kh×kw, already flipped for a convolution
@@ -188,7 +189,7 @@ type fftPlan[T Float] struct {
 	ks    []complex128 // O·Cg spectra of t.spectrum() each
 	bias  []T
 	out   []T
-	spare chan *tileScratch // see tileScratch
+	spare chan *tileScratch[T] // see tileScratch
 }
 
 // fftKernels is the first round: its units are the O·Cg kernels, each
@@ -254,17 +255,19 @@ func (j fftKernels[T]) units(ctx context.Context, lo, hi int) error {
 }
 
 // tileScratch is what a band of the second round works in: its transforms,
-// one spectrum per input channel and an accumulator. A band takes one left
-// by a band that has finished (fftPlan.spare) before it makes its own, so a
-// call makes about one per worker, not one per band.
-type tileScratch struct {
+// one spectrum per input channel, an accumulator and a row of a padded
+// window. A band takes one left by a band that has finished (fftPlan.spare)
+// before it makes its own, so a call makes about one per worker, not one
+// per band.
+type tileScratch[T Float] struct {
 	tr      *transforms
 	xs, acc []complex128
+	row     []T
 }
 
 // releaseScratch hands the buffers of every tileScratch in spare back to
 // the recycler, once no band runs.
-func releaseScratch(e *Engine, spare chan *tileScratch) {
+func releaseScratch[T Float](e *Engine, spare chan *tileScratch[T]) {
 	for {
 		select {
 		case s := <-spare:
@@ -278,12 +281,12 @@ func releaseScratch(e *Engine, spare chan *tileScratch) {
 }
 
 func (j fftTiles[T]) units(ctx context.Context, lo, hi int) error {
-	var s *tileScratch
+	var s *tileScratch[T]
 	select {
 	case s = <-j.spare:
 	default:
 		size := j.t.spectrum()
-		s = &tileScratch{tr: j.transforms(), xs: spectra(j.e, j.c*size), acc: spectra(j.e, size)}
+		s = &tileScratch[T]{tr: j.transforms(), xs: spectra(j.e, j.c*size), acc: spectra(j.e, size), row: make([]T, j.t.q)}
 	}
 	defer func() {
 		select {
@@ -298,7 +301,7 @@ func (j fftTiles[T]) units(ctx context.Context, lo, hi int) error {
 			return ctx.Err()
 		default:
 		}
-		j.tile(s.tr, s.xs, s.acc, u)
+		j.tile(s, u)
 	}
 	return nil
 }
@@ -306,15 +309,23 @@ func (j fftTiles[T]) units(ctx context.Context, lo, hi int) error {
 // tile computes tile u (n·ty·tx + ty·tile row + tile column) of every
 // output channel: the spectra of its window in each input channel, then
 // one inverse transform per output channel.
-func (j *fftPlan[T]) tile(tr *transforms, xs, acc []complex128, u int) {
+func (j *fftPlan[T]) tile(s *tileScratch[T], u int) {
+	tr, xs, acc := s.tr, s.xs, s.acc
 	t := j.t
 	size := t.spectrum()
 	n, ti, tj := u/(t.ty*t.tx), u/t.tx%t.ty, u%t.tx
 	r0, c0 := ti*t.th*j.sh, tj*t.tw*j.sw
 	hr, wr := min(t.p, j.hn-r0), min(t.q, j.wn-c0)
 	for c := range j.c {
-		src := j.x.data[(n*j.c+c)*j.x.plane+r0*j.x.ld+c0:]
-		forward2D(tr, t, xs[c*size:(c+1)*size], hr, func(r int) []T {
+		pl, spec := n*j.c+c, xs[c*size:(c+1)*size]
+		if j.pd != nil {
+			forward2D(tr, t, spec, hr, func(r int) []T {
+				return j.pd.window(s.row, pl, r0+r, c0, wr)
+			})
+			continue
+		}
+		src := j.x.data[pl*j.x.plane+r0*j.x.ld+c0:]
+		forward2D(tr, t, spec, hr, func(r int) []T {
 			return src[r*j.x.ld:][:wr]
 		})
 	}
@@ -429,25 +440,22 @@ func conv2dFFT[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[
 
 // conv2dTiled runs conv2dFFT with tiling t.
 func conv2dTiled[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[T], bias []T, g geometry, c Conv, t fftTiling) (Tensor[T], error) {
-	// The transforms read the padded input in the ordinary layout,
-	// whatever the column stride.
-	g1 := g
-	g1.sw = 1
 	perPlane := int(fftPlaneWork(t.p, t.q))
 	O, cg, kh, kw := g.w[0], g.w[1], g.w[2], g.w[3]
 	tiles := g.in[0] * t.ty * t.tx
-	macs := float64(tiles*(g.in[1]+O)+O*cg) * float64(perPlane)
-	xp, release, err := padOnPool(ctx, e, p, x, g1, c, macs)
-	if err != nil {
-		return Tensor[T]{}, err
-	}
-	defer release()
 	j := &fftPlan[T]{
-		e: e, x: xp, hn: g.hn, wn: g.wn,
+		e: e, hn: g.hn, wn: g.wn,
 		w: w.Data, kh: kh, kw: kw, dh: g.dh, dw: g.dw,
 		n: g.in[0], c: g.in[1], cg: cg, o: O, og: O / g.groups,
 		ho: g.out[2], wo: g.out[3], sh: g.sh, sw: g.sw,
 		t: t, bias: bias,
+	}
+	// The tiles read their windows of the padded input in the ordinary
+	// layout, whatever the column stride: straight from x, padded as
+	// they are read.
+	if j.pd = newPadder(x, g.pads, g.hn, g.wn, 1, c.Border, T(c.Fill)); j.pd == nil {
+		ld := x.Shape[3]
+		j.x = padded[T]{data: x.Data, plane: x.Shape[2] * ld, ld: ld, wq: ld}
 	}
 	if c.Convolve {
 		j.w = flipped(w)
@@ -461,7 +469,7 @@ func conv2dTiled[T Float](ctx context.Context, e *Engine, p Priority, x, w Tenso
 	j.out = result[T](e, g.out[0]*O*j.ho*j.wo)
 	perTile := (g.in[1] + O) * perPlane
 	bands := e.bands(tiles, 1, perTile)
-	j.spare = make(chan *tileScratch, bands)
+	j.spare = make(chan *tileScratch[T], bands)
 	defer releaseScratch(e, j.spare)
 	if err := e.run(ctx, p, fftTiles[T]{j}, tiles, bands, float64(tiles)*float64(perTile)); err != nil {
 		return Tensor[T]{}, err
