@@ -24,6 +24,11 @@ func convQuadAVX2F32(d []float32, ldd int, n int, x []float32, ldx int, w []floa
 //go:noescape
 func conv3x3AVX2F32(d []float32, ldd int, n int, x []float32, ldx int, k []float32)
 
+// conv5x5AVX2F32 computes the whole-register prefix of 6 output rows of a 5×5 correlation; see conv5x5.
+//
+//go:noescape
+func conv5x5AVX2F32(d []float32, ldd int, n int, x []float32, ldx int, k []float32)
+
 // convRowAVX2F64 computes the whole-register prefix of a convolution output row; see convRow.
 //
 //go:noescape
@@ -43,3 +48,8 @@ func convQuadAVX2F64(d []float64, ldd int, n int, x []float64, ldx int, w []floa
 //
 //go:noescape
 func conv3x3AVX2F64(d []float64, ldd int, n int, x []float64, ldx int, k []float64)
+
+// conv5x5AVX2F64 computes the whole-register prefix of 6 output rows of a 5×5 correlation; see conv5x5.
+//
+//go:noescape
+func conv5x5AVX2F64(d []float64, ldd int, n int, x []float64, ldx int, k []float64)

@@ -1270,6 +1270,11 @@ func testManyRowKernels[T engine.Float](t *testing.T, e *engine.Engine) {
 		{[4]int{2, 3, 29, 21}, [4]int{3, 1, 3, 3}, engine.Conv{Groups: 3, Convolve: true, Padding: engine.PadSame, Border: engine.BorderReplicate}, true},
 		{[4]int{1, 1, 50, 9}, [4]int{2, 1, 3, 3}, engine.Conv{Pad: [4]int{1, 4, 2, 0}, Fill: 0.5}, true},
 		{[4]int{1, 1, 33, 70}, [4]int{1, 1, 3, 3}, engine.Conv{Padding: engine.PadFull, Border: engine.BorderCircular}, false},
+		{[4]int{1, 1, 40, 45}, [4]int{1, 1, 5, 5}, engine.Conv{}, false},
+		{[4]int{2, 3, 29, 21}, [4]int{3, 1, 5, 5}, engine.Conv{Groups: 3, Convolve: true, Padding: engine.PadSame, Border: engine.BorderReflect}, true},
+		{[4]int{1, 1, 50, 12}, [4]int{2, 1, 5, 5}, engine.Conv{Pad: [4]int{3, 1, 4, 0}, Fill: -0.5}, true},
+		{[4]int{1, 1, 35, 70}, [4]int{1, 1, 5, 5}, engine.Conv{Padding: engine.PadFull, Border: engine.BorderSymmetric}, false},
+		{[4]int{1, 1, 17, 6}, [4]int{1, 1, 5, 5}, engine.Conv{Padding: engine.PadSame}, false},
 	} {
 		x, w := randTensor[T](r, c.x), randTensor[T](r, c.w)
 		bias = nil

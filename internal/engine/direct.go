@@ -41,7 +41,7 @@ func conv2dDirect[T Float](ctx context.Context, e *Engine, p Priority, x, w Tens
 	if c.Convolve {
 		j.w = flipped(w)
 	}
-	j.k3 = use3x3(g)
+	j.small = smallKernel(g)
 	if useQuad(g) {
 		j.quad, j.quadLen = quadWeights(j.w, O, kh, kw), (kh+3)*kw*4
 	}
@@ -107,9 +107,9 @@ type convPlan[T Float] struct {
 	// four-row kernel (see quadWeights), quadLen of them per channel.
 	quad    []T
 	quadLen int
-	// k3 says whether the 3×3 kernel (see use3x3) takes rows3x3 rows at
-	// a time.
-	k3 bool
+	// small is 3 or 5 when the 3×3 or the 5×5 kernel (see smallKernel)
+	// takes smallRows of them at a time, and 0 otherwise.
+	small int
 
 	rowLo, rowHi int
 	colLo, colHi int
@@ -136,7 +136,7 @@ func (j *convPlan[T]) units(ctx context.Context, lo, hi int) error {
 		if i < j.rowLo || i >= j.rowHi || j.colLo >= j.colHi {
 			j.edges.row(s, j.out[u*j.wo:(u+1)*j.wo], j.x, ch, i*j.sh, 0, j.wo, j.wo, j.wo, k)
 		} else {
-			var ends [rows3x3]int
+			var ends [manyRows]int
 			rows = j.interior(u, hi, i, ch, o, k, &ends)
 			for q := range rows {
 				if ends[q] < j.wo || j.colLo > 0 {
@@ -157,13 +157,13 @@ func (j *convPlan[T]) units(ctx context.Context, lo, hi int) error {
 
 // interior computes the interior columns of output row i (unit u) of
 // output channel o, whose group starts at input channel ch, and of the
-// next rows too when the four-row or the 3×3 kernel takes them; it returns
+// next rows too when the four-row, 3×3 or 5×5 kernel takes them; it returns
 // how many rows it computed. The SIMD kernel covers every interior column of a
 // row at least one register wide (see simdTail); with edges, columns it
 // leaves (a narrower interior, or no SIMD kernel), when fewer than
 // patchTail, are left to the patch of the right margin, and ends[q] says
 // where row q's interior stopped.
-func (j *convPlan[T]) interior(u, hi, i, ch, o int, k []T, ends *[rows3x3]int) int {
+func (j *convPlan[T]) interior(u, hi, i, ch, o int, k []T, ends *[manyRows]int) int {
 	base := ch*j.plane + (i*j.sh-j.top())*j.ld - j.left() + j.colLo
 	n := j.colHi - j.colLo
 	rows, m := 1, 0 // m: columns of the rows done by a many-row kernel
@@ -171,9 +171,9 @@ func (j *convPlan[T]) interior(u, hi, i, ch, o int, k []T, ends *[rows3x3]int) i
 	case j.quad != nil && u+4 <= hi && i+4 <= j.rowHi:
 		rows = 4
 		m = simdQuad(j.out[u*j.wo+j.colLo:], j.wo, n, j.x[base:], j.ld, j.quad[o*j.quadLen:(o+1)*j.quadLen], j.kw)
-	case j.k3 && u+rows3x3 <= hi && i+rows3x3 <= j.rowHi:
-		rows = rows3x3
-		m = rows3(j.out[u*j.wo+j.colLo:], j.wo, n, j.x[base:], j.ld, k)
+	case j.small != 0 && u+smallRows(j.small) <= hi && i+smallRows(j.small) <= j.rowHi:
+		rows = smallRows(j.small)
+		m = rowsKxK(j.small, j.out[u*j.wo+j.colLo:], j.wo, n, j.x[base:], j.ld, k)
 	}
 	for q := range rows {
 		d := j.out[(u+q)*j.wo+j.colLo : (u+q)*j.wo+j.colHi]
@@ -213,28 +213,55 @@ func (j *convPlan[T]) left() int {
 	return j.edges.left
 }
 
-// rows3x3 is how many output rows the 3×3 kernel computes at once; the
-// generator has the same constant.
-const rows3x3 = 6
+// rows3x3 and rows5x5 are how many output rows the 3×3 and the 5×5
+// kernels compute at once; the generator has the same constants. manyRows
+// is the most rows any kernel computes at once.
+const (
+	rows3x3  = 6
+	rows5x5  = 6
+	manyRows = max(rows3x3, rows5x5, 4)
+)
 
-// use3x3 says whether the 3×3 kernel (see conv3x3 in the generator) serves
-// g: a 3×3 kernel on one input channel per output channel, unit strides
-// and dilations, and a CPU that has the kernel. It computes what the row
-// kernel does, bit for bit, loading each input vector once for the three
-// output rows that read it and keeping the weights in registers.
-func use3x3(g geometry) bool {
-	return have3x3 && g.w[1] == 1 && g.w[2] == 3 && g.w[3] == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1
+// smallKernel says which of the 3×3 and 5×5 kernels (see conv3x3 and
+// conv5x5 in the generator) serves g, 3 or 5, or 0 for neither: a square
+// kernel of that size on one input channel per output channel, unit
+// strides and dilations, and a CPU that has the kernel. Both compute what
+// the row kernel does, bit for bit, loading each input vector once for
+// the output rows that read it.
+func smallKernel(g geometry) int {
+	if g.w[1] != 1 || g.w[2] != g.w[3] || g.sh != 1 || g.sw != 1 || g.dh != 1 || g.dw != 1 {
+		return 0
+	}
+	switch {
+	case g.w[2] == 3 && have3x3:
+		return 3
+	case g.w[2] == 5 && have5x5:
+		return 5
+	}
+	return 0
 }
 
-// rows3 computes the first n columns of rows3x3 output rows with the 3×3
-// kernel, the last whole register of each row included as simdTail does,
-// and returns how many columns it computed: n, or zero when n is narrower
-// than a register.
-func rows3[T Float](d []T, ldd, n int, x []T, ldx int, k []T) int {
-	m := simd3x3(d, ldd, n, x, ldx, k)
+// smallRows is how many output rows the size×size kernel computes at once.
+func smallRows(size int) int {
+	if size == 5 {
+		return rows5x5
+	}
+	return rows3x3
+}
+
+// rowsKxK computes the first n columns of smallRows(size) output rows with
+// the size×size kernel, the last whole register of each row included as
+// simdTail does, and returns how many columns it computed: n, or zero when
+// n is narrower than a register.
+func rowsKxK[T Float](size int, d []T, ldd, n int, x []T, ldx int, k []T) int {
+	kern := simd3x3[T]
+	if size == 5 {
+		kern = simd5x5[T]
+	}
+	m := kern(d, ldd, n, x, ldx, k)
 	if m > 0 && m < n {
 		l := vectorLanes[T]()
-		simd3x3(d[n-l:], ldd, l, x[n-l:], ldx, k)
+		kern(d[n-l:], ldd, l, x[n-l:], ldx, k)
 		m = n
 	}
 	return m

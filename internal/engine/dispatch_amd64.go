@@ -117,6 +117,29 @@ func simd3x3[T Float](d []T, ldd, n int, x []T, ldx int, k []T) int {
 	}
 }
 
+// have5x5 says whether simd5x5 has a kernel on this CPU.
+var have5x5 = haveAVX2FMA
+
+// simd5x5 computes rows5x5 output rows of a single-channel 5×5 correlation
+// with unit strides and dilations (see conv5x5 in the generator), as
+// simd3x3 does for 3×3: the prefix of n columns that fills whole vector
+// registers, which it returns; zero without AVX2 and FMA.
+func simd5x5[T Float](d []T, ldd, n int, x []T, ldx int, k []T) int {
+	if !haveAVX2FMA {
+		return 0
+	}
+	d, x, k = d[:(rows5x5-1)*ldd+n], x[:(rows5x5+3)*ldx+n+4], k[:25]
+	var z T
+	switch unsafe.Sizeof(z) {
+	case 4:
+		conv5x5AVX2F32(as[float32](d), ldd, n, as[float32](x), ldx, as[float32](k))
+		return n &^ 7
+	default:
+		conv5x5AVX2F64(as[float64](d), ldd, n, as[float64](x), ldx, as[float64](k))
+		return n &^ 3
+	}
+}
+
 // gemmKernel computes the first rows of C = A·B (as many as rows says) for
 // one panel of B, in tiles of gemmMR×nr (nr = gemmNR[T]()):
 //

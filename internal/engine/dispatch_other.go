@@ -28,6 +28,12 @@ const have3x3 = false
 // simd3x3 computes nothing; see have3x3.
 func simd3x3[T Float](d []T, ldd, n int, x []T, ldx int, k []T) int { return 0 }
 
+// have5x5 is false: this build has no 5×5 kernel.
+const have5x5 = false
+
+// simd5x5 computes nothing; see have5x5.
+func simd5x5[T Float](d []T, ldd, n int, x []T, ldx int, k []T) int { return 0 }
+
 // gemmKernel computes rows of C = A·B for one panel of B with the portable
 // microkernel, packing the panel from x first when offs is non-nil: this
 // build has no SIMD kernels. See the amd64 version for the contract.

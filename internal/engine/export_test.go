@@ -74,8 +74,16 @@ func VectorLanes[T Float]() int { return vectorLanes[T]() }
 // for the guard-value tests and the fuzz target; Rows3x3Count is how many
 // rows it computes.
 func Rows3x3[T Float](d []T, ldd, n int, x []T, ldx int, k []T) int {
-	return rows3(d, ldd, n, x, ldx, k)
+	return rowsKxK(3, d, ldd, n, x, ldx, k)
 }
 
 // Rows3x3Count is the number of output rows Rows3x3 computes.
 const Rows3x3Count = rows3x3
+
+// Rows5x5 is Rows3x3 for the 5×5 kernel, which computes Rows5x5Count rows.
+func Rows5x5[T Float](d []T, ldd, n int, x []T, ldx int, k []T) int {
+	return rowsKxK(5, d, ldd, n, x, ldx, k)
+}
+
+// Rows5x5Count is the number of output rows Rows5x5 computes.
+const Rows5x5Count = rows5x5

@@ -91,7 +91,7 @@ func checkGuards[T engine.Float](t *testing.T, what string, buf []T, guard, n in
 	}
 }
 
-// The GEMM microkernel's tile height and the 3×3 kernel's row count are
+// The GEMM microkernel's tile height and the 3×3 and 5×5 kernels' row counts are
 // constants of the engine and of its assembly generator, which lives in a
 // module of its own and cannot import it; this holds them equal.
 func TestKernelShapesMatchTheGenerator(t *testing.T) {
@@ -102,6 +102,7 @@ func TestKernelShapesMatchTheGenerator(t *testing.T) {
 	}{
 		{"_asm/gemm/main.go", "mr", mr},
 		{"_asm/rows3.go", "rows3x3", engine.Rows3x3Count},
+		{"_asm/rows5.go", "rows5x5", engine.Rows5x5Count},
 	} {
 		src, err := os.ReadFile(c.file)
 		if err != nil {

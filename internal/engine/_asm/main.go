@@ -37,6 +37,7 @@ func main() {
 		gradTaps(k)
 		convQuad(k)
 		conv3x3(k)
+		conv5x5(k)
 	}
 	Generate()
 }

@@ -28,26 +28,9 @@ func convQuad(k kind) {
 
 	for _, vecs := range []int{3, 1} {
 		name := fmt.Sprintf("quad%d", vecs)
-		acc := make([][]reg.VecVirtual, 4)
-		for q := range acc {
-			for range vecs {
-				acc[q] = append(acc[q], YMM())
-			}
-		}
-		xv := make([]reg.VecVirtual, vecs)
-		for v := range xv {
-			xv[v] = YMM()
-		}
+		acc, xv := blockRegs(4, vecs)
 		bc := YMM()
-
-		Label(name)
-		CMPQ(nb, U32(vecs*k.lanes))
-		JL(LabelRef(name + "done"))
-		for _, row := range acc {
-			for _, a := range row {
-				VXORPS(a, a, a)
-			}
-		}
+		blockStart(k, name, nb, vecs, acc)
 		wp := Load(Param("w").Base(), GP64())
 		rows := Load(Param("w").Len(), GP64())
 		xr := GP64()
@@ -110,4 +93,34 @@ func rowsParams(k kind) (d, lddB, n, x, ldxB reg.Register) {
 	ldxB = Load(Param("ldx"), GP64())
 	SHLQ(shift, ldxB)
 	return d, lddB, n, x, ldxB
+}
+
+// blockRegs allocates the registers of a block of output columns: vecs
+// registers of sums for each of rows output rows, and vecs for x.
+func blockRegs(rows, vecs int) (acc [][]reg.VecVirtual, xv []reg.VecVirtual) {
+	acc = make([][]reg.VecVirtual, rows)
+	for q := range acc {
+		for range vecs {
+			acc[q] = append(acc[q], YMM())
+		}
+	}
+	xv = make([]reg.VecVirtual, vecs)
+	for v := range xv {
+		xv[v] = YMM()
+	}
+	return acc, xv
+}
+
+// blockStart emits the head of the loop over blocks of vecs registers of
+// columns, labelled name: on to name+"done" when fewer than a block's
+// columns are left of nb, else clear the sums acc.
+func blockStart(k kind, name string, nb reg.Register, vecs int, acc [][]reg.VecVirtual) {
+	Label(name)
+	CMPQ(nb, U32(vecs*k.lanes))
+	JL(LabelRef(name + "done"))
+	for _, row := range acc {
+		for _, a := range row {
+			VXORPS(a, a, a)
+		}
+	}
 }
