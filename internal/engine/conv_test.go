@@ -833,6 +833,26 @@ func TestConv2DBandSplitDoesNotChangeResults(t *testing.T) {
 	if diff := cmp.Diff(oneW, gotW); diff != "" {
 		t.Errorf("split Conv2DWeightGrad differs from the single band (-one +split):\n%s", diff)
 	}
+
+	// Padded single-channel planes: the small kernels take the interior
+	// and the margins of each band's rows are computed together, so the
+	// split decides which rows share a strip.
+	for _, k := range []int{3, 5, 11} {
+		x := randTensor[float32](r, [4]int{1, 1, 203, 61})
+		w := randTensor[float32](r, [4]int{1, 1, k, k})
+		c := engine.Conv{Padding: engine.PadFull, Border: engine.BorderReplicate}
+		got, err := engine.Conv2D(ctx, split, engine.Background, x, w, nil, c)
+		if err != nil {
+			t.Fatalf("Conv2D(%dx%d full, split) = %v", k, k, err)
+		}
+		one, err := engine.Conv2D(ctx, whole, engine.Background, x, w, nil, c)
+		if err != nil {
+			t.Fatalf("Conv2D(%dx%d full, one band) = %v", k, k, err)
+		}
+		if diff := cmp.Diff(one, got); diff != "" {
+			t.Errorf("split Conv2D (%dx%d full) differs from the single band (-one +split):\n%s", k, k, diff)
+		}
+	}
 }
 
 // A huge Conv2D cancelled once its bands are running stops: the bands that

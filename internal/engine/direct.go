@@ -1,6 +1,9 @@
 package engine
 
-import "context"
+import (
+	"context"
+	"sync"
+)
 
 // conv2dDirect runs a validated request on the direct path. With unit
 // column stride the input is read in place, padded or not (see edges);
@@ -114,6 +117,7 @@ type convPlan[T Float] struct {
 	rowLo, rowHi int
 	colLo, colHi int
 	edges        *edges[T] // nil when the interior is everything
+	patches      sync.Pool // of *patch[T], for edges
 }
 
 func (j *convPlan[T]) units(ctx context.Context, lo, hi int) error {
@@ -121,7 +125,14 @@ func (j *convPlan[T]) units(ctx context.Context, lo, hi int) error {
 	taps := len(j.offs)
 	var s *patch[T]
 	if j.edges != nil {
-		s = j.edges.newPatch(j.cg, j.kh, j.kw)
+		// The bands of a call share their scratch, one at a time: a band's
+		// few kilobytes of cells cost more to allocate and clear than its
+		// margins cost to compute.
+		s, _ = j.patches.Get().(*patch[T])
+		if s == nil {
+			s = j.edges.newPatch(j.cg, j.kh, j.kw)
+		}
+		defer j.patches.Put(s)
 	}
 	for u := lo; u < hi; {
 		select {
@@ -136,14 +147,7 @@ func (j *convPlan[T]) units(ctx context.Context, lo, hi int) error {
 		if i < j.rowLo || i >= j.rowHi || j.colLo >= j.colHi {
 			j.edges.row(s, j.out[u*j.wo:(u+1)*j.wo], j.x, ch, i*j.sh, 0, j.wo, j.wo, j.wo, k)
 		} else {
-			var ends [manyRows]int
-			rows = j.interior(u, hi, i, ch, o, k, &ends)
-			for q := range rows {
-				if ends[q] < j.wo || j.colLo > 0 {
-					d := j.out[(u+q)*j.wo : (u+q+1)*j.wo]
-					j.edges.row(s, d, j.x, ch, (i+q)*j.sh, 0, j.colLo, ends[q], j.wo, k)
-				}
-			}
+			rows = j.strip(s, u, hi, i, ch, o, k)
 		}
 		if j.bias != nil {
 			for q := range rows {
@@ -153,6 +157,36 @@ func (j *convPlan[T]) units(ctx context.Context, lo, hi int) error {
 		u += rows
 	}
 	return nil
+}
+
+// strip computes output rows of the interior from output row i (unit u)
+// of output channel o, whose group starts at input channel ch, up to
+// stripRows of them, and their margins; it returns how many rows it
+// computed. With unit row stride the margins of all the rows are computed
+// at once (see edges.sides), otherwise row by row.
+func (j *convPlan[T]) strip(s *patch[T], u, hi, i, ch, o int, k []T) int {
+	end := min(hi, u+j.rowHi-i, u+stripRows)
+	b0 := j.wo // where the right margin starts: the least interior end
+	for v := u; v < end; {
+		var ends [manyRows]int
+		rows := j.interior(v, end, i+v-u, ch, o, k, &ends)
+		for _, e := range ends[:rows] {
+			b0 = min(b0, e)
+		}
+		v += rows
+	}
+	rows := end - u
+	switch {
+	case j.edges == nil || b0 == j.wo && j.colLo == 0:
+	case j.sh == 1:
+		j.edges.sides(s, j.out[u*j.wo:], j.wo, j.wo, rows, j.x, ch, i, j.colLo, b0, k)
+	default:
+		for q := range rows {
+			d := j.out[(u+q)*j.wo : (u+q+1)*j.wo]
+			j.edges.row(s, d, j.x, ch, (i+q)*j.sh, 0, j.colLo, b0, j.wo, k)
+		}
+	}
+	return rows
 }
 
 // interior computes the interior columns of output row i (unit u) of

@@ -5,8 +5,9 @@ package engine
 // (the interior) is computed from the input in place, with the same
 // kernels and offsets as a valid correlation, and only the pixels near the
 // border (a few rows at the top and bottom, a few columns at each side)
-// from patches: the cells of the padded input their taps read, built per
-// row in a band's scratch. So padding costs about what the border pixels
+// from patches: the cells of the padded input their taps read, built in a
+// band's scratch per row, or for the side margins of interior rows per
+// strip of rows (see sides). So padding costs about what the border pixels
 // cost, where copying the whole input first cost as much as the
 // arithmetic of a small kernel.
 type edges[T Float] struct {
@@ -33,7 +34,12 @@ func newEdges[T Float](g geometry, b Border, fill T) *edges[T] {
 		lo:  min(g.pads[2], g.wn), hi: min(g.pads[2]+g.in[3], g.wn),
 	}
 	for q := range e.src {
-		e.src[q] = fold(q-e.left, e.w, b)
+		// Most columns are the input's own; fold only the others.
+		if c := q - e.left; c >= 0 && c < e.w {
+			e.src[q] = c
+		} else {
+			e.src[q] = fold(c, e.w, b)
+		}
 	}
 	return e
 }
@@ -60,6 +66,7 @@ type patch[T Float] struct {
 	offs  []int
 	out   []T
 	rows  []int // the input row of each kernel row, for pixels
+	cols  []int // the input column of each strip column, for sides
 }
 
 // newPatch makes the scratch for patches of cg channels. Its cells and
@@ -156,6 +163,83 @@ func (e *edges[T]) gatherRow(dst, xr []T, q0 int) {
 	gather(dst[:lo-q0], xr, e.src[q0:lo], e.fill)
 	copy(dst[lo-q0:hi-q0], xr[lo-e.left:hi-e.left])
 	gather(dst[hi-q0:], xr, e.src[hi:q1], e.fill)
+}
+
+// stripRows is the most output rows whose side margins edges.sides
+// computes at once.
+const stripRows = 48
+
+// sides computes the output columns [0, a1) and [b0, wo) of rows
+// consecutive output rows, the first at d and the others ldd apart, whose
+// taps start at padded rows r0, r0+1, …: the margins of interior rows with
+// unit row stride. Like row, it copies the padded cells those columns read
+// into s, the two spans side by side, but once per padded row for all the
+// rows at once: the strip holds each channel's padded rows r0 … r0 +
+// rows-1 + (kh-1)·dh, pw cells each. Read as one long row, output q·pw + c
+// of the strip is then output column c (or b0 + c - pa) of row q, with the
+// taps at the offsets of a valid correlation over rows pw apart, so one
+// call of the row kernel computes every margin of every row, at the speed
+// of whole registers; what it computes between the spans and past a row's
+// end is not copied out.
+func (e *edges[T]) sides(s *patch[T], d []T, ldd, wo, rows int, x []T, ch, r0, a1, b0 int, k []T) {
+	span := (e.kw - 1) * e.dw
+	na, nb := a1, wo-b0
+	pa, pb := 0, 0 // cells per strip row of each span
+	if na > 0 {
+		pa = na + span
+	}
+	if nb > 0 {
+		pb = nb + span
+	}
+	pw := pa + pb
+	cg := len(s.offs) / (e.kh * e.kw)
+	sr := rows + (e.kh-1)*e.dh // strip rows per channel
+	// The last output copied out is rows·pw - span - 1, whose last tap
+	// reads the strip's last cell. At least a register's worth of outputs
+	// keeps every margin on the SIMD kernel whatever the band split, so
+	// that the split changes no bit; the cells past the strip that only
+	// those extra outputs read hold whatever they hold.
+	n := max(rows*pw-span, vectorLanes[T]())
+	size := cg*sr*pw + n - min(n, rows*pw-span)
+	s.grow(size, n)
+	cells := s.cells[:size]
+	// The input column of each strip column, or -1: the strip's rows are
+	// short, and one pass through these costs less than a copy per span.
+	if cap(s.cols) < pw {
+		s.cols = make([]int, pw)
+	}
+	cols := s.cols[:pw]
+	copy(cols, e.src[:pa])
+	copy(cols[pa:], e.src[b0:b0+pb])
+	plane := e.h * e.w
+	t := 0
+	for ci := range cg {
+		for y := range sr {
+			dst := cells[(ci*sr+y)*pw:][:pw]
+			if r := fold(r0+y-e.top, e.h, e.border); r >= 0 {
+				gather(dst, x[(ch+ci)*plane+r*e.w:][:e.w], cols, e.fill)
+			} else {
+				for q := range dst {
+					dst[q] = e.fill
+				}
+			}
+		}
+		for a := range e.kh {
+			for b := range e.kw {
+				s.offs[t] = (ci*sr+a*e.dh)*pw + b*e.dw
+				t++
+			}
+		}
+	}
+	out := s.out[:n]
+	convRow(out, cells, s.offs, k)
+	for q := range rows {
+		row := d[q*ldd:]
+		copy(row[:na], out[q*pw:])
+		if nb > 0 {
+			copy(row[b0:wo], out[q*pw+pa:])
+		}
+	}
 }
 
 // pixelMax is the most multiply-adds (outputs × taps) of a row's margins
