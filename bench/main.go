@@ -105,7 +105,7 @@ func parseOptions(args []string) (options, error) {
 	fs.BoolVar(&o.quick, "quick", false, "only the 256 and 1024 single-channel sizes and the small layers")
 	fs.StringVar(&o.py, "python", "/usr/bin/python3", "Python with PyTorch, scipy and OpenCV")
 	fs.BoolVar(&o.noPy, "nopython", false, "time the engine only")
-	method := fs.String("method", "auto", "engine method: auto, direct or fft")
+	method := fs.String("method", "auto", "engine method: auto, direct, fft or winograd")
 	only := fs.String("only", "", "run only the workloads whose name matches this regular expression")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -114,7 +114,7 @@ func parseOptions(args []string) (options, error) {
 	if err != nil {
 		return o, fmt.Errorf("-only: %w", err)
 	}
-	methods := map[string]engine.Method{"auto": engine.MethodAuto, "direct": engine.MethodDirect, "fft": engine.MethodFFT}
+	methods := map[string]engine.Method{"auto": engine.MethodAuto, "direct": engine.MethodDirect, "fft": engine.MethodFFT, "winograd": engine.MethodWinograd}
 	m, ok := methods[*method]
 	if !ok {
 		return o, fmt.Errorf("unknown -method %q", *method)

@@ -55,9 +55,10 @@ func (e Corr2dRequestDtype) Valid() bool {
 
 // Defines values for Corr2dRequestMethod.
 const (
-	Corr2dRequestMethodAuto   Corr2dRequestMethod = "auto"
-	Corr2dRequestMethodDirect Corr2dRequestMethod = "direct"
-	Corr2dRequestMethodFft    Corr2dRequestMethod = "fft"
+	Corr2dRequestMethodAuto     Corr2dRequestMethod = "auto"
+	Corr2dRequestMethodDirect   Corr2dRequestMethod = "direct"
+	Corr2dRequestMethodFft      Corr2dRequestMethod = "fft"
+	Corr2dRequestMethodWinograd Corr2dRequestMethod = "winograd"
 )
 
 // Valid indicates whether the value is a known member of the Corr2dRequestMethod enum.
@@ -68,6 +69,8 @@ func (e Corr2dRequestMethod) Valid() bool {
 	case Corr2dRequestMethodDirect:
 		return true
 	case Corr2dRequestMethodFft:
+		return true
+	case Corr2dRequestMethodWinograd:
 		return true
 	default:
 		return false
@@ -130,8 +133,9 @@ func (e Corr2dResponseDtype) Valid() bool {
 
 // Defines values for Corr2dResponseMethod.
 const (
-	Corr2dResponseMethodDirect Corr2dResponseMethod = "direct"
-	Corr2dResponseMethodFft    Corr2dResponseMethod = "fft"
+	Corr2dResponseMethodDirect   Corr2dResponseMethod = "direct"
+	Corr2dResponseMethodFft      Corr2dResponseMethod = "fft"
+	Corr2dResponseMethodWinograd Corr2dResponseMethod = "winograd"
 )
 
 // Valid indicates whether the value is a known member of the Corr2dResponseMethod enum.
@@ -140,6 +144,8 @@ func (e Corr2dResponseMethod) Valid() bool {
 	case Corr2dResponseMethodDirect:
 		return true
 	case Corr2dResponseMethodFft:
+		return true
+	case Corr2dResponseMethodWinograd:
 		return true
 	default:
 		return false
@@ -530,7 +536,7 @@ type Corr2dRequest struct {
 	// Kernel K, of shape kh x kw (one output channel, one input channel) or O x (C/groups) x kh x kw. Dilated, it must fit inside the padded input.
 	Kernel KernelTensor `json:"kernel"`
 
-	// Method How the engine computes: `direct` sums the products (exact summation order), `fft` multiplies Fourier transforms in float64 (for large kernels; float32 results are rounded once at the end), `auto` picks by a cost model measured on the server. The answer says which ran.
+	// Method How the engine computes: `direct` sums the products (exact summation order), `fft` multiplies Fourier transforms in float64 (for large kernels; float32 results are rounded once at the end), `winograd` computes 3x3 kernels with stride 1 and dilation 1 by Winograd's minimal filtering F(2x2, 3x3) in the request's dtype (fewer multiplications; its error is of the rounding's size relative to the output's largest values, not each value's own; other kernels are refused with a 422 naming `method`), `auto` picks by a cost model measured on the server. The answer says which ran.
 	Method *Corr2dRequestMethod `json:"method,omitempty"`
 
 	// Operation `correlate` slides the kernel as it is (cross-correlation: PyTorch's conv2d, scipy's `correlate2d`); `convolve` flips it in both spatial axes first, a true convolution (scipy's `convolve2d`).
@@ -577,7 +583,7 @@ type Corr2dRequest_Bias struct {
 // Corr2dRequestDtype The precision of the arithmetic. With `float32` the operands are rounded to float32 and the output is computed as PyTorch computes it for float32 tensors, rounding as it goes; the output is then exactly representable in float32. The default is float64, or the dtype of the input when it is sent as a `.npy` part (float32 for a `'<f4'` array).
 type Corr2dRequestDtype string
 
-// Corr2dRequestMethod How the engine computes: `direct` sums the products (exact summation order), `fft` multiplies Fourier transforms in float64 (for large kernels; float32 results are rounded once at the end), `auto` picks by a cost model measured on the server. The answer says which ran.
+// Corr2dRequestMethod How the engine computes: `direct` sums the products (exact summation order), `fft` multiplies Fourier transforms in float64 (for large kernels; float32 results are rounded once at the end), `winograd` computes 3x3 kernels with stride 1 and dilation 1 by Winograd's minimal filtering F(2x2, 3x3) in the request's dtype (fewer multiplications; its error is of the rounding's size relative to the output's largest values, not each value's own; other kernels are refused with a 422 naming `method`), `auto` picks by a cost model measured on the server. The answer says which ran.
 type Corr2dRequestMethod string
 
 // Corr2dRequestOperation `correlate` slides the kernel as it is (cross-correlation: PyTorch's conv2d, scipy's `correlate2d`); `convolve` flips it in both spatial axes first, a true convolution (scipy's `convolve2d`).

@@ -72,8 +72,11 @@ func conv2d[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[T],
 	if s, ok := ctx.Value(statsKey{}).(*Stats); ok {
 		s.Method = m
 	}
-	if m == MethodFFT {
+	switch m {
+	case MethodFFT:
 		return conv2dFFT(ctx, e, p, x, w, bias, g, c)
+	case MethodWinograd:
+		return conv2dWinograd(ctx, e, p, x, w, bias, g, c)
 	}
 	return conv2dDirect(ctx, e, p, x, w, bias, g, c)
 }

@@ -1120,7 +1120,7 @@ func TestWithStatsRecordsQueueAndCompute(t *testing.T) {
 func TestConv2DRejectsAnUnknownMethod(t *testing.T) {
 	e := newTestEngine(t, engine.Config{Workers: 1})
 	x := engine.Tensor[float64]{Shape: [4]int{1, 1, 3, 3}, Data: make([]float64, 9)}
-	for _, m := range []engine.Method{-1, engine.MethodFFT + 1} {
+	for _, m := range []engine.Method{-1, engine.MethodWinograd + 1} {
 		_, err := engine.Conv2D(context.Background(), e, engine.Interactive, x, x, nil, engine.Conv{Method: m})
 		var pe *engine.ParamError
 		if !errors.As(err, &pe) || pe.Param != engine.ParamMethod {

@@ -10,8 +10,10 @@ import "math"
 // input and output planes of every tile) and a fixed cost per transform,
 // more for transforms that do not fit in the cache, a time per complex multiply-add of its spectrum
 // products and a fixed cost per call, which keeps tiny problems on the
-// direct path. Only the ratio of the two predictions matters, so a
-// uniformly faster or slower machine picks the same method. PERF.md says
+// direct path; the Winograd path, for the 3×3 layers the GEMM path would
+// run, a time per product and per transformed tile (see winogradCost).
+// Only the ratios of the predictions matter, so a uniformly faster or
+// slower machine picks the same method. PERF.md says
 // how each constant was measured.
 const (
 	directNsPerMAC32 = 0.08
@@ -36,9 +38,14 @@ func chooseMethod(g geometry, size uintptr) Method {
 	// fftCost searches the tilings, which takes about a millisecond for
 	// a large output: longer than a small kernel's whole correlation. A
 	// direct cost under the FFT's floor needs no search.
-	d := directCost(g, size)
+	d, m := directCost(g, size), MethodDirect
+	if useWinogradAuto(g) {
+		if w := winogradCost(g, size); w < d {
+			d, m = w, MethodWinograd
+		}
+	}
 	if d <= fftCostFloor(g) || d <= fftCost(g) {
-		return MethodDirect
+		return m
 	}
 	return MethodFFT
 }

@@ -17,6 +17,7 @@ import (
 //go:generate sh -c "cd _asm && go run . -out ../conv_amd64.s -stubs ../conv_stub_amd64.go -pkg engine"
 //go:generate sh -c "cd _asm && go run ./gemm -out ../gemm_amd64.s -stubs ../gemm_stub_amd64.go -pkg engine"
 //go:generate sh -c "cd _asm && go run ./fft -out ../fft_amd64.s -stubs ../fft_stub_amd64.go -pkg engine"
+//go:generate sh -c "cd _asm && go run ./wino -out ../wino_amd64.s -stubs ../wino_stub_amd64.go -pkg engine"
 
 // haveAVX2FMA says whether the generated AVX2/FMA kernels in conv_amd64.s
 // can run here. It is read once from CPUID and never changes.
@@ -206,6 +207,47 @@ func packPanel2[T Float](dst, x []T, offs []int, second, split int, mask []T) {
 		packPanel2AVX2F32(as[float32](dst), as[float32](x), offs, second, as[float32](mask))
 	default:
 		packPanel2AVX2F64(as[float64](dst), as[float64](x), offs, second, as[float64](mask))
+	}
+}
+
+// winoInput is the one place that picks the Winograd input transform for
+// this CPU (see winoInputGo for what it computes, for winoLanes tiles): the
+// generated AVX2 one (wino_amd64.s) or the portable one, which round alike.
+// The slices are cut to what the transform touches first, so a short one
+// panics here rather than in the assembly.
+func winoInput[T Float](v, x []T, n, vc, vx, ld, wq, plane int) {
+	lanes := winoLanes[T]()
+	v = v[:15*vx+(n-1)*vc+lanes]
+	x = x[:(n-1)*plane+3*ld+wq+1+lanes]
+	if !haveAVX2FMA {
+		winoInputGo(v, x, n, vc, vx, ld, wq, plane, lanes)
+		return
+	}
+	var z T
+	switch unsafe.Sizeof(z) {
+	case 4:
+		winoInAVX2F32(as[float32](v), as[float32](x), n, vc, vx, ld, wq, plane)
+	default:
+		winoInAVX2F64(as[float64](v), as[float64](x), n, vc, vx, ld, wq, plane)
+	}
+}
+
+// winoOutput is the one place that picks the Winograd output transform for
+// this CPU (see winoOutputGo), like winoInput.
+func winoOutput[T Float](y, m, bias []T, n, mc, mx, ldy, yc int) {
+	lanes := winoLanes[T]()
+	m = m[:15*mx+(n-1)*mc+lanes]
+	y, bias = y[:(n-1)*yc+ldy+2*lanes], bias[:n]
+	if !haveAVX2FMA {
+		winoOutputGo(y, m, bias, n, mc, mx, ldy, yc, lanes)
+		return
+	}
+	var z T
+	switch unsafe.Sizeof(z) {
+	case 4:
+		winoOutAVX2F32(as[float32](y), as[float32](m), as[float32](bias), n, mc, mx, ldy, yc)
+	default:
+		winoOutAVX2F64(as[float64](y), as[float64](m), as[float64](bias), n, mc, mx, ldy, yc)
 	}
 }
 

@@ -51,6 +51,17 @@ func packPanel2[T Float](dst, x []T, offs []int, second, split int, mask []T) {
 	packPanel2Go(dst[:len(offs)*gemmNR[T]()], x, offs, second, split)
 }
 
+// winoInput runs the portable Winograd input transform: this build has no
+// SIMD kernels. See the amd64 version for the contract.
+func winoInput[T Float](v, x []T, n, vc, vx, ld, wq, plane int) {
+	winoInputGo(v, x, n, vc, vx, ld, wq, plane, winoLanes[T]())
+}
+
+// winoOutput runs the portable Winograd output transform.
+func winoOutput[T Float](y, m, bias []T, n, mc, mx, ldy, yc int) {
+	winoOutputGo(y, m, bias, n, mc, mx, ldy, yc, winoLanes[T]())
+}
+
 // gemmSIMD says whether this build has a SIMD microkernel: it has none, and
 // the portable one does not beat the row kernel (see useGEMM).
 func gemmSIMD() bool { return false }

@@ -5,7 +5,8 @@ import "runtime"
 // Footprint returns the bytes a Conv2D of an input of shape in and a kernel
 // of shape w allocates beyond its operands, with elements of size bytes (4
 // or 8): the output, a padded copy of the input when the geometry needs
-// one, and the FFT path's spectra when that path would run. It lets a
+// one, the FFT path's spectra when that path would run, and the Winograd
+// path's transformed weights and working memory when it would. It lets a
 // caller reserve memory before it reads a request whose shapes it knows.
 // The figure is an upper bound of what the call holds at once, not of
 // short-lived per-band buffers of a few rows.
@@ -16,13 +17,16 @@ func (c Conv) Footprint(in, w [4]int, size int) (int64, error) {
 	}
 	sz := int64(size)
 	bytes := sz * int64(g.out[0]) * int64(g.out[1]) * int64(g.out[2]) * int64(g.out[3])
-	if g.pads != [4]int{} || g.sw != 1 {
-		wq := int64((g.wn + g.sw - 1) / g.sw)
-		bytes += sz * int64(in[0]) * int64(in[1]) * int64(g.hn) * int64(g.sw) * wq
-	}
 	m := c.Method
 	if m == MethodAuto {
 		m = chooseMethod(g, uintptr(size))
+	}
+	switch {
+	case m == MethodWinograd:
+		bytes += sz * winoFootprint(g, size, runtime.GOMAXPROCS(0))
+	case g.pads != [4]int{} || g.sw != 1:
+		wq := int64((g.wn + g.sw - 1) / g.sw)
+		bytes += sz * int64(in[0]) * int64(in[1]) * int64(g.hn) * int64(g.sw) * wq
 	}
 	if m == MethodFFT {
 		// The kernels' spectra, and per band at work one spectrum per

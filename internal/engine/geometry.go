@@ -84,8 +84,10 @@ func (c Conv) params(in, w [4]int) (geometry, error) {
 		return g, paramErr(ParamPadding, "unknown padding %d", int(c.Padding))
 	case c.Border < BorderZeros || c.Border > BorderSymmetric:
 		return g, paramErr(ParamBorder, "unknown border %d", int(c.Border))
-	case c.Method < MethodAuto || c.Method > MethodFFT:
+	case c.Method < MethodAuto || c.Method > MethodWinograd:
 		return g, paramErr(ParamMethod, "unknown method %d", int(c.Method))
+	case c.Method == MethodWinograd && !useWinograd(g):
+		return g, paramErr(ParamMethod, "winograd needs a 3x3 kernel with stride 1 and dilation 1, not %dx%d with stride %v and dilation %v", w[2], w[3], [2]int{g.sh, g.sw}, [2]int{g.dh, g.dw})
 	}
 	C, O := in[1], w[0]
 	switch {

@@ -76,8 +76,8 @@ type Conv struct {
 type Method int
 
 const (
-	// MethodAuto picks MethodFFT where the cost model (see chooseMethod)
-	// predicts it is faster, and MethodDirect otherwise.
+	// MethodAuto picks the method the cost model (see chooseMethod)
+	// predicts is fastest.
 	MethodAuto Method = iota
 	// MethodDirect sums each output element over its taps in the order of
 	// the contract, in T, with SIMD kernels where the CPU has them.
@@ -89,9 +89,16 @@ const (
 	// element (see fft.go). Strided outputs are subsampled from the stride-1
 	// result, which wastes work but is exact.
 	MethodFFT
+	// MethodWinograd computes 3×3 layers with unit strides and dilations
+	// by Winograd's minimal filtering F(2×2, 3×3), in T (see winograd.go):
+	// fewer multiply-adds than the direct method, with errors of the
+	// rounding's size relative to the output's scale rather than the
+	// direct method's order of summation. Other layers are refused.
+	MethodWinograd
 )
 
-// String returns the method's name: "auto", "direct" or "fft".
+// String returns the method's name: "auto", "direct", "fft" or
+// "winograd".
 func (m Method) String() string {
 	switch m {
 	case MethodAuto:
@@ -100,6 +107,8 @@ func (m Method) String() string {
 		return "direct"
 	case MethodFFT:
 		return "fft"
+	case MethodWinograd:
+		return "winograd"
 	default:
 		return fmt.Sprintf("Method(%d)", int(m))
 	}

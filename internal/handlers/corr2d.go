@@ -116,7 +116,9 @@ func (s *Server) corr2d(w http.ResponseWriter, r *http.Request) {
 }
 
 // methods maps the method field to the engine's methods.
-var methods = map[string]engine.Method{"auto": engine.MethodAuto, "direct": engine.MethodDirect, "fft": engine.MethodFFT}
+var methods = map[string]engine.Method{
+	"auto": engine.MethodAuto, "direct": engine.MethodDirect, "fft": engine.MethodFFT, "winograd": engine.MethodWinograd,
+}
 
 // corr2dParts are the limits of the tensors of /corr2d, whatever their
 // encoding.
@@ -224,7 +226,7 @@ func (s *Server) corr2dCall(req corr2dRequest, in, kernel operand) (corr2dCall, 
 	if req.Method != nil {
 		m, ok := methods[*req.Method]
 		if !ok {
-			return c, invalidField(codeInvalidValue, "/method", `must be "auto", "direct" or "fft"`)
+			return c, invalidField(codeInvalidValue, "/method", `must be "auto", "direct", "fft" or "winograd"`)
 		}
 		c.conv.Method = m
 	}

@@ -1,0 +1,79 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"math"
+	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/corr2d/corr2d/internal/engine"
+	"github.com/corr2d/corr2d/internal/tensor"
+)
+
+// The Winograd path answers every golden case it can compute (3x3 kernels,
+// stride 1, dilation 1) within the golden tolerance of the output's scale,
+// whether or not auto would pick it there: that is what lets auto pick it.
+func TestGoldenConvThroughWinograd(t *testing.T) {
+	g := loadGoldenConv(t)
+	eng, err := engine.New(engine.Config{Workers: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	s := &Server{cfg: Config{Limits: DefaultLimits()}, eng: eng, log: zap.NewNop()}
+	ctx := context.Background()
+	ran := 0
+	worst := map[string]float64{}
+	for _, c := range g.Cases {
+		if c.ErrorField != "" {
+			continue
+		}
+		var req corr2dRequest
+		if err := decodeObject(c.Request, &req, ""); err != nil {
+			t.Fatalf("%s: %v", c.Name, err)
+		}
+		call, err := jsonCall(s, req)
+		if err != nil {
+			t.Fatalf("%s: %v", c.Name, err)
+		}
+		call.conv.Method = engine.MethodWinograd
+		var out engine.Tensor[float64]
+		if call.dtype == "float32" {
+			var o32 engine.Tensor[float32]
+			o32, err = conv2DAs[float32](ctx, eng, call)
+			out = engine.Tensor[float64]{Shape: o32.Shape, Data: engine.Convert[float64](o32.Data)}
+		} else {
+			out, err = conv2DAs[float64](ctx, eng, call)
+		}
+		var pe *engine.ParamError
+		if errors.As(err, &pe) && pe.Param == engine.ParamMethod {
+			continue // not a layer Winograd computes
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", c.Name, err)
+		}
+		t.Run(c.Name, func(t *testing.T) {
+			got := tensor.Dense{Shape: out.Shape[4-call.rank:], Data: out.Data}
+			checkGolden(t, got, c.Output, call.dtype)
+			want, err := tensor.Parse(c.Output, tensor.Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			scale, off := 0.0, 0.0
+			for i, v := range want.Data {
+				scale = math.Max(scale, math.Abs(v))
+				off = math.Max(off, math.Abs(got.Data[i]-v))
+			}
+			if scale > 0 {
+				worst[call.dtype] = math.Max(worst[call.dtype], off/scale)
+			}
+		})
+		ran++
+	}
+	if ran < 5 {
+		t.Errorf("only %d golden cases ran through the Winograd path", ran)
+	}
+	t.Logf("%d golden cases through the Winograd path; largest error relative to the output's scale: %v", ran, worst)
+}
