@@ -60,9 +60,11 @@ const fftSpecBytes = 1 << 20
 
 // spectrum is the number of coefficients a p×q spectrum stores (q/2+1 per
 // row, rounded up to whole blocks).
-func (t fftTiling) spectrum() int {
-	return t.p * ((t.q/2 + specBlock) / specBlock * specBlock)
-}
+func (t fftTiling) spectrum() int { return t.p * specCols(t.q) }
+
+// specCols is the number of coefficients a spectrum stores per row for
+// rows of q: q/2+1, rounded up to whole blocks.
+func specCols(q int) int { return (q/2 + specBlock) / specBlock * specBlock }
 
 // fftTile picks the tiling of g's outputs with the least predicted time, among
 // transform sizes up to maxP on a side (any size that covers the whole
@@ -75,12 +77,17 @@ func fftTile(g geometry, maxP int) fftTiling {
 	sizes := smoothSizes(2 * max(ekh, ekw, maxP))
 	rows := fftAxes(sizes, ekh, g.out[2], g.sh, maxP, false)
 	cols := fftAxes(sizes, ekw, g.out[3], g.sw, maxP, true)
+	// Thousands of pairs for a large output: the model's constants are
+	// worked out once, and each pair costs a few multiplications.
+	m := newTileModel(g)
 	best, bestCost := fftTiling{}, math.Inf(1)
 	for _, r := range rows {
+		p := float64(r.size)
 		for _, c := range cols {
-			t := fftTiling{p: r.size, q: c.size, th: r.per, tw: c.per, ty: r.tiles, tx: c.tiles}
-			if cost := tileCost(g, t, r.log+c.log); cost < bestCost {
-				best, bestCost = t, cost
+			cost := m.cost(p, float64(c.size), float64(specCols(c.size)), float64(r.tiles)*float64(c.tiles), r.log+c.log)
+			if cost < bestCost {
+				best = fftTiling{p: r.size, q: c.size, th: r.per, tw: c.per, ty: r.tiles, tx: c.tiles}
+				bestCost = cost
 			}
 		}
 	}
@@ -142,20 +149,30 @@ func smoothSizes(top int) []int {
 // once. Each transform also has a fixed cost, which keeps many channels
 // off tiny tiles.
 func fftTileCost(g geometry, t fftTiling) float64 {
-	return tileCost(g, t, math.Log2(float64(t.p)*float64(t.q)))
+	p, q := float64(t.p), float64(t.q)
+	return newTileModel(g).cost(p, q, float64(specCols(t.q)), float64(t.ty)*float64(t.tx), math.Log2(p*q))
 }
 
-// tileCost is fftTileCost given log2(p·q).
-func tileCost(g geometry, t fftTiling, log2n float64) float64 {
+// tileModel holds what fftTileCost takes from the geometry: the kernels'
+// transforms, the input and output planes per tile and the spectrum
+// products per tile.
+type tileModel struct{ kernels, planes, products float64 }
+
+func newTileModel(g geometry) tileModel {
 	N, C, O, cg := float64(g.in[0]), float64(g.in[1]), float64(g.w[0]), float64(g.w[1])
-	spec := float64(t.spectrum())
-	work := 2.5 * float64(t.p) * float64(t.q) * log2n * fftNsPerWork
+	return tileModel{kernels: O * cg, planes: N * (C + O), products: N * O * cg}
+}
+
+// cost is fftTileCost for transforms of p×q, whose spectra store cols
+// coefficients a row, over tiles tiles, given log2(p·q).
+func (m tileModel) cost(p, q, cols, tiles, log2n float64) float64 {
+	spec := p * cols
+	work := 2.5 * p * q * log2n * fftNsPerWork
 	if 16*spec > fftSpecBytes {
 		work *= fftNsOutOfCache
 	}
 	work += fftNsPerPlane
-	tiles := float64(t.ty) * float64(t.tx)
-	return fftNsPerCall + O*cg*work + tiles*(N*(C+O)*work+N*O*cg*spec*fftNsPerCMAC)
+	return fftNsPerCall + m.kernels*work + tiles*(m.planes*work+m.products*spec*fftNsPerCMAC)
 }
 
 // fftPlaneWork is the approximate count of floating-point operations of one
