@@ -649,8 +649,8 @@ type HealthStatus string
 // has `started_at`; a finished job has `finished_at` (and `started_at`
 // unless it was canceled or failed before a worker took it); only a
 // failed job has `error`, and it always does. An active job that waits
-// because the store could not be written has `paused_reason` and
-// `paused_since`. The weights are framed as
+// because the store could not be written, or for memory to run in,
+// has `paused_reason` and `paused_since`. The weights are framed as
 // the client framed the problem: `kernel` and `init_kernel` are
 // kh x kw when `request.input` is 2-D and O x (C/groups) x kh x kw
 // otherwise; `bias` and `init_bias` are present exactly when
@@ -687,8 +687,10 @@ type Job struct {
 
 	// PausedReason Why the job waits at its last checkpoint: the store could not
 	// record its progress, its start or its end (a full disk, an
-	// unwritable store). The job runs again from that checkpoint once
-	// the store can write, and the field goes away. Present only on a
+	// unwritable store), and the job runs again from that checkpoint
+	// once the store can write; or the job waits for the memory it
+	// needs to run, which the server's requests and other jobs hold.
+	// The field goes away once the job moves on. Present only on a
 	// queued or running job, as seen by the replica that paused it.
 	PausedReason *string `json:"paused_reason,omitempty"`
 
@@ -1782,8 +1784,10 @@ type CancelJob200JSONResponseBody struct {
 
 	// PausedReason Why the job waits at its last checkpoint: the store could not
 	// record its progress, its start or its end (a full disk, an
-	// unwritable store). The job runs again from that checkpoint once
-	// the store can write, and the field goes away. Present only on a
+	// unwritable store), and the job runs again from that checkpoint
+	// once the store can write; or the job waits for the memory it
+	// needs to run, which the server's requests and other jobs hold.
+	// The field goes away once the job moves on. Present only on a
 	// queued or running job, as seen by the replica that paused it.
 	PausedReason *string `json:"paused_reason,omitempty"`
 

@@ -85,7 +85,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.limits.MaxSteps, "max-steps", c.limits.MaxSteps, "most steps of one training job")
 	c.maxHeaderBytes = 64 << 10
 	c.minBodyRate = 1 << 10
-	fs.Var(&c.memoryBudget, "memory-budget", "bytes that requests may reserve at once, e.g. 4GiB; also the Go runtime's soft memory limit (0: 3/4 of the cgroup's limit, else half the machine's memory)")
+	fs.Var(&c.memoryBudget, "memory-budget", "bytes that requests and running jobs may reserve at once, e.g. 4GiB; also the Go runtime's soft memory limit (0: 3/4 of the cgroup's limit, else half the machine's memory)")
 	fs.DurationVar(&c.admissionWait, "admission-wait", time.Second, "how long a request waits for room in the memory budget before it answers 503")
 	fs.IntVar(&c.maxDecodes, "max-decodes", 0, "requests that decode their bodies at once; others wait up to admission-wait, then get 503 (0: one per core but one, at least 1)")
 	fs.IntVar(&c.maxStreams, "max-streams", 256, "event streams and long-polls open at once; those beyond get 503")

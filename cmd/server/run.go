@@ -77,7 +77,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer eng.Close()
 
-	runner, err := jobs.New(ctx, jobsConfig(cfg), store, db, eng, log.Named("jobs"), reg)
+	// Requests and running jobs share one memory budget.
+	budget, err := admit.New(budgetSize, cfg.admissionWait, reg)
+	if err != nil {
+		return err
+	}
+	runner, err := jobs.New(ctx, jobsConfig(cfg, budget), store, db, eng, log.Named("jobs"), reg)
 	if err != nil {
 		return err
 	}
@@ -90,10 +95,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = errors.Join(err, runner.Stop(sctx))
 	}()
 
-	budget, err := admit.New(budgetSize, cfg.admissionWait, reg)
-	if err != nil {
-		return err
-	}
 	access, stopReload, err := newAccess(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -108,8 +109,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 // jobsConfig is the job runner's part of the configuration.
-func jobsConfig(cfg config) jobs.Config {
+func jobsConfig(cfg config, budget *admit.Budget) jobs.Config {
 	return jobs.Config{
+		Memory:          budget,
 		Concurrency:     cfg.jobConcurrency,
 		MaxActive:       cfg.maxActiveJobs,
 		JobTimeout:      cfg.jobTimeout,

@@ -113,11 +113,92 @@ func TestWaitEndsWithTheCallersContext(t *testing.T) {
 	full.Release()
 }
 
+func TestAwaitWaitsBehindNoRequest(t *testing.T) {
+	ctx := context.Background()
+	b := newBudget(t, 100, 50*time.Millisecond)
+	job := b.Reserve()
+	if err := job.Grow(ctx, 60); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	patient := b.Reserve()
+	go func() { got <- patient.Await(ctx, 70) }()
+	time.Sleep(20 * time.Millisecond)
+	select {
+	case err := <-got:
+		t.Fatalf("Await(70) beside 60 of 100 returned %v before room freed", err)
+	default:
+	}
+	// A request that fits beside the held 60 is not held up by the
+	// waiting 70, as it would be behind a queued Grow.
+	req := b.Reserve()
+	if err := req.Grow(ctx, 30); err != nil {
+		t.Fatalf("Grow(30) while Await(70) waits = %v, want admitted", err)
+	}
+	req.Release()
+	job.Release()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatalf("Await(70) after room freed = %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Await(70) still waits after the budget emptied")
+	}
+	if b.Held() != 70 || patient.Held() != 70 {
+		t.Errorf("Held() = %d, reservation %d; want 70 and 70", b.Held(), patient.Held())
+	}
+	patient.Release()
+}
+
+func TestAwaitFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		held, n int64
+		timeout time.Duration
+		want    error
+	}{
+		{"more than the whole budget fails at once", 0, 101, time.Hour, admit.ErrTooLarge},
+		{"more than fits beside its own reservation fails at once", 40, 61, time.Hour, admit.ErrTooLarge},
+		{"a wait ends with the caller's context", 0, 100, 20 * time.Millisecond, context.DeadlineExceeded},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBudget(t, 100, time.Millisecond)
+			other := b.Reserve()
+			if err := other.Grow(context.Background(), 10); err != nil {
+				t.Fatal(err)
+			}
+			defer other.Release()
+			r := b.Reserve()
+			if err := r.Grow(context.Background(), tc.held); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), tc.timeout)
+			defer cancel()
+			start := time.Now()
+			err := r.Await(ctx, tc.n)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("Await(%d) beside %d = %v, want %v", tc.n, tc.held, err, tc.want)
+			}
+			if tc.timeout == time.Hour && time.Since(start) > time.Second {
+				t.Errorf("Await(%d) that can never fit waited %v", tc.n, time.Since(start))
+			}
+			if r.Held() != tc.held || b.Held() != tc.held+10 {
+				t.Errorf("after a failed Await: reservation %d, budget %d; want %d and %d", r.Held(), b.Held(), tc.held, tc.held+10)
+			}
+			r.Release()
+		})
+	}
+}
+
 func TestNilBudgetAdmitsEverything(t *testing.T) {
 	var b *admit.Budget
 	r := b.Reserve()
 	if err := r.Grow(context.Background(), 1<<60); err != nil {
 		t.Fatalf("Grow on a nil budget = %v", err)
+	}
+	if err := r.Await(context.Background(), 1<<60); err != nil {
+		t.Fatalf("Await on a nil budget = %v", err)
 	}
 	r.Release()
 }

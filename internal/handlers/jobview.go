@@ -102,17 +102,30 @@ func (s *Server) jobTensor(name string) http.HandlerFunc {
 			err = &apiError{status: http.StatusNotAcceptable, code: codeNotAcceptable,
 				detail: "a job's tensors come as application/json or application/x-npy"}
 		}
-		var j jobs.Job
+		var (
+			j       jobs.Job
+			in, tgt tensor.Dense
+		)
 		if err == nil {
 			j, err = s.jobs.Get(r.Context(), chi.URLParam(r, "id"))
+		}
+		// Loading the tensors holds what a run of the job loads them with
+		// at the most: reserved as a request's memory is.
+		res := s.cfg.Budget.Reserve()
+		defer res.Release()
+		if err == nil {
+			err = admitError(res.Grow(r.Context(), j.Spec.WorkingSet()))
+		}
+		if err == nil {
+			in, tgt, err = s.jobs.Tensors(r.Context(), j.ID)
 		}
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		t := j.Spec.Input
+		t := in
 		if name == "target" {
-			t = j.Spec.Target
+			t = tgt
 		}
 		t.Shape = clientShape(t.Shape, j.Spec.Rank)
 		h := w.Header()

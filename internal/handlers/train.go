@@ -241,8 +241,13 @@ func (s *Server) train(w http.ResponseWriter, r *http.Request) {
 	}
 	spec, err := s.spec(req, ops)
 	if err == nil {
-		// The tensors, and the copies that storing the job encodes.
-		err = settle(r.Context(), trainCopies*8*int64(len(spec.Input.Data)+len(spec.Target.Data)))
+		// The tensors and the copies that storing the job encodes; or, if
+		// more, what the job will reserve to run, so that a job this
+		// server could never run is refused now rather than failing once
+		// queued. The two are not added up: the job reserves its own
+		// memory when it starts, and waits for this request's to come
+		// back if it must.
+		err = settle(r.Context(), max(trainCopies*8*int64(len(spec.Input.Data)+len(spec.Target.Data)), spec.WorkingSet()))
 	}
 	if err != nil {
 		s.writeError(w, r, err)

@@ -185,10 +185,14 @@ type TxCreator interface {
 type Store interface {
 	// Create inserts a new job.
 	Create(ctx context.Context, j Job) error
-	// Get returns one job or ErrNotFound.
+	// Get returns one job or ErrNotFound. Its spec's Input and Target have
+	// their shapes but no data, as every job a Store returns: reading a
+	// job costs little whatever its tensors, and Tensors returns those.
 	Get(ctx context.Context, id string) (Job, error)
-	// List returns a page of jobs in id order. Their specs' Input and
-	// Target have shapes but no data: Get returns those.
+	// Tensors returns the input and target of a job, with their data, or
+	// ErrNotFound.
+	Tensors(ctx context.Context, id string) (input, target tensor.Dense, err error)
+	// List returns a page of jobs in id order.
 	List(ctx context.Context, f ListFilter) ([]Job, error)
 	// Start moves a queued job to running under lease l, as run l.Run
 	// (keeping StartedAt if it was already running, as on resume), and

@@ -176,9 +176,20 @@ func EncodeJob(j Job) (Record, error) {
 	}, nil
 }
 
+// DecodeTensors decodes a job's stored input and target.
+func DecodeTensors(input, target []byte) (in, tgt tensor.Dense, err error) {
+	if in, err = decodeWhole(input); err != nil {
+		return in, tgt, fmt.Errorf("input: %w", err)
+	}
+	if tgt, err = decodeWhole(target); err != nil {
+		return in, tgt, fmt.Errorf("target: %w", err)
+	}
+	return in, tgt, nil
+}
+
 // Job decodes the record. A record read without its Input and Target
-// bytes (a listing) gives a spec whose input and target have their shapes
-// but no data.
+// bytes (as stores return jobs) gives a spec whose input and target have
+// their shapes but no data.
 func (r Record) Job() (Job, error) {
 	j := Job{
 		ID: r.ID, Owner: r.Owner, Status: Status(r.Status),

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/exp/zapslog"
 
+	"github.com/corr2d/corr2d/internal/admit"
 	"github.com/corr2d/corr2d/internal/engine"
 	"github.com/corr2d/corr2d/internal/tensor"
 	"github.com/corr2d/corr2d/internal/train"
@@ -57,6 +58,11 @@ type Config struct {
 	// training goroutine, Go's scheduler looks for network readiness only
 	// every 10 ms, so every read a request waits for would wait that long.
 	StepSlots int
+	// Memory is the process's memory budget, shared with requests: a run
+	// reserves its working set (Spec.WorkingSet) from it before it loads
+	// the job's tensors, waiting as long as it takes, and gives it back
+	// when the run ends. Nil reserves nothing.
+	Memory *admit.Budget
 }
 
 func (c Config) withDefaults() Config {
@@ -416,6 +422,12 @@ func (r *Runner) unpause(id string) {
 	r.mu.Unlock()
 }
 
+// Tensors returns a job's input and target with their data, which the
+// jobs that Get and List return have the shapes of only.
+func (r *Runner) Tensors(ctx context.Context, id string) (input, target tensor.Dense, err error) {
+	return r.store.Tensors(ctx, id)
+}
+
 // Losses returns a page of a job's loss history.
 func (r *Runner) Losses(ctx context.Context, id string, afterStep, limit int) ([]LossPoint, error) {
 	return r.store.Losses(ctx, id, afterStep, limit)
@@ -517,11 +529,7 @@ func (r *Runner) work(ctx context.Context, id string, run int) error {
 	defer r.metrics.losses.end(id)
 	r.log.Info("job running", zap.String("job_id", id), zap.Int("run", run), zap.Int("from_step", j.Step))
 
-	if j.Spec.DType == train.Float64 {
-		err = runSteps[float64](ctx, r, j)
-	} else {
-		err = runSteps[float32](ctx, r, j)
-	}
+	err = r.run(ctx, j)
 	status, msg, retry := r.outcome(ctx, err)
 	sctx, cancel = storeContext(ctx)
 	defer cancel()
@@ -532,7 +540,7 @@ func (r *Runner) work(ctx context.Context, id string, run int) error {
 		r.log.Info("job interrupted", zap.String("job_id", id), zap.Int("run", run))
 		return nil
 	case retry:
-		r.pause(id, (&storeFailure{err: err}).Error())
+		r.pause(id, retryReason(err))
 		return err
 	case status == "":
 		return nil
@@ -545,6 +553,66 @@ func (r *Runner) work(ctx context.Context, id string, run int) error {
 		return ferr
 	}
 	return nil
+}
+
+// run reserves the working set of job j from the memory budget, loads its
+// tensors and trains it, and gives the memory back when it returns.
+func (r *Runner) run(ctx context.Context, j Job) error {
+	res := r.cfg.Memory.Reserve()
+	defer res.Release()
+	if err := r.reserve(ctx, j, res); err != nil {
+		return err
+	}
+	sctx, cancel := storeContext(ctx)
+	in, tgt, err := r.store.Tensors(sctx, j.ID)
+	cancel()
+	if err != nil {
+		return &loadFailure{err: err}
+	}
+	j.Spec.Input, j.Spec.Target = in, tgt
+	if j.Spec.DType == train.Float64 {
+		return runSteps(ctx, r, j, train.New[float64](r.eng, j.Spec.Problem()))
+	}
+	tr := train.New[float32](r.eng, j.Spec.Problem())
+	// The trainer holds its own float32 copies: the float64 data can go.
+	j.Spec.Input, j.Spec.Target = tensor.Dense{Shape: in.Shape}, tensor.Dense{Shape: tgt.Shape}
+	return runSteps(ctx, r, j, tr)
+}
+
+// reserve takes the working set of job j into res, waiting for room as
+// long as ctx lasts; a job waiting for memory shows why. A job larger than
+// the whole budget fails: it could never run here.
+func (r *Runner) reserve(ctx context.Context, j Job, res *admit.Reservation) error {
+	need, budget := j.Spec.WorkingSet(), r.cfg.Memory
+	if budget == nil {
+		return nil
+	}
+	if need > budget.Total() {
+		return &failure{msg: fmt.Sprintf("the job needs %d MiB of memory to run, more than this server's memory budget of %d MiB",
+			need>>20, budget.Total()>>20)}
+	}
+	if free := budget.Total() - budget.Held(); free < need {
+		r.pause(j.ID, fmt.Sprintf("waiting for memory: the job needs %d MiB, %d MiB of the server's %d MiB are free",
+			need>>20, max(free, 0)>>20, budget.Total()>>20))
+		defer r.unpause(j.ID)
+	}
+	if err := res.Await(ctx, need); err != nil {
+		if errors.Is(err, admit.ErrTooLarge) {
+			return &failure{msg: err.Error()}
+		}
+		return err
+	}
+	return nil
+}
+
+// retryReason says why a run that will be retried stopped: a checkpoint
+// the store could not write, or tensors it could not read.
+func retryReason(err error) string {
+	var load *loadFailure
+	if errors.As(err, &load) {
+		return load.Error()
+	}
+	return (&storeFailure{err: err}).Error()
 }
 
 // pauseReason says why a job whose run ended with err could not be
@@ -604,6 +672,13 @@ type storeFailure struct{ err error }
 func (f *storeFailure) Error() string { return "could not save progress: " + f.err.Error() }
 func (f *storeFailure) Unwrap() error { return f.err }
 
+// loadFailure is a job's tensors that the store could not read: the queue
+// runs the job again later.
+type loadFailure struct{ err error }
+
+func (f *loadFailure) Error() string { return "could not load the input and target: " + f.err.Error() }
+func (f *loadFailure) Unwrap() error { return f.err }
+
 // failure is a job's own fault: it fails the job instead of being retried.
 type failure struct{ msg string }
 
@@ -623,10 +698,9 @@ func stepInSlot[T engine.Float](ctx context.Context, slots chan struct{}, tr tra
 	return loss, next, time.Since(start), err
 }
 
-// runSteps runs the remaining steps of j in precision T, saving progress
-// as it goes and when interrupted.
-func runSteps[T engine.Float](ctx context.Context, r *Runner, j Job) error {
-	tr := train.New[T](r.eng, j.Spec.Problem())
+// runSteps runs the remaining steps of j with tr, in precision T, saving
+// progress as it goes and when interrupted.
+func runSteps[T engine.Float](ctx context.Context, r *Runner, j Job, tr train.Trainer[T]) error {
 	p := train.Load[T](train.State{Weight: j.Weight, Bias: j.Bias, Opt: j.State})
 	var pending []LossPoint
 	lastSave := time.Now()

@@ -31,6 +31,42 @@ func (s Spec) WeightShape() [4]int {
 	return [4]int{s.Target.Shape[1], s.Input.Shape[1] / groups, s.KernelSize[0], s.KernelSize[1]}
 }
 
+// loadCopies is how many copies of its tensors loading a job holds at
+// the most, counted at 8 bytes an element: the stored bytes as the
+// database holds them in memory (SQLite materialises a value it returns),
+// as its driver hands them over, and decoded to float64; and one for the
+// garbage collector's slack until the first two go.
+const loadCopies = 4
+
+// WorkingSet is the memory in bytes that a run of a job of this spec holds
+// at the most: while it loads its input and target, or while it trains on
+// them (the float64 data, the trainer's copies in its precision, and the
+// forward and backward passes' outputs and padded copies). It needs only
+// the shapes, so a runner reserves it before it loads anything.
+func (s Spec) WorkingSet() int64 {
+	if len(s.Input.Shape) != 4 || len(s.Target.Shape) != 4 {
+		return 0
+	}
+	n := elements(s.Input.Shape) + elements(s.Target.Shape)
+	load := loadCopies * 8 * n
+	size, run := int64(8), 8*n // a float64 trainer reads the data in place
+	if s.DType == train.Float32 {
+		size, run = 4, 12*n
+	}
+	if fp, err := s.Conv.Footprint([4]int(s.Input.Shape), s.WeightShape(), int(size)); err == nil {
+		run += 2 * fp
+	}
+	return max(load, run)
+}
+
+func elements(shape []int) int64 {
+	n := int64(1)
+	for _, d := range shape {
+		n *= int64(d)
+	}
+	return n
+}
+
 // Problem is what the trainer learns from.
 func (s Spec) Problem() train.Problem {
 	return train.Problem{Input: s.Input, Target: s.Target, KernelSize: s.KernelSize, Conv: s.Conv,

@@ -112,6 +112,15 @@ func (p Params[T]) finite() bool {
 	return true
 }
 
+// view is d in precision T: d's own data when T is float64, which the
+// trainer only reads, else a converted copy.
+func view[T engine.Float](d tensor.Dense) engine.Tensor[T] {
+	if data, ok := any(d.Data).([]T); ok {
+		return engine.Tensor[T]{Shape: [4]int(d.Shape), Data: data}
+	}
+	return toTensor[T](d)
+}
+
 func toTensor[T engine.Float](d tensor.Dense) engine.Tensor[T] {
 	return engine.Tensor[T]{Shape: [4]int(d.Shape), Data: engine.Convert[T](d.Data)}
 }

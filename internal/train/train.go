@@ -58,8 +58,8 @@ type Trainer[T engine.Float] struct {
 func New[T engine.Float](eng *engine.Engine, pr Problem) Trainer[T] {
 	return Trainer[T]{
 		eng:  eng,
-		x:    toTensor[T](pr.Input),
-		y:    toTensor[T](pr.Target),
+		x:    view[T](pr.Input),
+		y:    view[T](pr.Target),
 		conv: pr.Conv,
 		kh:   pr.KernelSize[0],
 		kw:   pr.KernelSize[1],

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/corr2d/corr2d/internal/jobs"
+	"github.com/corr2d/corr2d/internal/tensor"
 )
 
 // Store implements jobs.Store on PostgreSQL.
@@ -217,12 +218,9 @@ func nanos(t *time.Time) *int64 {
 	return &n
 }
 
-// jobColumns are a job's columns in jobs.Record's order; leanColumns leave
-// out the input and target, which listings do not show.
-const (
-	jobColumns  = `id, owner, status, spec, input, target, created_at, started_at, finished_at, step, loss, weight, bias, init_weight, init_bias, opt_state, error, run`
-	leanColumns = `id, owner, status, spec, NULL, NULL, created_at, started_at, finished_at, step, loss, weight, bias, init_weight, init_bias, opt_state, error, run`
-)
+// jobColumns are a job's columns in jobs.Record's order, without the
+// input and target (see Tensors).
+const jobColumns = `id, owner, status, spec, created_at, started_at, finished_at, step, loss, weight, bias, init_weight, init_bias, opt_state, error, run`
 
 func scanJob(row pgx.Row) (jobs.Job, error) {
 	var (
@@ -230,7 +228,7 @@ func scanJob(row pgx.Row) (jobs.Job, error) {
 		created           int64
 		started, finished *int64
 	)
-	if err := row.Scan(&r.ID, &r.Owner, &r.Status, &r.Spec, &r.Input, &r.Target, &created, &started, &finished,
+	if err := row.Scan(&r.ID, &r.Owner, &r.Status, &r.Spec, &created, &started, &finished,
 		&r.Step, &r.Loss, &r.Weight, &r.Bias, &r.InitWeight, &r.InitBias, &r.OptState, &r.Error, &r.Run); err != nil {
 		return jobs.Job{}, err
 	}
@@ -260,10 +258,40 @@ func (s *Store) Get(ctx context.Context, id string) (jobs.Job, error) {
 	return j, nil
 }
 
-// List implements jobs.Store. Listed jobs carry their input's and target's
-// shapes but not their data.
+// Tensors implements jobs.Store.
+func (s *Store) Tensors(ctx context.Context, id string) (input, target tensor.Dense, err error) {
+	rows, err := s.pool.Query(ctx, `SELECT input, target FROM corr2d_job WHERE id = $1`, id)
+	if err != nil {
+		return input, target, fmt.Errorf("postgres: tensors of %s: %w", id, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return input, target, fmt.Errorf("postgres: tensors of %s: %w", id, err)
+		}
+		return input, target, fmt.Errorf("postgres: job %s: %w", id, jobs.ErrNotFound)
+	}
+	// Binary bytea values are the stored bytes as they are: decoded in the
+	// connection's buffer, not copied first.
+	raw := rows.RawValues()
+	for _, f := range rows.FieldDescriptions() {
+		if f.Format != pgx.BinaryFormatCode {
+			raw = make([][]byte, 2)
+			if err := rows.Scan(&raw[0], &raw[1]); err != nil {
+				return input, target, fmt.Errorf("postgres: tensors of %s: %w", id, err)
+			}
+			break
+		}
+	}
+	if input, target, err = jobs.DecodeTensors(raw[0], raw[1]); err != nil {
+		return input, target, fmt.Errorf("postgres: tensors of %s: %w", id, err)
+	}
+	return input, target, nil
+}
+
+// List implements jobs.Store.
 func (s *Store) List(ctx context.Context, f jobs.ListFilter) ([]jobs.Job, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+leanColumns+` FROM corr2d_job
+	rows, err := s.pool.Query(ctx, `SELECT `+jobColumns+` FROM corr2d_job
 		WHERE ($1 = '' OR status = $1) AND ($4 = '' OR owner = $4) AND id > $2 ORDER BY id LIMIT $3`,
 		string(f.Status), f.After, f.Limit, f.Owner)
 	if err != nil {

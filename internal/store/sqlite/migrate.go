@@ -79,7 +79,8 @@ func (v specV2) spec() (jobs.Spec, error) {
 }
 
 // upgradeFrom converts schema 2 or 3 (JSON text columns, a row per loss;
-// 3 added the run and lease columns) to schema 4 in one transaction, then
+// 3 added the run and lease columns) to the current schema in one
+// transaction, then
 // rebuilds the file so that it can shrink after deletes. A failure leaves
 // the file as it was. Leases are not carried over: Open lets them lapse.
 func (s *Store) upgradeFrom(ctx context.Context, version int) error {
@@ -116,6 +117,26 @@ func (s *Store) upgradeFrom(ctx context.Context, version int) error {
 	return nil
 }
 
+// upgradeFrom4 moves every job's input and target out of its row into
+// corr2d_job_tensor, in one transaction, and hands the freed pages back to
+// the file system.
+func (s *Store) upgradeFrom4(ctx context.Context) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, schema+`
+			INSERT INTO corr2d_job_tensor (job_id, input, target) SELECT id, input, target FROM corr2d_job;
+			ALTER TABLE corr2d_job DROP COLUMN input;
+			ALTER TABLE corr2d_job DROP COLUMN target;`+fmt.Sprintf("PRAGMA user_version = %d;", schemaVersion))
+		return err
+	})
+	if err == nil {
+		err = s.reclaim(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: upgrade schema 4 to %d: %w", schemaVersion, err)
+	}
+	return nil
+}
+
 func column[T any](ctx context.Context, tx *sql.Tx, q string, args ...any) ([]T, error) {
 	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -133,7 +154,8 @@ func column[T any](ctx context.Context, tx *sql.Tx, q string, args ...any) ([]T,
 	return out, rows.Err()
 }
 
-// convertV2 rewrites one schema 2 or 3 job and its losses in schema 4.
+// convertV2 rewrites one schema 2 or 3 job and its losses in the current
+// schema.
 func convertV2(ctx context.Context, tx *sql.Tx, id string) error {
 	var (
 		j                           jobs.Job

@@ -19,6 +19,7 @@ import (
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" database/sql driver
 
 	"github.com/corr2d/corr2d/internal/jobs"
+	"github.com/corr2d/corr2d/internal/tensor"
 )
 
 // Store implements jobs.Store on SQLite.
@@ -38,22 +39,24 @@ type Store struct {
 const readConns = 4
 
 // schemaVersion is stored in SQLite's user_version. Versions 2 and 3 held
-// JSON text columns and a row per loss (3 added leases); Open converts them
-// (see migrate.go). Version 1 was a development schema that was never
-// released.
-const schemaVersion = 4
+// JSON text columns and a row per loss (3 added leases); version 4 kept the
+// input and target in the job's row. Open converts them (see migrate.go).
+// Version 1 was a development schema that was never released.
+const schemaVersion = 5
 
 // schema holds our own tables. River's tables are created by its migrator.
 // Tensors are jobs.EncodeTensor's bytes, the spec jobs.EncodeSpec's
 // document, and each checkpoint's losses one jobs.LossChunk.
+//
+// A job's input and target live in a table of their own: SQLite rewrites
+// a whole row on every update, so in the job's row they would be read and
+// written again, in memory, on every checkpoint and lease renewal.
 const schema = `
 CREATE TABLE IF NOT EXISTS corr2d_job (
 	id          TEXT PRIMARY KEY,
 	owner       TEXT NOT NULL DEFAULT '',
 	status      TEXT NOT NULL,
 	spec        BLOB NOT NULL,
-	input       BLOB NOT NULL,
-	target      BLOB NOT NULL,
 	created_at  INTEGER NOT NULL,
 	started_at  INTEGER,
 	finished_at INTEGER,
@@ -72,6 +75,11 @@ CREATE TABLE IF NOT EXISTS corr2d_job (
 CREATE INDEX IF NOT EXISTS corr2d_job_status ON corr2d_job (status, id);
 CREATE INDEX IF NOT EXISTS corr2d_job_owner ON corr2d_job (owner, id);
 CREATE INDEX IF NOT EXISTS corr2d_job_finished ON corr2d_job (finished_at) WHERE finished_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS corr2d_job_tensor (
+	job_id TEXT PRIMARY KEY REFERENCES corr2d_job (id) ON DELETE CASCADE,
+	input  BLOB NOT NULL,
+	target BLOB NOT NULL
+) STRICT;
 CREATE TABLE IF NOT EXISTS corr2d_health (
 	id INTEGER PRIMARY KEY,
 	at INTEGER NOT NULL
@@ -214,6 +222,10 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err := s.upgradeFrom(ctx, version); err != nil {
 			return err
 		}
+	case version == 4:
+		if err := s.upgradeFrom4(ctx); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("sqlite: the data dir holds schema version %d, this server reads 2 to %d; move it aside", version, schemaVersion)
 	}
@@ -312,12 +324,19 @@ func checkQuota(ctx context.Context, tx *sql.Tx, owner string, q jobs.Quota) err
 	return nil
 }
 
+// insert writes a job's two rows; db is a transaction, or the writer
+// connection alone in an open that has no other.
 func insert(ctx context.Context, db execer, r jobs.Record) error {
-	_, err := db.ExecContext(ctx, `INSERT INTO corr2d_job (id, owner, status, spec, input, target, created_at,
+	_, err := db.ExecContext(ctx, `INSERT INTO corr2d_job (id, owner, status, spec, created_at,
 		started_at, finished_at, step, loss, weight, bias, init_weight, init_bias, opt_state, error, run)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.ID, r.Owner, r.Status, r.Spec, r.Input, r.Target, r.CreatedAt.UnixNano(), nanos(r.StartedAt), nanos(r.FinishedAt),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.Owner, r.Status, r.Spec, r.CreatedAt.UnixNano(), nanos(r.StartedAt), nanos(r.FinishedAt),
 		r.Step, r.Loss, r.Weight, r.Bias, r.InitWeight, r.InitBias, r.OptState, r.Error, r.Run)
+	if err != nil {
+		return err
+	}
+	_, err = db.ExecContext(ctx, `INSERT INTO corr2d_job_tensor (job_id, input, target) VALUES (?, ?, ?)`,
+		r.ID, r.Input, r.Target)
 	return err
 }
 
@@ -328,10 +347,9 @@ func nanos(t *time.Time) any {
 	return t.UnixNano()
 }
 
-const (
-	jobColumns  = `id, owner, status, spec, input, target, created_at, started_at, finished_at, step, loss, weight, bias, init_weight, init_bias, opt_state, error, run`
-	leanColumns = `id, owner, status, spec, NULL, NULL, created_at, started_at, finished_at, step, loss, weight, bias, init_weight, init_bias, opt_state, error, run`
-)
+// jobColumns are a job's columns in jobs.Record's order, without the
+// input and target (see Tensors).
+const jobColumns = `id, owner, status, spec, created_at, started_at, finished_at, step, loss, weight, bias, init_weight, init_bias, opt_state, error, run`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -342,7 +360,7 @@ func scanJob(row scanner) (jobs.Job, error) {
 		started, finished sql.NullInt64
 		loss              sql.NullFloat64
 	)
-	if err := row.Scan(&r.ID, &r.Owner, &r.Status, &r.Spec, &r.Input, &r.Target, &created, &started, &finished,
+	if err := row.Scan(&r.ID, &r.Owner, &r.Status, &r.Spec, &created, &started, &finished,
 		&r.Step, &loss, &r.Weight, &r.Bias, &r.InitWeight, &r.InitBias, &r.OptState, &r.Error, &r.Run); err != nil {
 		return jobs.Job{}, err
 	}
@@ -366,6 +384,30 @@ func optTime(t sql.NullInt64) *time.Time {
 // Get implements jobs.Store.
 func (s *Store) Get(ctx context.Context, id string) (jobs.Job, error) {
 	return s.get(ctx, s.read, id)
+}
+
+// Tensors implements jobs.Store.
+func (s *Store) Tensors(ctx context.Context, id string) (input, target tensor.Dense, err error) {
+	// Rows, not Row: their bytes are decoded in place, not copied first.
+	rows, err := s.read.QueryContext(ctx, `SELECT input, target FROM corr2d_job_tensor WHERE job_id = ?`, id)
+	if err != nil {
+		return input, target, fmt.Errorf("sqlite: tensors of %s: %w", id, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return input, target, fmt.Errorf("sqlite: tensors of %s: %w", id, err)
+		}
+		return input, target, fmt.Errorf("sqlite: job %s: %w", id, jobs.ErrNotFound)
+	}
+	var in, tgt sql.RawBytes
+	if err := rows.Scan(&in, &tgt); err != nil {
+		return input, target, fmt.Errorf("sqlite: tensors of %s: %w", id, err)
+	}
+	if input, target, err = jobs.DecodeTensors(in, tgt); err != nil {
+		return input, target, fmt.Errorf("sqlite: tensors of %s: %w", id, err)
+	}
+	return input, target, nil
 }
 
 type querier interface {
@@ -401,7 +443,7 @@ func (s *Store) List(ctx context.Context, f jobs.ListFilter) ([]jobs.Job, error)
 		where = append(where, "id > ?")
 		args = append(args, f.After)
 	}
-	q := `SELECT ` + leanColumns + ` FROM corr2d_job`
+	q := `SELECT ` + jobColumns + ` FROM corr2d_job`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}

@@ -120,8 +120,8 @@ func TestSchema2DataDirOpensAndItsJobsReadBack(t *testing.T) {
 	dir, ids := fixtureDir(t, "v2")
 	s := openStore(t, dir)
 	var version int
-	if err := s.DB().QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil || version != 4 {
-		t.Fatalf("user_version = %d, %v; want 4", version, err)
+	if err := s.DB().QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil || version != 5 {
+		t.Fatalf("user_version = %d, %v; want 5", version, err)
 	}
 	var vacuum int
 	if err := s.DB().QueryRowContext(ctx, `PRAGMA auto_vacuum`).Scan(&vacuum); err != nil || vacuum != 2 {
@@ -150,8 +150,11 @@ func TestSchema2DataDirOpensAndItsJobsReadBack(t *testing.T) {
 			t.Errorf("%s job = %s at step %d, optimizer %s, error %q", tt.status, j.Status, j.Step, j.Spec.Optimizer.Name, j.Error)
 		}
 		if j.Spec.Conv.Padding != engine.PadValid || j.Spec.Conv.Border != engine.BorderZeros || j.Spec.Rank != 2 ||
-			!cmp.Equal(j.Spec.Input.Shape, []int{1, 1, 3, 8}) || len(j.Spec.Input.Data) != 24 || len(j.Weight.Data) != 2 {
+			!cmp.Equal(j.Spec.Input.Shape, []int{1, 1, 3, 8}) || len(j.Weight.Data) != 2 {
 			t.Errorf("%s job spec = %+v", tt.status, j.Spec)
+		}
+		if in, _, err := s.Tensors(ctx, j.ID); err != nil || len(in.Data) != 24 {
+			t.Errorf("%s job's input = %v, %v; want 24 numbers", tt.status, in, err)
 		}
 		pts, err := s.Losses(ctx, j.ID, 0, 1000)
 		if err != nil || len(pts) != tt.losses {
@@ -167,6 +170,73 @@ func TestSchema2DataDirOpensAndItsJobsReadBack(t *testing.T) {
 	q, _ := s.Get(ctx, ids["queued"])
 	if q.Spec.Init == nil || q.Spec.DType != train.Float64 || q.Spec.Optimizer.Momentum != 0.9 || q.Spec.Seed != nil {
 		t.Errorf("queued job's spec lost its init, dtype or momentum: %+v", q.Spec)
+	}
+}
+
+// schema4 is the job table of schema 4, which held the input and target
+// in the job's row.
+const schema4 = `CREATE TABLE corr2d_job (
+	id TEXT PRIMARY KEY, owner TEXT NOT NULL DEFAULT '', status TEXT NOT NULL, spec BLOB NOT NULL,
+	input BLOB NOT NULL, target BLOB NOT NULL, created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER,
+	step INTEGER NOT NULL DEFAULT 0, loss REAL, weight BLOB NOT NULL, bias BLOB, init_weight BLOB NOT NULL,
+	init_bias BLOB, opt_state BLOB, error TEXT NOT NULL DEFAULT '', run INTEGER NOT NULL DEFAULT 0,
+	lease_holder TEXT, lease_until INTEGER) STRICT;
+CREATE INDEX corr2d_job_status ON corr2d_job (status, id);
+CREATE INDEX corr2d_job_owner ON corr2d_job (owner, id);
+CREATE INDEX corr2d_job_finished ON corr2d_job (finished_at) WHERE finished_at IS NOT NULL;
+CREATE TABLE corr2d_loss_chunk (job_id TEXT NOT NULL REFERENCES corr2d_job (id) ON DELETE CASCADE,
+	first_step INTEGER NOT NULL, last_step INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (job_id, first_step)) STRICT;
+PRAGMA user_version = 4;`
+
+func TestSchema4MovesTensorsOutOfTheJobRow(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "corr2d.db")+"?_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := jobstest.NewJob("01V4", j0())
+	r, err := jobs.EncodeJob(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, schema4); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO corr2d_job (id, status, spec, input, target, created_at, weight, init_weight, bias, init_bias)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, r.Status, r.Spec, r.Input, r.Target, r.CreatedAt.UnixNano(),
+		r.Weight, r.InitWeight, r.Bias, r.InitBias); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO corr2d_loss_chunk (job_id, first_step, last_step, data) VALUES (?, 1, 1, ?)`,
+		r.ID, jobs.LossChunks([]jobs.LossPoint{{Step: 1, Loss: 2.5}})[0].Data); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s := openStore(t, dir)
+	var version, inputColumns int
+	if err := s.DB().QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil || version != 5 {
+		t.Fatalf("user_version = %d, %v; want 5", version, err)
+	}
+	if err := s.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info('corr2d_job') WHERE name IN ('input', 'target')`).
+		Scan(&inputColumns); err != nil || inputColumns != 0 {
+		t.Errorf("corr2d_job keeps %d of the input and target columns (%v), want none", inputColumns, err)
+	}
+	got, err := s.Get(ctx, "01V4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Spec.Input.Data != nil || !cmp.Equal(got.Spec.Input.Shape, want.Spec.Input.Shape) || !cmp.Equal(got.Weight, want.Weight) {
+		t.Errorf("Get after the upgrade = %+v", got)
+	}
+	in, tgt, err := s.Tensors(ctx, "01V4")
+	if err != nil || !cmp.Equal(in, want.Spec.Input) || !cmp.Equal(tgt, want.Spec.Target) {
+		t.Errorf("Tensors after the upgrade = %v, %v, %v; want %v, %v", in, tgt, err, want.Spec.Input, want.Spec.Target)
+	}
+	if pts, err := s.Losses(ctx, "01V4", 0, 10); err != nil || len(pts) != 1 || pts[0].Loss != 2.5 {
+		t.Errorf("Losses after the upgrade = %v, %v", pts, err)
 	}
 }
 
