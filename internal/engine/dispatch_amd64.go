@@ -23,6 +23,10 @@ import (
 // can run here. It is read once from CPUID and never changes.
 var haveAVX2FMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
+// haveAVX512 says whether the AVX-512 microkernel in gemm_amd64.s can run
+// here (the OS saving the ZMM registers included).
+var haveAVX512 = haveAVX2FMA && cpu.X86.HasAVX512F
+
 // simdName names the SIMD row kernel in use, for tests and benchmarks.
 func simdName() string {
 	if haveAVX2FMA {
@@ -157,8 +161,10 @@ func simd5x5[T Float](d []T, ldd, n int, x []T, ldx int, k []T) int {
 // where the multiply-adds hide the loads.
 //
 // It is the one place that picks the microkernel for this CPU: the
-// generated AVX2/FMA one (gemm_amd64.s), which fuses each multiply-add, or
-// gemmKernelGo. The slices are cut to what the kernel touches first, so a
+// generated AVX-512 one where the CPU has AVX-512F (the same tile in one
+// ZMM register per row, half the instructions), else the AVX2/FMA one
+// (gemm_amd64.s), both fusing each multiply-add and so equal bit for bit,
+// or gemmKernelGo. The slices are cut to what the kernel touches first, so a
 // short one panics here rather than in the assembly.
 func gemmKernel[T Float](k int, a, b, c, x []T, offs []int, astride, rows, ldc int, load bool) {
 	nr := gemmNR[T]()
@@ -175,9 +181,13 @@ func gemmKernel[T Float](k int, a, b, c, x []T, offs []int, astride, rows, ldc i
 		return
 	}
 	var z T
-	switch unsafe.Sizeof(z) {
-	case 4:
+	switch {
+	case unsafe.Sizeof(z) == 4 && haveAVX512:
+		gemmAVX512F32(as[float32](a), as[float32](b), as[float32](c), as[float32](x), offs, k, astride, rows, ldc, load)
+	case unsafe.Sizeof(z) == 4:
 		gemmAVX2F32(as[float32](a), as[float32](b), as[float32](c), as[float32](x), offs, k, astride, rows, ldc, load)
+	case haveAVX512:
+		gemmAVX512F64(as[float64](a), as[float64](b), as[float64](c), as[float64](x), offs, k, astride, rows, ldc, load)
 	default:
 		gemmAVX2F64(as[float64](a), as[float64](b), as[float64](c), as[float64](x), offs, k, astride, rows, ldc, load)
 	}

@@ -9,6 +9,11 @@ package engine
 //go:noescape
 func gemmAVX2F32(a []float32, b []float32, c []float32, x []float32, offs []int, k int, astride int, rows int, ldc int, load bool)
 
+// gemmAVX512F32 computes the tiles of gemmAVX2F32 two panels of A at a time, with the same results; see gemmKernel.
+//
+//go:noescape
+func gemmAVX512F32(a []float32, b []float32, c []float32, x []float32, offs []int, k int, astride int, rows int, ldc int, load bool)
+
 // packPanel2AVX2F32 copies a panel of 16 pixels in two runs for every tap; see packPanel2.
 //
 //go:noescape
@@ -18,6 +23,11 @@ func packPanel2AVX2F32(dst []float32, x []float32, offs []int, second int, mask 
 //
 //go:noescape
 func gemmAVX2F64(a []float64, b []float64, c []float64, x []float64, offs []int, k int, astride int, rows int, ldc int, load bool)
+
+// gemmAVX512F64 computes the tiles of gemmAVX2F64 two panels of A at a time, with the same results; see gemmKernel.
+//
+//go:noescape
+func gemmAVX512F64(a []float64, b []float64, c []float64, x []float64, offs []int, k int, astride int, rows int, ldc int, load bool)
 
 // packPanel2AVX2F64 copies a panel of 8 pixels in two runs for every tap; see packPanel2.
 //

@@ -44,13 +44,33 @@ type kind struct {
 	blend     func(mask, src2, src1, dst Op)
 }
 
+// width is the register width the microkernel is emitted for: its name,
+// bytes per register, how to allocate and clear one. gemmAVX2 is emitted
+// with avx2; its AVX-512 twin has a tile shape of its own (see
+// microkernel512).
+type width struct {
+	name  string
+	bytes int
+	reg   func() reg.VecVirtual
+	zero  func(reg.VecVirtual)
+}
+
+var avx2 = width{name: "AVX2", bytes: 32, reg: YMM, zero: func(r reg.VecVirtual) { VXORPS(r, r, r) }}
+
+// cols is how many registers of this width make a tile row of k.
+func (v width) cols(k kind) int { return nr(k) * k.size / v.bytes }
+
+// nr is the tile's width in elements of k: cols YMM registers.
+func nr(k kind) int { return cols * k.lanes }
+
 func main() {
 	ConstraintExpr("!purego")
 	for _, k := range []kind{
 		{name: "F32", goType: "float32", size: 4, lanes: 8, broadcast: VBROADCASTSS, fma: VFMADD231PS, blend: VBLENDVPS},
 		{name: "F64", goType: "float64", size: 8, lanes: 4, broadcast: VBROADCASTSD, fma: VFMADD231PD, blend: VBLENDVPD},
 	} {
-		microkernel(k)
+		microkernel(k, avx2)
+		microkernel512(k)
 		packPanel2(k)
 	}
 	Generate()
@@ -78,10 +98,10 @@ func main() {
 // to arrive from L2, where a separate copy would wait for them.
 //
 // The caller guarantees the lengths; the kernel checks nothing.
-func microkernel(k kind) {
-	TEXT("gemmAVX2"+k.name, NOSPLIT, fmt.Sprintf("func(a, b, c, x []%s, offs []int, k, astride, rows, ldc int, load bool)", k.goType))
+func microkernel(k kind, v width) {
+	TEXT("gemm"+v.name+k.name, NOSPLIT, fmt.Sprintf("func(a, b, c, x []%s, offs []int, k, astride, rows, ldc int, load bool)", k.goType))
 	Pragma("noescape")
-	Doc(fmt.Sprintf("gemmAVX2%s computes %d×%d tiles of a packed matrix product down one panel of B, packing the panel first if asked; see gemmKernel.", k.name, mr, cols*k.lanes))
+	Doc(fmt.Sprintf("gemm%s%s computes %d×%d tiles of a packed matrix product down one panel of B, packing the panel first if asked; see gemmKernel.", v.name, k.name, mr, nr(k)))
 	ap := Load(Param("a").Base(), GP64())
 	cp := Load(Param("c").Base(), GP64())
 	rows := Load(Param("rows"), GP64())
@@ -92,14 +112,19 @@ func microkernel(k kind) {
 	}
 	SHLQ(shift, ldc)
 
-	var acc [mr][cols]reg.VecVirtual
+	cols := v.cols(k)
+	var acc [mr][]reg.VecVirtual
 	for r := range acc {
+		acc[r] = make([]reg.VecVirtual, cols)
 		for c := range acc[r] {
-			acc[r][c] = YMM()
+			acc[r][c] = v.reg()
 		}
 	}
-	b := [cols]reg.VecVirtual{YMM(), YMM()}
-	bc := YMM()
+	b := make([]reg.VecVirtual, cols)
+	for c := range b {
+		b[c] = v.reg()
+	}
+	bc := v.reg()
 
 	// tile emits one tile's code; with pack, its steps read B from x and
 	// store it to b. Labels get the suffix sfx.
@@ -138,7 +163,7 @@ func microkernel(k kind) {
 		// that exist then take C's values.
 		for r := range acc {
 			for _, a := range acc[r] {
-				VXORPS(a, a, a)
+				v.zero(a)
 			}
 		}
 		load := Load(Param("load"), GP8())
@@ -150,7 +175,7 @@ func microkernel(k kind) {
 				JLE(LabelRef("loop" + sfx))
 			}
 			for c, a := range acc[r] {
-				VMOVUPS(row(r).Offset(32*c), a)
+				VMOVUPS(row(r).Offset(v.bytes*c), a)
 			}
 		}
 
@@ -162,12 +187,12 @@ func microkernel(k kind) {
 				SHLQ(shift, src)
 				ADDQ(xp, src)
 				for c := range b {
-					VMOVUPS(Mem{Base: src, Disp: 32 * c}, b[c])
-					VMOVUPS(b[c], Mem{Base: bp, Disp: (u*cols + c) * 32})
+					VMOVUPS(Mem{Base: src, Disp: v.bytes * c}, b[c])
+					VMOVUPS(b[c], Mem{Base: bp, Disp: (u*cols + c) * v.bytes})
 				}
 			} else {
 				for c := range b {
-					VMOVUPS(Mem{Base: bp, Disp: (u*cols + c) * 32}, b[c])
+					VMOVUPS(Mem{Base: bp, Disp: (u*cols + c) * v.bytes}, b[c])
 				}
 			}
 			for r := range acc {
@@ -179,7 +204,7 @@ func microkernel(k kind) {
 		}
 		advance := func(u int) {
 			ADDQ(U32(u*mr*k.size), ak)
-			ADDQ(U32(u*cols*32), bp)
+			ADDQ(U32(u*cols*v.bytes), bp)
 			if pack {
 				ADDQ(U32(u*8), op)
 			}
@@ -209,7 +234,7 @@ func microkernel(k kind) {
 				JLE(LabelRef("done"))
 			}
 			for c, a := range acc[r] {
-				VMOVUPS(a, row(r).Offset(32*c))
+				VMOVUPS(a, row(r).Offset(v.bytes*c))
 			}
 		}
 		// On to the next tile: mr rows down C, one panel on in A.
@@ -284,6 +309,156 @@ func packPanel2(k kind) {
 	ADDQ(U32(32*cols), dp)
 	DECQ(n)
 	JMP(LabelRef("tap"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// microkernel512 emits gemmAVX512<T>, gemmAVX2<T>'s twin for AVX-512F
+// with the same arguments and the same results bit for bit (see
+// microkernel): each row of a tile is one ZMM register of nr elements, and
+// a tile takes two panels of A at once, 2·mr rows, where at least mr+1
+// rows remain, so that twelve independent accumulators keep both FMA
+// units busy while each step loads its row of B once; the rows left
+// after the last such tile take one panel's tile. Each multiply-add reads
+// its element of A as an embedded broadcast.
+func microkernel512(k kind) {
+	TEXT("gemmAVX512"+k.name, NOSPLIT, fmt.Sprintf("func(a, b, c, x []%s, offs []int, k, astride, rows, ldc int, load bool)", k.goType))
+	Pragma("noescape")
+	Doc(fmt.Sprintf("gemmAVX512%s computes the tiles of gemmAVX2%s two panels of A at a time, with the same results; see gemmKernel.", k.name, k.name))
+	ap := Load(Param("a").Base(), GP64())
+	cp := Load(Param("c").Base(), GP64())
+	rows := Load(Param("rows"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	astride := Load(Param("astride"), GP64())
+	shift := U8(2)
+	fma := VFMADD231PS_BCST
+	if k.size == 8 {
+		shift = U8(3)
+		fma = VFMADD231PD_BCST
+	}
+	SHLQ(shift, ldc)
+	SHLQ(shift, astride)
+	var acc [2 * mr]reg.VecVirtual
+	for r := range acc {
+		acc[r] = ZMM()
+	}
+	bv := ZMM()
+
+	// tile emits the code of one tile of h rows (mr or 2·mr); with pack,
+	// its steps read B from x and store it to b. Labels get the suffix sfx.
+	tile := func(sfx string, pack bool, h int) {
+		ak := GP64()
+		MOVQ(ap, ak)
+		bp := Load(Param("b").Base(), GP64())
+		n := Load(Param("k"), GP64())
+		var xp, op reg.Register
+		if pack {
+			xp = Load(Param("x").Base(), GP64())
+			op = Load(Param("offs").Base(), GP64())
+		}
+		for r := range h {
+			VPXORD(acc[r], acc[r], acc[r])
+		}
+		// With load, the rows of the tile that exist take C's values.
+		load := Load(Param("load"), GP8())
+		CMPB(load, U8(0))
+		JE(LabelRef("loop" + sfx))
+		rp := GP64()
+		MOVQ(cp, rp)
+		for r := range h {
+			if r > 0 {
+				CMPQ(rows, U8(r))
+				JLE(LabelRef("loop" + sfx))
+				ADDQ(ldc, rp)
+			}
+			VMOVUPS(Mem{Base: rp}, acc[r])
+		}
+
+		step := func(u int) {
+			if pack {
+				src := GP64()
+				MOVQ(Mem{Base: op, Disp: 8 * u}, src)
+				SHLQ(shift, src)
+				ADDQ(xp, src)
+				VMOVUPS(Mem{Base: src}, bv)
+				VMOVUPS(bv, Mem{Base: bp, Disp: u * 64})
+			} else {
+				VMOVUPS(Mem{Base: bp, Disp: u * 64}, bv)
+			}
+			for r := range h {
+				m := Mem{Base: ak, Disp: (u*mr + r%mr) * k.size}
+				if r >= mr {
+					m.Index, m.Scale = astride, 1
+				}
+				fma(m, bv, acc[r])
+			}
+		}
+		advance := func(u int) {
+			ADDQ(U32(u*mr*k.size), ak)
+			ADDQ(U32(u*64), bp)
+			if pack {
+				ADDQ(U32(u*8), op)
+			}
+		}
+		Label("loop" + sfx)
+		CMPQ(n, U8(unroll))
+		JL(LabelRef("tail" + sfx))
+		for u := range unroll {
+			step(u)
+		}
+		advance(unroll)
+		SUBQ(U8(unroll), n)
+		JMP(LabelRef("loop" + sfx))
+
+		Label("tail" + sfx)
+		TESTQ(n, n)
+		JE(LabelRef("store" + sfx))
+		step(0)
+		advance(1)
+		DECQ(n)
+		JMP(LabelRef("tail" + sfx))
+
+		Label("store" + sfx)
+		sp := GP64()
+		MOVQ(cp, sp)
+		for r := range h {
+			if r > 0 {
+				CMPQ(rows, U8(r))
+				JLE(LabelRef("done"))
+				ADDQ(ldc, sp)
+			}
+			VMOVUPS(acc[r], Mem{Base: sp})
+		}
+		// On to the next tile: h rows down C, h/mr panels on in A.
+		for range h / mr {
+			ADDQ(astride, ap)
+		}
+		ADDQ(ldc, sp)
+		MOVQ(sp, cp)
+		SUBQ(U8(h), rows)
+		JLE(LabelRef("done"))
+	}
+
+	// The first tile packs B when asked; every tile is two panels high
+	// while more than one panel's rows remain.
+	nOffs := Load(Param("offs").Len(), GP64())
+	TESTQ(nOffs, nOffs)
+	JE(LabelRef("next"))
+	CMPQ(rows, U8(mr))
+	JLE(LabelRef("packone"))
+	tile("packtwo", true, 2*mr)
+	JMP(LabelRef("next"))
+	Label("packone")
+	tile("packone", true, mr)
+	Label("next")
+	CMPQ(rows, U8(mr))
+	JLE(LabelRef("one"))
+	tile("two", false, 2*mr)
+	JMP(LabelRef("next"))
+	Label("one")
+	tile("one", false, mr)
+	JMP(LabelRef("next"))
 	Label("done")
 	VZEROUPPER()
 	RET()
