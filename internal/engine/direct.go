@@ -1,9 +1,6 @@
 package engine
 
-import (
-	"context"
-	"sync"
-)
+import "context"
 
 // conv2dDirect runs a validated request on the direct path. With unit
 // column stride the input is read in place, padded or not (see edges);
@@ -20,7 +17,7 @@ func conv2dDirect[T Float](ctx context.Context, e *Engine, p Priority, x, w Tens
 		c: g.in[1], cg: cg, o: O, og: O / g.groups,
 		ho: ho, wo: wo, sh: g.sh, kh: kh, kw: kw,
 		w: w.Data, bias: bias,
-		rowHi: ho, colHi: wo,
+		rowHi: ho, colHi: wo, eng: e,
 	}
 	release := func() {}
 	if g.sw == 1 {
@@ -117,7 +114,7 @@ type convPlan[T Float] struct {
 	rowLo, rowHi int
 	colLo, colHi int
 	edges        *edges[T] // nil when the interior is everything
-	patches      sync.Pool // of *patch[T], for edges
+	eng          *Engine   // whose recycler holds the patches' scratch
 }
 
 func (j *convPlan[T]) units(ctx context.Context, lo, hi int) error {
@@ -125,14 +122,8 @@ func (j *convPlan[T]) units(ctx context.Context, lo, hi int) error {
 	taps := len(j.offs)
 	var s *patch[T]
 	if j.edges != nil {
-		// The bands of a call share their scratch, one at a time: a band's
-		// few kilobytes of cells cost more to allocate and clear than its
-		// margins cost to compute.
-		s, _ = j.patches.Get().(*patch[T])
-		if s == nil {
-			s = j.edges.newPatch(j.cg, j.kh, j.kw)
-		}
-		defer j.patches.Put(s)
+		s = j.edges.newPatch(j.eng, j.cg, j.kh, j.kw)
+		defer s.release()
 	}
 	for u := lo; u < hi; {
 		select {

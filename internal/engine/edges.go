@@ -1,5 +1,7 @@
 package engine
 
+import "unsafe"
+
 // edges lets the direct path read a padded input without padding it: with
 // unit column stride, an output pixel whose taps all fall inside the input
 // (the interior) is computed from the input in place, with the same
@@ -17,10 +19,12 @@ type edges[T Float] struct {
 	kh, kw    int
 	border    Border
 	fill      T
-	// src[q] is the input column of padded column q, or -1 for a fill
-	// cell; padded columns [lo, hi) are the input's, in order.
-	src    []int
-	lo, hi int
+	// Padded columns [lo, hi) are the input's, in order; lsrc[q] is the
+	// input column of padded column q < lo and rsrc[q-hi] that of q ≥ hi,
+	// or -1 for a fill cell (see col). Only the margins have a table: one
+	// as wide as the row, made on every call, cost more than the margins.
+	lsrc, rsrc []int
+	lo, hi     int
 }
 
 // newEdges works out the column map of g's padded input (stride 1 along
@@ -30,18 +34,35 @@ func newEdges[T Float](g geometry, b Border, fill T) *edges[T] {
 		top: g.pads[0], left: g.pads[2], h: g.in[2], w: g.in[3],
 		dh: g.dh, dw: g.dw, kh: g.w[2], kw: g.w[3],
 		border: b, fill: fill,
-		src: make([]int, g.wn),
-		lo:  min(g.pads[2], g.wn), hi: min(g.pads[2]+g.in[3], g.wn),
+		lo: min(g.pads[2], g.wn), hi: min(g.pads[2]+g.in[3], g.wn),
 	}
-	for q := range e.src {
-		// Most columns are the input's own; fold only the others.
-		if c := q - e.left; c >= 0 && c < e.w {
-			e.src[q] = c
-		} else {
-			e.src[q] = fold(c, e.w, b)
-		}
+	e.lsrc, e.rsrc = make([]int, e.lo), make([]int, g.wn-e.hi)
+	for q := range e.lsrc {
+		e.lsrc[q] = fold(q-e.left, e.w, b)
+	}
+	for q := range e.rsrc {
+		e.rsrc[q] = fold(e.hi+q-e.left, e.w, b)
 	}
 	return e
+}
+
+// col returns the input column of padded column q, or -1 for a fill cell.
+func (e *edges[T]) col(q int) int {
+	switch {
+	case q < e.lo:
+		return e.lsrc[q]
+	case q >= e.hi:
+		return e.rsrc[q-e.hi]
+	}
+	return q - e.left
+}
+
+// cell returns padded column q of the row whose input row is xr.
+func (e *edges[T]) cell(xr []T, q int) T {
+	if c := e.col(q); c >= 0 {
+		return xr[c]
+	}
+	return e.fill
 }
 
 // interior returns the output rows [rowLo, rowHi) and columns [colLo,
@@ -59,9 +80,11 @@ func (e *edges[T]) interior(g geometry) (rowLo, rowHi, colLo, colHi int) {
 	return rowLo, rowHi, colLo, colHi
 }
 
-// patch is one band's scratch for edges.row: the padded cells of one row's
-// patch, the taps' offsets into it and the outputs computed from it.
+// patch is one band's scratch for edges.row and edges.sides: the padded
+// cells of a patch, the taps' offsets into it and the outputs computed
+// from it.
 type patch[T Float] struct {
+	eng   *Engine
 	cells []T
 	offs  []int
 	out   []T
@@ -70,20 +93,58 @@ type patch[T Float] struct {
 }
 
 // newPatch makes the scratch for patches of cg channels. Its cells and
-// outputs grow with the widest patch asked for: most bands only ever patch
-// the few margin columns of each row, and clearing scratch for whole rows
-// on every band cost more than those patches.
-func (e *edges[T]) newPatch(cg, kh, kw int) *patch[T] {
-	return &patch[T]{offs: make([]int, cg*kh*kw), rows: make([]int, kh)}
+// outputs grow with the widest patch asked for, from e's recycler: most
+// bands only ever patch the few margin columns of each row, clearing
+// scratch for whole rows on every band cost more than those patches, and
+// so did memory made afresh on every call, which the first writes had to
+// fault in.
+func (e *edges[T]) newPatch(eng *Engine, cg, kh, kw int) *patch[T] {
+	return &patch[T]{eng: eng, offs: make([]int, cg*kh*kw), rows: make([]int, kh)}
 }
 
 // grow makes room in s for n cells and m outputs.
 func (s *patch[T]) grow(n, m int) {
 	if len(s.cells) < n {
-		s.cells = make([]T, n)
+		recycleScratch(s.eng, s.cells)
+		s.cells = scratch[T](s.eng, n)
 	}
 	if len(s.out) < m {
-		s.out = make([]T, m)
+		recycleScratch(s.eng, s.out)
+		s.out = scratch[T](s.eng, m)
+	}
+}
+
+// release hands s's cells and outputs back to the recycler.
+func (s *patch[T]) release() {
+	recycleScratch(s.eng, s.cells)
+	recycleScratch(s.eng, s.out)
+	s.cells, s.out = nil, nil
+}
+
+// minScratch is the least scratch, in elements, that scratch hands out:
+// patch sizes vary with each band's rows, and rounding them up to powers
+// of two from here lets a few sizes serve them all.
+const minScratch = 256
+
+// scratch returns a slice of at least n elements with stale contents,
+// recycled when e's recycler holds one of its size.
+func scratch[T Float](e *Engine, n int) []T {
+	size := minScratch
+	for size < n {
+		size *= 2
+	}
+	var z T
+	if s, ok := e.recycled.get(recycleKey{unsafe.Sizeof(z), size}).([]T); ok {
+		return s
+	}
+	return make([]T, size)
+}
+
+// recycleScratch hands s, from scratch, back to e's recycler.
+func recycleScratch[T Float](e *Engine, s []T) {
+	if len(s) > 0 {
+		var z T
+		e.recycled.put(recycleKey{unsafe.Sizeof(z), len(s)}, s[:len(s):len(s)])
 	}
 }
 
@@ -157,12 +218,15 @@ func (e *edges[T]) gatherRow(dst, xr []T, q0 int) {
 	q1 := q0 + len(dst)
 	lo, hi := min(max(q0, e.lo), q1), max(min(q1, e.hi), q0)
 	if lo >= hi {
-		gather(dst, xr, e.src[q0:q1], e.fill)
-		return
+		lo, hi = q1, q1
 	}
-	gather(dst[:lo-q0], xr, e.src[q0:lo], e.fill)
+	for q := q0; q < lo; q++ {
+		dst[q-q0] = e.cell(xr, q)
+	}
 	copy(dst[lo-q0:hi-q0], xr[lo-e.left:hi-e.left])
-	gather(dst[hi-q0:], xr, e.src[hi:q1], e.fill)
+	for q := hi; q < q1; q++ {
+		dst[q-q0] = e.cell(xr, q)
+	}
 }
 
 // stripRows is the most output rows whose side margins edges.sides
@@ -209,8 +273,12 @@ func (e *edges[T]) sides(s *patch[T], d []T, ldd, wo, rows int, x []T, ch, r0, a
 		s.cols = make([]int, pw)
 	}
 	cols := s.cols[:pw]
-	copy(cols, e.src[:pa])
-	copy(cols[pa:], e.src[b0:b0+pb])
+	for q := range pa {
+		cols[q] = e.col(q)
+	}
+	for q := range pb {
+		cols[pa+q] = e.col(b0 + q)
+	}
 	plane := e.h * e.w
 	t := 0
 	for ci := range cg {
@@ -262,7 +330,7 @@ func (e *edges[T]) pixels(s *patch[T], d, x []T, ch, j0, j1 int, k []T) {
 			for _, r := range s.rows {
 				for b := range e.kw {
 					v := e.fill
-					if c := e.src[j+b*e.dw]; r >= 0 && c >= 0 {
+					if c := e.col(j + b*e.dw); r >= 0 && c >= 0 {
 						v = xc[r*e.w+c]
 					}
 					sum += k[t] * v
