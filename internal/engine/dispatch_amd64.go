@@ -337,3 +337,42 @@ func simdJoin(z, spec []complex128, offs []int, wx []float64, m int) bool {
 	fftJoinAVX2(z, spec, offs, wx, m)
 	return true
 }
+
+// simdPack is the one place that picks the SIMD packing of a real row into
+// sequence c of a batch of eight (see packReal): it packs the prefix of src
+// that fills whole pairs of cells and returns how many cells it packed;
+// zero when the CPU lacks AVX2 and FMA.
+func simdPack[T Float](z []complex128, c int, src []T) int {
+	cells := len(src) / 4 * 2
+	if !haveAVX2FMA || cells == 0 {
+		return 0
+	}
+	z = z[c : c+specBlock*(cells-1)+1]
+	var s T
+	switch unsafe.Sizeof(s) {
+	case 4:
+		fftPackF32AVX2(z, as[float32](src[:2*cells]), cells)
+	default:
+		fftPackF64AVX2(z, as[float64](src[:2*cells]), cells)
+	}
+	return cells
+}
+
+// simdUnpack is the one place that picks the SIMD store of eight rows of
+// unit-stride outputs from their inverse transforms (see
+// fftPlan.inverseRows): row c of dst, ld elements apart, gets the first
+// 2·cells values of sequence c of z, scaled and biased. It returns the
+// cells it stored: cells, or zero when the CPU lacks AVX2 and FMA.
+func simdUnpack[T Float](dst []T, ld int, z []complex128, cells int, scale float64, bias T) int {
+	if !haveAVX2FMA || cells == 0 {
+		return 0
+	}
+	dst, z = dst[:(specBlock-1)*ld+2*cells], z[:specBlock*cells]
+	switch unsafe.Sizeof(bias) {
+	case 4:
+		fftUnpackF32AVX2(as[float32](dst), ld, z, cells, scale, float32(bias))
+	default:
+		fftUnpackF64AVX2(as[float64](dst), ld, z, cells, scale, float64(bias))
+	}
+	return cells
+}

@@ -79,3 +79,11 @@ func simdSplit(spec, z []complex128, offs []int, wx []float64, m int) bool { ret
 
 // simdJoin runs nothing: this build has no SIMD kernels.
 func simdJoin(z, spec []complex128, offs []int, wx []float64, m int) bool { return false }
+
+// simdPack packs nothing: this build has no SIMD kernels.
+func simdPack[T Float](z []complex128, c int, src []T) int { return 0 }
+
+// simdUnpack stores nothing: this build has no SIMD kernels.
+func simdUnpack[T Float](dst []T, ld int, z []complex128, cells int, scale float64, bias T) int {
+	return 0
+}

@@ -429,6 +429,12 @@ func (j *fftPlan[T]) inverseRows(tr *transforms, acc []complex128, out []T, i0, 
 			tr.rows = append(tr.rows, (i-i0)*j.sh)
 		}
 		tr.row.inverse(tr.z, tr.work, acc, j.t.p, tr.rows, specBlock, tr.offs)
+		// A full batch of unit-stride rows is stored by the SIMD step, all
+		// but an odd last column.
+		start := 0
+		if j.sw == 1 && len(tr.rows) == specBlock {
+			start = 2 * simdUnpack(out[ib*j.wo+jj0:], j.wo, tr.z, (jj1-jj0)/2, scale, bias)
+		}
 		for c := range tr.rows {
 			d := out[(ib+c)*j.wo:][jj0:jj1]
 			if j.sw != 1 {
@@ -439,7 +445,7 @@ func (j *fftPlan[T]) inverseRows(tr *transforms, acc []complex128, out []T, i0, 
 			}
 			// Unit stride: each packed cell holds two outputs.
 			z := tr.z[c:]
-			for jj := 0; jj+1 < len(d); jj += 2 {
+			for jj := start; jj+1 < len(d); jj += 2 {
 				v := z[jj/2*specBlock]
 				d[jj], d[jj+1] = T(real(v)*scale)+bias, T(-imag(v)*scale)+bias
 			}

@@ -559,3 +559,143 @@ loop:
 done:
 	VZEROUPPER
 	RET
+
+// func fftPackF32AVX2(z []complex128, src []float32, cells int)
+// Requires: AVX
+TEXT ·fftPackF32AVX2(SB), NOSPLIT, $0-56
+	MOVQ z_base+0(FP), AX
+	MOVQ src_base+24(FP), CX
+	MOVQ cells+48(FP), DX
+	SHRQ $0x01, DX
+	JZ   done
+
+loop:
+	VCVTPS2PD    (CX), Y0
+	VMOVUPD      X0, (AX)
+	VEXTRACTF128 $0x01, Y0, 128(AX)
+	ADDQ         $0x00000010, CX
+	ADDQ         $0x00000100, AX
+	DECQ         DX
+	JNZ          loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func fftUnpackF32AVX2(dst []float32, ld int, z []complex128, cells int, scale float64, bias float32)
+// Requires: AVX, AVX2, SSE, SSE2
+TEXT ·fftUnpackF32AVX2(SB), NOSPLIT, $0-76
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         ld+24(FP), CX
+	MOVQ         z_base+32(FP), DX
+	MOVQ         cells+56(FP), BX
+	TESTQ        BX, BX
+	JZ           done
+	MOVSD        scale+64(FP), X0
+	VBROADCASTSD X0, Y0
+	VMOVUPD      fftNegImag<>+0(SB), Y1
+	VXORPD       Y1, Y0, Y0
+	MOVSS        bias+72(FP), X1
+	VBROADCASTSS X1, X1
+	SHLQ         $0x02, CX
+	LEAQ         (CX)(CX*2), SI
+	LEAQ         (AX)(CX*4), DI
+
+loop:
+	VMULPD     (DX), Y0, Y2
+	VCVTPD2PSY Y2, X2
+	VADDPS     X1, X2, X2
+	VMOVLPS    X2, (AX)
+	VMOVHPS    X2, (AX)(CX*1)
+	VMULPD     32(DX), Y0, Y2
+	VCVTPD2PSY Y2, X2
+	VADDPS     X1, X2, X2
+	VMOVLPS    X2, (AX)(CX*2)
+	VMOVHPS    X2, (AX)(SI*1)
+	VMULPD     64(DX), Y0, Y2
+	VCVTPD2PSY Y2, X2
+	VADDPS     X1, X2, X2
+	VMOVLPS    X2, (DI)
+	VMOVHPS    X2, (DI)(CX*1)
+	VMULPD     96(DX), Y0, Y2
+	VCVTPD2PSY Y2, X2
+	VADDPS     X1, X2, X2
+	VMOVLPS    X2, (DI)(CX*2)
+	VMOVHPS    X2, (DI)(SI*1)
+	ADDQ       $0x00000080, DX
+	ADDQ       $0x00000008, AX
+	ADDQ       $0x00000008, DI
+	DECQ       BX
+	JNZ        loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func fftPackF64AVX2(z []complex128, src []float64, cells int)
+// Requires: AVX
+TEXT ·fftPackF64AVX2(SB), NOSPLIT, $0-56
+	MOVQ z_base+0(FP), AX
+	MOVQ src_base+24(FP), CX
+	MOVQ cells+48(FP), DX
+	SHRQ $0x01, DX
+	JZ   done
+
+loop:
+	VMOVUPD      (CX), Y0
+	VMOVUPD      X0, (AX)
+	VEXTRACTF128 $0x01, Y0, 128(AX)
+	ADDQ         $0x00000020, CX
+	ADDQ         $0x00000100, AX
+	DECQ         DX
+	JNZ          loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func fftUnpackF64AVX2(dst []float64, ld int, z []complex128, cells int, scale float64, bias float64)
+// Requires: AVX, AVX2, SSE2
+TEXT ·fftUnpackF64AVX2(SB), NOSPLIT, $0-80
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         ld+24(FP), CX
+	MOVQ         z_base+32(FP), DX
+	MOVQ         cells+56(FP), BX
+	TESTQ        BX, BX
+	JZ           done
+	MOVSD        scale+64(FP), X0
+	VBROADCASTSD X0, Y0
+	VMOVUPD      fftNegImag<>+0(SB), Y1
+	VXORPD       Y1, Y0, Y0
+	MOVSD        bias+72(FP), X1
+	VBROADCASTSD X1, Y1
+	SHLQ         $0x03, CX
+	LEAQ         (CX)(CX*2), SI
+	LEAQ         (AX)(CX*4), DI
+
+loop:
+	VMULPD       (DX), Y0, Y2
+	VADDPD       Y1, Y2, Y2
+	VMOVUPD      X2, (AX)
+	VEXTRACTF128 $0x01, Y2, (AX)(CX*1)
+	VMULPD       32(DX), Y0, Y2
+	VADDPD       Y1, Y2, Y2
+	VMOVUPD      X2, (AX)(CX*2)
+	VEXTRACTF128 $0x01, Y2, (AX)(SI*1)
+	VMULPD       64(DX), Y0, Y2
+	VADDPD       Y1, Y2, Y2
+	VMOVUPD      X2, (DI)
+	VEXTRACTF128 $0x01, Y2, (DI)(CX*1)
+	VMULPD       96(DX), Y0, Y2
+	VADDPD       Y1, Y2, Y2
+	VMOVUPD      X2, (DI)(CX*2)
+	VEXTRACTF128 $0x01, Y2, (DI)(SI*1)
+	ADDQ         $0x00000080, DX
+	ADDQ         $0x00000010, AX
+	ADDQ         $0x00000010, DI
+	DECQ         BX
+	JNZ          loop
+
+done:
+	VZEROUPPER
+	RET

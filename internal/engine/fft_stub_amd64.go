@@ -43,3 +43,23 @@ func fftSplitAVX2(spec []complex128, z []complex128, offs []int, wx []float64, m
 //
 //go:noescape
 func fftJoinAVX2(z []complex128, spec []complex128, offs []int, wx []float64, m int)
+
+// fftPackF32AVX2 packs a real row into its sequence of a batch of eight; see packReal.
+//
+//go:noescape
+func fftPackF32AVX2(z []complex128, src []float32, cells int)
+
+// fftUnpackF32AVX2 stores eight rows of outputs from their inverse transforms; see fftPlan.inverseRows.
+//
+//go:noescape
+func fftUnpackF32AVX2(dst []float32, ld int, z []complex128, cells int, scale float64, bias float32)
+
+// fftPackF64AVX2 packs a real row into its sequence of a batch of eight; see packReal.
+//
+//go:noescape
+func fftPackF64AVX2(z []complex128, src []float64, cells int)
+
+// fftUnpackF64AVX2 stores eight rows of outputs from their inverse transforms; see fftPlan.inverseRows.
+//
+//go:noescape
+func fftUnpackF64AVX2(dst []float64, ld int, z []complex128, cells int, scale float64, bias float64)

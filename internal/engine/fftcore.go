@@ -249,6 +249,9 @@ func specAt(p, r, k int) int {
 func packReal[T Float](z []complex128, b, c int, src []T, n int) {
 	src = src[:min(len(src), n)]
 	j := 0
+	if b == specBlock {
+		j = simdPack(z, c, src)
+	}
 	for ; 2*j+1 < len(src); j++ {
 		z[j*b+c] = complex(float64(src[2*j]), float64(src[2*j+1]))
 	}

@@ -270,3 +270,92 @@ func TestRFFTBatchStepsMatchThePortableSteps(t *testing.T) {
 		}
 	}
 }
+
+// packReal (whose pairs of cells go through the SIMD step where the CPU has
+// it) packs every row length into its sequence of a batch of eight, with
+// the cells past the row zero, and touches no other sequence.
+func TestPackRealPacksEveryLength(t *testing.T) {
+	t.Run("dtype=float32", func(t *testing.T) { testPackReal[float32](t) })
+	t.Run("dtype=float64", func(t *testing.T) { testPackReal[float64](t) })
+}
+
+func testPackReal[T Float](t *testing.T) {
+	r := rand.New(rand.NewPCG(101, 102))
+	for _, n := range []int{2, 4, 6, 8, 10, 16, 30} {
+		for size := 0; size <= n+3; size++ {
+			src := make([]T, size)
+			for i := range src {
+				src[i] = T(r.Float64()*2 - 1)
+			}
+			for _, c := range []int{0, 3, 7} {
+				guard := complex(math.NaN(), 0)
+				z := make([]complex128, n/2*specBlock)
+				for i := range z {
+					z[i] = guard
+				}
+				packReal(z, specBlock, c, src, n)
+				for i, v := range z {
+					j, seq := i/specBlock, i%specBlock
+					want := guard
+					if seq == c {
+						want = complex(cell(src, 2*j, n), cell(src, 2*j+1, n))
+					}
+					if bothNaN := cmplx.IsNaN(v) && cmplx.IsNaN(want); v != want && !bothNaN {
+						t.Fatalf("n=%d, %d values, sequence %d: cell %d = %v, want %v", n, size, c, i, v, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// cell is src[i] as a float64, or zero past the row or past n.
+func cell[T Float](src []T, i, n int) float64 {
+	if i >= len(src) || i >= n {
+		return 0
+	}
+	return float64(src[i])
+}
+
+// simdUnpack stores exactly what inverseRows' loop stores (the same
+// rounding), on the eight rows and the columns asked, and nothing else:
+// guard values between and after the rows stay.
+func TestUnpackMatchesTheLoop(t *testing.T) {
+	t.Run("dtype=float32", func(t *testing.T) { testUnpack[float32](t) })
+	t.Run("dtype=float64", func(t *testing.T) { testUnpack[float64](t) })
+}
+
+func testUnpack[T Float](t *testing.T) {
+	r := rand.New(rand.NewPCG(103, 104))
+	for _, cells := range []int{1, 2, 3, 7, 16} {
+		z := make([]complex128, specBlock*cells)
+		for i := range z {
+			z[i] = complex(r.Float64()*2000-1000, r.Float64()*2000-1000)
+		}
+		ld := 2*cells + 3
+		const guard = -7777
+		dst := make([]T, specBlock*ld)
+		for i := range dst {
+			dst[i] = guard
+		}
+		scale, bias := 1/float64(3*cells+5), T(0.375)
+		done := simdUnpack(dst, ld, z, cells, scale, bias)
+		if done != 0 && done != cells {
+			t.Fatalf("cells=%d: simdUnpack stored %d cells, want all or none", cells, done)
+		}
+		for i, v := range dst {
+			c, k := i/ld, i%ld
+			want := T(guard)
+			if k < 2*done {
+				v := z[k/2*specBlock+c]
+				want = T(real(v)*scale) + bias
+				if k%2 == 1 {
+					want = T(-imag(v)*scale) + bias
+				}
+			}
+			if dst[i] != want {
+				t.Fatalf("cells=%d: row %d column %d = %v, want %v", cells, c, k, v, want)
+			}
+		}
+	}
+}

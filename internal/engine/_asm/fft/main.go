@@ -58,6 +58,10 @@ func main() {
 	mulConj(true, c)
 	split(c)
 	join(c)
+	for _, size := range []int{4, 8} {
+		pack(size)
+		unpack(size, c)
+	}
 	Generate()
 }
 
@@ -85,26 +89,8 @@ func pass(p int, c consts) {
 	// start p runs on.
 	skip := GP64()
 	IMUL3Q(U32(p-1), sb, skip)
-	in := func(r int) Mem {
-		switch r {
-		case 0:
-			return Mem{Base: a}
-		case 3:
-			return Mem{Base: a, Index: m3, Scale: 1}
-		default:
-			return Mem{Base: a, Index: mb, Scale: uint8(r)}
-		}
-	}
-	out := func(t int) Mem {
-		switch t {
-		case 0:
-			return Mem{Base: b}
-		case 3:
-			return Mem{Base: b, Index: s3, Scale: 1}
-		default:
-			return Mem{Base: b, Index: sb, Scale: uint8(t)}
-		}
-	}
+	in := func(r int) Mem { return strided(a, mb, m3, r) }
+	out := func(t int) Mem { return strided(b, sb, s3, t) }
 	neg := YMM()
 	VMOVUPD(c.negImag, neg)
 
@@ -135,6 +121,19 @@ func pass(p int, c consts) {
 	JNZ(LabelRef("q"))
 	VZEROUPPER()
 	RET()
+}
+
+// strided returns the address base + r·step for r < 5, given step3 =
+// 3·step in a register (an index scales by 1, 2, 4 or 8 only).
+func strided(base, step, step3 reg.Register, r int) Mem {
+	switch r {
+	case 0:
+		return Mem{Base: base}
+	case 3:
+		return Mem{Base: base, Index: step3, Scale: 1}
+	default:
+		return Mem{Base: base, Index: step, Scale: uint8(r)}
+	}
 }
 
 // butterfly returns the p outputs of one butterfly before the twiddles.
@@ -354,6 +353,120 @@ func join(c consts) {
 	SUBQ(U32(8), ob)
 	ADDQ(U32(64), wp)
 	DECQ(m)
+	JNZ(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// suffix names a routine's element type: F32 or F64.
+func suffix(size int) string {
+	if size == 4 {
+		return "F32"
+	}
+	return "F64"
+}
+
+// pack emits fftPack<F32|F64>AVX2(z []complex128, src []T, cells int):
+// z[8j] = complex(src[2j], src[2j+1]) for j < cells, cells a multiple of
+// two: one real row packed into its sequence of a batch of eight (see
+// packReal), z starting at the sequence's first cell.
+func pack(size int) {
+	name := "fftPack" + suffix(size) + "AVX2"
+	typ := "float64"
+	if size == 4 {
+		typ = "float32"
+	}
+	TEXT(name, NOSPLIT, "func(z []complex128, src []"+typ+", cells int)")
+	Pragma("noescape")
+	Doc(name + " packs a real row into its sequence of a batch of eight; see packReal.")
+	zp := Load(Param("z").Base(), GP64())
+	sp := Load(Param("src").Base(), GP64())
+	n := Load(Param("cells"), GP64())
+	SHRQ(U8(1), n)
+	JZ(LabelRef("done"))
+	Label("loop")
+	v := YMM()
+	if size == 4 {
+		VCVTPS2PD(Mem{Base: sp}, v)
+	} else {
+		VMOVUPD(Mem{Base: sp}, v)
+	}
+	VMOVUPD(v.AsX(), Mem{Base: zp})
+	VEXTRACTF128(U8(1), v, Mem{Base: zp, Disp: 128})
+	ADDQ(U32(4*size), sp)
+	ADDQ(U32(256), zp)
+	DECQ(n)
+	JNZ(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// unpack emits fftUnpack<F32|F64>AVX2(dst []T, ld int, z []complex128,
+// cells int, scale float64, bias T): for each of the eight sequences c of
+// z after the inverse transforms, row c of dst (ld elements apart) gets
+// dst[c·ld + 2j] = T(re(z[8j+c])·scale) + bias and dst[c·ld + 2j+1] =
+// T(-im(z[8j+c])·scale) + bias for j < cells: the unit-stride outputs of
+// fftPlan.inverseRows, rounded as it rounds them (a product, then the sum,
+// never fused).
+func unpack(size int, c consts) {
+	name := "fftUnpack" + suffix(size) + "AVX2"
+	typ := "float64"
+	if size == 4 {
+		typ = "float32"
+	}
+	TEXT(name, NOSPLIT, "func(dst []"+typ+", ld int, z []complex128, cells int, scale float64, bias "+typ+")")
+	Pragma("noescape")
+	Doc(name + " stores eight rows of outputs from their inverse transforms; see fftPlan.inverseRows.")
+	d := Load(Param("dst").Base(), GP64())
+	ld := Load(Param("ld"), GP64())
+	zp := Load(Param("z").Base(), GP64())
+	n := Load(Param("cells"), GP64())
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	scl, bias := YMM(), YMM()
+	Load(Param("scale"), scl.AsX())
+	VBROADCASTSD(scl.AsX(), scl)
+	neg := YMM()
+	VMOVUPD(c.negImag, neg)
+	VXORPD(neg, scl, scl) // (s, -s, s, -s)
+	Load(Param("bias"), bias.AsX())
+	if size == 4 {
+		VBROADCASTSS(bias.AsX(), bias.AsX())
+	} else {
+		VBROADCASTSD(bias.AsX(), bias)
+	}
+	SHLQ(U8(map[int]uint64{4: 2, 8: 3}[size]), ld) // bytes
+	ld3, d4 := GP64(), GP64()
+	LEAQ(Mem{Base: ld, Index: ld, Scale: 2}, ld3)
+	LEAQ(Mem{Base: d, Index: ld, Scale: 4}, d4)
+	row := func(r int) Mem {
+		if r >= 4 {
+			return strided(d4, ld, ld3, r-4)
+		}
+		return strided(d, ld, ld3, r)
+	}
+	Label("loop")
+	for u := range 4 {
+		v := YMM()
+		VMULPD(Mem{Base: zp, Disp: 32 * u}, scl, v)
+		if size == 4 {
+			x := XMM()
+			VCVTPD2PSY(v, x)
+			VADDPS(bias.AsX(), x, x)
+			VMOVLPS(x, row(2*u))
+			VMOVHPS(x, row(2*u+1))
+		} else {
+			VADDPD(bias, v, v)
+			VMOVUPD(v.AsX(), row(2*u))
+			VEXTRACTF128(U8(1), v, row(2*u+1))
+		}
+	}
+	ADDQ(U32(128), zp)
+	ADDQ(U32(2*size), d)
+	ADDQ(U32(2*size), d4)
+	DECQ(n)
 	JNZ(LabelRef("loop"))
 	Label("done")
 	VZEROUPPER()
