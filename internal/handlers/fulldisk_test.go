@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -63,11 +64,13 @@ func fill(t *testing.T, dir string) string {
 
 // A data dir on a real file system that fills up while a job trains: the
 // job ends failed with the reason, or waits paused with it; /readyz
-// answers 503 while the store cannot write, and 200 once room is freed.
+// answers 503 while the store cannot write, and 200 once room is freed,
+// when a paused job resumes and runs to its end.
 func TestFullDiskFailsOrPausesTheJobAndIsNotReady(t *testing.T) {
 	dir := mountTmpfs(t, "8m")
-	f := newFixture(t, options{dir: dir, jobs: jobs.Config{CheckpointEvery: time.Millisecond}})
-	id := submitEdgeJob(t, f, 1_000_000)
+	f := newFixture(t, options{dir: dir, jobs: jobs.Config{CheckpointEvery: time.Millisecond, PausedRetry: 50 * time.Millisecond}})
+	const steps = 1000
+	id := submitEdgeJob(t, f, steps)
 	pollJob(t, f, id, "made progress", func(j pausedView) bool { return j.Step > 0 })
 	filler := fill(t, dir)
 	j := pollJob(t, f, id, "failed or paused", func(j pausedView) bool { return j.Status == "failed" || j.PausedReason != "" })
@@ -93,7 +96,20 @@ func TestFullDiskFailsOrPausesTheJobAndIsNotReady(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if j.Status != "failed" {
-		f.do(t, http.MethodPost, "/jobs/"+id+"/cancel", "")
+	if j.Status == "failed" {
+		return
 	}
+	done := pollJob(t, f, id, "resumed and ended", func(j pausedView) bool { return j.Status != "running" })
+	if done.Status != "succeeded" || done.Step != steps || done.PausedReason != "" {
+		t.Errorf("paused job once room was freed = %+v, want succeeded at step %d, no pause", done, steps)
+	}
+	losses := decode[lossPage](t, f.do(t, http.MethodGet, "/jobs/"+id+"/losses?limit="+strconv.Itoa(steps), ""))
+	got := make([]int, len(losses.Losses))
+	for i, p := range losses.Losses {
+		got[i] = p.Step
+	}
+	if len(got) != steps {
+		t.Fatalf("the resumed job recorded %d losses, want %d", len(got), steps)
+	}
+	checkConsecutive(t, got, 1)
 }

@@ -58,6 +58,12 @@ type Config struct {
 	// training goroutine, Go's scheduler looks for network readiness only
 	// every 10 ms, so every read a request waits for would wait that long.
 	StepSlots int
+	// PausedRetry is how long a paused job waits before its run is tried
+	// again (default 5s): a job whose progress, start or end the store
+	// could not write, or whose tensors it could not read. The wait does
+	// not count as one of the queue's attempts, so a paused job is tried
+	// for as long as the store stays unwritable, at a steady pace.
+	PausedRetry time.Duration
 	// Memory is the process's memory budget, shared with requests: a run
 	// reserves its working set (Spec.WorkingSet) from it before it loads
 	// the job's tensors, waiting as long as it takes, and gives it back
@@ -92,6 +98,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StepSlots <= 0 {
 		c.StepSlots = max(1, runtime.GOMAXPROCS(0)-1)
+	}
+	if c.PausedRetry <= 0 {
+		c.PausedRetry = 5 * time.Second
 	}
 	return c
 }
@@ -516,8 +525,7 @@ func (r *Runner) work(ctx context.Context, id string, run int) error {
 	case errors.Is(err, ErrNotFound):
 		return river.JobCancel(err)
 	case err != nil:
-		r.pause(id, "could not start: "+err.Error())
-		return err // River retries
+		return r.retryLater(id, "could not start: "+err.Error())
 	}
 	r.unpause(id)
 	ctx, stop := context.WithCancel(ctx)
@@ -540,19 +548,25 @@ func (r *Runner) work(ctx context.Context, id string, run int) error {
 		r.log.Info("job interrupted", zap.String("job_id", id), zap.Int("run", run))
 		return nil
 	case retry:
-		r.pause(id, retryReason(err))
-		return err
+		return r.retryLater(id, retryReason(err))
 	case status == "":
 		return nil
 	}
 	if _, ferr := r.finish(sctx, id, status, msg); ferr != nil && !errors.Is(ferr, ErrNotActive) {
 		// The store cannot write even that: the job keeps its last
 		// checkpoint and the queue runs it again later.
-		r.log.Error("job paused: the store cannot write", zap.String("job_id", id), zap.String("reason", msg), zap.Error(ferr))
-		r.pause(id, pauseReason(err, status, ferr))
-		return ferr
+		return r.retryLater(id, pauseReason(err, status, ferr))
 	}
 	return nil
+}
+
+// retryLater pauses job id for reason and has the queue run it again
+// after Config.PausedRetry, from its last checkpoint.
+func (r *Runner) retryLater(id, reason string) error {
+	r.log.Warn("job paused", zap.String("job_id", id), zap.String("reason", reason),
+		zap.Duration("retry_in", r.cfg.PausedRetry))
+	r.pause(id, reason)
+	return river.JobSnooze(r.cfg.PausedRetry)
 }
 
 // run reserves the working set of job j from the memory budget, loads its
