@@ -691,7 +691,10 @@ type Job struct {
 	// once the store can write; or the job waits for the memory it
 	// needs to run, which the server's requests and other jobs hold.
 	// The field goes away once the job moves on. Present only on a
-	// queued or running job, as seen by the replica that paused it.
+	// queued or running job. The replica that paused the job records
+	// the reason in the job store, so that every replica shows it;
+	// when the store cannot record even that, only the replica that
+	// paused the job shows it.
 	PausedReason *string `json:"paused_reason,omitempty"`
 
 	// PausedSince When the job was paused; present exactly when `paused_reason` is.
@@ -1788,7 +1791,10 @@ type CancelJob200JSONResponseBody struct {
 	// once the store can write; or the job waits for the memory it
 	// needs to run, which the server's requests and other jobs hold.
 	// The field goes away once the job moves on. Present only on a
-	// queued or running job, as seen by the replica that paused it.
+	// queued or running job. The replica that paused the job records
+	// the reason in the job store, so that every replica shows it;
+	// when the store cannot record even that, only the replica that
+	// paused the job shows it.
 	PausedReason *string `json:"paused_reason,omitempty"`
 
 	// PausedSince When the job was paused; present exactly when `paused_reason` is.

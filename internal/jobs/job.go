@@ -92,14 +92,16 @@ type Job struct {
 	// Run numbers the job's runs: a run that starts supersedes the ones
 	// before it, whose checkpoints are then refused.
 	Run int
-	// Paused, when set, says why an active job waits at its last
-	// checkpoint. It is never stored (the store could not be written, by
-	// definition): the runner that paused the job holds it in memory.
+	// Paused, when set, says why an active job waits. The runner that
+	// paused the job holds it in memory, and records it in the store when
+	// the store can write it, for every replica to show; Start, Save and
+	// Finish clear it there.
 	Paused *Pause
 }
 
 // Pause is why an active job waits: the store could not record its
-// progress, its start or its end, and the queue runs it again later.
+// progress, its start or its end, and the queue runs it again later; or
+// the job waits for the memory to run in.
 type Pause struct {
 	Reason string
 	Since  time.Time
@@ -209,6 +211,10 @@ type Store interface {
 	// queue handed to a replica a while ago), those whose job is still
 	// queued at that run: the replica died before it started them.
 	Lapsed(ctx context.Context, claimed []RunRef) ([]RunRef, error)
+	// SetPause records why an active job waits, or with nil that it no
+	// longer does; ErrNotActive if the job has ended. Start, Save and Finish
+	// clear it too.
+	SetPause(ctx context.Context, id string, p *Pause) error
 	// Finish moves an active job to a terminal status, recording errMsg for
 	// failures; ErrNotActive if it had already ended.
 	Finish(ctx context.Context, id string, status Status, errMsg string, at time.Time) (Job, error)

@@ -29,6 +29,10 @@ type Record struct {
 	Loss              *float64
 	Error             string
 	Run               int
+	// PausedReason is why an active job waits, empty when it does not;
+	// PausedSince is set exactly when PausedReason is.
+	PausedReason string
+	PausedSince  *time.Time
 }
 
 // SpecFormat is the version of the stored spec document. Version 3 is the
@@ -176,6 +180,16 @@ func EncodeJob(j Job) (Record, error) {
 	}, nil
 }
 
+// PauseColumns is a pause as a store writes it: the reason, NULL for no
+// pause, and the time in Unix nanoseconds.
+func PauseColumns(p *Pause) (reason *string, since *int64) {
+	if p == nil || p.Reason == "" {
+		return nil, nil
+	}
+	ns := p.Since.UnixNano()
+	return &p.Reason, &ns
+}
+
 // DecodeTensors decodes a job's stored input and target.
 func DecodeTensors(input, target []byte) (in, tgt tensor.Dense, err error) {
 	if in, err = decodeWhole(input); err != nil {
@@ -195,6 +209,9 @@ func (r Record) Job() (Job, error) {
 		ID: r.ID, Owner: r.Owner, Status: Status(r.Status),
 		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
 		Step: r.Step, Loss: r.Loss, Error: r.Error, Run: r.Run,
+	}
+	if r.PausedReason != "" && r.PausedSince != nil {
+		j.Paused = &Pause{Reason: r.PausedReason, Since: *r.PausedSince}
 	}
 	var (
 		input, target tensor.Dense

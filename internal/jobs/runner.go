@@ -367,8 +367,8 @@ func (r *Runner) Prune(ctx context.Context) (int, error) {
 	}
 }
 
-// Get returns one job, with the reason it is paused if this runner paused
-// it.
+// Get returns one job, with the reason it is paused: the one this runner
+// holds if it paused it, else the one in the store.
 func (r *Runner) Get(ctx context.Context, id string) (Job, error) {
 	j, err := r.store.Get(ctx, id)
 	if err != nil {
@@ -379,8 +379,8 @@ func (r *Runner) Get(ctx context.Context, id string) (Job, error) {
 	return one[0], nil
 }
 
-// List returns a page of jobs, with the reasons of those this runner
-// paused.
+// List returns a page of jobs, with the reasons of those that are paused,
+// as Get gives them.
 func (r *Runner) List(ctx context.Context, f ListFilter) ([]Job, error) {
 	page, err := r.store.List(ctx, f)
 	if err != nil {
@@ -390,9 +390,10 @@ func (r *Runner) List(ctx context.Context, f ListFilter) ([]Job, error) {
 	return page, nil
 }
 
-// overlay sets Paused on the active jobs of page that this runner paused,
-// and forgets the pauses of jobs that ended elsewhere (canceled through
-// another replica, say).
+// overlay sets Paused on the active jobs of page that this runner paused
+// (its own record is the latest, and the only one when the store could
+// not write it), and forgets the pauses of jobs that ended elsewhere
+// (canceled through another replica, say).
 func (r *Runner) overlay(page []Job) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -411,17 +412,32 @@ func (r *Runner) overlay(page []Job) {
 	}
 }
 
-// pause records why job id waits at its last checkpoint; a job paused
-// again keeps the time it was first paused.
-func (r *Runner) pause(id, reason string) {
+// pauseWrite bounds the write of a pause to the store, which may be the
+// very thing that does not work.
+const pauseWrite = 2 * time.Second
+
+// pause records why job id waits; a job paused again keeps the time it
+// was first paused. The runner keeps it, and writes it to the store too
+// when the store can, so that every replica shows it.
+func (r *Runner) pause(ctx context.Context, id, reason string) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	p, ok := r.paused[id]
 	if !ok {
 		p.Since = r.now()
 	}
 	p.Reason = reason
 	r.paused[id] = p
+	r.mu.Unlock()
+	r.storePause(ctx, id, &p)
+}
+
+// storePause writes p (nil: no pause) to the store, if it can.
+func (r *Runner) storePause(ctx context.Context, id string, p *Pause) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pauseWrite)
+	defer cancel()
+	if err := r.store.SetPause(sctx, id, p); err != nil {
+		r.log.Debug("pause not recorded in the store", zap.String("job_id", id), zap.Error(err))
+	}
 }
 
 // unpause forgets the pause of job id, once the store has written for it.
@@ -525,7 +541,7 @@ func (r *Runner) work(ctx context.Context, id string, run int) error {
 	case errors.Is(err, ErrNotFound):
 		return river.JobCancel(err)
 	case err != nil:
-		return r.retryLater(id, "could not start: "+err.Error())
+		return r.retryLater(ctx, id, "could not start: "+err.Error())
 	}
 	r.unpause(id)
 	ctx, stop := context.WithCancel(ctx)
@@ -548,24 +564,24 @@ func (r *Runner) work(ctx context.Context, id string, run int) error {
 		r.log.Info("job interrupted", zap.String("job_id", id), zap.Int("run", run))
 		return nil
 	case retry:
-		return r.retryLater(id, retryReason(err))
+		return r.retryLater(ctx, id, retryReason(err))
 	case status == "":
 		return nil
 	}
 	if _, ferr := r.finish(sctx, id, status, msg); ferr != nil && !errors.Is(ferr, ErrNotActive) {
 		// The store cannot write even that: the job keeps its last
 		// checkpoint and the queue runs it again later.
-		return r.retryLater(id, pauseReason(err, status, ferr))
+		return r.retryLater(ctx, id, pauseReason(err, status, ferr))
 	}
 	return nil
 }
 
 // retryLater pauses job id for reason and has the queue run it again
 // after Config.PausedRetry, from its last checkpoint.
-func (r *Runner) retryLater(id, reason string) error {
+func (r *Runner) retryLater(ctx context.Context, id, reason string) error {
 	r.log.Warn("job paused", zap.String("job_id", id), zap.String("reason", reason),
 		zap.Duration("retry_in", r.cfg.PausedRetry))
-	r.pause(id, reason)
+	r.pause(ctx, id, reason)
 	return river.JobSnooze(r.cfg.PausedRetry)
 }
 
@@ -606,9 +622,12 @@ func (r *Runner) reserve(ctx context.Context, j Job, res *admit.Reservation) err
 			need>>20, budget.Total()>>20)}
 	}
 	if free := budget.Total() - budget.Held(); free < need {
-		r.pause(j.ID, fmt.Sprintf("waiting for memory: the job needs %d MiB, %d MiB of the server's %d MiB are free",
+		r.pause(ctx, j.ID, fmt.Sprintf("waiting for memory: the job needs %d MiB, %d MiB of the server's %d MiB are free",
 			need>>20, max(free, 0)>>20, budget.Total()>>20))
-		defer r.unpause(j.ID)
+		defer func() {
+			r.unpause(j.ID)
+			r.storePause(ctx, j.ID, nil)
+		}()
 	}
 	if err := res.Await(ctx, need); err != nil {
 		if errors.Is(err, admit.ErrTooLarge) {

@@ -256,6 +256,45 @@ func RunStoreContract(t *testing.T, open func(t *testing.T) jobs.Store) {
 		}
 	})
 
+	t.Run("a pause reads back from every reader until the job moves on", func(t *testing.T) {
+		s := open(t)
+		mustNil(t, s.Create(ctx, NewJob("01P", t0)))
+		mustNil(t, s.Create(ctx, NewJob("01Q", t0)))
+		paused := func(what string, want *jobs.Pause) {
+			t.Helper()
+			got, err := s.Get(ctx, "01P")
+			mustNil(t, err)
+			listed, err := s.List(ctx, jobs.ListFilter{Limit: 10})
+			mustNil(t, err)
+			if diff := cmp.Diff(want, got.Paused); diff != "" {
+				t.Errorf("%s: Get's pause (-want +got):\n%s", what, diff)
+			}
+			if len(listed) != 2 || !cmp.Equal(want, listed[0].Paused) || listed[1].Paused != nil {
+				t.Errorf("%s: List's pauses = %+v, %+v; want %+v and none", what, listed[0].Paused, listed[1].Paused, want)
+			}
+		}
+		waiting := &jobs.Pause{Reason: "waiting for memory", Since: t0.Add(time.Minute)}
+		mustNil(t, s.SetPause(ctx, "01P", waiting))
+		paused("a queued job paused", waiting)
+		_, err := s.Start(ctx, "01P", lease, t0)
+		mustNil(t, err)
+		paused("once started", nil)
+		full := &jobs.Pause{Reason: "could not save progress: disk full", Since: t0.Add(time.Hour)}
+		mustNil(t, s.SetPause(ctx, "01P", full))
+		paused("a running job paused", full)
+		mustNil(t, s.Save(ctx, "01P", jobs.Checkpoint{Step: 1, Weight: kernel(1, 1)}))
+		paused("once a checkpoint is saved", nil)
+		mustNil(t, s.SetPause(ctx, "01P", full))
+		mustNil(t, s.SetPause(ctx, "01P", nil))
+		paused("once cleared", nil)
+		mustNil(t, s.SetPause(ctx, "01P", full))
+		_, err = s.Finish(ctx, "01P", jobs.StatusCanceled, "", t0)
+		mustNil(t, err)
+		paused("once ended", nil)
+		mustIs(t, s.SetPause(ctx, "01P", full), jobs.ErrNotActive)
+		mustIs(t, s.SetPause(ctx, "nope", full), jobs.ErrNotFound)
+	})
+
 	t.Run("every field of a rich job reads back exactly", func(t *testing.T) {
 		s := open(t)
 		want := NewJob("01R", t0)

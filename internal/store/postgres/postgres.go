@@ -61,6 +61,8 @@ var migrations = []string{
 		data       bytea NOT NULL,
 		PRIMARY KEY (job_id, first_step)
 	);`,
+	// 2: why an active job waits, for every replica to show.
+	`ALTER TABLE corr2d_job ADD COLUMN paused_reason text, ADD COLUMN paused_since bigint;`,
 }
 
 // migrateLock is the advisory lock key under which replicas migrate, so
@@ -220,21 +222,27 @@ func nanos(t *time.Time) *int64 {
 
 // jobColumns are a job's columns in jobs.Record's order, without the
 // input and target (see Tensors).
-const jobColumns = `id, owner, status, spec, created_at, started_at, finished_at, step, loss, weight, bias, init_weight, init_bias, opt_state, error, run`
+const jobColumns = `id, owner, status, spec, created_at, started_at, finished_at, step, loss, weight, bias, init_weight, init_bias, opt_state, error, run,
+	paused_reason, paused_since`
 
 func scanJob(row pgx.Row) (jobs.Job, error) {
 	var (
-		r                 jobs.Record
-		created           int64
-		started, finished *int64
+		r                        jobs.Record
+		created                  int64
+		started, finished, since *int64
+		reason                   *string
 	)
 	if err := row.Scan(&r.ID, &r.Owner, &r.Status, &r.Spec, &created, &started, &finished,
-		&r.Step, &r.Loss, &r.Weight, &r.Bias, &r.InitWeight, &r.InitBias, &r.OptState, &r.Error, &r.Run); err != nil {
+		&r.Step, &r.Loss, &r.Weight, &r.Bias, &r.InitWeight, &r.InitBias, &r.OptState, &r.Error, &r.Run,
+		&reason, &since); err != nil {
 		return jobs.Job{}, err
 	}
 	r.CreatedAt = time.Unix(0, created).UTC()
 	r.StartedAt = optTime(started)
 	r.FinishedAt = optTime(finished)
+	if reason != nil {
+		r.PausedReason, r.PausedSince = *reason, optTime(since)
+	}
 	return r.Job()
 }
 
@@ -332,7 +340,8 @@ func (s *Store) miss(ctx context.Context, id string) error {
 // Start implements jobs.Store.
 func (s *Store) Start(ctx context.Context, id string, l jobs.Lease, at time.Time) (jobs.Job, error) {
 	return s.update(ctx, id, "start", `UPDATE corr2d_job SET status = 'running', started_at = COALESCE(started_at, $2),
-		run = $3, lease_holder = $4, lease_until = clock_timestamp() + $5 * interval '1 microsecond'
+		run = $3, lease_holder = $4, lease_until = clock_timestamp() + $5 * interval '1 microsecond',
+		paused_reason = NULL, paused_since = NULL
 		WHERE id = $1 AND status IN ('queued', 'running') AND run <= $3`,
 		id, at.UnixNano(), l.Run, l.Holder, l.TTL.Microseconds())
 }
@@ -342,7 +351,7 @@ func (s *Store) Save(ctx context.Context, id string, c jobs.Checkpoint) error {
 	r := jobs.EncodeCheckpoint(c)
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE corr2d_job SET step = $2, weight = $3, bias = $4, opt_state = $5,
-			loss = COALESCE($6, loss) WHERE id = $1 AND status = 'running' AND run = $7`,
+			loss = COALESCE($6, loss), paused_reason = NULL, paused_since = NULL WHERE id = $1 AND status = 'running' AND run = $7`,
 			id, r.Step, r.Weight, r.Bias, r.OptState, r.Loss, c.Run)
 		if err != nil {
 			return fmt.Errorf("postgres: save job %s: %w", id, err)
@@ -397,8 +406,23 @@ func (s *Store) Finish(ctx context.Context, id string, status jobs.Status, errMs
 	if status.Active() {
 		return jobs.Job{}, fmt.Errorf("postgres: finish job %s as %s: not a terminal status", id, status)
 	}
-	return s.update(ctx, id, "finish", `UPDATE corr2d_job SET status = $2, error = $3, finished_at = $4
+	return s.update(ctx, id, "finish", `UPDATE corr2d_job SET status = $2, error = $3, finished_at = $4,
+		paused_reason = NULL, paused_since = NULL
 		WHERE id = $1 AND status IN ('queued', 'running')`, id, string(status), errMsg, at.UnixNano())
+}
+
+// SetPause implements jobs.Store.
+func (s *Store) SetPause(ctx context.Context, id string, p *jobs.Pause) error {
+	reason, since := jobs.PauseColumns(p)
+	tag, err := s.pool.Exec(ctx, `UPDATE corr2d_job SET paused_reason = $2, paused_since = $3
+		WHERE id = $1 AND status IN ('queued', 'running')`, id, reason, since)
+	if err != nil {
+		return fmt.Errorf("postgres: pause job %s: %w", id, err)
+	}
+	if tag.RowsAffected() != 1 {
+		return s.miss(ctx, id)
+	}
+	return nil
 }
 
 // Delete implements jobs.Store.

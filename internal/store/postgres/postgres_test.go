@@ -41,6 +41,11 @@ func openStore(t *testing.T, url string) *postgres.Store {
 	return s
 }
 
+func TestPausedJobShowsOnEveryReplica(t *testing.T) {
+	s := openStore(t, pgtest.New(t))
+	jobstest.RunPausedOnEveryReplica(t, s, s.Pool())
+}
+
 func TestStoreContract(t *testing.T) {
 	jobstest.RunStoreContract(t, func(t *testing.T) jobs.Store { return openStore(t, pgtest.New(t)) })
 }

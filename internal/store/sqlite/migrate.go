@@ -117,22 +117,33 @@ func (s *Store) upgradeFrom(ctx context.Context, version int) error {
 	return nil
 }
 
-// upgradeFrom4 moves every job's input and target out of its row into
-// corr2d_job_tensor, in one transaction, and hands the freed pages back to
-// the file system.
-func (s *Store) upgradeFrom4(ctx context.Context) error {
+// upgradeFrom45 brings schema 4 or 5 up to date in one transaction:
+// from 4, it moves every job's input and target out of its row into
+// corr2d_job_tensor (and then hands the freed pages back to the file
+// system); from 5, it adds the pause columns.
+func (s *Store) upgradeFrom45(ctx context.Context, version int) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, schema+`
+		if version == 4 {
+			if _, err := tx.ExecContext(ctx, `CREATE TABLE corr2d_job_tensor (
+				job_id TEXT PRIMARY KEY REFERENCES corr2d_job (id) ON DELETE CASCADE,
+				input  BLOB NOT NULL,
+				target BLOB NOT NULL
+			) STRICT;
 			INSERT INTO corr2d_job_tensor (job_id, input, target) SELECT id, input, target FROM corr2d_job;
 			ALTER TABLE corr2d_job DROP COLUMN input;
-			ALTER TABLE corr2d_job DROP COLUMN target;`+fmt.Sprintf("PRAGMA user_version = %d;", schemaVersion))
+			ALTER TABLE corr2d_job DROP COLUMN target;`); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `ALTER TABLE corr2d_job ADD COLUMN paused_reason TEXT;
+			ALTER TABLE corr2d_job ADD COLUMN paused_since INTEGER;`+fmt.Sprintf("PRAGMA user_version = %d;", schemaVersion))
 		return err
 	})
-	if err == nil {
+	if err == nil && version == 4 {
 		err = s.reclaim(ctx)
 	}
 	if err != nil {
-		return fmt.Errorf("sqlite: upgrade schema 4 to %d: %w", schemaVersion, err)
+		return fmt.Errorf("sqlite: upgrade schema %d to %d: %w", version, schemaVersion, err)
 	}
 	return nil
 }

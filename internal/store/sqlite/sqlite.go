@@ -40,9 +40,10 @@ const readConns = 4
 
 // schemaVersion is stored in SQLite's user_version. Versions 2 and 3 held
 // JSON text columns and a row per loss (3 added leases); version 4 kept the
-// input and target in the job's row. Open converts them (see migrate.go).
-// Version 1 was a development schema that was never released.
-const schemaVersion = 5
+// input and target in the job's row; version 5 had no pause columns. Open
+// converts them (see migrate.go). Version 1 was a development schema that
+// was never released.
+const schemaVersion = 6
 
 // schema holds our own tables. River's tables are created by its migrator.
 // Tensors are jobs.EncodeTensor's bytes, the spec jobs.EncodeSpec's
@@ -70,7 +71,9 @@ CREATE TABLE IF NOT EXISTS corr2d_job (
 	error       TEXT NOT NULL DEFAULT '',
 	run          INTEGER NOT NULL DEFAULT 0,
 	lease_holder TEXT,
-	lease_until  INTEGER
+	lease_until  INTEGER,
+	paused_reason TEXT,
+	paused_since  INTEGER
 ) STRICT;
 CREATE INDEX IF NOT EXISTS corr2d_job_status ON corr2d_job (status, id);
 CREATE INDEX IF NOT EXISTS corr2d_job_owner ON corr2d_job (owner, id);
@@ -222,8 +225,8 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err := s.upgradeFrom(ctx, version); err != nil {
 			return err
 		}
-	case version == 4:
-		if err := s.upgradeFrom4(ctx); err != nil {
+	case version == 4 || version == 5:
+		if err := s.upgradeFrom45(ctx, version); err != nil {
 			return err
 		}
 	default:
@@ -349,24 +352,28 @@ func nanos(t *time.Time) any {
 
 // jobColumns are a job's columns in jobs.Record's order, without the
 // input and target (see Tensors).
-const jobColumns = `id, owner, status, spec, created_at, started_at, finished_at, step, loss, weight, bias, init_weight, init_bias, opt_state, error, run`
+const jobColumns = `id, owner, status, spec, created_at, started_at, finished_at, step, loss, weight, bias, init_weight, init_bias, opt_state, error, run,
+	paused_reason, paused_since`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanJob(row scanner) (jobs.Job, error) {
 	var (
-		r                 jobs.Record
-		created           int64
-		started, finished sql.NullInt64
-		loss              sql.NullFloat64
+		r                        jobs.Record
+		created                  int64
+		started, finished, since sql.NullInt64
+		loss                     sql.NullFloat64
+		reason                   sql.NullString
 	)
 	if err := row.Scan(&r.ID, &r.Owner, &r.Status, &r.Spec, &created, &started, &finished,
-		&r.Step, &loss, &r.Weight, &r.Bias, &r.InitWeight, &r.InitBias, &r.OptState, &r.Error, &r.Run); err != nil {
+		&r.Step, &loss, &r.Weight, &r.Bias, &r.InitWeight, &r.InitBias, &r.OptState, &r.Error, &r.Run,
+		&reason, &since); err != nil {
 		return jobs.Job{}, err
 	}
 	r.CreatedAt = time.Unix(0, created).UTC()
 	r.StartedAt = optTime(started)
 	r.FinishedAt = optTime(finished)
+	r.PausedReason, r.PausedSince = reason.String, optTime(since)
 	if loss.Valid {
 		r.Loss = &loss.Float64
 	}
@@ -489,7 +496,8 @@ func (s *Store) Start(ctx context.Context, id string, l jobs.Lease, at time.Time
 	var j jobs.Job
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE corr2d_job SET status = 'running',
-			started_at = COALESCE(started_at, ?), run = ?, lease_holder = ?, lease_until = ?
+			started_at = COALESCE(started_at, ?), run = ?, lease_holder = ?, lease_until = ?,
+			paused_reason = NULL, paused_since = NULL
 			WHERE id = ? AND status IN ('queued', 'running') AND run <= ?`,
 			at.UnixNano(), l.Run, l.Holder, time.Now().Add(l.TTL).UnixNano(), id, l.Run)
 		if err != nil {
@@ -530,7 +538,7 @@ func (s *Store) Save(ctx context.Context, id string, c jobs.Checkpoint) error {
 	r := jobs.EncodeCheckpoint(c)
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE corr2d_job SET step = ?, weight = ?, bias = ?, opt_state = ?,
-			loss = COALESCE(?, loss) WHERE id = ? AND status = 'running' AND run = ?`, r.Step, r.Weight, r.Bias, r.OptState, r.Loss, id, c.Run)
+			loss = COALESCE(?, loss), paused_reason = NULL, paused_since = NULL WHERE id = ? AND status = 'running' AND run = ?`, r.Step, r.Weight, r.Bias, r.OptState, r.Loss, id, c.Run)
 		if err != nil {
 			return fmt.Errorf("sqlite: save job %s: %w", id, err)
 		}
@@ -582,6 +590,19 @@ func (s *Store) cutLosses(ctx context.Context, tx *sql.Tx, id string, step int) 
 	return err
 }
 
+// SetPause implements jobs.Store.
+func (s *Store) SetPause(ctx context.Context, id string, p *jobs.Pause) error {
+	reason, since := jobs.PauseColumns(p)
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE corr2d_job SET paused_reason = ?, paused_since = ?
+			WHERE id = ? AND status IN ('queued', 'running')`, reason, since, id)
+		if err != nil {
+			return fmt.Errorf("sqlite: pause job %s: %w", id, err)
+		}
+		return s.expectOne(ctx, tx, res, id)
+	})
+}
+
 // Finish implements jobs.Store.
 func (s *Store) Finish(ctx context.Context, id string, status jobs.Status, errMsg string, at time.Time) (jobs.Job, error) {
 	if status.Active() {
@@ -589,8 +610,8 @@ func (s *Store) Finish(ctx context.Context, id string, status jobs.Status, errMs
 	}
 	var j jobs.Job
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE corr2d_job SET status = ?, error = ?, finished_at = ?
-			WHERE id = ? AND status IN ('queued', 'running')`, string(status), errMsg, at.UnixNano(), id)
+		res, err := tx.ExecContext(ctx, `UPDATE corr2d_job SET status = ?, error = ?, finished_at = ?,
+			paused_reason = NULL, paused_since = NULL WHERE id = ? AND status IN ('queued', 'running')`, string(status), errMsg, at.UnixNano(), id)
 		if err != nil {
 			return fmt.Errorf("sqlite: finish job %s: %w", id, err)
 		}

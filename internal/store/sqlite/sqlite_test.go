@@ -43,6 +43,11 @@ func TestStoreContract(t *testing.T) {
 	jobstest.RunStoreContract(t, func(t *testing.T) jobs.Store { return openStore(t, t.TempDir()) })
 }
 
+func TestPausedJobShowsOnEveryReplica(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	jobstest.RunPausedOnEveryReplica(t, s, s.DB())
+}
+
 func TestDataDirIsExclusive(t *testing.T) {
 	dir := t.TempDir()
 	openStore(t, dir)
@@ -120,8 +125,8 @@ func TestSchema2DataDirOpensAndItsJobsReadBack(t *testing.T) {
 	dir, ids := fixtureDir(t, "v2")
 	s := openStore(t, dir)
 	var version int
-	if err := s.DB().QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil || version != 5 {
-		t.Fatalf("user_version = %d, %v; want 5", version, err)
+	if err := s.DB().QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil || version != 6 {
+		t.Fatalf("user_version = %d, %v; want 6", version, err)
 	}
 	var vacuum int
 	if err := s.DB().QueryRowContext(ctx, `PRAGMA auto_vacuum`).Scan(&vacuum); err != nil || vacuum != 2 {
@@ -217,8 +222,8 @@ func TestSchema4MovesTensorsOutOfTheJobRow(t *testing.T) {
 	}
 	s := openStore(t, dir)
 	var version, inputColumns int
-	if err := s.DB().QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil || version != 5 {
-		t.Fatalf("user_version = %d, %v; want 5", version, err)
+	if err := s.DB().QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil || version != 6 {
+		t.Fatalf("user_version = %d, %v; want 6", version, err)
 	}
 	if err := s.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info('corr2d_job') WHERE name IN ('input', 'target')`).
 		Scan(&inputColumns); err != nil || inputColumns != 0 {
