@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -338,6 +339,101 @@ func TestStalledUploadHoldsNoDecodeSlot(t *testing.T) {
 
 // A zstd body reserves its decoder's window, as its frame header declares
 // it, before anything is inflated.
+// sendEncoded posts body to /corr2d with Content-Encoding enc, chunked
+// (of unknown length).
+func sendEncoded(t *testing.T, c *http.Client, url, enc string, body []byte) (int, problem) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url+"/corr2d", io.MultiReader(bytes.NewReader(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Encoding", enc)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var p problem
+	_ = json.NewDecoder(resp.Body).Decode(&p)
+	return resp.StatusCode, p
+}
+
+func TestLaterZstdFrameIsHeldToTheFirstFramesWindow(t *testing.T) {
+	_, b, ts, c := admissionServer(t, 64<<20)
+	// A first frame that declares a 64 KiB window, past one block so that
+	// it declares a window rather than its size.
+	var first bytes.Buffer
+	zw, err := zstd.NewWriter(&first, zstd.WithWindowSize(64<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.WriteString(zw, smallCorr2d+strings.Repeat(" ", 300<<10))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	single, err := zstd.NewWriter(nil, zstd.WithSingleSegment(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = single.Close() }()
+	for _, tc := range []struct {
+		name     string
+		later    int
+		code     int
+		limit    string
+		detailIs string
+	}{
+		{"a later single-segment frame within the window", 32 << 10, http.StatusOK, "", ""},
+		{"a later single-segment frame that declares 8 MiB", 8 << 20, http.StatusRequestEntityTooLarge, "max_memory", "window"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := single.EncodeAll([]byte(strings.Repeat(" ", tc.later)), bytes.Clone(first.Bytes()))
+			code, p := sendEncoded(t, c, ts.URL, "zstd", body)
+			if code != tc.code || p.Limit != tc.limit || !strings.Contains(p.Detail, tc.detailIs) {
+				t.Errorf("status %d, limit %q, detail %q; want %d, %q, with %q", code, p.Limit, p.Detail, tc.code, tc.limit, tc.detailIs)
+			}
+			if held := b.Held(); held != 0 {
+				t.Errorf("the budget holds %d bytes after the request, want 0", held)
+			}
+		})
+	}
+}
+
+func TestGzipStateIsReserved(t *testing.T) {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = io.WriteString(zw, smallCorr2d)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Reading an inflated body of unknown length takes 7 MiB of its own
+	// (see TestZstdWindowIsReserved); the gzip decoder 64 KiB beside it.
+	for _, tc := range []struct {
+		name   string
+		budget int64
+		enc    string
+		body   []byte
+		code   int
+	}{
+		{"a chunked plain body fits 7 MiB", 7 << 20, "identity", []byte(smallCorr2d), http.StatusOK},
+		{"a gzip body does not fit 7 MiB", 7 << 20, "gzip", gz.Bytes(), http.StatusServiceUnavailable},
+		{"a gzip body fits 7 MiB and its decoder's state", 7<<20 + 64<<10, "gzip", gz.Bytes(), http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, b, ts, c := admissionServer(t, tc.budget)
+			// Chunked, so that both bodies are of unknown length.
+			code, p := sendEncoded(t, c, ts.URL, tc.enc, tc.body)
+			if code != tc.code || (code != http.StatusOK && p.Limit != "max_memory") {
+				t.Errorf("status %d (%+v), want %d", code, p, tc.code)
+			}
+			if held := b.Held(); held != 0 {
+				t.Errorf("the budget holds %d bytes after the request, want 0", held)
+			}
+		})
+	}
+}
+
 func TestZstdWindowIsReserved(t *testing.T) {
 	// Reading an inflated body of unknown length takes 7 MiB of its own.
 	_, b, ts, c := admissionServer(t, 16<<20)
@@ -354,20 +450,7 @@ func TestZstdWindowIsReserved(t *testing.T) {
 		if err := zw.Close(); err != nil {
 			t.Fatal(err)
 		}
-		req, err := http.NewRequest(http.MethodPost, ts.URL+"/corr2d", &buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Content-Encoding", "zstd")
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = resp.Body.Close() }()
-		var p problem
-		_ = json.NewDecoder(resp.Body).Decode(&p)
-		return resp.StatusCode, p
+		return sendEncoded(t, c, ts.URL, "zstd", buf.Bytes())
 	}
 	if code, p := send(64 << 10); code != http.StatusOK {
 		t.Fatalf("a zstd body with a 64 KiB window: status %d (%+v), want 200", code, p)

@@ -30,6 +30,11 @@ func (s *Server) decompress(next http.Handler) http.Handler {
 		var body io.ReadCloser
 		switch enc {
 		case "gzip", "x-gzip":
+			release, ok := s.reserveDecoder(w, r, gzipState)
+			if !ok {
+				return
+			}
+			defer release()
 			zr, err := gzip.NewReader(raw)
 			if err != nil {
 				s.writeError(w, r, bodyFault(fmt.Errorf("gzip: %w", err), "the body could not be read"))
@@ -41,14 +46,14 @@ func (s *Server) decompress(next http.Handler) http.Handler {
 			head, _ := br.Peek(zstdHeaderMax)
 			window := zstdWindow(head, uint64(limit))
 			// The decoder's window is memory the body does not count:
-			// reserve it, and hold every later frame to it.
-			res := s.cfg.Budget.Reserve()
-			defer res.Release()
-			if err := res.Grow(r.Context(), int64(window)+zstdOverhead); err != nil {
-				w.Header().Set("Connection", "close")
-				s.writeError(w, r, admitError(err))
+			// reserve it, and hold every later frame to it (a later
+			// single-segment frame's window is its whole content size,
+			// which the decoder checks against the same bound).
+			release, ok := s.reserveDecoder(w, r, int64(window)+zstdOverhead)
+			if !ok {
 				return
 			}
+			defer release()
 			zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
 				zstd.WithDecoderMaxMemory(uint64(limit)), zstd.WithDecoderMaxWindow(window))
 			if err != nil {
@@ -69,6 +74,23 @@ func (s *Server) decompress(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r2)
 	})
 }
+
+// reserveDecoder reserves n bytes of a decompressor's state, which the
+// body's own reservation does not count, for as long as the request lasts;
+// or answers the refusal and reports false.
+func (s *Server) reserveDecoder(w http.ResponseWriter, r *http.Request, n int64) (release func(), ok bool) {
+	res := s.cfg.Budget.Reserve()
+	if err := res.Grow(r.Context(), n); err != nil {
+		w.Header().Set("Connection", "close")
+		s.writeError(w, r, admitError(err))
+		return nil, false
+	}
+	return res.Release, true
+}
+
+// gzipState is what a gzip decoder holds: its 32 KiB window, its Huffman
+// tables and its read buffer, rounded up.
+const gzipState = 64 << 10
 
 // zstdHeaderMax is the longest zstd frame header: magic (4), descriptor
 // (1), window (1), dictionary id (4) and content size (8).
@@ -129,7 +151,11 @@ type inflated struct {
 func (b *inflated) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	var mbe *http.MaxBytesError
-	if err != nil && !errors.Is(err, io.EOF) && !errors.As(err, &mbe) {
+	switch {
+	case err == nil || errors.Is(err, io.EOF) || errors.As(err, &mbe):
+	case errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded):
+		err = tooLarge("max_memory", "", "a zstd frame of the body needs a larger window than the first frame's, which the server reserved")
+	default:
 		err = &apiError{status: http.StatusBadRequest, code: codeMalformedJSON, detail: "the compressed body is corrupt: " + err.Error()}
 	}
 	return n, err
