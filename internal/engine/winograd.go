@@ -61,6 +61,7 @@ type winoPlan[T Float] struct {
 	u    [16][]T
 	bias []T // one per output channel, zeros when there is none
 	out  []T
+	e    *Engine // whose recycler holds the bands' scratch
 }
 
 // useWinograd says whether g is a layer the Winograd path computes: a 3×3
@@ -95,12 +96,15 @@ func conv2dWinograd[T Float](ctx context.Context, e *Engine, p Priority, x, w Te
 	if c.Convolve {
 		ws = flipped(w)
 	}
+	u, ubuf := winoWeights(e, ws, g.groups, og, cg)
+	defer recycleScratch(e, ubuf)
 	j := &winoPlan[T]{
 		x: xp.data, plane: xp.plane, ld: xp.ld, wq: xp.wq,
 		c: g.in[1], cg: cg, o: O, og: og, groups: g.groups,
 		ho: ho, wo: wo, gr: gr, slots: th * gr,
-		u:    winoWeights(ws, g.groups, og, cg),
+		u:    u,
 		bias: bias,
+		e:    e,
 	}
 	j.panels = (j.slots + 1) / 2
 	j.pp = winoPanels[T](cg, og, j.panels, N*g.groups, e.workers)
@@ -121,11 +125,14 @@ func conv2dWinograd[T Float](ctx context.Context, e *Engine, p Priority, x, w Te
 // into panels of gemmMR output channels, group by group, as packWeights
 // lays them out: in u[ξ], channel c of output channel m of group g is at
 // ((g*panels + m/gemmMR)*cg + c)*gemmMR + m%gemmMR, and a group's last
-// panel is filled up with zero channels.
-func winoWeights[T Float](w []T, groups, og, cg int) [16][]T {
+// panel is filled up with zero channels. The sixteen matrices lie in one
+// buffer from e's recycler, which it returns for recycleScratch.
+func winoWeights[T Float](e *Engine, w []T, groups, og, cg int) ([16][]T, []T) {
 	panels := (og + gemmMR - 1) / gemmMR
 	size := groups * panels * cg * gemmMR
-	all := make([]T, 16*size)
+	buf := scratch[T](e, 16*size)
+	all := buf[:16*size]
+	clear(all)
 	var u [16][]T
 	for xi := range u {
 		u[xi] = all[xi*size : (xi+1)*size]
@@ -149,7 +156,7 @@ func winoWeights[T Float](w []T, groups, og, cg int) [16][]T {
 			}
 		}
 	}
-	return u
+	return u, buf
 }
 
 // winoScratch is one band's working memory: the transformed input tiles of
@@ -188,8 +195,18 @@ func winoPanels[T Float](cg, og, panels, planes, workers int) int {
 func (j *winoPlan[T]) units(ctx context.Context, lo, hi int) error {
 	done := ctx.Done()
 	nr := gemmNR[T]()
+	// The scratch comes from the recycler with stale contents: every cell
+	// a unit reads it has written first, but for the lanes of a last
+	// panel's missing group, whose columns the products compute and
+	// nothing reads. Fresh memory would cost its page faults on every
+	// call.
 	s := &winoScratch[T]{vx: j.pp*j.cg*nr + winoSkew[T](), mx: j.pp*j.og*nr + winoSkew[T]()}
-	s.v, s.m, s.y = make([]T, 16*s.vx), make([]T, 16*s.mx), make([]T, j.og*2*nr)
+	s.v, s.m, s.y = scratch[T](j.e, 16*s.vx), scratch[T](j.e, 16*s.mx), scratch[T](j.e, j.og*2*nr)
+	defer func() {
+		recycleScratch(j.e, s.v)
+		recycleScratch(j.e, s.m)
+		recycleScratch(j.e, s.y)
+	}()
 	for u := lo; u < hi; u++ {
 		select {
 		case <-done:
