@@ -16,8 +16,16 @@ import (
 // kernel. Its allocations per step are what a job running at full speed
 // hands the garbage collector, so they show with -benchmem.
 func BenchmarkStep(b *testing.B) {
-	for _, side := range []int{8, 64, 256} {
-		b.Run(fmt.Sprintf("size=%dx%d/k=3x3", side, side), func(b *testing.B) {
+	for _, c := range []struct {
+		side int
+		conv engine.Conv
+		name string
+	}{
+		{8, engine.Conv{}, ""}, {64, engine.Conv{}, ""}, {256, engine.Conv{}, ""},
+		{256, engine.Conv{Padding: engine.PadSame, Border: engine.BorderReflect}, "/padding=same-reflect"},
+	} {
+		side := c.side
+		b.Run(fmt.Sprintf("size=%dx%d/k=3x3%s", side, side, c.name), func(b *testing.B) {
 			eng, err := engine.New(engine.Config{Workers: 2}, prometheus.NewRegistry())
 			if err != nil {
 				b.Fatal(err)
@@ -27,8 +35,12 @@ func BenchmarkStep(b *testing.B) {
 			for i := range x.Data {
 				x.Data[i] = float64(i%13)/13 - 0.5
 			}
-			y := tensor.Dense{Shape: []int{1, 1, side - 2, side - 2}, Data: make([]float64, (side-2)*(side-2))}
-			tr := train.New[float32](eng, train.Problem{Input: x, Target: y, KernelSize: [2]int{3, 3},
+			ho := side - 2
+			if c.conv.Padding == engine.PadSame {
+				ho = side
+			}
+			y := tensor.Dense{Shape: []int{1, 1, ho, ho}, Data: make([]float64, ho*ho)}
+			tr := train.New[float32](eng, train.Problem{Input: x, Target: y, KernelSize: [2]int{3, 3}, Conv: c.conv,
 				Loss: train.LossMean, LR: 1e-3, Optimizer: train.Optimizer{Name: train.SGD}})
 			p := train.Load[float32](train.State{Weight: tensor.Dense{Shape: []int{1, 1, 3, 3}, Data: make([]float64, 9)}})
 			b.SetBytes(int64(4 * side * side))
