@@ -258,16 +258,84 @@ quad3:
 	VXORPS Y11, Y11, Y11
 	MOVQ   w_base+72(FP), DI
 	MOVQ   w_len+80(FP), R8
-	MOVQ   BX, R9
+	MOVQ   kw+96(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R9
+	MOVQ   BX, R10
+	MOVQ   R10, R11
+	MOVQ   kw+96(FP), R12
+
+quad3h0:
+	VMOVUPS      (R11), Y12
+	VMOVUPS      32(R11), Y13
+	VMOVUPS      64(R11), Y14
+	VBROADCASTSS (DI), Y15
+	VFMADD231PS  Y12, Y15, Y0
+	VFMADD231PS  Y13, Y15, Y1
+	VFMADD231PS  Y14, Y15, Y2
+	ADDQ         $0x04, R11
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
+	DECQ         R12
+	JNZ          quad3h0
+	ADDQ         SI, R10
+	MOVQ         R10, R11
+	MOVQ         kw+96(FP), R12
+
+quad3h1:
+	VMOVUPS      (R11), Y12
+	VMOVUPS      32(R11), Y13
+	VMOVUPS      64(R11), Y14
+	VBROADCASTSS (DI), Y15
+	VFMADD231PS  Y12, Y15, Y0
+	VFMADD231PS  Y13, Y15, Y1
+	VFMADD231PS  Y14, Y15, Y2
+	VBROADCASTSS 4(DI), Y15
+	VFMADD231PS  Y12, Y15, Y3
+	VFMADD231PS  Y13, Y15, Y4
+	VFMADD231PS  Y14, Y15, Y5
+	ADDQ         $0x04, R11
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
+	DECQ         R12
+	JNZ          quad3h1
+	ADDQ         SI, R10
+	MOVQ         R10, R11
+	MOVQ         kw+96(FP), R12
+
+quad3h2:
+	VMOVUPS      (R11), Y12
+	VMOVUPS      32(R11), Y13
+	VMOVUPS      64(R11), Y14
+	VBROADCASTSS (DI), Y15
+	VFMADD231PS  Y12, Y15, Y0
+	VFMADD231PS  Y13, Y15, Y1
+	VFMADD231PS  Y14, Y15, Y2
+	VBROADCASTSS 4(DI), Y15
+	VFMADD231PS  Y12, Y15, Y3
+	VFMADD231PS  Y13, Y15, Y4
+	VFMADD231PS  Y14, Y15, Y5
+	VBROADCASTSS 8(DI), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VFMADD231PS  Y14, Y15, Y8
+	ADDQ         $0x04, R11
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
+	DECQ         R12
+	JNZ          quad3h2
+	ADDQ         SI, R10
 
 quad3m:
-	MOVQ R9, R10
-	MOVQ kw+96(FP), R11
+	CMPQ R8, R9
+	JLE  quad3t
+	MOVQ R10, R11
+	MOVQ kw+96(FP), R12
 
 quad3b:
-	VMOVUPS      (R10), Y12
-	VMOVUPS      32(R10), Y13
-	VMOVUPS      64(R10), Y14
+	VMOVUPS      (R11), Y12
+	VMOVUPS      32(R11), Y13
+	VMOVUPS      64(R11), Y14
 	VBROADCASTSS (DI), Y15
 	VFMADD231PS  Y12, Y15, Y0
 	VFMADD231PS  Y13, Y15, Y1
@@ -284,14 +352,78 @@ quad3b:
 	VFMADD231PS  Y12, Y15, Y9
 	VFMADD231PS  Y13, Y15, Y10
 	VFMADD231PS  Y14, Y15, Y11
-	ADDQ         $0x04, R10
+	ADDQ         $0x04, R11
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
+	DECQ         R12
+	JNZ          quad3b
+	ADDQ         SI, R10
+	JMP          quad3m
+
+quad3t:
+	MOVQ R10, R9
+	MOVQ kw+96(FP), R11
+
+quad3t0:
+	VMOVUPS      (R9), Y12
+	VMOVUPS      32(R9), Y13
+	VMOVUPS      64(R9), Y14
+	VBROADCASTSS 4(DI), Y15
+	VFMADD231PS  Y12, Y15, Y3
+	VFMADD231PS  Y13, Y15, Y4
+	VFMADD231PS  Y14, Y15, Y5
+	VBROADCASTSS 8(DI), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VFMADD231PS  Y14, Y15, Y8
+	VBROADCASTSS 12(DI), Y15
+	VFMADD231PS  Y12, Y15, Y9
+	VFMADD231PS  Y13, Y15, Y10
+	VFMADD231PS  Y14, Y15, Y11
+	ADDQ         $0x04, R9
 	ADDQ         $0x10, DI
 	SUBQ         $0x04, R8
 	DECQ         R11
-	JNZ          quad3b
-	ADDQ         SI, R9
-	CMPQ         R8, $0x00
-	JG           quad3m
+	JNZ          quad3t0
+	ADDQ         SI, R10
+	MOVQ         R10, R9
+	MOVQ         kw+96(FP), R11
+
+quad3t1:
+	VMOVUPS      (R9), Y12
+	VMOVUPS      32(R9), Y13
+	VMOVUPS      64(R9), Y14
+	VBROADCASTSS 8(DI), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VFMADD231PS  Y14, Y15, Y8
+	VBROADCASTSS 12(DI), Y15
+	VFMADD231PS  Y12, Y15, Y9
+	VFMADD231PS  Y13, Y15, Y10
+	VFMADD231PS  Y14, Y15, Y11
+	ADDQ         $0x04, R9
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
+	DECQ         R11
+	JNZ          quad3t1
+	ADDQ         SI, R10
+	MOVQ         R10, R9
+	MOVQ         kw+96(FP), R11
+
+quad3t2:
+	VMOVUPS      (R9), Y12
+	VMOVUPS      32(R9), Y13
+	VMOVUPS      64(R9), Y14
+	VBROADCASTSS 12(DI), Y15
+	VFMADD231PS  Y12, Y15, Y9
+	VFMADD231PS  Y13, Y15, Y10
+	VFMADD231PS  Y14, Y15, Y11
+	ADDQ         $0x04, R9
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
+	DECQ         R11
+	JNZ          quad3t2
+	ADDQ         SI, R10
 	MOVQ         AX, DI
 	VMOVUPS      Y0, (DI)
 	VMOVUPS      Y1, 32(DI)
@@ -324,14 +456,64 @@ quad1:
 	VXORPS Y3, Y3, Y3
 	MOVQ   w_base+72(FP), DI
 	MOVQ   w_len+80(FP), R8
-	MOVQ   BX, R9
+	MOVQ   kw+96(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R9
+	MOVQ   BX, R10
+	MOVQ   R10, R11
+	MOVQ   kw+96(FP), R12
+
+quad1h0:
+	VMOVUPS      (R11), Y4
+	VBROADCASTSS (DI), Y5
+	VFMADD231PS  Y4, Y5, Y0
+	ADDQ         $0x04, R11
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
+	DECQ         R12
+	JNZ          quad1h0
+	ADDQ         SI, R10
+	MOVQ         R10, R11
+	MOVQ         kw+96(FP), R12
+
+quad1h1:
+	VMOVUPS      (R11), Y4
+	VBROADCASTSS (DI), Y5
+	VFMADD231PS  Y4, Y5, Y0
+	VBROADCASTSS 4(DI), Y5
+	VFMADD231PS  Y4, Y5, Y1
+	ADDQ         $0x04, R11
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
+	DECQ         R12
+	JNZ          quad1h1
+	ADDQ         SI, R10
+	MOVQ         R10, R11
+	MOVQ         kw+96(FP), R12
+
+quad1h2:
+	VMOVUPS      (R11), Y4
+	VBROADCASTSS (DI), Y5
+	VFMADD231PS  Y4, Y5, Y0
+	VBROADCASTSS 4(DI), Y5
+	VFMADD231PS  Y4, Y5, Y1
+	VBROADCASTSS 8(DI), Y5
+	VFMADD231PS  Y4, Y5, Y2
+	ADDQ         $0x04, R11
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
+	DECQ         R12
+	JNZ          quad1h2
+	ADDQ         SI, R10
 
 quad1m:
-	MOVQ R9, R10
-	MOVQ kw+96(FP), R11
+	CMPQ R8, R9
+	JLE  quad1t
+	MOVQ R10, R11
+	MOVQ kw+96(FP), R12
 
 quad1b:
-	VMOVUPS      (R10), Y4
+	VMOVUPS      (R11), Y4
 	VBROADCASTSS (DI), Y5
 	VFMADD231PS  Y4, Y5, Y0
 	VBROADCASTSS 4(DI), Y5
@@ -340,14 +522,60 @@ quad1b:
 	VFMADD231PS  Y4, Y5, Y2
 	VBROADCASTSS 12(DI), Y5
 	VFMADD231PS  Y4, Y5, Y3
-	ADDQ         $0x04, R10
+	ADDQ         $0x04, R11
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
+	DECQ         R12
+	JNZ          quad1b
+	ADDQ         SI, R10
+	JMP          quad1m
+
+quad1t:
+	MOVQ R10, R9
+	MOVQ kw+96(FP), R11
+
+quad1t0:
+	VMOVUPS      (R9), Y4
+	VBROADCASTSS 4(DI), Y5
+	VFMADD231PS  Y4, Y5, Y1
+	VBROADCASTSS 8(DI), Y5
+	VFMADD231PS  Y4, Y5, Y2
+	VBROADCASTSS 12(DI), Y5
+	VFMADD231PS  Y4, Y5, Y3
+	ADDQ         $0x04, R9
 	ADDQ         $0x10, DI
 	SUBQ         $0x04, R8
 	DECQ         R11
-	JNZ          quad1b
-	ADDQ         SI, R9
-	CMPQ         R8, $0x00
-	JG           quad1m
+	JNZ          quad1t0
+	ADDQ         SI, R10
+	MOVQ         R10, R9
+	MOVQ         kw+96(FP), R11
+
+quad1t1:
+	VMOVUPS      (R9), Y4
+	VBROADCASTSS 8(DI), Y5
+	VFMADD231PS  Y4, Y5, Y2
+	VBROADCASTSS 12(DI), Y5
+	VFMADD231PS  Y4, Y5, Y3
+	ADDQ         $0x04, R9
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
+	DECQ         R11
+	JNZ          quad1t1
+	ADDQ         SI, R10
+	MOVQ         R10, R9
+	MOVQ         kw+96(FP), R11
+
+quad1t2:
+	VMOVUPS      (R9), Y4
+	VBROADCASTSS 12(DI), Y5
+	VFMADD231PS  Y4, Y5, Y3
+	ADDQ         $0x04, R9
+	ADDQ         $0x10, DI
+	SUBQ         $0x04, R8
+	DECQ         R11
+	JNZ          quad1t2
+	ADDQ         SI, R10
 	MOVQ         AX, DI
 	VMOVUPS      Y0, (DI)
 	ADDQ         CX, DI
@@ -1758,16 +1986,84 @@ quad3:
 	VXORPS Y11, Y11, Y11
 	MOVQ   w_base+72(FP), DI
 	MOVQ   w_len+80(FP), R8
-	MOVQ   BX, R9
+	MOVQ   kw+96(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R9
+	MOVQ   BX, R10
+	MOVQ   R10, R11
+	MOVQ   kw+96(FP), R12
+
+quad3h0:
+	VMOVUPS      (R11), Y12
+	VMOVUPS      32(R11), Y13
+	VMOVUPS      64(R11), Y14
+	VBROADCASTSD (DI), Y15
+	VFMADD231PD  Y12, Y15, Y0
+	VFMADD231PD  Y13, Y15, Y1
+	VFMADD231PD  Y14, Y15, Y2
+	ADDQ         $0x08, R11
+	ADDQ         $0x20, DI
+	SUBQ         $0x04, R8
+	DECQ         R12
+	JNZ          quad3h0
+	ADDQ         SI, R10
+	MOVQ         R10, R11
+	MOVQ         kw+96(FP), R12
+
+quad3h1:
+	VMOVUPS      (R11), Y12
+	VMOVUPS      32(R11), Y13
+	VMOVUPS      64(R11), Y14
+	VBROADCASTSD (DI), Y15
+	VFMADD231PD  Y12, Y15, Y0
+	VFMADD231PD  Y13, Y15, Y1
+	VFMADD231PD  Y14, Y15, Y2
+	VBROADCASTSD 8(DI), Y15
+	VFMADD231PD  Y12, Y15, Y3
+	VFMADD231PD  Y13, Y15, Y4
+	VFMADD231PD  Y14, Y15, Y5
+	ADDQ         $0x08, R11
+	ADDQ         $0x20, DI
+	SUBQ         $0x04, R8
+	DECQ         R12
+	JNZ          quad3h1
+	ADDQ         SI, R10
+	MOVQ         R10, R11
+	MOVQ         kw+96(FP), R12
+
+quad3h2:
+	VMOVUPS      (R11), Y12
+	VMOVUPS      32(R11), Y13
+	VMOVUPS      64(R11), Y14
+	VBROADCASTSD (DI), Y15
+	VFMADD231PD  Y12, Y15, Y0
+	VFMADD231PD  Y13, Y15, Y1
+	VFMADD231PD  Y14, Y15, Y2
+	VBROADCASTSD 8(DI), Y15
+	VFMADD231PD  Y12, Y15, Y3
+	VFMADD231PD  Y13, Y15, Y4
+	VFMADD231PD  Y14, Y15, Y5
+	VBROADCASTSD 16(DI), Y15
+	VFMADD231PD  Y12, Y15, Y6
+	VFMADD231PD  Y13, Y15, Y7
+	VFMADD231PD  Y14, Y15, Y8
+	ADDQ         $0x08, R11
+	ADDQ         $0x20, DI
+	SUBQ         $0x04, R8
+	DECQ         R12
+	JNZ          quad3h2
+	ADDQ         SI, R10
 
 quad3m:
-	MOVQ R9, R10
-	MOVQ kw+96(FP), R11
+	CMPQ R8, R9
+	JLE  quad3t
+	MOVQ R10, R11
+	MOVQ kw+96(FP), R12
 
 quad3b:
-	VMOVUPS      (R10), Y12
-	VMOVUPS      32(R10), Y13
-	VMOVUPS      64(R10), Y14
+	VMOVUPS      (R11), Y12
+	VMOVUPS      32(R11), Y13
+	VMOVUPS      64(R11), Y14
 	VBROADCASTSD (DI), Y15
 	VFMADD231PD  Y12, Y15, Y0
 	VFMADD231PD  Y13, Y15, Y1
@@ -1784,14 +2080,78 @@ quad3b:
 	VFMADD231PD  Y12, Y15, Y9
 	VFMADD231PD  Y13, Y15, Y10
 	VFMADD231PD  Y14, Y15, Y11
-	ADDQ         $0x08, R10
+	ADDQ         $0x08, R11
+	ADDQ         $0x20, DI
+	SUBQ         $0x04, R8
+	DECQ         R12
+	JNZ          quad3b
+	ADDQ         SI, R10
+	JMP          quad3m
+
+quad3t:
+	MOVQ R10, R9
+	MOVQ kw+96(FP), R11
+
+quad3t0:
+	VMOVUPS      (R9), Y12
+	VMOVUPS      32(R9), Y13
+	VMOVUPS      64(R9), Y14
+	VBROADCASTSD 8(DI), Y15
+	VFMADD231PD  Y12, Y15, Y3
+	VFMADD231PD  Y13, Y15, Y4
+	VFMADD231PD  Y14, Y15, Y5
+	VBROADCASTSD 16(DI), Y15
+	VFMADD231PD  Y12, Y15, Y6
+	VFMADD231PD  Y13, Y15, Y7
+	VFMADD231PD  Y14, Y15, Y8
+	VBROADCASTSD 24(DI), Y15
+	VFMADD231PD  Y12, Y15, Y9
+	VFMADD231PD  Y13, Y15, Y10
+	VFMADD231PD  Y14, Y15, Y11
+	ADDQ         $0x08, R9
 	ADDQ         $0x20, DI
 	SUBQ         $0x04, R8
 	DECQ         R11
-	JNZ          quad3b
-	ADDQ         SI, R9
-	CMPQ         R8, $0x00
-	JG           quad3m
+	JNZ          quad3t0
+	ADDQ         SI, R10
+	MOVQ         R10, R9
+	MOVQ         kw+96(FP), R11
+
+quad3t1:
+	VMOVUPS      (R9), Y12
+	VMOVUPS      32(R9), Y13
+	VMOVUPS      64(R9), Y14
+	VBROADCASTSD 16(DI), Y15
+	VFMADD231PD  Y12, Y15, Y6
+	VFMADD231PD  Y13, Y15, Y7
+	VFMADD231PD  Y14, Y15, Y8
+	VBROADCASTSD 24(DI), Y15
+	VFMADD231PD  Y12, Y15, Y9
+	VFMADD231PD  Y13, Y15, Y10
+	VFMADD231PD  Y14, Y15, Y11
+	ADDQ         $0x08, R9
+	ADDQ         $0x20, DI
+	SUBQ         $0x04, R8
+	DECQ         R11
+	JNZ          quad3t1
+	ADDQ         SI, R10
+	MOVQ         R10, R9
+	MOVQ         kw+96(FP), R11
+
+quad3t2:
+	VMOVUPS      (R9), Y12
+	VMOVUPS      32(R9), Y13
+	VMOVUPS      64(R9), Y14
+	VBROADCASTSD 24(DI), Y15
+	VFMADD231PD  Y12, Y15, Y9
+	VFMADD231PD  Y13, Y15, Y10
+	VFMADD231PD  Y14, Y15, Y11
+	ADDQ         $0x08, R9
+	ADDQ         $0x20, DI
+	SUBQ         $0x04, R8
+	DECQ         R11
+	JNZ          quad3t2
+	ADDQ         SI, R10
 	MOVQ         AX, DI
 	VMOVUPS      Y0, (DI)
 	VMOVUPS      Y1, 32(DI)
@@ -1824,14 +2184,64 @@ quad1:
 	VXORPS Y3, Y3, Y3
 	MOVQ   w_base+72(FP), DI
 	MOVQ   w_len+80(FP), R8
-	MOVQ   BX, R9
+	MOVQ   kw+96(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R9
+	MOVQ   BX, R10
+	MOVQ   R10, R11
+	MOVQ   kw+96(FP), R12
+
+quad1h0:
+	VMOVUPS      (R11), Y4
+	VBROADCASTSD (DI), Y5
+	VFMADD231PD  Y4, Y5, Y0
+	ADDQ         $0x08, R11
+	ADDQ         $0x20, DI
+	SUBQ         $0x04, R8
+	DECQ         R12
+	JNZ          quad1h0
+	ADDQ         SI, R10
+	MOVQ         R10, R11
+	MOVQ         kw+96(FP), R12
+
+quad1h1:
+	VMOVUPS      (R11), Y4
+	VBROADCASTSD (DI), Y5
+	VFMADD231PD  Y4, Y5, Y0
+	VBROADCASTSD 8(DI), Y5
+	VFMADD231PD  Y4, Y5, Y1
+	ADDQ         $0x08, R11
+	ADDQ         $0x20, DI
+	SUBQ         $0x04, R8
+	DECQ         R12
+	JNZ          quad1h1
+	ADDQ         SI, R10
+	MOVQ         R10, R11
+	MOVQ         kw+96(FP), R12
+
+quad1h2:
+	VMOVUPS      (R11), Y4
+	VBROADCASTSD (DI), Y5
+	VFMADD231PD  Y4, Y5, Y0
+	VBROADCASTSD 8(DI), Y5
+	VFMADD231PD  Y4, Y5, Y1
+	VBROADCASTSD 16(DI), Y5
+	VFMADD231PD  Y4, Y5, Y2
+	ADDQ         $0x08, R11
+	ADDQ         $0x20, DI
+	SUBQ         $0x04, R8
+	DECQ         R12
+	JNZ          quad1h2
+	ADDQ         SI, R10
 
 quad1m:
-	MOVQ R9, R10
-	MOVQ kw+96(FP), R11
+	CMPQ R8, R9
+	JLE  quad1t
+	MOVQ R10, R11
+	MOVQ kw+96(FP), R12
 
 quad1b:
-	VMOVUPS      (R10), Y4
+	VMOVUPS      (R11), Y4
 	VBROADCASTSD (DI), Y5
 	VFMADD231PD  Y4, Y5, Y0
 	VBROADCASTSD 8(DI), Y5
@@ -1840,14 +2250,60 @@ quad1b:
 	VFMADD231PD  Y4, Y5, Y2
 	VBROADCASTSD 24(DI), Y5
 	VFMADD231PD  Y4, Y5, Y3
-	ADDQ         $0x08, R10
+	ADDQ         $0x08, R11
+	ADDQ         $0x20, DI
+	SUBQ         $0x04, R8
+	DECQ         R12
+	JNZ          quad1b
+	ADDQ         SI, R10
+	JMP          quad1m
+
+quad1t:
+	MOVQ R10, R9
+	MOVQ kw+96(FP), R11
+
+quad1t0:
+	VMOVUPS      (R9), Y4
+	VBROADCASTSD 8(DI), Y5
+	VFMADD231PD  Y4, Y5, Y1
+	VBROADCASTSD 16(DI), Y5
+	VFMADD231PD  Y4, Y5, Y2
+	VBROADCASTSD 24(DI), Y5
+	VFMADD231PD  Y4, Y5, Y3
+	ADDQ         $0x08, R9
 	ADDQ         $0x20, DI
 	SUBQ         $0x04, R8
 	DECQ         R11
-	JNZ          quad1b
-	ADDQ         SI, R9
-	CMPQ         R8, $0x00
-	JG           quad1m
+	JNZ          quad1t0
+	ADDQ         SI, R10
+	MOVQ         R10, R9
+	MOVQ         kw+96(FP), R11
+
+quad1t1:
+	VMOVUPS      (R9), Y4
+	VBROADCASTSD 16(DI), Y5
+	VFMADD231PD  Y4, Y5, Y2
+	VBROADCASTSD 24(DI), Y5
+	VFMADD231PD  Y4, Y5, Y3
+	ADDQ         $0x08, R9
+	ADDQ         $0x20, DI
+	SUBQ         $0x04, R8
+	DECQ         R11
+	JNZ          quad1t1
+	ADDQ         SI, R10
+	MOVQ         R10, R9
+	MOVQ         kw+96(FP), R11
+
+quad1t2:
+	VMOVUPS      (R9), Y4
+	VBROADCASTSD 24(DI), Y5
+	VFMADD231PD  Y4, Y5, Y3
+	ADDQ         $0x08, R9
+	ADDQ         $0x20, DI
+	SUBQ         $0x04, R8
+	DECQ         R11
+	JNZ          quad1t2
+	ADDQ         SI, R10
 	MOVQ         AX, DI
 	VMOVUPS      Y0, (DI)
 	ADDQ         CX, DI

@@ -15,9 +15,11 @@ import (
 // (at x + m·ldx); input row m serves all four output rows at once, with
 // kernel row m-q, so each vector of x is loaded once for four rows instead
 // of once per row. w holds the weights interleaved as w[(m·kw + b)·4 + q] =
-// k[m-q][b], zero where m-q is outside the kernel, for m < kh+3: adding
-// 0·x leaves a sum unchanged, so every output still sums its taps in
-// order, one fused multiply-add each, starting from zero. Columns go three
+// k[m-q][b], zero where m-q is outside the kernel, for m < kh+3, kh ≥ 3.
+// The first and last three input rows skip the output rows they hold no
+// kernel row of; within the others, adding 0·x leaves a sum unchanged, so
+// every output still sums its taps in order, one fused multiply-add each,
+// starting from zero. Columns go three
 // registers at a time (twelve accumulators, three for x, one broadcast:
 // all sixteen YMM registers), then one.
 func convQuad(k kind) {
@@ -32,32 +34,51 @@ func convQuad(k kind) {
 		bc := YMM()
 		blockStart(k, name, nb, vecs, acc)
 		wp := Load(Param("w").Base(), GP64())
-		rows := Load(Param("w").Len(), GP64())
+		left := Load(Param("w").Len(), GP64()) // weights left
+		// tail: the weights of the last three input rows, 12·kw.
+		tail := Load(Param("kw"), GP64())
+		SHLQ(U8(2), tail)
+		LEAQ(Mem{Base: tail, Index: tail, Scale: 2}, tail)
 		xr := GP64()
 		MOVQ(xcol, xr)
-		Label(name + "m")
-		xb := GP64()
-		MOVQ(xr, xb)
-		bcnt := Load(Param("kw"), GP64())
-		Label(name + "b")
-		for v := range vecs {
-			VMOVUPS(Mem{Base: xb, Disp: 32 * v}, xv[v])
-		}
-		for q := range 4 {
-			k.broadcast(Mem{Base: wp, Disp: q * k.size}, bc)
+		// pass emits one input row's taps for the output rows rs, the
+		// only ones whose kernel rows it holds.
+		pass := func(label string, rs []int) {
+			xb := GP64()
+			MOVQ(xr, xb)
+			bcnt := Load(Param("kw"), GP64())
+			Label(label)
 			for v := range vecs {
-				k.fma(xv[v], bc, acc[q][v])
+				VMOVUPS(Mem{Base: xb, Disp: 32 * v}, xv[v])
 			}
+			for _, q := range rs {
+				k.broadcast(Mem{Base: wp, Disp: q * k.size}, bc)
+				for v := range vecs {
+					k.fma(xv[v], bc, acc[q][v])
+				}
+			}
+			ADDQ(U8(k.size), xb)
+			ADDQ(U8(4*k.size), wp)
+			SUBQ(U8(4), left)
+			DECQ(bcnt)
+			JNZ(LabelRef(label))
+			ADDQ(ldxB, xr)
 		}
-		ADDQ(U8(k.size), xb)
-		ADDQ(U8(4*k.size), wp)
-		SUBQ(U8(4), rows)
-		DECQ(bcnt)
-		JNZ(LabelRef(name + "b"))
-		ADDQ(ldxB, xr)
-		// rows counts the weights left: kw·4 per input row.
-		CMPQ(rows, U8(0))
-		JG(LabelRef(name + "m"))
+		// Input rows 0-2 hold no kernel row of the output rows below
+		// them, and the last three none of those above: their zero
+		// weights are skipped.
+		pass(name+"h0", []int{0})
+		pass(name+"h1", []int{0, 1})
+		pass(name+"h2", []int{0, 1, 2})
+		Label(name + "m")
+		CMPQ(left, tail)
+		JLE(LabelRef(name + "t"))
+		pass(name+"b", []int{0, 1, 2, 3})
+		JMP(LabelRef(name + "m"))
+		Label(name + "t")
+		pass(name+"t0", []int{1, 2, 3})
+		pass(name+"t1", []int{2, 3})
+		pass(name+"t2", []int{3})
 
 		dq := GP64()
 		MOVQ(dcol, dq)
