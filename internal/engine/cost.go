@@ -17,7 +17,7 @@ import "math"
 // how each constant was measured.
 const (
 	directNsPerMAC32 = 0.08
-	directNsPerMAC64 = 0.22
+	directNsPerMAC64 = 0.15
 	directNsPerOut   = 2
 	fftNsPerWork     = 0.3
 	fftNsPerCMAC     = 0.3
