@@ -311,16 +311,7 @@ func (j fftTiles[T]) units(ctx context.Context, lo, hi int) error {
 		default:
 		}
 	}()
-	done := ctx.Done()
-	for u := lo; u < hi; u++ {
-		select {
-		case <-done:
-			return ctx.Err()
-		default:
-		}
-		j.tile(s, u)
-	}
-	return nil
+	return eachUnit(ctx, lo, hi, func(u int) { j.tile(s, u) })
 }
 
 // tile computes tile u (n·ty·tx + ty·tile row + tile column) of every

@@ -196,7 +196,6 @@ type gemmScratch[T Float] struct {
 type pixelRun struct{ col, src, n int }
 
 func (j *gemmPlan[T]) units(ctx context.Context, lo, hi int) error {
-	done := ctx.Done()
 	nr := gemmNR[T]()
 	s := &gemmScratch[T]{
 		b:    make([]T, j.kc*nr),
@@ -204,15 +203,7 @@ func (j *gemmPlan[T]) units(ctx context.Context, lo, hi int) error {
 		mask: make([]T, nr),
 		runs: make([]pixelRun, 0, nr),
 	}
-	for u := lo; u < hi; u++ {
-		select {
-		case <-done:
-			return ctx.Err()
-		default:
-		}
-		j.unit(u, s)
-	}
-	return nil
+	return eachUnit(ctx, lo, hi, func(u int) { j.unit(u, s) })
 }
 
 // unit computes the output pixels [p0, p1) of every channel of one image

@@ -66,6 +66,22 @@ func (e *Engine) inline(ctx context.Context, work plan, units int) (err error) {
 	return work.units(ctx, 0, units)
 }
 
+// eachUnit calls fn for the units [lo, hi) of a band, and stops with the
+// context's error before the next unit once it is cancelled, so that a
+// cancelled call gives its workers back within one unit.
+func eachUnit(ctx context.Context, lo, hi int, fn func(u int)) error {
+	done := ctx.Done()
+	for u := lo; u < hi; u++ {
+		select {
+		case <-done:
+			return ctx.Err()
+		default:
+		}
+		fn(u)
+	}
+	return nil
+}
+
 // ready checks what every public entry point checks before any work: a
 // known priority and a live context.
 func ready(ctx context.Context, p Priority, op string) error {

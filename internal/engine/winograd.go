@@ -193,7 +193,6 @@ func winoPanels[T Float](cg, og, panels, planes, workers int) int {
 }
 
 func (j *winoPlan[T]) units(ctx context.Context, lo, hi int) error {
-	done := ctx.Done()
 	nr := gemmNR[T]()
 	// The scratch comes from the recycler with stale contents: every cell
 	// a unit reads it has written first, but for the lanes of a last
@@ -207,15 +206,7 @@ func (j *winoPlan[T]) units(ctx context.Context, lo, hi int) error {
 		recycleScratch(j.e, s.m)
 		recycleScratch(j.e, s.y)
 	}()
-	for u := lo; u < hi; u++ {
-		select {
-		case <-done:
-			return ctx.Err()
-		default:
-		}
-		j.unit(u, s)
-	}
-	return nil
+	return eachUnit(ctx, lo, hi, func(u int) { j.unit(u, s) })
 }
 
 // unit computes up to pp panels of one image and group: the input
