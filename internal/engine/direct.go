@@ -1,6 +1,9 @@
 package engine
 
-import "context"
+import (
+	"context"
+	"sync"
+)
 
 // conv2dDirect runs a validated request on the direct path. With unit
 // column stride the input is read in place, padded or not (see edges);
@@ -46,6 +49,7 @@ func conv2dDirect[T Float](ctx context.Context, e *Engine, p Priority, x, w Tens
 		j.quad, j.quadLen = quadWeights(j.w, O, kh, kw), (kh+3)*kw*4
 	}
 	j.out = result[T](e, units*wo)
+	defer j.releasePatches() // after run: no band holds a patch then
 	if err := e.run(ctx, p, j, units, e.bands(units, wo, cg*kh*kw), macs); err != nil {
 		return Tensor[T]{}, err
 	}
@@ -115,6 +119,40 @@ type convPlan[T Float] struct {
 	colLo, colHi int
 	edges        *edges[T] // nil when the interior is everything
 	eng          *Engine   // whose recycler holds the patches' scratch
+
+	// spare holds the patches of finished bands for the next band to
+	// take: a call has up to maxBandsPerWorker bands per worker, and each
+	// made its own patch and tables, where one a worker serves them all.
+	mu    sync.Mutex
+	spare []*patch[T]
+}
+
+// takePatch returns a spare patch, or a new one.
+func (j *convPlan[T]) takePatch() *patch[T] {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if n := len(j.spare); n > 0 {
+		s := j.spare[n-1]
+		j.spare = j.spare[:n-1]
+		return s
+	}
+	return j.edges.newPatch(j.eng, j.cg, j.kh, j.kw)
+}
+
+// givePatch keeps s, whose band is done, for the next band.
+func (j *convPlan[T]) givePatch(s *patch[T]) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.spare = append(j.spare, s)
+}
+
+// releasePatches hands the spare patches' scratch back to the recycler,
+// once no band runs any more.
+func (j *convPlan[T]) releasePatches() {
+	for _, s := range j.spare {
+		s.release()
+	}
+	j.spare = nil
 }
 
 func (j *convPlan[T]) units(ctx context.Context, lo, hi int) error {
@@ -122,8 +160,8 @@ func (j *convPlan[T]) units(ctx context.Context, lo, hi int) error {
 	taps := len(j.offs)
 	var s *patch[T]
 	if j.edges != nil {
-		s = j.edges.newPatch(j.eng, j.cg, j.kh, j.kw)
-		defer s.release()
+		s = j.takePatch()
+		defer j.givePatch(s)
 	}
 	for u := lo; u < hi; {
 		select {

@@ -303,10 +303,24 @@ func (e *edges[T]) sides(s *patch[T], d []T, ldd, wo, rows int, x []T, ch, r0, a
 	convRow(out, cells, s.offs, k)
 	for q := range rows {
 		row := d[q*ldd:]
-		copy(row[:na], out[q*pw:])
+		moveFew(row[:na], out[q*pw:])
 		if nb > 0 {
-			copy(row[b0:wo], out[q*pw+pa:])
+			moveFew(row[b0:wo], out[q*pw+pa:])
 		}
+	}
+}
+
+// moveFew copies src into dst, a margin of a few cells: for those, a loop
+// costs less than the call copy makes, which took a third of the time of
+// sides for a 3×3.
+func moveFew[T Float](dst, src []T) {
+	if len(dst) > 8 {
+		copy(dst, src)
+		return
+	}
+	src = src[:len(dst)]
+	for i := range dst {
+		dst[i] = src[i]
 	}
 }
 
