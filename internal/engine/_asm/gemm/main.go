@@ -209,24 +209,7 @@ func microkernel(k kind, v width) {
 				ADDQ(U32(u*8), op)
 			}
 		}
-		Label("loop" + sfx)
-		CMPQ(n, U8(unroll))
-		JL(LabelRef("tail" + sfx))
-		for u := range unroll {
-			step(u)
-		}
-		advance(unroll)
-		SUBQ(U8(unroll), n)
-		JMP(LabelRef("loop" + sfx))
-
-		Label("tail" + sfx)
-		TESTQ(n, n)
-		JE(LabelRef("store" + sfx))
-		step(0)
-		advance(1)
-		DECQ(n)
-		JMP(LabelRef("tail" + sfx))
-
+		depthLoop(sfx, n, unroll, step, advance)
 		Label("store" + sfx)
 		for r := range acc {
 			if r > 0 {
@@ -322,6 +305,29 @@ func packPanel2(k kind) {
 // units busy while each step loads its row of B once; the rows left
 // after the last such tile take one panel's tile. Each multiply-add reads
 // its element of A as an embedded broadcast.
+// depthLoop emits the loop over the depth k that both microkernels share:
+// unroll steps at a time while that many remain, then one at a time, then
+// on to the label "store"+sfx, which the caller emits next.
+func depthLoop(sfx string, n reg.Register, unroll int, step, advance func(u int)) {
+	Label("loop" + sfx)
+	CMPQ(n, U8(unroll))
+	JL(LabelRef("tail" + sfx))
+	for u := range unroll {
+		step(u)
+	}
+	advance(unroll)
+	SUBQ(U8(unroll), n)
+	JMP(LabelRef("loop" + sfx))
+
+	Label("tail" + sfx)
+	TESTQ(n, n)
+	JE(LabelRef("store" + sfx))
+	step(0)
+	advance(1)
+	DECQ(n)
+	JMP(LabelRef("tail" + sfx))
+}
+
 func microkernel512(k kind) {
 	TEXT("gemmAVX512"+k.name, NOSPLIT, fmt.Sprintf("func(a, b, c, x []%s, offs []int, k, astride, rows, ldc int, load bool)", k.goType))
 	Pragma("noescape")
@@ -401,24 +407,7 @@ func microkernel512(k kind) {
 				ADDQ(U32(u*8), op)
 			}
 		}
-		Label("loop" + sfx)
-		CMPQ(n, U8(unroll))
-		JL(LabelRef("tail" + sfx))
-		for u := range unroll {
-			step(u)
-		}
-		advance(unroll)
-		SUBQ(U8(unroll), n)
-		JMP(LabelRef("loop" + sfx))
-
-		Label("tail" + sfx)
-		TESTQ(n, n)
-		JE(LabelRef("store" + sfx))
-		step(0)
-		advance(1)
-		DECQ(n)
-		JMP(LabelRef("tail" + sfx))
-
+		depthLoop(sfx, n, unroll, step, advance)
 		Label("store" + sfx)
 		sp := GP64()
 		MOVQ(cp, sp)
