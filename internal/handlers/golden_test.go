@@ -85,17 +85,34 @@ func checkGolden(t *testing.T, got tensor.Dense, wantRaw json.RawMessage, dtype 
 	}
 }
 
+// goldenServer is a Server with an engine and the default limits and
+// nothing else: enough to decode golden requests and run them without HTTP.
+func goldenServer(t *testing.T) (*Server, *engine.Engine) {
+	t.Helper()
+	eng, err := engine.New(engine.Config{Workers: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(eng.Close)
+	return &Server{cfg: Config{Limits: DefaultLimits()}, eng: eng, log: zap.NewNop()}, eng
+}
+
+// runGolden runs a decoded call in its dtype and widens the result to
+// float64, the golden files' precision.
+func runGolden(ctx context.Context, eng *engine.Engine, call corr2dCall) (engine.Tensor[float64], error) {
+	if call.dtype != "float32" {
+		return conv2DAs[float64](ctx, eng, call)
+	}
+	o32, err := conv2DAs[float32](ctx, eng, call)
+	return engine.Tensor[float64]{Shape: o32.Shape, Data: engine.Convert[float64](o32.Data)}, err
+}
+
 // TestGoldenConvThroughTheEngine runs every golden case through the
 // request's decoding and the engine, without HTTP; handlers_test sends a
 // sample of them over HTTP.
 func TestGoldenConvThroughTheEngine(t *testing.T) {
 	g := loadGoldenConv(t)
-	eng, err := engine.New(engine.Config{Workers: 2}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close()
-	s := &Server{cfg: Config{Limits: DefaultLimits()}, eng: eng, log: zap.NewNop()}
+	s, eng := goldenServer(t)
 	ctx := context.Background()
 	var ok, refused int
 	for _, c := range g.Cases {
@@ -108,13 +125,7 @@ func TestGoldenConvThroughTheEngine(t *testing.T) {
 				call, err = jsonCall(s, req)
 			}
 			if err == nil {
-				if call.dtype == "float32" {
-					var o32 engine.Tensor[float32]
-					o32, err = conv2DAs[float32](ctx, eng, call)
-					out = engine.Tensor[float64]{Shape: o32.Shape, Data: engine.Convert[float64](o32.Data)}
-				} else {
-					out, err = conv2DAs[float64](ctx, eng, call)
-				}
+				out, err = runGolden(ctx, eng, call)
 			}
 			if c.ErrorField != "" {
 				// The service may name a place inside the field (/kernel/0).

@@ -6,8 +6,6 @@ import (
 	"math"
 	"testing"
 
-	"go.uber.org/zap"
-
 	"github.com/corr2d/corr2d/internal/engine"
 	"github.com/corr2d/corr2d/internal/tensor"
 )
@@ -17,12 +15,7 @@ import (
 // whether or not auto would pick it there: that is what lets auto pick it.
 func TestGoldenConvThroughWinograd(t *testing.T) {
 	g := loadGoldenConv(t)
-	eng, err := engine.New(engine.Config{Workers: 2}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close()
-	s := &Server{cfg: Config{Limits: DefaultLimits()}, eng: eng, log: zap.NewNop()}
+	s, eng := goldenServer(t)
 	ctx := context.Background()
 	ran := 0
 	worst := map[string]float64{}
@@ -39,14 +32,7 @@ func TestGoldenConvThroughWinograd(t *testing.T) {
 			t.Fatalf("%s: %v", c.Name, err)
 		}
 		call.conv.Method = engine.MethodWinograd
-		var out engine.Tensor[float64]
-		if call.dtype == "float32" {
-			var o32 engine.Tensor[float32]
-			o32, err = conv2DAs[float32](ctx, eng, call)
-			out = engine.Tensor[float64]{Shape: o32.Shape, Data: engine.Convert[float64](o32.Data)}
-		} else {
-			out, err = conv2DAs[float64](ctx, eng, call)
-		}
+		out, err := runGolden(ctx, eng, call)
 		var pe *engine.ParamError
 		if errors.As(err, &pe) && pe.Param == engine.ParamMethod {
 			continue // not a layer Winograd computes
