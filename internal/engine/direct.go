@@ -172,9 +172,9 @@ func (j *convPlan[T]) units(ctx context.Context, lo, hi int) error {
 		n, o, i := u/(j.o*j.ho), u/j.ho%j.o, u%j.ho
 		ch := n*j.c + o/j.og*j.cg // the group's first input channel
 		k := j.w[o*taps : (o+1)*taps]
-		rows := 1
+		var rows int
 		if i < j.rowLo || i >= j.rowHi || j.colLo >= j.colHi {
-			j.edges.row(s, j.out[u*j.wo:(u+1)*j.wo], j.x, ch, i*j.sh, 0, j.wo, j.wo, j.wo, k)
+			rows = j.border(s, u, hi, i, ch, o, k)
 		} else {
 			rows = j.strip(s, u, hi, i, ch, o, k)
 		}
@@ -187,6 +187,34 @@ func (j *convPlan[T]) units(ctx context.Context, lo, hi int) error {
 	}
 	return nil
 }
+
+// border computes output rows outside the interior from output row i
+// (unit u) of output channel o, whose group starts at input channel ch: up
+// to stripRows of them in one tile (see edges.block) with unit row stride
+// and rows at least a register wide, otherwise the one row from a patch.
+// It returns how many rows it computed.
+func (j *convPlan[T]) border(s *patch[T], u, hi, i, ch, o int, k []T) int {
+	if j.sh != 1 || j.wo < vectorLanes[T]() {
+		j.edges.row(s, j.out[u*j.wo:(u+1)*j.wo], j.x, ch, i*j.sh, 0, j.wo, j.wo, j.wo, k)
+		return 1
+	}
+	end := j.ho // the first row past these: the interior's first, or the end
+	if i < j.rowLo && j.colLo < j.colHi {
+		end = j.rowLo
+	}
+	// A tile of whole rows holds cg·(rows+(kh-1)·dh) of them: no more
+	// than tileCells cells unless one output row needs more.
+	tw := j.wo + (j.kw-1)*j.edges.dw
+	fit := tileCells/(j.cg*tw) - (j.kh-1)*j.edges.dh
+	rows := max(1, min(end-i, hi-u, stripRows, fit))
+	j.block(s, u, rows, i, ch, o, 0, j.wo, k)
+	return rows
+}
+
+// tileCells bounds the tiles of whole rows border makes, in cells: with
+// many channels or wide rows, a tile of stripRows rows would be as large
+// as a padded copy of the input.
+const tileCells = 1 << 18
 
 // strip computes output rows of the interior from output row i (unit u)
 // of output channel o, whose group starts at input channel ch, up to
@@ -205,8 +233,24 @@ func (j *convPlan[T]) strip(s *patch[T], u, hi, i, ch, o int, k []T) int {
 		v += rows
 	}
 	rows := end - u
+	l := vectorLanes[T]()
 	switch {
 	case j.edges == nil || b0 == j.wo && j.colLo == 0:
+	case j.quad != nil && j.wo >= l:
+		// With the four-row kernel, tiles at least a register wide (see
+		// block), each side alone: a strip of both sides read as one
+		// long row (see edges.sides) spends two thirds of an 11×11's
+		// row kernel on outputs between the sides, where a tile runs
+		// the four-row kernel on a register per side. With a small
+		// kernel the strip costs less: its few cells a row are what
+		// matters there.
+		if j.colLo > 0 {
+			j.block(s, u, rows, i, ch, o, 0, max(j.colLo, l), k)
+		}
+		if b0 < j.wo {
+			n := max(j.wo-b0, l)
+			j.block(s, u, rows, i, ch, o, j.wo-n, n, k)
+		}
 	case j.sh == 1:
 		j.edges.sides(s, j.out[u*j.wo:], j.wo, j.wo, rows, j.x, ch, i, j.colLo, b0, k)
 	default:
@@ -229,15 +273,8 @@ func (j *convPlan[T]) strip(s *patch[T], u, hi, i, ch, o int, k []T) int {
 func (j *convPlan[T]) interior(u, hi, i, ch, o int, k []T, ends *[manyRows]int) int {
 	base := ch*j.plane + (i*j.sh-j.top())*j.ld - j.left() + j.colLo
 	n := j.colHi - j.colLo
-	rows, m := 1, 0 // m: columns of the rows done by a many-row kernel
-	switch {
-	case j.quad != nil && u+4 <= hi && i+4 <= j.rowHi:
-		rows = 4
-		m = simdQuad(j.out[u*j.wo+j.colLo:], j.wo, n, j.x[base:], j.ld, j.quad[o*j.quadLen:(o+1)*j.quadLen], j.kw)
-	case j.small != 0 && u+smallRows(j.small) <= hi && i+smallRows(j.small) <= j.rowHi:
-		rows = smallRows(j.small)
-		m = rowsKxK(j.small, j.out[u*j.wo+j.colLo:], j.wo, n, j.x[base:], j.ld, k)
-	}
+	// m: columns of the rows done by a many-row kernel
+	rows, m := j.many(j.out[u*j.wo+j.colLo:], j.wo, n, min(hi-u, j.rowHi-i), j.x[base:], j.ld, o, k)
 	for q := range rows {
 		d := j.out[(u+q)*j.wo+j.colLo : (u+q)*j.wo+j.colHi]
 		x := j.x[base+q*j.ld:]
@@ -253,6 +290,33 @@ func (j *convPlan[T]) interior(u, hi, i, ch, o int, k []T, ends *[manyRows]int) 
 		ends[q] = j.colLo + done
 	}
 	return rows
+}
+
+// many computes the first n columns of the next output rows of output
+// channel o, d's rows ldd apart and x's ldx apart, with the four-row, 3×3
+// or 5×5 kernel when one serves the plan and at least as many rows as it
+// takes are left (left of them): it returns how many rows that is, and
+// how many of their columns it computed (n, or zero for a row narrower
+// than a register), or one row and no columns when no such kernel runs.
+func (j *convPlan[T]) many(d []T, ldd, n, left int, x []T, ldx, o int, k []T) (rows, m int) {
+	switch {
+	case j.quad != nil && left >= 4:
+		return 4, quadRows(d, ldd, n, x, ldx, j.quad[o*j.quadLen:(o+1)*j.quadLen], j.kw)
+	case j.small != 0 && left >= smallRows(j.small):
+		return smallRows(j.small), rowsKxK(j.small, d, ldd, n, x, ldx, k)
+	}
+	return 1, 0
+}
+
+// manyRows is how many rows many computes at once when enough are left.
+func (j *convPlan[T]) manyRows() int {
+	switch {
+	case j.quad != nil:
+		return 4
+	case j.small != 0:
+		return smallRows(j.small)
+	}
+	return 1
 }
 
 // patchTail is the most interior columns of a row left to its right
@@ -325,6 +389,22 @@ func rowsKxK[T Float](size int, d []T, ldd, n int, x []T, ldx int, k []T) int {
 	if m > 0 && m < n {
 		l := vectorLanes[T]()
 		kern(d[n-l:], ldd, l, x[n-l:], ldx, k)
+		m = n
+	}
+	return m
+}
+
+// quadRows computes the first n columns of four output rows with the
+// four-row kernel, the last whole register of each row included as
+// rowsKxK does: on one register per row, the row kernel's one chain of
+// multiply-adds waits on each, and cost about 5% of an 11×11 correlation
+// whose rows are not a whole number of registers wide. It returns n, or
+// zero when n is narrower than a register.
+func quadRows[T Float](d []T, ldd, n int, x []T, ldx int, w []T, kw int) int {
+	m := simdQuad(d, ldd, n, x, ldx, w, kw)
+	if m > 0 && m < n {
+		l := vectorLanes[T]()
+		simdQuad(d[n-l:], ldd, l, x[n-l:], ldx, w, kw)
 		m = n
 	}
 	return m

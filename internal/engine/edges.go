@@ -223,7 +223,9 @@ func (e *edges[T]) gatherRow(dst, xr []T, q0 int) {
 	for q := q0; q < lo; q++ {
 		dst[q-q0] = e.cell(xr, q)
 	}
-	copy(dst[lo-q0:hi-q0], xr[lo-e.left:hi-e.left])
+	if lo < hi {
+		copy(dst[lo-q0:hi-q0], xr[lo-e.left:hi-e.left])
+	}
 	for q := hi; q < q1; q++ {
 		dst[q-q0] = e.cell(xr, q)
 	}
@@ -353,5 +355,72 @@ func (e *edges[T]) pixels(s *patch[T], d, x []T, ch, j0, j1 int, k []T) {
 			}
 		}
 		d[j] = sum
+	}
+}
+
+// block computes output rows [i, i+rows) of output channel o (units u …
+// u+rows-1), whose group starts at input channel ch, at columns [c0,
+// c0+n), n at least a register wide, with unit row stride: whole rows
+// above and below the interior, and with the four-row kernel the side
+// margins of interior rows. It copies the padded cells those outputs read
+// into a tile (each channel's padded rows i … i+rows-1+(kh-1)·dh, columns
+// c0 … c0+n-1+(kw-1)·dw) and runs the interior's kernels over it, the
+// many-row ones included, writing straight into the output rows: every
+// output is then computed as the valid correlation over the padded input
+// computes it, bit for bit. Patches per row ran the row kernel alone, with
+// one register's chain of multiply-adds in flight for a narrow margin.
+// Columns of the tile past a margin are interior ones, which the
+// interior's kernels compute to the same bits, so writing them again
+// changes nothing.
+func (j *convPlan[T]) block(s *patch[T], u, rows, i, ch, o, c0, n int, k []T) {
+	e := j.edges
+	span := (e.kw - 1) * e.dw
+	tw, sr := n+span, rows+(e.kh-1)*e.dh // cells per tile row, rows per channel
+	cg := j.cg
+	s.grow(cg*sr*tw, 0)
+	cells := s.cells[:cg*sr*tw]
+	plane := e.h * e.w
+	for ci := range cg {
+		for y := range sr {
+			dst := cells[(ci*sr+y)*tw:][:tw]
+			if r := fold(i+y-e.top, e.h, e.border); r >= 0 {
+				e.gatherRow(dst, j.x[(ch+ci)*plane+r*e.w:][:e.w], c0)
+			} else {
+				for q := range dst {
+					dst[q] = e.fill
+				}
+			}
+		}
+	}
+	t := 0
+	for ci := range cg {
+		for a := range e.kh {
+			for b := range e.kw {
+				s.offs[t] = (ci*sr+a*e.dh)*tw + b*e.dw
+				t++
+			}
+		}
+	}
+	kr := j.manyRows()
+	for q := 0; q < rows; {
+		if rows-q < kr && rows >= kr {
+			// The last rows, too few for the many-row kernel alone, with
+			// some before them again: to the same bits, and at the
+			// many-row kernel's speed rather than the row kernel's.
+			q = rows - kr
+		}
+		d, x := j.out[(u+q)*j.wo+c0:], cells[q*tw:]
+		many, m := j.many(d, j.wo, n, rows-q, x, tw, o, k)
+		for p := range many {
+			dp, xp := d[p*j.wo:][:n], x[p*tw:]
+			done := m
+			if done < n {
+				done = simdTail(dp, xp, s.offs, k, done+simdRow(dp[done:], xp[done:], s.offs, k))
+			}
+			if done < n {
+				convRowGo(dp[done:], xp[done:], s.offs, k)
+			}
+		}
+		q += many
 	}
 }
