@@ -16,11 +16,19 @@ import (
 // one), interleaving the calls so that all forms see the same load. Each
 // form's calls are timed one by one, the first included, and it reports
 // each form's median in ms and its ratio to valid's median (and the ratio
-// of the fastest calls); run it with
-// -benchtime 9x or more. Nothing is asserted: on a shared machine timings
+// of the fastest calls); run it with -benchtime 9x or more (12x gives each
+// form every place in the order twice).
+//
+// A call's time depends on the calls before it, so no form may inherit
+// another's state: each form reads an input of its own (the "same" forms
+// used to share one, and each found it in cache after the one before,
+// while valid's and full's inputs had gone cold), and the order changes
+// every round (see balancedOrder), so that each form follows every other
+// equally often, rather than valid always following full and paying for
+// its cache and buffers. Nothing is asserted: on a shared machine timings
 // are only figures.
 //
-//	go test -run '^$' -bench Padding -benchtime 9x ./internal/engine
+//	go test -run '^$' -bench Padding -benchtime 12x ./internal/engine
 func BenchmarkPadding(b *testing.B) {
 	for _, c := range []struct {
 		n, k int
@@ -35,7 +43,9 @@ func benchPadding[T engine.Float](b *testing.B, n, k int) {
 	e := newTestEngine(b, engine.Config{})
 	r := rand.New(rand.NewPCG(61, 62))
 	x := randTensor[T](r, [4]int{1, 1, n, n})
-	big := randTensor[T](r, [4]int{1, 1, n + k - 1, n + k - 1})
+	own := func() engine.Tensor[T] { // a copy in memory of its own
+		return engine.Tensor[T]{Shape: x.Shape, Data: slices.Clone(x.Data)}
+	}
 	w := randTensor[T](r, [4]int{1, 1, k, k})
 	p := k / 2
 	forms := []struct {
@@ -43,17 +53,19 @@ func benchPadding[T engine.Float](b *testing.B, n, k int) {
 		x    engine.Tensor[T]
 		conv engine.Conv
 	}{
-		{"valid", big, engine.Conv{}},
+		{"valid", randTensor[T](r, [4]int{1, 1, n + k - 1, n + k - 1}), engine.Conv{}},
 		{"same-zeros", x, engine.Conv{Padding: engine.PadSame}},
-		{"same-reflect", x, engine.Conv{Padding: engine.PadSame, Border: engine.BorderReflect}},
-		{"same-replicate", x, engine.Conv{Padding: engine.PadSame, Border: engine.BorderReplicate}},
-		{"explicit-circular", x, engine.Conv{Pad: [4]int{p, k - 1 - p, p, k - 1 - p}, Border: engine.BorderCircular}},
+		{"same-reflect", own(), engine.Conv{Padding: engine.PadSame, Border: engine.BorderReflect}},
+		{"same-replicate", own(), engine.Conv{Padding: engine.PadSame, Border: engine.BorderReplicate}},
+		{"explicit-circular", own(), engine.Conv{Pad: [4]int{p, k - 1 - p, p, k - 1 - p}, Border: engine.BorderCircular}},
 		{"full-zeros", randTensor[T](r, [4]int{1, 1, n - k + 1, n - k + 1}), engine.Conv{Padding: engine.PadFull}},
 	}
 	times := make([][]time.Duration, len(forms))
 	ctx := context.Background()
-	for b.Loop() {
-		for i, f := range forms {
+	orders := balancedOrder(len(forms))
+	for round := 0; b.Loop(); round++ {
+		for _, i := range orders[round%len(orders)] {
+			f := forms[i]
 			f.conv.Method = engine.MethodDirect
 			t0 := time.Now()
 			out, err := engine.Conv2D(ctx, e, engine.Interactive, f.x, w, nil, f.conv)
@@ -82,6 +94,52 @@ func benchPadding[T engine.Float](b *testing.B, n, k int) {
 			// The fastest calls' ratio, steadier than the medians' when
 			// the machine is busy.
 			b.ReportMetric(fastest(times[i])/validMin, f.name+"/valid-min")
+		}
+	}
+}
+
+// balancedOrder returns n orders of 0 … n-1 (n even) in which every form
+// comes right after every other form exactly once, and takes every place
+// once (a Williams design): run in turn, they spread over all forms alike
+// what a call leaves to the next (cache contents, the recycler's buffers).
+func balancedOrder(n int) [][]int {
+	first := make([]int, n) // 0, 1, n-1, 2, n-2, …
+	for i, lo, hi := 1, 1, n-1; i < n; i++ {
+		if i%2 == 1 {
+			first[i], lo = lo, lo+1
+		} else {
+			first[i], hi = hi, hi-1
+		}
+	}
+	orders := make([][]int, n)
+	for r := range orders {
+		orders[r] = make([]int, n)
+		for i, f := range first {
+			orders[r][i] = (f + r) % n
+		}
+	}
+	return orders
+}
+
+func TestBalancedOrderPairsEveryFormWithEveryOther(t *testing.T) {
+	for _, n := range []int{2, 4, 6, 8} {
+		orders := balancedOrder(n)
+		follows := map[[2]int]int{}
+		places := map[[2]int]int{}
+		for _, o := range orders {
+			if s := slices.Sorted(slices.Values(o)); !slices.Equal(s, []int{0, 1, 2, 3, 4, 5, 6, 7}[:n]) {
+				t.Fatalf("n %d: order %v is not a permutation", n, o)
+			}
+			for i, f := range o {
+				places[[2]int{f, i}]++
+				if i > 0 {
+					follows[[2]int{o[i-1], f}]++
+				}
+			}
+		}
+		if len(follows) != n*(n-1) || len(places) != n*n {
+			t.Errorf("n %d: orders %v: %d ordered pairs follow each other (want %d), %d form-place pairs (want %d)",
+				n, orders, len(follows), n*(n-1), len(places), n*n)
 		}
 	}
 }
