@@ -16,8 +16,8 @@ import "math"
 // slower machine picks the same method. PERF.md says
 // how each constant was measured.
 const (
-	directNsPerMAC32 = 0.08
-	directNsPerMAC64 = 0.15
+	directNsPerMAC32 = 0.09
+	directNsPerMAC64 = 0.18
 	directNsPerOut   = 2
 	fftNsPerWork     = 0.3
 	fftNsPerCMAC     = 0.3
