@@ -205,8 +205,9 @@ func TestConv2DMatchesReference(t *testing.T) {
 }
 
 // fftScale widens the per-element scale for the FFT path, whose error is
-// bounded relative to the largest Σ|terms| of the result (1e-10 of it), not
-// each element's own.
+// bounded relative to the largest Σ|terms| of the result, not each
+// element's own: 1e-10 of it in float64, and in float32, whose transforms
+// run in complex64, fftError32 of it.
 func fftScale[T engine.Float](scale []float64) []float64 {
 	top := 0.0
 	for _, v := range scale {
@@ -214,10 +215,24 @@ func fftScale[T engine.Float](scale []float64) []float64 {
 	}
 	wide := make([]float64, len(scale))
 	for i, v := range scale {
-		wide[i] = v + top*1e-10/tolerance[T]()
+		wide[i] = v + top*fftError[T]()/tolerance[T]()
 	}
 	return wide
 }
+
+// fftError is the FFT path's error allowance relative to the largest
+// Σ|terms| of a result.
+func fftError[T engine.Float]() float64 {
+	if tolerance[T]() > 1e-10 {
+		return fftError32
+	}
+	return 1e-10
+}
+
+// fftError32 is the FFT path's float32 error allowance: a tenth of the
+// float32 tolerance, for a transform in complex64 whose rounding (epsilon
+// 6e-8) grows with the log of its length.
+const fftError32 = 1e-6
 
 func testConvMatches[T engine.Float](t *testing.T, e *engine.Engine, m engine.Method) {
 	r := rand.New(rand.NewPCG(23, 24))

@@ -27,10 +27,12 @@ func TestFFTCostFloorIsBelowTheFFTCost(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			lo, hi := fftCostFloor(g), fftCost(g)
-			t.Logf("floor %.3g, cost %.3g, direct %.3g", lo, hi, directCost(g, 4))
-			if lo > hi {
-				t.Errorf("fftCostFloor = %g, above fftCost = %g", lo, hi)
+			for _, size := range []uintptr{4, 8} {
+				lo, hi := fftCostFloor(g, size), fftCost(g, size)
+				t.Logf("size %d: floor %.3g, cost %.3g, direct %.3g", size, lo, hi, directCost(g, size))
+				if lo > hi {
+					t.Errorf("size %d: fftCostFloor = %g, above fftCost = %g", size, lo, hi)
+				}
 			}
 		})
 	}

@@ -271,26 +271,60 @@ func as[F, T Float](s []T) []F {
 	return unsafe.Slice((*F)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
 }
 
+// words reinterprets s as a slice of F over the same bytes: the FFT
+// path's complex values and spread twiddles as the assembly takes them.
+func words[F, S any](s []S) []F {
+	var f F
+	var e S
+	n := len(s) * int(unsafe.Sizeof(e)) / int(unsafe.Sizeof(f))
+	return unsafe.Slice((*F)(unsafe.Pointer(unsafe.SliceData(s))), n)
+}
+
+// isC64 says whether C is complex64.
+func isC64[C Complex]() bool {
+	var z C
+	return unsafe.Sizeof(z) == 8
+}
+
 // fftPass is the one place that picks an FFT stage's butterflies for this
 // CPU (see fftStage.pass for what a stage computes).
-// The SIMD passes take two elements at a time, so they need s even: true
-// of every stage of a batch of an even number of sequences, and of every
-// stage after a radix-2 or radix-4 one.
-func fftPass(st *fftStage, x, y []complex128, s int) {
-	if !haveAVX2FMA || s%2 != 0 {
+// The SIMD passes take a register of elements at a time (two complex128,
+// four complex64), so they need s a multiple of that: true of every stage
+// of a batch of eight sequences.
+func fftPass[C Complex](st *fftStage[C], x, y []C, s int) {
+	lanes := 2
+	if isC64[C]() {
+		lanes = 4
+	}
+	if !haveAVX2FMA || s%lanes != 0 {
 		st.pass(x, y, s)
 		return
 	}
 	x, y = x[:st.n*s], y[:st.n*s]
+	if isC64[C]() {
+		x, y, tw := words[complex64](x), words[complex64](y), words[float32](st.twx)
+		switch st.p {
+		case 2:
+			fftPass2C64AVX2(y, x, s, st.m, tw)
+		case 3:
+			fftPass3C64AVX2(y, x, s, st.m, tw)
+		case 4:
+			fftPass4C64AVX2(y, x, s, st.m, tw)
+		default:
+			fftPass5C64AVX2(y, x, s, st.m, tw)
+		}
+		return
+	}
+	x2, y2, tw := words[complex128](x), words[complex128](y), words[float64](st.twx)
 	switch st.p {
 	case 2:
-		fftPass2AVX2(y, x, s, st.m, st.twx)
+		fftPass2AVX2(y2, x2, s, st.m, tw)
 	case 3:
-		fftPass3AVX2(y, x, s, st.m, st.twx)
+		fftPass3AVX2(y2, x2, s, st.m, tw)
 	case 4:
-		fftPass4AVX2(y, x, s, st.m, st.twx)
+		fftPass4AVX2(y2, x2, s, st.m, tw)
 	default:
-		fftPass5AVX2(y, x, s, st.m, st.twx)
+		fftPass5AVX2(y2, x2, s, st.m, tw)
 	}
 }
 
@@ -298,16 +332,21 @@ func fftPass(st *fftStage, x, y []complex128, s int) {
 // accumulate): it stores conj(x)·k in acc, or adds it with add, on the
 // prefix of a multiple of eight elements, and returns that prefix's length;
 // zero when the CPU lacks AVX2 and FMA.
-func simdMulConj(acc, x, k []complex128, add bool) int {
+func simdMulConj[C Complex](acc, x, k []C, add bool) int {
 	if !haveAVX2FMA {
 		return 0
 	}
 	n := len(x) &^ 7
-	acc, k = acc[:n], k[:n]
-	if add {
-		fftMulConjAddAVX2(acc, x, k)
-	} else {
-		fftMulConjAVX2(acc, x, k)
+	acc, x, k = acc[:n], x[:n], k[:n]
+	switch {
+	case isC64[C]() && add:
+		fftMulConjAddC64AVX2(words[complex64](acc), words[complex64](x), words[complex64](k))
+	case isC64[C]():
+		fftMulConjC64AVX2(words[complex64](acc), words[complex64](x), words[complex64](k))
+	case add:
+		fftMulConjAddAVX2(words[complex128](acc), words[complex128](x), words[complex128](k))
+	default:
+		fftMulConjAVX2(words[complex128](acc), words[complex128](x), words[complex128](k))
 	}
 	return n
 }
@@ -316,44 +355,60 @@ func simdMulConj(acc, x, k []complex128, add bool) int {
 // real transform (see rfft.forward) for coefficients 0 < k < m of eight
 // consecutive rows, spec starting at the first row; it reports whether it
 // ran (not without AVX2 and FMA).
-func simdSplit(spec, z []complex128, offs []int, wx []float64, m int) bool {
+func simdSplit[C Complex](spec, z []C, offs []int, wx []C, m int) bool {
 	if !haveAVX2FMA {
 		return false
 	}
 	// Bounds: the last write and the last reads, checked here once.
-	_, _, _, _ = spec[offs[m-1]+7*specBlock], z[8*m-1], offs[m-1], wx[8*m-1]
-	fftSplitAVX2(spec, z, offs, wx, m)
+	_, _, _, _ = spec[offs[m-1]+7*specBlock], z[8*m-1], offs[m-1], wx[spreadLen[C]()*m-1]
+	if isC64[C]() {
+		fftSplitC64AVX2(words[complex64](spec), words[complex64](z), offs, words[float32](wx), m)
+	} else {
+		fftSplitAVX2(words[complex128](spec), words[complex128](z), offs, words[float64](wx), m)
+	}
 	return true
 }
 
 // simdJoin is the one place that picks the SIMD first step of the inverse
 // real transform (see rfft.inverse) for eight consecutive rows, spec
 // starting at the first row; it reports whether it ran.
-func simdJoin(z, spec []complex128, offs []int, wx []float64, m int) bool {
+func simdJoin[C Complex](z, spec []C, offs []int, wx []C, m int) bool {
 	if !haveAVX2FMA {
 		return false
 	}
-	_, _, _, _ = spec[offs[m]+7*specBlock], z[8*m-1], offs[m], wx[8*m-1]
-	fftJoinAVX2(z, spec, offs, wx, m)
+	_, _, _, _ = spec[offs[m]+7*specBlock], z[8*m-1], offs[m], wx[spreadLen[C]()*m-1]
+	if isC64[C]() {
+		fftJoinC64AVX2(words[complex64](z), words[complex64](spec), offs, words[float32](wx), m)
+	} else {
+		fftJoinAVX2(words[complex128](z), words[complex128](spec), offs, words[float64](wx), m)
+	}
 	return true
 }
 
 // simdPack is the one place that picks the SIMD packing of a real row into
 // sequence c of a batch of eight (see packReal): it packs the prefix of src
 // that fills whole pairs of cells and returns how many cells it packed;
-// zero when the CPU lacks AVX2 and FMA.
-func simdPack[T Float](z []complex128, c int, src []T) int {
+// zero when the CPU lacks AVX2 and FMA. A float32 row packed into complex64
+// cells needs no conversion: each pair of values is moved as one.
+func simdPack[T Float, C Complex](z []C, c int, src []T) int {
 	cells := len(src) / 4 * 2
 	if !haveAVX2FMA || cells == 0 {
 		return 0
 	}
 	z = z[c : c+specBlock*(cells-1)+1]
 	var s T
-	switch unsafe.Sizeof(s) {
-	case 4:
-		fftPackF32AVX2(z, as[float32](src[:2*cells]), cells)
+	switch {
+	case isC64[C]() && unsafe.Sizeof(s) == 4:
+		zc, pairs := words[complex64](z), words[complex64](src[:2*cells])
+		for j, v := range pairs {
+			zc[j*specBlock] = v
+		}
+	case isC64[C]():
+		return 0
+	case unsafe.Sizeof(s) == 4:
+		fftPackF32AVX2(words[complex128](z), as[float32](src[:2*cells]), cells)
 	default:
-		fftPackF64AVX2(z, as[float64](src[:2*cells]), cells)
+		fftPackF64AVX2(words[complex128](z), as[float64](src[:2*cells]), cells)
 	}
 	return cells
 }
@@ -363,16 +418,20 @@ func simdPack[T Float](z []complex128, c int, src []T) int {
 // fftPlan.inverseRows): row c of dst, ld elements apart, gets the first
 // 2·cells values of sequence c of z, scaled and biased. It returns the
 // cells it stored: cells, or zero when the CPU lacks AVX2 and FMA.
-func simdUnpack[T Float](dst []T, ld int, z []complex128, cells int, scale float64, bias T) int {
+func simdUnpack[T Float, C Complex](dst []T, ld int, z []C, cells int, scale float64, bias T) int {
 	if !haveAVX2FMA || cells == 0 {
 		return 0
 	}
 	dst, z = dst[:(specBlock-1)*ld+2*cells], z[:specBlock*cells]
-	switch unsafe.Sizeof(bias) {
-	case 4:
-		fftUnpackF32AVX2(as[float32](dst), ld, z, cells, scale, float32(bias))
+	switch {
+	case isC64[C]() && unsafe.Sizeof(bias) == 4:
+		fftUnpackF32C64AVX2(as[float32](dst), ld, words[complex64](z), cells, scale, float32(bias))
+	case isC64[C]():
+		return 0
+	case unsafe.Sizeof(bias) == 4:
+		fftUnpackF32AVX2(as[float32](dst), ld, words[complex128](z), cells, scale, float32(bias))
 	default:
-		fftUnpackF64AVX2(as[float64](dst), ld, z, cells, scale, float64(bias))
+		fftUnpackF64AVX2(as[float64](dst), ld, words[complex128](z), cells, scale, float64(bias))
 	}
 	return cells
 }

@@ -68,22 +68,22 @@ func gemmSIMD() bool { return false }
 
 // fftPass runs one FFT stage with the portable butterflies: this build has
 // no SIMD passes.
-func fftPass(st *fftStage, x, y []complex128, s int) { st.pass(x, y, s) }
+func fftPass[C Complex](st *fftStage[C], x, y []C, s int) { st.pass(x, y, s) }
 
 // simdMulConj computes nothing: this build has no SIMD kernels, and
 // accumulate runs its loop on the whole spectrum.
-func simdMulConj(acc, x, k []complex128, add bool) int { return 0 }
+func simdMulConj[C Complex](acc, x, k []C, add bool) int { return 0 }
 
 // simdSplit runs nothing: this build has no SIMD kernels.
-func simdSplit(spec, z []complex128, offs []int, wx []float64, m int) bool { return false }
+func simdSplit[C Complex](spec, z []C, offs []int, wx []C, m int) bool { return false }
 
 // simdJoin runs nothing: this build has no SIMD kernels.
-func simdJoin(z, spec []complex128, offs []int, wx []float64, m int) bool { return false }
+func simdJoin[C Complex](z, spec []C, offs []int, wx []C, m int) bool { return false }
 
 // simdPack packs nothing: this build has no SIMD kernels.
-func simdPack[T Float](z []complex128, c int, src []T) int { return 0 }
+func simdPack[T Float, C Complex](z []C, c int, src []T) int { return 0 }
 
 // simdUnpack stores nothing: this build has no SIMD kernels.
-func simdUnpack[T Float](dst []T, ld int, z []complex128, cells int, scale float64, bias T) int {
+func simdUnpack[T Float, C Complex](dst []T, ld int, z []C, cells int, scale float64, bias T) int {
 	return 0
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"slices"
+	"unsafe"
 )
 
 // The FFT path computes the output in tiles by overlap-save: a tile of
@@ -17,10 +18,12 @@ import (
 // not the image: the kernels' spectra plus, per band, one spectrum per input
 // channel and one accumulator.
 //
-// It computes in float64 whatever T is and rounds the result to T once, so
-// float32 results are at least as accurate as the direct path's, but the sum
-// is not the reference's ordered one: the error is of order 1e-15 times the
-// tile's largest Σ|terms|, not each element's own.
+// It computes float64 requests in complex128 transforms and float32 ones in
+// complex64 (see fftComplex), which halves the memory the transforms move
+// and doubles the lanes of their SIMD steps. The sum is not the reference's
+// ordered one: the error is of order the element's epsilon times the
+// tile's largest Σ|terms|, not each element's own (about 1e-15 in float64,
+// 1e-7 in float32).
 
 // fftSize returns the smallest n' ≥ n whose only prime factors are 2, 3 and
 // 5, the lengths the transforms of fftcore.go take.
@@ -68,9 +71,10 @@ func specCols(q int) int { return (q/2 + specBlock) / specBlock * specBlock }
 
 // fftTile picks the tiling of g's outputs with the least predicted time, among
 // transform sizes up to maxP on a side (any size that covers the whole
-// output is allowed too). It runs on every FFT and auto request, so each
-// axis's candidates are worked out once and only their pairs are costed.
-func fftTile(g geometry, maxP int) fftTiling {
+// output is allowed too), for elements of size bytes. It runs on every FFT
+// and auto request, so each axis's candidates are worked out once and only
+// their pairs are costed.
+func fftTile(g geometry, maxP int, size uintptr) fftTiling {
 	ekh, ekw := (g.w[2]-1)*g.dh+1, (g.w[3]-1)*g.dw+1
 	// Up to twice the largest size needed, so that there is an even one
 	// past ekw.
@@ -79,7 +83,7 @@ func fftTile(g geometry, maxP int) fftTiling {
 	cols := fftAxes(sizes, ekw, g.out[3], g.sw, maxP, true)
 	// Thousands of pairs for a large output: the model's constants are
 	// worked out once, and each pair costs a few multiplications.
-	m := newTileModel(g)
+	m := newTileModel(g, size)
 	best, bestCost := fftTiling{}, math.Inf(1)
 	for _, r := range rows {
 		p := float64(r.size)
@@ -144,35 +148,46 @@ func smoothSizes(top int) []int {
 }
 
 // fftTileCost predicts the FFT path's time with tiling t in nanoseconds of
-// one worker (see cost.go): per tile, N·C forward and N·O inverse
-// transforms and N·O·Cg spectrum products; the kernels' O·Cg transforms
-// once. Each transform also has a fixed cost, which keeps many channels
-// off tiny tiles.
-func fftTileCost(g geometry, t fftTiling) float64 {
+// one worker (see cost.go) for elements of size bytes: per tile, N·C
+// forward and N·O inverse transforms and N·O·Cg spectrum products; the
+// kernels' O·Cg transforms once. Each transform also has a fixed cost,
+// which keeps many channels off tiny tiles.
+func fftTileCost(g geometry, t fftTiling, size uintptr) float64 {
 	p, q := float64(t.p), float64(t.q)
-	return newTileModel(g).cost(p, q, float64(specCols(t.q)), float64(t.ty)*float64(t.tx), math.Log2(p*q))
+	return newTileModel(g, size).cost(p, q, float64(specCols(t.q)), float64(t.ty)*float64(t.tx), math.Log2(p*q))
 }
 
 // tileModel holds what fftTileCost takes from the geometry: the kernels'
 // transforms, the input and output planes per tile and the spectrum
-// products per tile.
-type tileModel struct{ kernels, planes, products float64 }
+// products per tile; and from the precision of the transforms, the bytes of
+// a coefficient and the time per unit of work and per product.
+type tileModel struct{ kernels, planes, products, coef, perWork, perCMAC float64 }
 
-func newTileModel(g geometry) tileModel {
+func newTileModel(g geometry, size uintptr) tileModel {
 	N, C, O, cg := float64(g.in[0]), float64(g.in[1]), float64(g.w[0]), float64(g.w[1])
-	return tileModel{kernels: O * cg, planes: N * (C + O), products: N * O * cg}
+	m := tileModel{kernels: O * cg, planes: N * (C + O), products: N * O * cg, coef: 16, perWork: fftNsPerWork, perCMAC: fftNsPerCMAC}
+	if size == 4 {
+		m.coef, m.perWork, m.perCMAC = 8, fftNsPerWork32, fftNsPerCMAC32
+	}
+	return m
 }
 
 // cost is fftTileCost for transforms of p×q, whose spectra store cols
 // coefficients a row, over tiles tiles, given log2(p·q).
 func (m tileModel) cost(p, q, cols, tiles, log2n float64) float64 {
 	spec := p * cols
-	work := 2.5 * p * q * log2n * fftNsPerWork
-	if 16*spec > fftSpecBytes {
+	work := 2.5 * p * q * log2n * m.perWork
+	if m.coef*spec > fftSpecBytes {
 		work *= fftNsOutOfCache
 	}
 	work += fftNsPerPlane
-	return fftNsPerCall + m.kernels*work + tiles*(m.planes*work+m.products*spec*fftNsPerCMAC)
+	return fftNsPerCall + m.kernels*work + tiles*(m.planes*work+m.products*spec*m.perCMAC)
+}
+
+// elemSize is the size in bytes of T.
+func elemSize[T Float]() uintptr {
+	var z T
+	return unsafe.Sizeof(z)
 }
 
 // fftPlaneWork is the approximate count of floating-point operations of one
@@ -184,7 +199,7 @@ func fftPlaneWork(P, Q int) float64 {
 
 // fftPlan is what both rounds of a Conv2D request on the FFT path share:
 // the geometry, the tiling and the kernels' spectra.
-type fftPlan[T Float] struct {
+type fftPlan[T Float, C Complex] struct {
 	e     *Engine
 	x     padded[T]  // the input, when it needs no padding
 	pd    *padder[T] // or how to pad it, window by window (see window)
@@ -203,48 +218,48 @@ type fftPlan[T Float] struct {
 	sh    int
 	sw    int
 	t     fftTiling
-	ks    []complex128 // O·Cg spectra of t.spectrum() each
+	ks    []C // O·Cg spectra of t.spectrum() each
 	bias  []T
 	out   []T
-	spare chan *tileScratch[T] // see tileScratch
+	spare chan *tileScratch[T, C] // see tileScratch
 }
 
 // fftKernels is the first round: its units are the O·Cg kernels, each
 // transformed into its spectrum.
-type fftKernels[T Float] struct{ *fftPlan[T] }
+type fftKernels[T Float, C Complex] struct{ *fftPlan[T, C] }
 
 // fftTiles is the second round: its units are the N·ty·tx tiles of the
 // output, each computed for every output channel.
-type fftTiles[T Float] struct{ *fftPlan[T] }
+type fftTiles[T Float, C Complex] struct{ *fftPlan[T, C] }
 
 // transforms are one band's transforms (see fftcore.go) and buffers.
-type transforms struct {
-	row  *rfft
-	col  *cfft
-	z    []complex128 // packed rows: q/2 × specBlock
-	work []complex128 // max(p, q/2) × specBlock
+type transforms[C Complex] struct {
+	row  *rfft[C]
+	col  *cfft[C]
+	z    []C // packed rows: q/2 × specBlock
+	work []C // max(p, q/2) × specBlock
 	rows []int
 	offs []int // specOffsets(p, q/2)
 }
 
 // transforms returns a band's transforms, with buffers from the engine's
 // recycler; the band hands them back with release.
-func (j *fftPlan[T]) transforms() *transforms {
-	tr := &transforms{
-		z:    spectra(j.e, j.t.q/2*specBlock),
-		work: spectra(j.e, max(j.t.p, j.t.q/2)*specBlock),
+func (j *fftPlan[T, C]) transforms() *transforms[C] {
+	tr := &transforms[C]{
+		z:    spectra[C](j.e, j.t.q/2*specBlock),
+		work: spectra[C](j.e, max(j.t.p, j.t.q/2)*specBlock),
 		rows: make([]int, 0, specBlock),
 	}
-	tr.row, tr.col, tr.offs = j.e.fftPlans.plans(j.t.p, j.t.q)
+	tr.row, tr.col, tr.offs = plans[C](&j.e.fftPlans, j.t.p, j.t.q)
 	return tr
 }
 
-func (tr *transforms) release(e *Engine) {
+func (tr *transforms[C]) release(e *Engine) {
 	releaseSpectra(e, tr.z)
 	releaseSpectra(e, tr.work)
 }
 
-func (j fftKernels[T]) units(ctx context.Context, lo, hi int) error {
+func (j fftKernels[T, C]) units(ctx context.Context, lo, hi int) error {
 	done := ctx.Done()
 	tr := j.transforms()
 	defer tr.release(j.e)
@@ -276,15 +291,15 @@ func (j fftKernels[T]) units(ctx context.Context, lo, hi int) error {
 // window. A band takes one left by a band that has finished (fftPlan.spare)
 // before it makes its own, so a call makes about one per worker, not one
 // per band.
-type tileScratch[T Float] struct {
-	tr      *transforms
-	xs, acc []complex128
+type tileScratch[T Float, C Complex] struct {
+	tr      *transforms[C]
+	xs, acc []C
 	row     []T
 }
 
 // releaseScratch hands the buffers of every tileScratch in spare back to
 // the recycler, once no band runs.
-func releaseScratch[T Float](e *Engine, spare chan *tileScratch[T]) {
+func releaseScratch[T Float, C Complex](e *Engine, spare chan *tileScratch[T, C]) {
 	for {
 		select {
 		case s := <-spare:
@@ -297,13 +312,13 @@ func releaseScratch[T Float](e *Engine, spare chan *tileScratch[T]) {
 	}
 }
 
-func (j fftTiles[T]) units(ctx context.Context, lo, hi int) error {
-	var s *tileScratch[T]
+func (j fftTiles[T, C]) units(ctx context.Context, lo, hi int) error {
+	var s *tileScratch[T, C]
 	select {
 	case s = <-j.spare:
 	default:
 		size := j.t.spectrum()
-		s = &tileScratch[T]{tr: j.transforms(), xs: spectra(j.e, j.c*size), acc: spectra(j.e, size), row: make([]T, j.t.q)}
+		s = &tileScratch[T, C]{tr: j.transforms(), xs: spectra[C](j.e, j.c*size), acc: spectra[C](j.e, size), row: make([]T, j.t.q)}
 	}
 	defer func() {
 		select {
@@ -317,7 +332,7 @@ func (j fftTiles[T]) units(ctx context.Context, lo, hi int) error {
 // tile computes tile u (n·ty·tx + ty·tile row + tile column) of every
 // output channel: the spectra of its window in each input channel, then
 // one inverse transform per output channel.
-func (j *fftPlan[T]) tile(s *tileScratch[T], u int) {
+func (j *fftPlan[T, C]) tile(s *tileScratch[T, C], u int) {
 	tr, xs, acc := s.tr, s.xs, s.acc
 	t := j.t
 	size := t.spectrum()
@@ -357,25 +372,25 @@ func (j *fftPlan[T]) tile(s *tileScratch[T], u int) {
 // accumulate adds conj(x)·k to acc, element by element, or stores it there
 // if first: the conjugate of the correlation's spectrum, which is what the
 // inverse transforms take (see rfft.inverse).
-func accumulate(acc, x, k []complex128, first bool) {
+func accumulate[C Complex](acc, x, k []C, first bool) {
 	k = k[:len(x)]
 	acc = acc[:len(x)]
 	done := simdMulConj(acc, x, k, !first)
 	acc, x, k = acc[done:], x[done:], k[done:]
 	if first {
 		for i, v := range x {
-			acc[i] = complex(real(v), -imag(v)) * k[i]
+			acc[i] = conj(v) * k[i]
 		}
 		return
 	}
 	for i, v := range x {
-		acc[i] += complex(real(v), -imag(v)) * k[i]
+		acc[i] += conj(v) * k[i]
 	}
 }
 
 // forward sets spec to the 2-D DFT of a p×q real plane whose rows below hr
 // are zero and whose row r < hr is row(r), zero-extended to q.
-func forward2D[R Float](tr *transforms, t fftTiling, spec []complex128, hr int, row func(r int) []R) {
+func forward2D[R Float, C Complex](tr *transforms[C], t fftTiling, spec []C, hr int, row func(r int) []R) {
 	for r0 := 0; r0 < hr; r0 += specBlock {
 		tr.rows = tr.rows[:0]
 		for r := r0; r < min(hr, r0+specBlock); r++ {
@@ -402,7 +417,7 @@ func forward2D[R Float](tr *transforms, t fftTiling, spec []complex128, hr int, 
 }
 
 // columns transforms every column of the p×q spectrum in place.
-func (j *fftPlan[T]) columns(tr *transforms, spec []complex128) {
+func (j *fftPlan[T, C]) columns(tr *transforms[C], spec []C) {
 	block := j.t.p * specBlock
 	for b := range len(spec) / block {
 		tr.col.batch(spec[b*block:(b+1)*block], tr.work, specBlock)
@@ -412,7 +427,7 @@ func (j *fftPlan[T]) columns(tr *transforms, spec []complex128) {
 // inverseRows finishes the inverse transform of acc, whose columns are
 // transformed, on the stride-1 rows and columns that outputs i0 ≤ i < i1,
 // jj0 ≤ j < jj1 of plane out read, and stores those outputs plus bias.
-func (j *fftPlan[T]) inverseRows(tr *transforms, acc []complex128, out []T, i0, i1, jj0, jj1 int, bias T) {
+func (j *fftPlan[T, C]) inverseRows(tr *transforms[C], acc []C, out []T, i0, i1, jj0, jj1 int, bias T) {
 	scale := 1 / float64(j.t.p*j.t.q)
 	for ib := i0; ib < i1; ib += specBlock {
 		tr.rows = tr.rows[:0]
@@ -437,11 +452,11 @@ func (j *fftPlan[T]) inverseRows(tr *transforms, acc []complex128, out []T, i0, 
 			// Unit stride: each packed cell holds two outputs.
 			z := tr.z[c:]
 			for jj := start; jj+1 < len(d); jj += 2 {
-				v := z[jj/2*specBlock]
+				v := complex128(z[jj/2*specBlock])
 				d[jj], d[jj+1] = T(real(v)*scale)+bias, T(-imag(v)*scale)+bias
 			}
 			if n := len(d); n%2 == 1 {
-				d[n-1] = T(real(z[(n-1)/2*specBlock])*scale) + bias
+				d[n-1] = T(real(complex128(z[(n-1)/2*specBlock]))*scale) + bias
 			}
 		}
 	}
@@ -449,15 +464,24 @@ func (j *fftPlan[T]) inverseRows(tr *transforms, acc []complex128, out []T, i0, 
 
 // conv2dFFT runs a validated Conv2D request on the FFT path.
 func conv2dFFT[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[T], bias []T, g geometry, c Conv) (Tensor[T], error) {
-	return conv2dTiled(ctx, e, p, x, w, bias, g, c, fftTile(g, fftMaxTile))
+	return conv2dTiled(ctx, e, p, x, w, bias, g, c, fftTile(g, fftMaxTile, elemSize[T]()))
 }
 
-// conv2dTiled runs conv2dFFT with tiling t.
+// conv2dTiled runs conv2dFFT with tiling t, in the transforms of T's
+// precision (see fftComplex).
 func conv2dTiled[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[T], bias []T, g geometry, c Conv, t fftTiling) (Tensor[T], error) {
+	if elemSize[T]() == 4 {
+		return conv2dSpectra[T, complex64](ctx, e, p, x, w, bias, g, c, t)
+	}
+	return conv2dSpectra[T, complex128](ctx, e, p, x, w, bias, g, c, t)
+}
+
+// conv2dSpectra runs conv2dTiled with spectra of C.
+func conv2dSpectra[T Float, C Complex](ctx context.Context, e *Engine, p Priority, x, w Tensor[T], bias []T, g geometry, c Conv, t fftTiling) (Tensor[T], error) {
 	perPlane := int(fftPlaneWork(t.p, t.q))
 	O, cg, kh, kw := g.w[0], g.w[1], g.w[2], g.w[3]
 	tiles := g.in[0] * t.ty * t.tx
-	j := &fftPlan[T]{
+	j := &fftPlan[T, C]{
 		e: e, hn: g.hn, wn: g.wn,
 		w: w.Data, kh: kh, kw: kw, dh: g.dh, dw: g.dw,
 		n: g.in[0], c: g.in[1], cg: cg, o: O, og: O / g.groups,
@@ -474,18 +498,18 @@ func conv2dTiled[T Float](ctx context.Context, e *Engine, p Priority, x, w Tenso
 	if c.Convolve {
 		j.w = flipped(w)
 	}
-	j.ks = spectra(e, O*cg*t.spectrum())
+	j.ks = spectra[C](e, O*cg*t.spectrum())
 	defer releaseSpectra(e, j.ks)
 	units := O * cg
-	if err := e.run(ctx, p, fftKernels[T]{j}, units, e.bands(units, 1, perPlane), float64(units)*float64(perPlane)); err != nil {
+	if err := e.run(ctx, p, fftKernels[T, C]{j}, units, e.bands(units, 1, perPlane), float64(units)*float64(perPlane)); err != nil {
 		return Tensor[T]{}, err
 	}
 	j.out = result[T](e, g.out[0]*O*j.ho*j.wo)
 	perTile := (g.in[1] + O) * perPlane
 	bands := e.bands(tiles, 1, perTile)
-	j.spare = make(chan *tileScratch[T], bands)
+	j.spare = make(chan *tileScratch[T, C], bands)
 	defer releaseScratch(e, j.spare)
-	if err := e.run(ctx, p, fftTiles[T]{j}, tiles, bands, float64(tiles)*float64(perTile)); err != nil {
+	if err := e.run(ctx, p, fftTiles[T, C]{j}, tiles, bands, float64(tiles)*float64(perTile)); err != nil {
 		return Tensor[T]{}, err
 	}
 	return Tensor[T]{Shape: g.out, Data: j.out}, nil

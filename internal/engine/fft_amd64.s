@@ -46,6 +46,48 @@ DATA fftS2<>+16(SB)/8, $0x3fe2cf2304755a5f
 DATA fftS2<>+24(SB)/8, $0x3fe2cf2304755a5f
 GLOBL fftS2<>(SB), RODATA|NOPTR, $32
 
+DATA fftNegImag32<>+0(SB)/8, $0x8000000000000000
+DATA fftNegImag32<>+8(SB)/8, $0x8000000000000000
+DATA fftNegImag32<>+16(SB)/8, $0x8000000000000000
+DATA fftNegImag32<>+24(SB)/8, $0x8000000000000000
+GLOBL fftNegImag32<>(SB), RODATA|NOPTR, $32
+
+DATA fftHalf32<>+0(SB)/8, $0x3f0000003f000000
+DATA fftHalf32<>+8(SB)/8, $0x3f0000003f000000
+DATA fftHalf32<>+16(SB)/8, $0x3f0000003f000000
+DATA fftHalf32<>+24(SB)/8, $0x3f0000003f000000
+GLOBL fftHalf32<>(SB), RODATA|NOPTR, $32
+
+DATA fftH332<>+0(SB)/8, $0x3f5db3d73f5db3d7
+DATA fftH332<>+8(SB)/8, $0x3f5db3d73f5db3d7
+DATA fftH332<>+16(SB)/8, $0x3f5db3d73f5db3d7
+DATA fftH332<>+24(SB)/8, $0x3f5db3d73f5db3d7
+GLOBL fftH332<>(SB), RODATA|NOPTR, $32
+
+DATA fftC132<>+0(SB)/8, $0x3e9e377a3e9e377a
+DATA fftC132<>+8(SB)/8, $0x3e9e377a3e9e377a
+DATA fftC132<>+16(SB)/8, $0x3e9e377a3e9e377a
+DATA fftC132<>+24(SB)/8, $0x3e9e377a3e9e377a
+GLOBL fftC132<>(SB), RODATA|NOPTR, $32
+
+DATA fftS132<>+0(SB)/8, $0x3f7378713f737871
+DATA fftS132<>+8(SB)/8, $0x3f7378713f737871
+DATA fftS132<>+16(SB)/8, $0x3f7378713f737871
+DATA fftS132<>+24(SB)/8, $0x3f7378713f737871
+GLOBL fftS132<>(SB), RODATA|NOPTR, $32
+
+DATA fftC232<>+0(SB)/8, $0xbf4f1bbdbf4f1bbd
+DATA fftC232<>+8(SB)/8, $0xbf4f1bbdbf4f1bbd
+DATA fftC232<>+16(SB)/8, $0xbf4f1bbdbf4f1bbd
+DATA fftC232<>+24(SB)/8, $0xbf4f1bbdbf4f1bbd
+GLOBL fftC232<>(SB), RODATA|NOPTR, $32
+
+DATA fftS232<>+0(SB)/8, $0x3f1679183f167918
+DATA fftS232<>+8(SB)/8, $0x3f1679183f167918
+DATA fftS232<>+16(SB)/8, $0x3f1679183f167918
+DATA fftS232<>+24(SB)/8, $0x3f1679183f167918
+GLOBL fftS232<>(SB), RODATA|NOPTR, $32
+
 // func fftPass2AVX2(y []complex128, x []complex128, s int, m int, twx []float64)
 // Requires: AVX, FMA3
 TEXT ·fftPass2AVX2(SB), NOSPLIT, $0-88
@@ -695,6 +737,506 @@ loop:
 	ADDQ         $0x00000010, DI
 	DECQ         BX
 	JNZ          loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func fftPass2C64AVX2(y []complex64, x []complex64, s int, m int, twx []float32)
+// Requires: AVX, FMA3
+TEXT ·fftPass2C64AVX2(SB), NOSPLIT, $0-88
+	MOVQ    y_base+0(FP), AX
+	MOVQ    x_base+24(FP), CX
+	MOVQ    s+48(FP), DX
+	MOVQ    m+56(FP), BX
+	MOVQ    twx_base+64(FP), SI
+	SHLQ    $0x03, DX
+	MOVQ    BX, DI
+	IMULQ   DX, DI
+	LEAQ    (DI)(DI*2), R8
+	LEAQ    (DX)(DX*2), R8
+	IMUL3Q  $0x00000001, DX, R8
+	VMOVUPS fftNegImag32<>+0(SB), Y0
+
+q:
+	MOVQ DX, R9
+	SHRQ $0x05, R9
+
+k:
+	VMOVUPS     (CX), Y0
+	VMOVUPS     (CX)(DI*1), Y1
+	VADDPS      Y1, Y0, Y2
+	VSUBPS      Y1, Y0, Y0
+	VMOVUPS     Y2, (AX)
+	VPERMILPS   $0xb1, Y0, Y1
+	VMULPS      (SI), Y0, Y0
+	VFMADD231PS 32(SI), Y1, Y0
+	VMOVUPS     Y0, (AX)(DX*1)
+	ADDQ        $0x00000020, CX
+	ADDQ        $0x00000020, AX
+	DECQ        R9
+	JNZ         k
+	ADDQ        R8, AX
+	ADDQ        $0x00000040, SI
+	DECQ        BX
+	JNZ         q
+	VZEROUPPER
+	RET
+
+// func fftPass3C64AVX2(y []complex64, x []complex64, s int, m int, twx []float32)
+// Requires: AVX, FMA3
+TEXT ·fftPass3C64AVX2(SB), NOSPLIT, $0-88
+	MOVQ    y_base+0(FP), AX
+	MOVQ    x_base+24(FP), CX
+	MOVQ    s+48(FP), DX
+	MOVQ    m+56(FP), BX
+	MOVQ    twx_base+64(FP), SI
+	SHLQ    $0x03, DX
+	MOVQ    BX, DI
+	IMULQ   DX, DI
+	LEAQ    (DI)(DI*2), R8
+	LEAQ    (DX)(DX*2), R8
+	IMUL3Q  $0x00000002, DX, R8
+	VMOVUPS fftNegImag32<>+0(SB), Y0
+
+q:
+	MOVQ DX, R9
+	SHRQ $0x05, R9
+
+k:
+	VMOVUPS      (CX), Y1
+	VMOVUPS      (CX)(DI*1), Y2
+	VMOVUPS      (CX)(DI*2), Y3
+	VADDPS       Y3, Y2, Y4
+	VSUBPS       Y3, Y2, Y2
+	VMOVAPS      Y1, Y3
+	VFNMADD231PS fftHalf32<>+0(SB), Y4, Y3
+	VPERMILPS    $0xb1, Y2, Y2
+	VXORPS       Y0, Y2, Y2
+	VMULPS       fftH332<>+0(SB), Y2, Y2
+	VADDPS       Y4, Y1, Y1
+	VADDPS       Y2, Y3, Y4
+	VSUBPS       Y2, Y3, Y2
+	VMOVUPS      Y1, (AX)
+	VPERMILPS    $0xb1, Y4, Y1
+	VMULPS       (SI), Y4, Y3
+	VFMADD231PS  32(SI), Y1, Y3
+	VMOVUPS      Y3, (AX)(DX*1)
+	VPERMILPS    $0xb1, Y2, Y1
+	VMULPS       64(SI), Y2, Y2
+	VFMADD231PS  96(SI), Y1, Y2
+	VMOVUPS      Y2, (AX)(DX*2)
+	ADDQ         $0x00000020, CX
+	ADDQ         $0x00000020, AX
+	DECQ         R9
+	JNZ          k
+	ADDQ         R8, AX
+	ADDQ         $0x00000080, SI
+	DECQ         BX
+	JNZ          q
+	VZEROUPPER
+	RET
+
+// func fftPass4C64AVX2(y []complex64, x []complex64, s int, m int, twx []float32)
+// Requires: AVX, FMA3
+TEXT ·fftPass4C64AVX2(SB), NOSPLIT, $0-88
+	MOVQ    y_base+0(FP), AX
+	MOVQ    x_base+24(FP), CX
+	MOVQ    s+48(FP), DX
+	MOVQ    m+56(FP), BX
+	MOVQ    twx_base+64(FP), SI
+	SHLQ    $0x03, DX
+	MOVQ    BX, DI
+	IMULQ   DX, DI
+	LEAQ    (DI)(DI*2), R8
+	LEAQ    (DX)(DX*2), R9
+	IMUL3Q  $0x00000003, DX, R10
+	VMOVUPS fftNegImag32<>+0(SB), Y0
+
+q:
+	MOVQ DX, R11
+	SHRQ $0x05, R11
+
+k:
+	VMOVUPS     (CX), Y1
+	VMOVUPS     (CX)(DI*1), Y2
+	VMOVUPS     (CX)(DI*2), Y3
+	VMOVUPS     (CX)(R8*1), Y4
+	VADDPS      Y3, Y1, Y5
+	VSUBPS      Y3, Y1, Y1
+	VADDPS      Y4, Y2, Y3
+	VSUBPS      Y4, Y2, Y2
+	VPERMILPS   $0xb1, Y2, Y2
+	VXORPS      Y0, Y2, Y2
+	VADDPS      Y3, Y5, Y4
+	VADDPS      Y2, Y1, Y6
+	VSUBPS      Y3, Y5, Y3
+	VSUBPS      Y2, Y1, Y1
+	VMOVUPS     Y4, (AX)
+	VPERMILPS   $0xb1, Y6, Y2
+	VMULPS      (SI), Y6, Y4
+	VFMADD231PS 32(SI), Y2, Y4
+	VMOVUPS     Y4, (AX)(DX*1)
+	VPERMILPS   $0xb1, Y3, Y2
+	VMULPS      64(SI), Y3, Y3
+	VFMADD231PS 96(SI), Y2, Y3
+	VMOVUPS     Y3, (AX)(DX*2)
+	VPERMILPS   $0xb1, Y1, Y2
+	VMULPS      128(SI), Y1, Y1
+	VFMADD231PS 160(SI), Y2, Y1
+	VMOVUPS     Y1, (AX)(R9*1)
+	ADDQ        $0x00000020, CX
+	ADDQ        $0x00000020, AX
+	DECQ        R11
+	JNZ         k
+	ADDQ        R10, AX
+	ADDQ        $0x000000c0, SI
+	DECQ        BX
+	JNZ         q
+	VZEROUPPER
+	RET
+
+// func fftPass5C64AVX2(y []complex64, x []complex64, s int, m int, twx []float32)
+// Requires: AVX, FMA3
+TEXT ·fftPass5C64AVX2(SB), NOSPLIT, $0-88
+	MOVQ    y_base+0(FP), AX
+	MOVQ    x_base+24(FP), CX
+	MOVQ    s+48(FP), DX
+	MOVQ    m+56(FP), BX
+	MOVQ    twx_base+64(FP), SI
+	SHLQ    $0x03, DX
+	MOVQ    BX, DI
+	IMULQ   DX, DI
+	LEAQ    (DI)(DI*2), R8
+	LEAQ    (DX)(DX*2), R9
+	IMUL3Q  $0x00000004, DX, R10
+	VMOVUPS fftNegImag32<>+0(SB), Y0
+
+q:
+	MOVQ DX, R11
+	SHRQ $0x05, R11
+
+k:
+	VMOVUPS      (CX), Y1
+	VMOVUPS      (CX)(DI*1), Y2
+	VMOVUPS      (CX)(DI*2), Y3
+	VMOVUPS      (CX)(R8*1), Y4
+	VMOVUPS      (CX)(DI*4), Y5
+	VADDPS       Y5, Y2, Y6
+	VSUBPS       Y5, Y2, Y2
+	VADDPS       Y4, Y3, Y5
+	VSUBPS       Y4, Y3, Y3
+	VADDPS       Y5, Y6, Y4
+	VADDPS       Y4, Y1, Y4
+	VMOVAPS      Y1, Y7
+	VFMADD231PS  fftC132<>+0(SB), Y6, Y7
+	VFMADD231PS  fftC232<>+0(SB), Y5, Y7
+	VMOVAPS      Y1, Y1
+	VFMADD231PS  fftC232<>+0(SB), Y6, Y1
+	VFMADD231PS  fftC132<>+0(SB), Y5, Y1
+	VMULPS       fftS132<>+0(SB), Y2, Y5
+	VFMADD231PS  fftS232<>+0(SB), Y3, Y5
+	VMULPS       fftS232<>+0(SB), Y2, Y2
+	VFNMADD231PS fftS132<>+0(SB), Y3, Y2
+	VPERMILPS    $0xb1, Y5, Y3
+	VXORPS       Y0, Y3, Y3
+	VPERMILPS    $0xb1, Y2, Y2
+	VXORPS       Y0, Y2, Y2
+	VADDPS       Y3, Y7, Y5
+	VADDPS       Y2, Y1, Y6
+	VSUBPS       Y2, Y1, Y1
+	VSUBPS       Y3, Y7, Y2
+	VMOVUPS      Y4, (AX)
+	VPERMILPS    $0xb1, Y5, Y3
+	VMULPS       (SI), Y5, Y4
+	VFMADD231PS  32(SI), Y3, Y4
+	VMOVUPS      Y4, (AX)(DX*1)
+	VPERMILPS    $0xb1, Y6, Y3
+	VMULPS       64(SI), Y6, Y4
+	VFMADD231PS  96(SI), Y3, Y4
+	VMOVUPS      Y4, (AX)(DX*2)
+	VPERMILPS    $0xb1, Y1, Y3
+	VMULPS       128(SI), Y1, Y1
+	VFMADD231PS  160(SI), Y3, Y1
+	VMOVUPS      Y1, (AX)(R9*1)
+	VPERMILPS    $0xb1, Y2, Y1
+	VMULPS       192(SI), Y2, Y2
+	VFMADD231PS  224(SI), Y1, Y2
+	VMOVUPS      Y2, (AX)(DX*4)
+	ADDQ         $0x00000020, CX
+	ADDQ         $0x00000020, AX
+	DECQ         R11
+	JNZ          k
+	ADDQ         R10, AX
+	ADDQ         $0x00000100, SI
+	DECQ         BX
+	JNZ          q
+	VZEROUPPER
+	RET
+
+// func fftMulConjC64AVX2(acc []complex64, x []complex64, k []complex64)
+// Requires: AVX, FMA3
+TEXT ·fftMulConjC64AVX2(SB), NOSPLIT, $0-72
+	MOVQ    acc_base+0(FP), AX
+	MOVQ    x_base+24(FP), CX
+	MOVQ    k_base+48(FP), DX
+	MOVQ    x_len+32(FP), BX
+	SHRQ    $0x03, BX
+	JZ      done
+	VMOVUPS fftNegImag32<>+0(SB), Y0
+
+loop:
+	VXORPS         (CX), Y0, Y1
+	VMOVSLDUP      (DX), Y2
+	VMOVSHDUP      (DX), Y3
+	VPERMILPS      $0xb1, Y1, Y4
+	VMULPS         Y3, Y4, Y4
+	VFMADDSUB231PS Y2, Y1, Y4
+	VMOVUPS        Y4, (AX)
+	VXORPS         32(CX), Y0, Y1
+	VMOVSLDUP      32(DX), Y2
+	VMOVSHDUP      32(DX), Y3
+	VPERMILPS      $0xb1, Y1, Y4
+	VMULPS         Y3, Y4, Y4
+	VFMADDSUB231PS Y2, Y1, Y4
+	VMOVUPS        Y4, 32(AX)
+	ADDQ           $0x00000040, AX
+	ADDQ           $0x00000040, CX
+	ADDQ           $0x00000040, DX
+	DECQ           BX
+	JNZ            loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func fftMulConjAddC64AVX2(acc []complex64, x []complex64, k []complex64)
+// Requires: AVX, FMA3
+TEXT ·fftMulConjAddC64AVX2(SB), NOSPLIT, $0-72
+	MOVQ    acc_base+0(FP), AX
+	MOVQ    x_base+24(FP), CX
+	MOVQ    k_base+48(FP), DX
+	MOVQ    x_len+32(FP), BX
+	SHRQ    $0x03, BX
+	JZ      done
+	VMOVUPS fftNegImag32<>+0(SB), Y0
+
+loop:
+	VXORPS         (CX), Y0, Y1
+	VMOVSLDUP      (DX), Y2
+	VMOVSHDUP      (DX), Y3
+	VPERMILPS      $0xb1, Y1, Y4
+	VMULPS         Y3, Y4, Y4
+	VFMADDSUB231PS Y2, Y1, Y4
+	VADDPS         (AX), Y4, Y4
+	VMOVUPS        Y4, (AX)
+	VXORPS         32(CX), Y0, Y1
+	VMOVSLDUP      32(DX), Y2
+	VMOVSHDUP      32(DX), Y3
+	VPERMILPS      $0xb1, Y1, Y4
+	VMULPS         Y3, Y4, Y4
+	VFMADDSUB231PS Y2, Y1, Y4
+	VADDPS         32(AX), Y4, Y4
+	VMOVUPS        Y4, 32(AX)
+	ADDQ           $0x00000040, AX
+	ADDQ           $0x00000040, CX
+	ADDQ           $0x00000040, DX
+	DECQ           BX
+	JNZ            loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func fftSplitC64AVX2(spec []complex64, z []complex64, offs []int, wx []float32, m int)
+// Requires: AVX, FMA3
+TEXT ·fftSplitC64AVX2(SB), NOSPLIT, $0-104
+	MOVQ    spec_base+0(FP), AX
+	MOVQ    z_base+24(FP), CX
+	MOVQ    offs_base+48(FP), DX
+	MOVQ    wx_base+72(FP), BX
+	MOVQ    m+96(FP), SI
+	MOVQ    SI, DI
+	SHLQ    $0x06, DI
+	ADDQ    CX, DI
+	SUBQ    $0x00000040, DI
+	ADDQ    $0x00000040, CX
+	ADDQ    $0x00000008, DX
+	ADDQ    $0x00000040, BX
+	DECQ    SI
+	JLE     done
+	VMOVUPS fftNegImag32<>+0(SB), Y0
+	VMOVUPS fftHalf32<>+0(SB), Y1
+
+loop:
+	MOVQ         (DX), R8
+	SHLQ         $0x03, R8
+	ADDQ         AX, R8
+	VMOVUPS      (CX), Y2
+	VXORPS       (DI), Y0, Y3
+	VADDPS       Y3, Y2, Y4
+	VSUBPS       Y3, Y2, Y2
+	VPERMILPS    $0xb1, Y2, Y2
+	VXORPS       Y0, Y2, Y2
+	VPERMILPS    $0xb1, Y2, Y3
+	VMULPS       (BX), Y2, Y2
+	VFMADD231PS  32(BX), Y3, Y2
+	VADDPS       Y2, Y4, Y2
+	VMULPS       Y1, Y2, Y2
+	VEXTRACTF128 $0x01, Y2, X3
+	VMOVLPS      X2, (R8)
+	VMOVHPS      X2, 64(R8)
+	VMOVLPS      X3, 128(R8)
+	VMOVHPS      X3, 192(R8)
+	VMOVUPS      32(CX), Y2
+	VXORPS       32(DI), Y0, Y3
+	VADDPS       Y3, Y2, Y4
+	VSUBPS       Y3, Y2, Y2
+	VPERMILPS    $0xb1, Y2, Y2
+	VXORPS       Y0, Y2, Y2
+	VPERMILPS    $0xb1, Y2, Y3
+	VMULPS       (BX), Y2, Y2
+	VFMADD231PS  32(BX), Y3, Y2
+	VADDPS       Y2, Y4, Y2
+	VMULPS       Y1, Y2, Y2
+	VEXTRACTF128 $0x01, Y2, X3
+	VMOVLPS      X2, 256(R8)
+	VMOVHPS      X2, 320(R8)
+	VMOVLPS      X3, 384(R8)
+	VMOVHPS      X3, 448(R8)
+	ADDQ         $0x00000040, CX
+	SUBQ         $0x00000040, DI
+	ADDQ         $0x00000008, DX
+	ADDQ         $0x00000040, BX
+	DECQ         SI
+	JNZ          loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func fftJoinC64AVX2(z []complex64, spec []complex64, offs []int, wx []float32, m int)
+// Requires: AVX, FMA3
+TEXT ·fftJoinC64AVX2(SB), NOSPLIT, $0-104
+	MOVQ    z_base+0(FP), AX
+	MOVQ    spec_base+24(FP), CX
+	MOVQ    offs_base+48(FP), DX
+	MOVQ    wx_base+72(FP), BX
+	MOVQ    m+96(FP), SI
+	LEAQ    (DX)(SI*8), DI
+	TESTQ   SI, SI
+	JLE     done
+	VMOVUPS fftNegImag32<>+0(SB), Y0
+
+loop:
+	MOVQ        (DX), R8
+	SHLQ        $0x03, R8
+	ADDQ        CX, R8
+	MOVQ        (DI), R9
+	SHLQ        $0x03, R9
+	ADDQ        CX, R9
+	VMOVSD      (R8), X1
+	VMOVHPS     64(R8), X1, X1
+	VMOVSD      128(R8), X2
+	VMOVHPS     192(R8), X2, X2
+	VINSERTF128 $0x01, X2, Y1, Y1
+	VMOVSD      (R9), X2
+	VMOVHPS     64(R9), X2, X2
+	VMOVSD      128(R9), X3
+	VMOVHPS     192(R9), X3, X3
+	VINSERTF128 $0x01, X3, Y2, Y2
+	VXORPS      Y0, Y1, Y1
+	VADDPS      Y2, Y1, Y3
+	VSUBPS      Y2, Y1, Y4
+	VPERMILPS   $0xb1, Y4, Y5
+	VMULPS      (BX), Y4, Y4
+	VFMADD231PS 32(BX), Y5, Y4
+	VPERMILPS   $0xb1, Y4, Y4
+	VXORPS      Y0, Y4, Y4
+	VSUBPS      Y4, Y3, Y3
+	VXORPS      Y0, Y3, Y3
+	VMOVUPS     Y3, (AX)
+	VMOVSD      256(R8), X6
+	VMOVHPS     320(R8), X6, X6
+	VMOVSD      384(R8), X1
+	VMOVHPS     448(R8), X1, X1
+	VINSERTF128 $0x01, X1, Y6, Y6
+	VMOVSD      256(R9), X7
+	VMOVHPS     320(R9), X7, X7
+	VMOVSD      384(R9), X1
+	VMOVHPS     448(R9), X1, X1
+	VINSERTF128 $0x01, X1, Y7, Y7
+	VXORPS      Y0, Y6, Y6
+	VADDPS      Y7, Y6, Y3
+	VSUBPS      Y7, Y6, Y4
+	VPERMILPS   $0xb1, Y4, Y5
+	VMULPS      (BX), Y4, Y4
+	VFMADD231PS 32(BX), Y5, Y4
+	VPERMILPS   $0xb1, Y4, Y4
+	VXORPS      Y0, Y4, Y4
+	VSUBPS      Y4, Y3, Y3
+	VXORPS      Y0, Y3, Y3
+	VMOVUPS     Y3, 32(AX)
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000008, DX
+	SUBQ        $0x00000008, DI
+	ADDQ        $0x00000040, BX
+	DECQ        SI
+	JNZ         loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func fftUnpackF32C64AVX2(dst []float32, ld int, z []complex64, cells int, scale float64, bias float32)
+// Requires: AVX, AVX2, SSE, SSE2
+TEXT ·fftUnpackF32C64AVX2(SB), NOSPLIT, $0-76
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         ld+24(FP), CX
+	MOVQ         z_base+32(FP), DX
+	MOVQ         cells+56(FP), BX
+	TESTQ        BX, BX
+	JZ           done
+	MOVSD        scale+64(FP), X0
+	VBROADCASTSD X0, Y0
+	VMOVUPD      fftNegImag<>+0(SB), Y1
+	VXORPD       Y1, Y0, Y0
+	MOVSS        bias+72(FP), X1
+	VBROADCASTSS X1, X1
+	SHLQ         $0x02, CX
+	LEAQ         (CX)(CX*2), SI
+	LEAQ         (AX)(CX*4), DI
+
+loop:
+	VCVTPS2PD  (DX), Y2
+	VMULPD     Y2, Y0, Y2
+	VCVTPD2PSY Y2, X2
+	VADDPS     X1, X2, X2
+	VMOVLPS    X2, (AX)
+	VMOVHPS    X2, (AX)(CX*1)
+	VCVTPS2PD  16(DX), Y2
+	VMULPD     Y2, Y0, Y2
+	VCVTPD2PSY Y2, X2
+	VADDPS     X1, X2, X2
+	VMOVLPS    X2, (AX)(CX*2)
+	VMOVHPS    X2, (AX)(SI*1)
+	VCVTPS2PD  32(DX), Y2
+	VMULPD     Y2, Y0, Y2
+	VCVTPD2PSY Y2, X2
+	VADDPS     X1, X2, X2
+	VMOVLPS    X2, (DI)
+	VMOVHPS    X2, (DI)(CX*1)
+	VCVTPS2PD  48(DX), Y2
+	VMULPD     Y2, Y0, Y2
+	VCVTPD2PSY Y2, X2
+	VADDPS     X1, X2, X2
+	VMOVLPS    X2, (DI)(CX*2)
+	VMOVHPS    X2, (DI)(SI*1)
+	ADDQ       $0x00000040, DX
+	ADDQ       $0x00000008, AX
+	ADDQ       $0x00000008, DI
+	DECQ       BX
+	JNZ        loop
 
 done:
 	VZEROUPPER

@@ -14,7 +14,7 @@ func Conv2DTiles[T Float](ctx context.Context, e *Engine, x, w Tensor[T], bias [
 	if err != nil {
 		return Tensor[T]{}, 0, err
 	}
-	t := fftTile(g, maxP)
+	t := fftTile(g, maxP, elemSize[T]())
 	out, err := conv2dTiled(ctx, e, Interactive, x, w, bias, g, c, t)
 	return out, t.ty * t.tx, err
 }
@@ -27,13 +27,19 @@ func PoisonSpectra(e *Engine) int {
 	defer e.recycled.mu.Unlock()
 	n := 0
 	for k, list := range e.recycled.free {
-		if k.size != complexSize {
+		if k.size&spectrumTag == 0 {
 			continue
 		}
 		for _, s := range list {
-			buf := s.([]complex128)
-			for i := range buf {
-				buf[i] = complex(math.NaN(), math.NaN())
+			switch buf := s.(type) {
+			case []complex128:
+				for i := range buf {
+					buf[i] = complex(math.NaN(), math.NaN())
+				}
+			case []complex64:
+				for i := range buf {
+					buf[i] = complex64(complex(math.NaN(), math.NaN()))
+				}
 			}
 			n++
 		}

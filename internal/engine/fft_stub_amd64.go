@@ -63,3 +63,48 @@ func fftPackF64AVX2(z []complex128, src []float64, cells int)
 //
 //go:noescape
 func fftUnpackF64AVX2(dst []float64, ld int, z []complex128, cells int, scale float64, bias float64)
+
+// fftPass2C64AVX2 runs one radix-2 stage of the FFT; see fftStage.pass.
+//
+//go:noescape
+func fftPass2C64AVX2(y []complex64, x []complex64, s int, m int, twx []float32)
+
+// fftPass3C64AVX2 runs one radix-3 stage of the FFT; see fftStage.pass.
+//
+//go:noescape
+func fftPass3C64AVX2(y []complex64, x []complex64, s int, m int, twx []float32)
+
+// fftPass4C64AVX2 runs one radix-4 stage of the FFT; see fftStage.pass.
+//
+//go:noescape
+func fftPass4C64AVX2(y []complex64, x []complex64, s int, m int, twx []float32)
+
+// fftPass5C64AVX2 runs one radix-5 stage of the FFT; see fftStage.pass.
+//
+//go:noescape
+func fftPass5C64AVX2(y []complex64, x []complex64, s int, m int, twx []float32)
+
+// fftMulConjC64AVX2 stores conj(x)·k in acc; see accumulate.
+//
+//go:noescape
+func fftMulConjC64AVX2(acc []complex64, x []complex64, k []complex64)
+
+// fftMulConjAddC64AVX2 adds conj(x)·k to acc; see accumulate.
+//
+//go:noescape
+func fftMulConjAddC64AVX2(acc []complex64, x []complex64, k []complex64)
+
+// fftSplitC64AVX2 separates the coefficients of eight packed real transforms; see rfft.forward.
+//
+//go:noescape
+func fftSplitC64AVX2(spec []complex64, z []complex64, offs []int, wx []float32, m int)
+
+// fftJoinC64AVX2 packs eight half spectra for the inverse real transforms; see rfft.inverse.
+//
+//go:noescape
+func fftJoinC64AVX2(z []complex64, spec []complex64, offs []int, wx []float32, m int)
+
+// fftUnpackF32C64AVX2 stores eight rows of outputs from their inverse transforms; see fftPlan.inverseRows.
+//
+//go:noescape
+func fftUnpackF32C64AVX2(dst []float32, ld int, z []complex64, cells int, scale float64, bias float32)

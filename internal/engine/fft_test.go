@@ -101,24 +101,31 @@ func FuzzFFTTiles(f *testing.F) {
 			}
 			return float64(int8(data[i%len(data)]^byte(i))) / 16
 		}
-		x := engine.Tensor[float64]{Shape: [4]int{N, C, H, W}, Data: make([]float64, N*C*H*W)}
-		w := engine.Tensor[float64]{Shape: [4]int{O, cg, kh, kw}, Data: make([]float64, O*cg*kh*kw)}
-		for i := range x.Data {
-			x.Data[i] = val(i)
-		}
-		for i := range w.Data {
-			w.Data[i] = val(len(x.Data) + i)
-		}
-		if _, _, err := c.Geometry(x.Shape, w.Shape); err != nil {
+		if _, _, err := c.Geometry([4]int{N, C, H, W}, [4]int{O, cg, kh, kw}); err != nil {
 			return // the dilated kernel does not fit, say
 		}
-		got, _, err := engine.Conv2DTiles(context.Background(), e, x, w, nil, c, maxP)
-		if err != nil {
-			t.Fatalf("Conv2DTiles(%v, %v, %+v, maxP %d) = %v", x.Shape, w.Shape, c, maxP, err)
-		}
-		want, scale := refConv2D(x, w, nil, c)
-		checkTensorClose(t, got, want, fftWindowScale(scale, x, w))
+		// The values are multiples of 1/16, exact in float32 too.
+		fuzzTiles[float64](t, e, [4]int{N, C, H, W}, [4]int{O, cg, kh, kw}, c, maxP, val)
+		fuzzTiles[float32](t, e, [4]int{N, C, H, W}, [4]int{O, cg, kh, kw}, c, maxP, val)
 	})
+}
+
+// fuzzTiles is FuzzFFTTiles's check in one precision.
+func fuzzTiles[T engine.Float](t *testing.T, e *engine.Engine, xs, ws [4]int, c engine.Conv, maxP int, val func(int) float64) {
+	x := engine.Tensor[T]{Shape: xs, Data: make([]T, xs[0]*xs[1]*xs[2]*xs[3])}
+	w := engine.Tensor[T]{Shape: ws, Data: make([]T, ws[0]*ws[1]*ws[2]*ws[3])}
+	for i := range x.Data {
+		x.Data[i] = T(val(i))
+	}
+	for i := range w.Data {
+		w.Data[i] = T(val(len(x.Data) + i))
+	}
+	got, _, err := engine.Conv2DTiles(context.Background(), e, x, w, nil, c, maxP)
+	if err != nil {
+		t.Fatalf("Conv2DTiles(%v, %v, %+v, maxP %d) = %v", x.Shape, w.Shape, c, maxP, err)
+	}
+	want, scale := refConv2D(x, w, nil, c)
+	checkTensorClose(t, got, want, fftWindowScale(scale, x, w))
 }
 
 // fftWindowScale is fftScale for inputs that may hold zeros: the FFT's
@@ -126,17 +133,17 @@ func FuzzFFTTiles(f *testing.F) {
 // zero (its taps meet only zeros) still picks up rounding of the order of
 // max|x|·Σ|w| from the rest of its window, where the reference gives
 // exactly zero.
-func fftWindowScale(scale []float64, x, w engine.Tensor[float64]) []float64 {
+func fftWindowScale[T engine.Float](scale []float64, x, w engine.Tensor[T]) []float64 {
 	top, sum := 0.0, 0.0
 	for _, v := range x.Data {
-		top = max(top, math.Abs(v))
+		top = max(top, math.Abs(float64(v)))
 	}
 	for _, v := range w.Data {
-		sum += math.Abs(v)
+		sum += math.Abs(float64(v))
 	}
-	wide := fftScale[float64](scale)
+	wide := fftScale[T](scale)
 	for i := range wide {
-		wide[i] += top * sum * 1e-10 / tolerance[float64]()
+		wide[i] += top * sum * fftError[T]() / tolerance[T]()
 	}
 	return wide
 }
@@ -147,6 +154,11 @@ func fftWindowScale(scale []float64, x, w engine.Tensor[float64]) []float64 {
 // call (other values, other tilings, padded or not) still matches the
 // reference.
 func TestFFTSpectraAreReusedAndOverwritten(t *testing.T) {
+	t.Run("dtype=float32", testSpectraReused[float32])
+	t.Run("dtype=float64", testSpectraReused[float64])
+}
+
+func testSpectraReused[T engine.Float](t *testing.T) {
 	e := newTestEngine(t, engine.Config{Workers: 2})
 	r := rand.New(rand.NewPCG(67, 68))
 	for i, tc := range []struct {
@@ -160,13 +172,13 @@ func TestFFTSpectraAreReusedAndOverwritten(t *testing.T) {
 		{x: [4]int{2, 2, 61, 75}, w: [4]int{3, 2, 6, 5}, maxP: 40, conv: engine.Conv{Padding: engine.PadSame, Border: engine.BorderReplicate}},
 		{x: [4]int{2, 2, 61, 75}, w: [4]int{3, 2, 6, 5}, maxP: 40, conv: engine.Conv{Padding: engine.PadSame, Border: engine.BorderReplicate}},
 	} {
-		x, w := randTensor[float64](r, tc.x), randTensor[float64](r, tc.w)
+		x, w := randTensor[T](r, tc.x), randTensor[T](r, tc.w)
 		got, _, err := engine.Conv2DTiles(context.Background(), e, x, w, nil, tc.conv, tc.maxP)
 		if err != nil {
 			t.Fatal(err)
 		}
 		want, scale := refConv2D(x, w, nil, tc.conv)
-		checkTensorClose(t, got, want, fftScale[float64](scale))
+		checkTensorClose(t, got, want, fftScale[T](scale))
 		if n := engine.PoisonSpectra(e); n == 0 && i > 0 {
 			t.Fatalf("call %d: the engine kept no spectra", i)
 		}
@@ -174,29 +186,36 @@ func TestFFTSpectraAreReusedAndOverwritten(t *testing.T) {
 }
 
 // Large kernels on the FFT path stay within 1e-10 of the output's scale (its
-// largest magnitude) in float64, whatever the tiling.
+// largest magnitude) in float64, and within 1e-5 of it in float32 (whose
+// transforms run in complex64), whatever the tiling. The reference sums in
+// float64 in both cases.
 func TestFFTLargeKernelsAreAccurate(t *testing.T) {
+	t.Run("dtype=float32", func(t *testing.T) { testLargeKernels[float32](t, 1e-5) })
+	t.Run("dtype=float64", func(t *testing.T) { testLargeKernels[float64](t, 1e-10) })
+}
+
+func testLargeKernels[T engine.Float](t *testing.T, limit float64) {
 	e := newTestEngine(t, engine.Config{Workers: 2})
 	r := rand.New(rand.NewPCG(63, 64))
 	for _, tc := range []struct {
 		x, k, maxP int
 	}{{200, 63, 1024}, {200, 63, 96}, {160, 127, 1024}, {190, 127, 160}} {
 		t.Run(fmt.Sprintf("%dx%d/k=%d/maxP=%d", tc.x, tc.x, tc.k, tc.maxP), func(t *testing.T) {
-			x := randTensor[float64](r, [4]int{1, 1, tc.x, tc.x})
-			w := randTensor[float64](r, [4]int{1, 1, tc.k, tc.k})
+			x := randTensor[T](r, [4]int{1, 1, tc.x, tc.x})
+			w := randTensor[T](r, [4]int{1, 1, tc.k, tc.k})
 			got, _, err := engine.Conv2DTiles(context.Background(), e, x, w, nil, engine.Conv{}, tc.maxP)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, _ := refConv2D(x, w, nil, engine.Conv{})
+			want, _ := refConv2D(widen(x), widen(w), nil, engine.Conv{})
 			top, worst := 0.0, 0.0
 			for i, v := range want.Data {
 				top = max(top, math.Abs(v))
-				worst = max(worst, math.Abs(got.Data[i]-v))
+				worst = max(worst, math.Abs(float64(got.Data[i])-v))
 			}
 			t.Logf("largest error %.1e of the output scale", worst/top)
-			if worst > 1e-10*top {
-				t.Errorf("largest error %g of an output scale %g (%.1e of it), want at most 1e-10 of it", worst, top, worst/top)
+			if worst > limit*top {
+				t.Errorf("largest error %g of an output scale %g (%.1e of it), want at most %g of it", worst, top, worst/top, limit)
 			}
 		})
 	}
@@ -225,6 +244,15 @@ func BenchmarkConv2DMethods(b *testing.B) {
 			})
 		}
 	}
+}
+
+// widen returns t in float64.
+func widen[T engine.Float](t engine.Tensor[T]) engine.Tensor[float64] {
+	out := engine.Tensor[float64]{Shape: t.Shape, Data: make([]float64, len(t.Data))}
+	for i, v := range t.Data {
+		out.Data[i] = float64(v)
+	}
+	return out
 }
 
 func convert32(t engine.Tensor[float64]) engine.Tensor[float32] {

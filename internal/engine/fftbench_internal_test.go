@@ -21,7 +21,7 @@ func BenchmarkFFT1D(b *testing.B) {
 		}
 		spec := make([]complex128, n/2+1)
 		b.Run(fmt.Sprintf("complex/n=%d/impl=engine", n), func(b *testing.B) {
-			f := newCFFT(n)
+			f := newCFFT[complex128](n)
 			for b.Loop() {
 				f.forward(x)
 			}
@@ -33,7 +33,7 @@ func BenchmarkFFT1D(b *testing.B) {
 			}
 		})
 		b.Run(fmt.Sprintf("real/n=%d/impl=engine", n), func(b *testing.B) {
-			f := newRFFT(n)
+			f := newRFFT[complex128](n)
 			for b.Loop() {
 				f.coefficients(spec, re)
 			}

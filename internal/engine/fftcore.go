@@ -3,7 +3,31 @@ package engine
 import (
 	"math"
 	"math/cmplx"
+	"unsafe"
 )
+
+// Complex is the element type of the FFT path's transforms and spectra:
+// complex64 for float32 requests, complex128 for float64 ones (see fft.go).
+type Complex interface{ complex64 | complex128 }
+
+// spreadLen is the number of elements of C that one spread twiddle takes
+// (see spread): 64 bytes, one pair of SIMD registers.
+func spreadLen[C Complex]() int {
+	var z C
+	return 64 / int(unsafe.Sizeof(z))
+}
+
+// conj returns the complex conjugate of v.
+func conj[C Complex](v C) C {
+	z := complex128(v)
+	return C(complex(real(z), -imag(z)))
+}
+
+// minusI returns -i·v.
+func minusI[C Complex](v C) C {
+	z := complex128(v)
+	return C(complex(imag(z), -real(z)))
+}
 
 // cfft transforms complex sequences of one length n whose only prime
 // factors are 2, 3 and 5, with a self-sorting (Stockham) mixed-radix
@@ -16,26 +40,26 @@ import (
 // sequence is then the same stage over s·b, so every butterfly loop runs
 // over at least b contiguous elements with one twiddle, which is what the
 // SIMD passes (see fftPass) need. A cfft is read-only once planned; the
-// caller owns the work buffers.
-type cfft struct {
+// caller owns the work buffers. Its twiddles are computed in float64 and
+// rounded to C once.
+type cfft[C Complex] struct {
 	n      int
-	stages []fftStage
+	stages []fftStage[C]
 }
 
 // fftStage is one pass of radix p over sub-transforms of length n (= p·m);
 // tw[q*(p-1) + t-1] is the twiddle e^{-2πi·q·t/n} for q < m, 0 < t < p, and
-// twx holds the same twiddles spread for the SIMD passes: for each, four
-// copies of the real part, then the imaginary part negated and not, twice
-// ([-im, im, -im, im]).
-type fftStage struct {
+// twx holds the same twiddles spread for the SIMD passes (see spread).
+type fftStage[C Complex] struct {
 	p, n, m int
-	tw      []complex128
-	twx     []float64
+	tw      []C
+	twx     []C
 }
 
 // newCFFT plans transforms of length n ≥ 1, which must be 2^a·3^b·5^c.
-func newCFFT(n int) *cfft {
-	f := &cfft{n: n}
+func newCFFT[C Complex](n int) *cfft[C] {
+	f := &cfft[C]{n: n}
+	sl := spreadLen[C]()
 	for l := n; l > 1; {
 		p := 0
 		switch {
@@ -51,13 +75,13 @@ func newCFFT(n int) *cfft {
 			panic("engine: FFT length with a prime factor above 5")
 		}
 		m := l / p
-		st := fftStage{p: p, n: l, m: m, tw: make([]complex128, m*(p-1)), twx: make([]float64, 8*m*(p-1))}
+		st := fftStage[C]{p: p, n: l, m: m, tw: make([]C, m*(p-1)), twx: make([]C, sl*m*(p-1))}
 		for q := range m {
 			for t := 1; t < p; t++ {
 				w := cmplx.Rect(1, -2*math.Pi*float64(q*t)/float64(l))
 				i := q*(p-1) + t - 1
-				st.tw[i] = w
-				spread(st.twx[8*i:], w)
+				st.tw[i] = C(w)
+				spread(st.twx[sl*i:][:sl], w)
 			}
 		}
 		f.stages = append(f.stages, st)
@@ -68,7 +92,7 @@ func newCFFT(n int) *cfft {
 
 // batch replaces the b interleaved sequences in x (len n·b) with their
 // DFTs; work is scratch of at least n·b elements.
-func (f *cfft) batch(x, work []complex128, b int) {
+func (f *cfft[C]) batch(x, work []C, b int) {
 	x = x[:f.n*b]
 	src, dst := x, work[:f.n*b]
 	s := b // the number of interleaved sub-transforms
@@ -83,28 +107,28 @@ func (f *cfft) batch(x, work []complex128, b int) {
 }
 
 // forward replaces x (len n) with its DFT.
-func (f *cfft) forward(x []complex128) {
-	f.batch(x, make([]complex128, f.n), 1)
+func (f *cfft[C]) forward(x []C) {
+	f.batch(x, make([]C, f.n), 1)
 }
 
 // inverse replaces x (len n) with n times its inverse DFT.
-func (f *cfft) inverse(x []complex128) {
+func (f *cfft[C]) inverse(x []C) {
 	x = x[:f.n]
 	conjugate(x)
 	f.forward(x)
 	conjugate(x)
 }
 
-func conjugate(x []complex128) {
+func conjugate[C Complex](x []C) {
 	for i, v := range x {
-		x[i] = complex(real(v), -imag(v))
+		x[i] = conj(v)
 	}
 }
 
 // pass runs one stage from x to y over s interleaved sequences:
 // y[k + s·(p·q + t)] = w^{q·t} Σ_r x[k + s·(q + r·m)] e^{-2πi·r·t/p}.
 // It is the portable pass; fftPass picks a SIMD one where there is one.
-func (st *fftStage) pass(x, y []complex128, s int) {
+func (st *fftStage[C]) pass(x, y []C, s int) {
 	m := st.m
 	switch st.p {
 	case 4:
@@ -116,7 +140,7 @@ func (st *fftStage) pass(x, y []complex128, s int) {
 				a0, a1, a2, a3 := x0[k], x1[k], x2[k], x3[k]
 				b0, b1 := a0+a2, a0-a2
 				b2, b3 := a1+a3, a1-a3
-				b3 = complex(imag(b3), -real(b3)) // -i·(a1-a3)
+				b3 = minusI(b3)
 				y0[k] = b0 + b2
 				y1[k] = (b1 + b3) * w1
 				y2[k] = (b0 - b2) * w2
@@ -145,15 +169,15 @@ func (st *fftStage) pass(x, y []complex128, s int) {
 				a0, a1, a2 := x0[k], x1[k], x2[k]
 				sum, dif := a1+a2, a1-a2
 				c := a0 - sum*0.5
-				d := complex(h*imag(dif), -h*real(dif)) // -i·(√3/2)·(a1-a2)
+				d := minusI(dif) * h // -i·(√3/2)·(a1-a2)
 				y0[k] = a0 + sum
 				y1[k] = (c + d) * w1
 				y2[k] = (c - d) * w2
 			}
 		}
 	case 5:
-		c1, s1 := math.Cos(2*math.Pi/5), math.Sin(2*math.Pi/5)
-		c2, s2 := math.Cos(4*math.Pi/5), math.Sin(4*math.Pi/5)
+		c1, s1 := C(complex(math.Cos(2*math.Pi/5), 0)), C(complex(math.Sin(2*math.Pi/5), 0))
+		c2, s2 := C(complex(math.Cos(4*math.Pi/5), 0)), C(complex(math.Sin(4*math.Pi/5), 0))
 		for q := range m {
 			tw := st.tw[4*q : 4*q+4]
 			x0, x1, x2, x3, x4 := x[s*q:][:s], x[s*(q+m):][:s], x[s*(q+2*m):][:s], x[s*(q+3*m):][:s], x[s*(q+4*m):][:s]
@@ -162,13 +186,11 @@ func (st *fftStage) pass(x, y []complex128, s int) {
 				a0, a1, a2, a3, a4 := x0[k], x1[k], x2[k], x3[k], x4[k]
 				p1, m1 := a1+a4, a1-a4
 				p2, m2 := a2+a3, a2-a3
-				r1 := a0 + complex(c1, 0)*p1 + complex(c2, 0)*p2
-				r2 := a0 + complex(c2, 0)*p1 + complex(c1, 0)*p2
+				r1 := a0 + c1*p1 + c2*p2
+				r2 := a0 + c2*p1 + c1*p2
 				// -i·(s1·m1 + s2·m2) and -i·(s2·m1 - s1·m2)
-				i1 := complex(s1, 0)*m1 + complex(s2, 0)*m2
-				i2 := complex(s2, 0)*m1 - complex(s1, 0)*m2
-				i1 = complex(imag(i1), -real(i1))
-				i2 = complex(imag(i2), -real(i2))
+				i1 := minusI(s1*m1 + s2*m2)
+				i2 := minusI(s2*m1 - s1*m2)
 				y0[k] = a0 + p1 + p2
 				y1[k] = (r1 + i1) * tw[0]
 				y2[k] = (r2 + i2) * tw[1]
@@ -186,33 +208,38 @@ func (st *fftStage) pass(x, y []complex128, s int) {
 // elements; the half spectra go to (or come from) a spectrum stored in
 // blocks of eight coefficients (see specAt), where the b sequences are rows
 // of it.
-type rfft struct {
+type rfft[C Complex] struct {
 	n    int
-	half *cfft
-	w    []complex128 // e^{-2πi·k/n}, k ≤ n/2
+	half *cfft[C]
+	w    []C // e^{-2πi·k/n}, k ≤ n/2
 	// wx and wxc hold w and its conjugate spread for the SIMD steps, like
 	// fftStage.twx.
-	wx, wxc []float64
+	wx, wxc []C
 }
 
-func newRFFT(n int) *rfft {
-	f := &rfft{n: n, half: newCFFT(n / 2), w: make([]complex128, n/2+1)}
-	f.wx, f.wxc = make([]float64, 8*len(f.w)), make([]float64, 8*len(f.w))
+func newRFFT[C Complex](n int) *rfft[C] {
+	f := &rfft[C]{n: n, half: newCFFT[C](n / 2), w: make([]C, n/2+1)}
+	sl := spreadLen[C]()
+	f.wx, f.wxc = make([]C, sl*len(f.w)), make([]C, sl*len(f.w))
 	for k := range f.w {
 		w := cmplx.Rect(1, -2*math.Pi*float64(k)/float64(n))
-		f.w[k] = w
-		spread(f.wx[8*k:], w)
-		spread(f.wxc[8*k:], complex(real(w), -imag(w)))
+		f.w[k] = C(w)
+		spread(f.wx[sl*k:][:sl], w)
+		spread(f.wxc[sl*k:][:sl], cmplx.Conj(w))
 	}
 	return f
 }
 
-// spread writes w as the SIMD steps take it: four copies of the real part,
-// then (-im, im, -im, im).
-func spread(dst []float64, w complex128) {
-	dst = dst[:8]
-	dst[0], dst[1], dst[2], dst[3] = real(w), real(w), real(w), real(w)
-	dst[4], dst[5], dst[6], dst[7] = -imag(w), imag(w), -imag(w), imag(w)
+// spread writes w in dst (spreadLen elements) as the SIMD steps take it, a
+// register of copies of the real part, then one of the imaginary part
+// negated and not: as float64s (re, re, re, re, -im, im, -im, im) for
+// complex128, as float32s eight copies of re, then (-im, im) four times.
+func spread[C Complex](dst []C, w complex128) {
+	h := len(dst) / 2
+	for i := range h {
+		dst[i] = C(complex(real(w), real(w)))
+		dst[h+i] = C(complex(-imag(w), imag(w)))
+	}
 }
 
 // specOffsets returns specAt(p, 0, k) for k ≤ m: where each coefficient of
@@ -246,17 +273,17 @@ func specAt(p, r, k int) int {
 // pack sets sequence c of the packed buffer z (b interleaved sequences) to
 // the real sequence src, zero-extended to n: cell 2j is the real part of
 // element j, cell 2j+1 the imaginary part.
-func packReal[T Float](z []complex128, b, c int, src []T, n int) {
+func packReal[T Float, C Complex](z []C, b, c int, src []T, n int) {
 	src = src[:min(len(src), n)]
 	j := 0
 	if b == specBlock {
 		j = simdPack(z, c, src)
 	}
 	for ; 2*j+1 < len(src); j++ {
-		z[j*b+c] = complex(float64(src[2*j]), float64(src[2*j+1]))
+		z[j*b+c] = C(complex(float64(src[2*j]), float64(src[2*j+1])))
 	}
 	if 2*j < len(src) {
-		z[j*b+c] = complex(float64(src[2*j]), 0)
+		z[j*b+c] = C(complex(float64(src[2*j]), 0))
 		j++
 	}
 	for ; j < n/2; j++ {
@@ -268,7 +295,7 @@ func packReal[T Float](z []complex128, b, c int, src []T, n int) {
 // scratch) and writes the coefficients k ≤ n/2 of sequence c to row
 // rows[c] of spec, a spectrum of p rows (see specAt) whose offsets offs
 // (from specOffsets, or nil) lets a full batch of rows take the SIMD step.
-func (f *rfft) forward(spec []complex128, p int, rows []int, z, work []complex128, b int, offs []int) {
+func (f *rfft[C]) forward(spec []C, p int, rows []int, z, work []C, b int, offs []int) {
 	m := f.n / 2
 	f.half.batch(z, work, b)
 	if offs != nil && simdRows(rows, b) && m > 1 && simdSplit(spec[rows[0]*specBlock:], z, offs, f.wx, m) {
@@ -280,15 +307,14 @@ func (f *rfft) forward(spec []complex128, p int, rows []int, z, work []complex12
 }
 
 // split is the last step of forward, for coefficients k0 ≤ k < k1.
-func (f *rfft) split(spec []complex128, p int, rows []int, z []complex128, b, k0, k1 int) {
+func (f *rfft[C]) split(spec []C, p int, rows []int, z []C, b, k0, k1 int) {
 	m := f.n / 2
 	for k := k0; k < k1; k++ {
 		za, zb := z[(k%m)*b:][:b], z[((m-k)%m)*b:][:b]
 		w := f.w[k]
 		base := specAt(p, 0, k)
 		for c, r := range rows {
-			a, bb := za[c], zb[c]
-			bb = complex(real(bb), -imag(bb))
+			a, bb := za[c], conj(zb[c])
 			e, o := (a+bb)*0.5, (a-bb)*complex(0, -0.5) // E[k], O[k]
 			spec[base+r*specBlock] = e + w*o
 		}
@@ -300,7 +326,7 @@ func (f *rfft) split(spec []complex128, p int, rows []int, z []complex128, b, k0
 // stored conjugated; the real sequence is the real parts of z and the
 // negated imaginary parts (see unpackReal). work is scratch; offs is as for
 // forward.
-func (f *rfft) inverse(z, work []complex128, spec []complex128, p int, rows []int, b int, offs []int) {
+func (f *rfft[C]) inverse(z, work []C, spec []C, p int, rows []int, b int, offs []int) {
 	m := f.n / 2
 	if offs == nil || !simdRows(rows, b) || !simdJoin(z, spec[rows[0]*specBlock:], offs, f.wxc, m) {
 		f.join(z, spec, p, rows, b)
@@ -309,27 +335,26 @@ func (f *rfft) inverse(z, work []complex128, spec []complex128, p int, rows []in
 }
 
 // join is the first step of inverse.
-func (f *rfft) join(z, spec []complex128, p int, rows []int, b int) {
+func (f *rfft[C]) join(z, spec []C, p int, rows []int, b int) {
 	m := f.n / 2
 	for k := range m {
 		za, zb := specAt(p, 0, k), specAt(p, 0, m-k)
-		w := complex(real(f.w[k]), -imag(f.w[k]))
+		w := conj(f.w[k])
 		dst := z[k*b:][:b]
 		for c, r := range rows {
-			a, bb := spec[za+r*specBlock], spec[zb+r*specBlock]
-			a = complex(real(a), -imag(a))
-			e, o := a+bb, (a-bb)*w              // 2E[k], 2O[k]
-			v := e + complex(-imag(o), real(o)) // 2E + i·2O
+			a, bb := conj(spec[za+r*specBlock]), spec[zb+r*specBlock]
+			e, o := a+bb, (a-bb)*w // 2E[k], 2O[k]
+			v := e - minusI(o)     // 2E + i·2O
 			// The forward transform of the conjugate is the conjugate of
 			// the inverse transform.
-			dst[c] = complex(real(v), -imag(v))
+			dst[c] = conj(v)
 		}
 	}
 }
 
 // unpackReal returns cell i of sequence c of z after rfft.inverse.
-func unpackReal(z []complex128, b, c, i int) float64 {
-	v := z[(i/2)*b+c]
+func unpackReal[C Complex](z []C, b, c, i int) float64 {
+	v := complex128(z[(i/2)*b+c])
 	if i%2 == 0 {
 		return real(v)
 	}
@@ -338,21 +363,21 @@ func unpackReal(z []complex128, b, c, i int) float64 {
 
 // coefficients sets dst[k], k ≤ n/2, to the DFT of the real sequence src
 // (len n): one sequence through the batched forward.
-func (f *rfft) coefficients(dst []complex128, src []float64) {
-	z := make([]complex128, f.n/2)
+func (f *rfft[C]) coefficients(dst []C, src []float64) {
+	z := make([]C, f.n/2)
 	packReal(z, 1, 0, src, f.n)
-	f.forward(dst, 1, []int{0}, z, make([]complex128, f.n/2), 1, nil)
+	f.forward(dst, 1, []int{0}, z, make([]C, f.n/2), 1, nil)
 }
 
 // sequence sets dst (len n) to n times the inverse DFT of the half
 // spectrum src[k], k ≤ n/2, of a real sequence.
-func (f *rfft) sequence(dst []float64, src []complex128) {
-	spec := make([]complex128, len(src))
+func (f *rfft[C]) sequence(dst []float64, src []C) {
+	spec := make([]C, len(src))
 	for k, v := range src {
-		spec[k] = complex(real(v), -imag(v))
+		spec[k] = conj(v)
 	}
-	z := make([]complex128, f.n/2)
-	f.inverse(z, make([]complex128, f.n/2), spec, 1, []int{0}, 1, nil)
+	z := make([]C, f.n/2)
+	f.inverse(z, make([]C, f.n/2), spec, 1, []int{0}, 1, nil)
 	for i := range dst[:f.n] {
 		dst[i] = unpackReal(z, 1, 0, i)
 	}

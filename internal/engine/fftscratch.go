@@ -1,6 +1,9 @@
 package engine
 
-import "sync"
+import (
+	"sync"
+	"unsafe"
+)
 
 // The FFT path's plans and buffers outlive a call. A 256×256 correlation
 // with a 31×31 kernel makes about 3 MB of spectra and transform buffers;
@@ -15,57 +18,80 @@ import "sync"
 // so that lengths no longer asked for make room for the ones that are.
 const maxPlans = 32
 
-// fftPlans caches the transforms' plans by length.
+// fftPlans caches the transforms' plans by length, for both precisions.
 type fftPlans struct {
 	mu   sync.Mutex
-	cols map[int]*cfft
-	rows map[int]*rfft
+	c64  planSet[complex64]
+	c128 planSet[complex128]
 	offs map[[2]int][]int // specOffsets(p, m) by (p, m)
+	n    int              // plans held
 }
 
-// plans returns the plans of p×q transforms and the spectrum's row offsets,
-// making and keeping those it lacks.
-func (c *fftPlans) plans(p, q int) (*rfft, *cfft, []int) {
+// planSet holds the plans of one precision.
+type planSet[C Complex] struct {
+	cols map[int]*cfft[C]
+	rows map[int]*rfft[C]
+}
+
+// plans returns the plans of p×q transforms in C and the spectrum's row
+// offsets, making and keeping those it lacks.
+func plans[C Complex](c *fftPlans, p, q int) (*rfft[C], *cfft[C], []int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.cols == nil || len(c.cols)+len(c.rows)+len(c.offs) > maxPlans {
-		c.cols, c.rows, c.offs = map[int]*cfft{}, map[int]*rfft{}, map[[2]int][]int{}
+	if c.offs == nil || c.n > maxPlans {
+		c.c64, c.c128 = planSet[complex64]{map[int]*cfft[complex64]{}, map[int]*rfft[complex64]{}}, planSet[complex128]{map[int]*cfft[complex128]{}, map[int]*rfft[complex128]{}}
+		c.offs, c.n = map[[2]int][]int{}, 0
 	}
-	row, ok := c.rows[q]
+	set, ok := any(&c.c64).(*planSet[C])
 	if !ok {
-		row = newRFFT(q)
-		c.rows[q] = row
+		set = any(&c.c128).(*planSet[C])
 	}
-	col, ok := c.cols[p]
+	row, ok := set.rows[q]
 	if !ok {
-		col = newCFFT(p)
-		c.cols[p] = col
+		row = newRFFT[C](q)
+		set.rows[q] = row
+		c.n++
+	}
+	col, ok := set.cols[p]
+	if !ok {
+		col = newCFFT[C](p)
+		set.cols[p] = col
+		c.n++
 	}
 	key := [2]int{p, q / 2}
 	offs, ok := c.offs[key]
 	if !ok {
 		offs = specOffsets(p, q/2)
 		c.offs[key] = offs
+		c.n++
 	}
 	return row, col, offs
 }
 
-// complexSize is the size in bytes of a complex128, the recycler's key for
-// spectra.
-const complexSize = 16
+// spectrumKey is the recycler's key for a buffer of n values of C: its
+// size with spectrumTag set, so that a []complex64 is never taken for a
+// []float64 of the same size and length.
+func spectrumKey[C Complex](n int) recycleKey {
+	var z C
+	return recycleKey{unsafe.Sizeof(z) | spectrumTag, n}
+}
+
+// spectrumTag marks the recycler's keys of spectra (see spectrumKey); the
+// bytes a buffer holds are its size without the tag times its length.
+const spectrumTag = 1 << 8
 
 // spectra returns a buffer of n complex values with stale contents: a
 // recycled one when there is one.
-func spectra(e *Engine, n int) []complex128 {
-	if s, ok := e.recycled.get(recycleKey{complexSize, n}).([]complex128); ok {
+func spectra[C Complex](e *Engine, n int) []C {
+	if s, ok := e.recycled.get(spectrumKey[C](n)).([]C); ok {
 		return s
 	}
-	return make([]complex128, n)
+	return make([]C, n)
 }
 
 // releaseSpectra hands s, from spectra, back to e's recycler.
-func releaseSpectra(e *Engine, s []complex128) {
+func releaseSpectra[C Complex](e *Engine, s []C) {
 	if len(s) >= minRecycled {
-		e.recycled.put(recycleKey{complexSize, len(s)}, s[:len(s):len(s)])
+		e.recycled.put(spectrumKey[C](len(s)), s[:len(s):len(s)])
 	}
 }

@@ -31,7 +31,7 @@ func (c Conv) Footprint(in, w [4]int, size int) (int64, error) {
 	if m == MethodFFT {
 		// The kernels' spectra, and per band at work one spectrum per
 		// input channel and an accumulator.
-		spectrum := int64(fftTile(g, fftMaxTile).spectrum()) * 16 // complex128
+		spectrum := int64(fftTile(g, fftMaxTile, uintptr(size)).spectrum()) * 2 * sz // complex64 or complex128
 		planes := int64(w[0])*int64(w[1]) + int64(runtime.GOMAXPROCS(0))*(int64(in[1])+1)
 		bytes += planes * spectrum
 	}

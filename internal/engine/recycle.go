@@ -34,9 +34,12 @@ type recycler struct {
 }
 
 type recycleKey struct {
-	size uintptr
+	size uintptr // in bytes, with spectrumTag set for the FFT path's spectra
 	n    int
 }
+
+// bytes is the memory a buffer of the key holds.
+func (k recycleKey) bytes() int { return int(k.size&^spectrumTag) * k.n }
 
 func (r *recycler) get(k recycleKey) any {
 	r.mu.Lock()
@@ -50,14 +53,14 @@ func (r *recycler) get(k recycleKey) any {
 	if r.free[k] = list[:len(list)-1]; len(list) == 1 {
 		delete(r.free, k)
 	}
-	r.bytes -= int(k.size) * k.n
+	r.bytes -= k.bytes()
 	return s
 }
 
 func (r *recycler) put(k recycleKey, s any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	size := int(k.size) * k.n
+	size := k.bytes()
 	if size > maxRecycledBytes {
 		return // the collector takes it
 	}

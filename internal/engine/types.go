@@ -82,8 +82,8 @@ const (
 	// MethodDirect sums each output element over its taps in the order of
 	// the contract, in T, with SIMD kernels where the CPU has them.
 	MethodDirect
-	// MethodFFT multiplies 2-D discrete Fourier transforms, in float64 for
-	// both element types, rounding to T once at the end. Its cost hardly
+	// MethodFFT multiplies 2-D discrete Fourier transforms, in complex128
+	// for float64 and complex64 for float32 (see fft.go). Its cost hardly
 	// depends on the kernel size, so it wins for large kernels; its error is
 	// relative to the largest output magnitude of a plane, not to each
 	// element (see fft.go). Strided outputs are subsampled from the stride-1

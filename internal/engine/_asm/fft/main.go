@@ -18,23 +18,63 @@ import (
 	"github.com/mmcloughlin/avo/reg"
 )
 
-// A YMM register holds two complex128 values, (re, im, re, im). Each pass
-// runs its butterflies over two adjacent elements of the s interleaved
-// sequences at once; every element of one loop shares the twiddles, which
-// the stage stores spread (see fftStage.twx): the real part in four lanes,
-// then (-im, im, -im, im), 64 bytes per twiddle.
+// A YMM register holds two complex128 values, (re, im, re, im), or four
+// complex64 ones. Each pass runs its butterflies over two (four) adjacent
+// elements of the s interleaved sequences at once; every element of one
+// loop shares the twiddles, which the stage stores spread (see
+// fftStage.twx): the real part in every lane of one register, then
+// (-im, im) in every pair of lanes of the next, 64 bytes per twiddle.
 
-// consts are the pass's constants in memory, each in all four lanes.
+// consts are the pass's constants in memory, each in every lane, in one
+// precision; its methods emit the instructions of that precision.
 type consts struct {
-	negImag Mem // the sign bit of the imaginary lanes
+	c64     bool // complex64 (PS instructions), else complex128 (PD)
+	negImag Mem  // the sign bit of the imaginary lanes
 	vals    map[string]Mem
 }
 
 func main() {
 	ConstraintExpr("!purego")
-	c := consts{negImag: GLOBL("fftNegImag", RODATA|NOPTR), vals: map[string]Mem{}}
+	var cs []consts
+	for _, c64 := range []bool{false, true} {
+		cs = append(cs, constants(c64))
+	}
+	// The complex128 routines, then their complex64 twins for float32
+	// requests.
+	for _, c := range cs {
+		for _, p := range []int{2, 3, 4, 5} {
+			pass(p, c)
+		}
+		mulConj(false, c)
+		mulConj(true, c)
+		split(c)
+		join(c)
+		if c.c64 {
+			unpack(4, cs[0], true)
+			continue
+		}
+		for _, size := range []int{4, 8} {
+			pack(size)
+			unpack(size, c, false)
+		}
+	}
+	Generate()
+}
+
+// constants lays out the constants of one precision.
+func constants(c64 bool) consts {
+	c := consts{c64: c64, vals: map[string]Mem{}}
+	tag := ""
+	if c64 {
+		tag = "32"
+	}
+	c.negImag = GLOBL("fftNegImag"+tag, RODATA|NOPTR)
 	for i := range 4 {
-		DATA(8*i, U64(uint64(i%2)<<63))
+		if c64 {
+			DATA(8*i, U64(uint64(1)<<63))
+		} else {
+			DATA(8*i, U64(uint64(i%2)<<63))
+		}
 	}
 	for _, v := range []struct {
 		name string
@@ -45,41 +85,71 @@ func main() {
 		{"C1", math.Cos(2 * math.Pi / 5)}, {"S1", math.Sin(2 * math.Pi / 5)},
 		{"C2", math.Cos(4 * math.Pi / 5)}, {"S2", math.Sin(4 * math.Pi / 5)},
 	} {
-		m := GLOBL("fft"+v.name, RODATA|NOPTR)
+		m := GLOBL("fft"+v.name+tag, RODATA|NOPTR)
 		for i := range 4 {
-			DATA(8*i, U64(math.Float64bits(v.val)))
+			if c64 {
+				b := uint64(math.Float32bits(float32(v.val)))
+				DATA(8*i, U64(b|b<<32))
+			} else {
+				DATA(8*i, U64(math.Float64bits(v.val)))
+			}
 		}
 		c.vals[v.name] = m
 	}
-	for _, p := range []int{2, 3, 4, 5} {
-		pass(p, c)
+	return c
+}
+
+// name is a routine's name in this precision: base, then C64 for
+// complex64, then AVX2.
+func (c consts) name(base string) string {
+	if c.c64 {
+		return base + "C64AVX2"
 	}
-	mulConj(false, c)
-	mulConj(true, c)
-	split(c)
-	join(c)
-	for _, size := range []int{4, 8} {
-		pack(size)
-		unpack(size, c)
+	return base + "AVX2"
+}
+
+// typ is the Go element type of this precision.
+func (c consts) typ() string {
+	if c.c64 {
+		return "complex64"
 	}
-	Generate()
+	return "complex128"
+}
+
+// esz is the size in bytes of one complex value.
+func (c consts) esz() int {
+	if c.c64 {
+		return 8
+	}
+	return 16
+}
+
+// twiddleType is the Go type of the spread twiddles a routine takes.
+func (c consts) twiddleType() string {
+	if c.c64 {
+		return "[]float32"
+	}
+	return "[]float64"
 }
 
 // pass emits fftPass<p>AVX2(y, x []complex128, s, m int, twx []float64):
 // y[k + s·(p·q + t)] = w^{q·t} Σ_r x[k + s·(q + r·m)] e^{-2πi·r·t/p} for
 // q < m and k < s, s even, twiddles from twx.
 func pass(p int, c consts) {
-	TEXT(fmt.Sprintf("fftPass%dAVX2", p), NOSPLIT, "func(y, x []complex128, s, m int, twx []float64)")
+	name := c.name(fmt.Sprintf("fftPass%d", p))
+	TEXT(name, NOSPLIT, fmt.Sprintf("func(y, x []%s, s, m int, twx %s)", c.typ(), c.twiddleType()))
 	Pragma("noescape")
-	Doc(fmt.Sprintf("fftPass%dAVX2 runs one radix-%d stage of the FFT; see fftStage.pass.", p, p))
+	Doc(fmt.Sprintf("%s runs one radix-%d stage of the FFT; see fftStage.pass.", name, p))
 	b := Load(Param("y").Base(), GP64())
 	a := Load(Param("x").Base(), GP64())
 	sb := Load(Param("s"), GP64())
 	m := Load(Param("m"), GP64())
 	tw := Load(Param("twx").Base(), GP64())
 
-	SHLQ(U8(4), sb) // bytes per run of s elements
-	mb := GP64()    // bytes between the inputs of a butterfly: s·m elements
+	// Bytes per run of s elements, and between the inputs of a
+	// butterfly: s·m elements.
+	SHLQ(U8(map[bool]uint64{false: 4, true: 3}[c.c64]), sb)
+	mb := GP64()
 	MOVQ(m, mb)
 	IMULQ(sb, mb)
 	m3, s3 := GP64(), GP64()
@@ -91,25 +161,23 @@ func pass(p int, c consts) {
 	IMUL3Q(U32(p-1), sb, skip)
 	in := func(r int) Mem { return strided(a, mb, m3, r) }
 	out := func(t int) Mem { return strided(b, sb, s3, t) }
-	neg := YMM()
-	VMOVUPD(c.negImag, neg)
+	neg := c.load(c.negImag)
 
 	k := GP64()
 	Label("q")
 	MOVQ(sb, k)
-	SHRQ(U8(5), k) // pairs of elements in a run
+	SHRQ(U8(5), k) // registers of elements in a run
 	Label("k")
 	x := make([]reg.VecVirtual, p)
 	for r := range x {
-		x[r] = YMM()
-		VMOVUPD(in(r), x[r])
+		x[r] = c.load(in(r))
 	}
 	ys := butterfly(p, x, neg, c)
 	for t, y := range ys {
 		if t > 0 {
-			y = twiddle(y, Mem{Base: tw, Disp: 64 * (t - 1)})
+			y = c.twiddle(y, Mem{Base: tw, Disp: 64 * (t - 1)})
 		}
-		VMOVUPD(y, out(t))
+		c.store(y, out(t))
 	}
 	ADDQ(U32(32), a)
 	ADDQ(U32(32), b)
@@ -138,68 +206,103 @@ func strided(base, step, step3 reg.Register, r int) Mem {
 
 // butterfly returns the p outputs of one butterfly before the twiddles.
 func butterfly(p int, x []reg.VecVirtual, neg reg.VecVirtual, c consts) []reg.VecVirtual {
+	add, sub := c.add, c.sub
+	minusI := func(v, neg reg.VecVirtual) reg.VecVirtual { return c.minusI(v, neg) }
 	switch p {
 	case 2:
 		return []reg.VecVirtual{add(x[0], x[1]), sub(x[0], x[1])}
 	case 3:
 		sum, dif := add(x[1], x[2]), sub(x[1], x[2])
-		cc := YMM()
-		VMOVAPD(x[0], cc)
-		VFNMADD231PD(c.vals["Half"], sum, cc) // a0 - sum/2
+		cc := c.move(x[0])
+		c.pick(VFNMADD231PD, VFNMADD231PS)(c.vals["Half"], sum, cc) // a0 - sum/2
 		d := YMM()
-		VMULPD(c.vals["H3"], minusI(dif, neg), d)
+		c.pick(VMULPD, VMULPS)(c.vals["H3"], minusI(dif, neg), d)
 		return []reg.VecVirtual{add(x[0], sum), add(cc, d), sub(cc, d)}
 	case 4:
 		b0, b1 := add(x[0], x[2]), sub(x[0], x[2])
 		b2, b3 := add(x[1], x[3]), minusI(sub(x[1], x[3]), neg)
 		return []reg.VecVirtual{add(b0, b2), add(b1, b3), sub(b0, b2), sub(b1, b3)}
 	default: // 5
+		fma, fnma, mul := c.pick(VFMADD231PD, VFMADD231PS), c.pick(VFNMADD231PD, VFNMADD231PS), c.pick(VMULPD, VMULPS)
 		p1, m1 := add(x[1], x[4]), sub(x[1], x[4])
 		p2, m2 := add(x[2], x[3]), sub(x[2], x[3])
 		y0 := add(x[0], add(p1, p2))
 		r1, r2 := YMM(), YMM()
-		VMOVAPD(x[0], r1)
-		VFMADD231PD(c.vals["C1"], p1, r1)
-		VFMADD231PD(c.vals["C2"], p2, r1)
-		VMOVAPD(x[0], r2)
-		VFMADD231PD(c.vals["C2"], p1, r2)
-		VFMADD231PD(c.vals["C1"], p2, r2)
+		c.pick(VMOVAPD, VMOVAPS)(x[0], r1)
+		fma(c.vals["C1"], p1, r1)
+		fma(c.vals["C2"], p2, r1)
+		c.pick(VMOVAPD, VMOVAPS)(x[0], r2)
+		fma(c.vals["C2"], p1, r2)
+		fma(c.vals["C1"], p2, r2)
 		i1, i2 := YMM(), YMM()
-		VMULPD(c.vals["S1"], m1, i1)
-		VFMADD231PD(c.vals["S2"], m2, i1)
-		VMULPD(c.vals["S2"], m1, i2)
-		VFNMADD231PD(c.vals["S1"], m2, i2)
+		mul(c.vals["S1"], m1, i1)
+		fma(c.vals["S2"], m2, i1)
+		mul(c.vals["S2"], m1, i2)
+		fnma(c.vals["S1"], m2, i2)
 		i1, i2 = minusI(i1, neg), minusI(i2, neg)
 		return []reg.VecVirtual{y0, add(r1, i1), add(r2, i2), sub(r2, i2), sub(r1, i1)}
 	}
 }
 
-func add(a, b reg.VecVirtual) reg.VecVirtual {
+// pick returns the complex128 instruction pd or the complex64 one ps.
+func (c consts) pick(pd, ps func(...Op)) func(...Op) {
+	if c.c64 {
+		return ps
+	}
+	return pd
+}
+
+func (c consts) load(m Mem) reg.VecVirtual {
 	d := YMM()
-	VADDPD(b, a, d)
+	c.pick(VMOVUPD, VMOVUPS)(m, d)
 	return d
 }
 
-func sub(a, b reg.VecVirtual) reg.VecVirtual {
+func (c consts) store(v reg.VecVirtual, m Mem) { c.pick(VMOVUPD, VMOVUPS)(v, m) }
+
+func (c consts) move(v reg.VecVirtual) reg.VecVirtual {
 	d := YMM()
-	VSUBPD(b, a, d)
+	c.pick(VMOVAPD, VMOVAPS)(v, d)
 	return d
 }
+
+func (c consts) add(a, b reg.VecVirtual) reg.VecVirtual {
+	d := YMM()
+	c.pick(VADDPD, VADDPS)(b, a, d)
+	return d
+}
+
+func (c consts) sub(a, b reg.VecVirtual) reg.VecVirtual {
+	d := YMM()
+	c.pick(VSUBPD, VSUBPS)(b, a, d)
+	return d
+}
+
+// swap exchanges the real and imaginary lanes of each complex value.
+func (c consts) swap(v Op, d reg.VecVirtual) {
+	if c.c64 {
+		VPERMILPS(U8(0xb1), v, d)
+		return
+	}
+	VPERMILPD(U8(5), v, d)
+}
+
+func (c consts) xor(a, b Op, d reg.VecVirtual) { c.pick(VXORPD, VXORPS)(a, b, d) }
 
 // minusI returns -i·v: (im, -re) in each complex lane pair.
-func minusI(v, neg reg.VecVirtual) reg.VecVirtual {
+func (c consts) minusI(v, neg reg.VecVirtual) reg.VecVirtual {
 	d := YMM()
-	VPERMILPD(U8(5), v, d)
-	VXORPD(neg, d, d)
+	c.swap(v, d)
+	c.xor(neg, d, d)
 	return d
 }
 
 // twiddle returns v times the spread twiddle at w: re·(wr) + swap(v)·(-wi, wi).
-func twiddle(v reg.VecVirtual, w Mem) reg.VecVirtual {
+func (c consts) twiddle(v reg.VecVirtual, w Mem) reg.VecVirtual {
 	sw, d := YMM(), YMM()
-	VPERMILPD(U8(5), v, sw)
-	VMULPD(w, v, d)
-	VFMADD231PD(w.Offset(32), sw, d)
+	c.swap(v, sw)
+	c.pick(VMULPD, VMULPS)(w, v, d)
+	c.pick(VFMADD231PD, VFMADD231PS)(w.Offset(32), sw, d)
 	return d
 }
 
@@ -208,11 +311,11 @@ func twiddle(v reg.VecVirtual, w Mem) reg.VecVirtual {
 // every i < len(x) rounded down to a multiple of eight (the caller does
 // the rest).
 func mulConj(add bool, c consts) {
-	name := "fftMulConjAVX2"
+	name := c.name("fftMulConj")
 	if add {
-		name = "fftMulConjAddAVX2"
+		name = c.name("fftMulConjAdd")
 	}
-	TEXT(name, NOSPLIT, "func(acc, x, k []complex128)")
+	TEXT(name, NOSPLIT, fmt.Sprintf("func(acc, x, k []%s)", c.typ()))
 	Pragma("noescape")
 	if add {
 		Doc(name + " adds conj(x)·k to acc; see accumulate.")
@@ -225,27 +328,33 @@ func mulConj(add bool, c consts) {
 	n := Load(Param("x").Len(), GP64())
 	SHRQ(U8(3), n)
 	JZ(LabelRef("done"))
-	neg := YMM()
-	VMOVUPD(c.negImag, neg)
+	neg := c.load(c.negImag)
 	Label("loop")
-	for u := range 4 {
+	// Eight values: four registers of complex128, two of complex64.
+	for u := range c.esz() / 4 {
 		d := 32 * u
 		// conj(x) = (a, b); k = (c, d): (a·c - b·d, b·c + a·d).
 		xc, kr, ki, t := YMM(), YMM(), YMM(), YMM()
-		VXORPD(Mem{Base: xp, Disp: d}, neg, xc)
-		VMOVDDUP(Mem{Base: kp, Disp: d}, kr)
-		VPERMILPD(U8(15), Mem{Base: kp, Disp: d}, ki)
-		VPERMILPD(U8(5), xc, t)
-		VMULPD(ki, t, t)
-		VFMADDSUB231PD(kr, xc, t)
-		if add {
-			VADDPD(Mem{Base: ap, Disp: d}, t, t)
+		c.xor(Mem{Base: xp, Disp: d}, neg, xc)
+		if c.c64 {
+			VMOVSLDUP(Mem{Base: kp, Disp: d}, kr)
+			VMOVSHDUP(Mem{Base: kp, Disp: d}, ki)
+		} else {
+			VMOVDDUP(Mem{Base: kp, Disp: d}, kr)
+			VPERMILPD(U8(15), Mem{Base: kp, Disp: d}, ki)
 		}
-		VMOVUPD(t, Mem{Base: ap, Disp: d})
+		c.swap(xc, t)
+		c.pick(VMULPD, VMULPS)(ki, t, t)
+		c.pick(VFMADDSUB231PD, VFMADDSUB231PS)(kr, xc, t)
+		if add {
+			c.pick(VADDPD, VADDPS)(Mem{Base: ap, Disp: d}, t, t)
+		}
+		c.store(t, Mem{Base: ap, Disp: d})
 	}
-	ADDQ(U32(128), ap)
-	ADDQ(U32(128), xp)
-	ADDQ(U32(128), kp)
+	step := U32(8 * c.esz())
+	ADDQ(step, ap)
+	ADDQ(step, xp)
+	ADDQ(step, kp)
 	DECQ(n)
 	JNZ(LabelRef("loop"))
 	Label("done")
@@ -259,9 +368,11 @@ func mulConj(add bool, c consts) {
 // spec[offs[k] + 8c] for sequence c. wx holds e^{-2πik/n} spread like a
 // twiddle, 64 bytes per k.
 func split(c consts) {
-	TEXT("fftSplitAVX2", NOSPLIT, "func(spec, z []complex128, offs []int, wx []float64, m int)")
+	name := c.name("fftSplit")
+	TEXT(name, NOSPLIT, fmt.Sprintf("func(spec, z []%s, offs []int, wx %s, m int)", c.typ(), c.twiddleType()))
 	Pragma("noescape")
-	Doc("fftSplitAVX2 separates the coefficients of eight packed real transforms; see rfft.forward.")
+	Doc(name + " separates the coefficients of eight packed real transforms; see rfft.forward.")
+	blk := 8 * c.esz() // bytes of one coefficient of eight sequences
 	sp := Load(Param("spec").Base(), GP64())
 	za := Load(Param("z").Base(), GP64())
 	op := Load(Param("offs").Base(), GP64())
@@ -270,34 +381,30 @@ func split(c consts) {
 	zb := GP64()
 	// za at z[8k], zb at z[8(m-k)], from k = 1.
 	MOVQ(m, zb)
-	SHLQ(U8(7), zb)
+	SHLQ(U8(map[bool]uint64{false: 7, true: 6}[c.c64]), zb)
 	ADDQ(za, zb)
-	SUBQ(U32(128), zb)
-	ADDQ(U32(128), za)
+	SUBQ(U32(blk), zb)
+	ADDQ(U32(blk), za)
 	ADDQ(U32(8), op)
 	ADDQ(U32(64), wp)
 	DECQ(m)
 	JLE(LabelRef("done"))
-	neg, half := YMM(), YMM()
-	VMOVUPD(c.negImag, neg)
-	VMOVUPD(c.vals["Half"], half)
+	neg, half := c.load(c.negImag), c.load(c.vals["Half"])
 	out := GP64()
 	Label("loop")
 	MOVQ(Mem{Base: op}, out)
-	SHLQ(U8(4), out)
+	SHLQ(U8(map[bool]uint64{false: 4, true: 3}[c.c64]), out)
 	ADDQ(sp, out)
-	for u := range 4 {
-		a, bc := YMM(), YMM()
-		VMOVUPD(Mem{Base: za, Disp: 32 * u}, a)
-		VXORPD(Mem{Base: zb, Disp: 32 * u}, neg, bc)
-		s, d := add(a, bc), sub(a, bc)
-		v := add(s, twiddle(minusI(d, neg), Mem{Base: wp}))
-		VMULPD(half, v, v)
-		VMOVUPD(v.AsX(), Mem{Base: out, Disp: 256 * u})
-		VEXTRACTF128(U8(1), v, Mem{Base: out, Disp: 256*u + 128})
+	for u := range c.esz() / 4 {
+		a, bc := c.load(Mem{Base: za, Disp: 32 * u}), YMM()
+		c.xor(Mem{Base: zb, Disp: 32 * u}, neg, bc)
+		s, d := c.add(a, bc), c.sub(a, bc)
+		v := c.add(s, c.twiddle(c.minusI(d, neg), Mem{Base: wp}))
+		c.pick(VMULPD, VMULPS)(half, v, v)
+		c.scatter(v, out, u)
 	}
-	ADDQ(U32(128), za)
-	SUBQ(U32(128), zb)
+	ADDQ(U32(blk), za)
+	SUBQ(U32(blk), zb)
 	ADDQ(U32(8), op)
 	ADDQ(U32(64), wp)
 	DECQ(m)
@@ -307,15 +414,53 @@ func split(c consts) {
 	RET()
 }
 
+// scatter stores register u of one coefficient of eight sequences, v, to
+// their rows of a spectrum at out (rows specBlock coefficients apart, see
+// specAt): two rows of a complex128 register, four of a complex64 one.
+func (c consts) scatter(v reg.VecVirtual, out reg.Register, u int) {
+	if !c.c64 {
+		VMOVUPD(v.AsX(), Mem{Base: out, Disp: 256 * u})
+		VEXTRACTF128(U8(1), v, Mem{Base: out, Disp: 256*u + 128})
+		return
+	}
+	row := func(r int) Mem { return Mem{Base: out, Disp: 64 * (4*u + r)} }
+	hi := XMM()
+	VEXTRACTF128(U8(1), v, hi)
+	VMOVLPS(v.AsX(), row(0))
+	VMOVHPS(v.AsX(), row(1))
+	VMOVLPS(hi, row(2))
+	VMOVHPS(hi, row(3))
+}
+
+// gather is the inverse of scatter: register u of one coefficient of eight
+// sequences, from their rows of a spectrum at in.
+func (c consts) gather(in reg.Register, u int) reg.VecVirtual {
+	a := YMM()
+	if !c.c64 {
+		VMOVUPD(Mem{Base: in, Disp: 256 * u}, a.AsX())
+		VINSERTF128(U8(1), Mem{Base: in, Disp: 256*u + 128}, a, a)
+		return a
+	}
+	row := func(r int) Mem { return Mem{Base: in, Disp: 64 * (4*u + r)} }
+	hi := XMM()
+	VMOVSD(row(0), a.AsX())
+	VMOVHPS(row(1), a.AsX(), a.AsX())
+	VMOVSD(row(2), hi)
+	VMOVHPS(row(3), hi, hi)
+	VINSERTF128(U8(1), hi, a, a)
+	return a
+}
+
 // join emits fftJoinAVX2(z, spec []complex128, offs []int, wx []float64,
 // m int): the inverse real transform's first step for eight sequences
 // (see rfft.inverse), k < m, from spec[offs[k] + 8c] and spec[offs[m-k] +
 // 8c] for sequence c, which hold conjugated coefficients. wx holds
 // e^{+2πik/n} spread like a twiddle.
 func join(c consts) {
-	TEXT("fftJoinAVX2", NOSPLIT, "func(z, spec []complex128, offs []int, wx []float64, m int)")
+	name := c.name("fftJoin")
+	TEXT(name, NOSPLIT, fmt.Sprintf("func(z, spec []%s, offs []int, wx %s, m int)", c.typ(), c.twiddleType()))
 	Pragma("noescape")
-	Doc("fftJoinAVX2 packs eight half spectra for the inverse real transforms; see rfft.inverse.")
+	Doc(name + " packs eight half spectra for the inverse real transforms; see rfft.inverse.")
 	zp := Load(Param("z").Base(), GP64())
 	sp := Load(Param("spec").Base(), GP64())
 	oa := Load(Param("offs").Base(), GP64())
@@ -325,30 +470,26 @@ func join(c consts) {
 	LEAQ(Mem{Base: oa, Index: m, Scale: 8}, ob) // &offs[m]
 	TESTQ(m, m)
 	JLE(LabelRef("done"))
-	neg := YMM()
-	VMOVUPD(c.negImag, neg)
+	neg := c.load(c.negImag)
 	pa, pb := GP64(), GP64()
+	shift := U8(map[bool]uint64{false: 4, true: 3}[c.c64])
 	Label("loop")
 	MOVQ(Mem{Base: oa}, pa)
-	SHLQ(U8(4), pa)
+	SHLQ(shift, pa)
 	ADDQ(sp, pa)
 	MOVQ(Mem{Base: ob}, pb)
-	SHLQ(U8(4), pb)
+	SHLQ(shift, pb)
 	ADDQ(sp, pb)
-	for u := range 4 {
-		a, bb := YMM(), YMM()
-		VMOVUPD(Mem{Base: pa, Disp: 256 * u}, a.AsX())
-		VINSERTF128(U8(1), Mem{Base: pa, Disp: 256*u + 128}, a, a)
-		VMOVUPD(Mem{Base: pb, Disp: 256 * u}, bb.AsX())
-		VINSERTF128(U8(1), Mem{Base: pb, Disp: 256*u + 128}, bb, bb)
-		VXORPD(neg, a, a) // the true coefficient
-		e, d := add(a, bb), sub(a, bb)
-		o := twiddle(d, Mem{Base: wp})
-		v := sub(e, minusI(o, neg)) // 2E + i·2O
-		VXORPD(neg, v, v)
-		VMOVUPD(v, Mem{Base: zp, Disp: 32 * u})
+	for u := range c.esz() / 4 {
+		a, bb := c.gather(pa, u), c.gather(pb, u)
+		c.xor(neg, a, a) // the true coefficient
+		e, d := c.add(a, bb), c.sub(a, bb)
+		o := c.twiddle(d, Mem{Base: wp})
+		v := c.sub(e, c.minusI(o, neg)) // 2E + i·2O
+		c.xor(neg, v, v)
+		c.store(v, Mem{Base: zp, Disp: 32 * u})
 	}
-	ADDQ(U32(128), zp)
+	ADDQ(U32(8*c.esz()), zp)
 	ADDQ(U32(8), oa)
 	SUBQ(U32(8), ob)
 	ADDQ(U32(64), wp)
@@ -410,13 +551,19 @@ func pack(size int) {
 // T(-im(z[8j+c])·scale) + bias for j < cells: the unit-stride outputs of
 // fftPlan.inverseRows, rounded as it rounds them (a product, then the sum,
 // never fused).
-func unpack(size int, c consts) {
-	name := "fftUnpack" + suffix(size) + "AVX2"
+//
+// With c64 z holds complex64 values, widened to float64 before the
+// product, so the rounding is the same.
+func unpack(size int, c consts, c64 bool) {
+	name, ztyp := "fftUnpack"+suffix(size)+"AVX2", "complex128"
+	if c64 {
+		name, ztyp = "fftUnpack"+suffix(size)+"C64AVX2", "complex64"
+	}
 	typ := "float64"
 	if size == 4 {
 		typ = "float32"
 	}
-	TEXT(name, NOSPLIT, "func(dst []"+typ+", ld int, z []complex128, cells int, scale float64, bias "+typ+")")
+	TEXT(name, NOSPLIT, "func(dst []"+typ+", ld int, z []"+ztyp+", cells int, scale float64, bias "+typ+")")
 	Pragma("noescape")
 	Doc(name + " stores eight rows of outputs from their inverse transforms; see fftPlan.inverseRows.")
 	d := Load(Param("dst").Base(), GP64())
@@ -450,7 +597,12 @@ func unpack(size int, c consts) {
 	Label("loop")
 	for u := range 4 {
 		v := YMM()
-		VMULPD(Mem{Base: zp, Disp: 32 * u}, scl, v)
+		if c64 {
+			VCVTPS2PD(Mem{Base: zp, Disp: 16 * u}, v)
+			VMULPD(v, scl, v)
+		} else {
+			VMULPD(Mem{Base: zp, Disp: 32 * u}, scl, v)
+		}
 		if size == 4 {
 			x := XMM()
 			VCVTPD2PSY(v, x)
@@ -463,7 +615,7 @@ func unpack(size int, c consts) {
 			VEXTRACTF128(U8(1), v, row(2*u+1))
 		}
 	}
-	ADDQ(U32(128), zp)
+	ADDQ(U32(map[bool]uint64{false: 128, true: 64}[c64]), zp)
 	ADDQ(U32(2*size), d)
 	ADDQ(U32(2*size), d4)
 	DECQ(n)

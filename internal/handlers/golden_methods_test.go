@@ -14,6 +14,23 @@ import (
 // stride 1, dilation 1) within the golden tolerance of the output's scale,
 // whether or not auto would pick it there: that is what lets auto pick it.
 func TestGoldenConvThroughWinograd(t *testing.T) {
+	if ran := goldenThrough(t, engine.MethodWinograd); ran < 5 {
+		t.Errorf("only %d golden cases ran through the Winograd path", ran)
+	}
+}
+
+// The FFT path answers every golden case within the golden tolerance of
+// the output's scale, float32 ones included (whose transforms run in
+// complex64), whether or not auto would pick it there.
+func TestGoldenConvThroughFFT(t *testing.T) {
+	if ran := goldenThrough(t, engine.MethodFFT); ran < 500 {
+		t.Errorf("only %d golden cases ran through the FFT path", ran)
+	}
+}
+
+// goldenThrough runs every golden case that method computes through it,
+// checks each against the golden output and returns how many ran.
+func goldenThrough(t *testing.T, method engine.Method) int {
 	g := loadGoldenConv(t)
 	s, eng := goldenServer(t)
 	ctx := context.Background()
@@ -31,11 +48,11 @@ func TestGoldenConvThroughWinograd(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.Name, err)
 		}
-		call.conv.Method = engine.MethodWinograd
+		call.conv.Method = method
 		out, err := runGolden(ctx, eng, call)
 		var pe *engine.ParamError
 		if errors.As(err, &pe) && pe.Param == engine.ParamMethod {
-			continue // not a layer Winograd computes
+			continue // not a layer this method computes
 		}
 		if err != nil {
 			t.Fatalf("%s: %v", c.Name, err)
@@ -58,8 +75,6 @@ func TestGoldenConvThroughWinograd(t *testing.T) {
 		})
 		ran++
 	}
-	if ran < 5 {
-		t.Errorf("only %d golden cases ran through the Winograd path", ran)
-	}
-	t.Logf("%d golden cases through the Winograd path; largest error relative to the output's scale: %v", ran, worst)
+	t.Logf("%d golden cases through the %v path; largest error relative to the output's scale: %v", ran, method, worst)
+	return ran
 }
