@@ -250,8 +250,14 @@ func gather[T Float](d, x []T, src []int, fill T) {
 }
 
 // poolPad is the size in cells from which padOnPool pads on the pool:
-// about a quarter of a millisecond of copying.
-const poolPad = 1 << 18
+// about a quarter of a millisecond of copying. A polyphase copy (column
+// stride above 1) goes cell by cell, about four times slower (1 ns a cell
+// for the 7×7 stem's stride 4 of the Winograd path), so it counts
+// poolPadStrided times its cells.
+const (
+	poolPad        = 1 << 18
+	poolPadStrided = 4
+)
 
 // padOnPool is padInput with the rows split into bands on the pool when
 // the input is large (poolPad cells or more): padding a large input on the
@@ -270,7 +276,11 @@ func padOnPool[T Float](ctx context.Context, e *Engine, p Priority, x Tensor[T],
 	pd.p.data = result[T](e, pd.size())
 	release = func() { Release(e, pd.p.data) }
 	rows := x.Shape[0] * x.Shape[1] * g.hn
-	if n := min(rows, e.workers); n > 1 && pd.size() >= poolPad {
+	work := pd.size()
+	if g.sw > 1 {
+		work *= poolPadStrided
+	}
+	if n := min(rows, e.workers); n > 1 && work >= poolPad {
 		err = e.run(ctx, p, pd, rows, n, macs)
 	} else {
 		err = pd.units(ctx, 0, rows)
