@@ -76,6 +76,9 @@ func conv2d[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[T],
 	case MethodFFT:
 		return conv2dFFT(ctx, e, p, x, w, bias, g, c)
 	case MethodWinograd:
+		if useWino44(g) {
+			return conv2dWino44(ctx, e, p, x, w, bias, g, c)
+		}
 		return conv2dWinograd(ctx, e, p, x, w, bias, g, c)
 	}
 	return conv2dDirect(ctx, e, p, x, w, bias, g, c)

@@ -261,6 +261,80 @@ func winoOutput[T Float](y, m, bias []T, n, mc, mx, ldy, yc int) {
 	}
 }
 
+// winoProductsSIMD says whether this CPU has the products' microkernel of
+// the stride-2 Winograd path, which makes that path pay (see
+// useWinogradAuto).
+func winoProductsSIMD() bool { return haveAVX512 }
+
+// winoProducts is the one place that picks the products' microkernel of
+// the stride-2 Winograd path (see winoProductsGo for what it computes):
+// the generated AVX-512 one, fusing each multiply-add, or the portable
+// one. The slices are cut to what the kernel touches first, so a short
+// one panics here rather than in the assembly.
+func winoProducts[T Float](a, b, c []T, k, batch, sa, sb, sc int) {
+	nc := wino44Cols[T]()
+	a = a[:(batch-1)*sa+k*wino44Rows]
+	b, c = b[:(batch-1)*sb+k*nc], c[:(batch-1)*sc+wino44Rows*nc]
+	if !haveAVX512 {
+		winoProductsGo(a, b, c, k, batch, sa, sb, sc)
+		return
+	}
+	var z T
+	switch unsafe.Sizeof(z) {
+	case 4:
+		winoProductsAVX512F32(as[float32](a), as[float32](b), as[float32](c), k, batch, sa, sb, sc)
+	default:
+		winoProductsAVX512F64(as[float64](a), as[float64](b), as[float64](c), k, batch, sa, sb, sc)
+	}
+}
+
+// wino44Input is the one place that picks the input transform of the
+// stride-2 Winograd path for this CPU (see wino44InputGo for what it
+// computes, for winoLanes tiles of one part channel): the generated AVX2
+// one (wino_amd64.s) or the portable one, which round alike. The slices
+// are cut to what the transform touches first, so a short one panics here
+// rather than in the assembly.
+func wino44Input[T Float](v, x []T, cols *[5]int, ld, vx int) {
+	lanes := winoLanes[T]()
+	v = v[:(wino44Cells-1)*vx+lanes]
+	far := 0
+	for _, c := range cols {
+		far = max(far, c)
+	}
+	x = x[:4*ld+far+lanes]
+	if !haveAVX2FMA {
+		wino44InputGo(v, x, cols, ld, vx, lanes)
+		return
+	}
+	var z T
+	switch unsafe.Sizeof(z) {
+	case 4:
+		wino44InAVX2F32(as[float32](v), as[float32](x), cols[:], ld, vx)
+	default:
+		wino44InAVX2F64(as[float64](v), as[float64](x), cols[:], ld, vx)
+	}
+}
+
+// wino44Output is the one place that picks the output transform of the
+// stride-2 Winograd path for this CPU (see wino44OutputGo), like
+// wino44Input.
+func wino44Output[T Float](y, m, bias []T, n, mc, mx, ldy, yc int) {
+	lanes := winoLanes[T]()
+	m = m[:(wino44Cells-1)*mx+(n-1)*mc+lanes]
+	y, bias = y[:(n-1)*yc+ldy+2*lanes], bias[:n]
+	if !haveAVX2FMA {
+		wino44OutputGo(y, m, bias, n, mc, mx, ldy, yc, lanes)
+		return
+	}
+	var z T
+	switch unsafe.Sizeof(z) {
+	case 4:
+		wino44OutAVX2F32(as[float32](y), as[float32](m), as[float32](bias), n, mc, mx, ldy, yc)
+	default:
+		wino44OutAVX2F64(as[float64](y), as[float64](m), as[float64](bias), n, mc, mx, ldy, yc)
+	}
+}
+
 // gemmSIMD says whether this CPU has the SIMD microkernel, which is what
 // makes the GEMM path pay (see useGEMM).
 func gemmSIMD() bool { return haveAVX2FMA }

@@ -62,6 +62,27 @@ func winoOutput[T Float](y, m, bias []T, n, mc, mx, ldy, yc int) {
 	winoOutputGo(y, m, bias, n, mc, mx, ldy, yc, winoLanes[T]())
 }
 
+// winoProductsSIMD says whether this build has the products' microkernel
+// of the stride-2 Winograd path: it has none.
+func winoProductsSIMD() bool { return false }
+
+// winoProducts runs the portable products of the stride-2 Winograd path.
+func winoProducts[T Float](a, b, c []T, k, batch, sa, sb, sc int) {
+	winoProductsGo(a, b, c, k, batch, sa, sb, sc)
+}
+
+// wino44Input runs the portable input transform of the stride-2 Winograd
+// path. See the amd64 version for the contract.
+func wino44Input[T Float](v, x []T, cols *[5]int, ld, vx int) {
+	wino44InputGo(v, x, cols, ld, vx, winoLanes[T]())
+}
+
+// wino44Output runs the portable output transform of the stride-2
+// Winograd path.
+func wino44Output[T Float](y, m, bias []T, n, mc, mx, ldy, yc int) {
+	wino44OutputGo(y, m, bias, n, mc, mx, ldy, yc, winoLanes[T]())
+}
+
 // gemmSIMD says whether this build has a SIMD microkernel: it has none, and
 // the portable one does not beat the row kernel (see useGEMM).
 func gemmSIMD() bool { return false }

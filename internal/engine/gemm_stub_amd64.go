@@ -14,6 +14,11 @@ func gemmAVX2F32(a []float32, b []float32, c []float32, x []float32, offs []int,
 //go:noescape
 func gemmAVX512F32(a []float32, b []float32, c []float32, x []float32, offs []int, k int, astride int, rows int, ldc int, load bool)
 
+// winoProductsAVX512F32 computes a batch of 8-row products of k steps; see winoProducts.
+//
+//go:noescape
+func winoProductsAVX512F32(a []float32, b []float32, c []float32, k int, batch int, as int, bs int, cs int)
+
 // packPanel2AVX2F32 copies a panel of 16 pixels in two runs for every tap; see packPanel2.
 //
 //go:noescape
@@ -28,6 +33,11 @@ func gemmAVX2F64(a []float64, b []float64, c []float64, x []float64, offs []int,
 //
 //go:noescape
 func gemmAVX512F64(a []float64, b []float64, c []float64, x []float64, offs []int, k int, astride int, rows int, ldc int, load bool)
+
+// winoProductsAVX512F64 computes a batch of 8-row products of k steps; see winoProducts.
+//
+//go:noescape
+func winoProductsAVX512F64(a []float64, b []float64, c []float64, k int, batch int, as int, bs int, cs int)
 
 // packPanel2AVX2F64 copies a panel of 8 pixels in two runs for every tap; see packPanel2.
 //

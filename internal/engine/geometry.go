@@ -86,8 +86,8 @@ func (c Conv) params(in, w [4]int) (geometry, error) {
 		return g, paramErr(ParamBorder, "unknown border %d", int(c.Border))
 	case c.Method < MethodAuto || c.Method > MethodWinograd:
 		return g, paramErr(ParamMethod, "unknown method %d", int(c.Method))
-	case c.Method == MethodWinograd && !useWinograd(g):
-		return g, paramErr(ParamMethod, "winograd needs a 3x3 kernel with stride 1 and dilation 1, not %dx%d with stride %v and dilation %v", w[2], w[3], [2]int{g.sh, g.sw}, [2]int{g.dh, g.dw})
+	case c.Method == MethodWinograd && !useWinograd(g) && !useWino44(g):
+		return g, paramErr(ParamMethod, "winograd needs a 3x3 kernel with stride 1, or a 5x5 to 8x8 one with stride 2, and dilation 1, not %dx%d with stride %v and dilation %v", w[2], w[3], [2]int{g.sh, g.sw}, [2]int{g.dh, g.dw})
 	}
 	C, O := in[1], w[0]
 	switch {

@@ -201,6 +201,529 @@ done:
 	VZEROUPPER
 	RET
 
+// func wino44InAVX2F32(v []float32, x []float32, cols []int, ld int, vx int)
+// Requires: AVX, AVX2
+TEXT ·wino44InAVX2F32(SB), NOSPLIT, $0-88
+	MOVQ         v_base+0(FP), AX
+	MOVQ         vx+80(FP), CX
+	MOVQ         ld+72(FP), DX
+	MOVQ         cols_base+48(FP), BX
+	SHLQ         $0x02, CX
+	SHLQ         $0x02, DX
+	MOVQ         x_base+24(FP), SI
+	LEAQ         (SI)(DX*1), DI
+	LEAQ         (DI)(DX*1), R8
+	LEAQ         (R8)(DX*1), R9
+	LEAQ         (R9)(DX*1), DX
+	MOVQ         (BX), R10
+	SHLQ         $0x02, R10
+	MOVQ         8(BX), R11
+	SHLQ         $0x02, R11
+	MOVQ         16(BX), R12
+	SHLQ         $0x02, R12
+	MOVQ         24(BX), R13
+	SHLQ         $0x02, R13
+	MOVQ         32(BX), BX
+	SHLQ         $0x02, BX
+	MOVL         $0x40400000, R14
+	VMOVD        R14, X0
+	VBROADCASTSS X0, Y0
+	VMOVUPS      (R9)(R10*1), Y1
+	VMOVUPS      (SI)(R10*1), Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y1, Y1
+	VSUBPS       (DI)(R10*1), Y1, Y1
+	VMOVUPS      (R8)(R10*1), Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y1, Y1
+	VMOVUPS      (R9)(R11*1), Y2
+	VMOVUPS      (SI)(R11*1), Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y2, Y2
+	VSUBPS       (DI)(R11*1), Y2, Y2
+	VMOVUPS      (R8)(R11*1), Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y2, Y2
+	VMOVUPS      (R9)(R12*1), Y3
+	VMOVUPS      (SI)(R12*1), Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y3, Y3
+	VSUBPS       (DI)(R12*1), Y3, Y3
+	VMOVUPS      (R8)(R12*1), Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y3, Y3
+	VMOVUPS      (R9)(R13*1), Y4
+	VMOVUPS      (SI)(R13*1), Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y4, Y4
+	VSUBPS       (DI)(R13*1), Y4, Y4
+	VMOVUPS      (R8)(R13*1), Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y4, Y4
+	VMOVUPS      (R9)(BX*1), Y5
+	VMOVUPS      (SI)(BX*1), Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y5, Y5
+	VSUBPS       (DI)(BX*1), Y5, Y5
+	VMOVUPS      (R8)(BX*1), Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y5, Y5
+	VMOVUPS      Y4, Y6
+	VMOVUPS      Y1, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VSUBPS       Y2, Y6, Y6
+	VMOVUPS      Y3, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y4, Y6
+	VMOVUPS      Y2, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VSUBPS       Y3, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y4, Y6
+	VMOVUPS      Y2, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMULPS       Y3, Y0, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y4, Y6
+	VSUBPS       Y2, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y5, Y6
+	VMOVUPS      Y2, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VSUBPS       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      (R9)(R10*1), Y1
+	VMOVUPS      (DI)(R10*1), Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y1, Y1
+	VSUBPS       (R8)(R10*1), Y1, Y1
+	VMOVUPS      (R9)(R11*1), Y2
+	VMOVUPS      (DI)(R11*1), Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y2, Y2
+	VSUBPS       (R8)(R11*1), Y2, Y2
+	VMOVUPS      (R9)(R12*1), Y3
+	VMOVUPS      (DI)(R12*1), Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y3, Y3
+	VSUBPS       (R8)(R12*1), Y3, Y3
+	VMOVUPS      (R9)(R13*1), Y4
+	VMOVUPS      (DI)(R13*1), Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y4, Y4
+	VSUBPS       (R8)(R13*1), Y4, Y4
+	VMOVUPS      (R9)(BX*1), Y5
+	VMOVUPS      (DI)(BX*1), Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y5, Y5
+	VSUBPS       (R8)(BX*1), Y5, Y5
+	VMOVUPS      Y4, Y6
+	VMOVUPS      Y1, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VSUBPS       Y2, Y6, Y6
+	VMOVUPS      Y3, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y4, Y6
+	VMOVUPS      Y2, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VSUBPS       Y3, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y4, Y6
+	VMOVUPS      Y2, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMULPS       Y3, Y0, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y4, Y6
+	VSUBPS       Y2, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y5, Y6
+	VMOVUPS      Y2, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VSUBPS       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      (R9)(R10*1), Y1
+	VMOVUPS      (DI)(R10*1), Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y1, Y1
+	VMULPS       (R8)(R10*1), Y0, Y7
+	VSUBPS       Y7, Y1, Y1
+	VMOVUPS      (R9)(R11*1), Y2
+	VMOVUPS      (DI)(R11*1), Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y2, Y2
+	VMULPS       (R8)(R11*1), Y0, Y7
+	VSUBPS       Y7, Y2, Y2
+	VMOVUPS      (R9)(R12*1), Y3
+	VMOVUPS      (DI)(R12*1), Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y3, Y3
+	VMULPS       (R8)(R12*1), Y0, Y7
+	VSUBPS       Y7, Y3, Y3
+	VMOVUPS      (R9)(R13*1), Y4
+	VMOVUPS      (DI)(R13*1), Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y4, Y4
+	VMULPS       (R8)(R13*1), Y0, Y7
+	VSUBPS       Y7, Y4, Y4
+	VMOVUPS      (R9)(BX*1), Y5
+	VMOVUPS      (DI)(BX*1), Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y5, Y5
+	VMULPS       (R8)(BX*1), Y0, Y7
+	VSUBPS       Y7, Y5, Y5
+	VMOVUPS      Y4, Y6
+	VMOVUPS      Y1, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VSUBPS       Y2, Y6, Y6
+	VMOVUPS      Y3, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y4, Y6
+	VMOVUPS      Y2, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VSUBPS       Y3, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y4, Y6
+	VMOVUPS      Y2, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMULPS       Y3, Y0, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y4, Y6
+	VSUBPS       Y2, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y5, Y6
+	VMOVUPS      Y2, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VSUBPS       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      (R9)(R10*1), Y1
+	VSUBPS       (DI)(R10*1), Y1, Y1
+	VMOVUPS      (R9)(R11*1), Y2
+	VSUBPS       (DI)(R11*1), Y2, Y2
+	VMOVUPS      (R9)(R12*1), Y3
+	VSUBPS       (DI)(R12*1), Y3, Y3
+	VMOVUPS      (R9)(R13*1), Y4
+	VSUBPS       (DI)(R13*1), Y4, Y4
+	VMOVUPS      (R9)(BX*1), Y5
+	VSUBPS       (DI)(BX*1), Y5, Y5
+	VMOVUPS      Y4, Y6
+	VMOVUPS      Y1, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VSUBPS       Y2, Y6, Y6
+	VMOVUPS      Y3, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y4, Y6
+	VMOVUPS      Y2, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VSUBPS       Y3, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y4, Y6
+	VMOVUPS      Y2, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMULPS       Y3, Y0, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y4, Y6
+	VSUBPS       Y2, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y5, Y6
+	VMOVUPS      Y2, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VSUBPS       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      (DX)(R10*1), Y1
+	VMOVUPS      (DI)(R10*1), Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y1, Y1
+	VSUBPS       (R8)(R10*1), Y1, Y1
+	VMOVUPS      (R9)(R10*1), Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y1, Y1
+	VMOVUPS      (DX)(R11*1), Y2
+	VMOVUPS      (DI)(R11*1), Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y2, Y2
+	VSUBPS       (R8)(R11*1), Y2, Y2
+	VMOVUPS      (R9)(R11*1), Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y2, Y2
+	VMOVUPS      (DX)(R12*1), Y3
+	VMOVUPS      (DI)(R12*1), Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y3, Y3
+	VSUBPS       (R8)(R12*1), Y3, Y3
+	VMOVUPS      (R9)(R12*1), Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y3, Y3
+	VMOVUPS      (DX)(R13*1), Y4
+	VMOVUPS      (DI)(R13*1), Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y4, Y4
+	VSUBPS       (R8)(R13*1), Y4, Y4
+	VMOVUPS      (R9)(R13*1), Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y4, Y4
+	VMOVUPS      (DX)(BX*1), Y5
+	VMOVUPS      (DI)(BX*1), Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y5, Y5
+	VSUBPS       (R8)(BX*1), Y5, Y5
+	VMOVUPS      (R9)(BX*1), Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y5, Y5
+	VMOVUPS      Y4, Y6
+	VMOVUPS      Y1, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VSUBPS       Y2, Y6, Y6
+	VMOVUPS      Y3, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y4, Y6
+	VMOVUPS      Y2, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VSUBPS       Y3, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y4, Y6
+	VMOVUPS      Y2, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMULPS       Y3, Y0, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y4, Y6
+	VSUBPS       Y2, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y5, Y6
+	VMOVUPS      Y2, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VSUBPS       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	VZEROUPPER
+	RET
+
+// func wino44OutAVX2F32(y []float32, m []float32, bias []float32, n int, mc int, mx int, ldy int, yc int)
+// Requires: AVX
+TEXT ·wino44OutAVX2F32(SB), NOSPLIT, $0-112
+	MOVQ y_base+0(FP), AX
+	MOVQ m_base+24(FP), CX
+	MOVQ bias_base+48(FP), DX
+	MOVQ n+72(FP), BX
+	MOVQ mc+80(FP), SI
+	MOVQ mx+88(FP), DI
+	MOVQ ldy+96(FP), R8
+	MOVQ yc+104(FP), R9
+	SHLQ $0x02, SI
+	SHLQ $0x02, DI
+	SHLQ $0x02, R8
+	SHLQ $0x02, R9
+	LEAQ (DI)(DI*4), R10
+
+chan44:
+	TESTQ        BX, BX
+	JE           done44
+	MOVQ         CX, R11
+	LEAQ         (R11)(R10*2), R12
+	VMOVUPS      (R11), Y0
+	VMOVUPS      (R11)(R10*1), Y1
+	VMOVUPS      (R12), Y2
+	VMOVUPS      (R12)(R10*1), Y3
+	VMOVUPS      (R11)(R10*4), Y4
+	VMOVUPS      Y0, Y0
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y2, Y0, Y0
+	VADDPS       Y3, Y0, Y0
+	VMOVUPS      Y1, Y1
+	VSUBPS       Y2, Y1, Y1
+	VMOVUPS      Y3, Y2
+	VADDPS       Y2, Y2, Y2
+	VADDPS       Y2, Y1, Y1
+	VADDPS       Y4, Y1, Y1
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	VMOVUPS      (R11), Y2
+	VMOVUPS      (R11)(R10*1), Y3
+	VMOVUPS      (R12), Y4
+	VMOVUPS      (R12)(R10*1), Y5
+	VMOVUPS      (R11)(R10*4), Y6
+	VMOVUPS      Y2, Y2
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y4, Y2, Y2
+	VADDPS       Y5, Y2, Y2
+	VMOVUPS      Y3, Y3
+	VSUBPS       Y4, Y3, Y3
+	VMOVUPS      Y5, Y4
+	VADDPS       Y4, Y4, Y4
+	VADDPS       Y4, Y3, Y3
+	VADDPS       Y6, Y3, Y3
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	VMOVUPS      (R11), Y4
+	VMOVUPS      (R11)(R10*1), Y5
+	VMOVUPS      (R12), Y6
+	VMOVUPS      (R12)(R10*1), Y7
+	VMOVUPS      (R11)(R10*4), Y8
+	VMOVUPS      Y4, Y4
+	VADDPS       Y5, Y4, Y4
+	VADDPS       Y6, Y4, Y4
+	VADDPS       Y7, Y4, Y4
+	VMOVUPS      Y5, Y5
+	VSUBPS       Y6, Y5, Y5
+	VMOVUPS      Y7, Y6
+	VADDPS       Y6, Y6, Y6
+	VADDPS       Y6, Y5, Y5
+	VADDPS       Y8, Y5, Y5
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	VMOVUPS      (R11), Y6
+	VMOVUPS      (R11)(R10*1), Y7
+	VMOVUPS      (R12), Y8
+	VMOVUPS      (R12)(R10*1), Y9
+	VMOVUPS      (R11)(R10*4), Y10
+	VMOVUPS      Y6, Y6
+	VADDPS       Y7, Y6, Y6
+	VADDPS       Y8, Y6, Y6
+	VADDPS       Y9, Y6, Y6
+	VMOVUPS      Y7, Y7
+	VSUBPS       Y8, Y7, Y7
+	VMOVUPS      Y9, Y8
+	VADDPS       Y8, Y8, Y8
+	VADDPS       Y8, Y7, Y7
+	VADDPS       Y10, Y7, Y7
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	VMOVUPS      (R11), Y8
+	VMOVUPS      (R11)(R10*1), Y9
+	VMOVUPS      (R12), Y10
+	VMOVUPS      (R12)(R10*1), Y11
+	VMOVUPS      (R11)(R10*4), Y12
+	VMOVUPS      Y8, Y8
+	VADDPS       Y9, Y8, Y8
+	VADDPS       Y10, Y8, Y8
+	VADDPS       Y11, Y8, Y8
+	VMOVUPS      Y9, Y9
+	VSUBPS       Y10, Y9, Y9
+	VMOVUPS      Y11, Y10
+	VADDPS       Y10, Y10, Y10
+	VADDPS       Y10, Y9, Y9
+	VADDPS       Y12, Y9, Y9
+	VBROADCASTSS (DX), Y10
+	MOVQ         AX, R11
+	VMOVUPS      Y0, Y0
+	VADDPS       Y2, Y0, Y0
+	VADDPS       Y4, Y0, Y0
+	VADDPS       Y6, Y0, Y0
+	VMOVUPS      Y2, Y2
+	VSUBPS       Y4, Y2, Y2
+	VMOVUPS      Y6, Y4
+	VADDPS       Y4, Y4, Y4
+	VADDPS       Y4, Y2, Y2
+	VADDPS       Y8, Y2, Y2
+	VADDPS       Y10, Y0, Y0
+	VADDPS       Y10, Y2, Y2
+	VUNPCKLPS    Y2, Y0, Y4
+	VUNPCKHPS    Y2, Y0, Y2
+	VPERM2F128   $0x20, Y2, Y4, Y0
+	VPERM2F128   $0x31, Y2, Y4, Y2
+	VMOVUPS      Y0, (R11)
+	VMOVUPS      Y2, 32(R11)
+	VMOVUPS      Y1, Y0
+	VADDPS       Y3, Y0, Y0
+	VADDPS       Y5, Y0, Y0
+	VADDPS       Y7, Y0, Y0
+	VMOVUPS      Y3, Y1
+	VSUBPS       Y5, Y1, Y1
+	VMOVUPS      Y7, Y2
+	VADDPS       Y2, Y2, Y2
+	VADDPS       Y2, Y1, Y1
+	VADDPS       Y9, Y1, Y1
+	VADDPS       Y10, Y0, Y0
+	VADDPS       Y10, Y1, Y1
+	VUNPCKLPS    Y1, Y0, Y2
+	VUNPCKHPS    Y1, Y0, Y1
+	VPERM2F128   $0x20, Y1, Y2, Y0
+	VPERM2F128   $0x31, Y1, Y2, Y1
+	ADDQ         R8, R11
+	VMOVUPS      Y0, (R11)
+	VMOVUPS      Y1, 32(R11)
+	ADDQ         SI, CX
+	ADDQ         R9, AX
+	ADDQ         $0x04, DX
+	DECQ         BX
+	JMP          chan44
+
+done44:
+	VZEROUPPER
+	RET
+
 // func winoInAVX2F64(v []float64, x []float64, n int, vc int, vx int, ld int, wq int, plane int)
 // Requires: AVX
 TEXT ·winoInAVX2F64(SB), NOSPLIT, $0-96
@@ -395,5 +918,528 @@ chan:
 	JMP          chan
 
 done:
+	VZEROUPPER
+	RET
+
+// func wino44InAVX2F64(v []float64, x []float64, cols []int, ld int, vx int)
+// Requires: AVX, AVX2
+TEXT ·wino44InAVX2F64(SB), NOSPLIT, $0-88
+	MOVQ         v_base+0(FP), AX
+	MOVQ         vx+80(FP), CX
+	MOVQ         ld+72(FP), DX
+	MOVQ         cols_base+48(FP), BX
+	SHLQ         $0x03, CX
+	SHLQ         $0x03, DX
+	MOVQ         x_base+24(FP), SI
+	LEAQ         (SI)(DX*1), DI
+	LEAQ         (DI)(DX*1), R8
+	LEAQ         (R8)(DX*1), R9
+	LEAQ         (R9)(DX*1), DX
+	MOVQ         (BX), R10
+	SHLQ         $0x03, R10
+	MOVQ         8(BX), R11
+	SHLQ         $0x03, R11
+	MOVQ         16(BX), R12
+	SHLQ         $0x03, R12
+	MOVQ         24(BX), R13
+	SHLQ         $0x03, R13
+	MOVQ         32(BX), BX
+	SHLQ         $0x03, BX
+	MOVQ         $0x4008000000000000, R14
+	VMOVQ        R14, X0
+	VBROADCASTSD X0, Y0
+	VMOVUPS      (R9)(R10*1), Y1
+	VMOVUPS      (SI)(R10*1), Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y1, Y1
+	VSUBPD       (DI)(R10*1), Y1, Y1
+	VMOVUPS      (R8)(R10*1), Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y1, Y1
+	VMOVUPS      (R9)(R11*1), Y2
+	VMOVUPS      (SI)(R11*1), Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y2, Y2
+	VSUBPD       (DI)(R11*1), Y2, Y2
+	VMOVUPS      (R8)(R11*1), Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y2, Y2
+	VMOVUPS      (R9)(R12*1), Y3
+	VMOVUPS      (SI)(R12*1), Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y3, Y3
+	VSUBPD       (DI)(R12*1), Y3, Y3
+	VMOVUPS      (R8)(R12*1), Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y3, Y3
+	VMOVUPS      (R9)(R13*1), Y4
+	VMOVUPS      (SI)(R13*1), Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y4, Y4
+	VSUBPD       (DI)(R13*1), Y4, Y4
+	VMOVUPS      (R8)(R13*1), Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y4, Y4
+	VMOVUPS      (R9)(BX*1), Y5
+	VMOVUPS      (SI)(BX*1), Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y5, Y5
+	VSUBPD       (DI)(BX*1), Y5, Y5
+	VMOVUPS      (R8)(BX*1), Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y5, Y5
+	VMOVUPS      Y4, Y6
+	VMOVUPS      Y1, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VSUBPD       Y2, Y6, Y6
+	VMOVUPS      Y3, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y4, Y6
+	VMOVUPS      Y2, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VSUBPD       Y3, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y4, Y6
+	VMOVUPS      Y2, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMULPD       Y3, Y0, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y4, Y6
+	VSUBPD       Y2, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y5, Y6
+	VMOVUPS      Y2, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VSUBPD       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      (R9)(R10*1), Y1
+	VMOVUPS      (DI)(R10*1), Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y1, Y1
+	VSUBPD       (R8)(R10*1), Y1, Y1
+	VMOVUPS      (R9)(R11*1), Y2
+	VMOVUPS      (DI)(R11*1), Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y2, Y2
+	VSUBPD       (R8)(R11*1), Y2, Y2
+	VMOVUPS      (R9)(R12*1), Y3
+	VMOVUPS      (DI)(R12*1), Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y3, Y3
+	VSUBPD       (R8)(R12*1), Y3, Y3
+	VMOVUPS      (R9)(R13*1), Y4
+	VMOVUPS      (DI)(R13*1), Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y4, Y4
+	VSUBPD       (R8)(R13*1), Y4, Y4
+	VMOVUPS      (R9)(BX*1), Y5
+	VMOVUPS      (DI)(BX*1), Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y5, Y5
+	VSUBPD       (R8)(BX*1), Y5, Y5
+	VMOVUPS      Y4, Y6
+	VMOVUPS      Y1, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VSUBPD       Y2, Y6, Y6
+	VMOVUPS      Y3, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y4, Y6
+	VMOVUPS      Y2, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VSUBPD       Y3, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y4, Y6
+	VMOVUPS      Y2, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMULPD       Y3, Y0, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y4, Y6
+	VSUBPD       Y2, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y5, Y6
+	VMOVUPS      Y2, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VSUBPD       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      (R9)(R10*1), Y1
+	VMOVUPS      (DI)(R10*1), Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y1, Y1
+	VMULPD       (R8)(R10*1), Y0, Y7
+	VSUBPD       Y7, Y1, Y1
+	VMOVUPS      (R9)(R11*1), Y2
+	VMOVUPS      (DI)(R11*1), Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y2, Y2
+	VMULPD       (R8)(R11*1), Y0, Y7
+	VSUBPD       Y7, Y2, Y2
+	VMOVUPS      (R9)(R12*1), Y3
+	VMOVUPS      (DI)(R12*1), Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y3, Y3
+	VMULPD       (R8)(R12*1), Y0, Y7
+	VSUBPD       Y7, Y3, Y3
+	VMOVUPS      (R9)(R13*1), Y4
+	VMOVUPS      (DI)(R13*1), Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y4, Y4
+	VMULPD       (R8)(R13*1), Y0, Y7
+	VSUBPD       Y7, Y4, Y4
+	VMOVUPS      (R9)(BX*1), Y5
+	VMOVUPS      (DI)(BX*1), Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y5, Y5
+	VMULPD       (R8)(BX*1), Y0, Y7
+	VSUBPD       Y7, Y5, Y5
+	VMOVUPS      Y4, Y6
+	VMOVUPS      Y1, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VSUBPD       Y2, Y6, Y6
+	VMOVUPS      Y3, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y4, Y6
+	VMOVUPS      Y2, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VSUBPD       Y3, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y4, Y6
+	VMOVUPS      Y2, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMULPD       Y3, Y0, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y4, Y6
+	VSUBPD       Y2, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y5, Y6
+	VMOVUPS      Y2, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VSUBPD       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      (R9)(R10*1), Y1
+	VSUBPD       (DI)(R10*1), Y1, Y1
+	VMOVUPS      (R9)(R11*1), Y2
+	VSUBPD       (DI)(R11*1), Y2, Y2
+	VMOVUPS      (R9)(R12*1), Y3
+	VSUBPD       (DI)(R12*1), Y3, Y3
+	VMOVUPS      (R9)(R13*1), Y4
+	VSUBPD       (DI)(R13*1), Y4, Y4
+	VMOVUPS      (R9)(BX*1), Y5
+	VSUBPD       (DI)(BX*1), Y5, Y5
+	VMOVUPS      Y4, Y6
+	VMOVUPS      Y1, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VSUBPD       Y2, Y6, Y6
+	VMOVUPS      Y3, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y4, Y6
+	VMOVUPS      Y2, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VSUBPD       Y3, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y4, Y6
+	VMOVUPS      Y2, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMULPD       Y3, Y0, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y4, Y6
+	VSUBPD       Y2, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y5, Y6
+	VMOVUPS      Y2, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VSUBPD       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      (DX)(R10*1), Y1
+	VMOVUPS      (DI)(R10*1), Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y1, Y1
+	VSUBPD       (R8)(R10*1), Y1, Y1
+	VMOVUPS      (R9)(R10*1), Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y1, Y1
+	VMOVUPS      (DX)(R11*1), Y2
+	VMOVUPS      (DI)(R11*1), Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y2, Y2
+	VSUBPD       (R8)(R11*1), Y2, Y2
+	VMOVUPS      (R9)(R11*1), Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y2, Y2
+	VMOVUPS      (DX)(R12*1), Y3
+	VMOVUPS      (DI)(R12*1), Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y3, Y3
+	VSUBPD       (R8)(R12*1), Y3, Y3
+	VMOVUPS      (R9)(R12*1), Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y3, Y3
+	VMOVUPS      (DX)(R13*1), Y4
+	VMOVUPS      (DI)(R13*1), Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y4, Y4
+	VSUBPD       (R8)(R13*1), Y4, Y4
+	VMOVUPS      (R9)(R13*1), Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y4, Y4
+	VMOVUPS      (DX)(BX*1), Y5
+	VMOVUPS      (DI)(BX*1), Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y5, Y5
+	VSUBPD       (R8)(BX*1), Y5, Y5
+	VMOVUPS      (R9)(BX*1), Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y5, Y5
+	VMOVUPS      Y4, Y6
+	VMOVUPS      Y1, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VSUBPD       Y2, Y6, Y6
+	VMOVUPS      Y3, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y4, Y6
+	VMOVUPS      Y2, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VSUBPD       Y3, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y4, Y6
+	VMOVUPS      Y2, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMULPD       Y3, Y0, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y4, Y6
+	VSUBPD       Y2, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Y5, Y6
+	VMOVUPS      Y2, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VSUBPD       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	VZEROUPPER
+	RET
+
+// func wino44OutAVX2F64(y []float64, m []float64, bias []float64, n int, mc int, mx int, ldy int, yc int)
+// Requires: AVX
+TEXT ·wino44OutAVX2F64(SB), NOSPLIT, $0-112
+	MOVQ y_base+0(FP), AX
+	MOVQ m_base+24(FP), CX
+	MOVQ bias_base+48(FP), DX
+	MOVQ n+72(FP), BX
+	MOVQ mc+80(FP), SI
+	MOVQ mx+88(FP), DI
+	MOVQ ldy+96(FP), R8
+	MOVQ yc+104(FP), R9
+	SHLQ $0x03, SI
+	SHLQ $0x03, DI
+	SHLQ $0x03, R8
+	SHLQ $0x03, R9
+	LEAQ (DI)(DI*4), R10
+
+chan44:
+	TESTQ        BX, BX
+	JE           done44
+	MOVQ         CX, R11
+	LEAQ         (R11)(R10*2), R12
+	VMOVUPS      (R11), Y0
+	VMOVUPS      (R11)(R10*1), Y1
+	VMOVUPS      (R12), Y2
+	VMOVUPS      (R12)(R10*1), Y3
+	VMOVUPS      (R11)(R10*4), Y4
+	VMOVUPS      Y0, Y0
+	VADDPD       Y1, Y0, Y0
+	VADDPD       Y2, Y0, Y0
+	VADDPD       Y3, Y0, Y0
+	VMOVUPS      Y1, Y1
+	VSUBPD       Y2, Y1, Y1
+	VMOVUPS      Y3, Y2
+	VADDPD       Y2, Y2, Y2
+	VADDPD       Y2, Y1, Y1
+	VADDPD       Y4, Y1, Y1
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	VMOVUPS      (R11), Y2
+	VMOVUPS      (R11)(R10*1), Y3
+	VMOVUPS      (R12), Y4
+	VMOVUPS      (R12)(R10*1), Y5
+	VMOVUPS      (R11)(R10*4), Y6
+	VMOVUPS      Y2, Y2
+	VADDPD       Y3, Y2, Y2
+	VADDPD       Y4, Y2, Y2
+	VADDPD       Y5, Y2, Y2
+	VMOVUPS      Y3, Y3
+	VSUBPD       Y4, Y3, Y3
+	VMOVUPS      Y5, Y4
+	VADDPD       Y4, Y4, Y4
+	VADDPD       Y4, Y3, Y3
+	VADDPD       Y6, Y3, Y3
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	VMOVUPS      (R11), Y4
+	VMOVUPS      (R11)(R10*1), Y5
+	VMOVUPS      (R12), Y6
+	VMOVUPS      (R12)(R10*1), Y7
+	VMOVUPS      (R11)(R10*4), Y8
+	VMOVUPS      Y4, Y4
+	VADDPD       Y5, Y4, Y4
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y4, Y4
+	VMOVUPS      Y5, Y5
+	VSUBPD       Y6, Y5, Y5
+	VMOVUPS      Y7, Y6
+	VADDPD       Y6, Y6, Y6
+	VADDPD       Y6, Y5, Y5
+	VADDPD       Y8, Y5, Y5
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	VMOVUPS      (R11), Y6
+	VMOVUPS      (R11)(R10*1), Y7
+	VMOVUPS      (R12), Y8
+	VMOVUPS      (R12)(R10*1), Y9
+	VMOVUPS      (R11)(R10*4), Y10
+	VMOVUPS      Y6, Y6
+	VADDPD       Y7, Y6, Y6
+	VADDPD       Y8, Y6, Y6
+	VADDPD       Y9, Y6, Y6
+	VMOVUPS      Y7, Y7
+	VSUBPD       Y8, Y7, Y7
+	VMOVUPS      Y9, Y8
+	VADDPD       Y8, Y8, Y8
+	VADDPD       Y8, Y7, Y7
+	VADDPD       Y10, Y7, Y7
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	VMOVUPS      (R11), Y8
+	VMOVUPS      (R11)(R10*1), Y9
+	VMOVUPS      (R12), Y10
+	VMOVUPS      (R12)(R10*1), Y11
+	VMOVUPS      (R11)(R10*4), Y12
+	VMOVUPS      Y8, Y8
+	VADDPD       Y9, Y8, Y8
+	VADDPD       Y10, Y8, Y8
+	VADDPD       Y11, Y8, Y8
+	VMOVUPS      Y9, Y9
+	VSUBPD       Y10, Y9, Y9
+	VMOVUPS      Y11, Y10
+	VADDPD       Y10, Y10, Y10
+	VADDPD       Y10, Y9, Y9
+	VADDPD       Y12, Y9, Y9
+	VBROADCASTSD (DX), Y10
+	MOVQ         AX, R11
+	VMOVUPS      Y0, Y0
+	VADDPD       Y2, Y0, Y0
+	VADDPD       Y4, Y0, Y0
+	VADDPD       Y6, Y0, Y0
+	VMOVUPS      Y2, Y2
+	VSUBPD       Y4, Y2, Y2
+	VMOVUPS      Y6, Y4
+	VADDPD       Y4, Y4, Y4
+	VADDPD       Y4, Y2, Y2
+	VADDPD       Y8, Y2, Y2
+	VADDPD       Y10, Y0, Y0
+	VADDPD       Y10, Y2, Y2
+	VUNPCKLPD    Y2, Y0, Y4
+	VUNPCKHPD    Y2, Y0, Y2
+	VPERM2F128   $0x20, Y2, Y4, Y0
+	VPERM2F128   $0x31, Y2, Y4, Y2
+	VMOVUPS      Y0, (R11)
+	VMOVUPS      Y2, 32(R11)
+	VMOVUPS      Y1, Y0
+	VADDPD       Y3, Y0, Y0
+	VADDPD       Y5, Y0, Y0
+	VADDPD       Y7, Y0, Y0
+	VMOVUPS      Y3, Y1
+	VSUBPD       Y5, Y1, Y1
+	VMOVUPS      Y7, Y2
+	VADDPD       Y2, Y2, Y2
+	VADDPD       Y2, Y1, Y1
+	VADDPD       Y9, Y1, Y1
+	VADDPD       Y10, Y0, Y0
+	VADDPD       Y10, Y1, Y1
+	VUNPCKLPD    Y1, Y0, Y2
+	VUNPCKHPD    Y1, Y0, Y1
+	VPERM2F128   $0x20, Y1, Y2, Y0
+	VPERM2F128   $0x31, Y1, Y2, Y1
+	ADDQ         R8, R11
+	VMOVUPS      Y0, (R11)
+	VMOVUPS      Y1, 32(R11)
+	ADDQ         SI, CX
+	ADDQ         R9, AX
+	ADDQ         $0x08, DX
+	DECQ         BX
+	JMP          chan44
+
+done44:
 	VZEROUPPER
 	RET

@@ -14,6 +14,16 @@ func winoInAVX2F32(v []float32, x []float32, n int, vc int, vx int, ld int, wq i
 //go:noescape
 func winoOutAVX2F32(y []float32, m []float32, bias []float32, n int, mc int, mx int, ldy int, yc int)
 
+// wino44InAVX2F32 transforms 8 input tiles of one part channel; see wino44Input.
+//
+//go:noescape
+func wino44InAVX2F32(v []float32, x []float32, cols []int, ld int, vx int)
+
+// wino44OutAVX2F32 transforms 8 output tiles of n channels back; see wino44Output.
+//
+//go:noescape
+func wino44OutAVX2F32(y []float32, m []float32, bias []float32, n int, mc int, mx int, ldy int, yc int)
+
 // winoInAVX2F64 transforms 4 input tiles of n channels; see winoInput.
 //
 //go:noescape
@@ -23,3 +33,13 @@ func winoInAVX2F64(v []float64, x []float64, n int, vc int, vx int, ld int, wq i
 //
 //go:noescape
 func winoOutAVX2F64(y []float64, m []float64, bias []float64, n int, mc int, mx int, ldy int, yc int)
+
+// wino44InAVX2F64 transforms 4 input tiles of one part channel; see wino44Input.
+//
+//go:noescape
+func wino44InAVX2F64(v []float64, x []float64, cols []int, ld int, vx int)
+
+// wino44OutAVX2F64 transforms 4 output tiles of n channels back; see wino44Output.
+//
+//go:noescape
+func wino44OutAVX2F64(y []float64, m []float64, bias []float64, n int, mc int, mx int, ldy int, yc int)

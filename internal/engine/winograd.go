@@ -168,6 +168,22 @@ type winoScratch[T Float] struct {
 	vx, mx  int
 }
 
+// newWinoScratch takes a band's scratch from e's recycler: positions of
+// v and m, each with room for vx and mx elements and a cache line more
+// (see winoSkew), and ny elements of y.
+func newWinoScratch[T Float](e *Engine, positions, vx, mx, ny int) *winoScratch[T] {
+	s := &winoScratch[T]{vx: vx + winoSkew[T](), mx: mx + winoSkew[T]()}
+	s.v, s.m, s.y = scratch[T](e, positions*s.vx), scratch[T](e, positions*s.mx), scratch[T](e, ny)
+	return s
+}
+
+// release hands the scratch back to e's recycler.
+func (s *winoScratch[T]) release(e *Engine) {
+	recycleScratch(e, s.v)
+	recycleScratch(e, s.m)
+	recycleScratch(e, s.y)
+}
+
 // winoSkew is what the positions of a band's scratch are set further
 // apart than their contents need, one cache line: with 64 channels the
 // sixteen positions of a tile would otherwise lie exactly 4 KiB apart, in
@@ -199,13 +215,8 @@ func (j *winoPlan[T]) units(ctx context.Context, lo, hi int) error {
 	// panel's missing group, whose columns the products compute and
 	// nothing reads. Fresh memory would cost its page faults on every
 	// call.
-	s := &winoScratch[T]{vx: j.pp*j.cg*nr + winoSkew[T](), mx: j.pp*j.og*nr + winoSkew[T]()}
-	s.v, s.m, s.y = scratch[T](j.e, 16*s.vx), scratch[T](j.e, 16*s.mx), scratch[T](j.e, j.og*2*nr)
-	defer func() {
-		recycleScratch(j.e, s.v)
-		recycleScratch(j.e, s.m)
-		recycleScratch(j.e, s.y)
-	}()
+	s := newWinoScratch[T](j.e, 16, j.pp*j.cg*nr, j.pp*j.og*nr, j.og*2*nr)
+	defer s.release(j.e)
 	return eachUnit(ctx, lo, hi, func(u int) { j.unit(u, s) })
 }
 
@@ -334,12 +345,19 @@ const (
 
 // useWinogradAuto says whether MethodAuto may consider the Winograd path
 // for g: a layer it computes (useWinograd) that the direct method would
-// run on the GEMM path, whose microkernel it shares.
-func useWinogradAuto(g geometry) bool { return useWinograd(g) && useGEMM(g) }
+// run on the GEMM path, whose microkernel it shares, or a stride-2 layer
+// (useWino44) where the GEMM path would run and the CPU has the stride-2
+// path's products microkernel.
+func useWinogradAuto(g geometry) bool {
+	return useGEMM(g) && (useWinograd(g) || useWino44(g) && winoProductsSIMD())
+}
 
 // winogradCost predicts the Winograd path's time for g with elements of
 // the given size, in the units of directCost.
 func winogradCost(g geometry, size uintptr) float64 {
+	if useWino44(g) {
+		return wino44Cost(g, size)
+	}
 	N, O := g.out[0], g.out[1]
 	og, cg := O/g.groups, g.w[1]
 	lanes := 32 / int(size)
@@ -361,6 +379,9 @@ func winogradCost(g geometry, size uintptr) float64 {
 // padded input, the transformed weights and each band's scratch (see
 // winoScratch, with the most panels winoPanels allows).
 func winoFootprint(g geometry, size, workers int) int64 {
+	if useWino44(g) {
+		return wino44Footprint(g, size, workers)
+	}
 	N, C, O := int64(g.in[0]), int64(g.in[1]), int64(g.out[1])
 	og, cg := g.out[1]/g.groups, g.w[1]
 	lanes := 32 / size

@@ -67,14 +67,16 @@ func winoCases() []convCase {
 func TestWinogradMatchesReference(t *testing.T) {
 	for _, workers := range []int{1, 3} {
 		e := newTestEngine(t, engine.Config{Workers: workers, MinBandWork: 16})
-		t.Run("dtype=float32", func(t *testing.T) { testWinogradMatches[float32](t, e) })
-		t.Run("dtype=float64", func(t *testing.T) { testWinogradMatches[float64](t, e) })
+		t.Run("dtype=float32", func(t *testing.T) { testWinogradMatches[float32](t, e, winoCases(), 41) })
+		t.Run("dtype=float64", func(t *testing.T) { testWinogradMatches[float64](t, e, winoCases(), 41) })
 	}
 }
 
-func testWinogradMatches[T engine.Float](t *testing.T, e *engine.Engine) {
-	r := rand.New(rand.NewPCG(41, 42))
-	for _, c := range winoCases() {
+// testWinogradMatches runs cases through method "winograd" against the
+// reference loop, with random data from seed.
+func testWinogradMatches[T engine.Float](t *testing.T, e *engine.Engine, cases []convCase, seed uint64) {
+	r := rand.New(rand.NewPCG(seed, seed+1))
+	for _, c := range cases {
 		c.conv.Method = engine.MethodWinograd
 		t.Run(c.name, func(t *testing.T) {
 			x, w := randTensor[T](r, c.x), randTensor[T](r, c.w)

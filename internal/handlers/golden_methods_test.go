@@ -10,9 +10,10 @@ import (
 	"github.com/corr2d/corr2d/internal/tensor"
 )
 
-// The Winograd path answers every golden case it can compute (3x3 kernels,
-// stride 1, dilation 1) within the golden tolerance of the output's scale,
-// whether or not auto would pick it there: that is what lets auto pick it.
+// The Winograd path answers every golden case it can compute (3x3 kernels
+// with stride 1, 5x5 to 8x8 ones with stride 2, dilation 1) within the
+// golden tolerance of the output's scale, whether or not auto would pick it
+// there: that is what lets auto pick it.
 func TestGoldenConvThroughWinograd(t *testing.T) {
 	if ran := goldenThrough(t, engine.MethodWinograd); ran < 5 {
 		t.Errorf("only %d golden cases ran through the Winograd path", ran)

@@ -787,9 +787,29 @@ def conv2d_cases(rng):
     for i in range(NUM_SCIPY_RANDOM):
         name, spec = random_scipy_spec(rng, i)
         cases.append(finish_case(name, spec, "scipy"))
+    # Their own generator, so that adding them changed no other case.
+    for name, spec in stem_cases(np.random.default_rng(RNG_SEED + 3)):
+        cases.append(finish_case(name, spec, "torch"))
     names = [c["name"] for c in cases]
     assert len(names) == len(set(names))
     return cases
+
+
+def stem_cases(rng):
+    """Stride-2 layers with 5x5 to 8x8 kernels, like a network's 7x7 stem."""
+    u = lambda *s: rng.uniform(-1, 1, s)  # noqa: E731
+    S = []
+    for dtype in ("float32", "float64"):
+        S.append(("stem_7x7_s2_p3_c3_o4_bias_%s" % dtype,
+                  base_spec(u(1, 3, 22, 22), u(4, 3, 7, 7), stride=(2, 2), padding=3, bias=list(u(4)), dtype=dtype)))
+    S.append(("stem_5x5_s2_reflect_float32",
+              base_spec(u(1, 2, 17, 19), u(3, 2, 5, 5), stride=(2, 2), padding=2, mode="reflect", dtype="float32")))
+    S.append(("stem_8x6_s2_replicate_convolve_float32",
+              base_spec(u(2, 2, 14, 15), u(3, 2, 8, 6), stride=(2, 2), padding=(3, 4, 2, 3), mode="replicate",
+                        op="convolve", dtype="float32")))
+    S.append(("stem_7x7_s2_groups2_float32",
+              base_spec(u(1, 4, 16, 18), u(4, 2, 7, 7), stride=(2, 2), padding=3, groups=2, dtype="float32")))
+    return S
 
 
 def cross_check_torch_scipy(rng):

@@ -1,7 +1,8 @@
 // Command gemm generates the AVX2/FMA kernels of the engine's GEMM
 // convolution path (see gemm.go): a register-tiled microkernel, which can
 // pack its panel of the im2col matrix on the way, and a copy for the
-// panels that straddle two output rows, for float32 and float64. Run it
+// panels that straddle two output rows, and the stride-2 Winograd path's
+// batch of products (see products512), for float32 and float64. Run it
 // through go generate in the engine package, alone with -run:
 //
 //	cd internal/engine && go generate -run ./gemm
@@ -71,6 +72,7 @@ func main() {
 	} {
 		microkernel(k, avx2)
 		microkernel512(k)
+		products512(k)
 		packPanel2(k)
 	}
 	Generate()

@@ -29,16 +29,20 @@ type kind struct {
 	unpackLo     func(...Op)
 	unpackHi     func(...Op)
 	broadcast    func(...Op)
+	mul          func(...Op)
+	three        uint64 // the bits of 3.0 in this type
 }
 
 func main() {
 	ConstraintExpr("!purego")
 	for _, k := range []kind{
-		{name: "F32", goType: "float32", size: 4, lanes: 8, add: VADDPS, sub: VSUBPS, unpackLo: VUNPCKLPS, unpackHi: VUNPCKHPS, broadcast: VBROADCASTSS},
-		{name: "F64", goType: "float64", size: 8, lanes: 4, add: VADDPD, sub: VSUBPD, unpackLo: VUNPCKLPD, unpackHi: VUNPCKHPD, broadcast: VBROADCASTSD},
+		{name: "F32", goType: "float32", size: 4, lanes: 8, add: VADDPS, sub: VSUBPS, unpackLo: VUNPCKLPS, unpackHi: VUNPCKHPS, broadcast: VBROADCASTSS, mul: VMULPS, three: 0x40400000},
+		{name: "F64", goType: "float64", size: 8, lanes: 4, add: VADDPD, sub: VSUBPD, unpackLo: VUNPCKLPD, unpackHi: VUNPCKHPD, broadcast: VBROADCASTSD, mul: VMULPD, three: 0x4008000000000000},
 	} {
 		input(k)
 		output(k)
+		input44(k)
+		output44(k)
 	}
 	Generate()
 }

@@ -1,0 +1,469 @@
+package engine
+
+import (
+	"context"
+	"unsafe"
+)
+
+// The Winograd path also computes layers with a stride of 2 and kernels of
+// 5×5 to 8×8 (a network's 7×7 stem above all), where F(2×2, 3×3) does not
+// apply. A stride-2 correlation is the sum of four stride-1 ones over the
+// polyphase parts of the padded input: with x_{pa,pb}[i][j] = x[2i+pa][2j+pb]
+// and g_{pa,pb}[a][b] = g[2a+pa][2b+pb],
+//
+//	y[i][j] = Σ_{pa,pb<2} Σ_{a,b<4} g_{pa,pb}[a][b]·x_{pa,pb}[i+a][j+b],
+//
+// each part's kernel at most 4×4 (filled up with zeros). So each input
+// channel becomes four channels of a stride-1 4×4 layer, which this file
+// computes by F(2×2, 4×4) on the interpolation points 0, 1, -1, 2 and ∞:
+//
+//	Y = Aᵀ·[ Σ_c (G·g_c·Gᵀ) ⊙ (Bᵀ·d_c·B) ]·A
+//
+// with d_c a tile's 5×5 window of part c, 25 products per tile and part
+// channel instead of the 64 of the parts' direct sums, or the 49 of the
+// kernel's own taps; the products run on the GEMM microkernel as in
+// winograd.go. The error stays within float32's tolerance on the golden set
+// (PERF.md has the figures); like F(2×2, 3×3) it is not the direct method's
+// order of summation, which method "direct" keeps.
+//
+// Layout: the input is padded in polyphase order with a column stride of 4
+// (see padded): tile t of a tile row reads columns 4t+2v+pb of the padded
+// input (v < 5), which is phase (2v+pb)%4, position t+(2v+pb)/4, so a
+// register's width of tiles side by side reads one vector per window cell.
+// Rows are read in place, 4 per tile row. Groups of winoLanes tiles (a
+// tile row's last one filled up past the output's edge) go four to a panel
+// of wino44Cols tiles, the products' width.
+
+// The products of the stride-2 path run on a microkernel of their own
+// (winoProducts): tiles of wino44Rows output channels by wino44Cols[T]()
+// tiles, two vector registers of AVX-512, which keep the FMA units busier
+// than gemmKernel's tiles can with so few steps (4·cg, 12 for an RGB
+// input). Its weights are packed in blocks of wino44Rows channels.
+const wino44Rows = 8
+
+// wino44Cols is the product tile's width: two ZMM registers, 32 float32
+// or 16 float64 tiles, four groups of winoLanes.
+func wino44Cols[T Float]() int { return 2 * gemmNR[T]() }
+
+// wino44Blocks is how many blocks of wino44Rows output channels a group's
+// transformed weights take, the last one filled up with zero channels.
+func wino44Blocks(og int) int { return (og + wino44Rows - 1) / wino44Rows }
+
+// wino44Cells is the number of cells of a tile's window (5×5), and of
+// positions ξ of its transforms.
+const wino44Cells = 25
+
+// wino44Term is one term of a transform's sum: coefficient c times cell i.
+// Every sum starts from a term with a positive coefficient, and
+// coefficients 2 are taken as a cell added to itself (exact), 3 as a
+// product rounded once, so that the portable and SIMD transforms (which
+// follow the same tables in _asm/wino) round alike.
+type wino44Term struct{ i, c int }
+
+// wino44BT is Bᵀ, row by row, in the order its terms are summed:
+// Bᵀ = [[2,-1,-2,1,0], [0,-2,-1,1,0], [0,2,-3,1,0], [0,-1,0,1,0], [0,2,-1,-2,1]].
+var wino44BT = [5][]wino44Term{
+	{{3, 1}, {0, 2}, {1, -1}, {2, -2}},
+	{{3, 1}, {1, -2}, {2, -1}},
+	{{3, 1}, {1, 2}, {2, -3}},
+	{{3, 1}, {1, -1}},
+	{{4, 1}, {1, 2}, {2, -1}, {3, -2}},
+}
+
+// wino44AT is Aᵀ = [[1,1,1,1,0], [0,1,-1,2,1]], likewise.
+var wino44AT = [2][]wino44Term{
+	{{0, 1}, {1, 1}, {2, 1}, {3, 1}},
+	{{1, 1}, {2, -1}, {3, 2}, {4, 1}},
+}
+
+// wino44Gx is G·(p0, p1, p2, p3), where G transforms a 4-tap kernel into
+// the factors of its 5 products:
+// G = [[1/2,0,0,0], [-1/2,-1/2,-1/2,-1/2], [-1/6,1/6,-1/6,1/6], [1/6,1/3,2/3,4/3], [0,0,0,1]].
+// The weights are transformed in float64 and rounded once.
+func wino44Gx(p0, p1, p2, p3 float64) [5]float64 {
+	return [5]float64{
+		p0 / 2,
+		-(p0 + p1 + p2 + p3) / 2,
+		(-p0 + p1 - p2 + p3) / 6,
+		(p0 + 2*p1 + 4*p2 + 8*p3) / 6,
+		p3,
+	}
+}
+
+// wino44Sum evaluates one row of a transform table over the cells d, in
+// the table's order, rounding as the SIMD transforms do.
+func wino44Sum[T Float](terms []wino44Term, d *[5]T) T {
+	term := func(t wino44Term) T {
+		v := d[t.i]
+		switch t.c {
+		case 1, -1:
+			return v
+		case 2, -2:
+			return v + v
+		default:
+			// The conversion rounds the product, as the SIMD transforms
+			// do, where the sum after it could otherwise fuse with it.
+			return T(T(max(t.c, -t.c)) * v) //nolint:unconvert // see above
+		}
+	}
+	s := term(terms[0])
+	for _, t := range terms[1:] {
+		if t.c < 0 {
+			s -= term(t)
+		} else {
+			s += term(t)
+		}
+	}
+	return s
+}
+
+// useWino44 says whether g is a layer the stride-2 Winograd path computes:
+// strides of 2, unit dilations and a kernel of 5×5 to 8×8, whose polyphase
+// parts are at most 4×4 and not much smaller.
+func useWino44(g geometry) bool {
+	kh, kw := g.w[2], g.w[3]
+	return g.sh == 2 && g.sw == 2 && g.dh == 1 && g.dw == 1 && kh >= 5 && kh <= 8 && kw >= 5 && kw <= 8
+}
+
+// wino44Plan is one Conv2D request on the stride-2 Winograd path, laid out
+// as winoPlan with 4·cg part channels per group and 25 positions.
+type wino44Plan[T Float] struct {
+	x         []T // padded input, polyphase with column stride 4
+	plane, ld int
+	cols      [2][5]int // offset in a row of window column v of column phase pb
+	c, cg     int       // input channels, in total and per group
+	o, og     int
+	groups    int
+	ho, wo    int
+	gr        int // groups of winoLanes tiles per tile row
+	slots     int // groups per plane
+	panels    int
+	pp        int // panels per unit
+	// u holds the transformed weights of position ξ at u[ξ*size:], og×4cg
+	// per group packed as packWeights lays them out, part channel
+	// (c*2+pa)*2+pb.
+	u, ubuf []T
+	usize   int
+	bias    []T
+	out     []T
+	e       *Engine
+}
+
+// conv2dWino44 runs a validated request for which useWino44 holds: it pads
+// the input on the pool, transforms the weights, then computes panel by
+// panel on the pool.
+func conv2dWino44[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[T], bias []T, g geometry, c Conv) (Tensor[T], error) {
+	N, O := g.out[0], g.out[1]
+	og, cg := O/g.groups, g.w[1]
+	ho, wo := g.out[2], g.out[3]
+	lanes := winoLanes[T]()
+	th, tw := (ho+1)/2, (wo+1)/2
+	gr := (tw + lanes - 1) / lanes
+	// Tile row ty reads padded rows 4ty to 4ty+9; group k of a row reads
+	// positions k·lanes to k·lanes+lanes+1 of the four column phases.
+	gp := g
+	gp.hn, gp.wn, gp.sw = 4*th+6, 4*(gr*lanes+2), 4
+	tiles := float64(N) * float64(th) * float64(tw)
+	macs := tiles * wino44Cells * 4 * float64(og*cg*g.groups)
+	xp, release, err := padOnPool(ctx, e, p, x, gp, c, macs)
+	if err != nil {
+		return Tensor[T]{}, err
+	}
+	defer release()
+	ws := w.Data
+	if c.Convolve {
+		ws = flipped(w)
+	}
+	j := &wino44Plan[T]{
+		x: xp.data, plane: xp.plane, ld: xp.ld,
+		c: g.in[1], cg: cg, o: O, og: og, groups: g.groups,
+		ho: ho, wo: wo, gr: gr, slots: th * gr,
+		bias: bias, e: e,
+	}
+	for pb := range 2 {
+		for v := range 5 {
+			q := 2*v + pb
+			j.cols[pb][v] = q%4*xp.wq + q/4
+		}
+	}
+	j.u, j.ubuf, j.usize = wino44Weights(e, ws, g.groups, og, cg, g.w[2], g.w[3])
+	defer recycleScratch(e, j.ubuf)
+	per := wino44Cols[T]() / lanes
+	j.panels = (j.slots + per - 1) / per
+	j.pp = wino44Panels[T](4*cg, j.panels, N*g.groups, e.workers)
+	if j.bias == nil {
+		j.bias = make([]T, O)
+	}
+	j.out = result[T](e, N*O*ho*wo)
+	units := N * g.groups * ((j.panels + j.pp - 1) / j.pp)
+	if err := e.run(ctx, p, j, units, e.bands(units, j.pp*wino44Cols[T]()*og, wino44Cells*4*cg), macs); err != nil {
+		return Tensor[T]{}, err
+	}
+	return Tensor[T]{Shape: g.out, Data: j.out}, nil
+}
+
+// wino44Weights splits every kh×kw kernel of w (O×cg×kh×kw) into its four
+// polyphase parts, 4×4 with zeros past the kernel, transforms each into
+// G·g·Gᵀ in float64, rounded once to T, and packs position ξ of every part
+// as an O×4cg matrix in blocks of wino44Rows output channels, group by
+// group: part channel c' = (c*2+pa)*2+pb of output channel m of group g is
+// at ((g*blocks + m/wino44Rows)*4cg + c')*wino44Rows + m%wino44Rows of
+// position ξ, which starts at u[ξ*size:]. It returns the matrices, the
+// recycled buffer that holds them and size.
+func wino44Weights[T Float](e *Engine, w []T, groups, og, cg, kh, kw int) (u, buf []T, size int) {
+	blocks := wino44Blocks(og)
+	cp := 4 * cg
+	size = groups * blocks * cp * wino44Rows
+	buf = scratch[T](e, wino44Cells*size)
+	u = buf[:wino44Cells*size]
+	clear(u)
+	for o := range groups * og {
+		g, m := o/og, o%og
+		base := (g*blocks+m/wino44Rows)*cp*wino44Rows + m%wino44Rows
+		for c := range cg {
+			k := w[(o*cg+c)*kh*kw:][:kh*kw]
+			for ph := range 4 {
+				pa, pb := ph/2, ph%2
+				var part [4][4]float64
+				for a := range 4 {
+					for b := range 4 {
+						if r, s := 2*a+pa, 2*b+pb; r < kh && s < kw {
+							part[a][b] = float64(k[r*kw+s])
+						}
+					}
+				}
+				var t [4][5]float64 // (G·part)ᵀ, column b of part transformed
+				for b := range 4 {
+					t[b] = wino44Gx(part[0][b], part[1][b], part[2][b], part[3][b])
+				}
+				at := base + (c*4+ph)*wino44Rows
+				for i := range 5 {
+					row := wino44Gx(t[0][i], t[1][i], t[2][i], t[3][i])
+					for jj, v := range row {
+						u[(5*i+jj)*size+at] = T(v)
+					}
+				}
+			}
+		}
+	}
+	return u, buf, size
+}
+
+// wino44Panels is how many panels of wino44Cols tiles one unit computes:
+// as many as keep their transformed input and one block's products within
+// wino44ScratchBytes, but no more than a plane has, nor so many that the
+// units give each worker fewer than four.
+func wino44Panels[T Float](cp, panels, planes, workers int) int {
+	var z T
+	per := wino44Cells * (cp + wino44Rows) * wino44Cols[T]() * int(unsafe.Sizeof(z))
+	pp := max(1, wino44ScratchBytes/per)
+	return max(1, min(pp, panels, max(1, planes*panels/(4*workers))))
+}
+
+// wino44ScratchBytes is what a unit's transformed input and one block of
+// products aim to take: most of a first-level cache.
+const wino44ScratchBytes = 40 << 10
+
+func (j *wino44Plan[T]) units(ctx context.Context, lo, hi int) error {
+	nc := wino44Cols[T]()
+	cp := 4 * j.cg
+	// Recycled scratch with stale contents, as on the 3×3 path: every
+	// cell read is written first but for the lanes of a last panel's
+	// missing groups and the rows of a last block's missing channels,
+	// whose products nothing reads.
+	s := newWinoScratch[T](j.e, wino44Cells, j.pp*cp*nc, j.pp*wino44Rows*nc, wino44Rows*2*nc)
+	defer s.release(j.e)
+	return eachUnit(ctx, lo, hi, func(u int) { j.unit(u, s) })
+}
+
+// unit computes up to pp panels of one image and group: the input
+// transform of every part channel of their groups of tiles, then block of
+// wino44Rows output channels by block the 25 products of each panel and
+// their output transform, so that a block's products stay in the
+// first-level cache between the two.
+func (j *wino44Plan[T]) unit(u int, s *winoScratch[T]) {
+	nc, lanes := wino44Cols[T](), winoLanes[T]()
+	per := nc / lanes // groups per panel
+	cp := 4 * j.cg
+	chunks := (j.panels + j.pp - 1) / j.pp
+	plane, p0 := u/chunks, u%chunks*j.pp
+	p1 := min(p0+j.pp, j.panels)
+	n, g := plane/j.groups, plane%j.groups
+	sl0, sl1 := per*p0, min(per*p1, j.slots)
+	x := j.x[(n*j.c+g*j.cg)*j.plane:]
+	for sl := sl0; sl < sl1; sl++ {
+		k := sl - sl0
+		ty, tx := sl/j.gr, sl%j.gr*lanes
+		v := s.v[k/per*cp*nc+k%per*lanes:]
+		for c := range j.cg {
+			for ph := range 4 {
+				pa, pb := ph/2, ph%2
+				xs := x[c*j.plane+(4*ty+pa)*j.ld+tx:]
+				wino44Input(v[(c*4+ph)*nc:], xs, &j.cols[pb], 2*j.ld, s.vx)
+			}
+		}
+	}
+	pix := j.ho * j.wo
+	out := j.out[(n*j.o+g*j.og)*pix:]
+	bias := j.bias[g*j.og:]
+	blocks := wino44Blocks(j.og)
+	for b := range blocks {
+		a := j.u[(g*blocks+b)*cp*wino44Rows:]
+		for k := range p1 - p0 {
+			winoProducts(a, s.v[k*cp*nc:], s.m[k*wino44Rows*nc:], cp, wino44Cells, j.usize, s.vx, s.mx)
+		}
+		m0 := b * wino44Rows
+		rows := min(wino44Rows, j.og-m0)
+		for sl := sl0; sl < sl1; sl++ {
+			k := sl - sl0
+			m := s.m[k/per*wino44Rows*nc+k%per*lanes:]
+			j.output(out[m0*pix:], m, bias[m0:], rows, sl, s)
+		}
+	}
+}
+
+// output transforms the products m of rows output channels of slot sl
+// (rows wino44Cols apart) into their outputs in out, adding the bias;
+// tiles past the output's edge go through the scratch tile s.y.
+func (j *wino44Plan[T]) output(out, m, bias []T, rows, sl int, s *winoScratch[T]) {
+	nc, lanes := wino44Cols[T](), winoLanes[T]()
+	pix := j.ho * j.wo
+	ty, tx := sl/j.gr, sl%j.gr*lanes
+	r0, c0 := 2*ty, 2*tx
+	h, w := min(2, j.ho-r0), min(2*lanes, j.wo-c0)
+	if h == 2 && w == 2*lanes {
+		wino44Output(out[r0*j.wo+c0:], m, bias, rows, nc, s.mx, j.wo, pix)
+		return
+	}
+	wino44Output(s.y, m, bias, rows, nc, s.mx, 2*lanes, 4*lanes)
+	for o := range rows {
+		for r := range h {
+			copy(out[o*pix+(r0+r)*j.wo+c0:][:w], s.y[o*4*lanes+r*2*lanes:])
+		}
+	}
+}
+
+// winoProductsGo is the portable batch of products of the stride-2 path,
+// and the reference for the SIMD one (see winoProducts): for i < batch,
+//
+//	c[i*sc + r*nc + j] = Σ_{p<k} a[i*sa + p*wino44Rows + r]·b[i*sb + p*nc + j]
+//
+// for r < wino44Rows and j < nc = wino44Cols[T](), one multiply and one add
+// per term, in order of p.
+func winoProductsGo[T Float](a, b, c []T, k, batch, sa, sb, sc int) {
+	nc := wino44Cols[T]()
+	for i := range batch {
+		ai, bi, ci := a[i*sa:], b[i*sb:], c[i*sc:]
+		for r := range wino44Rows {
+			row := ci[r*nc : (r+1)*nc]
+			clear(row)
+			for p := range k {
+				av := ai[p*wino44Rows+r]
+				for jj, bv := range bi[p*nc : (p+1)*nc] {
+					row[jj] += T(av * bv) //nolint:unconvert // rounds the product first, never fused
+				}
+			}
+		}
+	}
+}
+
+// wino44InputGo is the portable input transform, and the reference for
+// the SIMD one (see wino44Input): for lanes tiles side by side of one part
+// channel, element ξ = 5i+j of tile t is
+//
+//	v[ξ*vx + t] = (Bᵀ·d·B)[i][j]
+//
+// where d is the tile's window: row r at x[r*ld:], column c at cols[c] in
+// it, tile t one element further than tile t-1. Down the columns first,
+// then along the rows, each sum as wino44Sum takes it.
+func wino44InputGo[T Float](v, x []T, cols *[5]int, ld, vx, lanes int) {
+	for t := range lanes {
+		var d [5][5]T // d[column][row]
+		for r := range 5 {
+			for c := range 5 {
+				d[c][r] = x[r*ld+cols[c]+t]
+			}
+		}
+		for i, bt := range wino44BT {
+			var row [5]T
+			for c := range 5 {
+				row[c] = wino44Sum(bt, &d[c])
+			}
+			for jj, bj := range wino44BT {
+				v[(5*i+jj)*vx+t] = wino44Sum(bj, &row)
+			}
+		}
+	}
+}
+
+// wino44OutputGo is the portable output transform, and the reference for
+// the SIMD one (see wino44Output): for lanes tiles side by side and n
+// channels, with element ξ = 5i+j of tile t of channel o at
+// m[ξ*mx + o*mc + t],
+//
+//	y[o*yc + r*ldy + 2t + s] = (Aᵀ·M·A)[r][s] + bias[o],
+//
+// down the columns first, then along the rows, then the bias.
+func wino44OutputGo[T Float](y, m, bias []T, n, mc, mx, ldy, yc, lanes int) {
+	for o := range n {
+		mo := m[o*mc:]
+		for t := range lanes {
+			var col [5][5]T // col[j][i] = M[i][j]
+			for i := range 5 {
+				for jj := range 5 {
+					col[jj][i] = mo[(5*i+jj)*mx+t]
+				}
+			}
+			for r, at := range wino44AT {
+				var row [5]T
+				for jj := range 5 {
+					row[jj] = wino44Sum(at, &col[jj])
+				}
+				yr := y[o*yc+r*ldy+2*t:]
+				yr[0] = wino44Sum(wino44AT[0], &row) + bias[o]
+				yr[1] = wino44Sum(wino44AT[1], &row) + bias[o]
+			}
+		}
+	}
+}
+
+// wino44Cost predicts the stride-2 Winograd path's time for g with
+// elements of the given size, in the units of directCost, with the 3×3
+// path's constants (see winogradCost): its products at the GEMM rate, its
+// transforms and padded copy winoNsPerTileByte per tile, channel (part
+// channels on the input side) and byte, its weights' transform
+// winoNsPerWeight per transformed weight. Measured on the 7×7 stem, one
+// worker, CPU time (PERF.md): 0.80 (float32) and 0.76 (float64) of the
+// direct method's GEMM path; the model says 0.74 and 0.82.
+func wino44Cost(g geometry, size uintptr) float64 {
+	N, O := g.out[0], g.out[1]
+	og, cp := O/g.groups, 4*g.w[1]
+	lanes := 32 / int(size)
+	th, tw := (g.out[2]+1)/2, (g.out[3]+1)/2
+	tiles := float64(N*g.groups) * float64(th) * float64((tw+lanes-1)/lanes*lanes)
+	perMAC := gemmNsPerMAC32
+	if size == 8 {
+		perMAC = gemmNsPerMAC64
+	}
+	rows := float64(wino44Blocks(og) * wino44Rows)
+	perTile := wino44Cells*rows*float64(cp)*perMAC + float64(cp+og)*float64(size)*winoNsPerTileByte
+	return tiles*perTile + wino44Cells*float64(O)*float64(cp)*winoNsPerWeight
+}
+
+// wino44Footprint is the elements the stride-2 Winograd path holds for g
+// beyond its output, with elements of size bytes and up to workers bands
+// at work: the padded input, the transformed weights and each band's
+// scratch (see wino44Panels, with the most panels it allows).
+func wino44Footprint(g geometry, size, workers int) int64 {
+	N, C := int64(g.in[0]), int64(g.in[1])
+	og, cp := g.out[1]/g.groups, 4*g.w[1]
+	lanes := 32 / size
+	nc := 4 * lanes
+	th, tw := (g.out[2]+1)/2, (g.out[3]+1)/2
+	gr := (tw + lanes - 1) / lanes
+	padded := N * C * int64(4*th+6) * int64(4*(gr*lanes+2))
+	weights := int64(wino44Cells * g.groups * wino44Blocks(og) * wino44Rows * cp)
+	pp := max(1, wino44ScratchBytes/(wino44Cells*(cp+wino44Rows)*nc*size))
+	scratch := int64(wino44Cells*(pp*(cp+wino44Rows)*nc+2*64/size) + wino44Rows*2*nc)
+	return padded + weights + int64(workers)*scratch
+}
