@@ -216,13 +216,25 @@ func (j *convPlan[T]) border(s *patch[T], u, hi, i, ch, o int, k []T) int {
 // as a padded copy of the input.
 const tileCells = 1 << 18
 
+// stripRows is how many rows strip takes at most: stripRows, or fewer
+// when their margins' cells (about cg·pw a row, see edges.sides) would
+// pass tileCells.
+func (j *convPlan[T]) stripRows() int {
+	if j.edges == nil {
+		return stripRows
+	}
+	span := (j.kw - 1) * j.edges.dw
+	pw := j.colLo + j.wo - j.colHi + 2*span
+	return max(1, min(stripRows, tileCells/(j.cg*max(pw, 1))-(j.kh-1)*j.edges.dh))
+}
+
 // strip computes output rows of the interior from output row i (unit u)
 // of output channel o, whose group starts at input channel ch, up to
 // stripRows of them, and their margins; it returns how many rows it
 // computed. With unit row stride the margins of all the rows are computed
 // at once (see edges.sides), otherwise row by row.
 func (j *convPlan[T]) strip(s *patch[T], u, hi, i, ch, o int, k []T) int {
-	end := min(hi, u+j.rowHi-i, u+stripRows)
+	end := min(hi, u+j.rowHi-i, u+j.stripRows())
 	b0 := j.wo // where the right margin starts: the least interior end
 	for v := u; v < end; {
 		var ends [manyRows]int

@@ -1,6 +1,9 @@
 package engine
 
-import "unsafe"
+import (
+	"slices"
+	"unsafe"
+)
 
 // edges lets the direct path read a padded input without padding it: with
 // unit column stride, an output pixel whose taps all fall inside the input
@@ -232,8 +235,36 @@ func (e *edges[T]) gatherRow(dst, xr []T, q0 int) {
 }
 
 // stripRows is the most output rows whose side margins edges.sides
-// computes at once.
-const stripRows = 48
+// computes at once: a band's rows of a 1024² plane on two workers (64) in
+// one strip rather than two took about 3% off a 3×3 "same" or "full"
+// correlation (each strip sets up its tables and scratch, and its rows
+// start the many-row kernels afresh).
+const stripRows = 128
+
+// moveCells copies src into dst, len(dst) cells: a short run, such as a
+// tile's few input columns a row, in blocks of eight cells (the last one
+// overlapping the one before), which cost less than the call copy makes,
+// and a long one with copy.
+func moveCells[T Float](dst, src []T) {
+	n := len(dst)
+	switch {
+	case n > 64:
+		copy(dst, src)
+	case n >= 8:
+		src = src[:n]
+		for q := 0; q+8 <= n; q += 8 {
+			*(*[8]T)(dst[q:]) = *(*[8]T)(src[q:])
+		}
+		if n%8 != 0 {
+			*(*[8]T)(dst[n-8:]) = *(*[8]T)(src[n-8:])
+		}
+	default:
+		src = src[:n]
+		for q := range dst {
+			dst[q] = src[q]
+		}
+	}
+}
 
 // sides computes the output columns [0, a1) and [b0, wo) of rows
 // consecutive output rows, the first at d and the others ldd apart, whose
@@ -380,16 +411,39 @@ func (j *convPlan[T]) block(s *patch[T], u, rows, i, ch, o, c0, n int, k []T) {
 	s.grow(cg*sr*tw, 0)
 	cells := s.cells[:cg*sr*tw]
 	plane := e.h * e.w
+	// Tile columns [lo, hi) are the input's columns [lo+c0-left, …), the
+	// others come through pre and post, worked out once for every row.
+	lo, hi := min(max(e.lo-c0, 0), tw), min(max(e.hi-c0, 0), tw)
+	if lo >= hi {
+		lo, hi = tw, tw
+	}
+	s.cols = slices.Grow(s.cols[:0], lo+tw-hi)[:lo+tw-hi]
+	pre, post := s.cols[:lo], s.cols[lo:]
+	for q := range pre {
+		pre[q] = e.col(c0 + q)
+	}
+	for q := range post {
+		post[q] = e.col(c0 + hi + q)
+	}
 	for ci := range cg {
 		for y := range sr {
 			dst := cells[(ci*sr+y)*tw:][:tw]
-			if r := fold(i+y-e.top, e.h, e.border); r >= 0 {
-				e.gatherRow(dst, j.x[(ch+ci)*plane+r*e.w:][:e.w], c0)
-			} else {
+			r := i + y - e.top
+			if r < 0 || r >= e.h {
+				r = fold(r, e.h, e.border)
+			}
+			if r < 0 {
 				for q := range dst {
 					dst[q] = e.fill
 				}
+				continue
 			}
+			xr := j.x[(ch+ci)*plane+r*e.w:][:e.w]
+			gather(dst[:lo], xr, pre, e.fill)
+			if lo < hi {
+				moveCells(dst[lo:hi], xr[lo+c0-e.left:])
+			}
+			gather(dst[hi:], xr, post, e.fill)
 		}
 	}
 	t := 0
