@@ -11,8 +11,8 @@ import (
 // Tile of winoProducts: wideRows rows by two ZMM registers of columns,
 // sixteen accumulators that keep both FMA units busy, with two loads of B
 // and eight broadcasts of A per sixteen multiply-adds, so that the loads
-// never hold the multiply-adds back. These must match winoRows and
-// winoCols in the engine's wino44.go.
+// never hold the multiply-adds back. These must match wino44Rows and
+// wino44Cols in the engine's wino44.go.
 const wideRows = 8
 
 // products512 emits winoProductsAVX512<T>(a, b, c []T, k, batch, as, bs,
