@@ -3,6 +3,7 @@
 package engine
 
 import (
+	"slices"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
@@ -261,6 +262,50 @@ func winoOutput[T Float](y, m, bias []T, n, mc, mx, ldy, yc int) {
 	}
 }
 
+// wino44Input2 is wino44Input for twice the tiles side by side (two
+// groups of winoLanes): the AVX-512 transform of both at once, or two calls
+// of wino44Input, which round alike.
+func wino44Input2[T Float](v, x []T, cols *[5]int, ld, vx int) {
+	lanes := winoLanes[T]()
+	if !haveAVX512 {
+		wino44Input(v, x, cols, ld, vx)
+		wino44Input(v[lanes:], x[lanes:], cols, ld, vx)
+		return
+	}
+	v = v[:(wino44Cells-1)*vx+2*lanes]
+	x = x[:4*ld+slices.Max(cols[:])+2*lanes]
+	var z T
+	switch unsafe.Sizeof(z) {
+	case 4:
+		wino44In2AVX512F32(as[float32](v), as[float32](x), cols[:], ld, vx)
+	default:
+		wino44In2AVX512F64(as[float64](v), as[float64](x), cols[:], ld, vx)
+	}
+}
+
+// wino44Output2 is wino44Output for two groups of winoLanes tiles side by
+// side in m: the first group's outputs go to y, the second's to y2. It is
+// the one place that picks the AVX-512 transform of both at once (ZMM
+// registers, half the instructions), or two calls of wino44Output, which
+// round alike.
+func wino44Output2[T Float](y, y2, m, bias []T, n, mc, mx, ldy, yc int) {
+	lanes := winoLanes[T]()
+	if !haveAVX512 {
+		wino44Output(y, m, bias, n, mc, mx, ldy, yc)
+		wino44Output(y2, m[lanes:], bias, n, mc, mx, ldy, yc)
+		return
+	}
+	m = m[:(wino44Cells-1)*mx+(n-1)*mc+2*lanes]
+	y, y2, bias = y[:(n-1)*yc+ldy+2*lanes], y2[:(n-1)*yc+ldy+2*lanes], bias[:n]
+	var z T
+	switch unsafe.Sizeof(z) {
+	case 4:
+		wino44Out2AVX512F32(as[float32](y), as[float32](y2), as[float32](m), as[float32](bias), n, mc, mx, ldy, yc)
+	default:
+		wino44Out2AVX512F64(as[float64](y), as[float64](y2), as[float64](m), as[float64](bias), n, mc, mx, ldy, yc)
+	}
+}
+
 // winoProductsSIMD says whether this CPU has the products' microkernel of
 // the stride-2 Winograd path, which makes that path pay (see
 // useWinogradAuto).
@@ -297,11 +342,7 @@ func winoProducts[T Float](a, b, c []T, k, batch, sa, sb, sc int) {
 func wino44Input[T Float](v, x []T, cols *[5]int, ld, vx int) {
 	lanes := winoLanes[T]()
 	v = v[:(wino44Cells-1)*vx+lanes]
-	far := 0
-	for _, c := range cols {
-		far = max(far, c)
-	}
-	x = x[:4*ld+far+lanes]
+	x = x[:4*ld+slices.Max(cols[:])+lanes]
 	if !haveAVX2FMA {
 		wino44InputGo(v, x, cols, ld, vx, lanes)
 		return

@@ -62,6 +62,23 @@ func winoOutput[T Float](y, m, bias []T, n, mc, mx, ldy, yc int) {
 	winoOutputGo(y, m, bias, n, mc, mx, ldy, yc, winoLanes[T]())
 }
 
+// wino44Input2 runs the portable input transform of the stride-2 Winograd
+// path for twice the tiles side by side.
+func wino44Input2[T Float](v, x []T, cols *[5]int, ld, vx int) {
+	lanes := winoLanes[T]()
+	wino44InputGo(v, x, cols, ld, vx, lanes)
+	wino44InputGo(v[lanes:], x[lanes:], cols, ld, vx, lanes)
+}
+
+// wino44Output2 runs the portable output transform of the stride-2
+// Winograd path for two groups of tiles side by side in m. See the amd64
+// version for the contract.
+func wino44Output2[T Float](y, y2, m, bias []T, n, mc, mx, ldy, yc int) {
+	lanes := winoLanes[T]()
+	wino44OutputGo(y, m, bias, n, mc, mx, ldy, yc, lanes)
+	wino44OutputGo(y2, m[lanes:], bias, n, mc, mx, ldy, yc, lanes)
+}
+
 // winoProductsSIMD says whether this build has the products' microkernel
 // of the stride-2 Winograd path: it has none.
 func winoProductsSIMD() bool { return false }

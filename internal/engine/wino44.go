@@ -295,12 +295,21 @@ func (j *wino44Plan[T]) unit(u int, s *winoScratch[T]) {
 		k := sl - sl0
 		ty, tx := sl/j.gr, sl%j.gr*lanes
 		v := s.v[k/per*cp*nc+k%per*lanes:]
+		// Two groups of one tile row side by side in v take one transform.
+		two := k%2 == 0 && sl+1 < sl1 && (sl+1)%j.gr != 0
 		for c := range j.cg {
 			for ph := range 4 {
 				pa, pb := ph/2, ph%2
 				xs := x[c*j.plane+(4*ty+pa)*j.ld+tx:]
-				wino44Input(v[(c*4+ph)*nc:], xs, &j.cols[pb], 2*j.ld, s.vx)
+				if two {
+					wino44Input2(v[(c*4+ph)*nc:], xs, &j.cols[pb], 2*j.ld, s.vx)
+				} else {
+					wino44Input(v[(c*4+ph)*nc:], xs, &j.cols[pb], 2*j.ld, s.vx)
+				}
 			}
+		}
+		if two {
+			sl++
 		}
 	}
 	pix := j.ho * j.wo
@@ -317,9 +326,28 @@ func (j *wino44Plan[T]) unit(u int, s *winoScratch[T]) {
 		for sl := sl0; sl < sl1; sl++ {
 			k := sl - sl0
 			m := s.m[k/per*wino44Rows*nc+k%per*lanes:]
+			if k%2 == 0 && sl+1 < sl1 && j.whole(sl) && j.whole(sl+1) {
+				// Two whole groups side by side in m: one transform.
+				wino44Output2(j.at(out[m0*pix:], sl), j.at(out[m0*pix:], sl+1), m, bias[m0:], rows, nc, s.mx, j.wo, pix)
+				sl++
+				continue
+			}
 			j.output(out[m0*pix:], m, bias[m0:], rows, sl, s)
 		}
 	}
+}
+
+// whole says whether the tiles of slot sl lie within the output: two rows
+// and 2·winoLanes columns of it.
+func (j *wino44Plan[T]) whole(sl int) bool {
+	ty, tx := sl/j.gr, sl%j.gr*winoLanes[T]()
+	return 2*ty+2 <= j.ho && 2*tx+2*winoLanes[T]() <= j.wo
+}
+
+// at is where the outputs of slot sl start in out, a block's first plane.
+func (j *wino44Plan[T]) at(out []T, sl int) []T {
+	ty, tx := sl/j.gr, sl%j.gr*winoLanes[T]()
+	return out[2*ty*j.wo+2*tx:]
 }
 
 // output transforms the products m of rows output channels of slot sl

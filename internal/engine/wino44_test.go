@@ -84,24 +84,30 @@ func testWino44Transforms[T engine.Float](t *testing.T) {
 	same := cmp.Comparer(func(a, b T) bool { return a == b || math.IsNaN(float64(a)) && math.IsNaN(float64(b)) })
 	// The input: 5 rows of four phases, with slack; the window's columns
 	// in the order the path reads them for column phase 1.
-	wq := lanes + 5
+	// In2 takes twice the tiles.
+	wq := 2*lanes + 5
 	ld := 4*wq + 3
 	cols := [5]int{wq, 3 * wq, 1, 2*wq + 1, 2}
 	x := randSlice[T](r, 5*ld)
-	vx := lanes + 3
-	want := map[string][]T{}
-	for name, f := range impls {
-		v := guarded(25 * vx)
-		f.In(v, x, &cols, ld, vx)
-		for i, got := range v {
-			if written := i%vx < lanes; math.IsNaN(float64(got)) == written {
-				t.Fatalf("%s: input transform cell %d = %v, written %v", name, i, got, written)
+	vx := 2*lanes + 3
+	for _, two := range []bool{false, true} {
+		want := map[string][]T{}
+		for name, f := range impls {
+			v, in, tiles := guarded(25*vx), f.In, lanes
+			if two {
+				in, tiles = f.In2, 2*lanes
 			}
+			in(v, x, &cols, ld, vx)
+			for i, got := range v {
+				if written := i%vx < tiles; math.IsNaN(float64(got)) == written {
+					t.Fatalf("%s (two groups %v): input transform cell %d = %v, written %v", name, two, i, got, written)
+				}
+			}
+			want[name] = v
 		}
-		want[name] = v
-	}
-	if diff := cmp.Diff(want["go"], want["dispatched"], same); diff != "" {
-		t.Errorf("dispatched input transform differs from the portable one (-go +dispatched):\n%s", diff)
+		if diff := cmp.Diff(want["go"], want["dispatched"], same); diff != "" {
+			t.Errorf("two groups %v: dispatched input transform differs from the portable one (-go +dispatched):\n%s", two, diff)
+		}
 	}
 	for _, n := range []int{1, 2, 5} {
 		mc := 2*lanes + 1
@@ -123,6 +129,24 @@ func testWino44Transforms[T engine.Float](t *testing.T) {
 		}
 		if diff := cmp.Diff(got["go"], got["dispatched"], same); diff != "" {
 			t.Errorf("n=%d: dispatched output transform differs from the portable one (-go +dispatched):\n%s", n, diff)
+		}
+		// Two groups at once, into two outputs.
+		pair := map[string][2][]T{}
+		for name, f := range impls {
+			y, y2 := guarded(n*yc), guarded(n*yc)
+			f.Out2(y, y2, m, bias, n, mc, mx, ldy, yc)
+			for _, out := range [][]T{y, y2} {
+				for i, v := range out {
+					written := i%yc < ldy+2*lanes && i%yc%ldy < 2*lanes
+					if math.IsNaN(float64(v)) == written {
+						t.Fatalf("%s: paired output transform (n=%d) cell %d = %v, written %v", name, n, i, v, written)
+					}
+				}
+			}
+			pair[name] = [2][]T{y, y2}
+		}
+		if diff := cmp.Diff(pair["go"], pair["dispatched"], same); diff != "" {
+			t.Errorf("n=%d: dispatched paired output transform differs from the portable one (-go +dispatched):\n%s", n, diff)
 		}
 	}
 }

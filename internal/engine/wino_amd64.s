@@ -707,11 +707,11 @@ chan44:
 	VADDPS       Y9, Y1, Y1
 	VADDPS       Y10, Y0, Y0
 	VADDPS       Y10, Y1, Y1
+	ADDQ         R8, R11
 	VUNPCKLPS    Y1, Y0, Y2
 	VUNPCKHPS    Y1, Y0, Y1
 	VPERM2F128   $0x20, Y1, Y2, Y0
 	VPERM2F128   $0x31, Y1, Y2, Y1
-	ADDQ         R8, R11
 	VMOVUPS      Y0, (R11)
 	VMOVUPS      Y1, 32(R11)
 	ADDQ         SI, CX
@@ -721,6 +721,572 @@ chan44:
 	JMP          chan44
 
 done44:
+	VZEROUPPER
+	RET
+
+DATA wino44loF32<>+0(SB)/4, $0x00000000
+DATA wino44loF32<>+4(SB)/4, $0x00000010
+DATA wino44loF32<>+8(SB)/4, $0x00000001
+DATA wino44loF32<>+12(SB)/4, $0x00000011
+DATA wino44loF32<>+16(SB)/4, $0x00000002
+DATA wino44loF32<>+20(SB)/4, $0x00000012
+DATA wino44loF32<>+24(SB)/4, $0x00000003
+DATA wino44loF32<>+28(SB)/4, $0x00000013
+DATA wino44loF32<>+32(SB)/4, $0x00000004
+DATA wino44loF32<>+36(SB)/4, $0x00000014
+DATA wino44loF32<>+40(SB)/4, $0x00000005
+DATA wino44loF32<>+44(SB)/4, $0x00000015
+DATA wino44loF32<>+48(SB)/4, $0x00000006
+DATA wino44loF32<>+52(SB)/4, $0x00000016
+DATA wino44loF32<>+56(SB)/4, $0x00000007
+DATA wino44loF32<>+60(SB)/4, $0x00000017
+GLOBL wino44loF32<>(SB), RODATA|NOPTR, $64
+
+DATA wino44hiF32<>+0(SB)/4, $0x00000008
+DATA wino44hiF32<>+4(SB)/4, $0x00000018
+DATA wino44hiF32<>+8(SB)/4, $0x00000009
+DATA wino44hiF32<>+12(SB)/4, $0x00000019
+DATA wino44hiF32<>+16(SB)/4, $0x0000000a
+DATA wino44hiF32<>+20(SB)/4, $0x0000001a
+DATA wino44hiF32<>+24(SB)/4, $0x0000000b
+DATA wino44hiF32<>+28(SB)/4, $0x0000001b
+DATA wino44hiF32<>+32(SB)/4, $0x0000000c
+DATA wino44hiF32<>+36(SB)/4, $0x0000001c
+DATA wino44hiF32<>+40(SB)/4, $0x0000000d
+DATA wino44hiF32<>+44(SB)/4, $0x0000001d
+DATA wino44hiF32<>+48(SB)/4, $0x0000000e
+DATA wino44hiF32<>+52(SB)/4, $0x0000001e
+DATA wino44hiF32<>+56(SB)/4, $0x0000000f
+DATA wino44hiF32<>+60(SB)/4, $0x0000001f
+GLOBL wino44hiF32<>(SB), RODATA|NOPTR, $64
+
+// func wino44Out2AVX512F32(y []float32, y2 []float32, m []float32, bias []float32, n int, mc int, mx int, ldy int, yc int)
+// Requires: AVX, AVX512F
+TEXT ·wino44Out2AVX512F32(SB), NOSPLIT, $0-136
+	MOVQ      y_base+0(FP), AX
+	MOVQ      y2_base+24(FP), CX
+	VMOVDQU64 wino44loF32<>+0(SB), Z0
+	VMOVDQU64 wino44hiF32<>+0(SB), Z1
+	MOVQ      m_base+48(FP), DX
+	MOVQ      bias_base+72(FP), BX
+	MOVQ      n+96(FP), SI
+	MOVQ      mc+104(FP), DI
+	MOVQ      mx+112(FP), R8
+	MOVQ      ldy+120(FP), R9
+	MOVQ      yc+128(FP), R10
+	SHLQ      $0x02, DI
+	SHLQ      $0x02, R8
+	SHLQ      $0x02, R9
+	SHLQ      $0x02, R10
+	LEAQ      (R8)(R8*4), R11
+
+chan44:
+	TESTQ        SI, SI
+	JE           done44
+	MOVQ         DX, R12
+	LEAQ         (R12)(R11*2), R13
+	VMOVUPS      (R12), Z2
+	VMOVUPS      (R12)(R11*1), Z3
+	VMOVUPS      (R13), Z4
+	VMOVUPS      (R13)(R11*1), Z5
+	VMOVUPS      (R12)(R11*4), Z6
+	VMOVUPS      Z2, Z2
+	VADDPS       Z3, Z2, Z2
+	VADDPS       Z4, Z2, Z2
+	VADDPS       Z5, Z2, Z2
+	VMOVUPS      Z3, Z3
+	VSUBPS       Z4, Z3, Z3
+	VMOVUPS      Z5, Z4
+	VADDPS       Z4, Z4, Z4
+	VADDPS       Z4, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	ADDQ         R8, R12
+	LEAQ         (R12)(R11*2), R13
+	VMOVUPS      (R12), Z4
+	VMOVUPS      (R12)(R11*1), Z5
+	VMOVUPS      (R13), Z6
+	VMOVUPS      (R13)(R11*1), Z7
+	VMOVUPS      (R12)(R11*4), Z8
+	VMOVUPS      Z4, Z4
+	VADDPS       Z5, Z4, Z4
+	VADDPS       Z6, Z4, Z4
+	VADDPS       Z7, Z4, Z4
+	VMOVUPS      Z5, Z5
+	VSUBPS       Z6, Z5, Z5
+	VMOVUPS      Z7, Z6
+	VADDPS       Z6, Z6, Z6
+	VADDPS       Z6, Z5, Z5
+	VADDPS       Z8, Z5, Z5
+	ADDQ         R8, R12
+	LEAQ         (R12)(R11*2), R13
+	VMOVUPS      (R12), Z6
+	VMOVUPS      (R12)(R11*1), Z7
+	VMOVUPS      (R13), Z8
+	VMOVUPS      (R13)(R11*1), Z9
+	VMOVUPS      (R12)(R11*4), Z10
+	VMOVUPS      Z6, Z6
+	VADDPS       Z7, Z6, Z6
+	VADDPS       Z8, Z6, Z6
+	VADDPS       Z9, Z6, Z6
+	VMOVUPS      Z7, Z7
+	VSUBPS       Z8, Z7, Z7
+	VMOVUPS      Z9, Z8
+	VADDPS       Z8, Z8, Z8
+	VADDPS       Z8, Z7, Z7
+	VADDPS       Z10, Z7, Z7
+	ADDQ         R8, R12
+	LEAQ         (R12)(R11*2), R13
+	VMOVUPS      (R12), Z8
+	VMOVUPS      (R12)(R11*1), Z9
+	VMOVUPS      (R13), Z10
+	VMOVUPS      (R13)(R11*1), Z11
+	VMOVUPS      (R12)(R11*4), Z12
+	VMOVUPS      Z8, Z8
+	VADDPS       Z9, Z8, Z8
+	VADDPS       Z10, Z8, Z8
+	VADDPS       Z11, Z8, Z8
+	VMOVUPS      Z9, Z9
+	VSUBPS       Z10, Z9, Z9
+	VMOVUPS      Z11, Z10
+	VADDPS       Z10, Z10, Z10
+	VADDPS       Z10, Z9, Z9
+	VADDPS       Z12, Z9, Z9
+	ADDQ         R8, R12
+	LEAQ         (R12)(R11*2), R13
+	VMOVUPS      (R12), Z10
+	VMOVUPS      (R12)(R11*1), Z11
+	VMOVUPS      (R13), Z12
+	VMOVUPS      (R13)(R11*1), Z13
+	VMOVUPS      (R12)(R11*4), Z14
+	VMOVUPS      Z10, Z10
+	VADDPS       Z11, Z10, Z10
+	VADDPS       Z12, Z10, Z10
+	VADDPS       Z13, Z10, Z10
+	VMOVUPS      Z11, Z11
+	VSUBPS       Z12, Z11, Z11
+	VMOVUPS      Z13, Z12
+	VADDPS       Z12, Z12, Z12
+	VADDPS       Z12, Z11, Z11
+	VADDPS       Z14, Z11, Z11
+	VBROADCASTSS (BX), Z12
+	MOVQ         AX, R12
+	VMOVUPS      Z2, Z2
+	VADDPS       Z4, Z2, Z2
+	VADDPS       Z6, Z2, Z2
+	VADDPS       Z8, Z2, Z2
+	VMOVUPS      Z4, Z4
+	VSUBPS       Z6, Z4, Z4
+	VMOVUPS      Z8, Z6
+	VADDPS       Z6, Z6, Z6
+	VADDPS       Z6, Z4, Z4
+	VADDPS       Z10, Z4, Z4
+	VADDPS       Z12, Z2, Z2
+	VADDPS       Z12, Z4, Z4
+	VMOVUPS      Z2, Z6
+	VMOVUPS      Z2, Z2
+	VPERMT2PS    Z4, Z0, Z6
+	VPERMT2PS    Z4, Z1, Z2
+	VMOVUPS      Z6, (R12)
+	MOVQ         CX, R13
+	VMOVUPS      Z2, (R13)
+	VMOVUPS      Z3, Z2
+	VADDPS       Z5, Z2, Z2
+	VADDPS       Z7, Z2, Z2
+	VADDPS       Z9, Z2, Z2
+	VMOVUPS      Z5, Z3
+	VSUBPS       Z7, Z3, Z3
+	VMOVUPS      Z9, Z4
+	VADDPS       Z4, Z4, Z4
+	VADDPS       Z4, Z3, Z3
+	VADDPS       Z11, Z3, Z3
+	VADDPS       Z12, Z2, Z2
+	VADDPS       Z12, Z3, Z3
+	ADDQ         R9, R12
+	VMOVUPS      Z2, Z4
+	VMOVUPS      Z2, Z2
+	VPERMT2PS    Z3, Z0, Z4
+	VPERMT2PS    Z3, Z1, Z2
+	VMOVUPS      Z4, (R12)
+	MOVQ         CX, R12
+	ADDQ         R9, R12
+	VMOVUPS      Z2, (R12)
+	ADDQ         DI, DX
+	ADDQ         R10, AX
+	ADDQ         R10, CX
+	ADDQ         $0x04, BX
+	DECQ         SI
+	JMP          chan44
+
+done44:
+	VZEROUPPER
+	RET
+
+// func wino44In2AVX512F32(v []float32, x []float32, cols []int, ld int, vx int)
+// Requires: AVX, AVX512F
+TEXT ·wino44In2AVX512F32(SB), NOSPLIT, $0-88
+	MOVQ         v_base+0(FP), AX
+	MOVQ         vx+80(FP), CX
+	MOVQ         ld+72(FP), DX
+	MOVQ         cols_base+48(FP), BX
+	SHLQ         $0x02, CX
+	SHLQ         $0x02, DX
+	MOVQ         x_base+24(FP), SI
+	LEAQ         (SI)(DX*1), DI
+	LEAQ         (DI)(DX*1), R8
+	LEAQ         (R8)(DX*1), R9
+	LEAQ         (R9)(DX*1), DX
+	MOVQ         (BX), R10
+	SHLQ         $0x02, R10
+	MOVQ         8(BX), R11
+	SHLQ         $0x02, R11
+	MOVQ         16(BX), R12
+	SHLQ         $0x02, R12
+	MOVQ         24(BX), R13
+	SHLQ         $0x02, R13
+	MOVQ         32(BX), BX
+	SHLQ         $0x02, BX
+	MOVL         $0x40400000, R14
+	VMOVD        R14, X0
+	VBROADCASTSS X0, Z0
+	VMOVUPS      (R9)(R10*1), Z1
+	VMOVUPS      (SI)(R10*1), Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z1, Z1
+	VSUBPS       (DI)(R10*1), Z1, Z1
+	VMOVUPS      (R8)(R10*1), Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z1, Z1
+	VMOVUPS      (R9)(R11*1), Z2
+	VMOVUPS      (SI)(R11*1), Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z2, Z2
+	VSUBPS       (DI)(R11*1), Z2, Z2
+	VMOVUPS      (R8)(R11*1), Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z2, Z2
+	VMOVUPS      (R9)(R12*1), Z3
+	VMOVUPS      (SI)(R12*1), Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z3, Z3
+	VSUBPS       (DI)(R12*1), Z3, Z3
+	VMOVUPS      (R8)(R12*1), Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z3, Z3
+	VMOVUPS      (R9)(R13*1), Z4
+	VMOVUPS      (SI)(R13*1), Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z4, Z4
+	VSUBPS       (DI)(R13*1), Z4, Z4
+	VMOVUPS      (R8)(R13*1), Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z4, Z4
+	VMOVUPS      (R9)(BX*1), Z5
+	VMOVUPS      (SI)(BX*1), Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z5, Z5
+	VSUBPS       (DI)(BX*1), Z5, Z5
+	VMOVUPS      (R8)(BX*1), Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z5, Z5
+	VMOVUPS      Z4, Z6
+	VMOVUPS      Z1, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VSUBPS       Z2, Z6, Z6
+	VMOVUPS      Z3, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, Z6
+	VMOVUPS      Z2, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VSUBPS       Z3, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, Z6
+	VMOVUPS      Z2, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMULPS       Z3, Z0, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, Z6
+	VSUBPS       Z2, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z5, Z6
+	VMOVUPS      Z2, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VSUBPS       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      (R9)(R10*1), Z1
+	VMOVUPS      (DI)(R10*1), Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z1, Z1
+	VSUBPS       (R8)(R10*1), Z1, Z1
+	VMOVUPS      (R9)(R11*1), Z2
+	VMOVUPS      (DI)(R11*1), Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z2, Z2
+	VSUBPS       (R8)(R11*1), Z2, Z2
+	VMOVUPS      (R9)(R12*1), Z3
+	VMOVUPS      (DI)(R12*1), Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z3, Z3
+	VSUBPS       (R8)(R12*1), Z3, Z3
+	VMOVUPS      (R9)(R13*1), Z4
+	VMOVUPS      (DI)(R13*1), Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z4, Z4
+	VSUBPS       (R8)(R13*1), Z4, Z4
+	VMOVUPS      (R9)(BX*1), Z5
+	VMOVUPS      (DI)(BX*1), Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z5, Z5
+	VSUBPS       (R8)(BX*1), Z5, Z5
+	VMOVUPS      Z4, Z6
+	VMOVUPS      Z1, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VSUBPS       Z2, Z6, Z6
+	VMOVUPS      Z3, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, Z6
+	VMOVUPS      Z2, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VSUBPS       Z3, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, Z6
+	VMOVUPS      Z2, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMULPS       Z3, Z0, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, Z6
+	VSUBPS       Z2, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z5, Z6
+	VMOVUPS      Z2, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VSUBPS       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      (R9)(R10*1), Z1
+	VMOVUPS      (DI)(R10*1), Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z1, Z1
+	VMULPS       (R8)(R10*1), Z0, Z7
+	VSUBPS       Z7, Z1, Z1
+	VMOVUPS      (R9)(R11*1), Z2
+	VMOVUPS      (DI)(R11*1), Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z2, Z2
+	VMULPS       (R8)(R11*1), Z0, Z7
+	VSUBPS       Z7, Z2, Z2
+	VMOVUPS      (R9)(R12*1), Z3
+	VMOVUPS      (DI)(R12*1), Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z3, Z3
+	VMULPS       (R8)(R12*1), Z0, Z7
+	VSUBPS       Z7, Z3, Z3
+	VMOVUPS      (R9)(R13*1), Z4
+	VMOVUPS      (DI)(R13*1), Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z4, Z4
+	VMULPS       (R8)(R13*1), Z0, Z7
+	VSUBPS       Z7, Z4, Z4
+	VMOVUPS      (R9)(BX*1), Z5
+	VMOVUPS      (DI)(BX*1), Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z5, Z5
+	VMULPS       (R8)(BX*1), Z0, Z7
+	VSUBPS       Z7, Z5, Z5
+	VMOVUPS      Z4, Z6
+	VMOVUPS      Z1, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VSUBPS       Z2, Z6, Z6
+	VMOVUPS      Z3, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, Z6
+	VMOVUPS      Z2, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VSUBPS       Z3, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, Z6
+	VMOVUPS      Z2, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMULPS       Z3, Z0, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, Z6
+	VSUBPS       Z2, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z5, Z6
+	VMOVUPS      Z2, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VSUBPS       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      (R9)(R10*1), Z1
+	VSUBPS       (DI)(R10*1), Z1, Z1
+	VMOVUPS      (R9)(R11*1), Z2
+	VSUBPS       (DI)(R11*1), Z2, Z2
+	VMOVUPS      (R9)(R12*1), Z3
+	VSUBPS       (DI)(R12*1), Z3, Z3
+	VMOVUPS      (R9)(R13*1), Z4
+	VSUBPS       (DI)(R13*1), Z4, Z4
+	VMOVUPS      (R9)(BX*1), Z5
+	VSUBPS       (DI)(BX*1), Z5, Z5
+	VMOVUPS      Z4, Z6
+	VMOVUPS      Z1, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VSUBPS       Z2, Z6, Z6
+	VMOVUPS      Z3, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, Z6
+	VMOVUPS      Z2, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VSUBPS       Z3, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, Z6
+	VMOVUPS      Z2, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMULPS       Z3, Z0, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, Z6
+	VSUBPS       Z2, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z5, Z6
+	VMOVUPS      Z2, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VSUBPS       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      (DX)(R10*1), Z1
+	VMOVUPS      (DI)(R10*1), Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z1, Z1
+	VSUBPS       (R8)(R10*1), Z1, Z1
+	VMOVUPS      (R9)(R10*1), Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z1, Z1
+	VMOVUPS      (DX)(R11*1), Z2
+	VMOVUPS      (DI)(R11*1), Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z2, Z2
+	VSUBPS       (R8)(R11*1), Z2, Z2
+	VMOVUPS      (R9)(R11*1), Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z2, Z2
+	VMOVUPS      (DX)(R12*1), Z3
+	VMOVUPS      (DI)(R12*1), Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z3, Z3
+	VSUBPS       (R8)(R12*1), Z3, Z3
+	VMOVUPS      (R9)(R12*1), Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z3, Z3
+	VMOVUPS      (DX)(R13*1), Z4
+	VMOVUPS      (DI)(R13*1), Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z4, Z4
+	VSUBPS       (R8)(R13*1), Z4, Z4
+	VMOVUPS      (R9)(R13*1), Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z4, Z4
+	VMOVUPS      (DX)(BX*1), Z5
+	VMOVUPS      (DI)(BX*1), Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z5, Z5
+	VSUBPS       (R8)(BX*1), Z5, Z5
+	VMOVUPS      (R9)(BX*1), Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z5, Z5
+	VMOVUPS      Z4, Z6
+	VMOVUPS      Z1, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VSUBPS       Z2, Z6, Z6
+	VMOVUPS      Z3, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, Z6
+	VMOVUPS      Z2, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VSUBPS       Z3, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, Z6
+	VMOVUPS      Z2, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMULPS       Z3, Z0, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, Z6
+	VSUBPS       Z2, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z5, Z6
+	VMOVUPS      Z2, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VSUBPS       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (AX)
 	VZEROUPPER
 	RET
 
@@ -1427,11 +1993,11 @@ chan44:
 	VADDPD       Y9, Y1, Y1
 	VADDPD       Y10, Y0, Y0
 	VADDPD       Y10, Y1, Y1
+	ADDQ         R8, R11
 	VUNPCKLPD    Y1, Y0, Y2
 	VUNPCKHPD    Y1, Y0, Y1
 	VPERM2F128   $0x20, Y1, Y2, Y0
 	VPERM2F128   $0x31, Y1, Y2, Y1
-	ADDQ         R8, R11
 	VMOVUPS      Y0, (R11)
 	VMOVUPS      Y1, 32(R11)
 	ADDQ         SI, CX
@@ -1441,5 +2007,555 @@ chan44:
 	JMP          chan44
 
 done44:
+	VZEROUPPER
+	RET
+
+DATA wino44loF64<>+0(SB)/8, $0x0000000000000000
+DATA wino44loF64<>+8(SB)/8, $0x0000000000000008
+DATA wino44loF64<>+16(SB)/8, $0x0000000000000001
+DATA wino44loF64<>+24(SB)/8, $0x0000000000000009
+DATA wino44loF64<>+32(SB)/8, $0x0000000000000002
+DATA wino44loF64<>+40(SB)/8, $0x000000000000000a
+DATA wino44loF64<>+48(SB)/8, $0x0000000000000003
+DATA wino44loF64<>+56(SB)/8, $0x000000000000000b
+GLOBL wino44loF64<>(SB), RODATA|NOPTR, $64
+
+DATA wino44hiF64<>+0(SB)/8, $0x0000000000000004
+DATA wino44hiF64<>+8(SB)/8, $0x000000000000000c
+DATA wino44hiF64<>+16(SB)/8, $0x0000000000000005
+DATA wino44hiF64<>+24(SB)/8, $0x000000000000000d
+DATA wino44hiF64<>+32(SB)/8, $0x0000000000000006
+DATA wino44hiF64<>+40(SB)/8, $0x000000000000000e
+DATA wino44hiF64<>+48(SB)/8, $0x0000000000000007
+DATA wino44hiF64<>+56(SB)/8, $0x000000000000000f
+GLOBL wino44hiF64<>(SB), RODATA|NOPTR, $64
+
+// func wino44Out2AVX512F64(y []float64, y2 []float64, m []float64, bias []float64, n int, mc int, mx int, ldy int, yc int)
+// Requires: AVX, AVX512F
+TEXT ·wino44Out2AVX512F64(SB), NOSPLIT, $0-136
+	MOVQ      y_base+0(FP), AX
+	MOVQ      y2_base+24(FP), CX
+	VMOVDQU64 wino44loF64<>+0(SB), Z0
+	VMOVDQU64 wino44hiF64<>+0(SB), Z1
+	MOVQ      m_base+48(FP), DX
+	MOVQ      bias_base+72(FP), BX
+	MOVQ      n+96(FP), SI
+	MOVQ      mc+104(FP), DI
+	MOVQ      mx+112(FP), R8
+	MOVQ      ldy+120(FP), R9
+	MOVQ      yc+128(FP), R10
+	SHLQ      $0x03, DI
+	SHLQ      $0x03, R8
+	SHLQ      $0x03, R9
+	SHLQ      $0x03, R10
+	LEAQ      (R8)(R8*4), R11
+
+chan44:
+	TESTQ        SI, SI
+	JE           done44
+	MOVQ         DX, R12
+	LEAQ         (R12)(R11*2), R13
+	VMOVUPS      (R12), Z2
+	VMOVUPS      (R12)(R11*1), Z3
+	VMOVUPS      (R13), Z4
+	VMOVUPS      (R13)(R11*1), Z5
+	VMOVUPS      (R12)(R11*4), Z6
+	VMOVUPS      Z2, Z2
+	VADDPD       Z3, Z2, Z2
+	VADDPD       Z4, Z2, Z2
+	VADDPD       Z5, Z2, Z2
+	VMOVUPS      Z3, Z3
+	VSUBPD       Z4, Z3, Z3
+	VMOVUPS      Z5, Z4
+	VADDPD       Z4, Z4, Z4
+	VADDPD       Z4, Z3, Z3
+	VADDPD       Z6, Z3, Z3
+	ADDQ         R8, R12
+	LEAQ         (R12)(R11*2), R13
+	VMOVUPS      (R12), Z4
+	VMOVUPS      (R12)(R11*1), Z5
+	VMOVUPS      (R13), Z6
+	VMOVUPS      (R13)(R11*1), Z7
+	VMOVUPS      (R12)(R11*4), Z8
+	VMOVUPS      Z4, Z4
+	VADDPD       Z5, Z4, Z4
+	VADDPD       Z6, Z4, Z4
+	VADDPD       Z7, Z4, Z4
+	VMOVUPS      Z5, Z5
+	VSUBPD       Z6, Z5, Z5
+	VMOVUPS      Z7, Z6
+	VADDPD       Z6, Z6, Z6
+	VADDPD       Z6, Z5, Z5
+	VADDPD       Z8, Z5, Z5
+	ADDQ         R8, R12
+	LEAQ         (R12)(R11*2), R13
+	VMOVUPS      (R12), Z6
+	VMOVUPS      (R12)(R11*1), Z7
+	VMOVUPS      (R13), Z8
+	VMOVUPS      (R13)(R11*1), Z9
+	VMOVUPS      (R12)(R11*4), Z10
+	VMOVUPS      Z6, Z6
+	VADDPD       Z7, Z6, Z6
+	VADDPD       Z8, Z6, Z6
+	VADDPD       Z9, Z6, Z6
+	VMOVUPS      Z7, Z7
+	VSUBPD       Z8, Z7, Z7
+	VMOVUPS      Z9, Z8
+	VADDPD       Z8, Z8, Z8
+	VADDPD       Z8, Z7, Z7
+	VADDPD       Z10, Z7, Z7
+	ADDQ         R8, R12
+	LEAQ         (R12)(R11*2), R13
+	VMOVUPS      (R12), Z8
+	VMOVUPS      (R12)(R11*1), Z9
+	VMOVUPS      (R13), Z10
+	VMOVUPS      (R13)(R11*1), Z11
+	VMOVUPS      (R12)(R11*4), Z12
+	VMOVUPS      Z8, Z8
+	VADDPD       Z9, Z8, Z8
+	VADDPD       Z10, Z8, Z8
+	VADDPD       Z11, Z8, Z8
+	VMOVUPS      Z9, Z9
+	VSUBPD       Z10, Z9, Z9
+	VMOVUPS      Z11, Z10
+	VADDPD       Z10, Z10, Z10
+	VADDPD       Z10, Z9, Z9
+	VADDPD       Z12, Z9, Z9
+	ADDQ         R8, R12
+	LEAQ         (R12)(R11*2), R13
+	VMOVUPS      (R12), Z10
+	VMOVUPS      (R12)(R11*1), Z11
+	VMOVUPS      (R13), Z12
+	VMOVUPS      (R13)(R11*1), Z13
+	VMOVUPS      (R12)(R11*4), Z14
+	VMOVUPS      Z10, Z10
+	VADDPD       Z11, Z10, Z10
+	VADDPD       Z12, Z10, Z10
+	VADDPD       Z13, Z10, Z10
+	VMOVUPS      Z11, Z11
+	VSUBPD       Z12, Z11, Z11
+	VMOVUPS      Z13, Z12
+	VADDPD       Z12, Z12, Z12
+	VADDPD       Z12, Z11, Z11
+	VADDPD       Z14, Z11, Z11
+	VBROADCASTSD (BX), Z12
+	MOVQ         AX, R12
+	VMOVUPS      Z2, Z2
+	VADDPD       Z4, Z2, Z2
+	VADDPD       Z6, Z2, Z2
+	VADDPD       Z8, Z2, Z2
+	VMOVUPS      Z4, Z4
+	VSUBPD       Z6, Z4, Z4
+	VMOVUPS      Z8, Z6
+	VADDPD       Z6, Z6, Z6
+	VADDPD       Z6, Z4, Z4
+	VADDPD       Z10, Z4, Z4
+	VADDPD       Z12, Z2, Z2
+	VADDPD       Z12, Z4, Z4
+	VMOVUPS      Z2, Z6
+	VMOVUPS      Z2, Z2
+	VPERMT2PD    Z4, Z0, Z6
+	VPERMT2PD    Z4, Z1, Z2
+	VMOVUPS      Z6, (R12)
+	MOVQ         CX, R13
+	VMOVUPS      Z2, (R13)
+	VMOVUPS      Z3, Z2
+	VADDPD       Z5, Z2, Z2
+	VADDPD       Z7, Z2, Z2
+	VADDPD       Z9, Z2, Z2
+	VMOVUPS      Z5, Z3
+	VSUBPD       Z7, Z3, Z3
+	VMOVUPS      Z9, Z4
+	VADDPD       Z4, Z4, Z4
+	VADDPD       Z4, Z3, Z3
+	VADDPD       Z11, Z3, Z3
+	VADDPD       Z12, Z2, Z2
+	VADDPD       Z12, Z3, Z3
+	ADDQ         R9, R12
+	VMOVUPS      Z2, Z4
+	VMOVUPS      Z2, Z2
+	VPERMT2PD    Z3, Z0, Z4
+	VPERMT2PD    Z3, Z1, Z2
+	VMOVUPS      Z4, (R12)
+	MOVQ         CX, R12
+	ADDQ         R9, R12
+	VMOVUPS      Z2, (R12)
+	ADDQ         DI, DX
+	ADDQ         R10, AX
+	ADDQ         R10, CX
+	ADDQ         $0x08, BX
+	DECQ         SI
+	JMP          chan44
+
+done44:
+	VZEROUPPER
+	RET
+
+// func wino44In2AVX512F64(v []float64, x []float64, cols []int, ld int, vx int)
+// Requires: AVX, AVX512F
+TEXT ·wino44In2AVX512F64(SB), NOSPLIT, $0-88
+	MOVQ         v_base+0(FP), AX
+	MOVQ         vx+80(FP), CX
+	MOVQ         ld+72(FP), DX
+	MOVQ         cols_base+48(FP), BX
+	SHLQ         $0x03, CX
+	SHLQ         $0x03, DX
+	MOVQ         x_base+24(FP), SI
+	LEAQ         (SI)(DX*1), DI
+	LEAQ         (DI)(DX*1), R8
+	LEAQ         (R8)(DX*1), R9
+	LEAQ         (R9)(DX*1), DX
+	MOVQ         (BX), R10
+	SHLQ         $0x03, R10
+	MOVQ         8(BX), R11
+	SHLQ         $0x03, R11
+	MOVQ         16(BX), R12
+	SHLQ         $0x03, R12
+	MOVQ         24(BX), R13
+	SHLQ         $0x03, R13
+	MOVQ         32(BX), BX
+	SHLQ         $0x03, BX
+	MOVQ         $0x4008000000000000, R14
+	VMOVQ        R14, X0
+	VBROADCASTSD X0, Z0
+	VMOVUPS      (R9)(R10*1), Z1
+	VMOVUPS      (SI)(R10*1), Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z1, Z1
+	VSUBPD       (DI)(R10*1), Z1, Z1
+	VMOVUPS      (R8)(R10*1), Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z1, Z1
+	VMOVUPS      (R9)(R11*1), Z2
+	VMOVUPS      (SI)(R11*1), Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z2, Z2
+	VSUBPD       (DI)(R11*1), Z2, Z2
+	VMOVUPS      (R8)(R11*1), Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z2, Z2
+	VMOVUPS      (R9)(R12*1), Z3
+	VMOVUPS      (SI)(R12*1), Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z3, Z3
+	VSUBPD       (DI)(R12*1), Z3, Z3
+	VMOVUPS      (R8)(R12*1), Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z3, Z3
+	VMOVUPS      (R9)(R13*1), Z4
+	VMOVUPS      (SI)(R13*1), Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z4, Z4
+	VSUBPD       (DI)(R13*1), Z4, Z4
+	VMOVUPS      (R8)(R13*1), Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z4, Z4
+	VMOVUPS      (R9)(BX*1), Z5
+	VMOVUPS      (SI)(BX*1), Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z5, Z5
+	VSUBPD       (DI)(BX*1), Z5, Z5
+	VMOVUPS      (R8)(BX*1), Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z5, Z5
+	VMOVUPS      Z4, Z6
+	VMOVUPS      Z1, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VSUBPD       Z2, Z6, Z6
+	VMOVUPS      Z3, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, Z6
+	VMOVUPS      Z2, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VSUBPD       Z3, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, Z6
+	VMOVUPS      Z2, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMULPD       Z3, Z0, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, Z6
+	VSUBPD       Z2, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z5, Z6
+	VMOVUPS      Z2, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VSUBPD       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      (R9)(R10*1), Z1
+	VMOVUPS      (DI)(R10*1), Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z1, Z1
+	VSUBPD       (R8)(R10*1), Z1, Z1
+	VMOVUPS      (R9)(R11*1), Z2
+	VMOVUPS      (DI)(R11*1), Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z2, Z2
+	VSUBPD       (R8)(R11*1), Z2, Z2
+	VMOVUPS      (R9)(R12*1), Z3
+	VMOVUPS      (DI)(R12*1), Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z3, Z3
+	VSUBPD       (R8)(R12*1), Z3, Z3
+	VMOVUPS      (R9)(R13*1), Z4
+	VMOVUPS      (DI)(R13*1), Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z4, Z4
+	VSUBPD       (R8)(R13*1), Z4, Z4
+	VMOVUPS      (R9)(BX*1), Z5
+	VMOVUPS      (DI)(BX*1), Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z5, Z5
+	VSUBPD       (R8)(BX*1), Z5, Z5
+	VMOVUPS      Z4, Z6
+	VMOVUPS      Z1, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VSUBPD       Z2, Z6, Z6
+	VMOVUPS      Z3, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, Z6
+	VMOVUPS      Z2, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VSUBPD       Z3, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, Z6
+	VMOVUPS      Z2, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMULPD       Z3, Z0, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, Z6
+	VSUBPD       Z2, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z5, Z6
+	VMOVUPS      Z2, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VSUBPD       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      (R9)(R10*1), Z1
+	VMOVUPS      (DI)(R10*1), Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z1, Z1
+	VMULPD       (R8)(R10*1), Z0, Z7
+	VSUBPD       Z7, Z1, Z1
+	VMOVUPS      (R9)(R11*1), Z2
+	VMOVUPS      (DI)(R11*1), Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z2, Z2
+	VMULPD       (R8)(R11*1), Z0, Z7
+	VSUBPD       Z7, Z2, Z2
+	VMOVUPS      (R9)(R12*1), Z3
+	VMOVUPS      (DI)(R12*1), Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z3, Z3
+	VMULPD       (R8)(R12*1), Z0, Z7
+	VSUBPD       Z7, Z3, Z3
+	VMOVUPS      (R9)(R13*1), Z4
+	VMOVUPS      (DI)(R13*1), Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z4, Z4
+	VMULPD       (R8)(R13*1), Z0, Z7
+	VSUBPD       Z7, Z4, Z4
+	VMOVUPS      (R9)(BX*1), Z5
+	VMOVUPS      (DI)(BX*1), Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z5, Z5
+	VMULPD       (R8)(BX*1), Z0, Z7
+	VSUBPD       Z7, Z5, Z5
+	VMOVUPS      Z4, Z6
+	VMOVUPS      Z1, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VSUBPD       Z2, Z6, Z6
+	VMOVUPS      Z3, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, Z6
+	VMOVUPS      Z2, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VSUBPD       Z3, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, Z6
+	VMOVUPS      Z2, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMULPD       Z3, Z0, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, Z6
+	VSUBPD       Z2, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z5, Z6
+	VMOVUPS      Z2, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VSUBPD       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      (R9)(R10*1), Z1
+	VSUBPD       (DI)(R10*1), Z1, Z1
+	VMOVUPS      (R9)(R11*1), Z2
+	VSUBPD       (DI)(R11*1), Z2, Z2
+	VMOVUPS      (R9)(R12*1), Z3
+	VSUBPD       (DI)(R12*1), Z3, Z3
+	VMOVUPS      (R9)(R13*1), Z4
+	VSUBPD       (DI)(R13*1), Z4, Z4
+	VMOVUPS      (R9)(BX*1), Z5
+	VSUBPD       (DI)(BX*1), Z5, Z5
+	VMOVUPS      Z4, Z6
+	VMOVUPS      Z1, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VSUBPD       Z2, Z6, Z6
+	VMOVUPS      Z3, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, Z6
+	VMOVUPS      Z2, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VSUBPD       Z3, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, Z6
+	VMOVUPS      Z2, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMULPD       Z3, Z0, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, Z6
+	VSUBPD       Z2, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z5, Z6
+	VMOVUPS      Z2, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VSUBPD       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      (DX)(R10*1), Z1
+	VMOVUPS      (DI)(R10*1), Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z1, Z1
+	VSUBPD       (R8)(R10*1), Z1, Z1
+	VMOVUPS      (R9)(R10*1), Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z1, Z1
+	VMOVUPS      (DX)(R11*1), Z2
+	VMOVUPS      (DI)(R11*1), Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z2, Z2
+	VSUBPD       (R8)(R11*1), Z2, Z2
+	VMOVUPS      (R9)(R11*1), Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z2, Z2
+	VMOVUPS      (DX)(R12*1), Z3
+	VMOVUPS      (DI)(R12*1), Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z3, Z3
+	VSUBPD       (R8)(R12*1), Z3, Z3
+	VMOVUPS      (R9)(R12*1), Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z3, Z3
+	VMOVUPS      (DX)(R13*1), Z4
+	VMOVUPS      (DI)(R13*1), Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z4, Z4
+	VSUBPD       (R8)(R13*1), Z4, Z4
+	VMOVUPS      (R9)(R13*1), Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z4, Z4
+	VMOVUPS      (DX)(BX*1), Z5
+	VMOVUPS      (DI)(BX*1), Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z5, Z5
+	VSUBPD       (R8)(BX*1), Z5, Z5
+	VMOVUPS      (R9)(BX*1), Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z5, Z5
+	VMOVUPS      Z4, Z6
+	VMOVUPS      Z1, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VSUBPD       Z2, Z6, Z6
+	VMOVUPS      Z3, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, Z6
+	VMOVUPS      Z2, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VSUBPD       Z3, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, Z6
+	VMOVUPS      Z2, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMULPD       Z3, Z0, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, Z6
+	VSUBPD       Z2, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z5, Z6
+	VMOVUPS      Z2, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VSUBPD       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (AX)
 	VZEROUPPER
 	RET

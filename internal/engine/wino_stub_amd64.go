@@ -24,6 +24,16 @@ func wino44InAVX2F32(v []float32, x []float32, cols []int, ld int, vx int)
 //go:noescape
 func wino44OutAVX2F32(y []float32, m []float32, bias []float32, n int, mc int, mx int, ldy int, yc int)
 
+// wino44Out2AVX512F32 transforms two groups of 8 output tiles of n channels back; see wino44Output2.
+//
+//go:noescape
+func wino44Out2AVX512F32(y []float32, y2 []float32, m []float32, bias []float32, n int, mc int, mx int, ldy int, yc int)
+
+// wino44In2AVX512F32 transforms 16 input tiles of one part channel; see wino44Input2.
+//
+//go:noescape
+func wino44In2AVX512F32(v []float32, x []float32, cols []int, ld int, vx int)
+
 // winoInAVX2F64 transforms 4 input tiles of n channels; see winoInput.
 //
 //go:noescape
@@ -43,3 +53,13 @@ func wino44InAVX2F64(v []float64, x []float64, cols []int, ld int, vx int)
 //
 //go:noescape
 func wino44OutAVX2F64(y []float64, m []float64, bias []float64, n int, mc int, mx int, ldy int, yc int)
+
+// wino44Out2AVX512F64 transforms two groups of 4 output tiles of n channels back; see wino44Output2.
+//
+//go:noescape
+func wino44Out2AVX512F64(y []float64, y2 []float64, m []float64, bias []float64, n int, mc int, mx int, ldy int, yc int)
+
+// wino44In2AVX512F64 transforms 8 input tiles of one part channel; see wino44Input2.
+//
+//go:noescape
+func wino44In2AVX512F64(v []float64, x []float64, cols []int, ld int, vx int)

@@ -59,9 +59,9 @@ func (k kind) sum(terms []term, cell func(int) Op, dst, tmp, three reg.VecVirtua
 	}
 }
 
-// three emits a register of k's lanes that all hold 3.
-func (k kind) threes() reg.VecVirtual {
-	r := YMM()
+// threes emits a register from vreg whose lanes all hold 3.
+func (k kind) threes(vreg func() reg.VecVirtual) reg.VecVirtual {
+	r := vreg()
 	if k.size == 4 {
 		g := GP32()
 		MOVL(U32(k.three), g)
@@ -89,6 +89,20 @@ func input44(k kind) {
 	TEXT("wino44InAVX2"+k.name, NOSPLIT, fmt.Sprintf("func(v, x []%s, cols []int, ld, vx int)", k.goType))
 	Pragma("noescape")
 	Doc(fmt.Sprintf("wino44InAVX2%s transforms %d input tiles of one part channel; see wino44Input.", k.name, k.lanes))
+	k.inputBody(YMM)
+}
+
+// input44x2 emits wino44In2AVX512<T>, input44's transform for twice the
+// tiles side by side (two groups), on ZMM registers.
+func input44x2(k kind) {
+	TEXT("wino44In2AVX512"+k.name, NOSPLIT, fmt.Sprintf("func(v, x []%s, cols []int, ld, vx int)", k.goType))
+	Pragma("noescape")
+	Doc(fmt.Sprintf("wino44In2AVX512%s transforms %d input tiles of one part channel; see wino44Input2.", k.name, 2*k.lanes))
+	k.inputBody(ZMM)
+}
+
+// inputBody emits the input transform with registers from vreg.
+func (k kind) inputBody(vreg func() reg.VecVirtual) {
 	dst := Load(Param("v").Base(), GP64())
 	vx := Load(Param("vx"), GP64())
 	ld := Load(Param("ld"), GP64())
@@ -107,12 +121,12 @@ func input44(k kind) {
 		MOVQ(Mem{Base: cp, Disp: 8 * c}, cols[c])
 		SHLQ(sh, cols[c])
 	}
-	three := k.threes()
+	three := k.threes(vreg)
 	var row [5]reg.VecVirtual
 	for c := range row {
-		row[c] = YMM()
+		row[c] = vreg()
 	}
-	out, tmp := YMM(), YMM()
+	out, tmp := vreg(), vreg()
 	for i := range bt {
 		// Row i of Bᵀ·d, column by column, from memory.
 		for c := range row {
@@ -147,6 +161,74 @@ func output44(k kind) {
 	Pragma("noescape")
 	Doc(fmt.Sprintf("wino44OutAVX2%s transforms %d output tiles of n channels back; see wino44Output.", k.name, k.lanes))
 	yp := Load(Param("y").Base(), GP64())
+	k.outputBody(YMM, []reg.Register{yp}, func(row reg.Register, ldy reg.Register, r int, y0, y1 reg.VecVirtual) {
+		// Interleave column 0 (y0) and column 1 (y1) of every tile:
+		// unpack within the 128-bit halves, then put the halves in order.
+		lo, hi := YMM(), YMM()
+		k.unpackLo(y1, y0, lo)
+		k.unpackHi(y1, y0, hi)
+		VPERM2F128(U8(0x20), hi, lo, y0)
+		VPERM2F128(U8(0x31), hi, lo, y1)
+		VMOVUPS(y0, Mem{Base: row})
+		VMOVUPS(y1, Mem{Base: row, Disp: 32})
+	})
+}
+
+// output44x2 emits wino44Out2AVX512<T>(y, y2, m, bias []T, n, mc, mx, ldy,
+// yc int), output44's transform for two groups of lanes tiles at once, side
+// by side in m (2·lanes tiles): the first group's outputs go to y, the
+// second's to y2, as two calls of wino44OutputGo would write them. The
+// arithmetic is output44's, on ZMM registers.
+func output44x2(k kind) {
+	lo, hi := make([]uint64, 2*k.lanes), make([]uint64, 2*k.lanes)
+	for t := range k.lanes {
+		// Tile t's two columns: lane t of y0 and lane t of y1 (index
+		// 2·lanes + t), for the first group, lanes + t for the second.
+		lo[2*t], lo[2*t+1] = uint64(t), uint64(2*k.lanes+t)
+		hi[2*t], hi[2*t+1] = uint64(k.lanes+t), uint64(3*k.lanes+t)
+	}
+	idx := func(name string, v []uint64) Mem {
+		m := GLOBL(name+k.name, RODATA|NOPTR)
+		for i, x := range v {
+			if k.size == 4 {
+				DATA(4*i, U32(x))
+			} else {
+				DATA(8*i, U64(x))
+			}
+		}
+		return m
+	}
+	loIdx, hiIdx := idx("wino44lo", lo), idx("wino44hi", hi)
+	TEXT("wino44Out2AVX512"+k.name, NOSPLIT, fmt.Sprintf("func(y, y2, m, bias []%s, n, mc, mx, ldy, yc int)", k.goType))
+	Pragma("noescape")
+	Doc(fmt.Sprintf("wino44Out2AVX512%s transforms two groups of %d output tiles of n channels back; see wino44Output2.", k.name, k.lanes))
+	yp := Load(Param("y").Base(), GP64())
+	y2p := Load(Param("y2").Base(), GP64())
+	li, hii := ZMM(), ZMM()
+	VMOVDQU64(loIdx, li)
+	VMOVDQU64(hiIdx, hii)
+	k.outputBody(ZMM, []reg.Register{yp, y2p}, func(row reg.Register, ldy reg.Register, r int, y0, y1 reg.VecVirtual) {
+		a, b := ZMM(), ZMM()
+		VMOVUPS(y0, a)
+		VMOVUPS(y0, b)
+		k.permt2(y1, li, a)
+		k.permt2(y1, hii, b)
+		VMOVUPS(a, Mem{Base: row})
+		row2 := GP64()
+		MOVQ(y2p, row2)
+		if r > 0 {
+			ADDQ(ldy, row2)
+		}
+		VMOVUPS(b, Mem{Base: row2})
+	})
+}
+
+// outputBody emits the loop over channels of the output transforms with
+// registers from vreg: both rows of Aᵀ·M column by column, then each
+// output row, handed to store with its row pointer (into the first of ys)
+// and the row's two output columns y0, y1. Every pointer in ys moves on by
+// yc per channel.
+func (k kind) outputBody(vreg func() reg.VecVirtual, ys []reg.Register, store func(row, ldy reg.Register, r int, y0, y1 reg.VecVirtual)) {
 	mp := Load(Param("m").Base(), GP64())
 	bp := Load(Param("bias").Base(), GP64())
 	n := Load(Param("n"), GP64())
@@ -181,39 +263,33 @@ func output44(k kind) {
 		}
 		var m [5]reg.VecVirtual
 		for i := range m {
-			m[i] = YMM()
+			m[i] = vreg()
 			VMOVUPS(cells[i], m[i])
 		}
 		for r := range at {
-			s[r][j] = YMM()
-			k.sum(at[r], func(i int) Op { return m[i] }, s[r][j], YMM(), reg.VecVirtual(nil))
+			s[r][j] = vreg()
+			k.sum(at[r], func(i int) Op { return m[i] }, s[r][j], vreg(), nil)
 		}
 	}
-	b := YMM()
+	b := vreg()
 	k.broadcast(Mem{Base: bp}, b)
-	MOVQ(yp, row)
+	MOVQ(ys[0], row)
 	for r := range at {
-		y0, y1 := YMM(), YMM()
+		y0, y1 := vreg(), vreg()
 		cell := func(j int) Op { return s[r][j] }
-		k.sum(at[0], cell, y0, YMM(), nil)
-		k.sum(at[1], cell, y1, YMM(), nil)
+		k.sum(at[0], cell, y0, vreg(), nil)
+		k.sum(at[1], cell, y1, vreg(), nil)
 		k.add(b, y0, y0)
 		k.add(b, y1, y1)
-		// Interleave column 0 (y0) and column 1 (y1) of every tile:
-		// unpack within the 128-bit halves, then put the halves in order.
-		lo, hi := YMM(), YMM()
-		k.unpackLo(y1, y0, lo)
-		k.unpackHi(y1, y0, hi)
-		VPERM2F128(U8(0x20), hi, lo, y0)
-		VPERM2F128(U8(0x31), hi, lo, y1)
 		if r > 0 {
 			ADDQ(ldy, row)
 		}
-		VMOVUPS(y0, Mem{Base: row})
-		VMOVUPS(y1, Mem{Base: row, Disp: 32})
+		store(row, ldy, r, y0, y1)
 	}
 	ADDQ(mc, mp)
-	ADDQ(yc, yp)
+	for _, y := range ys {
+		ADDQ(yc, y)
+	}
 	ADDQ(U8(k.size), bp)
 	DECQ(n)
 	JMP(LabelRef("chan44"))
