@@ -20,13 +20,14 @@ import (
 // form every place in the order twice).
 //
 // A call's time depends on the calls before it, so no form may inherit
-// another's state: each form reads an input of its own (the "same" forms
-// used to share one, and each found it in cache after the one before,
-// while valid's and full's inputs had gone cold), and the order changes
-// every round (see balancedOrder), so that each form follows every other
-// equally often, rather than valid always following full and paying for
-// its cache and buffers. Nothing is asserted: on a shared machine timings
-// are only figures.
+// another's state. Each form reads an input of its own, written afresh
+// just before each call (untimed), as a request's decoded input is: the
+// "same" forms used to share one input, and each found it in cache after
+// the one before, while valid's and full's had gone cold. The order
+// changes every round (see balancedOrder), so that each form follows every
+// other equally often, rather than valid always following full and paying
+// for its cache and buffers. Nothing is asserted: on a shared machine
+// timings are only figures.
 //
 //	go test -run '^$' -bench Padding -benchtime 12x ./internal/engine
 func BenchmarkPadding(b *testing.B) {
@@ -46,6 +47,7 @@ func benchPadding[T engine.Float](b *testing.B, n, k int) {
 	own := func() engine.Tensor[T] { // a copy in memory of its own
 		return engine.Tensor[T]{Shape: x.Shape, Data: slices.Clone(x.Data)}
 	}
+	x = own()
 	w := randTensor[T](r, [4]int{1, 1, k, k})
 	p := k / 2
 	forms := []struct {
@@ -60,6 +62,10 @@ func benchPadding[T engine.Float](b *testing.B, n, k int) {
 		{"explicit-circular", own(), engine.Conv{Pad: [4]int{p, k - 1 - p, p, k - 1 - p}, Border: engine.BorderCircular}},
 		{"full-zeros", randTensor[T](r, [4]int{1, 1, n - k + 1, n - k + 1}), engine.Conv{Padding: engine.PadFull}},
 	}
+	sources := make([][]T, len(forms)) // what each call's input is written from
+	for i, f := range forms {
+		sources[i] = slices.Clone(f.x.Data)
+	}
 	times := make([][]time.Duration, len(forms))
 	ctx := context.Background()
 	orders := balancedOrder(len(forms))
@@ -67,6 +73,7 @@ func benchPadding[T engine.Float](b *testing.B, n, k int) {
 		for _, i := range orders[round%len(orders)] {
 			f := forms[i]
 			f.conv.Method = engine.MethodDirect
+			copy(f.x.Data, sources[i])
 			t0 := time.Now()
 			out, err := engine.Conv2D(ctx, e, engine.Interactive, f.x, w, nil, f.conv)
 			times[i] = append(times[i], time.Since(t0))
