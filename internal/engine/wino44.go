@@ -49,6 +49,11 @@ func wino44Cols[T Float]() int { return 2 * gemmNR[T]() }
 // transformed weights take, the last one filled up with zero channels.
 func wino44Blocks(og int) int { return (og + wino44Rows - 1) / wino44Rows }
 
+// wino44PoolWeights is the number of weights from which their transform
+// goes on the pool: about 20 µs of work, more than a round on the pool
+// costs.
+const wino44PoolWeights = 1 << 11
+
 // wino44Cells is the number of cells of a tile's window (5×5), and of
 // positions ξ of its transforms.
 const wino44Cells = 25
@@ -142,11 +147,11 @@ type wino44Plan[T Float] struct {
 	// u holds the transformed weights of position ξ at u[ξ*size:], og×4cg
 	// per group packed as packWeights lays them out, part channel
 	// (c*2+pa)*2+pb.
-	u, ubuf []T
-	usize   int
-	bias    []T
-	out     []T
-	e       *Engine
+	u     []T
+	usize int
+	bias  []T
+	out   []T
+	e     *Engine
 }
 
 // conv2dWino44 runs a validated request for which useWino44 holds: it pads
@@ -186,8 +191,21 @@ func conv2dWino44[T Float](ctx context.Context, e *Engine, p Priority, x, w Tens
 			j.cols[pb][v] = q%4*xp.wq + q/4
 		}
 	}
-	j.u, j.ubuf, j.usize = wino44Weights(e, ws, g.groups, og, cg, g.w[2], g.w[3])
-	defer recycleScratch(e, j.ubuf)
+	wt := newWino44Weights(e, ws, g.groups, og, cg, g.w[2], g.w[3])
+	defer recycleScratch(e, wt.u)
+	// The weights' transform takes about 10 ns a weight (0.1 ms for the
+	// stem's 9408 on one worker), serial before the bands start unless
+	// it goes on the pool, which pays from wino44PoolWeights on.
+	weights := O * cg * g.w[2] * g.w[3]
+	if n := min(O, e.workers); n > 1 && weights >= wino44PoolWeights {
+		err = e.run(ctx, p, wt, O, n, float64(weights)*wino44Cells)
+	} else {
+		err = wt.units(ctx, 0, O)
+	}
+	if err != nil {
+		return Tensor[T]{}, err
+	}
+	j.u, j.usize = wt.u, wt.size
 	per := wino44Cols[T]() / lanes
 	j.panels = (j.slots + per - 1) / per
 	j.pp = wino44Panels[T](4*cg, j.panels, N*g.groups, e.workers)
@@ -208,45 +226,62 @@ func conv2dWino44[T Float](ctx context.Context, e *Engine, p Priority, x, w Tens
 // as an O×4cg matrix in blocks of wino44Rows output channels, group by
 // group: part channel c' = (c*2+pa)*2+pb of output channel m of group g is
 // at ((g*blocks + m/wino44Rows)*4cg + c')*wino44Rows + m%wino44Rows of
-// position ξ, which starts at u[ξ*size:]. It returns the matrices, the
-// recycled buffer that holds them and size.
-func wino44Weights[T Float](e *Engine, w []T, groups, og, cg, kh, kw int) (u, buf []T, size int) {
-	blocks := wino44Blocks(og)
-	cp := 4 * cg
-	size = groups * blocks * cp * wino44Rows
-	buf = scratch[T](e, wino44Cells*size)
-	u = buf[:wino44Cells*size]
-	clear(u)
-	for o := range groups * og {
-		g, m := o/og, o%og
-		base := (g*blocks+m/wino44Rows)*cp*wino44Rows + m%wino44Rows
-		for c := range cg {
-			k := w[(o*cg+c)*kh*kw:][:kh*kw]
-			for ph := range 4 {
-				pa, pb := ph/2, ph%2
-				var part [4][4]float64
-				for a := range 4 {
-					for b := range 4 {
-						if r, s := 2*a+pa, 2*b+pb; r < kh && s < kw {
-							part[a][b] = float64(k[r*kw+s])
-						}
-					}
-				}
-				var t [4][5]float64 // (G·part)ᵀ, column b of part transformed
+// position ξ, which starts at u[ξ*size:]. It is a plan whose units are the
+// output channels, so that a large layer's weights are transformed on the
+// pool.
+type wino44Weights[T Float] struct {
+	w, u                   []T
+	size                   int
+	groups, og, cg, kh, kw int
+}
+
+// newWino44Weights lays out the transformed weights of w in a buffer from
+// e's recycler (u, for recycleScratch once no band reads it), zeroed, so
+// that the channels past a group's last fill up its last block.
+func newWino44Weights[T Float](e *Engine, w []T, groups, og, cg, kh, kw int) *wino44Weights[T] {
+	size := groups * wino44Blocks(og) * 4 * cg * wino44Rows
+	u := scratch[T](e, wino44Cells*size)
+	clear(u[:wino44Cells*size])
+	return &wino44Weights[T]{w: w, u: u, size: size, groups: groups, og: og, cg: cg, kh: kh, kw: kw}
+}
+
+func (p *wino44Weights[T]) units(_ context.Context, lo, hi int) error {
+	for o := lo; o < hi; o++ {
+		p.channel(o)
+	}
+	return nil
+}
+
+// channel transforms the kernels of output channel o.
+func (p *wino44Weights[T]) channel(o int) {
+	kh, kw, cp := p.kh, p.kw, 4*p.cg
+	g, m := o/p.og, o%p.og
+	base := (g*wino44Blocks(p.og)+m/wino44Rows)*cp*wino44Rows + m%wino44Rows
+	for c := range p.cg {
+		k := p.w[(o*p.cg+c)*kh*kw:][:kh*kw]
+		for ph := range 4 {
+			pa, pb := ph/2, ph%2
+			var part [4][4]float64
+			for a := range 4 {
 				for b := range 4 {
-					t[b] = wino44Gx(part[0][b], part[1][b], part[2][b], part[3][b])
-				}
-				at := base + (c*4+ph)*wino44Rows
-				for i := range 5 {
-					row := wino44Gx(t[0][i], t[1][i], t[2][i], t[3][i])
-					for jj, v := range row {
-						u[(5*i+jj)*size+at] = T(v)
+					if r, s := 2*a+pa, 2*b+pb; r < kh && s < kw {
+						part[a][b] = float64(k[r*kw+s])
 					}
+				}
+			}
+			var t [4][5]float64 // (G·part)ᵀ, column b of part transformed
+			for b := range 4 {
+				t[b] = wino44Gx(part[0][b], part[1][b], part[2][b], part[3][b])
+			}
+			at := base + (c*4+ph)*wino44Rows
+			for i := range 5 {
+				row := wino44Gx(t[0][i], t[1][i], t[2][i], t[3][i])
+				for jj, v := range row {
+					p.u[(5*i+jj)*p.size+at] = T(v)
 				}
 			}
 		}
 	}
-	return u, buf, size
 }
 
 // wino44Panels is how many panels of wino44Cols tiles one unit computes:
