@@ -410,42 +410,7 @@ func (j *convPlan[T]) block(s *patch[T], u, rows, i, ch, o, c0, n int, k []T) {
 	cg := j.cg
 	s.grow(cg*sr*tw, 0)
 	cells := s.cells[:cg*sr*tw]
-	plane := e.h * e.w
-	// Tile columns [lo, hi) are the input's columns [lo+c0-left, …), the
-	// others come through pre and post, worked out once for every row.
-	lo, hi := min(max(e.lo-c0, 0), tw), min(max(e.hi-c0, 0), tw)
-	if lo >= hi {
-		lo, hi = tw, tw
-	}
-	s.cols = slices.Grow(s.cols[:0], lo+tw-hi)[:lo+tw-hi]
-	pre, post := s.cols[:lo], s.cols[lo:]
-	for q := range pre {
-		pre[q] = e.col(c0 + q)
-	}
-	for q := range post {
-		post[q] = e.col(c0 + hi + q)
-	}
-	for ci := range cg {
-		for y := range sr {
-			dst := cells[(ci*sr+y)*tw:][:tw]
-			r := i + y - e.top
-			if r < 0 || r >= e.h {
-				r = fold(r, e.h, e.border)
-			}
-			if r < 0 {
-				for q := range dst {
-					dst[q] = e.fill
-				}
-				continue
-			}
-			xr := j.x[(ch+ci)*plane+r*e.w:][:e.w]
-			gather(dst[:lo], xr, pre, e.fill)
-			if lo < hi {
-				moveCells(dst[lo:hi], xr[lo+c0-e.left:])
-			}
-			gather(dst[hi:], xr, post, e.fill)
-		}
-	}
+	e.tile(s, cells, j.x, ch, cg, i, sr, c0, tw)
 	t := 0
 	for ci := range cg {
 		for a := range e.kh {
@@ -476,5 +441,47 @@ func (j *convPlan[T]) block(s *patch[T], u, rows, i, ch, o, c0, n int, k []T) {
 			}
 		}
 		q += many
+	}
+}
+
+// tile copies into cells the padded cells of a tile (see block): for each
+// of cg channels from ch of x, padded rows i … i+sr-1 and columns c0 …
+// c0+tw-1, rows tw cells apart.
+func (e *edges[T]) tile(s *patch[T], cells, x []T, ch, cg, i, sr, c0, tw int) {
+	plane := e.h * e.w
+	// Tile columns [lo, hi) are the input's columns [lo+c0-left, …), the
+	// others come through pre and post, worked out once for every row.
+	lo, hi := min(max(e.lo-c0, 0), tw), min(max(e.hi-c0, 0), tw)
+	if lo >= hi {
+		lo, hi = tw, tw
+	}
+	s.cols = slices.Grow(s.cols[:0], lo+tw-hi)[:lo+tw-hi]
+	pre, post := s.cols[:lo], s.cols[lo:]
+	for q := range pre {
+		pre[q] = e.col(c0 + q)
+	}
+	for q := range post {
+		post[q] = e.col(c0 + hi + q)
+	}
+	for ci := range cg {
+		for y := range sr {
+			dst := cells[(ci*sr+y)*tw:][:tw]
+			r := i + y - e.top
+			if r < 0 || r >= e.h {
+				r = fold(r, e.h, e.border)
+			}
+			if r < 0 {
+				for q := range dst {
+					dst[q] = e.fill
+				}
+				continue
+			}
+			xr := x[(ch+ci)*plane+r*e.w:][:e.w]
+			gather(dst[:lo], xr, pre, e.fill)
+			if lo < hi {
+				moveCells(dst[lo:hi], xr[lo+c0-e.left:])
+			}
+			gather(dst[hi:], xr, post, e.fill)
+		}
 	}
 }
