@@ -211,11 +211,37 @@ func testWinoProducts[T engine.Float](t *testing.T) {
 	}
 }
 
+// mixScale returns a function that widens an output's scale (for the
+// stride-2 Winograd path on x and w) by what its transforms mix: the
+// kernel's largest weight times the sum of |x| over each output's window.
+// Data with zeros in step with the kernel's can make every term of an
+// output zero while its transformed tiles are not.
+func mixScale(x, w engine.Tensor[float64], c engine.Conv) func([]float64) []float64 {
+	abs := engine.Tensor[float64]{Shape: x.Shape, Data: make([]float64, len(x.Data))}
+	for i, v := range x.Data {
+		abs.Data[i] = math.Abs(v)
+	}
+	ones := engine.Tensor[float64]{Shape: w.Shape, Data: make([]float64, len(w.Data))}
+	top := 0.0
+	for i, v := range w.Data {
+		ones.Data[i], top = 1, max(top, math.Abs(v))
+	}
+	c.Fill = math.Abs(c.Fill)
+	_, window := refConv2D(abs, ones, nil, c)
+	return func(scale []float64) []float64 {
+		wide := make([]float64, len(scale))
+		for i, v := range scale {
+			wide[i] = v + top*window[i]
+		}
+		return wide
+	}
+}
+
 // FuzzWinogradStride2 runs the stride-2 Winograd path on layers of every
 // shape, kernel of 5×5 to 8×8, padding, border, group count and bias the
-// bytes pick, against the reference loop, within the tolerance of the
-// output's scale in float64 and float32 (its weights' transform divides by
-// 3, so no data keeps it exact).
+// bytes pick, against the reference loop, in float64 and float32 (its
+// weights' transform divides by 3, so no data keeps it exact), within the
+// tolerance of the output's scale widened by mixScale.
 func FuzzWinogradStride2(f *testing.F) {
 	e, err := engine.New(engine.Config{Workers: 3, MinBandWork: 1}, nil)
 	if err != nil {
@@ -283,7 +309,8 @@ func FuzzWinogradStride2(f *testing.F) {
 			t.Fatalf("Conv2D(x %v, w %v, %+v) = %v", x.Shape, w.Shape, c, err)
 		}
 		want, scale := refConv2D(x, w, bias, c)
-		checkTensorClose(t, got, want, winoScale(scale))
+		mix := mixScale(x, w, c)
+		checkTensorClose(t, got, want, mix(winoScale(scale)))
 		x32, w32 := engine.Tensor[float32]{Shape: x.Shape, Data: engine.Convert[float32](x.Data)},
 			engine.Tensor[float32]{Shape: w.Shape, Data: engine.Convert[float32](w.Data)}
 		got32, err := engine.Conv2D(context.Background(), e, engine.Interactive, x32, w32, engine.Convert[float32](bias), c)
@@ -291,6 +318,6 @@ func FuzzWinogradStride2(f *testing.F) {
 			t.Fatalf("Conv2D(float32 x %v, w %v, %+v) = %v", x.Shape, w.Shape, c, err)
 		}
 		want32, scale32 := refConv2D(x32, w32, engine.Convert[float32](bias), c)
-		checkTensorClose(t, got32, want32, winoScale(scale32))
+		checkTensorClose(t, got32, want32, mix(winoScale(scale32)))
 	})
 }
