@@ -216,6 +216,16 @@ func runPython(py, dir string, ws []*workload, reps int, res map[string]pyResult
 	}
 	cmd := exec.CommandContext(context.Background(), py, script, spec)
 	cmd.Stderr = os.Stderr
+	// glibc's malloc maps each large array afresh and unmaps it when freed,
+	// so every call of the libraries faults its output's pages in again.
+	// On a VM where a fault costs ~16 µs that alone made PyTorch's 7x7
+	// stem 15 ms instead of 0.8. Keeping freed memory in the process, as our
+	// engine's recycler does, measures the libraries' compute and not the
+	// host's paging.
+	cmd.Env = append(os.Environ(),
+		"MALLOC_MMAP_THRESHOLD_=4294967296",
+		"MALLOC_TRIM_THRESHOLD_=68719476736",
+		"MALLOC_TOP_PAD_=268435456")
 	out, err := cmd.Output()
 	if err != nil {
 		return "", fmt.Errorf("%s ref.py: %w", py, err)
