@@ -982,15 +982,8 @@ func FuzzConv2D(f *testing.F) {
 	f.Add([]byte{1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 8, 8, 8, 8}, []byte{})
 	f.Add([]byte{1, 3, 3, 5, 5, 2, 2, 2, 0, 1, 1, 4, 1, 0, 2, 2, 2, 2, 4, 200, 1}, []byte{5, 250})
 	f.Fuzz(func(t *testing.T, params, data []byte) {
-		next := 0
-		nb := func(mod int) int {
-			if next >= len(params) {
-				return 0
-			}
-			v := int(params[next]) % mod
-			next++
-			return v
-		}
+		fb := &fuzzBytes{params: params, data: data}
+		nb := fb.next
 		N, C, O := nb(3), nb(5), nb(5)
 		H, W, kh, kw := nb(7), nb(7), nb(5), nb(5)
 		c := engine.Conv{
@@ -1011,15 +1004,7 @@ func FuzzConv2D(f *testing.F) {
 		}
 		biasMode, mangle := nb(3), nb(8)
 
-		vi := 0
-		val := func() float64 {
-			if len(data) == 0 {
-				return 1
-			}
-			v := float64(int8(data[vi%len(data)]))
-			vi++
-			return v
-		}
+		val := fb.value
 		tensor := func(s [4]int, extra int) engine.Tensor[float64] {
 			t := engine.Tensor[float64]{Shape: s, Data: make([]float64, max(0, s[0]*s[1]*s[2]*s[3]+extra))}
 			for i := range t.Data {

@@ -69,15 +69,8 @@ func FuzzFFTTiles(f *testing.F) {
 	f.Add([]byte{2, 3, 4, 29, 33, 3, 5, 1, 1, 2, 1, 20}, []byte{200, 7})
 	f.Add([]byte{1, 2, 2, 40, 45, 3, 3, 2, 3, 1, 2, 1}, []byte{})
 	f.Fuzz(func(t *testing.T, params, data []byte) {
-		next := 0
-		nb := func(mod int) int {
-			if next >= len(params) {
-				return 0
-			}
-			v := int(params[next]) % mod
-			next++
-			return v
-		}
+		fb := &fuzzBytes{params: params, data: data}
+		nb := fb.next
 		N, C, O := 1+nb(2), 1+nb(3), 1+nb(3)
 		H, W := 1+nb(48), 1+nb(48)
 		kh, kw := 1+nb(min(H, 9)), 1+nb(min(W, 9))

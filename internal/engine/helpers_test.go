@@ -72,3 +72,41 @@ func sizeof[T engine.Float](v T) int {
 	}
 	return 8
 }
+
+// fuzzBytes hands out a fuzz target's two byte strings: next reads params
+// as small choices and value reads data as the tensors' values, so that
+// every pair of strings is a case and a crasher reads back as the same one.
+type fuzzBytes struct {
+	params, data []byte
+	np, nd       int
+}
+
+// next is the next params byte modulo mod, or 0 once params run out.
+func (f *fuzzBytes) next(mod int) int {
+	if f.np >= len(f.params) {
+		return 0
+	}
+	v := int(f.params[f.np]) % mod
+	f.np++
+	return v
+}
+
+// value is the next data byte as an int8, cycling through data, or 1 when
+// data is empty.
+func (f *fuzzBytes) value() float64 {
+	if len(f.data) == 0 {
+		return 1
+	}
+	v := float64(int8(f.data[f.nd%len(f.data)]))
+	f.nd++
+	return v
+}
+
+// tensor is a tensor of shape s filled with values.
+func (f *fuzzBytes) tensor(s [4]int) engine.Tensor[float64] {
+	t := engine.Tensor[float64]{Shape: s, Data: make([]float64, s[0]*s[1]*s[2]*s[3])}
+	for i := range t.Data {
+		t.Data[i] = f.value()
+	}
+	return t
+}

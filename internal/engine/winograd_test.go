@@ -257,15 +257,8 @@ func FuzzWinograd(f *testing.F) {
 	f.Add([]byte{1, 3, 7, 11, 30, 2, 3, 2, 1, 1, 1, 2, 0, 3}, []byte{7, 200, 13, 128, 127})
 	f.Add([]byte{2, 5, 5, 1, 1, 5, 0, 4, 1, 3}, []byte{})
 	f.Fuzz(func(t *testing.T, params, data []byte) {
-		next := 0
-		nb := func(mod int) int {
-			if next >= len(params) {
-				return 0
-			}
-			v := int(params[next]) % mod
-			next++
-			return v
-		}
+		fb := &fuzzBytes{params: params, data: data}
+		nb := fb.next
 		N, C, O := nb(2)+1, nb(6)+1, nb(9)+1
 		H, W := nb(12)+1, nb(40)+1
 		groups := nb(3) + 1
@@ -281,22 +274,7 @@ func FuzzWinograd(f *testing.F) {
 			c.Fill = float64(int8(nb(256)))
 		}
 		hasBias := nb(2) == 1
-		vi := 0
-		val := func() float64 {
-			if len(data) == 0 {
-				return 1
-			}
-			v := float64(int8(data[vi%len(data)]))
-			vi++
-			return v
-		}
-		tensor := func(s [4]int) engine.Tensor[float64] {
-			t := engine.Tensor[float64]{Shape: s, Data: make([]float64, s[0]*s[1]*s[2]*s[3])}
-			for i := range t.Data {
-				t.Data[i] = val()
-			}
-			return t
-		}
+		tensor := fb.tensor
 		x, w := tensor([4]int{N, C, H, W}), tensor([4]int{O, C / groups, 3, 3})
 		var bias []float64
 		if hasBias {
