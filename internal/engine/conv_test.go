@@ -1217,10 +1217,7 @@ func testQuadRows[T engine.Float](t *testing.T) {
 				x := randSlice[T](r, (kh+3)*ldx)
 				k := randSlice[T](r, kh*kw)
 				ldd := n + guard
-				buf := make([]T, guard+4*ldd)
-				for i := range buf {
-					buf[i] = T(math.NaN())
-				}
+				buf := nans[T](guard + 4*ldd)
 				m := engine.QuadRows(buf[guard:], ldd, n, x, ldx, k, kh, kw)
 				if engine.SIMDName() == "" {
 					if m != 0 {

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -109,4 +110,14 @@ func (f *fuzzBytes) tensor(s [4]int) engine.Tensor[float64] {
 		t.Data[i] = f.value()
 	}
 	return t
+}
+
+// nans is n NaNs: a destination whose guard cells show any write a kernel
+// should not have made.
+func nans[T engine.Float](n int) []T {
+	s := make([]T, n)
+	for i := range s {
+		s[i] = T(math.NaN())
+	}
+	return s
 }

@@ -54,10 +54,7 @@ func checkRowsKxK[T engine.Float](t *testing.T, size int, x []T, n, ldx int, k [
 	const guard = 16
 	rows := rowsKxKCount(size)
 	ldd := n + 3
-	buf := make([]T, guard+(rows-1)*ldd+n+guard)
-	for i := range buf {
-		buf[i] = T(math.NaN())
-	}
+	buf := nans[T](guard + (rows-1)*ldd + n + guard)
 	kernel := engine.Rows3x3[T]
 	if size == 5 {
 		kernel = engine.Rows5x5[T]

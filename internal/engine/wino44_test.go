@@ -73,14 +73,6 @@ func testWino44Transforms[T engine.Float](t *testing.T) {
 	r := rand.New(rand.NewPCG(49, 50))
 	lanes := engine.WinoLanes[T]()
 	impls := engine.Wino44Transforms[T]()
-	nan := T(math.NaN())
-	guarded := func(n int) []T {
-		s := make([]T, n)
-		for i := range s {
-			s[i] = nan
-		}
-		return s
-	}
 	same := cmp.Comparer(func(a, b T) bool { return a == b || math.IsNaN(float64(a)) && math.IsNaN(float64(b)) })
 	// The input: 5 rows of four phases, with slack; the window's columns
 	// in the order the path reads them for column phase 1.
@@ -93,7 +85,7 @@ func testWino44Transforms[T engine.Float](t *testing.T) {
 	for _, two := range []bool{false, true} {
 		want := map[string][]T{}
 		for name, f := range impls {
-			v, in, tiles := guarded(25*vx), f.In, lanes
+			v, in, tiles := nans[T](25*vx), f.In, lanes
 			if two {
 				in, tiles = f.In2, 2*lanes
 			}
@@ -117,7 +109,7 @@ func testWino44Transforms[T engine.Float](t *testing.T) {
 		ldy, yc := 2*lanes+3, 2*(2*lanes+3)+1
 		got := map[string][]T{}
 		for name, f := range impls {
-			y := guarded(n * yc)
+			y := nans[T](n * yc)
 			f.Out(y, m, bias, n, mc, mx, ldy, yc)
 			for i, v := range y {
 				written := i%yc < ldy+2*lanes && i%yc%ldy < 2*lanes
@@ -133,7 +125,7 @@ func testWino44Transforms[T engine.Float](t *testing.T) {
 		// Two groups at once, into two outputs.
 		pair := map[string][2][]T{}
 		for name, f := range impls {
-			y, y2 := guarded(n*yc), guarded(n*yc)
+			y, y2 := nans[T](n*yc), nans[T](n*yc)
 			f.Out2(y, y2, m, bias, n, mc, mx, ldy, yc)
 			for _, out := range [][]T{y, y2} {
 				for i, v := range out {
@@ -187,10 +179,7 @@ func testWinoProducts[T engine.Float](t *testing.T) {
 			b := randSlice[T](r, batch*sb)
 			got := map[string][]T{}
 			for name, f := range impls {
-				c := make([]T, batch*sc)
-				for i := range c {
-					c[i] = T(math.NaN())
-				}
+				c := nans[T](batch * sc)
 				f(a, b, c, k, batch, sa, sb, sc)
 				for i, v := range c {
 					if written := i%sc < rows*cols; math.IsNaN(float64(v)) == written {

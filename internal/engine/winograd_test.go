@@ -174,14 +174,6 @@ func testWinoTransforms[T engine.Float](t *testing.T) {
 	r := rand.New(rand.NewPCG(45, 46))
 	lanes := engine.WinoLanes[T]()
 	impls := engine.WinoTransforms[T]()
-	nan := T(math.NaN())
-	guarded := func(n int) []T {
-		s := make([]T, n)
-		for i := range s {
-			s[i] = nan
-		}
-		return s
-	}
 	for _, n := range []int{1, 2, 5} {
 		// The input: n planes of 4 rows of two phases, with slack.
 		wq := lanes + 3
@@ -194,9 +186,9 @@ func testWinoTransforms[T engine.Float](t *testing.T) {
 		ldy, yc := 2*lanes+3, 2*(2*lanes+3)+1
 		want := map[string][2][]T{}
 		for name, f := range impls {
-			v := guarded(16 * vx)
+			v := nans[T](16 * vx)
 			f.In(v, x, n, vc, vx, ld, wq, plane)
-			y := guarded(n * yc)
+			y := nans[T](n * yc)
 			f.Out(y, m, bias, n, vc, vx, ldy, yc)
 			for i, got := range v {
 				written := i%vx < n*vc && i%vx%vc < lanes
