@@ -25,15 +25,27 @@ before(async () => {
     executablePath: chromium,
     headless: true,
     userDataDir: profile,
+    // A browser that stops answering fails the run within a minute instead
+    // of holding it (puppeteer's own default waits three).
+    timeout: 60000,
+    protocolTimeout: 60000,
+    dumpio: process.env.CHROMIUM_DUMPIO === "1",
     args: [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync", "--no-first-run",
+      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
     ],
   });
 });
 
+// A clean close can wedge on a browser that crashed or hung; after ten
+// seconds the process is killed so that node, and the run, can end.
 after(async () => {
-  await browser?.close();
+  if (browser) {
+    const proc = browser.process();
+    const closed = browser.close().then(() => true, () => false);
+    const inTime = await Promise.race([closed, new Promise((r) => setTimeout(() => r(false), 10000).unref())]);
+    if (!inTime) proc?.kill("SIGKILL");
+  }
   rmSync(profile, { recursive: true, force: true });
 });
 
@@ -75,7 +87,7 @@ function pixels(page, sel) {
 
 test("the API reference renders every operation and explains problem types", async (t) => {
   const { page, check } = await open(t);
-  const spec = await (await fetch(base + "/openapi.yaml")).text();
+  const spec = await (await fetch(base + "/openapi.yaml", { signal: AbortSignal.timeout(30000) })).text();
   const operations = spec.match(/^\s+operationId:/gm).length;
   await page.goto(base + "/docs", { waitUntil: "load" });
   await page.waitForSelector("body[data-ready]", { timeout: 30000 });
