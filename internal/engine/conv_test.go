@@ -56,6 +56,8 @@ func convCases() []convCase {
 		{name: "kernel equal to the input, convolved", x: [4]int{1, 1, 5, 4}, w: [4]int{1, 1, 5, 4}, conv: engine.Conv{Convolve: true}},
 		{name: "dilation stretches the kernel over the whole input", x: [4]int{1, 2, 7, 9}, w: [4]int{2, 2, 3, 3}, conv: engine.Conv{Dilation: [2]int{3, 4}}},
 		{name: "stride larger than the kernel", x: [4]int{2, 1, 11, 10}, w: [4]int{2, 1, 2, 1}, conv: engine.Conv{Stride: sq(3)}},
+		{name: "stride 4 with reflect padding", x: [4]int{1, 2, 13, 29}, w: [4]int{3, 2, 5, 6}, conv: engine.Conv{Stride: sq(4), Pad: [4]int{2, 3, 5, 1}, Border: engine.BorderReflect}},
+		{name: "stride 4 padded past a narrow input", x: [4]int{1, 1, 6, 3}, w: [4]int{2, 1, 3, 7}, conv: engine.Conv{Stride: sq(4), Pad: [4]int{1, 0, 6, 6}, Fill: 1.5}},
 		{name: "stride larger than the input leaves one output", x: [4]int{1, 1, 3, 3}, w: [4]int{1, 1, 2, 2}, conv: engine.Conv{Stride: sq(5)}},
 		{name: "depthwise", x: [4]int{2, 4, 6, 6}, w: [4]int{4, 1, 3, 3}, bias: true, conv: engine.Conv{Groups: 4, Padding: engine.PadSame}},
 		{name: "depthwise with a multiplier", x: [4]int{1, 3, 5, 6}, w: [4]int{6, 1, 2, 3}, conv: engine.Conv{Groups: 3}},

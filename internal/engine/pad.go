@@ -173,9 +173,13 @@ func (pd *padder[T]) units(ctx context.Context, lo, hi int) error {
 
 // row pads row r of plane pl.
 func (pd *padder[T]) row(pl, r int) {
+	pd.rowTo(pd.p.data[pl*pd.p.plane+r*pd.p.ld:], pl, r)
+}
+
+// rowTo pads row r of plane pl into the first ld cells of dst.
+func (pd *padder[T]) rowTo(dst []T, pl, r int) {
 	h, w := pd.x.Shape[2], pd.x.Shape[3]
-	ld := pd.p.ld
-	row := pd.p.data[pl*pd.p.plane+r*ld:][:ld]
+	row := dst[:pd.p.ld]
 	sr := fold(r-pd.top, h, pd.b)
 	if sr < 0 {
 		for q := range row {
@@ -199,6 +203,10 @@ func (pd *padder[T]) row(pl, r int) {
 // are zeroed all the same, so that every cell of the row is written.
 func (pd *padder[T]) stridedRow(row, xr []T) {
 	sw, wq := pd.sw, pd.p.wq
+	if sw == 4 {
+		pd.stridedRow4(row, xr)
+		return
+	}
 	for ph, s := range pd.phases {
 		out := row[ph*wq : (ph+1)*wq]
 		for i := s.n; i < wq; i++ {
@@ -213,6 +221,42 @@ func (pd *padder[T]) stridedRow(row, xr []T) {
 		for i := s.hi; i < s.n; i++ {
 			out[i] = pd.cell(xr, i*sw+ph)
 		}
+	}
+}
+
+// stridedRow4 is stridedRow for a column stride of 4, the layout of the
+// stride-2 Winograd path: the positions where all four phases hold inner
+// columns are copied in one pass along the input row, four cells at a
+// time, which takes half the time of four strided passes; the others
+// (the borders, and what differs between the phases) go through src.
+func (pd *padder[T]) stridedRow4(row, xr []T) {
+	wq := pd.p.wq
+	lo, hi := 0, wq
+	for _, s := range pd.phases {
+		lo, hi = max(lo, s.lo), min(hi, s.hi)
+	}
+	hi = max(hi, lo)
+	for ph, s := range pd.phases {
+		out := row[ph*wq : (ph+1)*wq]
+		for i := 0; i < s.n; i++ {
+			if i == lo {
+				i = hi // the shared inner positions, copied below
+			}
+			if i < s.n {
+				out[i] = pd.cell(xr, 4*i+ph)
+			}
+		}
+		clear(out[s.n:])
+	}
+	if hi == lo {
+		return
+	}
+	o0 := row[lo:hi]
+	o1, o2, o3 := row[wq+lo:][:len(o0)], row[2*wq+lo:][:len(o0)], row[3*wq+lo:][:len(o0)]
+	x := xr[4*lo-pd.left:][:4*len(o0)]
+	for k := range o0 {
+		q := x[4*k : 4*k+4]
+		o0[k], o1[k], o2[k], o3[k] = q[0], q[1], q[2], q[3]
 	}
 }
 
