@@ -30,7 +30,11 @@ import (
 // (see padded): tile t of a tile row reads columns 4t+2v+pb of the padded
 // input (v < 5), which is phase (2v+pb)%4, position t+(2v+pb)/4, so a
 // register's width of tiles side by side reads one vector per window cell.
-// Rows are read in place, 4 per tile row. Groups of winoLanes tiles (a
+// Rows are read in place, 4 per tile row. Each unit of work, a band of
+// tile rows, pads the rows it reads itself into its own scratch, so that
+// the core that transforms them finds them in its cache (a padded copy of
+// the whole input, written by one core and read by another, had cost more
+// on two workers than on one). Groups of winoLanes tiles (a
 // tile row's last one filled up past the output's edge) go four to a panel
 // of wino44Cols tiles, the products' width.
 
@@ -85,12 +89,17 @@ var wino44AT = [2][]wino44Term{
 // the factors of its 5 products:
 // G = [[1/2,0,0,0], [-1/2,-1/2,-1/2,-1/2], [-1/6,1/6,-1/6,1/6], [1/6,1/3,2/3,4/3], [0,0,0,1]].
 // The weights are transformed in float64 and rounded once.
+//
+// It multiplies by 1/6 rather than divide by 6: one rounding more in
+// float64, far below float32's and float64's tolerances, where the
+// divisions took a third of the stem's weight transform.
 func wino44Gx(p0, p1, p2, p3 float64) [5]float64 {
+	const sixth = 1.0 / 6
 	return [5]float64{
-		p0 / 2,
-		-(p0 + p1 + p2 + p3) / 2,
-		(-p0 + p1 - p2 + p3) / 6,
-		(p0 + 2*p1 + 4*p2 + 8*p3) / 6,
+		p0 * 0.5,
+		-(p0 + p1 + p2 + p3) * 0.5,
+		(-p0 + p1 - p2 + p3) * sixth,
+		(p0 + 2*p1 + 4*p2 + 8*p3) * sixth,
 		p3,
 	}
 }
@@ -133,10 +142,12 @@ func useWino44(g geometry) bool {
 // wino44Plan is one Conv2D request on the stride-2 Winograd path, laid out
 // as winoPlan with 4·cg part channels per group and 25 positions.
 type wino44Plan[T Float] struct {
-	x         []T // padded input, polyphase with column stride 4
-	plane, ld int
-	cols      [2][5]int // offset in a row of window column v of column phase pb
-	c, cg     int       // input channels, in total and per group
+	pd        *padder[T] // pads the input, polyphase with column stride 4
+	plane, ld int        // a unit's padded rows: per channel, per row
+	th, k     int        // tile rows: in all, per unit
+	bands     int        // units per plane
+	cols      [2][5]int  // offset in a row of window column v of column phase pb
+	c, cg     int        // input channels, in total and per group
 	o, og     int
 	groups    int
 	ho, wo    int
@@ -154,9 +165,9 @@ type wino44Plan[T Float] struct {
 	e     *Engine
 }
 
-// conv2dWino44 runs a validated request for which useWino44 holds: it pads
-// the input on the pool, transforms the weights, then computes panel by
-// panel on the pool.
+// conv2dWino44 runs a validated request for which useWino44 holds: it
+// transforms the weights, then computes band by band on the pool, each
+// band of tile rows padding its own rows of the input first.
 func conv2dWino44[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[T], bias []T, g geometry, c Conv) (Tensor[T], error) {
 	N, O := g.out[0], g.out[1]
 	og, cg := O/g.groups, g.w[1]
@@ -166,21 +177,18 @@ func conv2dWino44[T Float](ctx context.Context, e *Engine, p Priority, x, w Tens
 	gr := (tw + lanes - 1) / lanes
 	// Tile row ty reads padded rows 4ty to 4ty+9; group k of a row reads
 	// positions k·lanes to k·lanes+lanes+1 of the four column phases.
-	gp := g
-	gp.hn, gp.wn, gp.sw = 4*th+6, 4*(gr*lanes+2), 4
+	pd := newPadder(x, g.pads, 4*th+6, 4*(gr*lanes+2), 4, c.Border, T(c.Fill))
 	tiles := float64(N) * float64(th) * float64(tw)
 	macs := tiles * wino44Cells * 4 * float64(og*cg*g.groups)
-	xp, release, err := padOnPool(ctx, e, p, x, gp, c, macs)
-	if err != nil {
-		return Tensor[T]{}, err
-	}
-	defer release()
 	ws := w.Data
 	if c.Convolve {
 		ws = flipped(w)
 	}
+	var z T
+	k := wino44TileRows(th, gr, wino44Cols[T]()/lanes, N*g.groups, e.workers, cg*pd.p.ld*int(unsafe.Sizeof(z)))
 	j := &wino44Plan[T]{
-		x: xp.data, plane: xp.plane, ld: xp.ld,
+		pd: pd, plane: (4*k + 6) * pd.p.ld, ld: pd.p.ld,
+		th: th, k: k, bands: (th + k - 1) / k,
 		c: g.in[1], cg: cg, o: O, og: og, groups: g.groups,
 		ho: ho, wo: wo, gr: gr, slots: th * gr,
 		bias: bias, e: e,
@@ -188,7 +196,7 @@ func conv2dWino44[T Float](ctx context.Context, e *Engine, p Priority, x, w Tens
 	for pb := range 2 {
 		for v := range 5 {
 			q := 2*v + pb
-			j.cols[pb][v] = q%4*xp.wq + q/4
+			j.cols[pb][v] = q%4*pd.p.wq + q/4
 		}
 	}
 	wt := newWino44Weights(e, ws, g.groups, og, cg, g.w[2], g.w[3])
@@ -197,6 +205,7 @@ func conv2dWino44[T Float](ctx context.Context, e *Engine, p Priority, x, w Tens
 	// stem's 9408 on one worker), serial before the bands start unless
 	// it goes on the pool, which pays from wino44PoolWeights on.
 	weights := O * cg * g.w[2] * g.w[3]
+	var err error
 	if n := min(O, e.workers); n > 1 && weights >= wino44PoolWeights {
 		err = e.run(ctx, p, wt, O, n, float64(weights)*wino44Cells)
 	} else {
@@ -207,14 +216,14 @@ func conv2dWino44[T Float](ctx context.Context, e *Engine, p Priority, x, w Tens
 	}
 	j.u, j.usize = wt.u, wt.size
 	per := wino44Cols[T]() / lanes
-	j.panels = (j.slots + per - 1) / per
-	j.pp = wino44Panels[T](4*cg, j.panels, N*g.groups, e.workers)
+	j.panels = (k*gr + per - 1) / per // of a unit's whole band
+	j.pp = wino44Panels[T](4*cg, j.panels, N*g.groups*j.bands, e.workers)
 	if j.bias == nil {
 		j.bias = make([]T, O)
 	}
 	j.out = result[T](e, N*O*ho*wo)
-	units := N * g.groups * ((j.panels + j.pp - 1) / j.pp)
-	if err := e.run(ctx, p, j, units, e.bands(units, j.pp*wino44Cols[T]()*og, wino44Cells*4*cg), macs); err != nil {
+	units := N * g.groups * j.bands
+	if err := e.run(ctx, p, j, units, e.bands(units, k*gr*lanes*og, wino44Cells*4*cg), macs); err != nil {
 		return Tensor[T]{}, err
 	}
 	return Tensor[T]{Shape: g.out, Data: j.out}, nil
@@ -284,16 +293,37 @@ func (p *wino44Weights[T]) channel(o int) {
 	}
 }
 
-// wino44Panels is how many panels of wino44Cols tiles one unit computes:
-// as many as keep their transformed input and one block's products within
-// wino44ScratchBytes, but no more than a plane has, nor so many that the
-// units give each worker fewer than four.
+// wino44Panels is how many panels of wino44Cols tiles a unit computes at
+// a time: as many as keep their transformed input and one block's
+// products within wino44ScratchBytes, but no more than a unit's band has,
+// nor so many that the units give each worker fewer than four.
 func wino44Panels[T Float](cp, panels, planes, workers int) int {
 	var z T
 	per := wino44Cells * (cp + wino44Rows) * wino44Cols[T]() * int(unsafe.Sizeof(z))
 	pp := max(1, wino44ScratchBytes/per)
 	return max(1, min(pp, panels, max(1, planes*panels/(4*workers))))
 }
+
+// wino44TileRows is how many tile rows (of gr groups, per of which fill a
+// panel) a unit computes, given planes images and groups, the workers and
+// the bytes of one padded row of all of a group's input channels: enough
+// that the 6 padded rows a band shares with the next are padded twice
+// only a few times, few enough that each worker gets about four units and
+// that a band's padded rows stay within wino44PadBytes, and where it can
+// be, a number of whole panels.
+func wino44TileRows(th, gr, per, planes, workers, rowBytes int) int {
+	k := max(1, min(th, planes*th/(4*workers), (wino44PadBytes/rowBytes-6)/4))
+	for c := k; 2*c >= k; c-- {
+		if c*gr%per == 0 {
+			return c
+		}
+	}
+	return k
+}
+
+// wino44PadBytes is what a unit's padded rows aim to take: a good part of
+// the second-level cache, where the input transform finds them.
+const wino44PadBytes = 256 << 10
 
 // wino44ScratchBytes is what a unit's transformed input and one block of
 // products aim to take: most of a first-level cache.
@@ -308,24 +338,49 @@ func (j *wino44Plan[T]) units(ctx context.Context, lo, hi int) error {
 	// whose products nothing reads.
 	s := newWinoScratch[T](j.e, wino44Cells, j.pp*cp*nc, j.pp*wino44Rows*nc, wino44Rows*2*nc)
 	defer s.release(j.e)
-	return eachUnit(ctx, lo, hi, func(u int) { j.unit(u, s) })
+	x := scratch[T](j.e, j.cg*j.plane)
+	defer recycleScratch(j.e, x)
+	return eachUnit(ctx, lo, hi, func(u int) { j.unit(u, u > lo, x, s) })
 }
 
-// unit computes up to pp panels of one image and group: the input
+// unit computes the band of up to k tile rows of one image and group: it
+// pads the rows of the input they read into x, then goes through their
+// panels pp at a time (see chunk). When x holds the band before (after
+// says so), the 6 rows the two share move up rather than being padded
+// again.
+func (j *wino44Plan[T]) unit(u int, after bool, x []T, s *winoScratch[T]) {
+	plane, b := u/j.bands, u%j.bands
+	n, g := plane/j.groups, plane%j.groups
+	ty0, ty1 := b*j.k, min(b*j.k+j.k, j.th)
+	r0, rows := 4*ty0, 4*(ty1-ty0)+6
+	shared := 0
+	if after && b > 0 {
+		shared = 6
+	}
+	for c := range j.cg {
+		xc := x[c*j.plane:]
+		copy(xc[:shared*j.ld], xc[4*j.k*j.ld:])
+		pl := n*j.c + g*j.cg + c
+		for r := shared; r < rows; r++ {
+			j.pd.rowTo(xc[r*j.ld:], pl, r0+r)
+		}
+	}
+	step := j.pp * wino44Cols[T]() / winoLanes[T]()
+	for sl := ty0 * j.gr; sl < ty1*j.gr; sl += step {
+		j.chunk(x, r0, n, g, sl, min(sl+step, ty1*j.gr), s)
+	}
+}
+
+// chunk computes slots [sl0, sl1) of image n and group g, up to pp panels,
+// from their padded rows in x, which start at padded row r0: the input
 // transform of every part channel of their groups of tiles, then block of
 // wino44Rows output channels by block the 25 products of each panel and
 // their output transform, so that a block's products stay in the
 // first-level cache between the two.
-func (j *wino44Plan[T]) unit(u int, s *winoScratch[T]) {
+func (j *wino44Plan[T]) chunk(x []T, r0, n, g, sl0, sl1 int, s *winoScratch[T]) {
 	nc, lanes := wino44Cols[T](), winoLanes[T]()
 	per := nc / lanes // groups per panel
 	cp := 4 * j.cg
-	chunks := (j.panels + j.pp - 1) / j.pp
-	plane, p0 := u/chunks, u%chunks*j.pp
-	p1 := min(p0+j.pp, j.panels)
-	n, g := plane/j.groups, plane%j.groups
-	sl0, sl1 := per*p0, min(per*p1, j.slots)
-	x := j.x[(n*j.c+g*j.cg)*j.plane:]
 	for sl := sl0; sl < sl1; sl++ {
 		k := sl - sl0
 		ty, tx := sl/j.gr, sl%j.gr*lanes
@@ -335,7 +390,7 @@ func (j *wino44Plan[T]) unit(u int, s *winoScratch[T]) {
 		for c := range j.cg {
 			for ph := range 4 {
 				pa, pb := ph/2, ph%2
-				xs := x[c*j.plane+(4*ty+pa)*j.ld+tx:]
+				xs := x[c*j.plane+(4*ty-r0+pa)*j.ld+tx:]
 				if two {
 					wino44Input2(v[(c*4+ph)*nc:], xs, &j.cols[pb], 2*j.ld, s.vx)
 				} else {
@@ -353,7 +408,7 @@ func (j *wino44Plan[T]) unit(u int, s *winoScratch[T]) {
 	blocks := wino44Blocks(j.og)
 	for b := range blocks {
 		a := j.u[(g*blocks+b)*cp*wino44Rows:]
-		for k := range p1 - p0 {
+		for k := range (sl1 - sl0 + per - 1) / per {
 			winoProducts(a, s.v[k*cp*nc:], s.m[k*wino44Rows*nc:], cp, wino44Cells, j.usize, s.vx, s.mx)
 		}
 		m0 := b * wino44Rows
@@ -515,16 +570,19 @@ func wino44Cost(g geometry, size uintptr) float64 {
 
 // wino44Footprint is the elements the stride-2 Winograd path holds for g
 // beyond its output, with elements of size bytes and up to workers bands
-// at work: the padded input, the transformed weights and each band's
-// scratch (see wino44Panels, with the most panels it allows).
+// at work: the transformed weights and each band's padded rows and
+// scratch (see wino44TileRows, and wino44Panels with the most panels it
+// allows).
 func wino44Footprint(g geometry, size, workers int) int64 {
-	N, C := int64(g.in[0]), int64(g.in[1])
+	N := g.in[0]
 	og, cp := g.out[1]/g.groups, 4*g.w[1]
 	lanes := 32 / size
 	nc := 4 * lanes
 	th, tw := (g.out[2]+1)/2, (g.out[3]+1)/2
 	gr := (tw + lanes - 1) / lanes
-	padded := N * C * int64(4*th+6) * int64(4*(gr*lanes+2))
+	ld := 4 * (gr*lanes + 2)
+	k := wino44TileRows(th, gr, nc/lanes, N*g.groups, workers, g.w[1]*ld*size)
+	padded := int64(workers) * int64(g.w[1]*(4*k+6)*ld)
 	weights := int64(wino44Cells * g.groups * wino44Blocks(og) * wino44Rows * cp)
 	pp := max(1, wino44ScratchBytes/(wino44Cells*(cp+wino44Rows)*nc*size))
 	scratch := int64(wino44Cells*(pp*(cp+wino44Rows)*nc+2*64/size) + wino44Rows*2*nc)

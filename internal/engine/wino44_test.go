@@ -40,6 +40,7 @@ func wino44Cases() []convCase {
 		convCase{name: "an 8x8 kernel", x: [4]int{1, 2, 23, 40}, w: [4]int{6, 2, 8, 8}, conv: stem},
 		convCase{name: "a 5x8 kernel", x: [4]int{1, 2, 15, 18}, w: [4]int{4, 2, 5, 8}, conv: s2([4]int{0, 1, 2, 3})},
 		convCase{name: "a tile row wider than a panel, with a tail", x: [4]int{1, 3, 20, 90}, w: [4]int{13, 3, 7, 7}, conv: stem},
+		convCase{name: "bands of several tile rows, the last one short", x: [4]int{1, 2, 90, 20}, w: [4]int{5, 2, 7, 7}, bias: true, conv: stem},
 		convCase{name: "many channels", x: [4]int{2, 11, 15, 16}, w: [4]int{9, 11, 7, 7}, bias: true, conv: stem},
 		convCase{name: "groups", x: [4]int{2, 6, 18, 17}, w: [4]int{9, 2, 7, 7}, bias: true,
 			conv: engine.Conv{Groups: 3, Stride: [2]int{2, 2}, Pad: [4]int{3, 3, 3, 3}}},
@@ -55,8 +56,10 @@ func wino44Cases() []convCase {
 }
 
 func TestWinogradStride2MatchesReference(t *testing.T) {
-	for _, workers := range []int{1, 3} {
-		e := newTestEngine(t, engine.Config{Workers: workers, MinBandWork: 16})
+	// Small bands put a unit or two in each; one band of every unit has
+	// each band of tile rows follow the one before in the same scratch.
+	for _, cfg := range []engine.Config{{Workers: 1, MinBandWork: 16}, {Workers: 3, MinBandWork: 16}, {Workers: 2, MinBandWork: 1 << 40}} {
+		e := newTestEngine(t, cfg)
 		t.Run("dtype=float32", func(t *testing.T) { testWinogradMatches[float32](t, e, wino44Cases(), 47) })
 		t.Run("dtype=float64", func(t *testing.T) { testWinogradMatches[float64](t, e, wino44Cases(), 47) })
 	}
