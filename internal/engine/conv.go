@@ -76,8 +76,12 @@ func conv2d[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[T],
 	case MethodFFT:
 		return conv2dFFT(ctx, e, p, x, w, bias, g, c)
 	case MethodWinograd:
-		if useWino44(g) {
+		var z T
+		switch {
+		case useWino44(g):
 			return conv2dWino44(ctx, e, p, x, w, bias, g, c)
+		case useWino43(e, g, unsafe.Sizeof(z)):
+			return conv2dWino43(ctx, e, p, x, w, bias, g, c)
 		}
 		return conv2dWinograd(ctx, e, p, x, w, bias, g, c)
 	}

@@ -28,6 +28,10 @@ var haveAVX2FMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // here (the OS saving the ZMM registers included).
 var haveAVX512 = haveAVX2FMA && cpu.X86.HasAVX512F
 
+// haveAVX512VL says whether the AVX-512 kernels that use VL's forms on YMM
+// registers can run here (F(4×4, 3×3)'s input transform).
+var haveAVX512VL = haveAVX512 && cpu.X86.HasAVX512VL
+
 // simdName names the SIMD row kernel in use, for tests and benchmarks.
 func simdName() string {
 	if haveAVX2FMA {
@@ -373,6 +377,70 @@ func wino44Output[T Float](y, m, bias []T, n, mc, mx, ldy, yc int) {
 		wino44OutAVX2F32(as[float32](y), as[float32](m), as[float32](bias), n, mc, mx, ldy, yc)
 	default:
 		wino44OutAVX2F64(as[float64](y), as[float64](m), as[float64](bias), n, mc, mx, ldy, yc)
+	}
+}
+
+// wino43Input is the one place that picks the input transform of
+// F(4×4, 3×3) for this CPU (see wino43InputGo for what it computes, for
+// winoLanes tiles of one channel): the generated AVX-512 one
+// (wino_amd64.s, which splits a window's columns with AVX-512VL permutes)
+// or the portable one, which round alike. The slices are cut to what the
+// transform touches first, so a short one panics here rather than in the
+// assembly.
+func wino43Input[T Float](v, x []T, ld, vx int) {
+	lanes := winoLanes[T]()
+	v = v[:(wino43Cells-1)*vx+lanes]
+	x = x[:5*ld+4*lanes+2]
+	if !haveAVX512VL {
+		wino43InputGo(v, x, ld, vx, lanes)
+		return
+	}
+	var z T
+	switch unsafe.Sizeof(z) {
+	case 4:
+		wino43InAVX512F32(as[float32](v), as[float32](x), ld, vx)
+	default:
+		wino43InAVX512F64(as[float64](v), as[float64](x), ld, vx)
+	}
+}
+
+// wino43Input2 is wino43Input for twice the tiles side by side (two groups
+// of winoLanes): the AVX-512 transform of both at once on ZMM registers,
+// or two calls of the portable one, which round alike.
+func wino43Input2[T Float](v, x []T, ld, vx int) {
+	lanes := winoLanes[T]()
+	v = v[:(wino43Cells-1)*vx+2*lanes]
+	x = x[:5*ld+8*lanes+2]
+	if !haveAVX512VL {
+		wino43InputGo(v, x, ld, vx, lanes)
+		wino43InputGo(v[lanes:], x[4*lanes:], ld, vx, lanes)
+		return
+	}
+	var z T
+	switch unsafe.Sizeof(z) {
+	case 4:
+		wino43In2AVX512F32(as[float32](v), as[float32](x), ld, vx)
+	default:
+		wino43In2AVX512F64(as[float64](v), as[float64](x), ld, vx)
+	}
+}
+
+// wino43Output is the one place that picks the output transform of
+// F(4×4, 3×3) for this CPU (see wino43OutputGo), like wino43Input.
+func wino43Output[T Float](y, m, bias []T, n, mc, mx, ldy, yc int) {
+	lanes := winoLanes[T]()
+	m = m[:(wino43Cells-1)*mx+(n-1)*mc+lanes]
+	y, bias = y[:(n-1)*yc+3*ldy+4*lanes], bias[:n]
+	if !haveAVX2FMA {
+		wino43OutputGo(y, m, bias, n, mc, mx, ldy, yc, lanes)
+		return
+	}
+	var z T
+	switch unsafe.Sizeof(z) {
+	case 4:
+		wino43OutAVX2F32(as[float32](y), as[float32](m), as[float32](bias), n, mc, mx, ldy, yc)
+	default:
+		wino43OutAVX2F64(as[float64](y), as[float64](m), as[float64](bias), n, mc, mx, ldy, yc)
 	}
 }
 

@@ -125,3 +125,21 @@ func simdPack[T Float, C Complex](z []C, c int, src []T) int { return 0 }
 func simdUnpack[T Float, C Complex](dst []T, ld int, z []C, cells int, scale float64, bias T) int {
 	return 0
 }
+
+// wino43Input runs the portable input transform of F(4×4, 3×3).
+func wino43Input[T Float](v, x []T, ld, vx int) {
+	wino43InputGo(v, x, ld, vx, winoLanes[T]())
+}
+
+// wino43Input2 runs the portable input transform of F(4×4, 3×3) on two
+// groups of tiles side by side.
+func wino43Input2[T Float](v, x []T, ld, vx int) {
+	lanes := winoLanes[T]()
+	wino43InputGo(v, x, ld, vx, lanes)
+	wino43InputGo(v[lanes:], x[4*lanes:], ld, vx, lanes)
+}
+
+// wino43Output runs the portable output transform of F(4×4, 3×3).
+func wino43Output[T Float](y, m, bias []T, n, mc, mx, ldy, yc int) {
+	wino43OutputGo(y, m, bias, n, mc, mx, ldy, yc, winoLanes[T]())
+}

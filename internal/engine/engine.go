@@ -59,6 +59,11 @@ type Config struct {
 	// tiny requests run as a single band and do not pay for the split;
 	// 0 means 1<<15.
 	MinBandWork int
+	// WinogradTile fixes the tile size with which method "winograd"
+	// computes 3×3 layers with unit strides: 2 for F(2×2, 3×3), 4 for
+	// F(4×4, 3×3); 0 lets the cost model pick (see useWino43). Tests and
+	// measurements of either path set it; no other value is valid.
+	WinogradTile int
 }
 
 const (
@@ -95,6 +100,7 @@ type Engine struct {
 	workers     int
 	queueSize   int
 	minBandWork int
+	winoTile    int // Config.WinogradTile
 
 	// queues hold the bands waiting to run, one channel per priority. Each
 	// has capacity queueSize and admission reserves room in queued before
@@ -182,6 +188,9 @@ func newEngine(cfg Config, reg prometheus.Registerer, hook func(Priority)) (*Eng
 	if cfg.Workers < 0 || cfg.QueueSize < 0 || cfg.MinBandWork < 0 {
 		return nil, fmt.Errorf("engine: negative config value in %+v", cfg)
 	}
+	if t := cfg.WinogradTile; t != 0 && t != 2 && t != 4 {
+		return nil, fmt.Errorf("engine: WinogradTile %d is not 0, 2 or 4", t)
+	}
 	workers := cfg.Workers
 	if workers == 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -208,6 +217,7 @@ func newEngine(cfg Config, reg prometheus.Registerer, hook func(Priority)) (*Eng
 		workers:     workers,
 		queueSize:   queueSize,
 		minBandWork: minBandWork,
+		winoTile:    cfg.WinogradTile,
 		quit:        make(chan struct{}),
 		room:        make(chan struct{}),
 		metrics:     m,

@@ -90,10 +90,15 @@ const (
 	// result, which wastes work but is exact.
 	MethodFFT
 	// MethodWinograd computes 3×3 layers with unit strides and dilations
-	// by Winograd's minimal filtering F(2×2, 3×3), in T (see winograd.go):
-	// fewer multiply-adds than the direct method, with errors of the
-	// rounding's size relative to the output's scale rather than the
-	// direct method's order of summation. Other layers are refused.
+	// by Winograd's minimal filtering F(2×2, 3×3), in T (see winograd.go),
+	// or F(4×4, 3×3) on many-channel layers where the CPU has its products
+	// microkernel and the cost model predicts it faster (see useWino43;
+	// Config.WinogradTile fixes the choice): fewer multiply-adds than the
+	// direct method, with errors of the rounding's size relative to the
+	// output's scale rather than the direct method's order of summation.
+	// It also computes stride-2 layers with 5×5 to 8×8 kernels by
+	// F(2×2, 4×4) on the polyphase parts (see wino44.go). Other layers
+	// are refused.
 	MethodWinograd
 )
 

@@ -1290,6 +1290,2572 @@ TEXT ·wino44In2AVX512F32(SB), NOSPLIT, $0-88
 	VZEROUPPER
 	RET
 
+// func wino43InAVX512F32(v []float32, x []float32, ld int, vx int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL
+TEXT ·wino43InAVX512F32(SB), NOSPLIT, $0-64
+	MOVQ         v_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         ld+48(FP), DX
+	MOVQ         vx+56(FP), BX
+	SHLQ         $0x02, BX
+	SHLQ         $0x02, DX
+	MOVL         $0x40400000, SI
+	VMOVD        SI, X0
+	VBROADCASTSS X0, Y0
+	MOVL         $0x40800000, SI
+	VMOVD        SI, X1
+	VBROADCASTSS X1, Y1
+	MOVL         $0x40a00000, SI
+	VMOVD        SI, X2
+	VBROADCASTSS X2, Y2
+	MOVQ         AX, SI
+	VMOVUPS      (CX), Y3
+	VMOVUPS      32(CX), Y4
+	VMOVUPS      64(CX), Y5
+	VMOVUPS      96(CX), Y6
+	VMOVDQU64    wino43idxF32<>+0(SB), Y7
+	VMOVDQU64    wino43idxF32<>+0(SB), Y8
+	VPERMI2PS    Y4, Y3, Y7
+	VPERMI2PS    Y6, Y5, Y8
+	VPERM2F128   $0x20, Y8, Y7, Y7
+	VMOVDQU64    wino43idxF32<>+32(SB), Y8
+	VMOVDQU64    wino43idxF32<>+32(SB), Y9
+	VPERMI2PS    Y4, Y3, Y8
+	VPERMI2PS    Y6, Y5, Y9
+	VPERM2F128   $0x20, Y9, Y8, Y8
+	VMOVDQU64    wino43idxF32<>+64(SB), Y9
+	VMOVDQU64    wino43idxF32<>+64(SB), Y10
+	VPERMI2PS    Y4, Y3, Y9
+	VPERMI2PS    Y6, Y5, Y10
+	VPERM2F128   $0x20, Y10, Y9, Y9
+	VMOVDQU64    wino43idxF32<>+96(SB), Y10
+	VMOVDQU64    wino43idxF32<>+96(SB), Y11
+	VPERMI2PS    Y4, Y3, Y10
+	VPERMI2PS    Y6, Y5, Y11
+	VPERM2F128   $0x20, Y11, Y10, Y3
+	VBROADCASTSS 128(CX), Y4
+	VALIGND      $0x01, Y7, Y4, Y4
+	VBROADCASTSS 132(CX), Y5
+	VALIGND      $0x01, Y8, Y5, Y5
+	VMOVUPS      Y7, Y6
+	VADDPS       Y6, Y6, Y6
+	VMULPS       Y8, Y0, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMULPS       Y9, Y1, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMULPS       Y3, Y0, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y9, Y6
+	VMOVUPS      Y8, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMULPS       Y3, Y2, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VADDPS       Y6, Y6, Y6
+	VMULPS       Y9, Y2, Y7
+	VSUBPS       Y7, Y6, Y6
+	VADDPS       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y3, Y6
+	VADDPS       Y6, Y6, Y6
+	VMOVUPS      Y8, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VSUBPS       Y9, Y6, Y6
+	VADDPS       Y4, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VMOVUPS      Y9, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VSUBPS       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VADDPS       Y6, Y6, Y6
+	VMULPS       Y9, Y0, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMULPS       Y3, Y1, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMULPS       Y4, Y0, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y5, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	ADDQ         DX, CX
+	VMOVUPS      (CX), Y3
+	VMOVUPS      32(CX), Y4
+	VMOVUPS      64(CX), Y5
+	VMOVUPS      96(CX), Y6
+	VMOVDQU64    wino43idxF32<>+0(SB), Y7
+	VMOVDQU64    wino43idxF32<>+0(SB), Y8
+	VPERMI2PS    Y4, Y3, Y7
+	VPERMI2PS    Y6, Y5, Y8
+	VPERM2F128   $0x20, Y8, Y7, Y7
+	VMOVDQU64    wino43idxF32<>+32(SB), Y8
+	VMOVDQU64    wino43idxF32<>+32(SB), Y9
+	VPERMI2PS    Y4, Y3, Y8
+	VPERMI2PS    Y6, Y5, Y9
+	VPERM2F128   $0x20, Y9, Y8, Y8
+	VMOVDQU64    wino43idxF32<>+64(SB), Y9
+	VMOVDQU64    wino43idxF32<>+64(SB), Y10
+	VPERMI2PS    Y4, Y3, Y9
+	VPERMI2PS    Y6, Y5, Y10
+	VPERM2F128   $0x20, Y10, Y9, Y9
+	VMOVDQU64    wino43idxF32<>+96(SB), Y10
+	VMOVDQU64    wino43idxF32<>+96(SB), Y11
+	VPERMI2PS    Y4, Y3, Y10
+	VPERMI2PS    Y6, Y5, Y11
+	VPERM2F128   $0x20, Y11, Y10, Y3
+	VBROADCASTSS 128(CX), Y4
+	VALIGND      $0x01, Y7, Y4, Y4
+	VBROADCASTSS 132(CX), Y5
+	VALIGND      $0x01, Y8, Y5, Y5
+	VMOVUPS      Y7, Y6
+	VADDPS       Y6, Y6, Y6
+	VMULPS       Y8, Y0, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMULPS       Y9, Y1, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMULPS       Y3, Y0, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y9, Y6
+	VMOVUPS      Y8, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMULPS       Y3, Y2, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VADDPS       Y6, Y6, Y6
+	VMULPS       Y9, Y2, Y7
+	VSUBPS       Y7, Y6, Y6
+	VADDPS       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y3, Y6
+	VADDPS       Y6, Y6, Y6
+	VMOVUPS      Y8, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VSUBPS       Y9, Y6, Y6
+	VADDPS       Y4, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VMOVUPS      Y9, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VSUBPS       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VADDPS       Y6, Y6, Y6
+	VMULPS       Y9, Y0, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMULPS       Y3, Y1, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMULPS       Y4, Y0, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y5, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	ADDQ         DX, CX
+	VMOVUPS      (CX), Y3
+	VMOVUPS      32(CX), Y4
+	VMOVUPS      64(CX), Y5
+	VMOVUPS      96(CX), Y6
+	VMOVDQU64    wino43idxF32<>+0(SB), Y7
+	VMOVDQU64    wino43idxF32<>+0(SB), Y8
+	VPERMI2PS    Y4, Y3, Y7
+	VPERMI2PS    Y6, Y5, Y8
+	VPERM2F128   $0x20, Y8, Y7, Y7
+	VMOVDQU64    wino43idxF32<>+32(SB), Y8
+	VMOVDQU64    wino43idxF32<>+32(SB), Y9
+	VPERMI2PS    Y4, Y3, Y8
+	VPERMI2PS    Y6, Y5, Y9
+	VPERM2F128   $0x20, Y9, Y8, Y8
+	VMOVDQU64    wino43idxF32<>+64(SB), Y9
+	VMOVDQU64    wino43idxF32<>+64(SB), Y10
+	VPERMI2PS    Y4, Y3, Y9
+	VPERMI2PS    Y6, Y5, Y10
+	VPERM2F128   $0x20, Y10, Y9, Y9
+	VMOVDQU64    wino43idxF32<>+96(SB), Y10
+	VMOVDQU64    wino43idxF32<>+96(SB), Y11
+	VPERMI2PS    Y4, Y3, Y10
+	VPERMI2PS    Y6, Y5, Y11
+	VPERM2F128   $0x20, Y11, Y10, Y3
+	VBROADCASTSS 128(CX), Y4
+	VALIGND      $0x01, Y7, Y4, Y4
+	VBROADCASTSS 132(CX), Y5
+	VALIGND      $0x01, Y8, Y5, Y5
+	VMOVUPS      Y7, Y6
+	VADDPS       Y6, Y6, Y6
+	VMULPS       Y8, Y0, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMULPS       Y9, Y1, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMULPS       Y3, Y0, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y9, Y6
+	VMOVUPS      Y8, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMULPS       Y3, Y2, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VADDPS       Y6, Y6, Y6
+	VMULPS       Y9, Y2, Y7
+	VSUBPS       Y7, Y6, Y6
+	VADDPS       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y3, Y6
+	VADDPS       Y6, Y6, Y6
+	VMOVUPS      Y8, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VSUBPS       Y9, Y6, Y6
+	VADDPS       Y4, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VMOVUPS      Y9, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VSUBPS       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VADDPS       Y6, Y6, Y6
+	VMULPS       Y9, Y0, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMULPS       Y3, Y1, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMULPS       Y4, Y0, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y5, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	ADDQ         DX, CX
+	VMOVUPS      (CX), Y3
+	VMOVUPS      32(CX), Y4
+	VMOVUPS      64(CX), Y5
+	VMOVUPS      96(CX), Y6
+	VMOVDQU64    wino43idxF32<>+0(SB), Y7
+	VMOVDQU64    wino43idxF32<>+0(SB), Y8
+	VPERMI2PS    Y4, Y3, Y7
+	VPERMI2PS    Y6, Y5, Y8
+	VPERM2F128   $0x20, Y8, Y7, Y7
+	VMOVDQU64    wino43idxF32<>+32(SB), Y8
+	VMOVDQU64    wino43idxF32<>+32(SB), Y9
+	VPERMI2PS    Y4, Y3, Y8
+	VPERMI2PS    Y6, Y5, Y9
+	VPERM2F128   $0x20, Y9, Y8, Y8
+	VMOVDQU64    wino43idxF32<>+64(SB), Y9
+	VMOVDQU64    wino43idxF32<>+64(SB), Y10
+	VPERMI2PS    Y4, Y3, Y9
+	VPERMI2PS    Y6, Y5, Y10
+	VPERM2F128   $0x20, Y10, Y9, Y9
+	VMOVDQU64    wino43idxF32<>+96(SB), Y10
+	VMOVDQU64    wino43idxF32<>+96(SB), Y11
+	VPERMI2PS    Y4, Y3, Y10
+	VPERMI2PS    Y6, Y5, Y11
+	VPERM2F128   $0x20, Y11, Y10, Y3
+	VBROADCASTSS 128(CX), Y4
+	VALIGND      $0x01, Y7, Y4, Y4
+	VBROADCASTSS 132(CX), Y5
+	VALIGND      $0x01, Y8, Y5, Y5
+	VMOVUPS      Y7, Y6
+	VADDPS       Y6, Y6, Y6
+	VMULPS       Y8, Y0, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMULPS       Y9, Y1, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMULPS       Y3, Y0, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y9, Y6
+	VMOVUPS      Y8, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMULPS       Y3, Y2, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VADDPS       Y6, Y6, Y6
+	VMULPS       Y9, Y2, Y7
+	VSUBPS       Y7, Y6, Y6
+	VADDPS       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y3, Y6
+	VADDPS       Y6, Y6, Y6
+	VMOVUPS      Y8, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VSUBPS       Y9, Y6, Y6
+	VADDPS       Y4, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VMOVUPS      Y9, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VSUBPS       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VADDPS       Y6, Y6, Y6
+	VMULPS       Y9, Y0, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMULPS       Y3, Y1, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMULPS       Y4, Y0, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y5, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	ADDQ         DX, CX
+	VMOVUPS      (CX), Y3
+	VMOVUPS      32(CX), Y4
+	VMOVUPS      64(CX), Y5
+	VMOVUPS      96(CX), Y6
+	VMOVDQU64    wino43idxF32<>+0(SB), Y7
+	VMOVDQU64    wino43idxF32<>+0(SB), Y8
+	VPERMI2PS    Y4, Y3, Y7
+	VPERMI2PS    Y6, Y5, Y8
+	VPERM2F128   $0x20, Y8, Y7, Y7
+	VMOVDQU64    wino43idxF32<>+32(SB), Y8
+	VMOVDQU64    wino43idxF32<>+32(SB), Y9
+	VPERMI2PS    Y4, Y3, Y8
+	VPERMI2PS    Y6, Y5, Y9
+	VPERM2F128   $0x20, Y9, Y8, Y8
+	VMOVDQU64    wino43idxF32<>+64(SB), Y9
+	VMOVDQU64    wino43idxF32<>+64(SB), Y10
+	VPERMI2PS    Y4, Y3, Y9
+	VPERMI2PS    Y6, Y5, Y10
+	VPERM2F128   $0x20, Y10, Y9, Y9
+	VMOVDQU64    wino43idxF32<>+96(SB), Y10
+	VMOVDQU64    wino43idxF32<>+96(SB), Y11
+	VPERMI2PS    Y4, Y3, Y10
+	VPERMI2PS    Y6, Y5, Y11
+	VPERM2F128   $0x20, Y11, Y10, Y3
+	VBROADCASTSS 128(CX), Y4
+	VALIGND      $0x01, Y7, Y4, Y4
+	VBROADCASTSS 132(CX), Y5
+	VALIGND      $0x01, Y8, Y5, Y5
+	VMOVUPS      Y7, Y6
+	VADDPS       Y6, Y6, Y6
+	VMULPS       Y8, Y0, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMULPS       Y9, Y1, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMULPS       Y3, Y0, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y9, Y6
+	VMOVUPS      Y8, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMULPS       Y3, Y2, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VADDPS       Y6, Y6, Y6
+	VMULPS       Y9, Y2, Y7
+	VSUBPS       Y7, Y6, Y6
+	VADDPS       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y3, Y6
+	VADDPS       Y6, Y6, Y6
+	VMOVUPS      Y8, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VSUBPS       Y9, Y6, Y6
+	VADDPS       Y4, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VMOVUPS      Y9, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VSUBPS       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VADDPS       Y6, Y6, Y6
+	VMULPS       Y9, Y0, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMULPS       Y3, Y1, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMULPS       Y4, Y0, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y5, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	ADDQ         DX, CX
+	VMOVUPS      (CX), Y3
+	VMOVUPS      32(CX), Y4
+	VMOVUPS      64(CX), Y5
+	VMOVUPS      96(CX), Y6
+	VMOVDQU64    wino43idxF32<>+0(SB), Y7
+	VMOVDQU64    wino43idxF32<>+0(SB), Y8
+	VPERMI2PS    Y4, Y3, Y7
+	VPERMI2PS    Y6, Y5, Y8
+	VPERM2F128   $0x20, Y8, Y7, Y7
+	VMOVDQU64    wino43idxF32<>+32(SB), Y8
+	VMOVDQU64    wino43idxF32<>+32(SB), Y9
+	VPERMI2PS    Y4, Y3, Y8
+	VPERMI2PS    Y6, Y5, Y9
+	VPERM2F128   $0x20, Y9, Y8, Y8
+	VMOVDQU64    wino43idxF32<>+64(SB), Y9
+	VMOVDQU64    wino43idxF32<>+64(SB), Y10
+	VPERMI2PS    Y4, Y3, Y9
+	VPERMI2PS    Y6, Y5, Y10
+	VPERM2F128   $0x20, Y10, Y9, Y9
+	VMOVDQU64    wino43idxF32<>+96(SB), Y10
+	VMOVDQU64    wino43idxF32<>+96(SB), Y11
+	VPERMI2PS    Y4, Y3, Y10
+	VPERMI2PS    Y6, Y5, Y11
+	VPERM2F128   $0x20, Y11, Y10, Y3
+	VBROADCASTSS 128(CX), Y4
+	VALIGND      $0x01, Y7, Y4, Y4
+	VBROADCASTSS 132(CX), Y5
+	VALIGND      $0x01, Y8, Y5, Y5
+	VMOVUPS      Y7, Y6
+	VADDPS       Y6, Y6, Y6
+	VMULPS       Y8, Y0, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMULPS       Y9, Y1, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMULPS       Y3, Y0, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y9, Y6
+	VMOVUPS      Y8, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMULPS       Y3, Y2, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VADDPS       Y6, Y6, Y6
+	VMULPS       Y9, Y2, Y7
+	VSUBPS       Y7, Y6, Y6
+	VADDPS       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y3, Y6
+	VADDPS       Y6, Y6, Y6
+	VMOVUPS      Y8, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VSUBPS       Y9, Y6, Y6
+	VADDPS       Y4, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VMOVUPS      Y9, Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	VSUBPS       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VADDPS       Y6, Y6, Y6
+	VMULPS       Y9, Y0, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMULPS       Y3, Y1, Y7
+	VSUBPS       Y7, Y6, Y6
+	VMULPS       Y4, Y0, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y5, Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	LEAQ         (BX)(BX*2), CX
+	ADDQ         CX, CX
+	LEAQ         (AX)(CX*2), DX
+	LEAQ         (AX)(CX*4), SI
+	VMOVUPS      (AX), Y3
+	VMOVUPS      (AX)(CX*1), Y4
+	VMOVUPS      (DX), Y5
+	VMOVUPS      (DX)(CX*1), Y6
+	VMOVUPS      (SI), Y7
+	VMOVUPS      (SI)(CX*1), Y8
+	VMOVUPS      Y3, Y3
+	VADDPS       Y3, Y3, Y3
+	VMULPS       Y4, Y0, Y9
+	VSUBPS       Y9, Y3, Y3
+	VMULPS       Y5, Y1, Y9
+	VSUBPS       Y9, Y3, Y3
+	VMULPS       Y6, Y0, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPS       Y9, Y9, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y3, (AX)
+	VMOVUPS      Y5, Y3
+	VMOVUPS      Y4, Y9
+	VADDPS       Y9, Y9, Y9
+	VSUBPS       Y9, Y3, Y3
+	VMULPS       Y6, Y2, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPS       Y9, Y9, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y3, (AX)(CX*1)
+	VMOVUPS      Y4, Y3
+	VADDPS       Y3, Y3, Y3
+	VMULPS       Y5, Y2, Y9
+	VSUBPS       Y9, Y3, Y3
+	VADDPS       Y6, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPS       Y9, Y9, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y3, (DX)
+	VMOVUPS      Y6, Y3
+	VADDPS       Y3, Y3, Y3
+	VMOVUPS      Y4, Y9
+	VADDPS       Y9, Y9, Y9
+	VSUBPS       Y9, Y3, Y3
+	VSUBPS       Y5, Y3, Y3
+	VADDPS       Y7, Y3, Y3
+	VMOVUPS      Y3, (DX)(CX*1)
+	VMOVUPS      Y4, Y3
+	VMOVUPS      Y5, Y9
+	VADDPS       Y9, Y9, Y9
+	VSUBPS       Y9, Y3, Y3
+	VSUBPS       Y6, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPS       Y9, Y9, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y3, (SI)
+	VMOVUPS      Y4, Y3
+	VADDPS       Y3, Y3, Y3
+	VMULPS       Y5, Y0, Y9
+	VSUBPS       Y9, Y3, Y3
+	VMULPS       Y6, Y1, Y9
+	VSUBPS       Y9, Y3, Y3
+	VMULPS       Y7, Y0, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y8, Y9
+	VADDPS       Y9, Y9, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y3, (SI)(CX*1)
+	ADDQ         BX, AX
+	LEAQ         (AX)(CX*2), DX
+	LEAQ         (AX)(CX*4), SI
+	VMOVUPS      (AX), Y3
+	VMOVUPS      (AX)(CX*1), Y4
+	VMOVUPS      (DX), Y5
+	VMOVUPS      (DX)(CX*1), Y6
+	VMOVUPS      (SI), Y7
+	VMOVUPS      (SI)(CX*1), Y8
+	VMOVUPS      Y3, Y3
+	VADDPS       Y3, Y3, Y3
+	VMULPS       Y4, Y0, Y9
+	VSUBPS       Y9, Y3, Y3
+	VMULPS       Y5, Y1, Y9
+	VSUBPS       Y9, Y3, Y3
+	VMULPS       Y6, Y0, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPS       Y9, Y9, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y3, (AX)
+	VMOVUPS      Y5, Y3
+	VMOVUPS      Y4, Y9
+	VADDPS       Y9, Y9, Y9
+	VSUBPS       Y9, Y3, Y3
+	VMULPS       Y6, Y2, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPS       Y9, Y9, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y3, (AX)(CX*1)
+	VMOVUPS      Y4, Y3
+	VADDPS       Y3, Y3, Y3
+	VMULPS       Y5, Y2, Y9
+	VSUBPS       Y9, Y3, Y3
+	VADDPS       Y6, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPS       Y9, Y9, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y3, (DX)
+	VMOVUPS      Y6, Y3
+	VADDPS       Y3, Y3, Y3
+	VMOVUPS      Y4, Y9
+	VADDPS       Y9, Y9, Y9
+	VSUBPS       Y9, Y3, Y3
+	VSUBPS       Y5, Y3, Y3
+	VADDPS       Y7, Y3, Y3
+	VMOVUPS      Y3, (DX)(CX*1)
+	VMOVUPS      Y4, Y3
+	VMOVUPS      Y5, Y9
+	VADDPS       Y9, Y9, Y9
+	VSUBPS       Y9, Y3, Y3
+	VSUBPS       Y6, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPS       Y9, Y9, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y3, (SI)
+	VMOVUPS      Y4, Y3
+	VADDPS       Y3, Y3, Y3
+	VMULPS       Y5, Y0, Y9
+	VSUBPS       Y9, Y3, Y3
+	VMULPS       Y6, Y1, Y9
+	VSUBPS       Y9, Y3, Y3
+	VMULPS       Y7, Y0, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y8, Y9
+	VADDPS       Y9, Y9, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y3, (SI)(CX*1)
+	ADDQ         BX, AX
+	LEAQ         (AX)(CX*2), DX
+	LEAQ         (AX)(CX*4), SI
+	VMOVUPS      (AX), Y3
+	VMOVUPS      (AX)(CX*1), Y4
+	VMOVUPS      (DX), Y5
+	VMOVUPS      (DX)(CX*1), Y6
+	VMOVUPS      (SI), Y7
+	VMOVUPS      (SI)(CX*1), Y8
+	VMOVUPS      Y3, Y3
+	VADDPS       Y3, Y3, Y3
+	VMULPS       Y4, Y0, Y9
+	VSUBPS       Y9, Y3, Y3
+	VMULPS       Y5, Y1, Y9
+	VSUBPS       Y9, Y3, Y3
+	VMULPS       Y6, Y0, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPS       Y9, Y9, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y3, (AX)
+	VMOVUPS      Y5, Y3
+	VMOVUPS      Y4, Y9
+	VADDPS       Y9, Y9, Y9
+	VSUBPS       Y9, Y3, Y3
+	VMULPS       Y6, Y2, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPS       Y9, Y9, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y3, (AX)(CX*1)
+	VMOVUPS      Y4, Y3
+	VADDPS       Y3, Y3, Y3
+	VMULPS       Y5, Y2, Y9
+	VSUBPS       Y9, Y3, Y3
+	VADDPS       Y6, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPS       Y9, Y9, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y3, (DX)
+	VMOVUPS      Y6, Y3
+	VADDPS       Y3, Y3, Y3
+	VMOVUPS      Y4, Y9
+	VADDPS       Y9, Y9, Y9
+	VSUBPS       Y9, Y3, Y3
+	VSUBPS       Y5, Y3, Y3
+	VADDPS       Y7, Y3, Y3
+	VMOVUPS      Y3, (DX)(CX*1)
+	VMOVUPS      Y4, Y3
+	VMOVUPS      Y5, Y9
+	VADDPS       Y9, Y9, Y9
+	VSUBPS       Y9, Y3, Y3
+	VSUBPS       Y6, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPS       Y9, Y9, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y3, (SI)
+	VMOVUPS      Y4, Y3
+	VADDPS       Y3, Y3, Y3
+	VMULPS       Y5, Y0, Y9
+	VSUBPS       Y9, Y3, Y3
+	VMULPS       Y6, Y1, Y9
+	VSUBPS       Y9, Y3, Y3
+	VMULPS       Y7, Y0, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y8, Y9
+	VADDPS       Y9, Y9, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y3, (SI)(CX*1)
+	ADDQ         BX, AX
+	LEAQ         (AX)(CX*2), DX
+	LEAQ         (AX)(CX*4), SI
+	VMOVUPS      (AX), Y3
+	VMOVUPS      (AX)(CX*1), Y4
+	VMOVUPS      (DX), Y5
+	VMOVUPS      (DX)(CX*1), Y6
+	VMOVUPS      (SI), Y7
+	VMOVUPS      (SI)(CX*1), Y8
+	VMOVUPS      Y3, Y3
+	VADDPS       Y3, Y3, Y3
+	VMULPS       Y4, Y0, Y9
+	VSUBPS       Y9, Y3, Y3
+	VMULPS       Y5, Y1, Y9
+	VSUBPS       Y9, Y3, Y3
+	VMULPS       Y6, Y0, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPS       Y9, Y9, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y3, (AX)
+	VMOVUPS      Y5, Y3
+	VMOVUPS      Y4, Y9
+	VADDPS       Y9, Y9, Y9
+	VSUBPS       Y9, Y3, Y3
+	VMULPS       Y6, Y2, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPS       Y9, Y9, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y3, (AX)(CX*1)
+	VMOVUPS      Y4, Y3
+	VADDPS       Y3, Y3, Y3
+	VMULPS       Y5, Y2, Y9
+	VSUBPS       Y9, Y3, Y3
+	VADDPS       Y6, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPS       Y9, Y9, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y3, (DX)
+	VMOVUPS      Y6, Y3
+	VADDPS       Y3, Y3, Y3
+	VMOVUPS      Y4, Y9
+	VADDPS       Y9, Y9, Y9
+	VSUBPS       Y9, Y3, Y3
+	VSUBPS       Y5, Y3, Y3
+	VADDPS       Y7, Y3, Y3
+	VMOVUPS      Y3, (DX)(CX*1)
+	VMOVUPS      Y4, Y3
+	VMOVUPS      Y5, Y9
+	VADDPS       Y9, Y9, Y9
+	VSUBPS       Y9, Y3, Y3
+	VSUBPS       Y6, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPS       Y9, Y9, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y3, (SI)
+	VMOVUPS      Y4, Y3
+	VADDPS       Y3, Y3, Y3
+	VMULPS       Y5, Y0, Y9
+	VSUBPS       Y9, Y3, Y3
+	VMULPS       Y6, Y1, Y9
+	VSUBPS       Y9, Y3, Y3
+	VMULPS       Y7, Y0, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y8, Y9
+	VADDPS       Y9, Y9, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y3, (SI)(CX*1)
+	ADDQ         BX, AX
+	LEAQ         (AX)(CX*2), DX
+	LEAQ         (AX)(CX*4), SI
+	VMOVUPS      (AX), Y3
+	VMOVUPS      (AX)(CX*1), Y4
+	VMOVUPS      (DX), Y5
+	VMOVUPS      (DX)(CX*1), Y6
+	VMOVUPS      (SI), Y7
+	VMOVUPS      (SI)(CX*1), Y8
+	VMOVUPS      Y3, Y3
+	VADDPS       Y3, Y3, Y3
+	VMULPS       Y4, Y0, Y9
+	VSUBPS       Y9, Y3, Y3
+	VMULPS       Y5, Y1, Y9
+	VSUBPS       Y9, Y3, Y3
+	VMULPS       Y6, Y0, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPS       Y9, Y9, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y3, (AX)
+	VMOVUPS      Y5, Y3
+	VMOVUPS      Y4, Y9
+	VADDPS       Y9, Y9, Y9
+	VSUBPS       Y9, Y3, Y3
+	VMULPS       Y6, Y2, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPS       Y9, Y9, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y3, (AX)(CX*1)
+	VMOVUPS      Y4, Y3
+	VADDPS       Y3, Y3, Y3
+	VMULPS       Y5, Y2, Y9
+	VSUBPS       Y9, Y3, Y3
+	VADDPS       Y6, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPS       Y9, Y9, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y3, (DX)
+	VMOVUPS      Y6, Y3
+	VADDPS       Y3, Y3, Y3
+	VMOVUPS      Y4, Y9
+	VADDPS       Y9, Y9, Y9
+	VSUBPS       Y9, Y3, Y3
+	VSUBPS       Y5, Y3, Y3
+	VADDPS       Y7, Y3, Y3
+	VMOVUPS      Y3, (DX)(CX*1)
+	VMOVUPS      Y4, Y3
+	VMOVUPS      Y5, Y9
+	VADDPS       Y9, Y9, Y9
+	VSUBPS       Y9, Y3, Y3
+	VSUBPS       Y6, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPS       Y9, Y9, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y3, (SI)
+	VMOVUPS      Y4, Y3
+	VADDPS       Y3, Y3, Y3
+	VMULPS       Y5, Y0, Y9
+	VSUBPS       Y9, Y3, Y3
+	VMULPS       Y6, Y1, Y9
+	VSUBPS       Y9, Y3, Y3
+	VMULPS       Y7, Y0, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y8, Y9
+	VADDPS       Y9, Y9, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y3, (SI)(CX*1)
+	ADDQ         BX, AX
+	LEAQ         (AX)(CX*2), DX
+	LEAQ         (AX)(CX*4), SI
+	VMOVUPS      (AX), Y3
+	VMOVUPS      (AX)(CX*1), Y4
+	VMOVUPS      (DX), Y5
+	VMOVUPS      (DX)(CX*1), Y6
+	VMOVUPS      (SI), Y7
+	VMOVUPS      (SI)(CX*1), Y8
+	VMOVUPS      Y3, Y3
+	VADDPS       Y3, Y3, Y3
+	VMULPS       Y4, Y0, Y9
+	VSUBPS       Y9, Y3, Y3
+	VMULPS       Y5, Y1, Y9
+	VSUBPS       Y9, Y3, Y3
+	VMULPS       Y6, Y0, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPS       Y9, Y9, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y3, (AX)
+	VMOVUPS      Y5, Y3
+	VMOVUPS      Y4, Y9
+	VADDPS       Y9, Y9, Y9
+	VSUBPS       Y9, Y3, Y3
+	VMULPS       Y6, Y2, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPS       Y9, Y9, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y3, (AX)(CX*1)
+	VMOVUPS      Y4, Y3
+	VADDPS       Y3, Y3, Y3
+	VMULPS       Y5, Y2, Y9
+	VSUBPS       Y9, Y3, Y3
+	VADDPS       Y6, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPS       Y9, Y9, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y3, (DX)
+	VMOVUPS      Y6, Y3
+	VADDPS       Y3, Y3, Y3
+	VMOVUPS      Y4, Y9
+	VADDPS       Y9, Y9, Y9
+	VSUBPS       Y9, Y3, Y3
+	VSUBPS       Y5, Y3, Y3
+	VADDPS       Y7, Y3, Y3
+	VMOVUPS      Y3, (DX)(CX*1)
+	VMOVUPS      Y4, Y3
+	VMOVUPS      Y5, Y9
+	VADDPS       Y9, Y9, Y9
+	VSUBPS       Y9, Y3, Y3
+	VSUBPS       Y6, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPS       Y9, Y9, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y3, (SI)
+	VMOVUPS      Y4, Y3
+	VADDPS       Y3, Y3, Y3
+	VMULPS       Y5, Y0, Y9
+	VSUBPS       Y9, Y3, Y3
+	VMULPS       Y6, Y1, Y9
+	VSUBPS       Y9, Y3, Y3
+	VMULPS       Y7, Y0, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y8, Y9
+	VADDPS       Y9, Y9, Y9
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      Y3, (SI)(CX*1)
+	VZEROUPPER
+	RET
+
+DATA wino43idxF32<>+0(SB)/4, $0x00000000
+DATA wino43idxF32<>+4(SB)/4, $0x00000004
+DATA wino43idxF32<>+8(SB)/4, $0x00000008
+DATA wino43idxF32<>+12(SB)/4, $0x0000000c
+DATA wino43idxF32<>+16(SB)/4, $0x00000000
+DATA wino43idxF32<>+20(SB)/4, $0x00000000
+DATA wino43idxF32<>+24(SB)/4, $0x00000000
+DATA wino43idxF32<>+28(SB)/4, $0x00000000
+DATA wino43idxF32<>+32(SB)/4, $0x00000001
+DATA wino43idxF32<>+36(SB)/4, $0x00000005
+DATA wino43idxF32<>+40(SB)/4, $0x00000009
+DATA wino43idxF32<>+44(SB)/4, $0x0000000d
+DATA wino43idxF32<>+48(SB)/4, $0x00000000
+DATA wino43idxF32<>+52(SB)/4, $0x00000000
+DATA wino43idxF32<>+56(SB)/4, $0x00000000
+DATA wino43idxF32<>+60(SB)/4, $0x00000000
+DATA wino43idxF32<>+64(SB)/4, $0x00000002
+DATA wino43idxF32<>+68(SB)/4, $0x00000006
+DATA wino43idxF32<>+72(SB)/4, $0x0000000a
+DATA wino43idxF32<>+76(SB)/4, $0x0000000e
+DATA wino43idxF32<>+80(SB)/4, $0x00000000
+DATA wino43idxF32<>+84(SB)/4, $0x00000000
+DATA wino43idxF32<>+88(SB)/4, $0x00000000
+DATA wino43idxF32<>+92(SB)/4, $0x00000000
+DATA wino43idxF32<>+96(SB)/4, $0x00000003
+DATA wino43idxF32<>+100(SB)/4, $0x00000007
+DATA wino43idxF32<>+104(SB)/4, $0x0000000b
+DATA wino43idxF32<>+108(SB)/4, $0x0000000f
+DATA wino43idxF32<>+112(SB)/4, $0x00000000
+DATA wino43idxF32<>+116(SB)/4, $0x00000000
+DATA wino43idxF32<>+120(SB)/4, $0x00000000
+DATA wino43idxF32<>+124(SB)/4, $0x00000000
+GLOBL wino43idxF32<>(SB), RODATA|NOPTR, $128
+
+// func wino43In2AVX512F32(v []float32, x []float32, ld int, vx int)
+// Requires: AVX, AVX512F
+TEXT ·wino43In2AVX512F32(SB), NOSPLIT, $0-64
+	MOVQ         v_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         ld+48(FP), DX
+	MOVQ         vx+56(FP), BX
+	SHLQ         $0x02, BX
+	SHLQ         $0x02, DX
+	MOVL         $0x40400000, SI
+	VMOVD        SI, X0
+	VBROADCASTSS X0, Z0
+	MOVL         $0x40800000, SI
+	VMOVD        SI, X1
+	VBROADCASTSS X1, Z1
+	MOVL         $0x40a00000, SI
+	VMOVD        SI, X2
+	VBROADCASTSS X2, Z2
+	MOVQ         AX, SI
+	VMOVUPS      (CX), Z3
+	VMOVUPS      64(CX), Z4
+	VMOVUPS      128(CX), Z5
+	VMOVUPS      192(CX), Z6
+	VMOVDQU64    wino43idx2F32<>+0(SB), Z7
+	VMOVDQU64    wino43idx2F32<>+0(SB), Z8
+	VPERMI2PS    Z4, Z3, Z7
+	VPERMI2PS    Z6, Z5, Z8
+	VSHUFF64X2   $0x44, Z8, Z7, Z7
+	VMOVDQU64    wino43idx2F32<>+64(SB), Z8
+	VMOVDQU64    wino43idx2F32<>+64(SB), Z9
+	VPERMI2PS    Z4, Z3, Z8
+	VPERMI2PS    Z6, Z5, Z9
+	VSHUFF64X2   $0x44, Z9, Z8, Z8
+	VMOVDQU64    wino43idx2F32<>+128(SB), Z9
+	VMOVDQU64    wino43idx2F32<>+128(SB), Z10
+	VPERMI2PS    Z4, Z3, Z9
+	VPERMI2PS    Z6, Z5, Z10
+	VSHUFF64X2   $0x44, Z10, Z9, Z9
+	VMOVDQU64    wino43idx2F32<>+192(SB), Z10
+	VMOVDQU64    wino43idx2F32<>+192(SB), Z11
+	VPERMI2PS    Z4, Z3, Z10
+	VPERMI2PS    Z6, Z5, Z11
+	VSHUFF64X2   $0x44, Z11, Z10, Z3
+	VBROADCASTSS 256(CX), Z4
+	VALIGND      $0x01, Z7, Z4, Z4
+	VBROADCASTSS 260(CX), Z5
+	VALIGND      $0x01, Z8, Z5, Z5
+	VMOVUPS      Z7, Z6
+	VADDPS       Z6, Z6, Z6
+	VMULPS       Z8, Z0, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMULPS       Z9, Z1, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMULPS       Z3, Z0, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z9, Z6
+	VMOVUPS      Z8, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMULPS       Z3, Z2, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VADDPS       Z6, Z6, Z6
+	VMULPS       Z9, Z2, Z7
+	VSUBPS       Z7, Z6, Z6
+	VADDPS       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z3, Z6
+	VADDPS       Z6, Z6, Z6
+	VMOVUPS      Z8, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VSUBPS       Z9, Z6, Z6
+	VADDPS       Z4, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VMOVUPS      Z9, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VSUBPS       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VADDPS       Z6, Z6, Z6
+	VMULPS       Z9, Z0, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMULPS       Z3, Z1, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMULPS       Z4, Z0, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z5, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	ADDQ         DX, CX
+	VMOVUPS      (CX), Z3
+	VMOVUPS      64(CX), Z4
+	VMOVUPS      128(CX), Z5
+	VMOVUPS      192(CX), Z6
+	VMOVDQU64    wino43idx2F32<>+0(SB), Z7
+	VMOVDQU64    wino43idx2F32<>+0(SB), Z8
+	VPERMI2PS    Z4, Z3, Z7
+	VPERMI2PS    Z6, Z5, Z8
+	VSHUFF64X2   $0x44, Z8, Z7, Z7
+	VMOVDQU64    wino43idx2F32<>+64(SB), Z8
+	VMOVDQU64    wino43idx2F32<>+64(SB), Z9
+	VPERMI2PS    Z4, Z3, Z8
+	VPERMI2PS    Z6, Z5, Z9
+	VSHUFF64X2   $0x44, Z9, Z8, Z8
+	VMOVDQU64    wino43idx2F32<>+128(SB), Z9
+	VMOVDQU64    wino43idx2F32<>+128(SB), Z10
+	VPERMI2PS    Z4, Z3, Z9
+	VPERMI2PS    Z6, Z5, Z10
+	VSHUFF64X2   $0x44, Z10, Z9, Z9
+	VMOVDQU64    wino43idx2F32<>+192(SB), Z10
+	VMOVDQU64    wino43idx2F32<>+192(SB), Z11
+	VPERMI2PS    Z4, Z3, Z10
+	VPERMI2PS    Z6, Z5, Z11
+	VSHUFF64X2   $0x44, Z11, Z10, Z3
+	VBROADCASTSS 256(CX), Z4
+	VALIGND      $0x01, Z7, Z4, Z4
+	VBROADCASTSS 260(CX), Z5
+	VALIGND      $0x01, Z8, Z5, Z5
+	VMOVUPS      Z7, Z6
+	VADDPS       Z6, Z6, Z6
+	VMULPS       Z8, Z0, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMULPS       Z9, Z1, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMULPS       Z3, Z0, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z9, Z6
+	VMOVUPS      Z8, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMULPS       Z3, Z2, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VADDPS       Z6, Z6, Z6
+	VMULPS       Z9, Z2, Z7
+	VSUBPS       Z7, Z6, Z6
+	VADDPS       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z3, Z6
+	VADDPS       Z6, Z6, Z6
+	VMOVUPS      Z8, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VSUBPS       Z9, Z6, Z6
+	VADDPS       Z4, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VMOVUPS      Z9, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VSUBPS       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VADDPS       Z6, Z6, Z6
+	VMULPS       Z9, Z0, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMULPS       Z3, Z1, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMULPS       Z4, Z0, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z5, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	ADDQ         DX, CX
+	VMOVUPS      (CX), Z3
+	VMOVUPS      64(CX), Z4
+	VMOVUPS      128(CX), Z5
+	VMOVUPS      192(CX), Z6
+	VMOVDQU64    wino43idx2F32<>+0(SB), Z7
+	VMOVDQU64    wino43idx2F32<>+0(SB), Z8
+	VPERMI2PS    Z4, Z3, Z7
+	VPERMI2PS    Z6, Z5, Z8
+	VSHUFF64X2   $0x44, Z8, Z7, Z7
+	VMOVDQU64    wino43idx2F32<>+64(SB), Z8
+	VMOVDQU64    wino43idx2F32<>+64(SB), Z9
+	VPERMI2PS    Z4, Z3, Z8
+	VPERMI2PS    Z6, Z5, Z9
+	VSHUFF64X2   $0x44, Z9, Z8, Z8
+	VMOVDQU64    wino43idx2F32<>+128(SB), Z9
+	VMOVDQU64    wino43idx2F32<>+128(SB), Z10
+	VPERMI2PS    Z4, Z3, Z9
+	VPERMI2PS    Z6, Z5, Z10
+	VSHUFF64X2   $0x44, Z10, Z9, Z9
+	VMOVDQU64    wino43idx2F32<>+192(SB), Z10
+	VMOVDQU64    wino43idx2F32<>+192(SB), Z11
+	VPERMI2PS    Z4, Z3, Z10
+	VPERMI2PS    Z6, Z5, Z11
+	VSHUFF64X2   $0x44, Z11, Z10, Z3
+	VBROADCASTSS 256(CX), Z4
+	VALIGND      $0x01, Z7, Z4, Z4
+	VBROADCASTSS 260(CX), Z5
+	VALIGND      $0x01, Z8, Z5, Z5
+	VMOVUPS      Z7, Z6
+	VADDPS       Z6, Z6, Z6
+	VMULPS       Z8, Z0, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMULPS       Z9, Z1, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMULPS       Z3, Z0, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z9, Z6
+	VMOVUPS      Z8, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMULPS       Z3, Z2, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VADDPS       Z6, Z6, Z6
+	VMULPS       Z9, Z2, Z7
+	VSUBPS       Z7, Z6, Z6
+	VADDPS       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z3, Z6
+	VADDPS       Z6, Z6, Z6
+	VMOVUPS      Z8, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VSUBPS       Z9, Z6, Z6
+	VADDPS       Z4, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VMOVUPS      Z9, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VSUBPS       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VADDPS       Z6, Z6, Z6
+	VMULPS       Z9, Z0, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMULPS       Z3, Z1, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMULPS       Z4, Z0, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z5, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	ADDQ         DX, CX
+	VMOVUPS      (CX), Z3
+	VMOVUPS      64(CX), Z4
+	VMOVUPS      128(CX), Z5
+	VMOVUPS      192(CX), Z6
+	VMOVDQU64    wino43idx2F32<>+0(SB), Z7
+	VMOVDQU64    wino43idx2F32<>+0(SB), Z8
+	VPERMI2PS    Z4, Z3, Z7
+	VPERMI2PS    Z6, Z5, Z8
+	VSHUFF64X2   $0x44, Z8, Z7, Z7
+	VMOVDQU64    wino43idx2F32<>+64(SB), Z8
+	VMOVDQU64    wino43idx2F32<>+64(SB), Z9
+	VPERMI2PS    Z4, Z3, Z8
+	VPERMI2PS    Z6, Z5, Z9
+	VSHUFF64X2   $0x44, Z9, Z8, Z8
+	VMOVDQU64    wino43idx2F32<>+128(SB), Z9
+	VMOVDQU64    wino43idx2F32<>+128(SB), Z10
+	VPERMI2PS    Z4, Z3, Z9
+	VPERMI2PS    Z6, Z5, Z10
+	VSHUFF64X2   $0x44, Z10, Z9, Z9
+	VMOVDQU64    wino43idx2F32<>+192(SB), Z10
+	VMOVDQU64    wino43idx2F32<>+192(SB), Z11
+	VPERMI2PS    Z4, Z3, Z10
+	VPERMI2PS    Z6, Z5, Z11
+	VSHUFF64X2   $0x44, Z11, Z10, Z3
+	VBROADCASTSS 256(CX), Z4
+	VALIGND      $0x01, Z7, Z4, Z4
+	VBROADCASTSS 260(CX), Z5
+	VALIGND      $0x01, Z8, Z5, Z5
+	VMOVUPS      Z7, Z6
+	VADDPS       Z6, Z6, Z6
+	VMULPS       Z8, Z0, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMULPS       Z9, Z1, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMULPS       Z3, Z0, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z9, Z6
+	VMOVUPS      Z8, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMULPS       Z3, Z2, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VADDPS       Z6, Z6, Z6
+	VMULPS       Z9, Z2, Z7
+	VSUBPS       Z7, Z6, Z6
+	VADDPS       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z3, Z6
+	VADDPS       Z6, Z6, Z6
+	VMOVUPS      Z8, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VSUBPS       Z9, Z6, Z6
+	VADDPS       Z4, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VMOVUPS      Z9, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VSUBPS       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VADDPS       Z6, Z6, Z6
+	VMULPS       Z9, Z0, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMULPS       Z3, Z1, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMULPS       Z4, Z0, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z5, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	ADDQ         DX, CX
+	VMOVUPS      (CX), Z3
+	VMOVUPS      64(CX), Z4
+	VMOVUPS      128(CX), Z5
+	VMOVUPS      192(CX), Z6
+	VMOVDQU64    wino43idx2F32<>+0(SB), Z7
+	VMOVDQU64    wino43idx2F32<>+0(SB), Z8
+	VPERMI2PS    Z4, Z3, Z7
+	VPERMI2PS    Z6, Z5, Z8
+	VSHUFF64X2   $0x44, Z8, Z7, Z7
+	VMOVDQU64    wino43idx2F32<>+64(SB), Z8
+	VMOVDQU64    wino43idx2F32<>+64(SB), Z9
+	VPERMI2PS    Z4, Z3, Z8
+	VPERMI2PS    Z6, Z5, Z9
+	VSHUFF64X2   $0x44, Z9, Z8, Z8
+	VMOVDQU64    wino43idx2F32<>+128(SB), Z9
+	VMOVDQU64    wino43idx2F32<>+128(SB), Z10
+	VPERMI2PS    Z4, Z3, Z9
+	VPERMI2PS    Z6, Z5, Z10
+	VSHUFF64X2   $0x44, Z10, Z9, Z9
+	VMOVDQU64    wino43idx2F32<>+192(SB), Z10
+	VMOVDQU64    wino43idx2F32<>+192(SB), Z11
+	VPERMI2PS    Z4, Z3, Z10
+	VPERMI2PS    Z6, Z5, Z11
+	VSHUFF64X2   $0x44, Z11, Z10, Z3
+	VBROADCASTSS 256(CX), Z4
+	VALIGND      $0x01, Z7, Z4, Z4
+	VBROADCASTSS 260(CX), Z5
+	VALIGND      $0x01, Z8, Z5, Z5
+	VMOVUPS      Z7, Z6
+	VADDPS       Z6, Z6, Z6
+	VMULPS       Z8, Z0, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMULPS       Z9, Z1, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMULPS       Z3, Z0, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z9, Z6
+	VMOVUPS      Z8, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMULPS       Z3, Z2, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VADDPS       Z6, Z6, Z6
+	VMULPS       Z9, Z2, Z7
+	VSUBPS       Z7, Z6, Z6
+	VADDPS       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z3, Z6
+	VADDPS       Z6, Z6, Z6
+	VMOVUPS      Z8, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VSUBPS       Z9, Z6, Z6
+	VADDPS       Z4, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VMOVUPS      Z9, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VSUBPS       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VADDPS       Z6, Z6, Z6
+	VMULPS       Z9, Z0, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMULPS       Z3, Z1, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMULPS       Z4, Z0, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z5, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	ADDQ         DX, CX
+	VMOVUPS      (CX), Z3
+	VMOVUPS      64(CX), Z4
+	VMOVUPS      128(CX), Z5
+	VMOVUPS      192(CX), Z6
+	VMOVDQU64    wino43idx2F32<>+0(SB), Z7
+	VMOVDQU64    wino43idx2F32<>+0(SB), Z8
+	VPERMI2PS    Z4, Z3, Z7
+	VPERMI2PS    Z6, Z5, Z8
+	VSHUFF64X2   $0x44, Z8, Z7, Z7
+	VMOVDQU64    wino43idx2F32<>+64(SB), Z8
+	VMOVDQU64    wino43idx2F32<>+64(SB), Z9
+	VPERMI2PS    Z4, Z3, Z8
+	VPERMI2PS    Z6, Z5, Z9
+	VSHUFF64X2   $0x44, Z9, Z8, Z8
+	VMOVDQU64    wino43idx2F32<>+128(SB), Z9
+	VMOVDQU64    wino43idx2F32<>+128(SB), Z10
+	VPERMI2PS    Z4, Z3, Z9
+	VPERMI2PS    Z6, Z5, Z10
+	VSHUFF64X2   $0x44, Z10, Z9, Z9
+	VMOVDQU64    wino43idx2F32<>+192(SB), Z10
+	VMOVDQU64    wino43idx2F32<>+192(SB), Z11
+	VPERMI2PS    Z4, Z3, Z10
+	VPERMI2PS    Z6, Z5, Z11
+	VSHUFF64X2   $0x44, Z11, Z10, Z3
+	VBROADCASTSS 256(CX), Z4
+	VALIGND      $0x01, Z7, Z4, Z4
+	VBROADCASTSS 260(CX), Z5
+	VALIGND      $0x01, Z8, Z5, Z5
+	VMOVUPS      Z7, Z6
+	VADDPS       Z6, Z6, Z6
+	VMULPS       Z8, Z0, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMULPS       Z9, Z1, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMULPS       Z3, Z0, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z9, Z6
+	VMOVUPS      Z8, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMULPS       Z3, Z2, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VADDPS       Z6, Z6, Z6
+	VMULPS       Z9, Z2, Z7
+	VSUBPS       Z7, Z6, Z6
+	VADDPS       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z3, Z6
+	VADDPS       Z6, Z6, Z6
+	VMOVUPS      Z8, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VSUBPS       Z9, Z6, Z6
+	VADDPS       Z4, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VMOVUPS      Z9, Z7
+	VADDPS       Z7, Z7, Z7
+	VSUBPS       Z7, Z6, Z6
+	VSUBPS       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VADDPS       Z6, Z6, Z6
+	VMULPS       Z9, Z0, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMULPS       Z3, Z1, Z7
+	VSUBPS       Z7, Z6, Z6
+	VMULPS       Z4, Z0, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z5, Z7
+	VADDPS       Z7, Z7, Z7
+	VADDPS       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	LEAQ         (BX)(BX*2), CX
+	ADDQ         CX, CX
+	LEAQ         (AX)(CX*2), DX
+	LEAQ         (AX)(CX*4), SI
+	VMOVUPS      (AX), Z3
+	VMOVUPS      (AX)(CX*1), Z4
+	VMOVUPS      (DX), Z5
+	VMOVUPS      (DX)(CX*1), Z6
+	VMOVUPS      (SI), Z7
+	VMOVUPS      (SI)(CX*1), Z8
+	VMOVUPS      Z3, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z4, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z5, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (AX)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z2, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (AX)(CX*1)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z2, Z9
+	VSUBPS       Z9, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (DX)
+	VMOVUPS      Z6, Z3
+	VADDPS       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z5, Z3, Z3
+	VADDPS       Z7, Z3, Z3
+	VMOVUPS      Z3, (DX)(CX*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (SI)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z7, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z8, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (SI)(CX*1)
+	ADDQ         BX, AX
+	LEAQ         (AX)(CX*2), DX
+	LEAQ         (AX)(CX*4), SI
+	VMOVUPS      (AX), Z3
+	VMOVUPS      (AX)(CX*1), Z4
+	VMOVUPS      (DX), Z5
+	VMOVUPS      (DX)(CX*1), Z6
+	VMOVUPS      (SI), Z7
+	VMOVUPS      (SI)(CX*1), Z8
+	VMOVUPS      Z3, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z4, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z5, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (AX)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z2, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (AX)(CX*1)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z2, Z9
+	VSUBPS       Z9, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (DX)
+	VMOVUPS      Z6, Z3
+	VADDPS       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z5, Z3, Z3
+	VADDPS       Z7, Z3, Z3
+	VMOVUPS      Z3, (DX)(CX*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (SI)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z7, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z8, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (SI)(CX*1)
+	ADDQ         BX, AX
+	LEAQ         (AX)(CX*2), DX
+	LEAQ         (AX)(CX*4), SI
+	VMOVUPS      (AX), Z3
+	VMOVUPS      (AX)(CX*1), Z4
+	VMOVUPS      (DX), Z5
+	VMOVUPS      (DX)(CX*1), Z6
+	VMOVUPS      (SI), Z7
+	VMOVUPS      (SI)(CX*1), Z8
+	VMOVUPS      Z3, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z4, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z5, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (AX)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z2, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (AX)(CX*1)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z2, Z9
+	VSUBPS       Z9, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (DX)
+	VMOVUPS      Z6, Z3
+	VADDPS       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z5, Z3, Z3
+	VADDPS       Z7, Z3, Z3
+	VMOVUPS      Z3, (DX)(CX*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (SI)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z7, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z8, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (SI)(CX*1)
+	ADDQ         BX, AX
+	LEAQ         (AX)(CX*2), DX
+	LEAQ         (AX)(CX*4), SI
+	VMOVUPS      (AX), Z3
+	VMOVUPS      (AX)(CX*1), Z4
+	VMOVUPS      (DX), Z5
+	VMOVUPS      (DX)(CX*1), Z6
+	VMOVUPS      (SI), Z7
+	VMOVUPS      (SI)(CX*1), Z8
+	VMOVUPS      Z3, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z4, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z5, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (AX)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z2, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (AX)(CX*1)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z2, Z9
+	VSUBPS       Z9, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (DX)
+	VMOVUPS      Z6, Z3
+	VADDPS       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z5, Z3, Z3
+	VADDPS       Z7, Z3, Z3
+	VMOVUPS      Z3, (DX)(CX*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (SI)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z7, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z8, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (SI)(CX*1)
+	ADDQ         BX, AX
+	LEAQ         (AX)(CX*2), DX
+	LEAQ         (AX)(CX*4), SI
+	VMOVUPS      (AX), Z3
+	VMOVUPS      (AX)(CX*1), Z4
+	VMOVUPS      (DX), Z5
+	VMOVUPS      (DX)(CX*1), Z6
+	VMOVUPS      (SI), Z7
+	VMOVUPS      (SI)(CX*1), Z8
+	VMOVUPS      Z3, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z4, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z5, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (AX)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z2, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (AX)(CX*1)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z2, Z9
+	VSUBPS       Z9, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (DX)
+	VMOVUPS      Z6, Z3
+	VADDPS       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z5, Z3, Z3
+	VADDPS       Z7, Z3, Z3
+	VMOVUPS      Z3, (DX)(CX*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (SI)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z7, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z8, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (SI)(CX*1)
+	ADDQ         BX, AX
+	LEAQ         (AX)(CX*2), DX
+	LEAQ         (AX)(CX*4), SI
+	VMOVUPS      (AX), Z3
+	VMOVUPS      (AX)(CX*1), Z4
+	VMOVUPS      (DX), Z5
+	VMOVUPS      (DX)(CX*1), Z6
+	VMOVUPS      (SI), Z7
+	VMOVUPS      (SI)(CX*1), Z8
+	VMOVUPS      Z3, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z4, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z5, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (AX)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z2, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (AX)(CX*1)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z2, Z9
+	VSUBPS       Z9, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (DX)
+	VMOVUPS      Z6, Z3
+	VADDPS       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z5, Z3, Z3
+	VADDPS       Z7, Z3, Z3
+	VMOVUPS      Z3, (DX)(CX*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (SI)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z7, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z8, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (SI)(CX*1)
+	VZEROUPPER
+	RET
+
+DATA wino43idx2F32<>+0(SB)/4, $0x00000000
+DATA wino43idx2F32<>+4(SB)/4, $0x00000004
+DATA wino43idx2F32<>+8(SB)/4, $0x00000008
+DATA wino43idx2F32<>+12(SB)/4, $0x0000000c
+DATA wino43idx2F32<>+16(SB)/4, $0x00000010
+DATA wino43idx2F32<>+20(SB)/4, $0x00000014
+DATA wino43idx2F32<>+24(SB)/4, $0x00000018
+DATA wino43idx2F32<>+28(SB)/4, $0x0000001c
+DATA wino43idx2F32<>+32(SB)/4, $0x00000000
+DATA wino43idx2F32<>+36(SB)/4, $0x00000000
+DATA wino43idx2F32<>+40(SB)/4, $0x00000000
+DATA wino43idx2F32<>+44(SB)/4, $0x00000000
+DATA wino43idx2F32<>+48(SB)/4, $0x00000000
+DATA wino43idx2F32<>+52(SB)/4, $0x00000000
+DATA wino43idx2F32<>+56(SB)/4, $0x00000000
+DATA wino43idx2F32<>+60(SB)/4, $0x00000000
+DATA wino43idx2F32<>+64(SB)/4, $0x00000001
+DATA wino43idx2F32<>+68(SB)/4, $0x00000005
+DATA wino43idx2F32<>+72(SB)/4, $0x00000009
+DATA wino43idx2F32<>+76(SB)/4, $0x0000000d
+DATA wino43idx2F32<>+80(SB)/4, $0x00000011
+DATA wino43idx2F32<>+84(SB)/4, $0x00000015
+DATA wino43idx2F32<>+88(SB)/4, $0x00000019
+DATA wino43idx2F32<>+92(SB)/4, $0x0000001d
+DATA wino43idx2F32<>+96(SB)/4, $0x00000000
+DATA wino43idx2F32<>+100(SB)/4, $0x00000000
+DATA wino43idx2F32<>+104(SB)/4, $0x00000000
+DATA wino43idx2F32<>+108(SB)/4, $0x00000000
+DATA wino43idx2F32<>+112(SB)/4, $0x00000000
+DATA wino43idx2F32<>+116(SB)/4, $0x00000000
+DATA wino43idx2F32<>+120(SB)/4, $0x00000000
+DATA wino43idx2F32<>+124(SB)/4, $0x00000000
+DATA wino43idx2F32<>+128(SB)/4, $0x00000002
+DATA wino43idx2F32<>+132(SB)/4, $0x00000006
+DATA wino43idx2F32<>+136(SB)/4, $0x0000000a
+DATA wino43idx2F32<>+140(SB)/4, $0x0000000e
+DATA wino43idx2F32<>+144(SB)/4, $0x00000012
+DATA wino43idx2F32<>+148(SB)/4, $0x00000016
+DATA wino43idx2F32<>+152(SB)/4, $0x0000001a
+DATA wino43idx2F32<>+156(SB)/4, $0x0000001e
+DATA wino43idx2F32<>+160(SB)/4, $0x00000000
+DATA wino43idx2F32<>+164(SB)/4, $0x00000000
+DATA wino43idx2F32<>+168(SB)/4, $0x00000000
+DATA wino43idx2F32<>+172(SB)/4, $0x00000000
+DATA wino43idx2F32<>+176(SB)/4, $0x00000000
+DATA wino43idx2F32<>+180(SB)/4, $0x00000000
+DATA wino43idx2F32<>+184(SB)/4, $0x00000000
+DATA wino43idx2F32<>+188(SB)/4, $0x00000000
+DATA wino43idx2F32<>+192(SB)/4, $0x00000003
+DATA wino43idx2F32<>+196(SB)/4, $0x00000007
+DATA wino43idx2F32<>+200(SB)/4, $0x0000000b
+DATA wino43idx2F32<>+204(SB)/4, $0x0000000f
+DATA wino43idx2F32<>+208(SB)/4, $0x00000013
+DATA wino43idx2F32<>+212(SB)/4, $0x00000017
+DATA wino43idx2F32<>+216(SB)/4, $0x0000001b
+DATA wino43idx2F32<>+220(SB)/4, $0x0000001f
+DATA wino43idx2F32<>+224(SB)/4, $0x00000000
+DATA wino43idx2F32<>+228(SB)/4, $0x00000000
+DATA wino43idx2F32<>+232(SB)/4, $0x00000000
+DATA wino43idx2F32<>+236(SB)/4, $0x00000000
+DATA wino43idx2F32<>+240(SB)/4, $0x00000000
+DATA wino43idx2F32<>+244(SB)/4, $0x00000000
+DATA wino43idx2F32<>+248(SB)/4, $0x00000000
+DATA wino43idx2F32<>+252(SB)/4, $0x00000000
+GLOBL wino43idx2F32<>(SB), RODATA|NOPTR, $256
+
+// func wino43OutAVX2F32(y []float32, m []float32, bias []float32, n int, mc int, mx int, ldy int, yc int)
+// Requires: AVX, AVX2
+TEXT ·wino43OutAVX2F32(SB), NOSPLIT, $0-112
+	MOVQ         y_base+0(FP), AX
+	MOVQ         m_base+24(FP), CX
+	MOVQ         bias_base+48(FP), DX
+	MOVQ         n+72(FP), BX
+	MOVQ         mc+80(FP), SI
+	MOVQ         mx+88(FP), DI
+	MOVQ         ldy+96(FP), R8
+	MOVQ         yc+104(FP), R9
+	SHLQ         $0x02, SI
+	SHLQ         $0x02, DI
+	SHLQ         $0x02, R8
+	SHLQ         $0x02, R9
+	LEAQ         (DI)(DI*2), R10
+	ADDQ         R10, R10
+	MOVL         $0x41000000, R11
+	VMOVD        R11, X0
+	VBROADCASTSS X0, Y0
+	MOVL         $0x40800000, R11
+	VMOVD        R11, X1
+	VBROADCASTSS X1, Y1
+
+chan43:
+	TESTQ        BX, BX
+	JE           done43
+	VBROADCASTSS (DX), Y2
+	MOVQ         AX, R14
+	MOVQ         CX, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11), Y3
+	VADDPS       (R11)(R10*1), Y3, Y3
+	VADDPS       (R12), Y3, Y3
+	VMULPS       (R12)(R10*1), Y0, Y4
+	VADDPS       Y4, Y3, Y3
+	VADDPS       (R13), Y3, Y3
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11), Y4
+	VADDPS       (R11)(R10*1), Y4, Y4
+	VADDPS       (R12), Y4, Y4
+	VMULPS       (R12)(R10*1), Y0, Y5
+	VADDPS       Y5, Y4, Y4
+	VADDPS       (R13), Y4, Y4
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11), Y5
+	VADDPS       (R11)(R10*1), Y5, Y5
+	VADDPS       (R12), Y5, Y5
+	VMULPS       (R12)(R10*1), Y0, Y6
+	VADDPS       Y6, Y5, Y5
+	VADDPS       (R13), Y5, Y5
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11), Y6
+	VADDPS       (R11)(R10*1), Y6, Y6
+	VADDPS       (R12), Y6, Y6
+	VMULPS       (R12)(R10*1), Y0, Y7
+	VADDPS       Y7, Y6, Y6
+	VADDPS       (R13), Y6, Y6
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11), Y7
+	VADDPS       (R11)(R10*1), Y7, Y7
+	VADDPS       (R12), Y7, Y7
+	VMULPS       (R12)(R10*1), Y0, Y8
+	VADDPS       Y8, Y7, Y7
+	VADDPS       (R13), Y7, Y7
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11), Y8
+	VADDPS       (R11)(R10*1), Y8, Y8
+	VADDPS       (R12), Y8, Y8
+	VMULPS       (R12)(R10*1), Y0, Y9
+	VADDPS       Y9, Y8, Y8
+	VADDPS       (R13), Y8, Y8
+	VMOVUPS      Y3, Y3
+	VADDPS       Y4, Y3, Y3
+	VADDPS       Y5, Y3, Y3
+	VMULPS       Y6, Y0, Y9
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y7, Y3, Y3
+	VADDPS       Y2, Y3, Y3
+	VMOVUPS      Y4, Y9
+	VSUBPS       Y5, Y9, Y9
+	VMULPS       Y6, Y1, Y10
+	VADDPS       Y10, Y9, Y9
+	VMOVUPS      Y7, Y10
+	VADDPS       Y10, Y10, Y10
+	VSUBPS       Y10, Y9, Y9
+	VADDPS       Y2, Y9, Y9
+	VMOVUPS      Y4, Y10
+	VADDPS       Y5, Y10, Y10
+	VMOVUPS      Y6, Y11
+	VADDPS       Y11, Y11, Y11
+	VADDPS       Y11, Y10, Y10
+	VMULPS       Y7, Y1, Y11
+	VADDPS       Y11, Y10, Y10
+	VADDPS       Y2, Y10, Y10
+	VMOVUPS      Y4, Y4
+	VSUBPS       Y5, Y4, Y4
+	VADDPS       Y6, Y4, Y4
+	VMULPS       Y7, Y0, Y5
+	VSUBPS       Y5, Y4, Y4
+	VADDPS       Y8, Y4, Y4
+	VADDPS       Y2, Y4, Y4
+	VUNPCKLPS    Y9, Y3, Y5
+	VUNPCKHPS    Y9, Y3, Y3
+	VUNPCKLPS    Y4, Y10, Y6
+	VUNPCKHPS    Y4, Y10, Y4
+	VUNPCKLPD    Y6, Y5, Y7
+	VUNPCKHPD    Y6, Y5, Y5
+	VUNPCKLPD    Y4, Y3, Y6
+	VUNPCKHPD    Y4, Y3, Y8
+	VPERM2F128   $0x20, Y5, Y7, Y3
+	VPERM2F128   $0x20, Y8, Y6, Y4
+	VPERM2F128   $0x31, Y5, Y7, Y5
+	VPERM2F128   $0x31, Y8, Y6, Y6
+	VMOVUPS      Y3, (R14)
+	VMOVUPS      Y4, 32(R14)
+	VMOVUPS      Y5, 64(R14)
+	VMOVUPS      Y6, 96(R14)
+	MOVQ         CX, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y3
+	VSUBPS       (R12), Y3, Y3
+	VMULPS       (R12)(R10*1), Y1, Y4
+	VADDPS       Y4, Y3, Y3
+	VMOVUPS      (R13), Y4
+	VADDPS       Y4, Y4, Y4
+	VSUBPS       Y4, Y3, Y3
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y4
+	VSUBPS       (R12), Y4, Y4
+	VMULPS       (R12)(R10*1), Y1, Y5
+	VADDPS       Y5, Y4, Y4
+	VMOVUPS      (R13), Y5
+	VADDPS       Y5, Y5, Y5
+	VSUBPS       Y5, Y4, Y4
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y5
+	VSUBPS       (R12), Y5, Y5
+	VMULPS       (R12)(R10*1), Y1, Y6
+	VADDPS       Y6, Y5, Y5
+	VMOVUPS      (R13), Y6
+	VADDPS       Y6, Y6, Y6
+	VSUBPS       Y6, Y5, Y5
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y6
+	VSUBPS       (R12), Y6, Y6
+	VMULPS       (R12)(R10*1), Y1, Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      (R13), Y7
+	VADDPS       Y7, Y7, Y7
+	VSUBPS       Y7, Y6, Y6
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y7
+	VSUBPS       (R12), Y7, Y7
+	VMULPS       (R12)(R10*1), Y1, Y8
+	VADDPS       Y8, Y7, Y7
+	VMOVUPS      (R13), Y8
+	VADDPS       Y8, Y8, Y8
+	VSUBPS       Y8, Y7, Y7
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y8
+	VSUBPS       (R12), Y8, Y8
+	VMULPS       (R12)(R10*1), Y1, Y9
+	VADDPS       Y9, Y8, Y8
+	VMOVUPS      (R13), Y9
+	VADDPS       Y9, Y9, Y9
+	VSUBPS       Y9, Y8, Y8
+	VMOVUPS      Y3, Y3
+	VADDPS       Y4, Y3, Y3
+	VADDPS       Y5, Y3, Y3
+	VMULPS       Y6, Y0, Y9
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y7, Y3, Y3
+	VADDPS       Y2, Y3, Y3
+	VMOVUPS      Y4, Y9
+	VSUBPS       Y5, Y9, Y9
+	VMULPS       Y6, Y1, Y10
+	VADDPS       Y10, Y9, Y9
+	VMOVUPS      Y7, Y10
+	VADDPS       Y10, Y10, Y10
+	VSUBPS       Y10, Y9, Y9
+	VADDPS       Y2, Y9, Y9
+	VMOVUPS      Y4, Y10
+	VADDPS       Y5, Y10, Y10
+	VMOVUPS      Y6, Y11
+	VADDPS       Y11, Y11, Y11
+	VADDPS       Y11, Y10, Y10
+	VMULPS       Y7, Y1, Y11
+	VADDPS       Y11, Y10, Y10
+	VADDPS       Y2, Y10, Y10
+	VMOVUPS      Y4, Y4
+	VSUBPS       Y5, Y4, Y4
+	VADDPS       Y6, Y4, Y4
+	VMULPS       Y7, Y0, Y5
+	VSUBPS       Y5, Y4, Y4
+	VADDPS       Y8, Y4, Y4
+	VADDPS       Y2, Y4, Y4
+	ADDQ         R8, R14
+	VUNPCKLPS    Y9, Y3, Y5
+	VUNPCKHPS    Y9, Y3, Y3
+	VUNPCKLPS    Y4, Y10, Y6
+	VUNPCKHPS    Y4, Y10, Y4
+	VUNPCKLPD    Y6, Y5, Y7
+	VUNPCKHPD    Y6, Y5, Y5
+	VUNPCKLPD    Y4, Y3, Y6
+	VUNPCKHPD    Y4, Y3, Y8
+	VPERM2F128   $0x20, Y5, Y7, Y3
+	VPERM2F128   $0x20, Y8, Y6, Y4
+	VPERM2F128   $0x31, Y5, Y7, Y5
+	VPERM2F128   $0x31, Y8, Y6, Y6
+	VMOVUPS      Y3, (R14)
+	VMOVUPS      Y4, 32(R14)
+	VMOVUPS      Y5, 64(R14)
+	VMOVUPS      Y6, 96(R14)
+	MOVQ         CX, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y3
+	VADDPS       (R12), Y3, Y3
+	VMOVUPS      (R12)(R10*1), Y4
+	VADDPS       Y4, Y4, Y4
+	VADDPS       Y4, Y3, Y3
+	VMULPS       (R13), Y1, Y4
+	VADDPS       Y4, Y3, Y3
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y4
+	VADDPS       (R12), Y4, Y4
+	VMOVUPS      (R12)(R10*1), Y5
+	VADDPS       Y5, Y5, Y5
+	VADDPS       Y5, Y4, Y4
+	VMULPS       (R13), Y1, Y5
+	VADDPS       Y5, Y4, Y4
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y5
+	VADDPS       (R12), Y5, Y5
+	VMOVUPS      (R12)(R10*1), Y6
+	VADDPS       Y6, Y6, Y6
+	VADDPS       Y6, Y5, Y5
+	VMULPS       (R13), Y1, Y6
+	VADDPS       Y6, Y5, Y5
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y6
+	VADDPS       (R12), Y6, Y6
+	VMOVUPS      (R12)(R10*1), Y7
+	VADDPS       Y7, Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	VMULPS       (R13), Y1, Y7
+	VADDPS       Y7, Y6, Y6
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y7
+	VADDPS       (R12), Y7, Y7
+	VMOVUPS      (R12)(R10*1), Y8
+	VADDPS       Y8, Y8, Y8
+	VADDPS       Y8, Y7, Y7
+	VMULPS       (R13), Y1, Y8
+	VADDPS       Y8, Y7, Y7
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y8
+	VADDPS       (R12), Y8, Y8
+	VMOVUPS      (R12)(R10*1), Y9
+	VADDPS       Y9, Y9, Y9
+	VADDPS       Y9, Y8, Y8
+	VMULPS       (R13), Y1, Y9
+	VADDPS       Y9, Y8, Y8
+	VMOVUPS      Y3, Y3
+	VADDPS       Y4, Y3, Y3
+	VADDPS       Y5, Y3, Y3
+	VMULPS       Y6, Y0, Y9
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y7, Y3, Y3
+	VADDPS       Y2, Y3, Y3
+	VMOVUPS      Y4, Y9
+	VSUBPS       Y5, Y9, Y9
+	VMULPS       Y6, Y1, Y10
+	VADDPS       Y10, Y9, Y9
+	VMOVUPS      Y7, Y10
+	VADDPS       Y10, Y10, Y10
+	VSUBPS       Y10, Y9, Y9
+	VADDPS       Y2, Y9, Y9
+	VMOVUPS      Y4, Y10
+	VADDPS       Y5, Y10, Y10
+	VMOVUPS      Y6, Y11
+	VADDPS       Y11, Y11, Y11
+	VADDPS       Y11, Y10, Y10
+	VMULPS       Y7, Y1, Y11
+	VADDPS       Y11, Y10, Y10
+	VADDPS       Y2, Y10, Y10
+	VMOVUPS      Y4, Y4
+	VSUBPS       Y5, Y4, Y4
+	VADDPS       Y6, Y4, Y4
+	VMULPS       Y7, Y0, Y5
+	VSUBPS       Y5, Y4, Y4
+	VADDPS       Y8, Y4, Y4
+	VADDPS       Y2, Y4, Y4
+	ADDQ         R8, R14
+	VUNPCKLPS    Y9, Y3, Y5
+	VUNPCKHPS    Y9, Y3, Y3
+	VUNPCKLPS    Y4, Y10, Y6
+	VUNPCKHPS    Y4, Y10, Y4
+	VUNPCKLPD    Y6, Y5, Y7
+	VUNPCKHPD    Y6, Y5, Y5
+	VUNPCKLPD    Y4, Y3, Y6
+	VUNPCKHPD    Y4, Y3, Y8
+	VPERM2F128   $0x20, Y5, Y7, Y3
+	VPERM2F128   $0x20, Y8, Y6, Y4
+	VPERM2F128   $0x31, Y5, Y7, Y5
+	VPERM2F128   $0x31, Y8, Y6, Y6
+	VMOVUPS      Y3, (R14)
+	VMOVUPS      Y4, 32(R14)
+	VMOVUPS      Y5, 64(R14)
+	VMOVUPS      Y6, 96(R14)
+	MOVQ         CX, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y3
+	VSUBPS       (R12), Y3, Y3
+	VADDPS       (R12)(R10*1), Y3, Y3
+	VMULPS       (R13), Y0, Y4
+	VSUBPS       Y4, Y3, Y3
+	VADDPS       (R13)(R10*1), Y3, Y3
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y4
+	VSUBPS       (R12), Y4, Y4
+	VADDPS       (R12)(R10*1), Y4, Y4
+	VMULPS       (R13), Y0, Y5
+	VSUBPS       Y5, Y4, Y4
+	VADDPS       (R13)(R10*1), Y4, Y4
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y5
+	VSUBPS       (R12), Y5, Y5
+	VADDPS       (R12)(R10*1), Y5, Y5
+	VMULPS       (R13), Y0, Y6
+	VSUBPS       Y6, Y5, Y5
+	VADDPS       (R13)(R10*1), Y5, Y5
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y6
+	VSUBPS       (R12), Y6, Y6
+	VADDPS       (R12)(R10*1), Y6, Y6
+	VMULPS       (R13), Y0, Y7
+	VSUBPS       Y7, Y6, Y6
+	VADDPS       (R13)(R10*1), Y6, Y6
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y7
+	VSUBPS       (R12), Y7, Y7
+	VADDPS       (R12)(R10*1), Y7, Y7
+	VMULPS       (R13), Y0, Y8
+	VSUBPS       Y8, Y7, Y7
+	VADDPS       (R13)(R10*1), Y7, Y7
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y8
+	VSUBPS       (R12), Y8, Y8
+	VADDPS       (R12)(R10*1), Y8, Y8
+	VMULPS       (R13), Y0, Y9
+	VSUBPS       Y9, Y8, Y8
+	VADDPS       (R13)(R10*1), Y8, Y8
+	VMOVUPS      Y3, Y3
+	VADDPS       Y4, Y3, Y3
+	VADDPS       Y5, Y3, Y3
+	VMULPS       Y6, Y0, Y9
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y7, Y3, Y3
+	VADDPS       Y2, Y3, Y3
+	VMOVUPS      Y4, Y9
+	VSUBPS       Y5, Y9, Y9
+	VMULPS       Y6, Y1, Y10
+	VADDPS       Y10, Y9, Y9
+	VMOVUPS      Y7, Y10
+	VADDPS       Y10, Y10, Y10
+	VSUBPS       Y10, Y9, Y9
+	VADDPS       Y2, Y9, Y9
+	VMOVUPS      Y4, Y10
+	VADDPS       Y5, Y10, Y10
+	VMOVUPS      Y6, Y11
+	VADDPS       Y11, Y11, Y11
+	VADDPS       Y11, Y10, Y10
+	VMULPS       Y7, Y1, Y11
+	VADDPS       Y11, Y10, Y10
+	VADDPS       Y2, Y10, Y10
+	VMOVUPS      Y4, Y4
+	VSUBPS       Y5, Y4, Y4
+	VADDPS       Y6, Y4, Y4
+	VMULPS       Y7, Y0, Y5
+	VSUBPS       Y5, Y4, Y4
+	VADDPS       Y8, Y4, Y4
+	VADDPS       Y2, Y4, Y4
+	ADDQ         R8, R14
+	VUNPCKLPS    Y9, Y3, Y2
+	VUNPCKHPS    Y9, Y3, Y3
+	VUNPCKLPS    Y4, Y10, Y5
+	VUNPCKHPS    Y4, Y10, Y4
+	VUNPCKLPD    Y5, Y2, Y6
+	VUNPCKHPD    Y5, Y2, Y2
+	VUNPCKLPD    Y4, Y3, Y5
+	VUNPCKHPD    Y4, Y3, Y7
+	VPERM2F128   $0x20, Y2, Y6, Y3
+	VPERM2F128   $0x20, Y7, Y5, Y4
+	VPERM2F128   $0x31, Y2, Y6, Y2
+	VPERM2F128   $0x31, Y7, Y5, Y5
+	VMOVUPS      Y3, (R14)
+	VMOVUPS      Y4, 32(R14)
+	VMOVUPS      Y2, 64(R14)
+	VMOVUPS      Y5, 96(R14)
+	ADDQ         SI, CX
+	ADDQ         R9, AX
+	ADDQ         $0x04, DX
+	DECQ         BX
+	JMP          chan43
+
+done43:
+	VZEROUPPER
+	RET
+
 // func winoInAVX2F64(v []float64, x []float64, n int, vc int, vx int, ld int, wq int, plane int)
 // Requires: AVX
 TEXT ·winoInAVX2F64(SB), NOSPLIT, $0-96
@@ -2557,5 +5123,2507 @@ TEXT ·wino44In2AVX512F64(SB), NOSPLIT, $0-88
 	VADDPD       Z7, Z7, Z7
 	VSUBPD       Z7, Z6, Z6
 	VMOVUPS      Z6, (AX)
+	VZEROUPPER
+	RET
+
+// func wino43InAVX512F64(v []float64, x []float64, ld int, vx int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL
+TEXT ·wino43InAVX512F64(SB), NOSPLIT, $0-64
+	MOVQ         v_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         ld+48(FP), DX
+	MOVQ         vx+56(FP), BX
+	SHLQ         $0x03, BX
+	SHLQ         $0x03, DX
+	MOVQ         $0x4008000000000000, SI
+	VMOVQ        SI, X0
+	VBROADCASTSD X0, Y0
+	MOVQ         $0x4010000000000000, SI
+	VMOVQ        SI, X1
+	VBROADCASTSD X1, Y1
+	MOVQ         $0x4014000000000000, SI
+	VMOVQ        SI, X2
+	VBROADCASTSD X2, Y2
+	MOVQ         AX, SI
+	VMOVUPS      (CX), Y3
+	VMOVUPS      32(CX), Y4
+	VMOVUPS      64(CX), Y5
+	VMOVUPS      96(CX), Y6
+	VMOVDQU64    wino43idxF64<>+0(SB), Y7
+	VMOVDQU64    wino43idxF64<>+0(SB), Y8
+	VPERMI2PD    Y4, Y3, Y7
+	VPERMI2PD    Y6, Y5, Y8
+	VPERM2F128   $0x20, Y8, Y7, Y7
+	VMOVDQU64    wino43idxF64<>+32(SB), Y8
+	VMOVDQU64    wino43idxF64<>+32(SB), Y9
+	VPERMI2PD    Y4, Y3, Y8
+	VPERMI2PD    Y6, Y5, Y9
+	VPERM2F128   $0x20, Y9, Y8, Y8
+	VMOVDQU64    wino43idxF64<>+64(SB), Y9
+	VMOVDQU64    wino43idxF64<>+64(SB), Y10
+	VPERMI2PD    Y4, Y3, Y9
+	VPERMI2PD    Y6, Y5, Y10
+	VPERM2F128   $0x20, Y10, Y9, Y9
+	VMOVDQU64    wino43idxF64<>+96(SB), Y10
+	VMOVDQU64    wino43idxF64<>+96(SB), Y11
+	VPERMI2PD    Y4, Y3, Y10
+	VPERMI2PD    Y6, Y5, Y11
+	VPERM2F128   $0x20, Y11, Y10, Y3
+	VBROADCASTSD 128(CX), Y4
+	VALIGNQ      $0x01, Y7, Y4, Y4
+	VBROADCASTSD 136(CX), Y5
+	VALIGNQ      $0x01, Y8, Y5, Y5
+	VMOVUPS      Y7, Y6
+	VADDPD       Y6, Y6, Y6
+	VMULPD       Y8, Y0, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMULPD       Y9, Y1, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMULPD       Y3, Y0, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y9, Y6
+	VMOVUPS      Y8, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMULPD       Y3, Y2, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VADDPD       Y6, Y6, Y6
+	VMULPD       Y9, Y2, Y7
+	VSUBPD       Y7, Y6, Y6
+	VADDPD       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y3, Y6
+	VADDPD       Y6, Y6, Y6
+	VMOVUPS      Y8, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VSUBPD       Y9, Y6, Y6
+	VADDPD       Y4, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VMOVUPS      Y9, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VSUBPD       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VADDPD       Y6, Y6, Y6
+	VMULPD       Y9, Y0, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMULPD       Y3, Y1, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMULPD       Y4, Y0, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y5, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	ADDQ         DX, CX
+	VMOVUPS      (CX), Y3
+	VMOVUPS      32(CX), Y4
+	VMOVUPS      64(CX), Y5
+	VMOVUPS      96(CX), Y6
+	VMOVDQU64    wino43idxF64<>+0(SB), Y7
+	VMOVDQU64    wino43idxF64<>+0(SB), Y8
+	VPERMI2PD    Y4, Y3, Y7
+	VPERMI2PD    Y6, Y5, Y8
+	VPERM2F128   $0x20, Y8, Y7, Y7
+	VMOVDQU64    wino43idxF64<>+32(SB), Y8
+	VMOVDQU64    wino43idxF64<>+32(SB), Y9
+	VPERMI2PD    Y4, Y3, Y8
+	VPERMI2PD    Y6, Y5, Y9
+	VPERM2F128   $0x20, Y9, Y8, Y8
+	VMOVDQU64    wino43idxF64<>+64(SB), Y9
+	VMOVDQU64    wino43idxF64<>+64(SB), Y10
+	VPERMI2PD    Y4, Y3, Y9
+	VPERMI2PD    Y6, Y5, Y10
+	VPERM2F128   $0x20, Y10, Y9, Y9
+	VMOVDQU64    wino43idxF64<>+96(SB), Y10
+	VMOVDQU64    wino43idxF64<>+96(SB), Y11
+	VPERMI2PD    Y4, Y3, Y10
+	VPERMI2PD    Y6, Y5, Y11
+	VPERM2F128   $0x20, Y11, Y10, Y3
+	VBROADCASTSD 128(CX), Y4
+	VALIGNQ      $0x01, Y7, Y4, Y4
+	VBROADCASTSD 136(CX), Y5
+	VALIGNQ      $0x01, Y8, Y5, Y5
+	VMOVUPS      Y7, Y6
+	VADDPD       Y6, Y6, Y6
+	VMULPD       Y8, Y0, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMULPD       Y9, Y1, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMULPD       Y3, Y0, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y9, Y6
+	VMOVUPS      Y8, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMULPD       Y3, Y2, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VADDPD       Y6, Y6, Y6
+	VMULPD       Y9, Y2, Y7
+	VSUBPD       Y7, Y6, Y6
+	VADDPD       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y3, Y6
+	VADDPD       Y6, Y6, Y6
+	VMOVUPS      Y8, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VSUBPD       Y9, Y6, Y6
+	VADDPD       Y4, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VMOVUPS      Y9, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VSUBPD       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VADDPD       Y6, Y6, Y6
+	VMULPD       Y9, Y0, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMULPD       Y3, Y1, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMULPD       Y4, Y0, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y5, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	ADDQ         DX, CX
+	VMOVUPS      (CX), Y3
+	VMOVUPS      32(CX), Y4
+	VMOVUPS      64(CX), Y5
+	VMOVUPS      96(CX), Y6
+	VMOVDQU64    wino43idxF64<>+0(SB), Y7
+	VMOVDQU64    wino43idxF64<>+0(SB), Y8
+	VPERMI2PD    Y4, Y3, Y7
+	VPERMI2PD    Y6, Y5, Y8
+	VPERM2F128   $0x20, Y8, Y7, Y7
+	VMOVDQU64    wino43idxF64<>+32(SB), Y8
+	VMOVDQU64    wino43idxF64<>+32(SB), Y9
+	VPERMI2PD    Y4, Y3, Y8
+	VPERMI2PD    Y6, Y5, Y9
+	VPERM2F128   $0x20, Y9, Y8, Y8
+	VMOVDQU64    wino43idxF64<>+64(SB), Y9
+	VMOVDQU64    wino43idxF64<>+64(SB), Y10
+	VPERMI2PD    Y4, Y3, Y9
+	VPERMI2PD    Y6, Y5, Y10
+	VPERM2F128   $0x20, Y10, Y9, Y9
+	VMOVDQU64    wino43idxF64<>+96(SB), Y10
+	VMOVDQU64    wino43idxF64<>+96(SB), Y11
+	VPERMI2PD    Y4, Y3, Y10
+	VPERMI2PD    Y6, Y5, Y11
+	VPERM2F128   $0x20, Y11, Y10, Y3
+	VBROADCASTSD 128(CX), Y4
+	VALIGNQ      $0x01, Y7, Y4, Y4
+	VBROADCASTSD 136(CX), Y5
+	VALIGNQ      $0x01, Y8, Y5, Y5
+	VMOVUPS      Y7, Y6
+	VADDPD       Y6, Y6, Y6
+	VMULPD       Y8, Y0, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMULPD       Y9, Y1, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMULPD       Y3, Y0, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y9, Y6
+	VMOVUPS      Y8, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMULPD       Y3, Y2, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VADDPD       Y6, Y6, Y6
+	VMULPD       Y9, Y2, Y7
+	VSUBPD       Y7, Y6, Y6
+	VADDPD       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y3, Y6
+	VADDPD       Y6, Y6, Y6
+	VMOVUPS      Y8, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VSUBPD       Y9, Y6, Y6
+	VADDPD       Y4, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VMOVUPS      Y9, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VSUBPD       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VADDPD       Y6, Y6, Y6
+	VMULPD       Y9, Y0, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMULPD       Y3, Y1, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMULPD       Y4, Y0, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y5, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	ADDQ         DX, CX
+	VMOVUPS      (CX), Y3
+	VMOVUPS      32(CX), Y4
+	VMOVUPS      64(CX), Y5
+	VMOVUPS      96(CX), Y6
+	VMOVDQU64    wino43idxF64<>+0(SB), Y7
+	VMOVDQU64    wino43idxF64<>+0(SB), Y8
+	VPERMI2PD    Y4, Y3, Y7
+	VPERMI2PD    Y6, Y5, Y8
+	VPERM2F128   $0x20, Y8, Y7, Y7
+	VMOVDQU64    wino43idxF64<>+32(SB), Y8
+	VMOVDQU64    wino43idxF64<>+32(SB), Y9
+	VPERMI2PD    Y4, Y3, Y8
+	VPERMI2PD    Y6, Y5, Y9
+	VPERM2F128   $0x20, Y9, Y8, Y8
+	VMOVDQU64    wino43idxF64<>+64(SB), Y9
+	VMOVDQU64    wino43idxF64<>+64(SB), Y10
+	VPERMI2PD    Y4, Y3, Y9
+	VPERMI2PD    Y6, Y5, Y10
+	VPERM2F128   $0x20, Y10, Y9, Y9
+	VMOVDQU64    wino43idxF64<>+96(SB), Y10
+	VMOVDQU64    wino43idxF64<>+96(SB), Y11
+	VPERMI2PD    Y4, Y3, Y10
+	VPERMI2PD    Y6, Y5, Y11
+	VPERM2F128   $0x20, Y11, Y10, Y3
+	VBROADCASTSD 128(CX), Y4
+	VALIGNQ      $0x01, Y7, Y4, Y4
+	VBROADCASTSD 136(CX), Y5
+	VALIGNQ      $0x01, Y8, Y5, Y5
+	VMOVUPS      Y7, Y6
+	VADDPD       Y6, Y6, Y6
+	VMULPD       Y8, Y0, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMULPD       Y9, Y1, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMULPD       Y3, Y0, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y9, Y6
+	VMOVUPS      Y8, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMULPD       Y3, Y2, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VADDPD       Y6, Y6, Y6
+	VMULPD       Y9, Y2, Y7
+	VSUBPD       Y7, Y6, Y6
+	VADDPD       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y3, Y6
+	VADDPD       Y6, Y6, Y6
+	VMOVUPS      Y8, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VSUBPD       Y9, Y6, Y6
+	VADDPD       Y4, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VMOVUPS      Y9, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VSUBPD       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VADDPD       Y6, Y6, Y6
+	VMULPD       Y9, Y0, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMULPD       Y3, Y1, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMULPD       Y4, Y0, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y5, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	ADDQ         DX, CX
+	VMOVUPS      (CX), Y3
+	VMOVUPS      32(CX), Y4
+	VMOVUPS      64(CX), Y5
+	VMOVUPS      96(CX), Y6
+	VMOVDQU64    wino43idxF64<>+0(SB), Y7
+	VMOVDQU64    wino43idxF64<>+0(SB), Y8
+	VPERMI2PD    Y4, Y3, Y7
+	VPERMI2PD    Y6, Y5, Y8
+	VPERM2F128   $0x20, Y8, Y7, Y7
+	VMOVDQU64    wino43idxF64<>+32(SB), Y8
+	VMOVDQU64    wino43idxF64<>+32(SB), Y9
+	VPERMI2PD    Y4, Y3, Y8
+	VPERMI2PD    Y6, Y5, Y9
+	VPERM2F128   $0x20, Y9, Y8, Y8
+	VMOVDQU64    wino43idxF64<>+64(SB), Y9
+	VMOVDQU64    wino43idxF64<>+64(SB), Y10
+	VPERMI2PD    Y4, Y3, Y9
+	VPERMI2PD    Y6, Y5, Y10
+	VPERM2F128   $0x20, Y10, Y9, Y9
+	VMOVDQU64    wino43idxF64<>+96(SB), Y10
+	VMOVDQU64    wino43idxF64<>+96(SB), Y11
+	VPERMI2PD    Y4, Y3, Y10
+	VPERMI2PD    Y6, Y5, Y11
+	VPERM2F128   $0x20, Y11, Y10, Y3
+	VBROADCASTSD 128(CX), Y4
+	VALIGNQ      $0x01, Y7, Y4, Y4
+	VBROADCASTSD 136(CX), Y5
+	VALIGNQ      $0x01, Y8, Y5, Y5
+	VMOVUPS      Y7, Y6
+	VADDPD       Y6, Y6, Y6
+	VMULPD       Y8, Y0, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMULPD       Y9, Y1, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMULPD       Y3, Y0, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y9, Y6
+	VMOVUPS      Y8, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMULPD       Y3, Y2, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VADDPD       Y6, Y6, Y6
+	VMULPD       Y9, Y2, Y7
+	VSUBPD       Y7, Y6, Y6
+	VADDPD       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y3, Y6
+	VADDPD       Y6, Y6, Y6
+	VMOVUPS      Y8, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VSUBPD       Y9, Y6, Y6
+	VADDPD       Y4, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VMOVUPS      Y9, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VSUBPD       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VADDPD       Y6, Y6, Y6
+	VMULPD       Y9, Y0, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMULPD       Y3, Y1, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMULPD       Y4, Y0, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y5, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	ADDQ         DX, CX
+	VMOVUPS      (CX), Y3
+	VMOVUPS      32(CX), Y4
+	VMOVUPS      64(CX), Y5
+	VMOVUPS      96(CX), Y6
+	VMOVDQU64    wino43idxF64<>+0(SB), Y7
+	VMOVDQU64    wino43idxF64<>+0(SB), Y8
+	VPERMI2PD    Y4, Y3, Y7
+	VPERMI2PD    Y6, Y5, Y8
+	VPERM2F128   $0x20, Y8, Y7, Y7
+	VMOVDQU64    wino43idxF64<>+32(SB), Y8
+	VMOVDQU64    wino43idxF64<>+32(SB), Y9
+	VPERMI2PD    Y4, Y3, Y8
+	VPERMI2PD    Y6, Y5, Y9
+	VPERM2F128   $0x20, Y9, Y8, Y8
+	VMOVDQU64    wino43idxF64<>+64(SB), Y9
+	VMOVDQU64    wino43idxF64<>+64(SB), Y10
+	VPERMI2PD    Y4, Y3, Y9
+	VPERMI2PD    Y6, Y5, Y10
+	VPERM2F128   $0x20, Y10, Y9, Y9
+	VMOVDQU64    wino43idxF64<>+96(SB), Y10
+	VMOVDQU64    wino43idxF64<>+96(SB), Y11
+	VPERMI2PD    Y4, Y3, Y10
+	VPERMI2PD    Y6, Y5, Y11
+	VPERM2F128   $0x20, Y11, Y10, Y3
+	VBROADCASTSD 128(CX), Y4
+	VALIGNQ      $0x01, Y7, Y4, Y4
+	VBROADCASTSD 136(CX), Y5
+	VALIGNQ      $0x01, Y8, Y5, Y5
+	VMOVUPS      Y7, Y6
+	VADDPD       Y6, Y6, Y6
+	VMULPD       Y8, Y0, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMULPD       Y9, Y1, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMULPD       Y3, Y0, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y9, Y6
+	VMOVUPS      Y8, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMULPD       Y3, Y2, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VADDPD       Y6, Y6, Y6
+	VMULPD       Y9, Y2, Y7
+	VSUBPD       Y7, Y6, Y6
+	VADDPD       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y3, Y6
+	VADDPD       Y6, Y6, Y6
+	VMOVUPS      Y8, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VSUBPD       Y9, Y6, Y6
+	VADDPD       Y4, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VMOVUPS      Y9, Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	VSUBPD       Y3, Y6, Y6
+	VMOVUPS      Y4, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Y8, Y6
+	VADDPD       Y6, Y6, Y6
+	VMULPD       Y9, Y0, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMULPD       Y3, Y1, Y7
+	VSUBPD       Y7, Y6, Y6
+	VMULPD       Y4, Y0, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y5, Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      Y6, (SI)
+	ADDQ         BX, SI
+	LEAQ         (BX)(BX*2), CX
+	ADDQ         CX, CX
+	LEAQ         (AX)(CX*2), DX
+	LEAQ         (AX)(CX*4), SI
+	VMOVUPS      (AX), Y3
+	VMOVUPS      (AX)(CX*1), Y4
+	VMOVUPS      (DX), Y5
+	VMOVUPS      (DX)(CX*1), Y6
+	VMOVUPS      (SI), Y7
+	VMOVUPS      (SI)(CX*1), Y8
+	VMOVUPS      Y3, Y3
+	VADDPD       Y3, Y3, Y3
+	VMULPD       Y4, Y0, Y9
+	VSUBPD       Y9, Y3, Y3
+	VMULPD       Y5, Y1, Y9
+	VSUBPD       Y9, Y3, Y3
+	VMULPD       Y6, Y0, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPD       Y9, Y9, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y3, (AX)
+	VMOVUPS      Y5, Y3
+	VMOVUPS      Y4, Y9
+	VADDPD       Y9, Y9, Y9
+	VSUBPD       Y9, Y3, Y3
+	VMULPD       Y6, Y2, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPD       Y9, Y9, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y3, (AX)(CX*1)
+	VMOVUPS      Y4, Y3
+	VADDPD       Y3, Y3, Y3
+	VMULPD       Y5, Y2, Y9
+	VSUBPD       Y9, Y3, Y3
+	VADDPD       Y6, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPD       Y9, Y9, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y3, (DX)
+	VMOVUPS      Y6, Y3
+	VADDPD       Y3, Y3, Y3
+	VMOVUPS      Y4, Y9
+	VADDPD       Y9, Y9, Y9
+	VSUBPD       Y9, Y3, Y3
+	VSUBPD       Y5, Y3, Y3
+	VADDPD       Y7, Y3, Y3
+	VMOVUPS      Y3, (DX)(CX*1)
+	VMOVUPS      Y4, Y3
+	VMOVUPS      Y5, Y9
+	VADDPD       Y9, Y9, Y9
+	VSUBPD       Y9, Y3, Y3
+	VSUBPD       Y6, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPD       Y9, Y9, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y3, (SI)
+	VMOVUPS      Y4, Y3
+	VADDPD       Y3, Y3, Y3
+	VMULPD       Y5, Y0, Y9
+	VSUBPD       Y9, Y3, Y3
+	VMULPD       Y6, Y1, Y9
+	VSUBPD       Y9, Y3, Y3
+	VMULPD       Y7, Y0, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y8, Y9
+	VADDPD       Y9, Y9, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y3, (SI)(CX*1)
+	ADDQ         BX, AX
+	LEAQ         (AX)(CX*2), DX
+	LEAQ         (AX)(CX*4), SI
+	VMOVUPS      (AX), Y3
+	VMOVUPS      (AX)(CX*1), Y4
+	VMOVUPS      (DX), Y5
+	VMOVUPS      (DX)(CX*1), Y6
+	VMOVUPS      (SI), Y7
+	VMOVUPS      (SI)(CX*1), Y8
+	VMOVUPS      Y3, Y3
+	VADDPD       Y3, Y3, Y3
+	VMULPD       Y4, Y0, Y9
+	VSUBPD       Y9, Y3, Y3
+	VMULPD       Y5, Y1, Y9
+	VSUBPD       Y9, Y3, Y3
+	VMULPD       Y6, Y0, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPD       Y9, Y9, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y3, (AX)
+	VMOVUPS      Y5, Y3
+	VMOVUPS      Y4, Y9
+	VADDPD       Y9, Y9, Y9
+	VSUBPD       Y9, Y3, Y3
+	VMULPD       Y6, Y2, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPD       Y9, Y9, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y3, (AX)(CX*1)
+	VMOVUPS      Y4, Y3
+	VADDPD       Y3, Y3, Y3
+	VMULPD       Y5, Y2, Y9
+	VSUBPD       Y9, Y3, Y3
+	VADDPD       Y6, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPD       Y9, Y9, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y3, (DX)
+	VMOVUPS      Y6, Y3
+	VADDPD       Y3, Y3, Y3
+	VMOVUPS      Y4, Y9
+	VADDPD       Y9, Y9, Y9
+	VSUBPD       Y9, Y3, Y3
+	VSUBPD       Y5, Y3, Y3
+	VADDPD       Y7, Y3, Y3
+	VMOVUPS      Y3, (DX)(CX*1)
+	VMOVUPS      Y4, Y3
+	VMOVUPS      Y5, Y9
+	VADDPD       Y9, Y9, Y9
+	VSUBPD       Y9, Y3, Y3
+	VSUBPD       Y6, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPD       Y9, Y9, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y3, (SI)
+	VMOVUPS      Y4, Y3
+	VADDPD       Y3, Y3, Y3
+	VMULPD       Y5, Y0, Y9
+	VSUBPD       Y9, Y3, Y3
+	VMULPD       Y6, Y1, Y9
+	VSUBPD       Y9, Y3, Y3
+	VMULPD       Y7, Y0, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y8, Y9
+	VADDPD       Y9, Y9, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y3, (SI)(CX*1)
+	ADDQ         BX, AX
+	LEAQ         (AX)(CX*2), DX
+	LEAQ         (AX)(CX*4), SI
+	VMOVUPS      (AX), Y3
+	VMOVUPS      (AX)(CX*1), Y4
+	VMOVUPS      (DX), Y5
+	VMOVUPS      (DX)(CX*1), Y6
+	VMOVUPS      (SI), Y7
+	VMOVUPS      (SI)(CX*1), Y8
+	VMOVUPS      Y3, Y3
+	VADDPD       Y3, Y3, Y3
+	VMULPD       Y4, Y0, Y9
+	VSUBPD       Y9, Y3, Y3
+	VMULPD       Y5, Y1, Y9
+	VSUBPD       Y9, Y3, Y3
+	VMULPD       Y6, Y0, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPD       Y9, Y9, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y3, (AX)
+	VMOVUPS      Y5, Y3
+	VMOVUPS      Y4, Y9
+	VADDPD       Y9, Y9, Y9
+	VSUBPD       Y9, Y3, Y3
+	VMULPD       Y6, Y2, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPD       Y9, Y9, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y3, (AX)(CX*1)
+	VMOVUPS      Y4, Y3
+	VADDPD       Y3, Y3, Y3
+	VMULPD       Y5, Y2, Y9
+	VSUBPD       Y9, Y3, Y3
+	VADDPD       Y6, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPD       Y9, Y9, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y3, (DX)
+	VMOVUPS      Y6, Y3
+	VADDPD       Y3, Y3, Y3
+	VMOVUPS      Y4, Y9
+	VADDPD       Y9, Y9, Y9
+	VSUBPD       Y9, Y3, Y3
+	VSUBPD       Y5, Y3, Y3
+	VADDPD       Y7, Y3, Y3
+	VMOVUPS      Y3, (DX)(CX*1)
+	VMOVUPS      Y4, Y3
+	VMOVUPS      Y5, Y9
+	VADDPD       Y9, Y9, Y9
+	VSUBPD       Y9, Y3, Y3
+	VSUBPD       Y6, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPD       Y9, Y9, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y3, (SI)
+	VMOVUPS      Y4, Y3
+	VADDPD       Y3, Y3, Y3
+	VMULPD       Y5, Y0, Y9
+	VSUBPD       Y9, Y3, Y3
+	VMULPD       Y6, Y1, Y9
+	VSUBPD       Y9, Y3, Y3
+	VMULPD       Y7, Y0, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y8, Y9
+	VADDPD       Y9, Y9, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y3, (SI)(CX*1)
+	ADDQ         BX, AX
+	LEAQ         (AX)(CX*2), DX
+	LEAQ         (AX)(CX*4), SI
+	VMOVUPS      (AX), Y3
+	VMOVUPS      (AX)(CX*1), Y4
+	VMOVUPS      (DX), Y5
+	VMOVUPS      (DX)(CX*1), Y6
+	VMOVUPS      (SI), Y7
+	VMOVUPS      (SI)(CX*1), Y8
+	VMOVUPS      Y3, Y3
+	VADDPD       Y3, Y3, Y3
+	VMULPD       Y4, Y0, Y9
+	VSUBPD       Y9, Y3, Y3
+	VMULPD       Y5, Y1, Y9
+	VSUBPD       Y9, Y3, Y3
+	VMULPD       Y6, Y0, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPD       Y9, Y9, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y3, (AX)
+	VMOVUPS      Y5, Y3
+	VMOVUPS      Y4, Y9
+	VADDPD       Y9, Y9, Y9
+	VSUBPD       Y9, Y3, Y3
+	VMULPD       Y6, Y2, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPD       Y9, Y9, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y3, (AX)(CX*1)
+	VMOVUPS      Y4, Y3
+	VADDPD       Y3, Y3, Y3
+	VMULPD       Y5, Y2, Y9
+	VSUBPD       Y9, Y3, Y3
+	VADDPD       Y6, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPD       Y9, Y9, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y3, (DX)
+	VMOVUPS      Y6, Y3
+	VADDPD       Y3, Y3, Y3
+	VMOVUPS      Y4, Y9
+	VADDPD       Y9, Y9, Y9
+	VSUBPD       Y9, Y3, Y3
+	VSUBPD       Y5, Y3, Y3
+	VADDPD       Y7, Y3, Y3
+	VMOVUPS      Y3, (DX)(CX*1)
+	VMOVUPS      Y4, Y3
+	VMOVUPS      Y5, Y9
+	VADDPD       Y9, Y9, Y9
+	VSUBPD       Y9, Y3, Y3
+	VSUBPD       Y6, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPD       Y9, Y9, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y3, (SI)
+	VMOVUPS      Y4, Y3
+	VADDPD       Y3, Y3, Y3
+	VMULPD       Y5, Y0, Y9
+	VSUBPD       Y9, Y3, Y3
+	VMULPD       Y6, Y1, Y9
+	VSUBPD       Y9, Y3, Y3
+	VMULPD       Y7, Y0, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y8, Y9
+	VADDPD       Y9, Y9, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y3, (SI)(CX*1)
+	ADDQ         BX, AX
+	LEAQ         (AX)(CX*2), DX
+	LEAQ         (AX)(CX*4), SI
+	VMOVUPS      (AX), Y3
+	VMOVUPS      (AX)(CX*1), Y4
+	VMOVUPS      (DX), Y5
+	VMOVUPS      (DX)(CX*1), Y6
+	VMOVUPS      (SI), Y7
+	VMOVUPS      (SI)(CX*1), Y8
+	VMOVUPS      Y3, Y3
+	VADDPD       Y3, Y3, Y3
+	VMULPD       Y4, Y0, Y9
+	VSUBPD       Y9, Y3, Y3
+	VMULPD       Y5, Y1, Y9
+	VSUBPD       Y9, Y3, Y3
+	VMULPD       Y6, Y0, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPD       Y9, Y9, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y3, (AX)
+	VMOVUPS      Y5, Y3
+	VMOVUPS      Y4, Y9
+	VADDPD       Y9, Y9, Y9
+	VSUBPD       Y9, Y3, Y3
+	VMULPD       Y6, Y2, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPD       Y9, Y9, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y3, (AX)(CX*1)
+	VMOVUPS      Y4, Y3
+	VADDPD       Y3, Y3, Y3
+	VMULPD       Y5, Y2, Y9
+	VSUBPD       Y9, Y3, Y3
+	VADDPD       Y6, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPD       Y9, Y9, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y3, (DX)
+	VMOVUPS      Y6, Y3
+	VADDPD       Y3, Y3, Y3
+	VMOVUPS      Y4, Y9
+	VADDPD       Y9, Y9, Y9
+	VSUBPD       Y9, Y3, Y3
+	VSUBPD       Y5, Y3, Y3
+	VADDPD       Y7, Y3, Y3
+	VMOVUPS      Y3, (DX)(CX*1)
+	VMOVUPS      Y4, Y3
+	VMOVUPS      Y5, Y9
+	VADDPD       Y9, Y9, Y9
+	VSUBPD       Y9, Y3, Y3
+	VSUBPD       Y6, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPD       Y9, Y9, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y3, (SI)
+	VMOVUPS      Y4, Y3
+	VADDPD       Y3, Y3, Y3
+	VMULPD       Y5, Y0, Y9
+	VSUBPD       Y9, Y3, Y3
+	VMULPD       Y6, Y1, Y9
+	VSUBPD       Y9, Y3, Y3
+	VMULPD       Y7, Y0, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y8, Y9
+	VADDPD       Y9, Y9, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y3, (SI)(CX*1)
+	ADDQ         BX, AX
+	LEAQ         (AX)(CX*2), DX
+	LEAQ         (AX)(CX*4), SI
+	VMOVUPS      (AX), Y3
+	VMOVUPS      (AX)(CX*1), Y4
+	VMOVUPS      (DX), Y5
+	VMOVUPS      (DX)(CX*1), Y6
+	VMOVUPS      (SI), Y7
+	VMOVUPS      (SI)(CX*1), Y8
+	VMOVUPS      Y3, Y3
+	VADDPD       Y3, Y3, Y3
+	VMULPD       Y4, Y0, Y9
+	VSUBPD       Y9, Y3, Y3
+	VMULPD       Y5, Y1, Y9
+	VSUBPD       Y9, Y3, Y3
+	VMULPD       Y6, Y0, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPD       Y9, Y9, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y3, (AX)
+	VMOVUPS      Y5, Y3
+	VMOVUPS      Y4, Y9
+	VADDPD       Y9, Y9, Y9
+	VSUBPD       Y9, Y3, Y3
+	VMULPD       Y6, Y2, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPD       Y9, Y9, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y3, (AX)(CX*1)
+	VMOVUPS      Y4, Y3
+	VADDPD       Y3, Y3, Y3
+	VMULPD       Y5, Y2, Y9
+	VSUBPD       Y9, Y3, Y3
+	VADDPD       Y6, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPD       Y9, Y9, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y3, (DX)
+	VMOVUPS      Y6, Y3
+	VADDPD       Y3, Y3, Y3
+	VMOVUPS      Y4, Y9
+	VADDPD       Y9, Y9, Y9
+	VSUBPD       Y9, Y3, Y3
+	VSUBPD       Y5, Y3, Y3
+	VADDPD       Y7, Y3, Y3
+	VMOVUPS      Y3, (DX)(CX*1)
+	VMOVUPS      Y4, Y3
+	VMOVUPS      Y5, Y9
+	VADDPD       Y9, Y9, Y9
+	VSUBPD       Y9, Y3, Y3
+	VSUBPD       Y6, Y3, Y3
+	VMOVUPS      Y7, Y9
+	VADDPD       Y9, Y9, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y3, (SI)
+	VMOVUPS      Y4, Y3
+	VADDPD       Y3, Y3, Y3
+	VMULPD       Y5, Y0, Y9
+	VSUBPD       Y9, Y3, Y3
+	VMULPD       Y6, Y1, Y9
+	VSUBPD       Y9, Y3, Y3
+	VMULPD       Y7, Y0, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y8, Y9
+	VADDPD       Y9, Y9, Y9
+	VADDPD       Y9, Y3, Y3
+	VMOVUPS      Y3, (SI)(CX*1)
+	VZEROUPPER
+	RET
+
+DATA wino43idxF64<>+0(SB)/8, $0x0000000000000000
+DATA wino43idxF64<>+8(SB)/8, $0x0000000000000004
+DATA wino43idxF64<>+16(SB)/8, $0x0000000000000000
+DATA wino43idxF64<>+24(SB)/8, $0x0000000000000000
+DATA wino43idxF64<>+32(SB)/8, $0x0000000000000001
+DATA wino43idxF64<>+40(SB)/8, $0x0000000000000005
+DATA wino43idxF64<>+48(SB)/8, $0x0000000000000000
+DATA wino43idxF64<>+56(SB)/8, $0x0000000000000000
+DATA wino43idxF64<>+64(SB)/8, $0x0000000000000002
+DATA wino43idxF64<>+72(SB)/8, $0x0000000000000006
+DATA wino43idxF64<>+80(SB)/8, $0x0000000000000000
+DATA wino43idxF64<>+88(SB)/8, $0x0000000000000000
+DATA wino43idxF64<>+96(SB)/8, $0x0000000000000003
+DATA wino43idxF64<>+104(SB)/8, $0x0000000000000007
+DATA wino43idxF64<>+112(SB)/8, $0x0000000000000000
+DATA wino43idxF64<>+120(SB)/8, $0x0000000000000000
+GLOBL wino43idxF64<>(SB), RODATA|NOPTR, $128
+
+// func wino43In2AVX512F64(v []float64, x []float64, ld int, vx int)
+// Requires: AVX, AVX512F
+TEXT ·wino43In2AVX512F64(SB), NOSPLIT, $0-64
+	MOVQ         v_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         ld+48(FP), DX
+	MOVQ         vx+56(FP), BX
+	SHLQ         $0x03, BX
+	SHLQ         $0x03, DX
+	MOVQ         $0x4008000000000000, SI
+	VMOVQ        SI, X0
+	VBROADCASTSD X0, Z0
+	MOVQ         $0x4010000000000000, SI
+	VMOVQ        SI, X1
+	VBROADCASTSD X1, Z1
+	MOVQ         $0x4014000000000000, SI
+	VMOVQ        SI, X2
+	VBROADCASTSD X2, Z2
+	MOVQ         AX, SI
+	VMOVUPS      (CX), Z3
+	VMOVUPS      64(CX), Z4
+	VMOVUPS      128(CX), Z5
+	VMOVUPS      192(CX), Z6
+	VMOVDQU64    wino43idx2F64<>+0(SB), Z7
+	VMOVDQU64    wino43idx2F64<>+0(SB), Z8
+	VPERMI2PD    Z4, Z3, Z7
+	VPERMI2PD    Z6, Z5, Z8
+	VSHUFF64X2   $0x44, Z8, Z7, Z7
+	VMOVDQU64    wino43idx2F64<>+64(SB), Z8
+	VMOVDQU64    wino43idx2F64<>+64(SB), Z9
+	VPERMI2PD    Z4, Z3, Z8
+	VPERMI2PD    Z6, Z5, Z9
+	VSHUFF64X2   $0x44, Z9, Z8, Z8
+	VMOVDQU64    wino43idx2F64<>+128(SB), Z9
+	VMOVDQU64    wino43idx2F64<>+128(SB), Z10
+	VPERMI2PD    Z4, Z3, Z9
+	VPERMI2PD    Z6, Z5, Z10
+	VSHUFF64X2   $0x44, Z10, Z9, Z9
+	VMOVDQU64    wino43idx2F64<>+192(SB), Z10
+	VMOVDQU64    wino43idx2F64<>+192(SB), Z11
+	VPERMI2PD    Z4, Z3, Z10
+	VPERMI2PD    Z6, Z5, Z11
+	VSHUFF64X2   $0x44, Z11, Z10, Z3
+	VBROADCASTSD 256(CX), Z4
+	VALIGNQ      $0x01, Z7, Z4, Z4
+	VBROADCASTSD 264(CX), Z5
+	VALIGNQ      $0x01, Z8, Z5, Z5
+	VMOVUPS      Z7, Z6
+	VADDPD       Z6, Z6, Z6
+	VMULPD       Z8, Z0, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMULPD       Z9, Z1, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMULPD       Z3, Z0, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z9, Z6
+	VMOVUPS      Z8, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMULPD       Z3, Z2, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VADDPD       Z6, Z6, Z6
+	VMULPD       Z9, Z2, Z7
+	VSUBPD       Z7, Z6, Z6
+	VADDPD       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z3, Z6
+	VADDPD       Z6, Z6, Z6
+	VMOVUPS      Z8, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VSUBPD       Z9, Z6, Z6
+	VADDPD       Z4, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VMOVUPS      Z9, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VSUBPD       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VADDPD       Z6, Z6, Z6
+	VMULPD       Z9, Z0, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMULPD       Z3, Z1, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMULPD       Z4, Z0, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z5, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	ADDQ         DX, CX
+	VMOVUPS      (CX), Z3
+	VMOVUPS      64(CX), Z4
+	VMOVUPS      128(CX), Z5
+	VMOVUPS      192(CX), Z6
+	VMOVDQU64    wino43idx2F64<>+0(SB), Z7
+	VMOVDQU64    wino43idx2F64<>+0(SB), Z8
+	VPERMI2PD    Z4, Z3, Z7
+	VPERMI2PD    Z6, Z5, Z8
+	VSHUFF64X2   $0x44, Z8, Z7, Z7
+	VMOVDQU64    wino43idx2F64<>+64(SB), Z8
+	VMOVDQU64    wino43idx2F64<>+64(SB), Z9
+	VPERMI2PD    Z4, Z3, Z8
+	VPERMI2PD    Z6, Z5, Z9
+	VSHUFF64X2   $0x44, Z9, Z8, Z8
+	VMOVDQU64    wino43idx2F64<>+128(SB), Z9
+	VMOVDQU64    wino43idx2F64<>+128(SB), Z10
+	VPERMI2PD    Z4, Z3, Z9
+	VPERMI2PD    Z6, Z5, Z10
+	VSHUFF64X2   $0x44, Z10, Z9, Z9
+	VMOVDQU64    wino43idx2F64<>+192(SB), Z10
+	VMOVDQU64    wino43idx2F64<>+192(SB), Z11
+	VPERMI2PD    Z4, Z3, Z10
+	VPERMI2PD    Z6, Z5, Z11
+	VSHUFF64X2   $0x44, Z11, Z10, Z3
+	VBROADCASTSD 256(CX), Z4
+	VALIGNQ      $0x01, Z7, Z4, Z4
+	VBROADCASTSD 264(CX), Z5
+	VALIGNQ      $0x01, Z8, Z5, Z5
+	VMOVUPS      Z7, Z6
+	VADDPD       Z6, Z6, Z6
+	VMULPD       Z8, Z0, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMULPD       Z9, Z1, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMULPD       Z3, Z0, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z9, Z6
+	VMOVUPS      Z8, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMULPD       Z3, Z2, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VADDPD       Z6, Z6, Z6
+	VMULPD       Z9, Z2, Z7
+	VSUBPD       Z7, Z6, Z6
+	VADDPD       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z3, Z6
+	VADDPD       Z6, Z6, Z6
+	VMOVUPS      Z8, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VSUBPD       Z9, Z6, Z6
+	VADDPD       Z4, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VMOVUPS      Z9, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VSUBPD       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VADDPD       Z6, Z6, Z6
+	VMULPD       Z9, Z0, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMULPD       Z3, Z1, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMULPD       Z4, Z0, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z5, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	ADDQ         DX, CX
+	VMOVUPS      (CX), Z3
+	VMOVUPS      64(CX), Z4
+	VMOVUPS      128(CX), Z5
+	VMOVUPS      192(CX), Z6
+	VMOVDQU64    wino43idx2F64<>+0(SB), Z7
+	VMOVDQU64    wino43idx2F64<>+0(SB), Z8
+	VPERMI2PD    Z4, Z3, Z7
+	VPERMI2PD    Z6, Z5, Z8
+	VSHUFF64X2   $0x44, Z8, Z7, Z7
+	VMOVDQU64    wino43idx2F64<>+64(SB), Z8
+	VMOVDQU64    wino43idx2F64<>+64(SB), Z9
+	VPERMI2PD    Z4, Z3, Z8
+	VPERMI2PD    Z6, Z5, Z9
+	VSHUFF64X2   $0x44, Z9, Z8, Z8
+	VMOVDQU64    wino43idx2F64<>+128(SB), Z9
+	VMOVDQU64    wino43idx2F64<>+128(SB), Z10
+	VPERMI2PD    Z4, Z3, Z9
+	VPERMI2PD    Z6, Z5, Z10
+	VSHUFF64X2   $0x44, Z10, Z9, Z9
+	VMOVDQU64    wino43idx2F64<>+192(SB), Z10
+	VMOVDQU64    wino43idx2F64<>+192(SB), Z11
+	VPERMI2PD    Z4, Z3, Z10
+	VPERMI2PD    Z6, Z5, Z11
+	VSHUFF64X2   $0x44, Z11, Z10, Z3
+	VBROADCASTSD 256(CX), Z4
+	VALIGNQ      $0x01, Z7, Z4, Z4
+	VBROADCASTSD 264(CX), Z5
+	VALIGNQ      $0x01, Z8, Z5, Z5
+	VMOVUPS      Z7, Z6
+	VADDPD       Z6, Z6, Z6
+	VMULPD       Z8, Z0, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMULPD       Z9, Z1, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMULPD       Z3, Z0, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z9, Z6
+	VMOVUPS      Z8, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMULPD       Z3, Z2, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VADDPD       Z6, Z6, Z6
+	VMULPD       Z9, Z2, Z7
+	VSUBPD       Z7, Z6, Z6
+	VADDPD       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z3, Z6
+	VADDPD       Z6, Z6, Z6
+	VMOVUPS      Z8, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VSUBPD       Z9, Z6, Z6
+	VADDPD       Z4, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VMOVUPS      Z9, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VSUBPD       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VADDPD       Z6, Z6, Z6
+	VMULPD       Z9, Z0, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMULPD       Z3, Z1, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMULPD       Z4, Z0, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z5, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	ADDQ         DX, CX
+	VMOVUPS      (CX), Z3
+	VMOVUPS      64(CX), Z4
+	VMOVUPS      128(CX), Z5
+	VMOVUPS      192(CX), Z6
+	VMOVDQU64    wino43idx2F64<>+0(SB), Z7
+	VMOVDQU64    wino43idx2F64<>+0(SB), Z8
+	VPERMI2PD    Z4, Z3, Z7
+	VPERMI2PD    Z6, Z5, Z8
+	VSHUFF64X2   $0x44, Z8, Z7, Z7
+	VMOVDQU64    wino43idx2F64<>+64(SB), Z8
+	VMOVDQU64    wino43idx2F64<>+64(SB), Z9
+	VPERMI2PD    Z4, Z3, Z8
+	VPERMI2PD    Z6, Z5, Z9
+	VSHUFF64X2   $0x44, Z9, Z8, Z8
+	VMOVDQU64    wino43idx2F64<>+128(SB), Z9
+	VMOVDQU64    wino43idx2F64<>+128(SB), Z10
+	VPERMI2PD    Z4, Z3, Z9
+	VPERMI2PD    Z6, Z5, Z10
+	VSHUFF64X2   $0x44, Z10, Z9, Z9
+	VMOVDQU64    wino43idx2F64<>+192(SB), Z10
+	VMOVDQU64    wino43idx2F64<>+192(SB), Z11
+	VPERMI2PD    Z4, Z3, Z10
+	VPERMI2PD    Z6, Z5, Z11
+	VSHUFF64X2   $0x44, Z11, Z10, Z3
+	VBROADCASTSD 256(CX), Z4
+	VALIGNQ      $0x01, Z7, Z4, Z4
+	VBROADCASTSD 264(CX), Z5
+	VALIGNQ      $0x01, Z8, Z5, Z5
+	VMOVUPS      Z7, Z6
+	VADDPD       Z6, Z6, Z6
+	VMULPD       Z8, Z0, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMULPD       Z9, Z1, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMULPD       Z3, Z0, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z9, Z6
+	VMOVUPS      Z8, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMULPD       Z3, Z2, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VADDPD       Z6, Z6, Z6
+	VMULPD       Z9, Z2, Z7
+	VSUBPD       Z7, Z6, Z6
+	VADDPD       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z3, Z6
+	VADDPD       Z6, Z6, Z6
+	VMOVUPS      Z8, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VSUBPD       Z9, Z6, Z6
+	VADDPD       Z4, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VMOVUPS      Z9, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VSUBPD       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VADDPD       Z6, Z6, Z6
+	VMULPD       Z9, Z0, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMULPD       Z3, Z1, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMULPD       Z4, Z0, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z5, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	ADDQ         DX, CX
+	VMOVUPS      (CX), Z3
+	VMOVUPS      64(CX), Z4
+	VMOVUPS      128(CX), Z5
+	VMOVUPS      192(CX), Z6
+	VMOVDQU64    wino43idx2F64<>+0(SB), Z7
+	VMOVDQU64    wino43idx2F64<>+0(SB), Z8
+	VPERMI2PD    Z4, Z3, Z7
+	VPERMI2PD    Z6, Z5, Z8
+	VSHUFF64X2   $0x44, Z8, Z7, Z7
+	VMOVDQU64    wino43idx2F64<>+64(SB), Z8
+	VMOVDQU64    wino43idx2F64<>+64(SB), Z9
+	VPERMI2PD    Z4, Z3, Z8
+	VPERMI2PD    Z6, Z5, Z9
+	VSHUFF64X2   $0x44, Z9, Z8, Z8
+	VMOVDQU64    wino43idx2F64<>+128(SB), Z9
+	VMOVDQU64    wino43idx2F64<>+128(SB), Z10
+	VPERMI2PD    Z4, Z3, Z9
+	VPERMI2PD    Z6, Z5, Z10
+	VSHUFF64X2   $0x44, Z10, Z9, Z9
+	VMOVDQU64    wino43idx2F64<>+192(SB), Z10
+	VMOVDQU64    wino43idx2F64<>+192(SB), Z11
+	VPERMI2PD    Z4, Z3, Z10
+	VPERMI2PD    Z6, Z5, Z11
+	VSHUFF64X2   $0x44, Z11, Z10, Z3
+	VBROADCASTSD 256(CX), Z4
+	VALIGNQ      $0x01, Z7, Z4, Z4
+	VBROADCASTSD 264(CX), Z5
+	VALIGNQ      $0x01, Z8, Z5, Z5
+	VMOVUPS      Z7, Z6
+	VADDPD       Z6, Z6, Z6
+	VMULPD       Z8, Z0, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMULPD       Z9, Z1, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMULPD       Z3, Z0, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z9, Z6
+	VMOVUPS      Z8, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMULPD       Z3, Z2, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VADDPD       Z6, Z6, Z6
+	VMULPD       Z9, Z2, Z7
+	VSUBPD       Z7, Z6, Z6
+	VADDPD       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z3, Z6
+	VADDPD       Z6, Z6, Z6
+	VMOVUPS      Z8, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VSUBPD       Z9, Z6, Z6
+	VADDPD       Z4, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VMOVUPS      Z9, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VSUBPD       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VADDPD       Z6, Z6, Z6
+	VMULPD       Z9, Z0, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMULPD       Z3, Z1, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMULPD       Z4, Z0, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z5, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	ADDQ         DX, CX
+	VMOVUPS      (CX), Z3
+	VMOVUPS      64(CX), Z4
+	VMOVUPS      128(CX), Z5
+	VMOVUPS      192(CX), Z6
+	VMOVDQU64    wino43idx2F64<>+0(SB), Z7
+	VMOVDQU64    wino43idx2F64<>+0(SB), Z8
+	VPERMI2PD    Z4, Z3, Z7
+	VPERMI2PD    Z6, Z5, Z8
+	VSHUFF64X2   $0x44, Z8, Z7, Z7
+	VMOVDQU64    wino43idx2F64<>+64(SB), Z8
+	VMOVDQU64    wino43idx2F64<>+64(SB), Z9
+	VPERMI2PD    Z4, Z3, Z8
+	VPERMI2PD    Z6, Z5, Z9
+	VSHUFF64X2   $0x44, Z9, Z8, Z8
+	VMOVDQU64    wino43idx2F64<>+128(SB), Z9
+	VMOVDQU64    wino43idx2F64<>+128(SB), Z10
+	VPERMI2PD    Z4, Z3, Z9
+	VPERMI2PD    Z6, Z5, Z10
+	VSHUFF64X2   $0x44, Z10, Z9, Z9
+	VMOVDQU64    wino43idx2F64<>+192(SB), Z10
+	VMOVDQU64    wino43idx2F64<>+192(SB), Z11
+	VPERMI2PD    Z4, Z3, Z10
+	VPERMI2PD    Z6, Z5, Z11
+	VSHUFF64X2   $0x44, Z11, Z10, Z3
+	VBROADCASTSD 256(CX), Z4
+	VALIGNQ      $0x01, Z7, Z4, Z4
+	VBROADCASTSD 264(CX), Z5
+	VALIGNQ      $0x01, Z8, Z5, Z5
+	VMOVUPS      Z7, Z6
+	VADDPD       Z6, Z6, Z6
+	VMULPD       Z8, Z0, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMULPD       Z9, Z1, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMULPD       Z3, Z0, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z9, Z6
+	VMOVUPS      Z8, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMULPD       Z3, Z2, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VADDPD       Z6, Z6, Z6
+	VMULPD       Z9, Z2, Z7
+	VSUBPD       Z7, Z6, Z6
+	VADDPD       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z3, Z6
+	VADDPD       Z6, Z6, Z6
+	VMOVUPS      Z8, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VSUBPD       Z9, Z6, Z6
+	VADDPD       Z4, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VMOVUPS      Z9, Z7
+	VADDPD       Z7, Z7, Z7
+	VSUBPD       Z7, Z6, Z6
+	VSUBPD       Z3, Z6, Z6
+	VMOVUPS      Z4, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	VMOVUPS      Z8, Z6
+	VADDPD       Z6, Z6, Z6
+	VMULPD       Z9, Z0, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMULPD       Z3, Z1, Z7
+	VSUBPD       Z7, Z6, Z6
+	VMULPD       Z4, Z0, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z5, Z7
+	VADDPD       Z7, Z7, Z7
+	VADDPD       Z7, Z6, Z6
+	VMOVUPS      Z6, (SI)
+	ADDQ         BX, SI
+	LEAQ         (BX)(BX*2), CX
+	ADDQ         CX, CX
+	LEAQ         (AX)(CX*2), DX
+	LEAQ         (AX)(CX*4), SI
+	VMOVUPS      (AX), Z3
+	VMOVUPS      (AX)(CX*1), Z4
+	VMOVUPS      (DX), Z5
+	VMOVUPS      (DX)(CX*1), Z6
+	VMOVUPS      (SI), Z7
+	VMOVUPS      (SI)(CX*1), Z8
+	VMOVUPS      Z3, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z4, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z5, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (AX)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z2, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (AX)(CX*1)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z2, Z9
+	VSUBPD       Z9, Z3, Z3
+	VADDPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (DX)
+	VMOVUPS      Z6, Z3
+	VADDPD       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z5, Z3, Z3
+	VADDPD       Z7, Z3, Z3
+	VMOVUPS      Z3, (DX)(CX*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (SI)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z7, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z8, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (SI)(CX*1)
+	ADDQ         BX, AX
+	LEAQ         (AX)(CX*2), DX
+	LEAQ         (AX)(CX*4), SI
+	VMOVUPS      (AX), Z3
+	VMOVUPS      (AX)(CX*1), Z4
+	VMOVUPS      (DX), Z5
+	VMOVUPS      (DX)(CX*1), Z6
+	VMOVUPS      (SI), Z7
+	VMOVUPS      (SI)(CX*1), Z8
+	VMOVUPS      Z3, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z4, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z5, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (AX)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z2, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (AX)(CX*1)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z2, Z9
+	VSUBPD       Z9, Z3, Z3
+	VADDPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (DX)
+	VMOVUPS      Z6, Z3
+	VADDPD       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z5, Z3, Z3
+	VADDPD       Z7, Z3, Z3
+	VMOVUPS      Z3, (DX)(CX*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (SI)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z7, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z8, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (SI)(CX*1)
+	ADDQ         BX, AX
+	LEAQ         (AX)(CX*2), DX
+	LEAQ         (AX)(CX*4), SI
+	VMOVUPS      (AX), Z3
+	VMOVUPS      (AX)(CX*1), Z4
+	VMOVUPS      (DX), Z5
+	VMOVUPS      (DX)(CX*1), Z6
+	VMOVUPS      (SI), Z7
+	VMOVUPS      (SI)(CX*1), Z8
+	VMOVUPS      Z3, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z4, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z5, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (AX)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z2, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (AX)(CX*1)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z2, Z9
+	VSUBPD       Z9, Z3, Z3
+	VADDPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (DX)
+	VMOVUPS      Z6, Z3
+	VADDPD       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z5, Z3, Z3
+	VADDPD       Z7, Z3, Z3
+	VMOVUPS      Z3, (DX)(CX*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (SI)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z7, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z8, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (SI)(CX*1)
+	ADDQ         BX, AX
+	LEAQ         (AX)(CX*2), DX
+	LEAQ         (AX)(CX*4), SI
+	VMOVUPS      (AX), Z3
+	VMOVUPS      (AX)(CX*1), Z4
+	VMOVUPS      (DX), Z5
+	VMOVUPS      (DX)(CX*1), Z6
+	VMOVUPS      (SI), Z7
+	VMOVUPS      (SI)(CX*1), Z8
+	VMOVUPS      Z3, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z4, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z5, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (AX)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z2, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (AX)(CX*1)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z2, Z9
+	VSUBPD       Z9, Z3, Z3
+	VADDPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (DX)
+	VMOVUPS      Z6, Z3
+	VADDPD       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z5, Z3, Z3
+	VADDPD       Z7, Z3, Z3
+	VMOVUPS      Z3, (DX)(CX*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (SI)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z7, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z8, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (SI)(CX*1)
+	ADDQ         BX, AX
+	LEAQ         (AX)(CX*2), DX
+	LEAQ         (AX)(CX*4), SI
+	VMOVUPS      (AX), Z3
+	VMOVUPS      (AX)(CX*1), Z4
+	VMOVUPS      (DX), Z5
+	VMOVUPS      (DX)(CX*1), Z6
+	VMOVUPS      (SI), Z7
+	VMOVUPS      (SI)(CX*1), Z8
+	VMOVUPS      Z3, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z4, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z5, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (AX)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z2, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (AX)(CX*1)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z2, Z9
+	VSUBPD       Z9, Z3, Z3
+	VADDPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (DX)
+	VMOVUPS      Z6, Z3
+	VADDPD       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z5, Z3, Z3
+	VADDPD       Z7, Z3, Z3
+	VMOVUPS      Z3, (DX)(CX*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (SI)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z7, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z8, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (SI)(CX*1)
+	ADDQ         BX, AX
+	LEAQ         (AX)(CX*2), DX
+	LEAQ         (AX)(CX*4), SI
+	VMOVUPS      (AX), Z3
+	VMOVUPS      (AX)(CX*1), Z4
+	VMOVUPS      (DX), Z5
+	VMOVUPS      (DX)(CX*1), Z6
+	VMOVUPS      (SI), Z7
+	VMOVUPS      (SI)(CX*1), Z8
+	VMOVUPS      Z3, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z4, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z5, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (AX)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z2, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (AX)(CX*1)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z2, Z9
+	VSUBPD       Z9, Z3, Z3
+	VADDPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (DX)
+	VMOVUPS      Z6, Z3
+	VADDPD       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z5, Z3, Z3
+	VADDPD       Z7, Z3, Z3
+	VMOVUPS      Z3, (DX)(CX*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (SI)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z7, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z8, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (SI)(CX*1)
+	VZEROUPPER
+	RET
+
+DATA wino43idx2F64<>+0(SB)/8, $0x0000000000000000
+DATA wino43idx2F64<>+8(SB)/8, $0x0000000000000004
+DATA wino43idx2F64<>+16(SB)/8, $0x0000000000000008
+DATA wino43idx2F64<>+24(SB)/8, $0x000000000000000c
+DATA wino43idx2F64<>+32(SB)/8, $0x0000000000000000
+DATA wino43idx2F64<>+40(SB)/8, $0x0000000000000000
+DATA wino43idx2F64<>+48(SB)/8, $0x0000000000000000
+DATA wino43idx2F64<>+56(SB)/8, $0x0000000000000000
+DATA wino43idx2F64<>+64(SB)/8, $0x0000000000000001
+DATA wino43idx2F64<>+72(SB)/8, $0x0000000000000005
+DATA wino43idx2F64<>+80(SB)/8, $0x0000000000000009
+DATA wino43idx2F64<>+88(SB)/8, $0x000000000000000d
+DATA wino43idx2F64<>+96(SB)/8, $0x0000000000000000
+DATA wino43idx2F64<>+104(SB)/8, $0x0000000000000000
+DATA wino43idx2F64<>+112(SB)/8, $0x0000000000000000
+DATA wino43idx2F64<>+120(SB)/8, $0x0000000000000000
+DATA wino43idx2F64<>+128(SB)/8, $0x0000000000000002
+DATA wino43idx2F64<>+136(SB)/8, $0x0000000000000006
+DATA wino43idx2F64<>+144(SB)/8, $0x000000000000000a
+DATA wino43idx2F64<>+152(SB)/8, $0x000000000000000e
+DATA wino43idx2F64<>+160(SB)/8, $0x0000000000000000
+DATA wino43idx2F64<>+168(SB)/8, $0x0000000000000000
+DATA wino43idx2F64<>+176(SB)/8, $0x0000000000000000
+DATA wino43idx2F64<>+184(SB)/8, $0x0000000000000000
+DATA wino43idx2F64<>+192(SB)/8, $0x0000000000000003
+DATA wino43idx2F64<>+200(SB)/8, $0x0000000000000007
+DATA wino43idx2F64<>+208(SB)/8, $0x000000000000000b
+DATA wino43idx2F64<>+216(SB)/8, $0x000000000000000f
+DATA wino43idx2F64<>+224(SB)/8, $0x0000000000000000
+DATA wino43idx2F64<>+232(SB)/8, $0x0000000000000000
+DATA wino43idx2F64<>+240(SB)/8, $0x0000000000000000
+DATA wino43idx2F64<>+248(SB)/8, $0x0000000000000000
+GLOBL wino43idx2F64<>(SB), RODATA|NOPTR, $256
+
+// func wino43OutAVX2F64(y []float64, m []float64, bias []float64, n int, mc int, mx int, ldy int, yc int)
+// Requires: AVX, AVX2
+TEXT ·wino43OutAVX2F64(SB), NOSPLIT, $0-112
+	MOVQ         y_base+0(FP), AX
+	MOVQ         m_base+24(FP), CX
+	MOVQ         bias_base+48(FP), DX
+	MOVQ         n+72(FP), BX
+	MOVQ         mc+80(FP), SI
+	MOVQ         mx+88(FP), DI
+	MOVQ         ldy+96(FP), R8
+	MOVQ         yc+104(FP), R9
+	SHLQ         $0x03, SI
+	SHLQ         $0x03, DI
+	SHLQ         $0x03, R8
+	SHLQ         $0x03, R9
+	LEAQ         (DI)(DI*2), R10
+	ADDQ         R10, R10
+	MOVQ         $0x4020000000000000, R11
+	VMOVQ        R11, X0
+	VBROADCASTSD X0, Y0
+	MOVQ         $0x4010000000000000, R11
+	VMOVQ        R11, X1
+	VBROADCASTSD X1, Y1
+
+chan43:
+	TESTQ        BX, BX
+	JE           done43
+	VBROADCASTSD (DX), Y2
+	MOVQ         AX, R14
+	MOVQ         CX, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11), Y3
+	VADDPD       (R11)(R10*1), Y3, Y3
+	VADDPD       (R12), Y3, Y3
+	VMULPD       (R12)(R10*1), Y0, Y4
+	VADDPD       Y4, Y3, Y3
+	VADDPD       (R13), Y3, Y3
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11), Y4
+	VADDPD       (R11)(R10*1), Y4, Y4
+	VADDPD       (R12), Y4, Y4
+	VMULPD       (R12)(R10*1), Y0, Y5
+	VADDPD       Y5, Y4, Y4
+	VADDPD       (R13), Y4, Y4
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11), Y5
+	VADDPD       (R11)(R10*1), Y5, Y5
+	VADDPD       (R12), Y5, Y5
+	VMULPD       (R12)(R10*1), Y0, Y6
+	VADDPD       Y6, Y5, Y5
+	VADDPD       (R13), Y5, Y5
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11), Y6
+	VADDPD       (R11)(R10*1), Y6, Y6
+	VADDPD       (R12), Y6, Y6
+	VMULPD       (R12)(R10*1), Y0, Y7
+	VADDPD       Y7, Y6, Y6
+	VADDPD       (R13), Y6, Y6
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11), Y7
+	VADDPD       (R11)(R10*1), Y7, Y7
+	VADDPD       (R12), Y7, Y7
+	VMULPD       (R12)(R10*1), Y0, Y8
+	VADDPD       Y8, Y7, Y7
+	VADDPD       (R13), Y7, Y7
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11), Y8
+	VADDPD       (R11)(R10*1), Y8, Y8
+	VADDPD       (R12), Y8, Y8
+	VMULPD       (R12)(R10*1), Y0, Y9
+	VADDPD       Y9, Y8, Y8
+	VADDPD       (R13), Y8, Y8
+	VMOVUPS      Y3, Y3
+	VADDPD       Y4, Y3, Y3
+	VADDPD       Y5, Y3, Y3
+	VMULPD       Y6, Y0, Y9
+	VADDPD       Y9, Y3, Y3
+	VADDPD       Y7, Y3, Y3
+	VADDPD       Y2, Y3, Y3
+	VMOVUPS      Y4, Y9
+	VSUBPD       Y5, Y9, Y9
+	VMULPD       Y6, Y1, Y10
+	VADDPD       Y10, Y9, Y9
+	VMOVUPS      Y7, Y10
+	VADDPD       Y10, Y10, Y10
+	VSUBPD       Y10, Y9, Y9
+	VADDPD       Y2, Y9, Y9
+	VMOVUPS      Y4, Y10
+	VADDPD       Y5, Y10, Y10
+	VMOVUPS      Y6, Y11
+	VADDPD       Y11, Y11, Y11
+	VADDPD       Y11, Y10, Y10
+	VMULPD       Y7, Y1, Y11
+	VADDPD       Y11, Y10, Y10
+	VADDPD       Y2, Y10, Y10
+	VMOVUPS      Y4, Y4
+	VSUBPD       Y5, Y4, Y4
+	VADDPD       Y6, Y4, Y4
+	VMULPD       Y7, Y0, Y5
+	VSUBPD       Y5, Y4, Y4
+	VADDPD       Y8, Y4, Y4
+	VADDPD       Y2, Y4, Y4
+	VUNPCKLPD    Y9, Y3, Y5
+	VUNPCKHPD    Y9, Y3, Y3
+	VUNPCKLPD    Y4, Y10, Y6
+	VUNPCKHPD    Y4, Y10, Y8
+	VPERM2F128   $0x20, Y6, Y5, Y4
+	VPERM2F128   $0x20, Y8, Y3, Y7
+	VPERM2F128   $0x31, Y6, Y5, Y5
+	VPERM2F128   $0x31, Y8, Y3, Y3
+	VMOVUPS      Y4, (R14)
+	VMOVUPS      Y7, 32(R14)
+	VMOVUPS      Y5, 64(R14)
+	VMOVUPS      Y3, 96(R14)
+	MOVQ         CX, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y3
+	VSUBPD       (R12), Y3, Y3
+	VMULPD       (R12)(R10*1), Y1, Y4
+	VADDPD       Y4, Y3, Y3
+	VMOVUPS      (R13), Y4
+	VADDPD       Y4, Y4, Y4
+	VSUBPD       Y4, Y3, Y3
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y4
+	VSUBPD       (R12), Y4, Y4
+	VMULPD       (R12)(R10*1), Y1, Y5
+	VADDPD       Y5, Y4, Y4
+	VMOVUPS      (R13), Y5
+	VADDPD       Y5, Y5, Y5
+	VSUBPD       Y5, Y4, Y4
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y5
+	VSUBPD       (R12), Y5, Y5
+	VMULPD       (R12)(R10*1), Y1, Y6
+	VADDPD       Y6, Y5, Y5
+	VMOVUPS      (R13), Y6
+	VADDPD       Y6, Y6, Y6
+	VSUBPD       Y6, Y5, Y5
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y6
+	VSUBPD       (R12), Y6, Y6
+	VMULPD       (R12)(R10*1), Y1, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPS      (R13), Y7
+	VADDPD       Y7, Y7, Y7
+	VSUBPD       Y7, Y6, Y6
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y7
+	VSUBPD       (R12), Y7, Y7
+	VMULPD       (R12)(R10*1), Y1, Y8
+	VADDPD       Y8, Y7, Y7
+	VMOVUPS      (R13), Y8
+	VADDPD       Y8, Y8, Y8
+	VSUBPD       Y8, Y7, Y7
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y8
+	VSUBPD       (R12), Y8, Y8
+	VMULPD       (R12)(R10*1), Y1, Y9
+	VADDPD       Y9, Y8, Y8
+	VMOVUPS      (R13), Y9
+	VADDPD       Y9, Y9, Y9
+	VSUBPD       Y9, Y8, Y8
+	VMOVUPS      Y3, Y3
+	VADDPD       Y4, Y3, Y3
+	VADDPD       Y5, Y3, Y3
+	VMULPD       Y6, Y0, Y9
+	VADDPD       Y9, Y3, Y3
+	VADDPD       Y7, Y3, Y3
+	VADDPD       Y2, Y3, Y3
+	VMOVUPS      Y4, Y9
+	VSUBPD       Y5, Y9, Y9
+	VMULPD       Y6, Y1, Y10
+	VADDPD       Y10, Y9, Y9
+	VMOVUPS      Y7, Y10
+	VADDPD       Y10, Y10, Y10
+	VSUBPD       Y10, Y9, Y9
+	VADDPD       Y2, Y9, Y9
+	VMOVUPS      Y4, Y10
+	VADDPD       Y5, Y10, Y10
+	VMOVUPS      Y6, Y11
+	VADDPD       Y11, Y11, Y11
+	VADDPD       Y11, Y10, Y10
+	VMULPD       Y7, Y1, Y11
+	VADDPD       Y11, Y10, Y10
+	VADDPD       Y2, Y10, Y10
+	VMOVUPS      Y4, Y4
+	VSUBPD       Y5, Y4, Y4
+	VADDPD       Y6, Y4, Y4
+	VMULPD       Y7, Y0, Y5
+	VSUBPD       Y5, Y4, Y4
+	VADDPD       Y8, Y4, Y4
+	VADDPD       Y2, Y4, Y4
+	ADDQ         R8, R14
+	VUNPCKLPD    Y9, Y3, Y5
+	VUNPCKHPD    Y9, Y3, Y3
+	VUNPCKLPD    Y4, Y10, Y6
+	VUNPCKHPD    Y4, Y10, Y8
+	VPERM2F128   $0x20, Y6, Y5, Y4
+	VPERM2F128   $0x20, Y8, Y3, Y7
+	VPERM2F128   $0x31, Y6, Y5, Y5
+	VPERM2F128   $0x31, Y8, Y3, Y3
+	VMOVUPS      Y4, (R14)
+	VMOVUPS      Y7, 32(R14)
+	VMOVUPS      Y5, 64(R14)
+	VMOVUPS      Y3, 96(R14)
+	MOVQ         CX, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y3
+	VADDPD       (R12), Y3, Y3
+	VMOVUPS      (R12)(R10*1), Y4
+	VADDPD       Y4, Y4, Y4
+	VADDPD       Y4, Y3, Y3
+	VMULPD       (R13), Y1, Y4
+	VADDPD       Y4, Y3, Y3
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y4
+	VADDPD       (R12), Y4, Y4
+	VMOVUPS      (R12)(R10*1), Y5
+	VADDPD       Y5, Y5, Y5
+	VADDPD       Y5, Y4, Y4
+	VMULPD       (R13), Y1, Y5
+	VADDPD       Y5, Y4, Y4
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y5
+	VADDPD       (R12), Y5, Y5
+	VMOVUPS      (R12)(R10*1), Y6
+	VADDPD       Y6, Y6, Y6
+	VADDPD       Y6, Y5, Y5
+	VMULPD       (R13), Y1, Y6
+	VADDPD       Y6, Y5, Y5
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y6
+	VADDPD       (R12), Y6, Y6
+	VMOVUPS      (R12)(R10*1), Y7
+	VADDPD       Y7, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMULPD       (R13), Y1, Y7
+	VADDPD       Y7, Y6, Y6
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y7
+	VADDPD       (R12), Y7, Y7
+	VMOVUPS      (R12)(R10*1), Y8
+	VADDPD       Y8, Y8, Y8
+	VADDPD       Y8, Y7, Y7
+	VMULPD       (R13), Y1, Y8
+	VADDPD       Y8, Y7, Y7
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y8
+	VADDPD       (R12), Y8, Y8
+	VMOVUPS      (R12)(R10*1), Y9
+	VADDPD       Y9, Y9, Y9
+	VADDPD       Y9, Y8, Y8
+	VMULPD       (R13), Y1, Y9
+	VADDPD       Y9, Y8, Y8
+	VMOVUPS      Y3, Y3
+	VADDPD       Y4, Y3, Y3
+	VADDPD       Y5, Y3, Y3
+	VMULPD       Y6, Y0, Y9
+	VADDPD       Y9, Y3, Y3
+	VADDPD       Y7, Y3, Y3
+	VADDPD       Y2, Y3, Y3
+	VMOVUPS      Y4, Y9
+	VSUBPD       Y5, Y9, Y9
+	VMULPD       Y6, Y1, Y10
+	VADDPD       Y10, Y9, Y9
+	VMOVUPS      Y7, Y10
+	VADDPD       Y10, Y10, Y10
+	VSUBPD       Y10, Y9, Y9
+	VADDPD       Y2, Y9, Y9
+	VMOVUPS      Y4, Y10
+	VADDPD       Y5, Y10, Y10
+	VMOVUPS      Y6, Y11
+	VADDPD       Y11, Y11, Y11
+	VADDPD       Y11, Y10, Y10
+	VMULPD       Y7, Y1, Y11
+	VADDPD       Y11, Y10, Y10
+	VADDPD       Y2, Y10, Y10
+	VMOVUPS      Y4, Y4
+	VSUBPD       Y5, Y4, Y4
+	VADDPD       Y6, Y4, Y4
+	VMULPD       Y7, Y0, Y5
+	VSUBPD       Y5, Y4, Y4
+	VADDPD       Y8, Y4, Y4
+	VADDPD       Y2, Y4, Y4
+	ADDQ         R8, R14
+	VUNPCKLPD    Y9, Y3, Y5
+	VUNPCKHPD    Y9, Y3, Y3
+	VUNPCKLPD    Y4, Y10, Y6
+	VUNPCKHPD    Y4, Y10, Y8
+	VPERM2F128   $0x20, Y6, Y5, Y4
+	VPERM2F128   $0x20, Y8, Y3, Y7
+	VPERM2F128   $0x31, Y6, Y5, Y5
+	VPERM2F128   $0x31, Y8, Y3, Y3
+	VMOVUPS      Y4, (R14)
+	VMOVUPS      Y7, 32(R14)
+	VMOVUPS      Y5, 64(R14)
+	VMOVUPS      Y3, 96(R14)
+	MOVQ         CX, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y3
+	VSUBPD       (R12), Y3, Y3
+	VADDPD       (R12)(R10*1), Y3, Y3
+	VMULPD       (R13), Y0, Y4
+	VSUBPD       Y4, Y3, Y3
+	VADDPD       (R13)(R10*1), Y3, Y3
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y4
+	VSUBPD       (R12), Y4, Y4
+	VADDPD       (R12)(R10*1), Y4, Y4
+	VMULPD       (R13), Y0, Y5
+	VSUBPD       Y5, Y4, Y4
+	VADDPD       (R13)(R10*1), Y4, Y4
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y5
+	VSUBPD       (R12), Y5, Y5
+	VADDPD       (R12)(R10*1), Y5, Y5
+	VMULPD       (R13), Y0, Y6
+	VSUBPD       Y6, Y5, Y5
+	VADDPD       (R13)(R10*1), Y5, Y5
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y6
+	VSUBPD       (R12), Y6, Y6
+	VADDPD       (R12)(R10*1), Y6, Y6
+	VMULPD       (R13), Y0, Y7
+	VSUBPD       Y7, Y6, Y6
+	VADDPD       (R13)(R10*1), Y6, Y6
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y7
+	VSUBPD       (R12), Y7, Y7
+	VADDPD       (R12)(R10*1), Y7, Y7
+	VMULPD       (R13), Y0, Y8
+	VSUBPD       Y8, Y7, Y7
+	VADDPD       (R13)(R10*1), Y7, Y7
+	ADDQ         DI, R11
+	LEAQ         (R11)(R10*2), R12
+	LEAQ         (R11)(R10*4), R13
+	VMOVUPS      (R11)(R10*1), Y8
+	VSUBPD       (R12), Y8, Y8
+	VADDPD       (R12)(R10*1), Y8, Y8
+	VMULPD       (R13), Y0, Y9
+	VSUBPD       Y9, Y8, Y8
+	VADDPD       (R13)(R10*1), Y8, Y8
+	VMOVUPS      Y3, Y3
+	VADDPD       Y4, Y3, Y3
+	VADDPD       Y5, Y3, Y3
+	VMULPD       Y6, Y0, Y9
+	VADDPD       Y9, Y3, Y3
+	VADDPD       Y7, Y3, Y3
+	VADDPD       Y2, Y3, Y3
+	VMOVUPS      Y4, Y9
+	VSUBPD       Y5, Y9, Y9
+	VMULPD       Y6, Y1, Y10
+	VADDPD       Y10, Y9, Y9
+	VMOVUPS      Y7, Y10
+	VADDPD       Y10, Y10, Y10
+	VSUBPD       Y10, Y9, Y9
+	VADDPD       Y2, Y9, Y9
+	VMOVUPS      Y4, Y10
+	VADDPD       Y5, Y10, Y10
+	VMOVUPS      Y6, Y11
+	VADDPD       Y11, Y11, Y11
+	VADDPD       Y11, Y10, Y10
+	VMULPD       Y7, Y1, Y11
+	VADDPD       Y11, Y10, Y10
+	VADDPD       Y2, Y10, Y10
+	VMOVUPS      Y4, Y4
+	VSUBPD       Y5, Y4, Y4
+	VADDPD       Y6, Y4, Y4
+	VMULPD       Y7, Y0, Y5
+	VSUBPD       Y5, Y4, Y4
+	VADDPD       Y8, Y4, Y4
+	VADDPD       Y2, Y4, Y4
+	ADDQ         R8, R14
+	VUNPCKLPD    Y9, Y3, Y2
+	VUNPCKHPD    Y9, Y3, Y3
+	VUNPCKLPD    Y4, Y10, Y5
+	VUNPCKHPD    Y4, Y10, Y7
+	VPERM2F128   $0x20, Y5, Y2, Y4
+	VPERM2F128   $0x20, Y7, Y3, Y6
+	VPERM2F128   $0x31, Y5, Y2, Y2
+	VPERM2F128   $0x31, Y7, Y3, Y3
+	VMOVUPS      Y4, (R14)
+	VMOVUPS      Y6, 32(R14)
+	VMOVUPS      Y2, 64(R14)
+	VMOVUPS      Y3, 96(R14)
+	ADDQ         SI, CX
+	ADDQ         R9, AX
+	ADDQ         $0x08, DX
+	DECQ         BX
+	JMP          chan43
+
+done43:
 	VZEROUPPER
 	RET

@@ -34,6 +34,21 @@ func wino44Out2AVX512F32(y []float32, y2 []float32, m []float32, bias []float32,
 //go:noescape
 func wino44In2AVX512F32(v []float32, x []float32, cols []int, ld int, vx int)
 
+// wino43InAVX512F32 transforms 8 input tiles of one channel; see wino43Input.
+//
+//go:noescape
+func wino43InAVX512F32(v []float32, x []float32, ld int, vx int)
+
+// wino43In2AVX512F32 transforms 16 input tiles of one channel; see wino43Input2.
+//
+//go:noescape
+func wino43In2AVX512F32(v []float32, x []float32, ld int, vx int)
+
+// wino43OutAVX2F32 transforms 8 output tiles of n channels back; see wino43Output.
+//
+//go:noescape
+func wino43OutAVX2F32(y []float32, m []float32, bias []float32, n int, mc int, mx int, ldy int, yc int)
+
 // winoInAVX2F64 transforms 4 input tiles of n channels; see winoInput.
 //
 //go:noescape
@@ -63,3 +78,18 @@ func wino44Out2AVX512F64(y []float64, y2 []float64, m []float64, bias []float64,
 //
 //go:noescape
 func wino44In2AVX512F64(v []float64, x []float64, cols []int, ld int, vx int)
+
+// wino43InAVX512F64 transforms 4 input tiles of one channel; see wino43Input.
+//
+//go:noescape
+func wino43InAVX512F64(v []float64, x []float64, ld int, vx int)
+
+// wino43In2AVX512F64 transforms 8 input tiles of one channel; see wino43Input2.
+//
+//go:noescape
+func wino43In2AVX512F64(v []float64, x []float64, ld int, vx int)
+
+// wino43OutAVX2F64 transforms 4 output tiles of n channels back; see wino43Output.
+//
+//go:noescape
+func wino43OutAVX2F64(y []float64, m []float64, bias []float64, n int, mc int, mx int, ldy int, yc int)

@@ -353,11 +353,22 @@ func useWinogradAuto(g geometry) bool {
 }
 
 // winogradCost predicts the Winograd path's time for g with elements of
-// the given size, in the units of directCost.
+// the given size, in the units of directCost: for a 3×3 layer, that of
+// the tile size method "winograd" picks by default (see useWino43).
 func winogradCost(g geometry, size uintptr) float64 {
 	if useWino44(g) {
 		return wino44Cost(g, size)
 	}
+	c := wino22Cost(g, size)
+	if wino43Pays(g, size) {
+		c = wino43Cost(g, size)
+	}
+	return c
+}
+
+// wino22Cost predicts the F(2×2, 3×3) path's time for g with elements of
+// the given size, in the units of directCost.
+func wino22Cost(g geometry, size uintptr) float64 {
 	N, O := g.out[0], g.out[1]
 	og, cg := O/g.groups, g.w[1]
 	lanes := 32 / int(size)
@@ -377,11 +388,17 @@ func winogradCost(g geometry, size uintptr) float64 {
 // winoFootprint is the elements the Winograd path holds for g beyond its
 // output, with elements of size bytes and up to workers bands at work: the
 // padded input, the transformed weights and each band's scratch (see
-// winoScratch, with the most panels winoPanels allows).
+// winoScratch, with the most panels winoPanels allows), for a 3×3 layer
+// the larger of its two tile sizes' (see useWino43).
 func winoFootprint(g geometry, size, workers int) int64 {
 	if useWino44(g) {
 		return wino44Footprint(g, size, workers)
 	}
+	return max(wino22Footprint(g, size, workers), wino43Footprint(g, size, workers))
+}
+
+// wino22Footprint is winoFootprint for F(2×2, 3×3).
+func wino22Footprint(g geometry, size, workers int) int64 {
 	N, C, O := int64(g.in[0]), int64(g.in[1]), int64(g.out[1])
 	og, cg := g.out[1]/g.groups, g.w[1]
 	lanes := 32 / size

@@ -44,3 +44,43 @@ func TestAutoPicksWinogradOnlyForManyChannel3x3Layers(t *testing.T) {
 		}
 	}
 }
+
+// Method "winograd" (and so MethodAuto) takes F(4×4, 3×3) for a ResNet
+// block's 3×3 layer where the CPU has the products microkernel, and
+// F(2×2, 3×3) where the channels are too few or the layer too small for
+// the larger tiles to pay.
+func TestWinogradPicks4x4TilesOnlyForManyChannels(t *testing.T) {
+	pad1 := Conv{Pad: [4]int{1, 1, 1, 1}}
+	for _, c := range []struct {
+		x, w [4]int
+		want bool
+	}{
+		{[4]int{8, 64, 56, 56}, [4]int{64, 64, 3, 3}, true},
+		{[4]int{8, 16, 56, 56}, [4]int{16, 16, 3, 3}, false},
+		{[4]int{8, 2, 56, 56}, [4]int{16, 2, 3, 3}, false},
+		{[4]int{1, 128, 28, 28}, [4]int{128, 128, 3, 3}, false},
+		{[4]int{1, 256, 14, 14}, [4]int{256, 256, 3, 3}, false},
+	} {
+		g, err := pad1.resolve(c.x, c.w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, size := range []uintptr{4, 8} {
+			if c.x[1] == 128 && size == 8 {
+				continue // a near tie (PERF.md)
+			}
+			want := c.want && winoProductsSIMD()
+			if got := wino43Pays(g, size); got != want {
+				t.Errorf("x=%v w=%v size=%d: wino43Pays = %v (costs: 4x4 %.3g, 2x2 %.3g), want %v",
+					c.x, c.w, size, got, wino43Cost(g, size), wino22Cost(g, size), want)
+			}
+		}
+	}
+	for _, tile := range []int{2, 4} {
+		e := &Engine{winoTile: tile}
+		g, _ := pad1.resolve([4]int{1, 1, 5, 5}, [4]int{1, 1, 3, 3})
+		if got := useWino43(e, g, 4); got != (tile == 4) {
+			t.Errorf("WinogradTile %d: useWino43 = %v, want %v", tile, got, tile == 4)
+		}
+	}
+}

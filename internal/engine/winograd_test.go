@@ -66,7 +66,7 @@ func winoCases() []convCase {
 
 func TestWinogradMatchesReference(t *testing.T) {
 	for _, workers := range []int{1, 3} {
-		e := newTestEngine(t, engine.Config{Workers: workers, MinBandWork: 16})
+		e := newTestEngine(t, engine.Config{Workers: workers, MinBandWork: 16, WinogradTile: 2})
 		t.Run("dtype=float32", func(t *testing.T) { testWinogradMatches[float32](t, e, winoCases(), 41) })
 		t.Run("dtype=float64", func(t *testing.T) { testWinogradMatches[float64](t, e, winoCases(), 41) })
 	}
@@ -112,7 +112,7 @@ func testWinogradMatches[T engine.Float](t *testing.T, e *engine.Engine, cases [
 // weights' transform only halves them twice), so there the Winograd path
 // must equal the reference loop bit for bit.
 func TestWinogradIsExactOnSmallIntegers(t *testing.T) {
-	e := newTestEngine(t, engine.Config{Workers: 2, MinBandWork: 16})
+	e := newTestEngine(t, engine.Config{Workers: 2, MinBandWork: 16, WinogradTile: 2})
 	r := rand.New(rand.NewPCG(43, 44))
 	ints := func(shape [4]int) engine.Tensor[float64] {
 		t := engine.Tensor[float64]{Shape: shape, Data: make([]float64, shape[0]*shape[1]*shape[2]*shape[3])}
@@ -240,7 +240,7 @@ func BenchmarkWinograd(b *testing.B) {
 // (see TestWinogradIsExactOnSmallIntegers), within the tolerance of the
 // output's scale in float32.
 func FuzzWinograd(f *testing.F) {
-	e, err := engine.New(engine.Config{Workers: 3, MinBandWork: 1}, nil)
+	e, err := engine.New(engine.Config{Workers: 3, MinBandWork: 1, WinogradTile: 2}, nil)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -15,7 +15,15 @@ import (
 // golden tolerance of the output's scale, whether or not auto would pick it
 // there: that is what lets auto pick it.
 func TestGoldenConvThroughWinograd(t *testing.T) {
-	if ran := goldenThrough(t, engine.MethodWinograd); ran < 5 {
+	if ran := goldenThrough(t, engine.Config{Workers: 2, WinogradTile: 2}, engine.MethodWinograd); ran < 5 {
+		t.Errorf("only %d golden cases ran through the Winograd path", ran)
+	}
+}
+
+// The same with the 3x3 layers on F(4x4, 3x3), whose larger transforms
+// round more.
+func TestGoldenConvThroughWinograd4x4(t *testing.T) {
+	if ran := goldenThrough(t, engine.Config{Workers: 2, WinogradTile: 4}, engine.MethodWinograd); ran < 5 {
 		t.Errorf("only %d golden cases ran through the Winograd path", ran)
 	}
 }
@@ -24,16 +32,17 @@ func TestGoldenConvThroughWinograd(t *testing.T) {
 // the output's scale, float32 ones included (whose transforms run in
 // complex64), whether or not auto would pick it there.
 func TestGoldenConvThroughFFT(t *testing.T) {
-	if ran := goldenThrough(t, engine.MethodFFT); ran < 500 {
+	if ran := goldenThrough(t, engine.Config{Workers: 2}, engine.MethodFFT); ran < 500 {
 		t.Errorf("only %d golden cases ran through the FFT path", ran)
 	}
 }
 
 // goldenThrough runs every golden case that method computes through it,
-// checks each against the golden output and returns how many ran.
-func goldenThrough(t *testing.T, method engine.Method) int {
+// on an engine configured by cfg, checks each against the golden output
+// and returns how many ran.
+func goldenThrough(t *testing.T, cfg engine.Config, method engine.Method) int {
 	g := loadGoldenConv(t)
-	s, eng := goldenServer(t)
+	s, eng := goldenServerWith(t, cfg)
 	ctx := context.Background()
 	ran := 0
 	worst := map[string]float64{}

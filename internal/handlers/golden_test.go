@@ -89,7 +89,13 @@ func checkGolden(t *testing.T, got tensor.Dense, wantRaw json.RawMessage, dtype 
 // nothing else: enough to decode golden requests and run them without HTTP.
 func goldenServer(t *testing.T) (*Server, *engine.Engine) {
 	t.Helper()
-	eng, err := engine.New(engine.Config{Workers: 2}, nil)
+	return goldenServerWith(t, engine.Config{Workers: 2})
+}
+
+// goldenServerWith is goldenServer with an engine configured by cfg.
+func goldenServerWith(t *testing.T, cfg engine.Config) (*Server, *engine.Engine) {
+	t.Helper()
+	eng, err := engine.New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

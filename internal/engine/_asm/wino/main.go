@@ -1,7 +1,9 @@
 // Command wino generates the AVX2 transforms of the engine's Winograd path
 // (see winograd.go): the input transform Bᵀ·d·B of F(2×2, 3×3) for a
 // register's width of tiles at once, and the output transform Aᵀ·m·A with
-// its bias, for float32 and float64. Run it through go generate in the
+// its bias, for float32 and float64; the same for F(2×2, 4×4) of the
+// stride-2 path (wino44.go) and F(4×4, 3×3) (wino43.go, whose input
+// transform uses AVX-512). Run it through go generate in the
 // engine package, alone with -run:
 //
 //	cd internal/engine && go generate -run ./wino
@@ -46,6 +48,9 @@ func main() {
 		output44(k)
 		output44x2(k)
 		input44x2(k)
+		input43(k)
+		input43x2(k)
+		output43(k)
 	}
 	Generate()
 }
