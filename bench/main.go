@@ -368,8 +368,15 @@ func trainStep[T engine.Float](e *engine.Engine, w *workload, x, k, y engine.Ten
 	}
 }
 
-// timeSteps runs step once as a warm-up, then timedRuns times, and records
-// the median in w. A warm-up over 2 s is the figure itself.
+// timeSteps runs step twice as a warm-up, then timedRuns times, and
+// records the median in w. A first call over 2 s is the figure itself.
+//
+// Two warm-ups, because a step keeps its last result until the next one is
+// made: the second call's result is new memory too, faulted in page by
+// page, and only from the third call on do the two results take turns. On
+// a VM where a fault costs ~15 µs that is ~0.5 s for a 4096² float64
+// result, and such rows get only 3 or 4 timed runs, so that one run was
+// their median.
 func timeSteps(w *workload, step func() error, reps int) error {
 	t0 := time.Now()
 	if err := step(); err != nil {
@@ -380,7 +387,11 @@ func timeSteps(w *workload, step func() error, reps int) error {
 		w.oursMS, w.oursN = ms(first), 1
 		return nil
 	}
-	ts := make([]time.Duration, timedRuns(first, reps))
+	t0 = time.Now()
+	if err := step(); err != nil {
+		return err
+	}
+	ts := make([]time.Duration, timedRuns(time.Since(t0), reps))
 	for j := range ts {
 		t0 := time.Now()
 		if err := step(); err != nil {
@@ -393,7 +404,7 @@ func timeSteps(w *workload, step func() error, reps int) error {
 	return nil
 }
 
-// timedRuns is how many runs follow a warm-up that took first: reps, but
+// timedRuns is how many runs follow a warm-up call that took first: reps, but
 // no more than fit in about 4 s (at least 3), so that the largest rows do
 // not take minutes each. ref.py does the same.
 func timedRuns(first time.Duration, reps int) int {
