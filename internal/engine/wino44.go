@@ -205,11 +205,12 @@ func conv2dWino44[T Float](ctx context.Context, e *Engine, p Priority, x, w Tens
 	// stem's 9408 on one worker), serial before the bands start unless
 	// it goes on the pool, which pays from wino44PoolWeights on.
 	weights := O * cg * g.w[2] * g.w[3]
+	blocks := g.groups * wino44Blocks(og)
 	var err error
-	if n := min(O, e.workers); n > 1 && weights >= wino44PoolWeights {
-		err = e.run(ctx, p, wt, O, n, float64(weights)*wino44Cells)
+	if n := min(blocks, e.workers); n > 1 && weights >= wino44PoolWeights {
+		err = e.run(ctx, p, wt, blocks, n, float64(weights)*wino44Cells)
 	} else {
-		err = wt.units(ctx, 0, O)
+		err = wt.units(ctx, 0, blocks)
 	}
 	if err != nil {
 		return Tensor[T]{}, err
@@ -236,8 +237,10 @@ func conv2dWino44[T Float](ctx context.Context, e *Engine, p Priority, x, w Tens
 // group: part channel c' = (c*2+pa)*2+pb of output channel m of group g is
 // at ((g*blocks + m/wino44Rows)*4cg + c')*wino44Rows + m%wino44Rows of
 // position ξ, which starts at u[ξ*size:]. It is a plan whose units are the
-// output channels, so that a large layer's weights are transformed on the
-// pool.
+// blocks, group by group, so that a large layer's weights are transformed
+// on the pool, and so that each writes whole runs of wino44Rows elements
+// (channel by channel, 25 stores to 25 places apart had taken a third of
+// the transform's time).
 type wino44Weights[T Float] struct {
 	w, u                   []T
 	size                   int
@@ -245,50 +248,63 @@ type wino44Weights[T Float] struct {
 }
 
 // newWino44Weights lays out the transformed weights of w in a buffer from
-// e's recycler (u, for recycleScratch once no band reads it), zeroed, so
-// that the channels past a group's last fill up its last block.
+// e's recycler (u, for recycleScratch once no band reads it), which the
+// blocks write in full, with zeros for the channels past a group's last.
 func newWino44Weights[T Float](e *Engine, w []T, groups, og, cg, kh, kw int) *wino44Weights[T] {
 	size := groups * wino44Blocks(og) * 4 * cg * wino44Rows
 	u := scratch[T](e, wino44Cells*size)
-	clear(u[:wino44Cells*size])
 	return &wino44Weights[T]{w: w, u: u, size: size, groups: groups, og: og, cg: cg, kh: kh, kw: kw}
 }
 
 func (p *wino44Weights[T]) units(_ context.Context, lo, hi int) error {
-	for o := lo; o < hi; o++ {
-		p.channel(o)
+	for b := lo; b < hi; b++ {
+		p.block(b)
 	}
 	return nil
 }
 
-// channel transforms the kernels of output channel o.
-func (p *wino44Weights[T]) channel(o int) {
-	kh, kw, cp := p.kh, p.kw, 4*p.cg
-	g, m := o/p.og, o%p.og
-	base := (g*wino44Blocks(p.og)+m/wino44Rows)*cp*wino44Rows + m%wino44Rows
+// block transforms the kernels of block b (of group b/blocks): part
+// channel by part channel, the 25 positions of its wino44Rows output
+// channels, each position's run stored at once.
+func (p *wino44Weights[T]) block(b int) {
+	blocks, cp := wino44Blocks(p.og), 4*p.cg
+	g, m0 := b/blocks, b%blocks*wino44Rows
+	rows := min(wino44Rows, p.og-m0)
 	for c := range p.cg {
-		k := p.w[(o*p.cg+c)*kh*kw:][:kh*kw]
 		for ph := range 4 {
-			pa, pb := ph/2, ph%2
-			var part [4][4]float64
-			for a := range 4 {
-				for b := range 4 {
-					if r, s := 2*a+pa, 2*b+pb; r < kh && s < kw {
-						part[a][b] = float64(k[r*kw+s])
-					}
-				}
+			var run [wino44Cells][wino44Rows]T // zero past the group's channels
+			for r := range rows {
+				p.part(&run, r, (g*p.og+m0+r)*p.cg+c, ph)
 			}
-			var t [4][5]float64 // (G·part)ᵀ, column b of part transformed
-			for b := range 4 {
-				t[b] = wino44Gx(part[0][b], part[1][b], part[2][b], part[3][b])
+			at := b*cp*wino44Rows + (c*4+ph)*wino44Rows
+			for xi := range run {
+				copy(p.u[xi*p.size+at:][:wino44Rows], run[xi][:])
 			}
-			at := base + (c*4+ph)*wino44Rows
-			for i := range 5 {
-				row := wino44Gx(t[0][i], t[1][i], t[2][i], t[3][i])
-				for jj, v := range row {
-					p.u[(5*i+jj)*p.size+at] = T(v)
-				}
+		}
+	}
+}
+
+// part transforms polyphase part ph of kernel k (of O·cg) into column r
+// of run.
+func (p *wino44Weights[T]) part(run *[wino44Cells][wino44Rows]T, r, k, ph int) {
+	kh, kw := p.kh, p.kw
+	w := p.w[k*kh*kw:][:kh*kw]
+	pa, pb := ph/2, ph%2
+	var part [4][4]float64
+	for a := range 4 {
+		for b := range 4 {
+			if i, j := 2*a+pa, 2*b+pb; i < kh && j < kw {
+				part[a][b] = float64(w[i*kw+j])
 			}
+		}
+	}
+	var t [4][5]float64 // (G·part)ᵀ, column b of part transformed
+	for b := range 4 {
+		t[b] = wino44Gx(part[0][b], part[1][b], part[2][b], part[3][b])
+	}
+	for i := range 5 {
+		for jj, v := range wino44Gx(t[0][i], t[1][i], t[2][i], t[3][i]) {
+			run[5*i+jj][r] = T(v)
 		}
 	}
 }
