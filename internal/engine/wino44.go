@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"runtime"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -160,14 +162,15 @@ type wino44Plan[T Float] struct {
 	// (c*2+pa)*2+pb.
 	u     []T
 	usize int
+	wt    *wino44Weights[T]
 	bias  []T
 	out   []T
 	e     *Engine
 }
 
-// conv2dWino44 runs a validated request for which useWino44 holds: it
-// transforms the weights, then computes band by band on the pool, each
-// band of tile rows padding its own rows of the input first.
+// conv2dWino44 runs a validated request for which useWino44 holds: band
+// by band on the pool, the bands transforming the weights first, then
+// each band of tile rows padding its own rows of the input.
 func conv2dWino44[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[T], bias []T, g geometry, c Conv) (Tensor[T], error) {
 	N, O := g.out[0], g.out[1]
 	og, cg := O/g.groups, g.w[1]
@@ -199,23 +202,11 @@ func conv2dWino44[T Float](ctx context.Context, e *Engine, p Priority, x, w Tens
 			j.cols[pb][v] = q%4*pd.p.wq + q/4
 		}
 	}
-	wt := newWino44Weights(e, ws, g.groups, og, cg, g.w[2], g.w[3])
-	defer recycleScratch(e, wt.u)
-	// The weights' transform takes about 10 ns a weight (0.1 ms for the
-	// stem's 9408 on one worker), serial before the bands start unless
-	// it goes on the pool, which pays from wino44PoolWeights on.
-	weights := O * cg * g.w[2] * g.w[3]
-	blocks := g.groups * wino44Blocks(og)
-	var err error
-	if n := min(blocks, e.workers); n > 1 && weights >= wino44PoolWeights {
-		err = e.run(ctx, p, wt, blocks, n, float64(weights)*wino44Cells)
-	} else {
-		err = wt.units(ctx, 0, blocks)
-	}
-	if err != nil {
-		return Tensor[T]{}, err
-	}
-	j.u, j.usize = wt.u, wt.size
+	// The bands transform the weights themselves (see wino44Weights.ready):
+	// a round on the pool of its own had cost a wake-up and a wait.
+	j.wt = newWino44Weights(e, ws, g.groups, og, cg, g.w[2], g.w[3])
+	defer recycleScratch(e, j.wt.u)
+	j.u, j.usize = j.wt.u, j.wt.size
 	per := wino44Cols[T]() / lanes
 	j.panels = (k*gr + per - 1) / per // of a unit's whole band
 	j.pp = wino44Panels[T](4*cg, j.panels, N*g.groups*j.bands, e.workers)
@@ -236,15 +227,20 @@ func conv2dWino44[T Float](ctx context.Context, e *Engine, p Priority, x, w Tens
 // as an O×4cg matrix in blocks of wino44Rows output channels, group by
 // group: part channel c' = (c*2+pa)*2+pb of output channel m of group g is
 // at ((g*blocks + m/wino44Rows)*4cg + c')*wino44Rows + m%wino44Rows of
-// position ξ, which starts at u[ξ*size:]. It is a plan whose units are the
-// blocks, group by group, so that a large layer's weights are transformed
-// on the pool, and so that each writes whole runs of wino44Rows elements
+// position ξ, which starts at u[ξ*size:]. It goes block by block, group
+// by group, so that each block writes whole runs of wino44Rows elements
 // (channel by channel, 25 stores to 25 places apart had taken a third of
-// the transform's time).
+// the transform's time), and so that the bands share the blocks out (see
+// ready).
 type wino44Weights[T Float] struct {
 	w, u                   []T
 	size                   int
 	groups, og, cg, kh, kw int
+	blocks                 int
+	// next is the first block no band has taken, done how many are
+	// transformed, both zero at first; fin is closed once all are.
+	next, done atomic.Int64
+	fin        chan struct{}
 }
 
 // newWino44Weights lays out the transformed weights of w in a buffer from
@@ -253,15 +249,48 @@ type wino44Weights[T Float] struct {
 func newWino44Weights[T Float](e *Engine, w []T, groups, og, cg, kh, kw int) *wino44Weights[T] {
 	size := groups * wino44Blocks(og) * 4 * cg * wino44Rows
 	u := scratch[T](e, wino44Cells*size)
-	return &wino44Weights[T]{w: w, u: u, size: size, groups: groups, og: og, cg: cg, kh: kh, kw: kw}
+	return &wino44Weights[T]{w: w, u: u, size: size, groups: groups, og: og, cg: cg, kh: kh, kw: kw,
+		blocks: groups * wino44Blocks(og), fin: make(chan struct{})}
 }
 
-func (p *wino44Weights[T]) units(_ context.Context, lo, hi int) error {
-	for b := lo; b < hi; b++ {
-		p.block(b)
+// ready transforms blocks no band has taken yet, one by one, until none
+// is left, then waits until the blocks other bands took are done too, or
+// ctx ends. Every band calls it before it reads u, so that the weights'
+// transform is shared out among the bands that start first, within the
+// same round on the pool. It never waits for a block that no running band
+// transforms, so one worker alone cannot deadlock. The wait is short (a
+// block takes about 10 µs): it yields the processor a few times before it
+// parks, since waking a parked worker costs about as much, but spinning
+// on had cost twice the time when the machine was busy (the band it waits
+// for was off the processor).
+func (p *wino44Weights[T]) ready(ctx context.Context) error {
+	total := int64(p.blocks)
+	for {
+		b := p.next.Add(1) - 1
+		if b >= total {
+			break
+		}
+		p.block(int(b))
+		if p.done.Add(1) == total {
+			close(p.fin)
+		}
 	}
-	return nil
+	for range wino44Spins {
+		if p.done.Load() == total {
+			return nil
+		}
+		runtime.Gosched()
+	}
+	select {
+	case <-p.fin:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
+
+// wino44Spins is how many times ready yields before it parks.
+const wino44Spins = 32
 
 // block transforms the kernels of block b (of group b/blocks): part
 // channel by part channel, the 25 positions of its wino44Rows output
@@ -356,6 +385,9 @@ func (j *wino44Plan[T]) units(ctx context.Context, lo, hi int) error {
 	defer s.release(j.e)
 	x := scratch[T](j.e, j.cg*j.plane)
 	defer recycleScratch(j.e, x)
+	if err := j.wt.ready(ctx); err != nil {
+		return err
+	}
 	return eachUnit(ctx, lo, hi, func(u int) { j.unit(u, u > lo, x, s) })
 }
 

@@ -1,0 +1,65 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+)
+
+// Bands that share out the stride-2 path's weight transform get the same
+// weights as one band alone, whichever takes which blocks.
+func TestWino44WeightsSharedOutMatchOneBandAlone(t *testing.T) {
+	e, err := New(Config{Workers: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	const groups, og, cg, kh, kw = 2, 19, 3, 7, 6
+	r := rand.New(rand.NewPCG(7, 8))
+	w := make([]float32, groups*og*cg*kh*kw)
+	for i := range w {
+		w[i] = r.Float32()*2 - 1
+	}
+	alone := newWino44Weights(e, w, groups, og, cg, kh, kw)
+	if err := alone.ready(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Clone(alone.u[:wino44Cells*alone.size])
+	shared := newWino44Weights(e, w, groups, og, cg, kh, kw)
+	var wg sync.WaitGroup
+	errs := make([]error, 5)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = shared.ready(context.Background())
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if got := shared.u[:wino44Cells*shared.size]; !slices.Equal(got, want) {
+		t.Error("weights transformed by five bands differ from one band's")
+	}
+}
+
+// A band that waits for blocks another band took stops waiting when its
+// context ends (that band panicked, say, and the call was cancelled).
+func TestWino44WeightsWaitEndsWithTheContext(t *testing.T) {
+	e, err := New(Config{Workers: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	p := newWino44Weights(e, make([]float64, 8*3*7*7), 1, 8, 3, 7, 7)
+	p.next.Store(int64(p.blocks)) // every block taken, none done
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := p.ready(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("ready = %v, want %v", err, context.Canceled)
+	}
+}
