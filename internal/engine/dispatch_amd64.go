@@ -432,7 +432,7 @@ func wino43Output[T Float](y, m, bias []T, n, mc, mx, ldy, yc int) {
 	m = m[:(wino43Cells-1)*mx+(n-1)*mc+lanes]
 	y, bias = y[:(n-1)*yc+3*ldy+4*lanes], bias[:n]
 	if !haveAVX2FMA {
-		wino43OutputGo(y, m, bias, n, mc, mx, ldy, yc, lanes)
+		wino43OutputGo(y, m, bias, n, mc, mx, ldy, yc, lanes, 4*lanes)
 		return
 	}
 	var z T
@@ -441,6 +441,29 @@ func wino43Output[T Float](y, m, bias []T, n, mc, mx, ldy, yc int) {
 		wino43OutAVX2F32(as[float32](y), as[float32](m), as[float32](bias), n, mc, mx, ldy, yc)
 	default:
 		wino43OutAVX2F64(as[float64](y), as[float64](m), as[float64](bias), n, mc, mx, ldy, yc)
+	}
+}
+
+// wino43Output2 is wino43Output for two groups of winoLanes tiles side by
+// side in m: the first group's outputs go to y, the first cols2 columns of
+// each row of the second's to y2. It is the one place that picks the
+// AVX-512 transform of both at once (ZMM registers, half the
+// instructions, masked stores), or the portable one, which rounds alike.
+func wino43Output2[T Float](y, y2, m, bias []T, n, mc, mx, ldy, yc, cols2 int) {
+	lanes := winoLanes[T]()
+	m = m[:(wino43Cells-1)*mx+(n-1)*mc+2*lanes]
+	y, y2, bias = y[:(n-1)*yc+3*ldy+4*lanes], y2[:(n-1)*yc+3*ldy+cols2], bias[:n]
+	if !haveAVX512 {
+		wino43OutputGo(y, m, bias, n, mc, mx, ldy, yc, lanes, 4*lanes)
+		wino43OutputGo(y2, m[lanes:], bias, n, mc, mx, ldy, yc, lanes, cols2)
+		return
+	}
+	var z T
+	switch unsafe.Sizeof(z) {
+	case 4:
+		wino43Out2AVX512F32(as[float32](y), as[float32](y2), as[float32](m), as[float32](bias), n, mc, mx, ldy, yc, cols2)
+	default:
+		wino43Out2AVX512F64(as[float64](y), as[float64](y2), as[float64](m), as[float64](bias), n, mc, mx, ldy, yc, cols2)
 	}
 }
 

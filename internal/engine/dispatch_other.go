@@ -141,5 +141,13 @@ func wino43Input2[T Float](v, x []T, ld, vx int) {
 
 // wino43Output runs the portable output transform of F(4×4, 3×3).
 func wino43Output[T Float](y, m, bias []T, n, mc, mx, ldy, yc int) {
-	wino43OutputGo(y, m, bias, n, mc, mx, ldy, yc, winoLanes[T]())
+	wino43OutputGo(y, m, bias, n, mc, mx, ldy, yc, winoLanes[T](), 4*winoLanes[T]())
+}
+
+// wino43Output2 runs the portable output transform of F(4×4, 3×3) on two
+// groups of tiles side by side, the second's cut at cols2 columns.
+func wino43Output2[T Float](y, y2, m, bias []T, n, mc, mx, ldy, yc, cols2 int) {
+	lanes := winoLanes[T]()
+	wino43OutputGo(y, m, bias, n, mc, mx, ldy, yc, lanes, 4*lanes)
+	wino43OutputGo(y2, m[lanes:], bias, n, mc, mx, ldy, yc, lanes, cols2)
 }

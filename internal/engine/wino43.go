@@ -313,7 +313,14 @@ func (j *wino43Plan[T]) units(ctx context.Context, lo, hi int) error {
 	// every cell read is written first but for the lanes of a last
 	// panel's missing groups and the rows of a last block's missing
 	// channels, whose products nothing reads.
-	s := newWinoScratch[T](j.e, wino43Cells, j.pp*j.cg*nc, j.pp*rows*nc, j.og*4*4*winoLanes[T]())
+	// The products are laid out block by block of wino44Rows output
+	// channels, each block's 36 positions together (wino44Rows·nc
+	// apart), so that the output transform of a block reads one run of
+	// memory.
+	s := &winoScratch[T]{vx: j.pp*j.cg*nc + winoSkew[T](), mx: wino44Rows * nc}
+	s.v = scratch[T](j.e, wino43Cells*s.vx)
+	s.m = scratch[T](j.e, j.pp*rows*wino43Cells*nc)
+	s.y = scratch[T](j.e, wino44Rows*16*winoLanes[T]())
 	defer s.release(j.e)
 	return eachUnit(ctx, lo, hi, func(u int) { j.unit(u, s) })
 }
@@ -322,12 +329,11 @@ func (j *wino43Plan[T]) units(ctx context.Context, lo, hi int) error {
 // transform of every channel of their groups of tiles, then position by
 // position the products of each panel with every block of output channels
 // (one batched call, while the position's transformed tiles are in the
-// first-level cache), then the output transform.
+// first-level cache), then the output transform (see outputs).
 func (j *wino43Plan[T]) unit(u int, s *winoScratch[T]) {
 	nc, lanes := wino44Cols[T](), winoLanes[T]()
 	per := nc / lanes // groups per panel
 	blocks := wino44Blocks(j.og)
-	rows := blocks * wino44Rows
 	chunks := (j.panels + j.pp - 1) / j.pp
 	plane, p0 := u/chunks, u%chunks*j.pp
 	p1 := min(p0+j.pp, j.panels)
@@ -354,30 +360,74 @@ func (j *wino43Plan[T]) unit(u int, s *winoScratch[T]) {
 	a := j.u[g*blocks*j.cg*wino44Rows:]
 	for xi := range wino43Cells {
 		for k := range p1 - p0 {
-			winoProducts(a[xi*j.usize:], s.v[xi*s.vx+k*j.cg*nc:], s.m[xi*s.mx+k*rows*nc:],
-				j.cg, blocks, j.cg*wino44Rows, 0, wino44Rows*nc)
+			winoProducts(a[xi*j.usize:], s.v[xi*s.vx+k*j.cg*nc:], s.m[(k*blocks*wino43Cells+xi)*s.mx:],
+				j.cg, blocks, j.cg*wino44Rows, 0, wino43Cells*s.mx)
 		}
 	}
+	j.outputs(n, g, sl0, sl1, s)
+}
+
+// outputs transforms the products of slots sl0 to sl1 of image n and
+// group g back, block of output channels by block, adding the bias.
+func (j *wino43Plan[T]) outputs(n, g, sl0, sl1 int, s *winoScratch[T]) {
+	nc, lanes := wino44Cols[T](), winoLanes[T]()
+	per := nc / lanes
+	blocks := wino44Blocks(j.og)
 	pix := j.ho * j.wo
-	out := j.out[(n*j.o+g*j.og)*pix:]
-	bias := j.bias[g*j.og:]
-	for sl := sl0; sl < sl1; sl++ {
-		k := sl - sl0
-		m := s.m[k/per*rows*nc+k%per*lanes:]
-		ty, tx := sl/j.gr, sl%j.gr*lanes
-		r0, c0 := 4*ty, 4*tx
-		h, w := min(4, j.ho-r0), min(4*lanes, j.wo-c0)
-		if h == 4 && w == 4*lanes {
-			wino43Output(out[r0*j.wo+c0:], m, bias, j.og, nc, s.mx, j.wo, pix)
-			continue
-		}
-		wino43Output(s.y, m, bias, j.og, nc, s.mx, 4*lanes, 16*lanes)
-		for o := range j.og {
-			for r := range h {
-				copy(out[o*pix+(r0+r)*j.wo+c0:][:w], s.y[o*16*lanes+r*4*lanes:])
+	for b := range blocks {
+		m0 := b * wino44Rows
+		rows := min(wino44Rows, j.og-m0)
+		out := j.out[(n*j.o+g*j.og+m0)*pix:]
+		bias := j.bias[g*j.og+m0:]
+		for sl := sl0; sl < sl1; sl++ {
+			k := sl - sl0
+			m := s.m[(k/per*blocks+b)*wino43Cells*s.mx+k%per*lanes:]
+			if k%2 == 0 && sl+1 < sl1 && j.whole(sl) && sl/j.gr == (sl+1)/j.gr && 4*(sl/j.gr)+4 <= j.ho {
+				// A whole group and the next of its tile row side by
+				// side in m: one transform, the second's columns cut at
+				// the edge.
+				cols := min(4*lanes, j.wo-4*((sl+1)%j.gr*lanes))
+				wino43Output2(j.at(out, sl), j.at(out, sl+1), m, bias, rows, nc, s.mx, j.wo, pix, cols)
+				sl++
+				continue
 			}
+			j.output(out, m, bias, rows, sl, s)
 		}
 	}
+}
+
+// output transforms the products m of rows output channels of slot sl
+// (rows wino44Cols apart) into their outputs in out, adding the bias;
+// tiles past the output's edge go through the scratch tile s.y.
+func (j *wino43Plan[T]) output(out, m, bias []T, rows, sl int, s *winoScratch[T]) {
+	nc, lanes := wino44Cols[T](), winoLanes[T]()
+	pix := j.ho * j.wo
+	ty, tx := sl/j.gr, sl%j.gr*lanes
+	r0, c0 := 4*ty, 4*tx
+	h, w := min(4, j.ho-r0), min(4*lanes, j.wo-c0)
+	if h == 4 && w == 4*lanes {
+		wino43Output(out[r0*j.wo+c0:], m, bias, rows, nc, s.mx, j.wo, pix)
+		return
+	}
+	wino43Output(s.y, m, bias, rows, nc, s.mx, 4*lanes, 16*lanes)
+	for o := range rows {
+		for r := range h {
+			copy(out[o*pix+(r0+r)*j.wo+c0:][:w], s.y[o*16*lanes+r*4*lanes:])
+		}
+	}
+}
+
+// whole says whether the tiles of slot sl lie within the output: four
+// rows and 4·winoLanes columns of it.
+func (j *wino43Plan[T]) whole(sl int) bool {
+	ty, tx := sl/j.gr, sl%j.gr*winoLanes[T]()
+	return 4*ty+4 <= j.ho && 4*tx+4*winoLanes[T]() <= j.wo
+}
+
+// at is where the outputs of slot sl start in out, a plane's first.
+func (j *wino43Plan[T]) at(out []T, sl int) []T {
+	ty, tx := sl/j.gr, sl%j.gr*winoLanes[T]()
+	return out[4*ty*j.wo+4*tx:]
 }
 
 // wino43InputGo is the portable input transform, and the reference for
@@ -410,10 +460,11 @@ func wino43InputGo[T Float](v, x []T, ld, vx, lanes int) {
 // channels, with element ξ = 6i+j of tile t of channel o at
 // m[ξ*mx + o*mc + t],
 //
-//	y[o*yc + r*ldy + 4t + s] = (Aᵀ·M·A)[r][s] + bias[o],
+//	y[o*yc + r*ldy + 4t + s] = (Aᵀ·M·A)[r][s] + bias[o]
 //
-// down the columns first, then along the rows, then the bias.
-func wino43OutputGo[T Float](y, m, bias []T, n, mc, mx, ldy, yc, lanes int) {
+// for 4t + s < cols (the rest of the tiles' columns are not stored), down
+// the columns first, then along the rows, then the bias.
+func wino43OutputGo[T Float](y, m, bias []T, n, mc, mx, ldy, yc, lanes, cols int) {
 	for o := range n {
 		mo := m[o*mc:]
 		for t := range lanes {
@@ -428,9 +479,10 @@ func wino43OutputGo[T Float](y, m, bias []T, n, mc, mx, ldy, yc, lanes int) {
 				for jj := range 6 {
 					row[jj] = wino43Sum(at, &col[jj])
 				}
-				yr := y[o*yc+r*ldy+4*t:]
 				for s, as := range wino43AT {
-					yr[s] = wino43Sum(as, &row) + bias[o]
+					if 4*t+s < cols {
+						y[o*yc+r*ldy+4*t+s] = wino43Sum(as, &row) + bias[o]
+					}
 				}
 			}
 		}

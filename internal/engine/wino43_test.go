@@ -107,7 +107,7 @@ func testWino43Transforms[T engine.Float](t *testing.T) {
 		}
 	}
 	for _, n := range []int{1, 2, 5} {
-		mc := 2*lanes + 1
+		mc := 2*lanes + 3
 		mx := n*mc + 3
 		m := randSlice[T](r, 36*mx)
 		bias := randSlice[T](r, n)
@@ -127,6 +127,29 @@ func testWino43Transforms[T engine.Float](t *testing.T) {
 		}
 		if diff := cmp.Diff(got["go"], got["dispatched"], same); diff != "" {
 			t.Errorf("n=%d: dispatched output transform differs from the portable one (-go +dispatched):\n%s", n, diff)
+		}
+		// Two groups side by side in m, to two places in one buffer, the
+		// second cut at every width.
+		for _, cols2 := range []int{1, 5, 2 * lanes, 2*lanes + 3, 4 * lanes} {
+			got2 := map[string][]T{}
+			for name, f := range impls {
+				y := nans[T](2 * n * yc)
+				f.Out2(y, y[n*yc:], m, bias, n, mc, mx, ldy, yc, cols2)
+				for i, v := range y {
+					j, cols := i%(n*yc), 4*lanes
+					if i >= n*yc {
+						cols = cols2
+					}
+					written := j%yc < 3*ldy+cols && j%yc%ldy < cols
+					if math.IsNaN(float64(v)) == written {
+						t.Fatalf("%s: output transform of two groups (n=%d, cols2=%d) cell %d = %v, written %v", name, n, cols2, i, v, written)
+					}
+				}
+				got2[name] = y
+			}
+			if diff := cmp.Diff(got2["go"], got2["dispatched"], same); diff != "" {
+				t.Errorf("n=%d, cols2=%d: dispatched output transform of two groups differs from the portable one (-go +dispatched):\n%s", n, cols2, diff)
+			}
 		}
 	}
 }

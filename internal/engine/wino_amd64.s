@@ -3856,6 +3856,573 @@ done43:
 	VZEROUPPER
 	RET
 
+DATA wino43pairloF32<>+0(SB)/4, $0x00000000
+DATA wino43pairloF32<>+4(SB)/4, $0x00000010
+DATA wino43pairloF32<>+8(SB)/4, $0x00000001
+DATA wino43pairloF32<>+12(SB)/4, $0x00000011
+DATA wino43pairloF32<>+16(SB)/4, $0x00000002
+DATA wino43pairloF32<>+20(SB)/4, $0x00000012
+DATA wino43pairloF32<>+24(SB)/4, $0x00000003
+DATA wino43pairloF32<>+28(SB)/4, $0x00000013
+DATA wino43pairloF32<>+32(SB)/4, $0x00000004
+DATA wino43pairloF32<>+36(SB)/4, $0x00000014
+DATA wino43pairloF32<>+40(SB)/4, $0x00000005
+DATA wino43pairloF32<>+44(SB)/4, $0x00000015
+DATA wino43pairloF32<>+48(SB)/4, $0x00000006
+DATA wino43pairloF32<>+52(SB)/4, $0x00000016
+DATA wino43pairloF32<>+56(SB)/4, $0x00000007
+DATA wino43pairloF32<>+60(SB)/4, $0x00000017
+GLOBL wino43pairloF32<>(SB), RODATA|NOPTR, $64
+
+DATA wino43pairhiF32<>+0(SB)/4, $0x00000008
+DATA wino43pairhiF32<>+4(SB)/4, $0x00000018
+DATA wino43pairhiF32<>+8(SB)/4, $0x00000009
+DATA wino43pairhiF32<>+12(SB)/4, $0x00000019
+DATA wino43pairhiF32<>+16(SB)/4, $0x0000000a
+DATA wino43pairhiF32<>+20(SB)/4, $0x0000001a
+DATA wino43pairhiF32<>+24(SB)/4, $0x0000000b
+DATA wino43pairhiF32<>+28(SB)/4, $0x0000001b
+DATA wino43pairhiF32<>+32(SB)/4, $0x0000000c
+DATA wino43pairhiF32<>+36(SB)/4, $0x0000001c
+DATA wino43pairhiF32<>+40(SB)/4, $0x0000000d
+DATA wino43pairhiF32<>+44(SB)/4, $0x0000001d
+DATA wino43pairhiF32<>+48(SB)/4, $0x0000000e
+DATA wino43pairhiF32<>+52(SB)/4, $0x0000001e
+DATA wino43pairhiF32<>+56(SB)/4, $0x0000000f
+DATA wino43pairhiF32<>+60(SB)/4, $0x0000001f
+GLOBL wino43pairhiF32<>(SB), RODATA|NOPTR, $64
+
+DATA wino43quadloF32<>+0(SB)/4, $0x00000000
+DATA wino43quadloF32<>+4(SB)/4, $0x00000001
+DATA wino43quadloF32<>+8(SB)/4, $0x00000010
+DATA wino43quadloF32<>+12(SB)/4, $0x00000011
+DATA wino43quadloF32<>+16(SB)/4, $0x00000002
+DATA wino43quadloF32<>+20(SB)/4, $0x00000003
+DATA wino43quadloF32<>+24(SB)/4, $0x00000012
+DATA wino43quadloF32<>+28(SB)/4, $0x00000013
+DATA wino43quadloF32<>+32(SB)/4, $0x00000004
+DATA wino43quadloF32<>+36(SB)/4, $0x00000005
+DATA wino43quadloF32<>+40(SB)/4, $0x00000014
+DATA wino43quadloF32<>+44(SB)/4, $0x00000015
+DATA wino43quadloF32<>+48(SB)/4, $0x00000006
+DATA wino43quadloF32<>+52(SB)/4, $0x00000007
+DATA wino43quadloF32<>+56(SB)/4, $0x00000016
+DATA wino43quadloF32<>+60(SB)/4, $0x00000017
+GLOBL wino43quadloF32<>(SB), RODATA|NOPTR, $64
+
+DATA wino43quadhiF32<>+0(SB)/4, $0x00000008
+DATA wino43quadhiF32<>+4(SB)/4, $0x00000009
+DATA wino43quadhiF32<>+8(SB)/4, $0x00000018
+DATA wino43quadhiF32<>+12(SB)/4, $0x00000019
+DATA wino43quadhiF32<>+16(SB)/4, $0x0000000a
+DATA wino43quadhiF32<>+20(SB)/4, $0x0000000b
+DATA wino43quadhiF32<>+24(SB)/4, $0x0000001a
+DATA wino43quadhiF32<>+28(SB)/4, $0x0000001b
+DATA wino43quadhiF32<>+32(SB)/4, $0x0000000c
+DATA wino43quadhiF32<>+36(SB)/4, $0x0000000d
+DATA wino43quadhiF32<>+40(SB)/4, $0x0000001c
+DATA wino43quadhiF32<>+44(SB)/4, $0x0000001d
+DATA wino43quadhiF32<>+48(SB)/4, $0x0000000e
+DATA wino43quadhiF32<>+52(SB)/4, $0x0000000f
+DATA wino43quadhiF32<>+56(SB)/4, $0x0000001e
+DATA wino43quadhiF32<>+60(SB)/4, $0x0000001f
+GLOBL wino43quadhiF32<>(SB), RODATA|NOPTR, $64
+
+// func wino43Out2AVX512F32(y []float32, y2 []float32, m []float32, bias []float32, n int, mc int, mx int, ldy int, yc int, cols2 int)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·wino43Out2AVX512F32(SB), NOSPLIT, $0-144
+	MOVQ         cols2+136(FP), AX
+	XORQ         CX, CX
+	NOTQ         CX
+	BZHIQ        AX, CX, CX
+	KMOVW        CX, K1
+	SHRQ         $0x10, CX
+	KMOVW        CX, K2
+	MOVQ         y_base+0(FP), AX
+	MOVQ         y2_base+24(FP), CX
+	VMOVDQU64    wino43pairloF32<>+0(SB), Z0
+	VMOVDQU64    wino43pairhiF32<>+0(SB), Z1
+	VMOVDQU64    wino43quadloF32<>+0(SB), Z2
+	VMOVDQU64    wino43quadhiF32<>+0(SB), Z3
+	MOVQ         m_base+48(FP), BX
+	MOVQ         bias_base+72(FP), SI
+	MOVQ         n+96(FP), DI
+	MOVQ         mc+104(FP), R8
+	MOVQ         mx+112(FP), R9
+	MOVQ         ldy+120(FP), R10
+	MOVQ         yc+128(FP), R11
+	SHLQ         $0x02, R8
+	SHLQ         $0x02, R9
+	SHLQ         $0x02, R10
+	SHLQ         $0x02, R11
+	LEAQ         (R9)(R9*2), R12
+	ADDQ         R12, R12
+	MOVL         $0x41000000, DX
+	VMOVD        DX, X4
+	VBROADCASTSS X4, Z4
+	MOVL         $0x40800000, DX
+	VMOVD        DX, X5
+	VBROADCASTSS X5, Z5
+
+chan43:
+	TESTQ        DI, DI
+	JE           done43
+	VBROADCASTSS (SI), Z6
+	MOVQ         AX, R13
+	MOVQ         BX, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX), Z7
+	VADDPS       (DX)(R12*1), Z7, Z7
+	VADDPS       (R14), Z7, Z7
+	VMULPS       (R14)(R12*1), Z4, Z8
+	VADDPS       Z8, Z7, Z7
+	VADDPS       (R15), Z7, Z7
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX), Z8
+	VADDPS       (DX)(R12*1), Z8, Z8
+	VADDPS       (R14), Z8, Z8
+	VMULPS       (R14)(R12*1), Z4, Z9
+	VADDPS       Z9, Z8, Z8
+	VADDPS       (R15), Z8, Z8
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX), Z9
+	VADDPS       (DX)(R12*1), Z9, Z9
+	VADDPS       (R14), Z9, Z9
+	VMULPS       (R14)(R12*1), Z4, Z10
+	VADDPS       Z10, Z9, Z9
+	VADDPS       (R15), Z9, Z9
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX), Z10
+	VADDPS       (DX)(R12*1), Z10, Z10
+	VADDPS       (R14), Z10, Z10
+	VMULPS       (R14)(R12*1), Z4, Z11
+	VADDPS       Z11, Z10, Z10
+	VADDPS       (R15), Z10, Z10
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX), Z11
+	VADDPS       (DX)(R12*1), Z11, Z11
+	VADDPS       (R14), Z11, Z11
+	VMULPS       (R14)(R12*1), Z4, Z12
+	VADDPS       Z12, Z11, Z11
+	VADDPS       (R15), Z11, Z11
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX), Z12
+	VADDPS       (DX)(R12*1), Z12, Z12
+	VADDPS       (R14), Z12, Z12
+	VMULPS       (R14)(R12*1), Z4, Z13
+	VADDPS       Z13, Z12, Z12
+	VADDPS       (R15), Z12, Z12
+	VMOVUPS      Z7, Z7
+	VADDPS       Z8, Z7, Z7
+	VADDPS       Z9, Z7, Z7
+	VMULPS       Z10, Z4, Z13
+	VADDPS       Z13, Z7, Z7
+	VADDPS       Z11, Z7, Z7
+	VADDPS       Z6, Z7, Z7
+	VMOVUPS      Z8, Z13
+	VSUBPS       Z9, Z13, Z13
+	VMULPS       Z10, Z5, Z14
+	VADDPS       Z14, Z13, Z13
+	VMOVUPS      Z11, Z14
+	VADDPS       Z14, Z14, Z14
+	VSUBPS       Z14, Z13, Z13
+	VADDPS       Z6, Z13, Z13
+	VMOVUPS      Z8, Z14
+	VADDPS       Z9, Z14, Z14
+	VMOVUPS      Z10, Z15
+	VADDPS       Z15, Z15, Z15
+	VADDPS       Z15, Z14, Z14
+	VMULPS       Z11, Z5, Z15
+	VADDPS       Z15, Z14, Z14
+	VADDPS       Z6, Z14, Z14
+	VMOVUPS      Z8, Z8
+	VSUBPS       Z9, Z8, Z8
+	VADDPS       Z10, Z8, Z8
+	VMULPS       Z11, Z4, Z9
+	VSUBPS       Z9, Z8, Z8
+	VADDPS       Z12, Z8, Z8
+	VADDPS       Z6, Z8, Z8
+	VMOVUPS      Z7, Z9
+	VPERMT2PS    Z13, Z0, Z9
+	VMOVUPS      Z14, Z10
+	VPERMT2PS    Z8, Z0, Z10
+	VMOVUPS      Z7, Z7
+	VPERMT2PS    Z13, Z1, Z7
+	VMOVUPS      Z14, Z11
+	VPERMT2PS    Z8, Z1, Z11
+	MOVQ         R13, DX
+	SUBQ         AX, DX
+	ADDQ         CX, DX
+	VMOVUPS      Z9, Z8
+	VPERMT2PS    Z10, Z2, Z8
+	VMOVUPS      Z8, (R13)
+	VMOVUPS      Z9, Z8
+	VPERMT2PS    Z10, Z3, Z8
+	VMOVUPS      Z8, 64(R13)
+	VMOVUPS      Z7, Z8
+	VPERMT2PS    Z11, Z2, Z8
+	VMOVUPS      Z8, K1, (DX)
+	VMOVUPS      Z7, Z7
+	VPERMT2PS    Z11, Z3, Z7
+	VMOVUPS      Z7, K2, 64(DX)
+	MOVQ         BX, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z7
+	VSUBPS       (R14), Z7, Z7
+	VMULPS       (R14)(R12*1), Z5, Z8
+	VADDPS       Z8, Z7, Z7
+	VMOVUPS      (R15), Z8
+	VADDPS       Z8, Z8, Z8
+	VSUBPS       Z8, Z7, Z7
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z8
+	VSUBPS       (R14), Z8, Z8
+	VMULPS       (R14)(R12*1), Z5, Z9
+	VADDPS       Z9, Z8, Z8
+	VMOVUPS      (R15), Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z8, Z8
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z9
+	VSUBPS       (R14), Z9, Z9
+	VMULPS       (R14)(R12*1), Z5, Z10
+	VADDPS       Z10, Z9, Z9
+	VMOVUPS      (R15), Z10
+	VADDPS       Z10, Z10, Z10
+	VSUBPS       Z10, Z9, Z9
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z10
+	VSUBPS       (R14), Z10, Z10
+	VMULPS       (R14)(R12*1), Z5, Z11
+	VADDPS       Z11, Z10, Z10
+	VMOVUPS      (R15), Z11
+	VADDPS       Z11, Z11, Z11
+	VSUBPS       Z11, Z10, Z10
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z11
+	VSUBPS       (R14), Z11, Z11
+	VMULPS       (R14)(R12*1), Z5, Z12
+	VADDPS       Z12, Z11, Z11
+	VMOVUPS      (R15), Z12
+	VADDPS       Z12, Z12, Z12
+	VSUBPS       Z12, Z11, Z11
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z12
+	VSUBPS       (R14), Z12, Z12
+	VMULPS       (R14)(R12*1), Z5, Z13
+	VADDPS       Z13, Z12, Z12
+	VMOVUPS      (R15), Z13
+	VADDPS       Z13, Z13, Z13
+	VSUBPS       Z13, Z12, Z12
+	VMOVUPS      Z7, Z7
+	VADDPS       Z8, Z7, Z7
+	VADDPS       Z9, Z7, Z7
+	VMULPS       Z10, Z4, Z13
+	VADDPS       Z13, Z7, Z7
+	VADDPS       Z11, Z7, Z7
+	VADDPS       Z6, Z7, Z7
+	VMOVUPS      Z8, Z13
+	VSUBPS       Z9, Z13, Z13
+	VMULPS       Z10, Z5, Z14
+	VADDPS       Z14, Z13, Z13
+	VMOVUPS      Z11, Z14
+	VADDPS       Z14, Z14, Z14
+	VSUBPS       Z14, Z13, Z13
+	VADDPS       Z6, Z13, Z13
+	VMOVUPS      Z8, Z14
+	VADDPS       Z9, Z14, Z14
+	VMOVUPS      Z10, Z15
+	VADDPS       Z15, Z15, Z15
+	VADDPS       Z15, Z14, Z14
+	VMULPS       Z11, Z5, Z15
+	VADDPS       Z15, Z14, Z14
+	VADDPS       Z6, Z14, Z14
+	VMOVUPS      Z8, Z8
+	VSUBPS       Z9, Z8, Z8
+	VADDPS       Z10, Z8, Z8
+	VMULPS       Z11, Z4, Z9
+	VSUBPS       Z9, Z8, Z8
+	VADDPS       Z12, Z8, Z8
+	VADDPS       Z6, Z8, Z8
+	ADDQ         R10, R13
+	VMOVUPS      Z7, Z9
+	VPERMT2PS    Z13, Z0, Z9
+	VMOVUPS      Z14, Z10
+	VPERMT2PS    Z8, Z0, Z10
+	VMOVUPS      Z7, Z7
+	VPERMT2PS    Z13, Z1, Z7
+	VMOVUPS      Z14, Z11
+	VPERMT2PS    Z8, Z1, Z11
+	MOVQ         R13, DX
+	SUBQ         AX, DX
+	ADDQ         CX, DX
+	VMOVUPS      Z9, Z8
+	VPERMT2PS    Z10, Z2, Z8
+	VMOVUPS      Z8, (R13)
+	VMOVUPS      Z9, Z8
+	VPERMT2PS    Z10, Z3, Z8
+	VMOVUPS      Z8, 64(R13)
+	VMOVUPS      Z7, Z8
+	VPERMT2PS    Z11, Z2, Z8
+	VMOVUPS      Z8, K1, (DX)
+	VMOVUPS      Z7, Z7
+	VPERMT2PS    Z11, Z3, Z7
+	VMOVUPS      Z7, K2, 64(DX)
+	MOVQ         BX, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z7
+	VADDPS       (R14), Z7, Z7
+	VMOVUPS      (R14)(R12*1), Z8
+	VADDPS       Z8, Z8, Z8
+	VADDPS       Z8, Z7, Z7
+	VMULPS       (R15), Z5, Z8
+	VADDPS       Z8, Z7, Z7
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z8
+	VADDPS       (R14), Z8, Z8
+	VMOVUPS      (R14)(R12*1), Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z8, Z8
+	VMULPS       (R15), Z5, Z9
+	VADDPS       Z9, Z8, Z8
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z9
+	VADDPS       (R14), Z9, Z9
+	VMOVUPS      (R14)(R12*1), Z10
+	VADDPS       Z10, Z10, Z10
+	VADDPS       Z10, Z9, Z9
+	VMULPS       (R15), Z5, Z10
+	VADDPS       Z10, Z9, Z9
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z10
+	VADDPS       (R14), Z10, Z10
+	VMOVUPS      (R14)(R12*1), Z11
+	VADDPS       Z11, Z11, Z11
+	VADDPS       Z11, Z10, Z10
+	VMULPS       (R15), Z5, Z11
+	VADDPS       Z11, Z10, Z10
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z11
+	VADDPS       (R14), Z11, Z11
+	VMOVUPS      (R14)(R12*1), Z12
+	VADDPS       Z12, Z12, Z12
+	VADDPS       Z12, Z11, Z11
+	VMULPS       (R15), Z5, Z12
+	VADDPS       Z12, Z11, Z11
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z12
+	VADDPS       (R14), Z12, Z12
+	VMOVUPS      (R14)(R12*1), Z13
+	VADDPS       Z13, Z13, Z13
+	VADDPS       Z13, Z12, Z12
+	VMULPS       (R15), Z5, Z13
+	VADDPS       Z13, Z12, Z12
+	VMOVUPS      Z7, Z7
+	VADDPS       Z8, Z7, Z7
+	VADDPS       Z9, Z7, Z7
+	VMULPS       Z10, Z4, Z13
+	VADDPS       Z13, Z7, Z7
+	VADDPS       Z11, Z7, Z7
+	VADDPS       Z6, Z7, Z7
+	VMOVUPS      Z8, Z13
+	VSUBPS       Z9, Z13, Z13
+	VMULPS       Z10, Z5, Z14
+	VADDPS       Z14, Z13, Z13
+	VMOVUPS      Z11, Z14
+	VADDPS       Z14, Z14, Z14
+	VSUBPS       Z14, Z13, Z13
+	VADDPS       Z6, Z13, Z13
+	VMOVUPS      Z8, Z14
+	VADDPS       Z9, Z14, Z14
+	VMOVUPS      Z10, Z15
+	VADDPS       Z15, Z15, Z15
+	VADDPS       Z15, Z14, Z14
+	VMULPS       Z11, Z5, Z15
+	VADDPS       Z15, Z14, Z14
+	VADDPS       Z6, Z14, Z14
+	VMOVUPS      Z8, Z8
+	VSUBPS       Z9, Z8, Z8
+	VADDPS       Z10, Z8, Z8
+	VMULPS       Z11, Z4, Z9
+	VSUBPS       Z9, Z8, Z8
+	VADDPS       Z12, Z8, Z8
+	VADDPS       Z6, Z8, Z8
+	ADDQ         R10, R13
+	VMOVUPS      Z7, Z9
+	VPERMT2PS    Z13, Z0, Z9
+	VMOVUPS      Z14, Z10
+	VPERMT2PS    Z8, Z0, Z10
+	VMOVUPS      Z7, Z7
+	VPERMT2PS    Z13, Z1, Z7
+	VMOVUPS      Z14, Z11
+	VPERMT2PS    Z8, Z1, Z11
+	MOVQ         R13, DX
+	SUBQ         AX, DX
+	ADDQ         CX, DX
+	VMOVUPS      Z9, Z8
+	VPERMT2PS    Z10, Z2, Z8
+	VMOVUPS      Z8, (R13)
+	VMOVUPS      Z9, Z8
+	VPERMT2PS    Z10, Z3, Z8
+	VMOVUPS      Z8, 64(R13)
+	VMOVUPS      Z7, Z8
+	VPERMT2PS    Z11, Z2, Z8
+	VMOVUPS      Z8, K1, (DX)
+	VMOVUPS      Z7, Z7
+	VPERMT2PS    Z11, Z3, Z7
+	VMOVUPS      Z7, K2, 64(DX)
+	MOVQ         BX, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z7
+	VSUBPS       (R14), Z7, Z7
+	VADDPS       (R14)(R12*1), Z7, Z7
+	VMULPS       (R15), Z4, Z8
+	VSUBPS       Z8, Z7, Z7
+	VADDPS       (R15)(R12*1), Z7, Z7
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z8
+	VSUBPS       (R14), Z8, Z8
+	VADDPS       (R14)(R12*1), Z8, Z8
+	VMULPS       (R15), Z4, Z9
+	VSUBPS       Z9, Z8, Z8
+	VADDPS       (R15)(R12*1), Z8, Z8
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z9
+	VSUBPS       (R14), Z9, Z9
+	VADDPS       (R14)(R12*1), Z9, Z9
+	VMULPS       (R15), Z4, Z10
+	VSUBPS       Z10, Z9, Z9
+	VADDPS       (R15)(R12*1), Z9, Z9
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z10
+	VSUBPS       (R14), Z10, Z10
+	VADDPS       (R14)(R12*1), Z10, Z10
+	VMULPS       (R15), Z4, Z11
+	VSUBPS       Z11, Z10, Z10
+	VADDPS       (R15)(R12*1), Z10, Z10
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z11
+	VSUBPS       (R14), Z11, Z11
+	VADDPS       (R14)(R12*1), Z11, Z11
+	VMULPS       (R15), Z4, Z12
+	VSUBPS       Z12, Z11, Z11
+	VADDPS       (R15)(R12*1), Z11, Z11
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z12
+	VSUBPS       (R14), Z12, Z12
+	VADDPS       (R14)(R12*1), Z12, Z12
+	VMULPS       (R15), Z4, Z13
+	VSUBPS       Z13, Z12, Z12
+	VADDPS       (R15)(R12*1), Z12, Z12
+	VMOVUPS      Z7, Z7
+	VADDPS       Z8, Z7, Z7
+	VADDPS       Z9, Z7, Z7
+	VMULPS       Z10, Z4, Z13
+	VADDPS       Z13, Z7, Z7
+	VADDPS       Z11, Z7, Z7
+	VADDPS       Z6, Z7, Z7
+	VMOVUPS      Z8, Z13
+	VSUBPS       Z9, Z13, Z13
+	VMULPS       Z10, Z5, Z14
+	VADDPS       Z14, Z13, Z13
+	VMOVUPS      Z11, Z14
+	VADDPS       Z14, Z14, Z14
+	VSUBPS       Z14, Z13, Z13
+	VADDPS       Z6, Z13, Z13
+	VMOVUPS      Z8, Z14
+	VADDPS       Z9, Z14, Z14
+	VMOVUPS      Z10, Z15
+	VADDPS       Z15, Z15, Z15
+	VADDPS       Z15, Z14, Z14
+	VMULPS       Z11, Z5, Z15
+	VADDPS       Z15, Z14, Z14
+	VADDPS       Z6, Z14, Z14
+	VMOVUPS      Z8, Z8
+	VSUBPS       Z9, Z8, Z8
+	VADDPS       Z10, Z8, Z8
+	VMULPS       Z11, Z4, Z9
+	VSUBPS       Z9, Z8, Z8
+	VADDPS       Z12, Z8, Z8
+	VADDPS       Z6, Z8, Z8
+	ADDQ         R10, R13
+	VMOVUPS      Z7, Z6
+	VPERMT2PS    Z13, Z0, Z6
+	VMOVUPS      Z14, Z9
+	VPERMT2PS    Z8, Z0, Z9
+	VMOVUPS      Z7, Z7
+	VPERMT2PS    Z13, Z1, Z7
+	VMOVUPS      Z14, Z10
+	VPERMT2PS    Z8, Z1, Z10
+	MOVQ         R13, DX
+	SUBQ         AX, DX
+	ADDQ         CX, DX
+	VMOVUPS      Z6, Z8
+	VPERMT2PS    Z9, Z2, Z8
+	VMOVUPS      Z8, (R13)
+	VMOVUPS      Z6, Z6
+	VPERMT2PS    Z9, Z3, Z6
+	VMOVUPS      Z6, 64(R13)
+	VMOVUPS      Z7, Z6
+	VPERMT2PS    Z10, Z2, Z6
+	VMOVUPS      Z6, K1, (DX)
+	VMOVUPS      Z7, Z6
+	VPERMT2PS    Z10, Z3, Z6
+	VMOVUPS      Z6, K2, 64(DX)
+	ADDQ         R8, BX
+	ADDQ         R11, AX
+	ADDQ         R11, CX
+	ADDQ         $0x04, SI
+	DECQ         DI
+	JMP          chan43
+
+done43:
+	VZEROUPPER
+	RET
+
 // func winoInAVX2F64(v []float64, x []float64, n int, vc int, vx int, ld int, wq int, plane int)
 // Requires: AVX
 TEXT ·winoInAVX2F64(SB), NOSPLIT, $0-96
@@ -7622,6 +8189,541 @@ chan43:
 	ADDQ         R9, AX
 	ADDQ         $0x08, DX
 	DECQ         BX
+	JMP          chan43
+
+done43:
+	VZEROUPPER
+	RET
+
+DATA wino43pairloF64<>+0(SB)/8, $0x0000000000000000
+DATA wino43pairloF64<>+8(SB)/8, $0x0000000000000008
+DATA wino43pairloF64<>+16(SB)/8, $0x0000000000000001
+DATA wino43pairloF64<>+24(SB)/8, $0x0000000000000009
+DATA wino43pairloF64<>+32(SB)/8, $0x0000000000000002
+DATA wino43pairloF64<>+40(SB)/8, $0x000000000000000a
+DATA wino43pairloF64<>+48(SB)/8, $0x0000000000000003
+DATA wino43pairloF64<>+56(SB)/8, $0x000000000000000b
+GLOBL wino43pairloF64<>(SB), RODATA|NOPTR, $64
+
+DATA wino43pairhiF64<>+0(SB)/8, $0x0000000000000004
+DATA wino43pairhiF64<>+8(SB)/8, $0x000000000000000c
+DATA wino43pairhiF64<>+16(SB)/8, $0x0000000000000005
+DATA wino43pairhiF64<>+24(SB)/8, $0x000000000000000d
+DATA wino43pairhiF64<>+32(SB)/8, $0x0000000000000006
+DATA wino43pairhiF64<>+40(SB)/8, $0x000000000000000e
+DATA wino43pairhiF64<>+48(SB)/8, $0x0000000000000007
+DATA wino43pairhiF64<>+56(SB)/8, $0x000000000000000f
+GLOBL wino43pairhiF64<>(SB), RODATA|NOPTR, $64
+
+DATA wino43quadloF64<>+0(SB)/8, $0x0000000000000000
+DATA wino43quadloF64<>+8(SB)/8, $0x0000000000000001
+DATA wino43quadloF64<>+16(SB)/8, $0x0000000000000008
+DATA wino43quadloF64<>+24(SB)/8, $0x0000000000000009
+DATA wino43quadloF64<>+32(SB)/8, $0x0000000000000002
+DATA wino43quadloF64<>+40(SB)/8, $0x0000000000000003
+DATA wino43quadloF64<>+48(SB)/8, $0x000000000000000a
+DATA wino43quadloF64<>+56(SB)/8, $0x000000000000000b
+GLOBL wino43quadloF64<>(SB), RODATA|NOPTR, $64
+
+DATA wino43quadhiF64<>+0(SB)/8, $0x0000000000000004
+DATA wino43quadhiF64<>+8(SB)/8, $0x0000000000000005
+DATA wino43quadhiF64<>+16(SB)/8, $0x000000000000000c
+DATA wino43quadhiF64<>+24(SB)/8, $0x000000000000000d
+DATA wino43quadhiF64<>+32(SB)/8, $0x0000000000000006
+DATA wino43quadhiF64<>+40(SB)/8, $0x0000000000000007
+DATA wino43quadhiF64<>+48(SB)/8, $0x000000000000000e
+DATA wino43quadhiF64<>+56(SB)/8, $0x000000000000000f
+GLOBL wino43quadhiF64<>(SB), RODATA|NOPTR, $64
+
+// func wino43Out2AVX512F64(y []float64, y2 []float64, m []float64, bias []float64, n int, mc int, mx int, ldy int, yc int, cols2 int)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·wino43Out2AVX512F64(SB), NOSPLIT, $0-144
+	MOVQ         cols2+136(FP), AX
+	XORQ         CX, CX
+	NOTQ         CX
+	BZHIQ        AX, CX, CX
+	KMOVW        CX, K1
+	SHRQ         $0x08, CX
+	KMOVW        CX, K2
+	MOVQ         y_base+0(FP), AX
+	MOVQ         y2_base+24(FP), CX
+	VMOVDQU64    wino43pairloF64<>+0(SB), Z0
+	VMOVDQU64    wino43pairhiF64<>+0(SB), Z1
+	VMOVDQU64    wino43quadloF64<>+0(SB), Z2
+	VMOVDQU64    wino43quadhiF64<>+0(SB), Z3
+	MOVQ         m_base+48(FP), BX
+	MOVQ         bias_base+72(FP), SI
+	MOVQ         n+96(FP), DI
+	MOVQ         mc+104(FP), R8
+	MOVQ         mx+112(FP), R9
+	MOVQ         ldy+120(FP), R10
+	MOVQ         yc+128(FP), R11
+	SHLQ         $0x03, R8
+	SHLQ         $0x03, R9
+	SHLQ         $0x03, R10
+	SHLQ         $0x03, R11
+	LEAQ         (R9)(R9*2), R12
+	ADDQ         R12, R12
+	MOVQ         $0x4020000000000000, DX
+	VMOVQ        DX, X4
+	VBROADCASTSD X4, Z4
+	MOVQ         $0x4010000000000000, DX
+	VMOVQ        DX, X5
+	VBROADCASTSD X5, Z5
+
+chan43:
+	TESTQ        DI, DI
+	JE           done43
+	VBROADCASTSD (SI), Z6
+	MOVQ         AX, R13
+	MOVQ         BX, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX), Z7
+	VADDPD       (DX)(R12*1), Z7, Z7
+	VADDPD       (R14), Z7, Z7
+	VMULPD       (R14)(R12*1), Z4, Z8
+	VADDPD       Z8, Z7, Z7
+	VADDPD       (R15), Z7, Z7
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX), Z8
+	VADDPD       (DX)(R12*1), Z8, Z8
+	VADDPD       (R14), Z8, Z8
+	VMULPD       (R14)(R12*1), Z4, Z9
+	VADDPD       Z9, Z8, Z8
+	VADDPD       (R15), Z8, Z8
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX), Z9
+	VADDPD       (DX)(R12*1), Z9, Z9
+	VADDPD       (R14), Z9, Z9
+	VMULPD       (R14)(R12*1), Z4, Z10
+	VADDPD       Z10, Z9, Z9
+	VADDPD       (R15), Z9, Z9
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX), Z10
+	VADDPD       (DX)(R12*1), Z10, Z10
+	VADDPD       (R14), Z10, Z10
+	VMULPD       (R14)(R12*1), Z4, Z11
+	VADDPD       Z11, Z10, Z10
+	VADDPD       (R15), Z10, Z10
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX), Z11
+	VADDPD       (DX)(R12*1), Z11, Z11
+	VADDPD       (R14), Z11, Z11
+	VMULPD       (R14)(R12*1), Z4, Z12
+	VADDPD       Z12, Z11, Z11
+	VADDPD       (R15), Z11, Z11
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX), Z12
+	VADDPD       (DX)(R12*1), Z12, Z12
+	VADDPD       (R14), Z12, Z12
+	VMULPD       (R14)(R12*1), Z4, Z13
+	VADDPD       Z13, Z12, Z12
+	VADDPD       (R15), Z12, Z12
+	VMOVUPS      Z7, Z7
+	VADDPD       Z8, Z7, Z7
+	VADDPD       Z9, Z7, Z7
+	VMULPD       Z10, Z4, Z13
+	VADDPD       Z13, Z7, Z7
+	VADDPD       Z11, Z7, Z7
+	VADDPD       Z6, Z7, Z7
+	VMOVUPS      Z8, Z13
+	VSUBPD       Z9, Z13, Z13
+	VMULPD       Z10, Z5, Z14
+	VADDPD       Z14, Z13, Z13
+	VMOVUPS      Z11, Z14
+	VADDPD       Z14, Z14, Z14
+	VSUBPD       Z14, Z13, Z13
+	VADDPD       Z6, Z13, Z13
+	VMOVUPS      Z8, Z14
+	VADDPD       Z9, Z14, Z14
+	VMOVUPS      Z10, Z15
+	VADDPD       Z15, Z15, Z15
+	VADDPD       Z15, Z14, Z14
+	VMULPD       Z11, Z5, Z15
+	VADDPD       Z15, Z14, Z14
+	VADDPD       Z6, Z14, Z14
+	VMOVUPS      Z8, Z8
+	VSUBPD       Z9, Z8, Z8
+	VADDPD       Z10, Z8, Z8
+	VMULPD       Z11, Z4, Z9
+	VSUBPD       Z9, Z8, Z8
+	VADDPD       Z12, Z8, Z8
+	VADDPD       Z6, Z8, Z8
+	VMOVUPS      Z7, Z9
+	VPERMT2PD    Z13, Z0, Z9
+	VMOVUPS      Z14, Z10
+	VPERMT2PD    Z8, Z0, Z10
+	VMOVUPS      Z7, Z7
+	VPERMT2PD    Z13, Z1, Z7
+	VMOVUPS      Z14, Z11
+	VPERMT2PD    Z8, Z1, Z11
+	MOVQ         R13, DX
+	SUBQ         AX, DX
+	ADDQ         CX, DX
+	VMOVUPS      Z9, Z8
+	VPERMT2PD    Z10, Z2, Z8
+	VMOVUPS      Z8, (R13)
+	VMOVUPS      Z9, Z8
+	VPERMT2PD    Z10, Z3, Z8
+	VMOVUPS      Z8, 64(R13)
+	VMOVUPS      Z7, Z8
+	VPERMT2PD    Z11, Z2, Z8
+	VMOVUPD      Z8, K1, (DX)
+	VMOVUPS      Z7, Z7
+	VPERMT2PD    Z11, Z3, Z7
+	VMOVUPD      Z7, K2, 64(DX)
+	MOVQ         BX, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z7
+	VSUBPD       (R14), Z7, Z7
+	VMULPD       (R14)(R12*1), Z5, Z8
+	VADDPD       Z8, Z7, Z7
+	VMOVUPS      (R15), Z8
+	VADDPD       Z8, Z8, Z8
+	VSUBPD       Z8, Z7, Z7
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z8
+	VSUBPD       (R14), Z8, Z8
+	VMULPD       (R14)(R12*1), Z5, Z9
+	VADDPD       Z9, Z8, Z8
+	VMOVUPS      (R15), Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z8, Z8
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z9
+	VSUBPD       (R14), Z9, Z9
+	VMULPD       (R14)(R12*1), Z5, Z10
+	VADDPD       Z10, Z9, Z9
+	VMOVUPS      (R15), Z10
+	VADDPD       Z10, Z10, Z10
+	VSUBPD       Z10, Z9, Z9
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z10
+	VSUBPD       (R14), Z10, Z10
+	VMULPD       (R14)(R12*1), Z5, Z11
+	VADDPD       Z11, Z10, Z10
+	VMOVUPS      (R15), Z11
+	VADDPD       Z11, Z11, Z11
+	VSUBPD       Z11, Z10, Z10
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z11
+	VSUBPD       (R14), Z11, Z11
+	VMULPD       (R14)(R12*1), Z5, Z12
+	VADDPD       Z12, Z11, Z11
+	VMOVUPS      (R15), Z12
+	VADDPD       Z12, Z12, Z12
+	VSUBPD       Z12, Z11, Z11
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z12
+	VSUBPD       (R14), Z12, Z12
+	VMULPD       (R14)(R12*1), Z5, Z13
+	VADDPD       Z13, Z12, Z12
+	VMOVUPS      (R15), Z13
+	VADDPD       Z13, Z13, Z13
+	VSUBPD       Z13, Z12, Z12
+	VMOVUPS      Z7, Z7
+	VADDPD       Z8, Z7, Z7
+	VADDPD       Z9, Z7, Z7
+	VMULPD       Z10, Z4, Z13
+	VADDPD       Z13, Z7, Z7
+	VADDPD       Z11, Z7, Z7
+	VADDPD       Z6, Z7, Z7
+	VMOVUPS      Z8, Z13
+	VSUBPD       Z9, Z13, Z13
+	VMULPD       Z10, Z5, Z14
+	VADDPD       Z14, Z13, Z13
+	VMOVUPS      Z11, Z14
+	VADDPD       Z14, Z14, Z14
+	VSUBPD       Z14, Z13, Z13
+	VADDPD       Z6, Z13, Z13
+	VMOVUPS      Z8, Z14
+	VADDPD       Z9, Z14, Z14
+	VMOVUPS      Z10, Z15
+	VADDPD       Z15, Z15, Z15
+	VADDPD       Z15, Z14, Z14
+	VMULPD       Z11, Z5, Z15
+	VADDPD       Z15, Z14, Z14
+	VADDPD       Z6, Z14, Z14
+	VMOVUPS      Z8, Z8
+	VSUBPD       Z9, Z8, Z8
+	VADDPD       Z10, Z8, Z8
+	VMULPD       Z11, Z4, Z9
+	VSUBPD       Z9, Z8, Z8
+	VADDPD       Z12, Z8, Z8
+	VADDPD       Z6, Z8, Z8
+	ADDQ         R10, R13
+	VMOVUPS      Z7, Z9
+	VPERMT2PD    Z13, Z0, Z9
+	VMOVUPS      Z14, Z10
+	VPERMT2PD    Z8, Z0, Z10
+	VMOVUPS      Z7, Z7
+	VPERMT2PD    Z13, Z1, Z7
+	VMOVUPS      Z14, Z11
+	VPERMT2PD    Z8, Z1, Z11
+	MOVQ         R13, DX
+	SUBQ         AX, DX
+	ADDQ         CX, DX
+	VMOVUPS      Z9, Z8
+	VPERMT2PD    Z10, Z2, Z8
+	VMOVUPS      Z8, (R13)
+	VMOVUPS      Z9, Z8
+	VPERMT2PD    Z10, Z3, Z8
+	VMOVUPS      Z8, 64(R13)
+	VMOVUPS      Z7, Z8
+	VPERMT2PD    Z11, Z2, Z8
+	VMOVUPD      Z8, K1, (DX)
+	VMOVUPS      Z7, Z7
+	VPERMT2PD    Z11, Z3, Z7
+	VMOVUPD      Z7, K2, 64(DX)
+	MOVQ         BX, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z7
+	VADDPD       (R14), Z7, Z7
+	VMOVUPS      (R14)(R12*1), Z8
+	VADDPD       Z8, Z8, Z8
+	VADDPD       Z8, Z7, Z7
+	VMULPD       (R15), Z5, Z8
+	VADDPD       Z8, Z7, Z7
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z8
+	VADDPD       (R14), Z8, Z8
+	VMOVUPS      (R14)(R12*1), Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z8, Z8
+	VMULPD       (R15), Z5, Z9
+	VADDPD       Z9, Z8, Z8
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z9
+	VADDPD       (R14), Z9, Z9
+	VMOVUPS      (R14)(R12*1), Z10
+	VADDPD       Z10, Z10, Z10
+	VADDPD       Z10, Z9, Z9
+	VMULPD       (R15), Z5, Z10
+	VADDPD       Z10, Z9, Z9
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z10
+	VADDPD       (R14), Z10, Z10
+	VMOVUPS      (R14)(R12*1), Z11
+	VADDPD       Z11, Z11, Z11
+	VADDPD       Z11, Z10, Z10
+	VMULPD       (R15), Z5, Z11
+	VADDPD       Z11, Z10, Z10
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z11
+	VADDPD       (R14), Z11, Z11
+	VMOVUPS      (R14)(R12*1), Z12
+	VADDPD       Z12, Z12, Z12
+	VADDPD       Z12, Z11, Z11
+	VMULPD       (R15), Z5, Z12
+	VADDPD       Z12, Z11, Z11
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z12
+	VADDPD       (R14), Z12, Z12
+	VMOVUPS      (R14)(R12*1), Z13
+	VADDPD       Z13, Z13, Z13
+	VADDPD       Z13, Z12, Z12
+	VMULPD       (R15), Z5, Z13
+	VADDPD       Z13, Z12, Z12
+	VMOVUPS      Z7, Z7
+	VADDPD       Z8, Z7, Z7
+	VADDPD       Z9, Z7, Z7
+	VMULPD       Z10, Z4, Z13
+	VADDPD       Z13, Z7, Z7
+	VADDPD       Z11, Z7, Z7
+	VADDPD       Z6, Z7, Z7
+	VMOVUPS      Z8, Z13
+	VSUBPD       Z9, Z13, Z13
+	VMULPD       Z10, Z5, Z14
+	VADDPD       Z14, Z13, Z13
+	VMOVUPS      Z11, Z14
+	VADDPD       Z14, Z14, Z14
+	VSUBPD       Z14, Z13, Z13
+	VADDPD       Z6, Z13, Z13
+	VMOVUPS      Z8, Z14
+	VADDPD       Z9, Z14, Z14
+	VMOVUPS      Z10, Z15
+	VADDPD       Z15, Z15, Z15
+	VADDPD       Z15, Z14, Z14
+	VMULPD       Z11, Z5, Z15
+	VADDPD       Z15, Z14, Z14
+	VADDPD       Z6, Z14, Z14
+	VMOVUPS      Z8, Z8
+	VSUBPD       Z9, Z8, Z8
+	VADDPD       Z10, Z8, Z8
+	VMULPD       Z11, Z4, Z9
+	VSUBPD       Z9, Z8, Z8
+	VADDPD       Z12, Z8, Z8
+	VADDPD       Z6, Z8, Z8
+	ADDQ         R10, R13
+	VMOVUPS      Z7, Z9
+	VPERMT2PD    Z13, Z0, Z9
+	VMOVUPS      Z14, Z10
+	VPERMT2PD    Z8, Z0, Z10
+	VMOVUPS      Z7, Z7
+	VPERMT2PD    Z13, Z1, Z7
+	VMOVUPS      Z14, Z11
+	VPERMT2PD    Z8, Z1, Z11
+	MOVQ         R13, DX
+	SUBQ         AX, DX
+	ADDQ         CX, DX
+	VMOVUPS      Z9, Z8
+	VPERMT2PD    Z10, Z2, Z8
+	VMOVUPS      Z8, (R13)
+	VMOVUPS      Z9, Z8
+	VPERMT2PD    Z10, Z3, Z8
+	VMOVUPS      Z8, 64(R13)
+	VMOVUPS      Z7, Z8
+	VPERMT2PD    Z11, Z2, Z8
+	VMOVUPD      Z8, K1, (DX)
+	VMOVUPS      Z7, Z7
+	VPERMT2PD    Z11, Z3, Z7
+	VMOVUPD      Z7, K2, 64(DX)
+	MOVQ         BX, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z7
+	VSUBPD       (R14), Z7, Z7
+	VADDPD       (R14)(R12*1), Z7, Z7
+	VMULPD       (R15), Z4, Z8
+	VSUBPD       Z8, Z7, Z7
+	VADDPD       (R15)(R12*1), Z7, Z7
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z8
+	VSUBPD       (R14), Z8, Z8
+	VADDPD       (R14)(R12*1), Z8, Z8
+	VMULPD       (R15), Z4, Z9
+	VSUBPD       Z9, Z8, Z8
+	VADDPD       (R15)(R12*1), Z8, Z8
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z9
+	VSUBPD       (R14), Z9, Z9
+	VADDPD       (R14)(R12*1), Z9, Z9
+	VMULPD       (R15), Z4, Z10
+	VSUBPD       Z10, Z9, Z9
+	VADDPD       (R15)(R12*1), Z9, Z9
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z10
+	VSUBPD       (R14), Z10, Z10
+	VADDPD       (R14)(R12*1), Z10, Z10
+	VMULPD       (R15), Z4, Z11
+	VSUBPD       Z11, Z10, Z10
+	VADDPD       (R15)(R12*1), Z10, Z10
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z11
+	VSUBPD       (R14), Z11, Z11
+	VADDPD       (R14)(R12*1), Z11, Z11
+	VMULPD       (R15), Z4, Z12
+	VSUBPD       Z12, Z11, Z11
+	VADDPD       (R15)(R12*1), Z11, Z11
+	ADDQ         R9, DX
+	LEAQ         (DX)(R12*2), R14
+	LEAQ         (DX)(R12*4), R15
+	VMOVUPS      (DX)(R12*1), Z12
+	VSUBPD       (R14), Z12, Z12
+	VADDPD       (R14)(R12*1), Z12, Z12
+	VMULPD       (R15), Z4, Z13
+	VSUBPD       Z13, Z12, Z12
+	VADDPD       (R15)(R12*1), Z12, Z12
+	VMOVUPS      Z7, Z7
+	VADDPD       Z8, Z7, Z7
+	VADDPD       Z9, Z7, Z7
+	VMULPD       Z10, Z4, Z13
+	VADDPD       Z13, Z7, Z7
+	VADDPD       Z11, Z7, Z7
+	VADDPD       Z6, Z7, Z7
+	VMOVUPS      Z8, Z13
+	VSUBPD       Z9, Z13, Z13
+	VMULPD       Z10, Z5, Z14
+	VADDPD       Z14, Z13, Z13
+	VMOVUPS      Z11, Z14
+	VADDPD       Z14, Z14, Z14
+	VSUBPD       Z14, Z13, Z13
+	VADDPD       Z6, Z13, Z13
+	VMOVUPS      Z8, Z14
+	VADDPD       Z9, Z14, Z14
+	VMOVUPS      Z10, Z15
+	VADDPD       Z15, Z15, Z15
+	VADDPD       Z15, Z14, Z14
+	VMULPD       Z11, Z5, Z15
+	VADDPD       Z15, Z14, Z14
+	VADDPD       Z6, Z14, Z14
+	VMOVUPS      Z8, Z8
+	VSUBPD       Z9, Z8, Z8
+	VADDPD       Z10, Z8, Z8
+	VMULPD       Z11, Z4, Z9
+	VSUBPD       Z9, Z8, Z8
+	VADDPD       Z12, Z8, Z8
+	VADDPD       Z6, Z8, Z8
+	ADDQ         R10, R13
+	VMOVUPS      Z7, Z6
+	VPERMT2PD    Z13, Z0, Z6
+	VMOVUPS      Z14, Z9
+	VPERMT2PD    Z8, Z0, Z9
+	VMOVUPS      Z7, Z7
+	VPERMT2PD    Z13, Z1, Z7
+	VMOVUPS      Z14, Z10
+	VPERMT2PD    Z8, Z1, Z10
+	MOVQ         R13, DX
+	SUBQ         AX, DX
+	ADDQ         CX, DX
+	VMOVUPS      Z6, Z8
+	VPERMT2PD    Z9, Z2, Z8
+	VMOVUPS      Z8, (R13)
+	VMOVUPS      Z6, Z6
+	VPERMT2PD    Z9, Z3, Z6
+	VMOVUPS      Z6, 64(R13)
+	VMOVUPS      Z7, Z6
+	VPERMT2PD    Z10, Z2, Z6
+	VMOVUPD      Z6, K1, (DX)
+	VMOVUPS      Z7, Z6
+	VPERMT2PD    Z10, Z3, Z6
+	VMOVUPD      Z6, K2, 64(DX)
+	ADDQ         R8, BX
+	ADDQ         R11, AX
+	ADDQ         R11, CX
+	ADDQ         $0x08, SI
+	DECQ         DI
 	JMP          chan43
 
 done43:

@@ -49,6 +49,11 @@ func wino43In2AVX512F32(v []float32, x []float32, ld int, vx int)
 //go:noescape
 func wino43OutAVX2F32(y []float32, m []float32, bias []float32, n int, mc int, mx int, ldy int, yc int)
 
+// wino43Out2AVX512F32 transforms two groups of 8 output tiles of n channels back; see wino43Output2.
+//
+//go:noescape
+func wino43Out2AVX512F32(y []float32, y2 []float32, m []float32, bias []float32, n int, mc int, mx int, ldy int, yc int, cols2 int)
+
 // winoInAVX2F64 transforms 4 input tiles of n channels; see winoInput.
 //
 //go:noescape
@@ -93,3 +98,8 @@ func wino43In2AVX512F64(v []float64, x []float64, ld int, vx int)
 //
 //go:noescape
 func wino43OutAVX2F64(y []float64, m []float64, bias []float64, n int, mc int, mx int, ldy int, yc int)
+
+// wino43Out2AVX512F64 transforms two groups of 4 output tiles of n channels back; see wino43Output2.
+//
+//go:noescape
+func wino43Out2AVX512F64(y []float64, y2 []float64, m []float64, bias []float64, n int, mc int, mx int, ldy int, yc int, cols2 int)

@@ -51,6 +51,7 @@ func main() {
 		input43(k)
 		input43x2(k)
 		output43(k)
+		output43x2(k)
 	}
 	Generate()
 }

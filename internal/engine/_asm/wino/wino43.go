@@ -244,6 +244,117 @@ func output43(k kind) {
 	Pragma("noescape")
 	Doc(fmt.Sprintf("wino43OutAVX2%s transforms %d output tiles of n channels back; see wino43Output.", k.name, k.lanes))
 	yp := Load(Param("y").Base(), GP64())
+	k.output43Body(YMM, []reg.Register{yp}, func(row reg.Register, y [4]reg.VecVirtual) {
+		for i, o := range k.interleave4(y) {
+			VMOVUPS(o, Mem{Base: row, Disp: 32 * i})
+		}
+	})
+}
+
+// output43x2 emits wino43Out2AVX512<T>(y, y2, m, bias []T, n, mc, mx, ldy,
+// yc, cols2 int), output43's transform for two groups of lanes tiles at
+// once, side by side in m (2·lanes tiles): the first group's outputs go
+// to y, the first cols2 columns of each row of the second's to y2 (masked
+// stores), as two calls of wino43OutputGo would write them. The
+// arithmetic is output43's, on ZMM registers; the four columns are
+// interleaved by two rounds of two-source permutes.
+func output43x2(k kind) {
+	w := 2 * k.lanes     // elements of a ZMM register
+	var pair [2][]uint64 // round 1: columns 0 and 1 (or 2 and 3) of the low, high half's tiles
+	var quad [2][]uint64 // round 2: the pairs of columns 0, 1 and 2, 3 of w/4 tiles
+	for h := range 2 {
+		for i := range w {
+			v := uint64(h*w/2 + i/2)
+			if i%2 == 1 {
+				v += uint64(w)
+			}
+			pair[h] = append(pair[h], v)
+			t, c := i/4, i%4
+			q := uint64(2*(h*w/4+t) + c%2)
+			if c >= 2 {
+				q += uint64(w)
+			}
+			quad[h] = append(quad[h], q)
+		}
+	}
+	idx := func(name string, v []uint64) Mem {
+		m := GLOBL(name+k.name, RODATA|NOPTR)
+		for i, x := range v {
+			if k.size == 4 {
+				DATA(4*i, U32(x))
+			} else {
+				DATA(8*i, U64(x))
+			}
+		}
+		return m
+	}
+	mems := []Mem{idx("wino43pairlo", pair[0]), idx("wino43pairhi", pair[1]), idx("wino43quadlo", quad[0]), idx("wino43quadhi", quad[1])}
+	TEXT("wino43Out2AVX512"+k.name, NOSPLIT, fmt.Sprintf("func(y, y2, m, bias []%s, n, mc, mx, ldy, yc, cols2 int)", k.goType))
+	Pragma("noescape")
+	Doc(fmt.Sprintf("wino43Out2AVX512%s transforms two groups of %d output tiles of n channels back; see wino43Output2.", k.name, k.lanes))
+	// The second group's store masks: the low cols2 bits of two
+	// registers' lanes.
+	var km [2]reg.OpmaskVirtual
+	cols2 := Load(Param("cols2"), GP64())
+	ones := GP64()
+	XORQ(ones, ones)
+	NOTQ(ones)
+	BZHIQ(cols2, ones, ones)
+	for q := range km {
+		if q > 0 {
+			SHRQ(U8(w), ones)
+		}
+		km[q] = K()
+		KMOVW(ones.As32(), km[q])
+	}
+	yp := Load(Param("y").Base(), GP64())
+	y2p := Load(Param("y2").Base(), GP64())
+	var ix [4]reg.VecVirtual
+	for i, m := range mems {
+		ix[i] = ZMM()
+		VMOVDQU64(m, ix[i])
+	}
+	row2 := GP64()
+	k.output43Body(ZMM, []reg.Register{yp, y2p}, func(row reg.Register, y [4]reg.VecVirtual) {
+		// Columns 0, 1 and 2, 3 paired, for the low and the high half of
+		// the tiles, then the pairs of each tile side by side.
+		var p [2][2]reg.VecVirtual // p[half][0: columns 0, 1; 1: columns 2, 3]
+		for h := range 2 {
+			for c := range 2 {
+				p[h][c] = ZMM()
+				VMOVUPS(y[2*c], p[h][c])
+				k.permt2(y[2*c+1], ix[h], p[h][c])
+			}
+		}
+		MOVQ(row, row2)
+		SUBQ(yp, row2)
+		ADDQ(y2p, row2)
+		for h, dst := range []reg.Register{row, row2} {
+			for q := range 2 {
+				o := ZMM()
+				VMOVUPS(p[h][0], o)
+				k.permt2(p[h][1], ix[2+q], o)
+				if h == 0 {
+					VMOVUPS(o, Mem{Base: dst, Disp: q * 64})
+				} else {
+					// The mask's bits are elements: VMOVUPD for float64.
+					if k.size == 8 {
+						VMOVUPD(o, km[q], Mem{Base: dst, Disp: q * 64})
+					} else {
+						VMOVUPS(o, km[q], Mem{Base: dst, Disp: q * 64})
+					}
+				}
+			}
+		}
+	})
+}
+
+// output43Body emits the loop over channels of the output transforms with
+// registers from vreg: row by row of Aᵀ·M·A, each output row's four
+// columns y (before their interleave) handed to store with the row's
+// pointer into the first of ys. Every pointer in ys moves on by yc per
+// channel.
+func (k kind) output43Body(vreg func() reg.VecVirtual, ys []reg.Register, store func(row reg.Register, y [4]reg.VecVirtual)) {
 	mp := Load(Param("m").Base(), GP64())
 	bp := Load(Param("bias").Base(), GP64())
 	n := Load(Param("n"), GP64())
@@ -260,14 +371,14 @@ func output43(k kind) {
 	mx6 := GP64()
 	LEAQ(Mem{Base: mx, Index: mx, Scale: 2}, mx6)
 	ADDQ(mx6, mx6)
-	cs := k.constants(YMM, flat(at43[:]...))
+	cs := k.constants(vreg, flat(at43[:]...))
 	col, col2, col4, row := GP64(), GP64(), GP64(), GP64()
 	Label("chan43")
 	TESTQ(n, n)
 	JE(LabelRef("done43"))
-	b := YMM()
+	b := vreg()
 	k.broadcast(Mem{Base: bp}, b)
-	MOVQ(yp, row)
+	MOVQ(ys[0], row)
 	for r := range at43 {
 		// Row r of Aᵀ·M, column by column, from memory: column j's
 		// elements are mx6 apart from m + j·mx.
@@ -278,24 +389,24 @@ func output43(k kind) {
 				ADDQ(mx, col)
 			}
 			cells := column6(col, col2, col4, mx6)
-			s[j] = YMM()
-			k.sum43(at43[r], func(i int) Op { return cells[i] }, s[j], YMM(), cs)
+			s[j] = vreg()
+			k.sum43(at43[r], func(i int) Op { return cells[i] }, s[j], vreg(), cs)
 		}
 		var y [4]reg.VecVirtual
 		for c := range y {
-			y[c] = YMM()
-			k.sum43(at43[c], func(j int) Op { return s[j] }, y[c], YMM(), cs)
+			y[c] = vreg()
+			k.sum43(at43[c], func(j int) Op { return s[j] }, y[c], vreg(), cs)
 			k.add(b, y[c], y[c])
 		}
 		if r > 0 {
 			ADDQ(ldy, row)
 		}
-		for i, o := range k.interleave4(y) {
-			VMOVUPS(o, Mem{Base: row, Disp: 32 * i})
-		}
+		store(row, y)
 	}
 	ADDQ(mc, mp)
-	ADDQ(yc, yp)
+	for _, y := range ys {
+		ADDQ(yc, y)
+	}
 	ADDQ(U8(k.size), bp)
 	DECQ(n)
 	JMP(LabelRef("chan43"))
