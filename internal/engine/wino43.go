@@ -26,10 +26,9 @@ import (
 //
 // and G (see wino43Gx) carries the rest.
 //
-// Layout: the input is padded in plain rows (a copy only where there is
-// padding, or the windows would read past the input's end), and a tile's
-// window is split into its columns in registers (see wino43Input): tile
-// t's window is columns 4t to 4t+5. The products run on the stride-2
+// Layout: each unit pads the input rows it reads into its own scratch, in
+// plain rows, and a tile's window is split into its columns in registers
+// (see wino43Input): tile t's window is columns 4t to 4t+5. The products run on the stride-2
 // path's microkernel (winoProducts, see wino44.go): per position, the
 // products of a panel's transformed tiles with every block of wino44Rows
 // output channels are one batched call. Groups of winoLanes tiles (a tile
@@ -135,8 +134,11 @@ const wino43MinChannels = 32
 // wino43Plan is one Conv2D request on the F(4×4, 3×3) path, laid out as
 // wino44Plan with cg channels per group and 36 positions.
 type wino43Plan[T Float] struct {
-	x         []T // padded input
-	plane, ld int
+	// pd pads the input's rows, nil where there is nothing to pad (see
+	// padRow); x is the input.
+	pd        *padder[T]
+	x         Tensor[T]
+	plane, ld int // a unit's padded rows: per channel, per row
 	c, cg     int // input channels, in total and per group
 	o, og     int
 	groups    int
@@ -156,8 +158,10 @@ type wino43Plan[T Float] struct {
 }
 
 // conv2dWino43 runs a validated request for which useWinograd holds by
-// F(4×4, 3×3): it pads the input and transforms the weights on the pool,
-// then computes panel by panel on the pool.
+// F(4×4, 3×3): it transforms the weights on the pool, then computes panel
+// by panel on the pool, each unit padding the rows of the input it reads
+// into its own scratch first, so that the core that transforms them finds
+// them in its cache (as on the stride-2 path).
 func conv2dWino43[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[T], bias []T, g geometry, c Conv) (Tensor[T], error) {
 	N, O := g.out[0], g.out[1]
 	og, cg := O/g.groups, g.w[1]
@@ -167,27 +171,16 @@ func conv2dWino43[T Float](ctx context.Context, e *Engine, p Priority, x, w Tens
 	gr := (tw + lanes - 1) / lanes
 	// Tile row ty reads padded rows 4ty to 4ty+5; group k of a row reads
 	// columns 4k·lanes to 4(k+1)·lanes+1.
-	gp := g
-	gp.hn, gp.wn = 4*th+2, 4*gr*lanes+2
+	ld := 4*gr*lanes + 2
 	tiles := float64(N) * float64(th) * float64(tw)
 	macs := tiles * wino43Cells * float64(og*cg*g.groups)
-	xp, release, err := padOnPool(ctx, e, p, x, gp, c, macs)
-	if err != nil {
-		return Tensor[T]{}, err
-	}
-	defer release()
-	if xp.ld < gp.wn || xp.plane < gp.hn*xp.ld {
-		// Nothing to pad, so xp is x itself, whose last tiles read
-		// past its end: a copy with room after it.
-		xp = slackCopy(e, xp, x.Shape[0]*x.Shape[1], gp.hn, gp.wn)
-		defer recycleScratch(e, xp.data)
-	}
 	ws := w.Data
 	if c.Convolve {
 		ws = flipped(w)
 	}
 	wt := newWino43Weights(e, ws, g.groups, og, cg)
 	defer recycleScratch(e, wt.u)
+	var err error
 	if n := min(O, e.workers); n > 1 && O*cg*9 >= wino44PoolWeights {
 		err = e.run(ctx, p, wt, O, n, float64(O*cg)*wino43Cells)
 	} else {
@@ -197,7 +190,7 @@ func conv2dWino43[T Float](ctx context.Context, e *Engine, p Priority, x, w Tens
 		return Tensor[T]{}, err
 	}
 	j := &wino43Plan[T]{
-		x: xp.data, plane: xp.plane, ld: xp.ld,
+		pd: newPadder(x, g.pads, 4*th+2, ld, 1, c.Border, T(c.Fill)), x: x, ld: ld,
 		c: g.in[1], cg: cg, o: O, og: og, groups: g.groups,
 		ho: ho, wo: wo, gr: gr, slots: th * gr,
 		u: wt.u, usize: wt.size,
@@ -206,6 +199,8 @@ func conv2dWino43[T Float](ctx context.Context, e *Engine, p Priority, x, w Tens
 	per := wino44Cols[T]() / lanes
 	j.panels = (j.slots + per - 1) / per
 	j.pp = wino43Panels[T](cg, og, j.panels, N*g.groups, e.workers)
+	// A unit's slots span at most this many tile rows.
+	j.plane = (4*min(th, (j.pp*per+gr-2)/gr+1) + 2) * ld
 	if j.bias == nil {
 		j.bias = make([]T, O)
 	}
@@ -217,26 +212,24 @@ func conv2dWino43[T Float](ctx context.Context, e *Engine, p Priority, x, w Tens
 	return Tensor[T]{Shape: g.out, Data: j.out}, nil
 }
 
-// slackCopy copies the planes planes of xp into a buffer from e's
-// recycler (for recycleScratch) with rows of at least wn elements and
-// planes of at least hn rows, so that every window of the F(4×4, 3×3)
-// path reads inside it. The cells past xp's are zeros: they only enter
-// outputs past the edge, which are dropped, but their size enters the
-// rounding of the tile's other outputs, as with padded zeros.
-func slackCopy[T Float](e *Engine, xp padded[T], planes, hn, wn int) padded[T] {
-	h := xp.plane / xp.ld
-	ld := max(xp.ld, wn)
-	out := padded[T]{plane: max(h, hn) * ld, ld: ld, wq: ld}
-	out.data = scratch[T](e, planes*out.plane)[:planes*out.plane]
-	for pl := range planes {
-		dst := out.data[pl*out.plane:][:out.plane]
-		for r := range h {
-			copy(dst[r*ld:][:xp.ld], xp.data[pl*xp.plane+r*xp.ld:][:xp.ld])
-			clear(dst[r*ld+xp.ld : (r+1)*ld])
-		}
-		clear(dst[h*ld:])
+// padRow pads row r of input plane pl (padded rows of ld cells) into dst:
+// through the padder, or where there is nothing to pad a copy of the
+// input's row with zeros after it, and zeros below the input. The zeros
+// only enter outputs past the edge, which are dropped, but their size
+// enters the rounding of the tile's other outputs, as padded zeros do.
+func (j *wino43Plan[T]) padRow(dst []T, pl, r int) {
+	if j.pd != nil {
+		j.pd.rowTo(dst, pl, r)
+		return
 	}
-	return out
+	h, w := j.x.Shape[2], j.x.Shape[3]
+	dst = dst[:j.ld]
+	if r >= h {
+		clear(dst)
+		return
+	}
+	copy(dst, j.x.Data[(pl*h+r)*w:][:w])
+	clear(dst[w:])
 }
 
 // wino43Weights transforms every 3×3 kernel g of w (O×cg×3×3) into
@@ -322,7 +315,9 @@ func (j *wino43Plan[T]) units(ctx context.Context, lo, hi int) error {
 	s.m = scratch[T](j.e, j.pp*rows*wino43Cells*nc)
 	s.y = scratch[T](j.e, wino44Rows*16*winoLanes[T]())
 	defer s.release(j.e)
-	return eachUnit(ctx, lo, hi, func(u int) { j.unit(u, s) })
+	x := scratch[T](j.e, j.cg*j.plane)
+	defer recycleScratch(j.e, x)
+	return eachUnit(ctx, lo, hi, func(u int) { j.unit(u, x, s) })
 }
 
 // unit computes up to pp panels of one image and group: the input
@@ -330,7 +325,7 @@ func (j *wino43Plan[T]) units(ctx context.Context, lo, hi int) error {
 // position the products of each panel with every block of output channels
 // (one batched call, while the position's transformed tiles are in the
 // first-level cache), then the output transform (see outputs).
-func (j *wino43Plan[T]) unit(u int, s *winoScratch[T]) {
+func (j *wino43Plan[T]) unit(u int, x []T, s *winoScratch[T]) {
 	nc, lanes := wino44Cols[T](), winoLanes[T]()
 	per := nc / lanes // groups per panel
 	blocks := wino44Blocks(j.og)
@@ -339,12 +334,19 @@ func (j *wino43Plan[T]) unit(u int, s *winoScratch[T]) {
 	p1 := min(p0+j.pp, j.panels)
 	n, g := plane/j.groups, plane%j.groups
 	sl0, sl1 := per*p0, min(per*p1, j.slots)
-	x := j.x[(n*j.c+g*j.cg)*j.plane:]
+	// The padded rows of the unit's tile rows, channel by channel.
+	r0 := 4 * (sl0 / j.gr)
+	rows := 4*((sl1-1)/j.gr+1) + 2 - r0
+	for c := range j.cg {
+		for r := range rows {
+			j.padRow(x[c*j.plane+r*j.ld:], n*j.c+g*j.cg+c, r0+r)
+		}
+	}
 	for sl := sl0; sl < sl1; sl++ {
 		k := sl - sl0
 		ty, tx := sl/j.gr, sl%j.gr*lanes
 		v := s.v[k/per*j.cg*nc+k%per*lanes:]
-		xs := x[4*ty*j.ld+4*tx:]
+		xs := x[(4*ty-r0)*j.ld+4*tx:]
 		// Two groups of one tile row side by side in v take one transform.
 		if k%2 == 0 && sl+1 < sl1 && (sl+1)%j.gr != 0 {
 			for c := range j.cg {
