@@ -19,6 +19,7 @@ import (
 //go:generate sh -c "cd _asm && go run ./gemm -out ../gemm_amd64.s -stubs ../gemm_stub_amd64.go -pkg engine"
 //go:generate sh -c "cd _asm && go run ./fft -out ../fft_amd64.s -stubs ../fft_stub_amd64.go -pkg engine"
 //go:generate sh -c "cd _asm && go run ./wino -out ../wino_amd64.s -stubs ../wino_stub_amd64.go -pkg engine"
+//go:generate sh -c "cd _asm && go run ./pad -out ../pad_amd64.s -stubs ../pad_stub_amd64.go -pkg engine"
 
 // haveAVX2FMA says whether the generated AVX2/FMA kernels in conv_amd64.s
 // can run here. It is read once from CPUID and never changes.
@@ -640,4 +641,30 @@ func simdUnpack[T Float, C Complex](dst []T, ld int, z []C, cells int, scale flo
 		fftUnpackF64AVX2(as[float64](dst), ld, words[complex128](z), cells, scale, float64(bias))
 	}
 	return cells
+}
+
+// deint4 is the one place that picks the split of a row into the four
+// phases of a column stride of 4 (see deint4Go for what it computes, for
+// len(d0) cells of each phase): the generated AVX-512 routine
+// (pad_amd64.s) for whole registers, four permutes per register of each
+// phase where the portable loop moves a cell at a time, and deint4Go for
+// the rest. The slices are cut to what it touches first, so a short one
+// panics here rather than in the assembly.
+func deint4[T Float](d0, d1, d2, d3, x []T) {
+	n := len(d0)
+	d1, d2, d3, x = d1[:n], d2[:n], d3[:n], x[:4*n]
+	if haveAVX512 {
+		var z T
+		m := n / (64 / int(unsafe.Sizeof(z))) * (64 / int(unsafe.Sizeof(z)))
+		if m > 0 {
+			switch unsafe.Sizeof(z) {
+			case 4:
+				deint4AVX512F32(as[float32](d0), as[float32](d1), as[float32](d2), as[float32](d3), as[float32](x), m)
+			default:
+				deint4AVX512F64(as[float64](d0), as[float64](d1), as[float64](d2), as[float64](d3), as[float64](x), m)
+			}
+		}
+		d0, d1, d2, d3, x = d0[m:], d1[m:], d2[m:], d3[m:], x[4*m:]
+	}
+	deint4Go(d0, d1, d2, d3, x)
 }

@@ -151,3 +151,6 @@ func wino43Output2[T Float](y, y2, m, bias []T, n, mc, mx, ldy, yc, cols2 int) {
 	wino43OutputGo(y, m, bias, n, mc, mx, ldy, yc, lanes, 4*lanes)
 	wino43OutputGo(y2, m[lanes:], bias, n, mc, mx, ldy, yc, lanes, cols2)
 }
+
+// deint4 runs the portable split of a row into four phases.
+func deint4[T Float](d0, d1, d2, d3, x []T) { deint4Go(d0, d1, d2, d3, x) }

@@ -226,8 +226,7 @@ func (pd *padder[T]) stridedRow(row, xr []T) {
 
 // stridedRow4 is stridedRow for a column stride of 4, the layout of the
 // stride-2 Winograd path: the positions where all four phases hold inner
-// columns are copied in one pass along the input row, four cells at a
-// time, which takes half the time of four strided passes; the others
+// columns are split out of the input row in one pass (deint4); the others
 // (the borders, and what differs between the phases) go through src.
 func (pd *padder[T]) stridedRow4(row, xr []T) {
 	wq := pd.p.wq
@@ -251,12 +250,17 @@ func (pd *padder[T]) stridedRow4(row, xr []T) {
 	if hi == lo {
 		return
 	}
-	o0 := row[lo:hi]
-	o1, o2, o3 := row[wq+lo:][:len(o0)], row[2*wq+lo:][:len(o0)], row[3*wq+lo:][:len(o0)]
-	x := xr[4*lo-pd.left:][:4*len(o0)]
-	for k := range o0 {
+	deint4(row[lo:hi], row[wq+lo:], row[2*wq+lo:], row[3*wq+lo:], xr[4*lo-pd.left:])
+}
+
+// deint4Go is the portable deint4, and the reference for the SIMD one:
+// d_p[k] = x[4k+p] for each phase p < 4 and k < len(d0).
+func deint4Go[T Float](d0, d1, d2, d3, x []T) {
+	n := len(d0)
+	d1, d2, d3, x = d1[:n], d2[:n], d3[:n], x[:4*n]
+	for k := range d0 {
 		q := x[4*k : 4*k+4]
-		o0[k], o1[k], o2[k], o3[k] = q[0], q[1], q[2], q[3]
+		d0[k], d1[k], d2[k], d3[k] = q[0], q[1], q[2], q[3]
 	}
 }
 

@@ -63,3 +63,40 @@ func TestWino44WeightsWaitEndsWithTheContext(t *testing.T) {
 		t.Errorf("ready = %v, want %v", err, context.Canceled)
 	}
 }
+
+// The split of a row into the four phases of a column stride of 4 gives
+// what the portable loop gives, for lengths around whole registers, and
+// writes nothing past each phase's last cell.
+func TestDeint4MatchesThePortableOneAndStaysInBounds(t *testing.T) {
+	t.Run("dtype=float32", func(t *testing.T) { testDeint4[float32](t) })
+	t.Run("dtype=float64", func(t *testing.T) { testDeint4[float64](t) })
+}
+
+func testDeint4[T Float](t *testing.T) {
+	const guard = 5
+	for n := range 70 {
+		x := make([]T, 4*n+guard)
+		for i := range x {
+			x[i] = T(i + 1)
+		}
+		var got, want [4][]T
+		for p := range 4 {
+			got[p], want[p] = make([]T, n+guard), make([]T, n+guard)
+			for i := n; i < n+guard; i++ {
+				got[p][i], want[p][i] = -1, -1
+			}
+		}
+		deint4(got[0][:n], got[1], got[2], got[3], x)
+		deint4Go(want[0][:n], want[1], want[2], want[3], x)
+		for p := range 4 {
+			if !slices.Equal(got[p], want[p]) {
+				t.Fatalf("n=%d: phase %d = %v, want %v", n, p, got[p], want[p])
+			}
+			for k := range n {
+				if want[p][k] != x[4*k+p] {
+					t.Fatalf("n=%d: portable phase %d cell %d = %v, want %v", n, p, k, want[p][k], x[4*k+p])
+				}
+			}
+		}
+	}
+}

@@ -6,6 +6,8 @@ import (
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
+
+	"github.com/corr2d/corr2d/internal/engine/_asm/table"
 )
 
 // term is one term of a transform's sum: coefficient c times cell i. The
@@ -187,18 +189,8 @@ func output44x2(k kind) {
 		lo[2*t], lo[2*t+1] = uint64(t), uint64(2*k.lanes+t)
 		hi[2*t], hi[2*t+1] = uint64(k.lanes+t), uint64(3*k.lanes+t)
 	}
-	idx := func(name string, v []uint64) Mem {
-		m := GLOBL(name+k.name, RODATA|NOPTR)
-		for i, x := range v {
-			if k.size == 4 {
-				DATA(4*i, U32(x))
-			} else {
-				DATA(8*i, U64(x))
-			}
-		}
-		return m
-	}
-	loIdx, hiIdx := idx("wino44lo", lo), idx("wino44hi", hi)
+	loIdx := table.Emit("wino44lo"+k.name, k.size, lo)
+	hiIdx := table.Emit("wino44hi"+k.name, k.size, hi)
 	TEXT("wino44Out2AVX512"+k.name, NOSPLIT, fmt.Sprintf("func(y, y2, m, bias []%s, n, mc, mx, ldy, yc int)", k.goType))
 	Pragma("noescape")
 	Doc(fmt.Sprintf("wino44Out2AVX512%s transforms two groups of %d output tiles of n channels back; see wino44Output2.", k.name, k.lanes))
