@@ -59,6 +59,11 @@ type partSpec struct {
 	// reserve takes from the request's memory reservation what an image
 	// part will hold once decoded, before it is; nil reserves nothing.
 	reserve func(int64) error
+	// upfront is the declared length of the body the part is in (0 if
+	// none): a .npy part's data of up to that many bytes is allocated at
+	// once, since the body is admitted with memory for it, rather than
+	// grown as it arrives (see npy.Limits.Upfront).
+	upfront int64
 }
 
 // multipartBuffer is the read buffer in front of a multipart body.
@@ -116,6 +121,7 @@ func (s *Server) readParts(w http.ResponseWriter, r *http.Request, specs map[str
 			}
 		case ok:
 			spec.reserve = reserveImage(r.Context())
+			spec.upfront = max(r.ContentLength, 0)
 			op, err := readOperand(part, ptr, spec)
 			if err != nil {
 				return nil, err
@@ -140,7 +146,7 @@ func readOperand(part io.Reader, ptr string, spec partSpec) (operand, error) {
 	head, _ := br.Peek(8)
 	switch {
 	case bytes.HasPrefix(head, npyMagic):
-		a, err := npy.Read(br, npy.Limits{MaxElements: spec.lim.MaxElements, MaxRank: spec.lim.MaxRank})
+		a, err := npy.Read(br, npy.Limits{MaxElements: spec.lim.MaxElements, MaxRank: spec.lim.MaxRank, Upfront: spec.upfront})
 		if err != nil {
 			return operand{}, fieldFault(err, ptr, spec.limit, "cannot be read")
 		}

@@ -155,6 +155,14 @@ type Limits struct {
 	MaxElements int
 	// MaxRank caps the number of dimensions. Default 4.
 	MaxRank int
+	// Upfront is how many bytes of data Read may allocate before they
+	// have arrived: a caller that knows that many bytes are on their way
+	// (the declared length of the body the file is in, which it has
+	// admitted) lets an array whose data fits be allocated whole, once,
+	// rather than grown as it arrives, which for a 64 MiB array made
+	// 128 MiB of fresh memory and copied half of it. Zero or negative:
+	// only arrays of up to 1 Mi elements are allocated whole.
+	Upfront int64
 }
 
 func (l Limits) withDefaults() Limits {

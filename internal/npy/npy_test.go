@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -445,6 +446,43 @@ func TestReadAllocatesAsDataArrives(t *testing.T) {
 	}
 }
 
+// With Upfront covering the data, an array past the first allocation's
+// bound is allocated whole, once, rather than grown as it arrives; a body
+// that falls short of its header still fails as before.
+func TestReadAllocatesUpfrontWhatTheCallerVouchesFor(t *testing.T) {
+	const n = 3 << 20 // three times the elements allocated whole without Upfront
+	var buf bytes.Buffer
+	if err := npy.Write(&buf, newArray(npy.Float32, 3, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	file := buf.Bytes()
+	for _, c := range codecs() {
+		for _, upfront := range []int64{0, 4*n - 1, 4 * n, int64(len(file))} {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			a, err := c.read(bytes.NewReader(file), npy.Limits{Upfront: upfront})
+			runtime.ReadMemStats(&after)
+			if err != nil {
+				t.Fatalf("%s Read with Upfront %d: %v", c.name, upfront, err)
+			}
+			want := newArray(npy.Float32, 3, 1<<20) // NaN among them: compare bits
+			same := slices.EqualFunc(a.F32, want.F32, func(x, y float32) bool { return math.Float32bits(x) == math.Float32bits(y) })
+			if !same || cap(a.F32) != n {
+				t.Errorf("%s Read with Upfront %d: values or capacity (%d) differ from what was written", c.name, upfront, cap(a.F32))
+			}
+			// Grown, the data takes 4+8 MiB before the final 12; whole, 12.
+			alloc := after.TotalAlloc - before.TotalAlloc
+			if whole := upfront >= 4*n; whole != (alloc < 4*n+4<<20) {
+				t.Errorf("%s Read of %d bytes of data with Upfront %d allocated %d bytes", c.name, 4*n, upfront, alloc)
+			}
+		}
+		short := file[:len(file)-5]
+		if _, err := c.read(bytes.NewReader(short), npy.Limits{Upfront: int64(len(file))}); !errors.Is(err, npy.ErrFormat) {
+			t.Errorf("%s Read of a short body with Upfront = %v, want ErrFormat", c.name, err)
+		}
+	}
+}
+
 func TestReadPassesOnReaderErrors(t *testing.T) {
 	errBoom := errors.New("boom")
 	var buf bytes.Buffer
@@ -539,6 +577,12 @@ func FuzzRead(f *testing.F) {
 		a, err := npy.Read(bytes.NewReader(b), lim)
 		if pa, perr := npy.ReadPortable(bytes.NewReader(b), lim); (err == nil) != (perr == nil) || !sameArray(a, pa) {
 			t.Fatalf("Read = %v, ReadPortable = %v, or their arrays differ", err, perr)
+		}
+		// Allocating the data whole up front changes nothing but memory.
+		up := lim
+		up.Upfront = int64(len(b))
+		if ua, uerr := npy.Read(bytes.NewReader(b), up); (err == nil) != (uerr == nil) || !sameArray(a, ua) {
+			t.Fatalf("Read = %v, Read with Upfront = %v, or their arrays differ", err, uerr)
 		}
 		if err != nil {
 			if !errors.Is(err, npy.ErrFormat) && !errors.Is(err, npy.ErrUnsupported) && !errors.Is(err, npy.ErrTooLarge) {

@@ -35,9 +35,10 @@ const (
 // infinities are returned as they are.
 //
 // The buffer for the data is allocated whole for arrays of up to 1 Mi
-// elements and otherwise grows as the data arrives, so a short body that
-// claims a large array costs little memory. On little-endian hosts the
-// data is read straight into it, without a conversion pass.
+// elements, or up to lim.Upfront bytes, and otherwise grows as the data
+// arrives, so a short body that claims a large array costs little memory.
+// On little-endian hosts the data is read straight into it, without a
+// conversion pass.
 //
 // Read consumes r up to and including one byte past the data, to detect
 // trailing bytes; errors from r other than a premature io.EOF are returned
@@ -57,9 +58,9 @@ func read(r io.Reader, lim Limits, direct bool) (Array, error) {
 	a := Array{DType: h.dtype, Shape: h.shape}
 	switch h.dtype {
 	case Float32:
-		a.F32, err = readData(r, h.n, direct, decodeF32)
+		a.F32, err = readData(r, h.n, firstElems(h.n, 4, lim.Upfront), direct, decodeF32)
 	case Float64:
-		a.F64, err = readData(r, h.n, direct, decodeF64)
+		a.F64, err = readData(r, h.n, firstElems(h.n, 8, lim.Upfront), direct, decodeF64)
 	}
 	if err != nil {
 		return Array{}, err
@@ -124,14 +125,25 @@ func readHeader(r io.Reader, lim Limits) (header, error) {
 	return parseHeader(buf[:len(buf)-1], lim)
 }
 
-// readData reads exactly n elements from r. With direct set, which needs a
-// little-endian host, it reads straight into the result's memory; otherwise
-// it reads through a buffer and decodes with decode, which converts
-// len(dst) elements from src.
-func readData[T float32 | float64](r io.Reader, n int, direct bool, decode func(dst []T, src []byte)) ([]T, error) {
+// firstElems is the capacity of the first allocation for n elements of
+// size bytes: all of them when the caller vouches for their bytes
+// (Limits.Upfront), else at most initialElems.
+func firstElems(n, size int, upfront int64) int {
+	if int64(n)*int64(size) <= upfront {
+		return n
+	}
+	return min(n, initialElems)
+}
+
+// readData reads exactly n elements from r into a slice of first
+// elements' capacity, grown as the data arrives. With direct set, which
+// needs a little-endian host, it reads straight into the result's memory;
+// otherwise it reads through a buffer and decodes with decode, which
+// converts len(dst) elements from src.
+func readData[T float32 | float64](r io.Reader, n, first int, direct bool, decode func(dst []T, src []byte)) ([]T, error) {
 	size := int(unsafe.Sizeof(T(0)))
 	want := n * size // cannot overflow: Limits caps n at maxInt/8
-	dst := make([]T, 0, min(n, initialElems))
+	dst := make([]T, 0, first)
 	var buf []byte
 	if !direct {
 		buf = make([]byte, min(want, chunkBytes))
