@@ -62,15 +62,18 @@ var wino43AT = [4][]wino44Term{
 // kernel, with the scaling of wino43BT and wino43AT taken out:
 // G = [[1/2,0,0], [1/6,1/6,1/6], [-1/6,1/6,-1/6], [-2/15,-1/15,-1/30],
 // [1/30,-1/15,2/15], [0,0,1/2]]. The weights are transformed in float64
-// and rounded once.
+// and rounded once. It multiplies by 1/6 and 1/30 rather than divide (as
+// wino44Gx does): one rounding more in float64, far below the
+// tolerances, where the divisions took most of the weights' transform.
 func wino43Gx(p0, p1, p2 float64) [6]float64 {
+	const sixth, thirtieth = 1.0 / 6, 1.0 / 30
 	return [6]float64{
-		p0 / 2,
-		(p0 + p1 + p2) / 6,
-		(-p0 + p1 - p2) / 6,
-		-(4*p0 + 2*p1 + p2) / 30,
-		(p0 - 2*p1 + 4*p2) / 30,
-		p2 / 2,
+		p0 * 0.5,
+		(p0 + p1 + p2) * sixth,
+		(-p0 + p1 - p2) * sixth,
+		-(4*p0 + 2*p1 + p2) * thirtieth,
+		(p0 - 2*p1 + 4*p2) * thirtieth,
+		p2 * 0.5,
 	}
 }
 
@@ -182,9 +185,9 @@ func conv2dWino43[T Float](ctx context.Context, e *Engine, p Priority, x, w Tens
 	defer recycleScratch(e, wt.u)
 	var err error
 	if n := min(O, e.workers); n > 1 && O*cg*9 >= wino44PoolWeights {
-		err = e.run(ctx, p, wt, O, n, float64(O*cg)*wino43Cells)
+		err = e.run(ctx, p, wt, g.groups*wino44Blocks(og), n, float64(O*cg)*wino43Cells)
 	} else {
-		err = wt.units(ctx, 0, O)
+		err = wt.units(ctx, 0, g.groups*wino44Blocks(og))
 	}
 	if err != nil {
 		return Tensor[T]{}, err
@@ -238,8 +241,8 @@ func (j *wino43Plan[T]) padRow(dst []T, pl, r int) {
 // by group, as the products microkernel reads them: channel c of output
 // channel m of group g is at ((g*blocks + m/wino44Rows)*cg + c)*wino44Rows
 // + m%wino44Rows of position ξ, which starts at u[ξ*size:]. It is a plan
-// whose units are the output channels, so that a large layer's weights are
-// transformed on the pool.
+// whose units are the blocks of output channels, so that a large layer's
+// weights are transformed on the pool.
 type wino43Weights[T Float] struct {
 	w, u           []T
 	size           int
@@ -247,38 +250,53 @@ type wino43Weights[T Float] struct {
 }
 
 // newWino43Weights lays out the transformed weights of w in a buffer from
-// e's recycler (u, for recycleScratch once no band reads it), zeroed, so
-// that the channels past a group's last fill up its last block.
+// e's recycler (u, for recycleScratch once no band reads it), with stale
+// contents: block writes every run the products read, zeros for the
+// channels past a group's last in its last block. The
+// positions lie a cache line further apart than their contents need (see
+// winoSkew): 64 channels would put them exactly 16 KiB apart, and the
+// transform's 36 stores per kernel in one set of the first-level cache.
 func newWino43Weights[T Float](e *Engine, w []T, groups, og, cg int) *wino43Weights[T] {
-	size := groups * wino44Blocks(og) * cg * wino44Rows
+	size := groups*wino44Blocks(og)*cg*wino44Rows + winoSkew[T]()
 	u := scratch[T](e, wino43Cells*size)
-	clear(u[:wino43Cells*size])
 	return &wino43Weights[T]{w: w, u: u, size: size, groups: groups, og: og, cg: cg}
 }
 
 func (p *wino43Weights[T]) units(_ context.Context, lo, hi int) error {
-	for o := lo; o < hi; o++ {
-		p.channel(o)
+	for b := lo; b < hi; b++ {
+		p.block(b)
 	}
 	return nil
 }
 
-// channel transforms the kernels of output channel o.
-func (p *wino43Weights[T]) channel(o int) {
-	g, m := o/p.og, o%p.og
-	base := (g*wino44Blocks(p.og)+m/wino44Rows)*p.cg*wino44Rows + m%wino44Rows
+// block transforms the kernels of block b of wino44Rows output channels
+// (numbered across the groups), input channel by input channel, storing
+// each position's run of the block's channels at once: 36 stores of a
+// run apart, where one channel at a time had made 36 scattered ones per
+// kernel.
+func (p *wino43Weights[T]) block(b int) {
+	blocks := wino44Blocks(p.og)
+	g, m0 := b/blocks, b%blocks*wino44Rows
+	rows := min(wino44Rows, p.og-m0)
 	for c := range p.cg {
-		k := p.w[(o*p.cg+c)*9:][:9]
-		var t [3][6]float64 // (G·g)ᵀ, column b of g transformed
-		for b := range 3 {
-			t[b] = wino43Gx(float64(k[b]), float64(k[3+b]), float64(k[6+b]))
-		}
-		at := base + c*wino44Rows
-		for i := range 6 {
-			row := wino43Gx(t[0][i], t[1][i], t[2][i])
-			for jj, v := range row {
-				p.u[(6*i+jj)*p.size+at] = T(v)
+		var run [wino43Cells][wino44Rows]T
+		for r := range rows {
+			o := g*p.og + m0 + r
+			k := p.w[(o*p.cg+c)*9:][:9]
+			var t [3][6]float64 // (G·g)ᵀ, column b of g transformed
+			for col := range 3 {
+				t[col] = wino43Gx(float64(k[col]), float64(k[3+col]), float64(k[6+col]))
 			}
+			for i := range 6 {
+				row := wino43Gx(t[0][i], t[1][i], t[2][i])
+				for jj, v := range row {
+					run[6*i+jj][r] = T(v)
+				}
+			}
+		}
+		at := (b*p.cg + c) * wino44Rows
+		for xi := range run {
+			copy(p.u[xi*p.size+at:][:wino44Rows], run[xi][:])
 		}
 	}
 }
@@ -522,19 +540,22 @@ func wino43Cost(g geometry, size uintptr) float64 {
 
 // wino43Footprint is the elements the F(4×4, 3×3) path holds for g beyond
 // its output, with elements of size bytes and up to workers bands at work:
-// the padded input, the transformed weights and each band's scratch (see
-// wino43Panels, with the most panels it allows).
+// the transformed weights and each band's scratch (see wino43Plan.units,
+// with the most panels wino43Panels allows): the padded rows of its
+// units' tile rows, the transformed tiles, the products and a block's
+// edge tile.
 func wino43Footprint(g geometry, size, workers int) int64 {
-	N, C := int64(g.in[0]), int64(g.in[1])
 	og, cg := g.out[1]/g.groups, g.w[1]
 	lanes := 32 / size
 	nc := 4 * lanes
 	th, tw := (g.out[2]+3)/4, (g.out[3]+3)/4
 	gr := (tw + lanes - 1) / lanes
 	rows := wino44Blocks(og) * wino44Rows
-	padded := N * C * int64(4*th+2) * int64(4*(gr*lanes+1))
-	weights := int64(wino43Cells * g.groups * rows * cg)
+	skew := 64 / size
+	weights := int64(wino43Cells * (g.groups*rows*cg + skew))
 	pp := max(1, wino43ScratchBytes/(wino43Cells*(cg+rows)*nc*size))
-	scratch := int64(wino43Cells*(pp*(cg+rows)*nc+2*64/size) + og*16*lanes)
-	return padded + weights + int64(workers)*scratch
+	ld := 4*gr*lanes + 2
+	padded := cg * (4*min(th, (pp*nc/lanes+gr-2)/gr+1) + 2) * ld
+	scratch := int64(wino43Cells*(pp*cg*nc+skew) + pp*rows*wino43Cells*nc + wino44Rows*16*lanes + padded)
+	return weights + int64(workers)*scratch
 }
