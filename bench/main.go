@@ -65,6 +65,10 @@ type workload struct {
 	flops  float64
 	oursMS float64
 	oursN  int
+	// cores is the process's CPU time over the wall time of the timed
+	// runs: below the workers' count for a row that splits into bands,
+	// the row shared the cores with something else (0: not measured).
+	cores  float64
 	method string
 }
 
@@ -153,7 +157,7 @@ func run(args []string, stdout io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", w.Name, w.DType, err)
 		}
-		fmt.Fprintf(os.Stderr, "ours  %-28s %s %9.3f ms (%s)\n", w.Name, w.DType, w.oursMS, w.method)
+		fmt.Fprintf(os.Stderr, "ours  %-28s %s %9.3f ms (%s, %.1f cores)\n", w.Name, w.DType, w.oursMS, w.method, w.cores)
 	}
 
 	py1 := map[string]pyResult{}
@@ -392,12 +396,18 @@ func timeSteps(w *workload, step func() error, reps int) error {
 		return err
 	}
 	ts := make([]time.Duration, timedRuns(time.Since(t0), reps))
+	cpu0, ok0 := cpuTime()
+	var wall time.Duration
 	for j := range ts {
 		t0 := time.Now()
 		if err := step(); err != nil {
 			return err
 		}
 		ts[j] = time.Since(t0)
+		wall += ts[j]
+	}
+	if cpu1, ok1 := cpuTime(); ok0 && ok1 && wall > 0 {
+		w.cores = float64(cpu1-cpu0) / float64(wall)
 	}
 	slices.Sort(ts)
 	w.oursMS, w.oursN = ms(ts[len(ts)/2]), len(ts)
