@@ -169,30 +169,8 @@ func FuzzWinograd4x4(f *testing.F) {
 	f.Add([]byte{1, 3, 7, 11, 30, 2, 3, 2, 1, 1, 1, 2, 0, 3}, []byte{7, 200, 13, 128, 127})
 	f.Add([]byte{2, 5, 5, 1, 1, 5, 0, 4, 1, 3}, []byte{})
 	f.Fuzz(func(t *testing.T, params, data []byte) {
-		fb := &fuzzBytes{params: params, data: data}
-		nb := fb.next
-		N, C, O := nb(2)+1, nb(9)+1, nb(19)+1
-		H, W := nb(20)+1, nb(80)+1
-		groups := nb(3) + 1
-		if C%groups != 0 || O%groups != 0 {
-			groups = 1
-		}
-		c := engine.Conv{
-			Groups: groups, Padding: engine.Padding(nb(4)), Border: engine.Border(nb(5)),
-			Convolve: nb(2) == 1, Method: engine.MethodWinograd,
-		}
-		c.Pad = [4]int{nb(4), nb(4), nb(4), nb(4)}
-		if c.Border == engine.BorderZeros && nb(2) == 1 {
-			c.Fill = float64(int8(nb(256)))
-		}
-		hasBias := nb(2) == 1
-		tensor := fb.tensor
-		x, w := tensor([4]int{N, C, H, W}), tensor([4]int{O, C / groups, 3, 3})
-		var bias []float64
-		if hasBias {
-			bias = tensor([4]int{1, 1, 1, O}).Data
-		}
-		if _, valid := refResolve(x.Shape, w.Shape, c); !valid {
+		x, w, bias, c, valid := fuzz3x3Case(&fuzzBytes{params: params, data: data}, [4]int{9, 19, 20, 80})
+		if !valid {
 			return
 		}
 		got, err := engine.Conv2D(context.Background(), e, engine.Interactive, x, w, bias, c)

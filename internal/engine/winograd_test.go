@@ -249,30 +249,8 @@ func FuzzWinograd(f *testing.F) {
 	f.Add([]byte{1, 3, 7, 11, 30, 2, 3, 2, 1, 1, 1, 2, 0, 3}, []byte{7, 200, 13, 128, 127})
 	f.Add([]byte{2, 5, 5, 1, 1, 5, 0, 4, 1, 3}, []byte{})
 	f.Fuzz(func(t *testing.T, params, data []byte) {
-		fb := &fuzzBytes{params: params, data: data}
-		nb := fb.next
-		N, C, O := nb(2)+1, nb(6)+1, nb(9)+1
-		H, W := nb(12)+1, nb(40)+1
-		groups := nb(3) + 1
-		if C%groups != 0 || O%groups != 0 {
-			groups = 1
-		}
-		c := engine.Conv{
-			Groups: groups, Padding: engine.Padding(nb(4)), Border: engine.Border(nb(5)),
-			Convolve: nb(2) == 1, Method: engine.MethodWinograd,
-		}
-		c.Pad = [4]int{nb(4), nb(4), nb(4), nb(4)}
-		if c.Border == engine.BorderZeros && nb(2) == 1 {
-			c.Fill = float64(int8(nb(256)))
-		}
-		hasBias := nb(2) == 1
-		tensor := fb.tensor
-		x, w := tensor([4]int{N, C, H, W}), tensor([4]int{O, C / groups, 3, 3})
-		var bias []float64
-		if hasBias {
-			bias = tensor([4]int{1, 1, 1, O}).Data
-		}
-		if _, valid := refResolve(x.Shape, w.Shape, c); !valid {
+		x, w, bias, c, valid := fuzz3x3Case(&fuzzBytes{params: params, data: data}, [4]int{6, 9, 12, 40})
+		if !valid {
 			return
 		}
 		got, err := engine.Conv2D(context.Background(), e, engine.Interactive, x, w, bias, c)
@@ -292,4 +270,33 @@ func FuzzWinograd(f *testing.F) {
 		want32, scale := refConv2D(x32, w32, engine.Convert[float32](bias), c)
 		checkTensorClose(t, got32, want32, winoScale(scale))
 	})
+}
+
+// fuzz3x3Case reads a 3×3 layer for the Winograd fuzz targets from fb:
+// shapes up to most's input channels, output channels, input height and
+// width, groups, padding, border, fill, bias and the tensors' values, for
+// method "winograd"; valid says whether the reference loop takes it.
+func fuzz3x3Case(fb *fuzzBytes, most [4]int) (x, w engine.Tensor[float64], bias []float64, c engine.Conv, valid bool) {
+	nb := fb.next
+	N, C, O := nb(2)+1, nb(most[0])+1, nb(most[1])+1
+	H, W := nb(most[2])+1, nb(most[3])+1
+	groups := nb(3) + 1
+	if C%groups != 0 || O%groups != 0 {
+		groups = 1
+	}
+	c = engine.Conv{
+		Groups: groups, Padding: engine.Padding(nb(4)), Border: engine.Border(nb(5)),
+		Convolve: nb(2) == 1, Method: engine.MethodWinograd,
+	}
+	c.Pad = [4]int{nb(4), nb(4), nb(4), nb(4)}
+	if c.Border == engine.BorderZeros && nb(2) == 1 {
+		c.Fill = float64(int8(nb(256)))
+	}
+	hasBias := nb(2) == 1
+	x, w = fb.tensor([4]int{N, C, H, W}), fb.tensor([4]int{O, C / groups, 3, 3})
+	if hasBias {
+		bias = fb.tensor([4]int{1, 1, 1, O}).Data
+	}
+	_, valid = refResolve(x.Shape, w.Shape, c)
+	return x, w, bias, c, valid
 }
