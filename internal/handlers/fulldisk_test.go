@@ -4,6 +4,7 @@ package handlers_test
 
 import (
 	"errors"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,6 +16,34 @@ import (
 
 	"github.com/corr2d/corr2d/internal/jobs"
 )
+
+// submitSlowJob starts a job whose steps take about a millisecond each: a
+// 256×256 input and a 15×15 kernel. d2l's 6×8 problem runs a thousand
+// steps in a few milliseconds, less than it takes to notice its first step
+// and fill the disk, so the job could end before the disk was full.
+func submitSlowJob(t *testing.T, f *fixture, steps int) string {
+	t.Helper()
+	const n, k = 256, 15
+	r := rand.New(rand.NewPCG(3, 4))
+	x := make([][]float64, n)
+	for i := range x {
+		x[i] = make([]float64, n)
+		for j := range x[i] {
+			x[i][j] = r.Float64()
+		}
+	}
+	y := make([][]float64, n-k+1)
+	for i := range y {
+		y[i] = make([]float64, n-k+1)
+	}
+	body := `{"input": ` + mustJSON(t, x) + `, "target": ` + mustJSON(t, y) + `, "kernel_size": [` +
+		strconv.Itoa(k) + `, ` + strconv.Itoa(k) + `], "lr": 1e-9, "steps": ` + strconv.Itoa(steps) + `, "seed": 42}`
+	rec := f.do(t, http.MethodPost, "/train", body)
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("POST /train = %d: %s", rec.Code, rec.Body)
+	}
+	return decode[jobView](t, rec).ID
+}
 
 // mountTmpfs mounts a tmpfs of size bytes on a fresh directory and
 // unmounts it at the end of the test (after the cleanups registered later,
@@ -70,7 +99,7 @@ func TestFullDiskFailsOrPausesTheJobAndIsNotReady(t *testing.T) {
 	dir := mountTmpfs(t, "8m")
 	f := newFixture(t, options{dir: dir, jobs: jobs.Config{CheckpointEvery: time.Millisecond, PausedRetry: 50 * time.Millisecond}})
 	const steps = 1000
-	id := submitEdgeJob(t, f, steps)
+	id := submitSlowJob(t, f, steps)
 	pollJob(t, f, id, "made progress", func(j pausedView) bool { return j.Step > 0 })
 	filler := fill(t, dir)
 	j := pollJob(t, f, id, "failed or paused", func(j pausedView) bool { return j.Status == "failed" || j.PausedReason != "" })
