@@ -107,7 +107,7 @@ type options struct {
 func parseOptions(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.IntVar(&o.reps, "reps", 7, "timed repetitions after one warm-up; the median is reported")
+	fs.IntVar(&o.reps, "reps", 7, "timed repetitions after two warm-up calls; the median is reported")
 	fs.BoolVar(&o.quick, "quick", false, "only the 256 and 1024 single-channel sizes and the small layers")
 	fs.StringVar(&o.py, "python", "/usr/bin/python3", "Python with PyTorch, scipy and OpenCV")
 	fs.BoolVar(&o.noPy, "nopython", false, "time the engine only")
@@ -448,7 +448,7 @@ func writeRaw[T engine.Float](path string, data []T) error {
 //
 //nolint:errcheck
 func printTable(w io.Writer, ws []*workload, py map[string]pyResult, versions string, reps int) {
-	fmt.Fprintf(w, "corr2d engine (%d workers) vs %s; median of %d after a warm-up (of at least 3 where that takes over 4 s); ms\n", workers, versions, reps)
+	fmt.Fprintf(w, "corr2d engine (%d workers) vs %s; median of %d after two warm-up calls (of at least 3 where that takes over 4 s); ms\n", workers, versions, reps)
 	fmt.Fprintf(w, "GFLOP/s = 2*kh*kw*C/groups*O*Ho*Wo*N / time (training: forward + weight grad); %%peak of %d cores x %g (f32) / %g (f64) GFLOP/s\n", workers, peak32, peak64)
 	fmt.Fprint(w, "* = one run only (the warm-up took over 2 s); - = not run (scipy direct past 4 GFLOP, torch single-channel past 2.5 GFLOP float64 or 40 GFLOP float32: minutes each); scipy fft = best of fftconvolve, oaconvolve\n")
 	fmt.Fprint(w, "valid rows: opencv = cv2.filter2D (zero border) cropped to the valid part\n")
