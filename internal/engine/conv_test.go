@@ -917,8 +917,7 @@ func TestConv2DWithCancelledContextReturnsAtOnce(t *testing.T) {
 }
 
 func TestInteractiveConv2DIsRejectedWhenTheQueueIsFull(t *testing.T) {
-	g := newGate()
-	e, reg := newHooked(t, engine.Config{Workers: 1, QueueSize: 2, MinBandWork: 1}, g.hook)
+	g, e, reg := newGated(t, engine.Config{Workers: 1, QueueSize: 2, MinBandWork: 1})
 
 	// Two bands: the worker holds the first, the second waits in the queue.
 	first := goCorrelate(context.Background(), e, engine.Interactive, column(3), one)
@@ -944,7 +943,7 @@ func TestInteractiveConv2DIsRejectedWhenTheQueueIsFull(t *testing.T) {
 		t.Errorf("interactive queue depth after rejection = %v, want 1 (all or nothing)", got)
 	}
 
-	close(g.release)
+	g.open()
 	if r := <-first; r.err != nil {
 		t.Errorf("Correlate(first) = %v, want success", r.err)
 	}

@@ -381,7 +381,6 @@ func (e *Engine) submit(ctx context.Context, p Priority, c *call, tasks []task, 
 		}
 	}
 	e.queued[p] += n
-	e.metrics.depth[p].Add(float64(n))
 	c.wg.Add(n)
 	q := e.queues[p]
 	if p == Interactive && macs <= expressWork {
@@ -390,6 +389,9 @@ func (e *Engine) submit(ctx context.Context, p Priority, c *call, tasks []task, 
 	for _, t := range tasks {
 		q <- t // never blocks: room was reserved above, and express shares it
 	}
+	// The gauge counts the bands once they are in their queue, so that
+	// whoever reads it finds them there; a worker's Dec waits for e.mu.
+	e.metrics.depth[p].Add(float64(n))
 	e.mu.Unlock()
 	return nil
 }

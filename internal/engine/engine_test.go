@@ -20,7 +20,8 @@ import (
 // records the priority of every band in the order they start.
 type gate struct {
 	entered chan struct{} // closed when the first band reaches the hook
-	release chan struct{} // close to let the first band go on
+	release chan struct{} // closed by open, to let the first band go on
+	once    sync.Once
 
 	mu    sync.Mutex
 	order []engine.Priority
@@ -41,6 +42,9 @@ func (g *gate) hook(p engine.Priority) {
 	}
 }
 
+// open lets the held band go on; it may be called more than once.
+func (g *gate) open() { g.once.Do(func() { close(g.release) }) }
+
 func (g *gate) started() []engine.Priority {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -58,6 +62,18 @@ func newHooked(t *testing.T, cfg engine.Config, hook func(engine.Priority)) (*en
 	}
 	t.Cleanup(e.Close)
 	return e, reg
+}
+
+// newGated starts an engine whose first band waits at a gate until the
+// gate opens. The gate also opens when the test ends, before the engine
+// closes: a test that fails while the band waits would otherwise hang in
+// Close, which waits for every worker.
+func newGated(t *testing.T, cfg engine.Config) (*gate, *engine.Engine, *prometheus.Registry) {
+	t.Helper()
+	g := newGate()
+	e, reg := newHooked(t, cfg, g.hook)
+	t.Cleanup(g.open)
+	return g, e, reg
 }
 
 // column returns an n x 1 plane of ones; with a 1x1 kernel it makes a
@@ -199,8 +215,7 @@ func checkCancelledMidway(t *testing.T, workers int, bands func(*engine.Engine) 
 }
 
 func TestInteractiveRequestIsRejectedWhenTheQueueIsFull(t *testing.T) {
-	g := newGate()
-	e, reg := newHooked(t, engine.Config{Workers: 1, QueueSize: 2, MinBandWork: 1}, g.hook)
+	g, e, reg := newGated(t, engine.Config{Workers: 1, QueueSize: 2, MinBandWork: 1})
 
 	// Two bands: the worker holds the first, the second waits in the queue.
 	first := goCorrelate(context.Background(), e, engine.Interactive, column(3), one)
@@ -234,7 +249,7 @@ func TestInteractiveRequestIsRejectedWhenTheQueueIsFull(t *testing.T) {
 		t.Errorf("correlate(background, cancelled while waiting) = %v, want context.Canceled", r.err)
 	}
 
-	close(g.release)
+	g.open()
 	for name, ch := range map[string]<-chan result{"first": first, "background": bg, "waiting background": waiting} {
 		if r := <-ch; r.err != nil {
 			t.Errorf("correlate(%s) = %v, want success", name, r.err)
@@ -248,15 +263,14 @@ func TestInteractiveRequestIsRejectedWhenTheQueueIsFull(t *testing.T) {
 // Once the held worker is released it must take the interactive band before
 // any of the background bands queued ahead of it.
 func TestInteractiveWorkRunsBeforeQueuedBackgroundWork(t *testing.T) {
-	g := newGate()
-	e, reg := newHooked(t, engine.Config{Workers: 1, QueueSize: 64, MinBandWork: 1}, g.hook)
+	g, e, reg := newGated(t, engine.Config{Workers: 1, QueueSize: 64, MinBandWork: 1})
 
 	bg := goCorrelate(context.Background(), e, engine.Background, column(8), one)
 	<-g.entered
 	waitUntil(t, "seven background bands are queued", func() bool { return depth(reg, "background")() == 7 })
 	fg := goCorrelate(context.Background(), e, engine.Interactive, column(1), one)
 	waitUntil(t, "the interactive band is queued", func() bool { return depth(reg, "interactive")() == 1 })
-	close(g.release)
+	g.open()
 
 	for _, ch := range []<-chan result{bg, fg} {
 		if r := <-ch; r.err != nil {
@@ -273,8 +287,7 @@ func TestInteractiveWorkRunsBeforeQueuedBackgroundWork(t *testing.T) {
 // Small interactive work takes the express lane and so runs before the
 // bands of a large interactive request queued ahead of it.
 func TestSmallInteractiveWorkOvertakesLargeInteractiveWork(t *testing.T) {
-	g := newGate()
-	e, reg := newHooked(t, engine.Config{Workers: 1, QueueSize: 64, MinBandWork: 1}, g.hook)
+	g, e, reg := newGated(t, engine.Config{Workers: 1, QueueSize: 64, MinBandWork: 1})
 
 	big := goCorrelate(context.Background(), e, engine.Interactive, column(1<<21), one)
 	<-g.entered
@@ -287,7 +300,7 @@ func TestSmallInteractiveWorkOvertakesLargeInteractiveWork(t *testing.T) {
 	if n := e.ExpressDepth(); n != 1 {
 		t.Fatalf("the small request put %d bands in the express lane, want 1", n)
 	}
-	close(g.release)
+	g.open()
 	for _, ch := range []<-chan result{big, small} {
 		if r := <-ch; r.err != nil {
 			t.Fatalf("Correlate = %v, want success", r.err)
@@ -299,8 +312,7 @@ func TestSmallInteractiveWorkOvertakesLargeInteractiveWork(t *testing.T) {
 }
 
 func TestCloseFailsQueuedWorkAndLetsRunningWorkFinish(t *testing.T) {
-	g := newGate()
-	e, reg := newHooked(t, engine.Config{Workers: 1, QueueSize: 4, MinBandWork: 1}, g.hook)
+	g, e, reg := newGated(t, engine.Config{Workers: 1, QueueSize: 4, MinBandWork: 1})
 
 	running := goCorrelate(context.Background(), e, engine.Interactive, column(4), one)
 	<-g.entered
@@ -320,7 +332,7 @@ func TestCloseFailsQueuedWorkAndLetsRunningWorkFinish(t *testing.T) {
 		_, err := correlate(context.Background(), e, engine.Interactive, column(2), one)
 		return errors.Is(err, engine.ErrClosed)
 	})
-	close(g.release)
+	g.open()
 	<-closed
 
 	for name, ch := range map[string]<-chan result{"running": running, "queued": queued, "waiting for room": waitingForRoom} {
