@@ -33,14 +33,13 @@ type kind struct {
 	broadcast    func(...Op)
 	mul          func(...Op)
 	permt2       func(...Op)
-	three        uint64 // the bits of 3.0 in this type
 }
 
 func main() {
 	ConstraintExpr("!purego")
 	for _, k := range []kind{
-		{name: "F32", goType: "float32", size: 4, lanes: 8, add: VADDPS, sub: VSUBPS, unpackLo: VUNPCKLPS, unpackHi: VUNPCKHPS, broadcast: VBROADCASTSS, mul: VMULPS, permt2: VPERMT2PS, three: 0x40400000},
-		{name: "F64", goType: "float64", size: 8, lanes: 4, add: VADDPD, sub: VSUBPD, unpackLo: VUNPCKLPD, unpackHi: VUNPCKHPD, broadcast: VBROADCASTSD, mul: VMULPD, permt2: VPERMT2PD, three: 0x4008000000000000},
+		{name: "F32", goType: "float32", size: 4, lanes: 8, add: VADDPS, sub: VSUBPS, unpackLo: VUNPCKLPS, unpackHi: VUNPCKHPS, broadcast: VBROADCASTSS, mul: VMULPS, permt2: VPERMT2PS},
+		{name: "F64", goType: "float64", size: 8, lanes: 4, add: VADDPD, sub: VSUBPD, unpackLo: VUNPCKLPD, unpackHi: VUNPCKHPD, broadcast: VBROADCASTSD, mul: VMULPD, permt2: VPERMT2PD},
 	} {
 		input(k)
 		output(k)

@@ -60,10 +60,13 @@ func (k kind) constants(vreg func() reg.VecVirtual, tables ...[]term) consts {
 	return cs
 }
 
-// sum43 emits dst = Σ c·cell(i) over terms, in order, as sum does, with a
-// coefficient of magnitude 3 or more taken as a product with its constant
-// from cs, rounded before the sum.
-func (k kind) sum43(terms []term, cell func(int) Op, dst, tmp reg.VecVirtual, cs consts) {
+// sum emits dst = Σ c·cell(i) over terms, in order: a coefficient ±1 as
+// the cell itself, ±2 as a cell added to itself, one of magnitude 3 or more
+// as a product with its constant from cs (see constants), rounded before
+// the sum; the first term's coefficient is positive. cell returns a memory
+// or register operand; tmp is scratch. cs may be nil for tables of ±1 and
+// ±2 only.
+func (k kind) sum(terms []term, cell func(int) Op, dst, tmp reg.VecVirtual, cs consts) {
 	value := func(t term, into reg.VecVirtual) Op {
 		switch t.c {
 		case 1, -1:
@@ -197,7 +200,7 @@ func (k kind) input43Body(vreg func() reg.VecVirtual, w int, idx Mem) {
 		// Row r times B, stored at positions 6r to 6r+5.
 		out, tmp := vreg(), vreg()
 		for j := range bt43 {
-			k.sum43(bt43[j], func(c int) Op { return d[c] }, out, tmp, cs)
+			k.sum(bt43[j], func(c int) Op { return d[c] }, out, tmp, cs)
 			VMOVUPS(out, Mem{Base: dst})
 			ADDQ(vx, dst)
 		}
@@ -220,7 +223,7 @@ func (k kind) input43Body(vreg func() reg.VecVirtual, w int, idx Mem) {
 		}
 		out, tmp := vreg(), vreg()
 		for i := range bt43 {
-			k.sum43(bt43[i], func(r int) Op { return e[r] }, out, tmp, cs)
+			k.sum(bt43[i], func(r int) Op { return e[r] }, out, tmp, cs)
 			VMOVUPS(out, cells[i])
 		}
 	}
@@ -390,12 +393,12 @@ func (k kind) output43Body(vreg func() reg.VecVirtual, ys []reg.Register, store 
 			}
 			cells := column6(col, col2, col4, mx6)
 			s[j] = vreg()
-			k.sum43(at43[r], func(i int) Op { return cells[i] }, s[j], vreg(), cs)
+			k.sum(at43[r], func(i int) Op { return cells[i] }, s[j], vreg(), cs)
 		}
 		var y [4]reg.VecVirtual
 		for c := range y {
 			y[c] = vreg()
-			k.sum43(at43[c], func(j int) Op { return s[j] }, y[c], vreg(), cs)
+			k.sum(at43[c], func(j int) Op { return s[j] }, y[c], vreg(), cs)
 			k.add(b, y[c], y[c])
 		}
 		if r > 0 {

@@ -29,55 +29,6 @@ var (
 	}
 )
 
-// sum emits dst = Σ c·cell(i) over terms, in order: a coefficient ±2 as a
-// cell added to itself, ±3 as a product with three, the first term's
-// coefficient positive. cell returns a memory or register operand; tmp is
-// scratch.
-func (k kind) sum(terms []term, cell func(int) Op, dst, tmp, three reg.VecVirtual) {
-	// three is nil for tables without a coefficient 3.
-	value := func(t term, into reg.VecVirtual) Op {
-		switch t.c {
-		case 1, -1:
-			return cell(t.i)
-		case 2, -2:
-			VMOVUPS(cell(t.i), into)
-			k.add(into, into, into)
-		default:
-			k.mul(cell(t.i), three, into)
-		}
-		return into
-	}
-	first := terms[0]
-	if v := value(first, dst); v != dst {
-		VMOVUPS(v, dst)
-	}
-	for _, t := range terms[1:] {
-		v := value(t, tmp)
-		if t.c < 0 {
-			k.sub(v, dst, dst)
-		} else {
-			k.add(v, dst, dst)
-		}
-	}
-}
-
-// threes emits a register from vreg whose lanes all hold 3.
-func (k kind) threes(vreg func() reg.VecVirtual) reg.VecVirtual {
-	r := vreg()
-	if k.size == 4 {
-		g := GP32()
-		MOVL(U32(k.three), g)
-		VMOVD(g, r.AsX())
-		VBROADCASTSS(r.AsX(), r)
-	} else {
-		g := GP64()
-		MOVQ(U64(k.three), g)
-		VMOVQ(g, r.AsX())
-		VBROADCASTSD(r.AsX(), r)
-	}
-	return r
-}
-
 // input44 emits wino44InAVX2<T>(v, x []T, cols []int, ld, vx int), the
 // input transform of the stride-2 Winograd path (F(2×2, 4×4), see
 // wino44.go) for lanes tiles side by side of one part channel: element
@@ -123,7 +74,7 @@ func (k kind) inputBody(vreg func() reg.VecVirtual) {
 		MOVQ(Mem{Base: cp, Disp: 8 * c}, cols[c])
 		SHLQ(sh, cols[c])
 	}
-	three := k.threes(vreg)
+	cs := k.constants(vreg, bt[:]...)
 	var row [5]reg.VecVirtual
 	for c := range row {
 		row[c] = vreg()
@@ -133,11 +84,11 @@ func (k kind) inputBody(vreg func() reg.VecVirtual) {
 		// Row i of Bᵀ·d, column by column, from memory.
 		for c := range row {
 			cell := func(r int) Op { return Mem{Base: rows[r], Index: cols[c], Scale: 1} }
-			k.sum(bt[i], cell, row[c], tmp, three)
+			k.sum(bt[i], cell, row[c], tmp, cs)
 		}
 		// Then times B, element by element, stored vx apart.
 		for j := range bt {
-			k.sum(bt[j], func(c int) Op { return row[c] }, out, tmp, three)
+			k.sum(bt[j], func(c int) Op { return row[c] }, out, tmp, cs)
 			VMOVUPS(out, Mem{Base: dst})
 			if i < 4 || j < 4 {
 				ADDQ(vx, dst)
