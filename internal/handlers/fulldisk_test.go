@@ -20,7 +20,9 @@ import (
 // submitSlowJob starts a job whose steps take about a millisecond each: a
 // 256×256 input and a 15×15 kernel. d2l's 6×8 problem runs a thousand
 // steps in a few milliseconds, less than it takes to notice its first step
-// and fill the disk, so the job could end before the disk was full.
+// and fill the disk, so the job could end before the disk was full. Under
+// the race detector a step takes 15–20 ms, so callers keep the steps few
+// enough for the job to end well within pollJob's wait.
 func submitSlowJob(t *testing.T, f *fixture, steps int) string {
 	t.Helper()
 	const n, k = 256, 15
@@ -98,7 +100,7 @@ func fill(t *testing.T, dir string) string {
 func TestFullDiskFailsOrPausesTheJobAndIsNotReady(t *testing.T) {
 	dir := mountTmpfs(t, "8m")
 	f := newFixture(t, options{dir: dir, jobs: jobs.Config{CheckpointEvery: time.Millisecond, PausedRetry: 50 * time.Millisecond}})
-	const steps = 1000
+	const steps = 300
 	id := submitSlowJob(t, f, steps)
 	pollJob(t, f, id, "made progress", func(j pausedView) bool { return j.Step > 0 })
 	filler := fill(t, dir)

@@ -20,10 +20,10 @@ type pausedView struct {
 	PausedSince  *time.Time `json:"paused_since"`
 }
 
-// pollJob reads GET /jobs/{id} until ok holds, for at most 20 s.
+// pollJob reads GET /jobs/{id} until ok holds, for at most a minute.
 func pollJob(t *testing.T, f *fixture, id, what string, ok func(pausedView) bool) pausedView {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		j := decode[pausedView](t, f.do(t, http.MethodGet, "/jobs/"+id, ""))
 		if ok(j) {
