@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // EnvURL names the variable that points the tests at an existing server.
@@ -71,7 +72,7 @@ func New(t testing.TB) string {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := admin(ctx, shared.admin, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+		if err := drop(ctx, shared.admin, name); err != nil {
 			t.Errorf("pgtest: drop database: %v", err)
 		}
 	})
@@ -88,6 +89,26 @@ func Main(m interface{ Run() int }) int {
 		shared.stop()
 	}
 	return code
+}
+
+// drop drops a test database and the sessions still connected to it.
+// PostgreSQL 15 refuses FORCE while an autovacuum worker is in the
+// database unless the role may signal it (SQLSTATE 42501), and a plain
+// drop while any session is in it (55006): both pass once the worker is
+// done, which takes moments, so drop tries again until ctx ends.
+func drop(ctx context.Context, u *url.URL, name string) error {
+	for {
+		err := admin(ctx, u, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		var pgErr *pgconn.PgError
+		if err == nil || !errors.As(err, &pgErr) || (pgErr.Code != "42501" && pgErr.Code != "55006") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func admin(ctx context.Context, u *url.URL, stmt string) error {
