@@ -60,10 +60,17 @@ func (rs *replicas) add(t *testing.T, args ...string) *process {
 	return p
 }
 
+// stall is how long the replica tests wait for work that makes no
+// progress at all before they call it stuck. A loaded machine makes the
+// work slower, never still: every wait below is bounded by progress, not
+// by the clock.
+const stall = time.Minute
+
 // busy returns a replica that is training now: its step counter moves.
-func (rs *replicas) busy(t *testing.T, deadline time.Time) *process {
+// It fails t when no replica's counter has moved for stall.
+func (rs *replicas) busy(t *testing.T) *process {
 	t.Helper()
-	for time.Now().Before(deadline) {
+	for since := time.Now(); time.Since(since) < stall; {
 		for _, p := range rs.procs {
 			before := p.metric(t, "corr2d_job_steps_total")
 			time.Sleep(5 * time.Millisecond)
@@ -72,7 +79,7 @@ func (rs *replicas) busy(t *testing.T, deadline time.Time) *process {
 			}
 		}
 	}
-	t.Fatal("no replica is training")
+	t.Fatalf("no replica is training, and none has for %v (%d jobs unfinished)", stall, rs.unfinished(t))
 	return nil
 }
 
@@ -82,16 +89,15 @@ func (rs *replicas) busy(t *testing.T, deadline time.Time) *process {
 // comes from its corr2d_job_running series, read just before the stop;
 // the database then gives their lease holder, and every running job of
 // that holder whose step stands still is one it left mid-run. Jobs are
-// short, so the moment may not come: after tries attempts, or once
-// lastTry jobs have succeeded (the rest of the work must outlast the kill),
-// it returns a replica that is training, frozen, with no jobs.
-func (rs *replicas) freezeMidJob(t *testing.T, steps, tries, lastTry int, deadline time.Time) (*process, []string) {
+// short, so the moment may not come: after tries attempts it returns a
+// replica that is training, frozen, with no jobs. Before each attempt
+// reserve is called, to keep enough work queued that a replica is still
+// training however long the attempts take on a loaded machine.
+func (rs *replicas) freezeMidJob(t *testing.T, steps, tries int, reserve func()) (*process, []string) {
 	t.Helper()
 	for range tries {
-		if rs.succeeded(t) >= lastTry {
-			break
-		}
-		p := rs.busy(t, deadline)
+		reserve()
+		p := rs.busy(t)
 		runningHere := p.labelled(t, "corr2d_job_running", "job_id")
 		if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 			t.Fatal(err)
@@ -120,7 +126,8 @@ func (rs *replicas) freezeMidJob(t *testing.T, steps, tries, lastTry int, deadli
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	p := rs.busy(t, deadline)
+	reserve()
+	p := rs.busy(t)
 	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
@@ -221,14 +228,46 @@ func (p *process) scrape(t *testing.T, each func(line string) bool) {
 // succeeded counts the jobs that succeeded, straight from the database.
 func (rs *replicas) succeeded(t *testing.T) int {
 	t.Helper()
+	return rs.count(t, `SELECT count(*) FROM corr2d_job WHERE status = 'succeeded'`)
+}
+
+// unfinished counts the jobs that are queued or running.
+func (rs *replicas) unfinished(t *testing.T) int {
+	t.Helper()
+	return rs.count(t, `SELECT count(*) FROM corr2d_job WHERE status IN ('queued', 'running')`)
+}
+
+func (rs *replicas) count(t *testing.T, query string) int {
+	t.Helper()
 	ctx := context.Background()
 	conn := rs.connect(t)
 	defer func() { _ = conn.Close(ctx) }()
 	var n int
-	if err := conn.QueryRow(ctx, `SELECT count(*) FROM corr2d_job WHERE status = 'succeeded'`).Scan(&n); err != nil {
+	if err := conn.QueryRow(ctx, query).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// waitSucceeded waits until n jobs have succeeded. It fails t, with the
+// unfinished jobs, once none has succeeded for stall.
+func (rs *replicas) waitSucceeded(t *testing.T, n int) {
+	t.Helper()
+	last, moved := -1, time.Now()
+	for {
+		got := rs.succeeded(t)
+		if got >= n {
+			return
+		}
+		if got != last {
+			last, moved = got, time.Now()
+		}
+		if time.Since(moved) > stall {
+			rs.dumpUnfinished(t)
+			t.Fatalf("%d of %d jobs succeeded, and none in the last %v", got, n, stall)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // metric reads one unlabelled sample from a replica's /metrics.
@@ -257,9 +296,10 @@ func (p *process) metric(t *testing.T, name string) float64 {
 }
 
 // TestReplicasShareJobsAndSurviveKill submits 200 jobs across two and three
-// replicas on one PostgreSQL, kills one replica with SIGKILL halfway, and
-// checks that every job succeeded once, with the loss history of an
-// uninterrupted single-process run.
+// replicas on one PostgreSQL (and 50 more whenever fewer than 50 remain
+// while it looks for a moment to kill), kills one replica with SIGKILL
+// halfway, and checks that every job succeeded once, with the loss history
+// of an uninterrupted single-process run.
 func TestReplicasShareJobsAndSurviveKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs several server processes")
@@ -282,40 +322,36 @@ func TestReplicasShareJobsAndSurviveKill(t *testing.T) {
 				want[seed] = s.losses(t, j.ID)
 			}
 
-			ids := make([]string, jobs)
-			for i := range jobs {
-				var j job
-				if r := rs.procs[i%n].server().call(t, http.MethodPost, "/train", replicaJobBody(i%seeds, steps), &j); r.status != http.StatusAccepted {
-					t.Fatalf("POST /train on replica %d = %d", i%n, r.status)
+			var ids []string
+			submit := func(count int) {
+				for range count {
+					i := len(ids)
+					var j job
+					if r := rs.procs[i%n].server().call(t, http.MethodPost, "/train", replicaJobBody(i%seeds, steps), &j); r.status != http.StatusAccepted {
+						t.Fatalf("POST /train on replica %d = %d", i%n, r.status)
+					}
+					ids = append(ids, j.ID)
 				}
-				ids[i] = j.ID
 			}
-			deadline := time.Now().Add(3 * time.Minute)
-			for rs.succeeded(t) < seeds+jobs/2 {
-				if time.Now().After(deadline) {
-					t.Fatalf("only %d jobs succeeded", rs.succeeded(t))
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
+			submit(jobs)
+			rs.waitSucceeded(t, seeds+jobs/2)
 			// Kill a replica in the middle of a job: frozen first, so that
-			// the database shows which of its jobs it left mid-run.
-			// Each try freezes a replica for 200 ms and the other half of the
-			// jobs takes only seconds, so the tries stop while a quarter of
-			// the work remains: a kill must still land among running jobs.
-			victim, midRun := rs.freezeMidJob(t, steps, 20, seeds+jobs*3/4, deadline)
+			// the database shows which of its jobs it left mid-run. Each
+			// try takes a few hundred milliseconds, more on a loaded
+			// machine, and the other half of the jobs only seconds, so the
+			// tries top the queue up: a kill must land among running jobs.
+			victim, midRun := rs.freezeMidJob(t, steps, 20, func() {
+				if rs.unfinished(t) < jobs/4 {
+					submit(jobs / 4)
+				}
+			})
 			if err := victim.cmd.Process.Kill(); err != nil {
 				t.Fatal(err)
 			}
 			_ = victim.cmd.Wait()
 			killedAt := time.Now()
-			for rs.succeeded(t) < seeds+jobs {
-				if time.Now().After(deadline) {
-					rs.dumpUnfinished(t)
-					t.Fatalf("only %d of %d jobs succeeded after the kill", rs.succeeded(t)-seeds, jobs)
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-			t.Logf("%d replicas: the rest of the jobs finished %v after the kill", n, time.Since(killedAt).Round(time.Millisecond))
+			rs.waitSucceeded(t, seeds+len(ids))
+			t.Logf("%d replicas: the rest of the %d jobs finished %v after the kill", n, len(ids), time.Since(killedAt).Round(time.Millisecond))
 
 			var alive []*process
 			for _, p := range rs.procs {
