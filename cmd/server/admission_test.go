@@ -40,12 +40,14 @@ func TestByteSizeFlags(t *testing.T) {
 
 // TestShutdownDrainsBeforeItStopsAccepting checks the order of a shutdown:
 // /readyz fails first, for the drain delay, while requests are still
-// served.
+// served. The delay is long enough that a loaded machine, slow to answer
+// each poll, still sees the 503 and then a served request within it.
 func TestShutdownDrainsBeforeItStopsAccepting(t *testing.T) {
-	s := startServer(t, t.TempDir(), nil, "--drain-delay", "1s", "--memory-budget", "1GiB")
+	const drain = 3 * time.Second
+	s := startServer(t, t.TempDir(), nil, "--drain-delay", drain.String(), "--memory-budget", "1GiB")
 	stopped := make(chan error, 1)
 	go func() { stopped <- s.stop() }()
-	deadline := time.Now().Add(900 * time.Millisecond)
+	deadline := time.Now().Add(drain - 100*time.Millisecond)
 	sawDraining := false
 	for time.Now().Before(deadline) && !sawDraining {
 		resp, err := http.Get(s.base + "/readyz")
