@@ -668,3 +668,63 @@ func deint4[T Float](d0, d1, d2, d3, x []T) {
 	}
 	deint4Go(d0, d1, d2, d3, x)
 }
+
+// wino34Input is the one place that picks the input transform of
+// F(3×3, 4×4) for this CPU (see wino34InputGo for what it computes, for
+// tiles tiles of one part channel, one or two groups of winoLanes): the
+// generated AVX-512 one (wino_amd64.s), which takes two groups' width on
+// ZMM registers and masks off the second group's lanes where it is not
+// asked for, or the portable one, which rounds alike. The slices are cut
+// to what the SIMD one reads and writes.
+func wino34Input[T Float](v, x []T, cols *[6]int, ld, vx, tiles int) {
+	lanes := winoLanes[T]()
+	if !haveAVX512 {
+		wino34InputGo(v, x, cols, ld, vx, tiles)
+		return
+	}
+	v = v[:(wino34Cells-1)*vx+tiles]
+	x = x[:5*ld+max(cols[0], cols[1], cols[2], cols[3], cols[4], cols[5])+2*lanes]
+	// A whole register's mask has all 16 bits set (see the generator's
+	// store), also for float64's 8 lanes.
+	mask := 1<<tiles - 1
+	if tiles == 2*lanes {
+		mask = 1<<16 - 1
+	}
+	var z T
+	switch unsafe.Sizeof(z) {
+	case 4:
+		wino34InAVX512F32(as[float32](v), as[float32](x), cols[:], ld, vx, mask)
+	default:
+		wino34InAVX512F64(as[float64](v), as[float64](x), cols[:], ld, vx, mask)
+	}
+}
+
+// wino34Output is the one place that picks the output transform of
+// F(3×3, 4×4) for this CPU (see wino34OutputGo), like wino34Input: the
+// AVX-512 one reads two groups' width of m and stores the first cols
+// outputs of each of the first rows rows by masked stores.
+func wino34Output[T Float](y, m, bias []T, n, mc, mx, ldy, yc, tiles, rows, cols int) {
+	lanes := winoLanes[T]()
+	if !haveAVX512 {
+		wino34OutputGo(y, m, bias, n, mc, mx, ldy, yc, tiles, rows, cols)
+		return
+	}
+	m = m[:(wino34Cells-1)*mx+(n-1)*mc+2*lanes]
+	y, bias = y[:(n-1)*yc+(rows-1)*ldy+cols], bias[:n]
+	// The outputs of 2·lanes tiles are three registers of 2·lanes.
+	var masks [3]int
+	for i := range masks {
+		n := min(max(cols-2*lanes*i, 0), 2*lanes)
+		masks[i] = 1<<n - 1
+		if n == 2*lanes {
+			masks[i] = 1<<16 - 1 // whole: a plain store
+		}
+	}
+	var z T
+	switch unsafe.Sizeof(z) {
+	case 4:
+		wino34OutAVX512F32(as[float32](y), as[float32](m), as[float32](bias), n, mc, mx, ldy, yc, rows, masks[:])
+	default:
+		wino34OutAVX512F64(as[float64](y), as[float64](m), as[float64](bias), n, mc, mx, ldy, yc, rows, masks[:])
+	}
+}

@@ -154,3 +154,13 @@ func wino43Output2[T Float](y, y2, m, bias []T, n, mc, mx, ldy, yc, cols2 int) {
 
 // deint4 runs the portable split of a row into four phases.
 func deint4[T Float](d0, d1, d2, d3, x []T) { deint4Go(d0, d1, d2, d3, x) }
+
+// wino34Input runs the portable input transform of F(3×3, 4×4).
+func wino34Input[T Float](v, x []T, cols *[6]int, ld, vx, tiles int) {
+	wino34InputGo(v, x, cols, ld, vx, tiles)
+}
+
+// wino34Output runs the portable output transform of F(3×3, 4×4).
+func wino34Output[T Float](y, m, bias []T, n, mc, mx, ldy, yc, tiles, rows, cols int) {
+	wino34OutputGo(y, m, bias, n, mc, mx, ldy, yc, tiles, rows, cols)
+}

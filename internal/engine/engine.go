@@ -60,9 +60,12 @@ type Config struct {
 	// 0 means 1<<15.
 	MinBandWork int
 	// WinogradTile fixes the tile size with which method "winograd"
-	// computes 3×3 layers with unit strides: 2 for F(2×2, 3×3), 4 for
-	// F(4×4, 3×3); 0 lets the cost model pick (see useWino43). Tests and
-	// measurements of either path set it; no other value is valid.
+	// computes its layers: 2 for F(2×2, 3×3) on 3×3 layers with unit
+	// strides and F(2×2, 4×4) on stride-2 layers, 4 for F(4×4, 3×3) on
+	// the former, 3 for F(3×3, 4×4) on the latter; 0 lets the cost model
+	// pick (see useWino43 and useWino34), as do 4 on stride-2 layers and
+	// 3 on the others. Tests and measurements of each path set it; no
+	// other value is valid.
 	WinogradTile int
 }
 
@@ -188,8 +191,8 @@ func newEngine(cfg Config, reg prometheus.Registerer, hook func(Priority)) (*Eng
 	if cfg.Workers < 0 || cfg.QueueSize < 0 || cfg.MinBandWork < 0 {
 		return nil, fmt.Errorf("engine: negative config value in %+v", cfg)
 	}
-	if t := cfg.WinogradTile; t != 0 && t != 2 && t != 4 {
-		return nil, fmt.Errorf("engine: WinogradTile %d is not 0, 2 or 4", t)
+	if t := cfg.WinogradTile; t != 0 && t != 2 && t != 3 && t != 4 {
+		return nil, fmt.Errorf("engine: WinogradTile %d is not 0, 2, 3 or 4", t)
 	}
 	workers := cfg.Workers
 	if workers == 0 {

@@ -97,8 +97,9 @@ const (
 	// direct method, with errors of the rounding's size relative to the
 	// output's scale rather than the direct method's order of summation.
 	// It also computes stride-2 layers with 5×5 to 8×8 kernels by
-	// F(2×2, 4×4) on the polyphase parts (see wino44.go). Other layers
-	// are refused.
+	// F(2×2, 4×4) on the polyphase parts (see wino44.go), or F(3×3, 4×4)
+	// where the CPU has its AVX-512 transforms and the cost model predicts
+	// it faster (see useWino34). Other layers are refused.
 	MethodWinograd
 )
 

@@ -142,13 +142,15 @@ func useWino44(g geometry) bool {
 }
 
 // wino44Plan is one Conv2D request on the stride-2 Winograd path, laid out
-// as winoPlan with 4·cg part channels per group and 25 positions.
+// as winoPlan with 4·cg part channels per group, by F(2×2, 4×4) (25
+// positions) or F(3×3, 4×4) (36, see wino34.go).
 type wino44Plan[T Float] struct {
-	pd        *padder[T] // pads the input, polyphase with column stride 4
+	pd        *padder[T] // pads the input, polyphase with column stride 2·m
+	m, cells  int        // the tile's side (2 or 3) and its window's cells
 	plane, ld int        // a unit's padded rows: per channel, per row
 	th, k     int        // tile rows: in all, per unit
 	bands     int        // units per plane
-	cols      [2][5]int  // offset in a row of window column v of column phase pb
+	cols      [2][6]int  // offset in a row of window column v of column phase pb
 	c, cg     int        // input channels, in total and per group
 	o, og     int
 	groups    int
@@ -170,52 +172,59 @@ type wino44Plan[T Float] struct {
 
 // conv2dWino44 runs a validated request for which useWino44 holds: band
 // by band on the pool, the bands transforming the weights first, then
-// each band of tile rows padding its own rows of the input.
+// each band of tile rows padding its own rows of the input; by
+// F(3×3, 4×4) where useWino34 says so, else by F(2×2, 4×4).
 func conv2dWino44[T Float](ctx context.Context, e *Engine, p Priority, x, w Tensor[T], bias []T, g geometry, c Conv) (Tensor[T], error) {
 	N, O := g.out[0], g.out[1]
 	og, cg := O/g.groups, g.w[1]
 	ho, wo := g.out[2], g.out[3]
 	lanes := winoLanes[T]()
-	th, tw := (ho+1)/2, (wo+1)/2
+	var z T
+	m := 2
+	if useWino34(e, g, unsafe.Sizeof(z)) {
+		m = 3
+	}
+	cells := (m + 3) * (m + 3)
+	th, tw := (ho+m-1)/m, (wo+m-1)/m
 	gr := (tw + lanes - 1) / lanes
-	// Tile row ty reads padded rows 4ty to 4ty+9; group k of a row reads
-	// positions k·lanes to k·lanes+lanes+1 of the four column phases.
-	pd := newPadder(x, g.pads, 4*th+6, 4*(gr*lanes+2), 4, c.Border, T(c.Fill))
+	// Tile row ty reads padded rows 2m·ty to 2m·ty+2m+5; group k of a row
+	// reads positions k·lanes to k·lanes+lanes+1 of the 2m column phases
+	// (to k·lanes+lanes for m = 3).
+	pd := newPadder(x, g.pads, 2*m*th+6, 2*m*(gr*lanes+2), 2*m, c.Border, T(c.Fill))
 	tiles := float64(N) * float64(th) * float64(tw)
-	macs := tiles * wino44Cells * 4 * float64(og*cg*g.groups)
+	macs := tiles * float64(cells) * 4 * float64(og*cg*g.groups)
 	ws := w.Data
 	if c.Convolve {
 		ws = flipped(w)
 	}
-	var z T
-	k := wino44TileRows(th, gr, wino44Cols[T]()/lanes, N*g.groups, e.workers, cg*pd.p.ld*int(unsafe.Sizeof(z)))
+	k := wino44TileRows(m, th, gr, wino44Cols[T]()/lanes, N*g.groups, e.workers, cg*pd.p.ld*int(unsafe.Sizeof(z)))
 	j := &wino44Plan[T]{
-		pd: pd, plane: (4*k + 6) * pd.p.ld, ld: pd.p.ld,
+		pd: pd, m: m, cells: cells, plane: (2*m*k + 6) * pd.p.ld, ld: pd.p.ld,
 		th: th, k: k, bands: (th + k - 1) / k,
 		c: g.in[1], cg: cg, o: O, og: og, groups: g.groups,
 		ho: ho, wo: wo, gr: gr, slots: th * gr,
 		bias: bias, e: e,
 	}
 	for pb := range 2 {
-		for v := range 5 {
+		for v := range m + 3 {
 			q := 2*v + pb
-			j.cols[pb][v] = q%4*pd.p.wq + q/4
+			j.cols[pb][v] = q%(2*m)*pd.p.wq + q/(2*m)
 		}
 	}
 	// The bands transform the weights themselves (see wino44Weights.ready):
 	// a round on the pool of its own had cost a wake-up and a wait.
-	j.wt = newWino44Weights(e, ws, g.groups, og, cg, g.w[2], g.w[3])
+	j.wt = newWino44Weights(e, ws, g.groups, og, cg, g.w[2], g.w[3], cells)
 	defer recycleScratch(e, j.wt.u)
 	j.u, j.usize = j.wt.u, j.wt.size
 	per := wino44Cols[T]() / lanes
 	j.panels = (k*gr + per - 1) / per // of a unit's whole band
-	j.pp = wino44Panels[T](4*cg, j.panels, N*g.groups*j.bands, e.workers)
+	j.pp = wino44Panels[T](cells, 4*cg, j.panels, N*g.groups*j.bands, e.workers)
 	if j.bias == nil {
 		j.bias = make([]T, O)
 	}
 	j.out = result[T](e, N*O*ho*wo)
 	units := N * g.groups * j.bands
-	if err := e.run(ctx, p, j, units, e.bands(units, k*gr*lanes*og, wino44Cells*4*cg), macs); err != nil {
+	if err := e.run(ctx, p, j, units, e.bands(units, k*gr*lanes*og, cells*4*cg), macs); err != nil {
 		return Tensor[T]{}, err
 	}
 	return Tensor[T]{Shape: g.out, Data: j.out}, nil
@@ -236,6 +245,7 @@ type wino44Weights[T Float] struct {
 	w, u                   []T
 	size                   int
 	groups, og, cg, kh, kw int
+	cells                  int // positions: 25 for F(2×2, 4×4), 36 for F(3×3, 4×4)
 	blocks                 int
 	// next is the first block no band has taken, done how many are
 	// transformed, both zero at first; fin is closed once all are.
@@ -243,14 +253,15 @@ type wino44Weights[T Float] struct {
 	fin        chan struct{}
 }
 
-// newWino44Weights lays out the transformed weights of w in a buffer from
-// e's recycler (u, for recycleScratch once no band reads it), which the
-// blocks write in full, with zeros for the channels past a group's last.
-func newWino44Weights[T Float](e *Engine, w []T, groups, og, cg, kh, kw int) *wino44Weights[T] {
+// newWino44Weights lays out the transformed weights of w for the given
+// number of positions in a buffer from e's recycler (u, for
+// recycleScratch once no band reads it), which the blocks write in full,
+// with zeros for the channels past a group's last.
+func newWino44Weights[T Float](e *Engine, w []T, groups, og, cg, kh, kw, cells int) *wino44Weights[T] {
 	size := groups * wino44Blocks(og) * 4 * cg * wino44Rows
-	u := scratch[T](e, wino44Cells*size)
+	u := scratch[T](e, cells*size)
 	return &wino44Weights[T]{w: w, u: u, size: size, groups: groups, og: og, cg: cg, kh: kh, kw: kw,
-		blocks: groups * wino44Blocks(og), fin: make(chan struct{})}
+		cells: cells, blocks: groups * wino44Blocks(og), fin: make(chan struct{})}
 }
 
 // ready transforms blocks no band has taken yet, one by one, until none
@@ -293,7 +304,7 @@ func (p *wino44Weights[T]) ready(ctx context.Context) error {
 const wino44Spins = 32
 
 // block transforms the kernels of block b (of group b/blocks): part
-// channel by part channel, the 25 positions of its wino44Rows output
+// channel by part channel, the positions of its wino44Rows output
 // channels, each position's run stored at once.
 func (p *wino44Weights[T]) block(b int) {
 	blocks, cp := wino44Blocks(p.og), 4*p.cg
@@ -301,12 +312,12 @@ func (p *wino44Weights[T]) block(b int) {
 	rows := min(wino44Rows, p.og-m0)
 	for c := range p.cg {
 		for ph := range 4 {
-			var run [wino44Cells][wino44Rows]T // zero past the group's channels
+			var run [wino34Cells][wino44Rows]T // zero past the group's channels
 			for r := range rows {
 				p.part(&run, r, (g*p.og+m0+r)*p.cg+c, ph)
 			}
 			at := b*cp*wino44Rows + (c*4+ph)*wino44Rows
-			for xi := range run {
+			for xi := range run[:p.cells] {
 				copy(p.u[xi*p.size+at:][:wino44Rows], run[xi][:])
 			}
 		}
@@ -314,8 +325,8 @@ func (p *wino44Weights[T]) block(b int) {
 }
 
 // part transforms polyphase part ph of kernel k (of O·cg) into column r
-// of run.
-func (p *wino44Weights[T]) part(run *[wino44Cells][wino44Rows]T, r, k, ph int) {
+// of run's first cells positions.
+func (p *wino44Weights[T]) part(run *[wino34Cells][wino44Rows]T, r, k, ph int) {
 	kh, kw := p.kh, p.kw
 	w := p.w[k*kh*kw:][:kh*kw]
 	pa, pb := ph/2, ph%2
@@ -326,6 +337,18 @@ func (p *wino44Weights[T]) part(run *[wino44Cells][wino44Rows]T, r, k, ph int) {
 				part[a][b] = float64(w[i*kw+j])
 			}
 		}
+	}
+	if p.cells == wino34Cells {
+		var t [4][6]float64 // (G·part)ᵀ, column b of part transformed
+		for b := range 4 {
+			t[b] = wino34Gx(part[0][b], part[1][b], part[2][b], part[3][b])
+		}
+		for i := range 6 {
+			for jj, v := range wino34Gx(t[0][i], t[1][i], t[2][i], t[3][i]) {
+				run[6*i+jj][r] = T(v)
+			}
+		}
+		return
 	}
 	var t [4][5]float64 // (G·part)ᵀ, column b of part transformed
 	for b := range 4 {
@@ -339,25 +362,26 @@ func (p *wino44Weights[T]) part(run *[wino44Cells][wino44Rows]T, r, k, ph int) {
 }
 
 // wino44Panels is how many panels of wino44Cols tiles a unit computes at
-// a time: as many as keep their transformed input and one block's
-// products within wino44ScratchBytes, but no more than a unit's band has,
-// nor so many that the units give each worker fewer than four.
-func wino44Panels[T Float](cp, panels, planes, workers int) int {
+// a time, with cells positions: as many as keep their transformed input
+// and one block's products within wino44ScratchBytes, but no more than a
+// unit's band has, nor so many that the units give each worker fewer
+// than four.
+func wino44Panels[T Float](cells, cp, panels, planes, workers int) int {
 	var z T
-	per := wino44Cells * (cp + wino44Rows) * wino44Cols[T]() * int(unsafe.Sizeof(z))
+	per := cells * (cp + wino44Rows) * wino44Cols[T]() * int(unsafe.Sizeof(z))
 	pp := max(1, wino44ScratchBytes/per)
 	return max(1, min(pp, panels, max(1, planes*panels/(4*workers))))
 }
 
-// wino44TileRows is how many tile rows (of gr groups, per of which fill a
-// panel) a unit computes, given planes images and groups, the workers and
-// the bytes of one padded row of all of a group's input channels: enough
-// that the 6 padded rows a band shares with the next are padded twice
-// only a few times, few enough that each worker gets about four units and
-// that a band's padded rows stay within wino44PadBytes, and where it can
-// be, a number of whole panels.
-func wino44TileRows(th, gr, per, planes, workers, rowBytes int) int {
-	k := max(1, min(th, planes*th/(4*workers), (wino44PadBytes/rowBytes-6)/4))
+// wino44TileRows is how many tile rows of side m (of gr groups, per of
+// which fill a panel) a unit computes, given planes images and groups, the
+// workers and the bytes of one padded row of all of a group's input
+// channels: enough that the 6 padded rows a band shares with the next are
+// padded twice only a few times, few enough that each worker gets about
+// four units and that a band's padded rows stay within wino44PadBytes, and
+// where it can be, a number of whole panels.
+func wino44TileRows(m, th, gr, per, planes, workers, rowBytes int) int {
+	k := max(1, min(th, planes*th/(4*workers), (wino44PadBytes/rowBytes-6)/(2*m)))
 	for c := k; 2*c >= k; c-- {
 		if c*gr%per == 0 {
 			return c
@@ -380,10 +404,12 @@ func (j *wino44Plan[T]) units(ctx context.Context, lo, hi int) error {
 	// Recycled scratch with stale contents, as on the 3×3 path: every
 	// cell read is written first but for the lanes of a last panel's
 	// missing groups and the rows of a last block's missing channels,
-	// whose products nothing reads.
-	s := newWinoScratch[T](j.e, wino44Cells, j.pp*cp*nc, j.pp*wino44Rows*nc, wino44Rows*2*nc)
+	// whose products nothing reads. F(3×3, 4×4)'s transforms read two
+	// groups' width where they take one (masked off, see wino34Input):
+	// x has that much room past its last row.
+	s := newWinoScratch[T](j.e, j.cells, j.pp*cp*nc, j.pp*wino44Rows*nc, wino44Rows*2*nc)
 	defer s.release(j.e)
-	x := scratch[T](j.e, j.cg*j.plane)
+	x := scratch[T](j.e, j.cg*j.plane+nc)
 	defer recycleScratch(j.e, x)
 	if err := j.wt.ready(ctx); err != nil {
 		return err
@@ -400,14 +426,14 @@ func (j *wino44Plan[T]) unit(u int, after bool, x []T, s *winoScratch[T]) {
 	plane, b := u/j.bands, u%j.bands
 	n, g := plane/j.groups, plane%j.groups
 	ty0, ty1 := b*j.k, min(b*j.k+j.k, j.th)
-	r0, rows := 4*ty0, 4*(ty1-ty0)+6
+	r0, rows := 2*j.m*ty0, 2*j.m*(ty1-ty0)+6
 	shared := 0
 	if after && b > 0 {
 		shared = 6
 	}
 	for c := range j.cg {
 		xc := x[c*j.plane:]
-		copy(xc[:shared*j.ld], xc[4*j.k*j.ld:])
+		copy(xc[:shared*j.ld], xc[2*j.m*j.k*j.ld:])
 		pl := n*j.c + g*j.cg + c
 		for r := shared; r < rows; r++ {
 			j.pd.rowTo(xc[r*j.ld:], pl, r0+r)
@@ -422,7 +448,7 @@ func (j *wino44Plan[T]) unit(u int, after bool, x []T, s *winoScratch[T]) {
 // chunk computes slots [sl0, sl1) of image n and group g, up to pp panels,
 // from their padded rows in x, which start at padded row r0: the input
 // transform of every part channel of their groups of tiles, then block of
-// wino44Rows output channels by block the 25 products of each panel and
+// wino44Rows output channels by block the products of each panel and
 // their output transform, so that a block's products stay in the
 // first-level cache between the two.
 func (j *wino44Plan[T]) chunk(x []T, r0, n, g, sl0, sl1 int, s *winoScratch[T]) {
@@ -438,11 +464,17 @@ func (j *wino44Plan[T]) chunk(x []T, r0, n, g, sl0, sl1 int, s *winoScratch[T]) 
 		for c := range j.cg {
 			for ph := range 4 {
 				pa, pb := ph/2, ph%2
-				xs := x[c*j.plane+(4*ty-r0+pa)*j.ld+tx:]
-				if two {
-					wino44Input2(v[(c*4+ph)*nc:], xs, &j.cols[pb], 2*j.ld, s.vx)
-				} else {
-					wino44Input(v[(c*4+ph)*nc:], xs, &j.cols[pb], 2*j.ld, s.vx)
+				xs := x[c*j.plane+(2*j.m*ty-r0+pa)*j.ld+tx:]
+				vc := v[(c*4+ph)*nc:]
+				switch {
+				case j.m == 3 && two:
+					wino34Input(vc, xs, &j.cols[pb], 2*j.ld, s.vx, 2*lanes)
+				case j.m == 3:
+					wino34Input(vc, xs, &j.cols[pb], 2*j.ld, s.vx, lanes)
+				case two:
+					wino44Input2(vc, xs, (*[5]int)(j.cols[pb][:5]), 2*j.ld, s.vx)
+				default:
+					wino44Input(vc, xs, (*[5]int)(j.cols[pb][:5]), 2*j.ld, s.vx)
 				}
 			}
 		}
@@ -457,10 +489,14 @@ func (j *wino44Plan[T]) chunk(x []T, r0, n, g, sl0, sl1 int, s *winoScratch[T]) 
 	for b := range blocks {
 		a := j.u[(g*blocks+b)*cp*wino44Rows:]
 		for k := range (sl1 - sl0 + per - 1) / per {
-			winoProducts(a, s.v[k*cp*nc:], s.m[k*wino44Rows*nc:], cp, wino44Cells, j.usize, s.vx, s.mx)
+			winoProducts(a, s.v[k*cp*nc:], s.m[k*wino44Rows*nc:], cp, j.cells, j.usize, s.vx, s.mx)
 		}
 		m0 := b * wino44Rows
 		rows := min(wino44Rows, j.og-m0)
+		if j.m == 3 {
+			j.outputs34(out[m0*pix:], bias[m0:], rows, sl0, sl1, s)
+			continue
+		}
 		for sl := sl0; sl < sl1; sl++ {
 			k := sl - sl0
 			m := s.m[k/per*wino44Rows*nc+k%per*lanes:]
@@ -471,6 +507,31 @@ func (j *wino44Plan[T]) chunk(x []T, r0, n, g, sl0, sl1 int, s *winoScratch[T]) 
 				continue
 			}
 			j.output(out[m0*pix:], m, bias[m0:], rows, sl, s)
+		}
+	}
+}
+
+// outputs34 transforms the products of rows output channels (a block's,
+// whose first plane is out) of slots sl0 to sl1 back by F(3×3, 4×4), two
+// groups of one tile row at a time where they are side by side in s.m,
+// cutting the tiles at the output's edges.
+func (j *wino44Plan[T]) outputs34(out, bias []T, rows, sl0, sl1 int, s *winoScratch[T]) {
+	nc, lanes := wino44Cols[T](), winoLanes[T]()
+	per := nc / lanes
+	pix := j.ho * j.wo
+	for sl := sl0; sl < sl1; sl++ {
+		k := sl - sl0
+		m := s.m[k/per*wino44Rows*nc+k%per*lanes:]
+		tiles := lanes
+		if k%2 == 0 && sl+1 < sl1 && (sl+1)%j.gr != 0 {
+			tiles = 2 * lanes
+		}
+		ty, tx := sl/j.gr, sl%j.gr*lanes
+		r0, c0 := 3*ty, 3*tx
+		h, w := min(3, j.ho-r0), min(3*tiles, j.wo-c0)
+		wino34Output(out[r0*j.wo+c0:], m, bias, rows, nc, s.mx, j.wo, pix, tiles, h, w)
+		if tiles > lanes {
+			sl++
 		}
 	}
 }
@@ -594,45 +655,58 @@ func wino44OutputGo[T Float](y, m, bias []T, n, mc, mx, ldy, yc, lanes int) {
 }
 
 // wino44Cost predicts the stride-2 Winograd path's time for g with
-// elements of the given size, in the units of directCost, with the 3×3
-// path's constants (see winogradCost): its products at the GEMM rate, its
-// transforms and padded copy winoNsPerTileByte per tile, channel (part
-// channels on the input side) and byte, its weights' transform
+// elements of the given size and tiles of side m (2 or 3), in the units
+// of directCost, with the 3×3 path's constants (see winogradCost): its
+// products at the GEMM rate, its transforms and padded copy
+// winoNsPerTileByte per tile, channel (part channels on the input side)
+// and byte, times wino34TileCost for F(3×3, 4×4), its weights' transform
 // winoNsPerWeight per transformed weight. Measured on the 7×7 stem, one
-// worker, CPU time (PERF.md): 0.80 (float32) and 0.76 (float64) of the
-// direct method's GEMM path; the model says 0.74 and 0.82.
-func wino44Cost(g geometry, size uintptr) float64 {
+// worker, CPU time (PERF.md): F(2×2, 4×4) 0.80 (float32) and 0.76
+// (float64) of the direct method's GEMM path; the model says 0.74 and 0.82.
+func wino44Cost(g geometry, size uintptr, m int) float64 {
 	N, O := g.out[0], g.out[1]
 	og, cp := O/g.groups, 4*g.w[1]
 	lanes := 32 / int(size)
-	th, tw := (g.out[2]+1)/2, (g.out[3]+1)/2
+	cells := float64((m + 3) * (m + 3))
+	th, tw := (g.out[2]+m-1)/m, (g.out[3]+m-1)/m
 	tiles := float64(N*g.groups) * float64(th) * float64((tw+lanes-1)/lanes*lanes)
 	perMAC := gemmNsPerMAC32
 	if size == 8 {
 		perMAC = gemmNsPerMAC64
 	}
+	transforms := float64(cp+og) * float64(size) * winoNsPerTileByte
+	if m == 3 {
+		transforms *= wino34TileCost
+	}
 	rows := float64(wino44Blocks(og) * wino44Rows)
-	perTile := wino44Cells*rows*float64(cp)*perMAC + float64(cp+og)*float64(size)*winoNsPerTileByte
-	return tiles*perTile + wino44Cells*float64(O)*float64(cp)*winoNsPerWeight
+	perTile := cells*rows*float64(cp)*perMAC + transforms
+	return tiles*perTile + cells*float64(O)*float64(cp)*winoNsPerWeight
 }
 
+// wino34TileCost is what the transforms of a F(3×3, 4×4) tile cost
+// against a F(2×2, 4×4) tile's, per channel and byte: 6×6 windows against
+// 5×5, three outputs a row against two, and the three-way interleave of
+// the outputs.
+const wino34TileCost = 2.0
+
 // wino44Footprint is the elements the stride-2 Winograd path holds for g
-// beyond its output, with elements of size bytes and up to workers bands
-// at work: the transformed weights and each band's padded rows and
-// scratch (see wino44TileRows, and wino44Panels with the most panels it
-// allows).
-func wino44Footprint(g geometry, size, workers int) int64 {
+// beyond its output, with elements of size bytes, up to workers bands at
+// work and tiles of side m: the transformed weights and each band's
+// padded rows and scratch (see wino44TileRows, and wino44Panels with the
+// most panels it allows).
+func wino44Footprint(g geometry, size, workers, m int) int64 {
 	N := g.in[0]
 	og, cp := g.out[1]/g.groups, 4*g.w[1]
 	lanes := 32 / size
 	nc := 4 * lanes
-	th, tw := (g.out[2]+1)/2, (g.out[3]+1)/2
+	cells := (m + 3) * (m + 3)
+	th, tw := (g.out[2]+m-1)/m, (g.out[3]+m-1)/m
 	gr := (tw + lanes - 1) / lanes
-	ld := 4 * (gr*lanes + 2)
-	k := wino44TileRows(th, gr, nc/lanes, N*g.groups, workers, g.w[1]*ld*size)
-	padded := int64(workers) * int64(g.w[1]*(4*k+6)*ld)
-	weights := int64(wino44Cells * g.groups * wino44Blocks(og) * wino44Rows * cp)
-	pp := max(1, wino44ScratchBytes/(wino44Cells*(cp+wino44Rows)*nc*size))
-	scratch := int64(wino44Cells*(pp*(cp+wino44Rows)*nc+2*64/size) + wino44Rows*2*nc)
+	ld := 2 * m * (gr*lanes + 2)
+	k := wino44TileRows(m, th, gr, nc/lanes, N*g.groups, workers, g.w[1]*ld*size)
+	padded := int64(workers) * int64(g.w[1]*(2*m*k+6)*ld+nc)
+	weights := int64(cells * g.groups * wino44Blocks(og) * wino44Rows * cp)
+	pp := max(1, wino44ScratchBytes/(cells*(cp+wino44Rows)*nc*size))
+	scratch := int64(cells*(pp*(cp+wino44Rows)*nc+2*64/size) + wino44Rows*2*nc)
 	return padded + weights + int64(workers)*scratch
 }

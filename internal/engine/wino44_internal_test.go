@@ -10,7 +10,8 @@ import (
 )
 
 // Bands that share out the stride-2 path's weight transform get the same
-// weights as one band alone, whichever takes which blocks.
+// weights as one band alone, whichever takes which blocks, for either
+// tile (25 and 36 positions).
 func TestWino44WeightsSharedOutMatchOneBandAlone(t *testing.T) {
 	e, err := New(Config{Workers: 1}, nil)
 	if err != nil {
@@ -23,27 +24,29 @@ func TestWino44WeightsSharedOutMatchOneBandAlone(t *testing.T) {
 	for i := range w {
 		w[i] = r.Float32()*2 - 1
 	}
-	alone := newWino44Weights(e, w, groups, og, cg, kh, kw)
-	if err := alone.ready(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	want := slices.Clone(alone.u[:wino44Cells*alone.size])
-	shared := newWino44Weights(e, w, groups, og, cg, kh, kw)
-	var wg sync.WaitGroup
-	errs := make([]error, 5)
-	for i := range errs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = shared.ready(context.Background())
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		t.Fatal(err)
-	}
-	if got := shared.u[:wino44Cells*shared.size]; !slices.Equal(got, want) {
-		t.Error("weights transformed by five bands differ from one band's")
+	for _, cells := range []int{wino44Cells, wino34Cells} {
+		alone := newWino44Weights(e, w, groups, og, cg, kh, kw, cells)
+		if err := alone.ready(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		want := slices.Clone(alone.u[:cells*alone.size])
+		shared := newWino44Weights(e, w, groups, og, cg, kh, kw, cells)
+		var wg sync.WaitGroup
+		errs := make([]error, 5)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = shared.ready(context.Background())
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatal(err)
+		}
+		if got := shared.u[:cells*shared.size]; !slices.Equal(got, want) {
+			t.Errorf("%d positions: weights transformed by five bands differ from one band's", cells)
+		}
 	}
 }
 
@@ -55,7 +58,7 @@ func TestWino44WeightsWaitEndsWithTheContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	p := newWino44Weights(e, make([]float64, 8*3*7*7), 1, 8, 3, 7, 7)
+	p := newWino44Weights(e, make([]float64, 8*3*7*7), 1, 8, 3, 7, 7, wino44Cells)
 	p.next.Store(int64(p.blocks)) // every block taken, none done
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

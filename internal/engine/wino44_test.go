@@ -58,7 +58,7 @@ func wino44Cases() []convCase {
 func TestWinogradStride2MatchesReference(t *testing.T) {
 	// Small bands put a unit or two in each; one band of every unit has
 	// each band of tile rows follow the one before in the same scratch.
-	for _, cfg := range []engine.Config{{Workers: 1, MinBandWork: 16}, {Workers: 3, MinBandWork: 16}, {Workers: 2, MinBandWork: 1 << 40}} {
+	for _, cfg := range []engine.Config{{Workers: 1, MinBandWork: 16, WinogradTile: 2}, {Workers: 3, MinBandWork: 16, WinogradTile: 2}, {Workers: 2, MinBandWork: 1 << 40, WinogradTile: 2}} {
 		e := newTestEngine(t, cfg)
 		t.Run("dtype=float32", func(t *testing.T) { testWinogradMatches[float32](t, e, wino44Cases(), 47) })
 		t.Run("dtype=float64", func(t *testing.T) { testWinogradMatches[float64](t, e, wino44Cases(), 47) })
@@ -229,13 +229,22 @@ func mixScale(x, w engine.Tensor[float64], c engine.Conv) func([]float64) []floa
 	}
 }
 
-// FuzzWinogradStride2 runs the stride-2 Winograd path on layers of every
-// shape, kernel of 5×5 to 8×8, padding, border, group count and bias the
-// bytes pick, against the reference loop, in float64 and float32 (its
-// weights' transform divides by 3, so no data keeps it exact), within the
-// tolerance of the output's scale widened by mixScale.
+// FuzzWinogradStride2 runs the stride-2 Winograd path by F(2×2, 4×4) on
+// layers of every shape, kernel of 5×5 to 8×8, padding, border, group
+// count and bias the bytes pick, against the reference loop (see
+// fuzzStride2).
 func FuzzWinogradStride2(f *testing.F) {
-	e, err := engine.New(engine.Config{Workers: 3, MinBandWork: 1}, nil)
+	fuzzStride2(f, 2)
+}
+
+// fuzzStride2 runs the stride-2 Winograd path with the given tile on the
+// fuzzer's layers against the reference loop, in float64 and float32 (its
+// weights' transform divides by 3, so no data keeps it exact), within the
+// tolerance of the output's scale widened by mixScale, and for
+// F(3×3, 4×4), whose transforms mix a tile's whole 6×6 window of each
+// part, by tileScale too.
+func fuzzStride2(f *testing.F, tile int) {
+	e, err := engine.New(engine.Config{Workers: 3, MinBandWork: 1, WinogradTile: tile}, nil)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -243,6 +252,10 @@ func FuzzWinogradStride2(f *testing.F) {
 	f.Add([]byte{0, 2, 5, 20, 30, 2, 2, 0, 0, 3, 3, 3, 3, 0, 1}, []byte{1, 2, 3, 250})
 	f.Add([]byte{1, 3, 7, 11, 39, 0, 3, 1, 2, 1, 1, 0, 2, 1, 0, 1}, []byte{7, 200, 13, 128, 127})
 	f.Add([]byte{0, 0, 0, 6, 6, 1, 0, 3, 0, 1, 2}, []byte{})
+	widen := func(s []float64) []float64 { return s }
+	if tile == 3 {
+		widen = tileScale
+	}
 	f.Fuzz(func(t *testing.T, params, data []byte) {
 		fb := &fuzzBytes{params: params, data: data}
 		nb := fb.next
@@ -280,7 +293,7 @@ func FuzzWinogradStride2(f *testing.F) {
 		}
 		want, scale := refConv2D(x, w, bias, c)
 		mix := mixScale(x, w, c)
-		checkTensorClose(t, got, want, mix(winoScale(scale)))
+		checkTensorClose(t, got, want, widen(mix(winoScale(scale))))
 		x32, w32 := engine.Tensor[float32]{Shape: x.Shape, Data: engine.Convert[float32](x.Data)},
 			engine.Tensor[float32]{Shape: w.Shape, Data: engine.Convert[float32](w.Data)}
 		got32, err := engine.Conv2D(context.Background(), e, engine.Interactive, x32, w32, engine.Convert[float32](bias), c)
@@ -288,6 +301,6 @@ func FuzzWinogradStride2(f *testing.F) {
 			t.Fatalf("Conv2D(float32 x %v, w %v, %+v) = %v", x.Shape, w.Shape, c, err)
 		}
 		want32, scale32 := refConv2D(x32, w32, engine.Convert[float32](bias), c)
-		checkTensorClose(t, got32, want32, mix(winoScale(scale32)))
+		checkTensorClose(t, got32, want32, widen(mix(winoScale(scale32))))
 	})
 }

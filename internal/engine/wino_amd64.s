@@ -4423,6 +4423,2308 @@ done43:
 	VZEROUPPER
 	RET
 
+// func wino34InAVX512F32(v []float32, x []float32, cols []int, ld int, vx int, mask int)
+// Requires: AVX, AVX512F
+TEXT ·wino34InAVX512F32(SB), NOSPLIT, $0-96
+	MOVQ         mask+88(FP), AX
+	KMOVW        AX, K1
+	KORTESTW     K1, K1
+	JC           whole34
+	MOVQ         v_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         cols_base+48(FP), DX
+	MOVQ         ld+72(FP), BX
+	MOVQ         vx+80(FP), SI
+	SHLQ         $0x02, BX
+	SHLQ         $0x02, SI
+	LEAQ         (SI)(SI*2), DI
+	ADDQ         DI, DI
+	MOVL         $0x40400000, R8
+	VMOVD        R8, X0
+	VBROADCASTSS X0, Z0
+	MOVL         $0x40800000, R8
+	VMOVD        R8, X1
+	VBROADCASTSS X1, Z1
+	MOVL         $0x40a00000, R8
+	VMOVD        R8, X2
+	VBROADCASTSS X2, Z2
+	MOVQ         (DX), R8
+	SHLQ         $0x02, R8
+	ADDQ         CX, R8
+	LEAQ         (R8)(BX*2), R9
+	LEAQ         (R8)(BX*4), R10
+	VMOVUPS.Z    (R8), K1, Z3
+	VMOVUPS.Z    (R8)(BX*1), K1, Z4
+	VMOVUPS.Z    (R9), K1, Z5
+	VMOVUPS.Z    (R9)(BX*1), K1, Z6
+	VMOVUPS.Z    (R10), K1, Z7
+	VMOVUPS.Z    (R10)(BX*1), K1, Z8
+	MOVQ         AX, R11
+	LEAQ         (R11)(DI*2), R8
+	LEAQ         (R11)(DI*4), R9
+	VMOVUPS      Z3, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z4, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z5, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z2, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R11)(DI*1)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z2, Z9
+	VSUBPS       Z9, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPS       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z5, Z3, Z3
+	VADDPS       Z7, Z3, Z3
+	VMOVUPS      Z3, K1, (R8)(DI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z0, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z6, Z1, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z7, Z0, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPS       Z4, Z4, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z3, K1, (R9)(DI*1)
+	MOVQ         8(DX), R8
+	SHLQ         $0x02, R8
+	ADDQ         CX, R8
+	LEAQ         (R8)(BX*2), R9
+	LEAQ         (R8)(BX*4), R10
+	VMOVUPS.Z    (R8), K1, Z3
+	VMOVUPS.Z    (R8)(BX*1), K1, Z4
+	VMOVUPS.Z    (R9), K1, Z5
+	VMOVUPS.Z    (R9)(BX*1), K1, Z6
+	VMOVUPS.Z    (R10), K1, Z7
+	VMOVUPS.Z    (R10)(BX*1), K1, Z8
+	ADDQ         SI, R11
+	LEAQ         (R11)(DI*2), R8
+	LEAQ         (R11)(DI*4), R9
+	VMOVUPS      Z3, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z4, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z5, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z2, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R11)(DI*1)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z2, Z9
+	VSUBPS       Z9, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPS       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z5, Z3, Z3
+	VADDPS       Z7, Z3, Z3
+	VMOVUPS      Z3, K1, (R8)(DI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z0, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z6, Z1, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z7, Z0, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPS       Z4, Z4, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z3, K1, (R9)(DI*1)
+	MOVQ         16(DX), R8
+	SHLQ         $0x02, R8
+	ADDQ         CX, R8
+	LEAQ         (R8)(BX*2), R9
+	LEAQ         (R8)(BX*4), R10
+	VMOVUPS.Z    (R8), K1, Z3
+	VMOVUPS.Z    (R8)(BX*1), K1, Z4
+	VMOVUPS.Z    (R9), K1, Z5
+	VMOVUPS.Z    (R9)(BX*1), K1, Z6
+	VMOVUPS.Z    (R10), K1, Z7
+	VMOVUPS.Z    (R10)(BX*1), K1, Z8
+	ADDQ         SI, R11
+	LEAQ         (R11)(DI*2), R8
+	LEAQ         (R11)(DI*4), R9
+	VMOVUPS      Z3, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z4, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z5, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z2, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R11)(DI*1)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z2, Z9
+	VSUBPS       Z9, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPS       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z5, Z3, Z3
+	VADDPS       Z7, Z3, Z3
+	VMOVUPS      Z3, K1, (R8)(DI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z0, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z6, Z1, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z7, Z0, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPS       Z4, Z4, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z3, K1, (R9)(DI*1)
+	MOVQ         24(DX), R8
+	SHLQ         $0x02, R8
+	ADDQ         CX, R8
+	LEAQ         (R8)(BX*2), R9
+	LEAQ         (R8)(BX*4), R10
+	VMOVUPS.Z    (R8), K1, Z3
+	VMOVUPS.Z    (R8)(BX*1), K1, Z4
+	VMOVUPS.Z    (R9), K1, Z5
+	VMOVUPS.Z    (R9)(BX*1), K1, Z6
+	VMOVUPS.Z    (R10), K1, Z7
+	VMOVUPS.Z    (R10)(BX*1), K1, Z8
+	ADDQ         SI, R11
+	LEAQ         (R11)(DI*2), R8
+	LEAQ         (R11)(DI*4), R9
+	VMOVUPS      Z3, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z4, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z5, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z2, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R11)(DI*1)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z2, Z9
+	VSUBPS       Z9, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPS       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z5, Z3, Z3
+	VADDPS       Z7, Z3, Z3
+	VMOVUPS      Z3, K1, (R8)(DI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z0, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z6, Z1, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z7, Z0, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPS       Z4, Z4, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z3, K1, (R9)(DI*1)
+	MOVQ         32(DX), R8
+	SHLQ         $0x02, R8
+	ADDQ         CX, R8
+	LEAQ         (R8)(BX*2), R9
+	LEAQ         (R8)(BX*4), R10
+	VMOVUPS.Z    (R8), K1, Z3
+	VMOVUPS.Z    (R8)(BX*1), K1, Z4
+	VMOVUPS.Z    (R9), K1, Z5
+	VMOVUPS.Z    (R9)(BX*1), K1, Z6
+	VMOVUPS.Z    (R10), K1, Z7
+	VMOVUPS.Z    (R10)(BX*1), K1, Z8
+	ADDQ         SI, R11
+	LEAQ         (R11)(DI*2), R8
+	LEAQ         (R11)(DI*4), R9
+	VMOVUPS      Z3, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z4, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z5, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z2, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R11)(DI*1)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z2, Z9
+	VSUBPS       Z9, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPS       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z5, Z3, Z3
+	VADDPS       Z7, Z3, Z3
+	VMOVUPS      Z3, K1, (R8)(DI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z0, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z6, Z1, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z7, Z0, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPS       Z4, Z4, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z3, K1, (R9)(DI*1)
+	MOVQ         40(DX), R8
+	SHLQ         $0x02, R8
+	ADDQ         CX, R8
+	LEAQ         (R8)(BX*2), R9
+	LEAQ         (R8)(BX*4), R10
+	VMOVUPS.Z    (R8), K1, Z3
+	VMOVUPS.Z    (R8)(BX*1), K1, Z4
+	VMOVUPS.Z    (R9), K1, Z5
+	VMOVUPS.Z    (R9)(BX*1), K1, Z6
+	VMOVUPS.Z    (R10), K1, Z7
+	VMOVUPS.Z    (R10)(BX*1), K1, Z8
+	ADDQ         SI, R11
+	LEAQ         (R11)(DI*2), R8
+	LEAQ         (R11)(DI*4), R9
+	VMOVUPS      Z3, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z4, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z5, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z2, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R11)(DI*1)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z2, Z9
+	VSUBPS       Z9, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPS       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z5, Z3, Z3
+	VADDPS       Z7, Z3, Z3
+	VMOVUPS      Z3, K1, (R8)(DI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z0, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z6, Z1, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z7, Z0, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPS       Z4, Z4, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z3, K1, (R9)(DI*1)
+	MOVQ         AX, R11
+	LEAQ         (R11)(SI*2), R8
+	LEAQ         (R11)(SI*4), R9
+	VMOVUPS.Z    (R11), K1, Z3
+	VMOVUPS.Z    (R11)(SI*1), K1, Z4
+	VMOVUPS.Z    (R8), K1, Z5
+	VMOVUPS.Z    (R8)(SI*1), K1, Z6
+	VMOVUPS.Z    (R9), K1, Z7
+	VMOVUPS.Z    (R9)(SI*1), K1, Z8
+	VMOVUPS      Z3, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z4, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z5, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z2, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R11)(SI*1)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z2, Z9
+	VSUBPS       Z9, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPS       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z5, Z3, Z3
+	VADDPS       Z7, Z3, Z3
+	VMOVUPS      Z3, K1, (R8)(SI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z0, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z6, Z1, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z7, Z0, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPS       Z4, Z4, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z3, K1, (R9)(SI*1)
+	ADDQ         DI, R11
+	LEAQ         (R11)(SI*2), R8
+	LEAQ         (R11)(SI*4), R9
+	VMOVUPS.Z    (R11), K1, Z3
+	VMOVUPS.Z    (R11)(SI*1), K1, Z4
+	VMOVUPS.Z    (R8), K1, Z5
+	VMOVUPS.Z    (R8)(SI*1), K1, Z6
+	VMOVUPS.Z    (R9), K1, Z7
+	VMOVUPS.Z    (R9)(SI*1), K1, Z8
+	VMOVUPS      Z3, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z4, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z5, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z2, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R11)(SI*1)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z2, Z9
+	VSUBPS       Z9, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPS       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z5, Z3, Z3
+	VADDPS       Z7, Z3, Z3
+	VMOVUPS      Z3, K1, (R8)(SI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z0, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z6, Z1, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z7, Z0, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPS       Z4, Z4, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z3, K1, (R9)(SI*1)
+	ADDQ         DI, R11
+	LEAQ         (R11)(SI*2), R8
+	LEAQ         (R11)(SI*4), R9
+	VMOVUPS.Z    (R11), K1, Z3
+	VMOVUPS.Z    (R11)(SI*1), K1, Z4
+	VMOVUPS.Z    (R8), K1, Z5
+	VMOVUPS.Z    (R8)(SI*1), K1, Z6
+	VMOVUPS.Z    (R9), K1, Z7
+	VMOVUPS.Z    (R9)(SI*1), K1, Z8
+	VMOVUPS      Z3, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z4, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z5, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z2, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R11)(SI*1)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z2, Z9
+	VSUBPS       Z9, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPS       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z5, Z3, Z3
+	VADDPS       Z7, Z3, Z3
+	VMOVUPS      Z3, K1, (R8)(SI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z0, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z6, Z1, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z7, Z0, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPS       Z4, Z4, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z3, K1, (R9)(SI*1)
+	ADDQ         DI, R11
+	LEAQ         (R11)(SI*2), R8
+	LEAQ         (R11)(SI*4), R9
+	VMOVUPS.Z    (R11), K1, Z3
+	VMOVUPS.Z    (R11)(SI*1), K1, Z4
+	VMOVUPS.Z    (R8), K1, Z5
+	VMOVUPS.Z    (R8)(SI*1), K1, Z6
+	VMOVUPS.Z    (R9), K1, Z7
+	VMOVUPS.Z    (R9)(SI*1), K1, Z8
+	VMOVUPS      Z3, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z4, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z5, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z2, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R11)(SI*1)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z2, Z9
+	VSUBPS       Z9, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPS       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z5, Z3, Z3
+	VADDPS       Z7, Z3, Z3
+	VMOVUPS      Z3, K1, (R8)(SI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z0, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z6, Z1, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z7, Z0, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPS       Z4, Z4, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z3, K1, (R9)(SI*1)
+	ADDQ         DI, R11
+	LEAQ         (R11)(SI*2), R8
+	LEAQ         (R11)(SI*4), R9
+	VMOVUPS.Z    (R11), K1, Z3
+	VMOVUPS.Z    (R11)(SI*1), K1, Z4
+	VMOVUPS.Z    (R8), K1, Z5
+	VMOVUPS.Z    (R8)(SI*1), K1, Z6
+	VMOVUPS.Z    (R9), K1, Z7
+	VMOVUPS.Z    (R9)(SI*1), K1, Z8
+	VMOVUPS      Z3, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z4, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z5, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z2, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R11)(SI*1)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z2, Z9
+	VSUBPS       Z9, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPS       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z5, Z3, Z3
+	VADDPS       Z7, Z3, Z3
+	VMOVUPS      Z3, K1, (R8)(SI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z0, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z6, Z1, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z7, Z0, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPS       Z4, Z4, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z3, K1, (R9)(SI*1)
+	ADDQ         DI, R11
+	LEAQ         (R11)(SI*2), R8
+	LEAQ         (R11)(SI*4), R9
+	VMOVUPS.Z    (R11), K1, Z3
+	VMOVUPS.Z    (R11)(SI*1), K1, Z4
+	VMOVUPS.Z    (R8), K1, Z5
+	VMOVUPS.Z    (R8)(SI*1), K1, Z6
+	VMOVUPS.Z    (R9), K1, Z7
+	VMOVUPS.Z    (R9)(SI*1), K1, Z8
+	VMOVUPS      Z3, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z4, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z5, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z2, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, K1, (R11)(SI*1)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z2, Z2
+	VSUBPS       Z2, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z2
+	VADDPS       Z2, Z2, Z2
+	VADDPS       Z2, Z3, Z3
+	VMOVUPS      Z3, K1, (R8)
+	VMOVUPS      Z6, Z2
+	VADDPS       Z2, Z2, Z2
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VSUBPS       Z3, Z2, Z2
+	VSUBPS       Z5, Z2, Z2
+	VADDPS       Z7, Z2, Z2
+	VMOVUPS      Z2, K1, (R8)(SI*1)
+	VMOVUPS      Z4, Z2
+	VMOVUPS      Z5, Z3
+	VADDPS       Z3, Z3, Z3
+	VSUBPS       Z3, Z2, Z2
+	VSUBPS       Z6, Z2, Z2
+	VMOVUPS      Z7, Z3
+	VADDPS       Z3, Z3, Z3
+	VADDPS       Z3, Z2, Z2
+	VMOVUPS      Z2, K1, (R9)
+	VMOVUPS      Z4, Z2
+	VADDPS       Z2, Z2, Z2
+	VMULPS       Z5, Z0, Z3
+	VSUBPS       Z3, Z2, Z2
+	VMULPS       Z6, Z1, Z3
+	VSUBPS       Z3, Z2, Z2
+	VMULPS       Z7, Z0, Z3
+	VADDPS       Z3, Z2, Z2
+	VMOVUPS      Z8, Z3
+	VADDPS       Z3, Z3, Z3
+	VADDPS       Z3, Z2, Z2
+	VMOVUPS      Z2, K1, (R9)(SI*1)
+	VZEROUPPER
+	RET
+
+whole34:
+	MOVQ         v_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         cols_base+48(FP), DX
+	MOVQ         ld+72(FP), BX
+	MOVQ         vx+80(FP), SI
+	SHLQ         $0x02, BX
+	SHLQ         $0x02, SI
+	LEAQ         (SI)(SI*2), DI
+	ADDQ         DI, DI
+	MOVL         $0x40400000, R8
+	VMOVD        R8, X0
+	VBROADCASTSS X0, Z0
+	MOVL         $0x40800000, R8
+	VMOVD        R8, X1
+	VBROADCASTSS X1, Z1
+	MOVL         $0x40a00000, R8
+	VMOVD        R8, X2
+	VBROADCASTSS X2, Z2
+	MOVQ         (DX), R8
+	SHLQ         $0x02, R8
+	ADDQ         CX, R8
+	LEAQ         (R8)(BX*2), R9
+	LEAQ         (R8)(BX*4), R10
+	VMOVUPS      (R8), Z3
+	VMOVUPS      (R8)(BX*1), Z4
+	VMOVUPS      (R9), Z5
+	VMOVUPS      (R9)(BX*1), Z6
+	VMOVUPS      (R10), Z7
+	VMOVUPS      (R10)(BX*1), Z8
+	MOVQ         AX, R11
+	LEAQ         (R11)(DI*2), R8
+	LEAQ         (R11)(DI*4), R9
+	VMOVUPS      Z3, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z4, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z5, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z2, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)(DI*1)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z2, Z9
+	VSUBPS       Z9, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPS       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z5, Z3, Z3
+	VADDPS       Z7, Z3, Z3
+	VMOVUPS      Z3, (R8)(DI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z0, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z6, Z1, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z7, Z0, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPS       Z4, Z4, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z3, (R9)(DI*1)
+	MOVQ         8(DX), R8
+	SHLQ         $0x02, R8
+	ADDQ         CX, R8
+	LEAQ         (R8)(BX*2), R9
+	LEAQ         (R8)(BX*4), R10
+	VMOVUPS      (R8), Z3
+	VMOVUPS      (R8)(BX*1), Z4
+	VMOVUPS      (R9), Z5
+	VMOVUPS      (R9)(BX*1), Z6
+	VMOVUPS      (R10), Z7
+	VMOVUPS      (R10)(BX*1), Z8
+	ADDQ         SI, R11
+	LEAQ         (R11)(DI*2), R8
+	LEAQ         (R11)(DI*4), R9
+	VMOVUPS      Z3, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z4, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z5, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z2, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)(DI*1)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z2, Z9
+	VSUBPS       Z9, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPS       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z5, Z3, Z3
+	VADDPS       Z7, Z3, Z3
+	VMOVUPS      Z3, (R8)(DI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z0, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z6, Z1, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z7, Z0, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPS       Z4, Z4, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z3, (R9)(DI*1)
+	MOVQ         16(DX), R8
+	SHLQ         $0x02, R8
+	ADDQ         CX, R8
+	LEAQ         (R8)(BX*2), R9
+	LEAQ         (R8)(BX*4), R10
+	VMOVUPS      (R8), Z3
+	VMOVUPS      (R8)(BX*1), Z4
+	VMOVUPS      (R9), Z5
+	VMOVUPS      (R9)(BX*1), Z6
+	VMOVUPS      (R10), Z7
+	VMOVUPS      (R10)(BX*1), Z8
+	ADDQ         SI, R11
+	LEAQ         (R11)(DI*2), R8
+	LEAQ         (R11)(DI*4), R9
+	VMOVUPS      Z3, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z4, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z5, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z2, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)(DI*1)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z2, Z9
+	VSUBPS       Z9, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPS       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z5, Z3, Z3
+	VADDPS       Z7, Z3, Z3
+	VMOVUPS      Z3, (R8)(DI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z0, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z6, Z1, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z7, Z0, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPS       Z4, Z4, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z3, (R9)(DI*1)
+	MOVQ         24(DX), R8
+	SHLQ         $0x02, R8
+	ADDQ         CX, R8
+	LEAQ         (R8)(BX*2), R9
+	LEAQ         (R8)(BX*4), R10
+	VMOVUPS      (R8), Z3
+	VMOVUPS      (R8)(BX*1), Z4
+	VMOVUPS      (R9), Z5
+	VMOVUPS      (R9)(BX*1), Z6
+	VMOVUPS      (R10), Z7
+	VMOVUPS      (R10)(BX*1), Z8
+	ADDQ         SI, R11
+	LEAQ         (R11)(DI*2), R8
+	LEAQ         (R11)(DI*4), R9
+	VMOVUPS      Z3, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z4, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z5, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z2, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)(DI*1)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z2, Z9
+	VSUBPS       Z9, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPS       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z5, Z3, Z3
+	VADDPS       Z7, Z3, Z3
+	VMOVUPS      Z3, (R8)(DI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z0, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z6, Z1, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z7, Z0, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPS       Z4, Z4, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z3, (R9)(DI*1)
+	MOVQ         32(DX), R8
+	SHLQ         $0x02, R8
+	ADDQ         CX, R8
+	LEAQ         (R8)(BX*2), R9
+	LEAQ         (R8)(BX*4), R10
+	VMOVUPS      (R8), Z3
+	VMOVUPS      (R8)(BX*1), Z4
+	VMOVUPS      (R9), Z5
+	VMOVUPS      (R9)(BX*1), Z6
+	VMOVUPS      (R10), Z7
+	VMOVUPS      (R10)(BX*1), Z8
+	ADDQ         SI, R11
+	LEAQ         (R11)(DI*2), R8
+	LEAQ         (R11)(DI*4), R9
+	VMOVUPS      Z3, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z4, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z5, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z2, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)(DI*1)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z2, Z9
+	VSUBPS       Z9, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPS       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z5, Z3, Z3
+	VADDPS       Z7, Z3, Z3
+	VMOVUPS      Z3, (R8)(DI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z0, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z6, Z1, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z7, Z0, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPS       Z4, Z4, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z3, (R9)(DI*1)
+	MOVQ         40(DX), R8
+	SHLQ         $0x02, R8
+	ADDQ         CX, R8
+	LEAQ         (R8)(BX*2), R9
+	LEAQ         (R8)(BX*4), R10
+	VMOVUPS      (R8), Z3
+	VMOVUPS      (R8)(BX*1), Z4
+	VMOVUPS      (R9), Z5
+	VMOVUPS      (R9)(BX*1), Z6
+	VMOVUPS      (R10), Z7
+	VMOVUPS      (R10)(BX*1), Z8
+	ADDQ         SI, R11
+	LEAQ         (R11)(DI*2), R8
+	LEAQ         (R11)(DI*4), R9
+	VMOVUPS      Z3, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z4, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z5, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z2, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)(DI*1)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z2, Z9
+	VSUBPS       Z9, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPS       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z5, Z3, Z3
+	VADDPS       Z7, Z3, Z3
+	VMOVUPS      Z3, (R8)(DI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z0, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z6, Z1, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z7, Z0, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPS       Z4, Z4, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z3, (R9)(DI*1)
+	MOVQ         AX, R11
+	LEAQ         (R11)(SI*2), R8
+	LEAQ         (R11)(SI*4), R9
+	VMOVUPS      (R11), Z3
+	VMOVUPS      (R11)(SI*1), Z4
+	VMOVUPS      (R8), Z5
+	VMOVUPS      (R8)(SI*1), Z6
+	VMOVUPS      (R9), Z7
+	VMOVUPS      (R9)(SI*1), Z8
+	VMOVUPS      Z3, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z4, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z5, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z2, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)(SI*1)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z2, Z9
+	VSUBPS       Z9, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPS       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z5, Z3, Z3
+	VADDPS       Z7, Z3, Z3
+	VMOVUPS      Z3, (R8)(SI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z0, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z6, Z1, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z7, Z0, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPS       Z4, Z4, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z3, (R9)(SI*1)
+	ADDQ         DI, R11
+	LEAQ         (R11)(SI*2), R8
+	LEAQ         (R11)(SI*4), R9
+	VMOVUPS      (R11), Z3
+	VMOVUPS      (R11)(SI*1), Z4
+	VMOVUPS      (R8), Z5
+	VMOVUPS      (R8)(SI*1), Z6
+	VMOVUPS      (R9), Z7
+	VMOVUPS      (R9)(SI*1), Z8
+	VMOVUPS      Z3, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z4, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z5, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z2, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)(SI*1)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z2, Z9
+	VSUBPS       Z9, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPS       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z5, Z3, Z3
+	VADDPS       Z7, Z3, Z3
+	VMOVUPS      Z3, (R8)(SI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z0, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z6, Z1, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z7, Z0, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPS       Z4, Z4, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z3, (R9)(SI*1)
+	ADDQ         DI, R11
+	LEAQ         (R11)(SI*2), R8
+	LEAQ         (R11)(SI*4), R9
+	VMOVUPS      (R11), Z3
+	VMOVUPS      (R11)(SI*1), Z4
+	VMOVUPS      (R8), Z5
+	VMOVUPS      (R8)(SI*1), Z6
+	VMOVUPS      (R9), Z7
+	VMOVUPS      (R9)(SI*1), Z8
+	VMOVUPS      Z3, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z4, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z5, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z2, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)(SI*1)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z2, Z9
+	VSUBPS       Z9, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPS       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z5, Z3, Z3
+	VADDPS       Z7, Z3, Z3
+	VMOVUPS      Z3, (R8)(SI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z0, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z6, Z1, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z7, Z0, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPS       Z4, Z4, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z3, (R9)(SI*1)
+	ADDQ         DI, R11
+	LEAQ         (R11)(SI*2), R8
+	LEAQ         (R11)(SI*4), R9
+	VMOVUPS      (R11), Z3
+	VMOVUPS      (R11)(SI*1), Z4
+	VMOVUPS      (R8), Z5
+	VMOVUPS      (R8)(SI*1), Z6
+	VMOVUPS      (R9), Z7
+	VMOVUPS      (R9)(SI*1), Z8
+	VMOVUPS      Z3, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z4, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z5, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z2, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)(SI*1)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z2, Z9
+	VSUBPS       Z9, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPS       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z5, Z3, Z3
+	VADDPS       Z7, Z3, Z3
+	VMOVUPS      Z3, (R8)(SI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z0, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z6, Z1, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z7, Z0, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPS       Z4, Z4, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z3, (R9)(SI*1)
+	ADDQ         DI, R11
+	LEAQ         (R11)(SI*2), R8
+	LEAQ         (R11)(SI*4), R9
+	VMOVUPS      (R11), Z3
+	VMOVUPS      (R11)(SI*1), Z4
+	VMOVUPS      (R8), Z5
+	VMOVUPS      (R8)(SI*1), Z6
+	VMOVUPS      (R9), Z7
+	VMOVUPS      (R9)(SI*1), Z8
+	VMOVUPS      Z3, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z4, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z5, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z2, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)(SI*1)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z2, Z9
+	VSUBPS       Z9, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPS       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z5, Z3, Z3
+	VADDPS       Z7, Z3, Z3
+	VMOVUPS      Z3, (R8)(SI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z0, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z6, Z1, Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z7, Z0, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPS       Z4, Z4, Z4
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z3, (R9)(SI*1)
+	ADDQ         DI, R11
+	LEAQ         (R11)(SI*2), R8
+	LEAQ         (R11)(SI*4), R9
+	VMOVUPS      (R11), Z3
+	VMOVUPS      (R11)(SI*1), Z4
+	VMOVUPS      (R8), Z5
+	VMOVUPS      (R8)(SI*1), Z6
+	VMOVUPS      (R9), Z7
+	VMOVUPS      (R9)(SI*1), Z8
+	VMOVUPS      Z3, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z4, Z0, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z5, Z1, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z0, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPS       Z9, Z9, Z9
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z6, Z2, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPS       Z9, Z9, Z9
+	VADDPS       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)(SI*1)
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VMULPS       Z5, Z2, Z2
+	VSUBPS       Z2, Z3, Z3
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      Z7, Z2
+	VADDPS       Z2, Z2, Z2
+	VADDPS       Z2, Z3, Z3
+	VMOVUPS      Z3, (R8)
+	VMOVUPS      Z6, Z2
+	VADDPS       Z2, Z2, Z2
+	VMOVUPS      Z4, Z3
+	VADDPS       Z3, Z3, Z3
+	VSUBPS       Z3, Z2, Z2
+	VSUBPS       Z5, Z2, Z2
+	VADDPS       Z7, Z2, Z2
+	VMOVUPS      Z2, (R8)(SI*1)
+	VMOVUPS      Z4, Z2
+	VMOVUPS      Z5, Z3
+	VADDPS       Z3, Z3, Z3
+	VSUBPS       Z3, Z2, Z2
+	VSUBPS       Z6, Z2, Z2
+	VMOVUPS      Z7, Z3
+	VADDPS       Z3, Z3, Z3
+	VADDPS       Z3, Z2, Z2
+	VMOVUPS      Z2, (R9)
+	VMOVUPS      Z4, Z2
+	VADDPS       Z2, Z2, Z2
+	VMULPS       Z5, Z0, Z3
+	VSUBPS       Z3, Z2, Z2
+	VMULPS       Z6, Z1, Z3
+	VSUBPS       Z3, Z2, Z2
+	VMULPS       Z7, Z0, Z3
+	VADDPS       Z3, Z2, Z2
+	VMOVUPS      Z8, Z3
+	VADDPS       Z3, Z3, Z3
+	VADDPS       Z3, Z2, Z2
+	VMOVUPS      Z2, (R9)(SI*1)
+	VZEROUPPER
+	RET
+
+DATA wino34one0F32<>+0(SB)/4, $0x00000000
+DATA wino34one0F32<>+4(SB)/4, $0x00000010
+DATA wino34one0F32<>+8(SB)/4, $0x00000000
+DATA wino34one0F32<>+12(SB)/4, $0x00000001
+DATA wino34one0F32<>+16(SB)/4, $0x00000011
+DATA wino34one0F32<>+20(SB)/4, $0x00000000
+DATA wino34one0F32<>+24(SB)/4, $0x00000002
+DATA wino34one0F32<>+28(SB)/4, $0x00000012
+DATA wino34one0F32<>+32(SB)/4, $0x00000000
+DATA wino34one0F32<>+36(SB)/4, $0x00000003
+DATA wino34one0F32<>+40(SB)/4, $0x00000013
+DATA wino34one0F32<>+44(SB)/4, $0x00000000
+DATA wino34one0F32<>+48(SB)/4, $0x00000004
+DATA wino34one0F32<>+52(SB)/4, $0x00000014
+DATA wino34one0F32<>+56(SB)/4, $0x00000000
+DATA wino34one0F32<>+60(SB)/4, $0x00000005
+GLOBL wino34one0F32<>(SB), RODATA|NOPTR, $64
+
+DATA wino34two0F32<>+0(SB)/4, $0x00000000
+DATA wino34two0F32<>+4(SB)/4, $0x00000001
+DATA wino34two0F32<>+8(SB)/4, $0x00000010
+DATA wino34two0F32<>+12(SB)/4, $0x00000003
+DATA wino34two0F32<>+16(SB)/4, $0x00000004
+DATA wino34two0F32<>+20(SB)/4, $0x00000011
+DATA wino34two0F32<>+24(SB)/4, $0x00000006
+DATA wino34two0F32<>+28(SB)/4, $0x00000007
+DATA wino34two0F32<>+32(SB)/4, $0x00000012
+DATA wino34two0F32<>+36(SB)/4, $0x00000009
+DATA wino34two0F32<>+40(SB)/4, $0x0000000a
+DATA wino34two0F32<>+44(SB)/4, $0x00000013
+DATA wino34two0F32<>+48(SB)/4, $0x0000000c
+DATA wino34two0F32<>+52(SB)/4, $0x0000000d
+DATA wino34two0F32<>+56(SB)/4, $0x00000014
+DATA wino34two0F32<>+60(SB)/4, $0x0000000f
+GLOBL wino34two0F32<>(SB), RODATA|NOPTR, $64
+
+DATA wino34one1F32<>+0(SB)/4, $0x00000015
+DATA wino34one1F32<>+4(SB)/4, $0x00000000
+DATA wino34one1F32<>+8(SB)/4, $0x00000006
+DATA wino34one1F32<>+12(SB)/4, $0x00000016
+DATA wino34one1F32<>+16(SB)/4, $0x00000000
+DATA wino34one1F32<>+20(SB)/4, $0x00000007
+DATA wino34one1F32<>+24(SB)/4, $0x00000017
+DATA wino34one1F32<>+28(SB)/4, $0x00000000
+DATA wino34one1F32<>+32(SB)/4, $0x00000008
+DATA wino34one1F32<>+36(SB)/4, $0x00000018
+DATA wino34one1F32<>+40(SB)/4, $0x00000000
+DATA wino34one1F32<>+44(SB)/4, $0x00000009
+DATA wino34one1F32<>+48(SB)/4, $0x00000019
+DATA wino34one1F32<>+52(SB)/4, $0x00000000
+DATA wino34one1F32<>+56(SB)/4, $0x0000000a
+DATA wino34one1F32<>+60(SB)/4, $0x0000001a
+GLOBL wino34one1F32<>(SB), RODATA|NOPTR, $64
+
+DATA wino34two1F32<>+0(SB)/4, $0x00000000
+DATA wino34two1F32<>+4(SB)/4, $0x00000015
+DATA wino34two1F32<>+8(SB)/4, $0x00000002
+DATA wino34two1F32<>+12(SB)/4, $0x00000003
+DATA wino34two1F32<>+16(SB)/4, $0x00000016
+DATA wino34two1F32<>+20(SB)/4, $0x00000005
+DATA wino34two1F32<>+24(SB)/4, $0x00000006
+DATA wino34two1F32<>+28(SB)/4, $0x00000017
+DATA wino34two1F32<>+32(SB)/4, $0x00000008
+DATA wino34two1F32<>+36(SB)/4, $0x00000009
+DATA wino34two1F32<>+40(SB)/4, $0x00000018
+DATA wino34two1F32<>+44(SB)/4, $0x0000000b
+DATA wino34two1F32<>+48(SB)/4, $0x0000000c
+DATA wino34two1F32<>+52(SB)/4, $0x00000019
+DATA wino34two1F32<>+56(SB)/4, $0x0000000e
+DATA wino34two1F32<>+60(SB)/4, $0x0000000f
+GLOBL wino34two1F32<>(SB), RODATA|NOPTR, $64
+
+DATA wino34one2F32<>+0(SB)/4, $0x00000000
+DATA wino34one2F32<>+4(SB)/4, $0x0000000b
+DATA wino34one2F32<>+8(SB)/4, $0x0000001b
+DATA wino34one2F32<>+12(SB)/4, $0x00000000
+DATA wino34one2F32<>+16(SB)/4, $0x0000000c
+DATA wino34one2F32<>+20(SB)/4, $0x0000001c
+DATA wino34one2F32<>+24(SB)/4, $0x00000000
+DATA wino34one2F32<>+28(SB)/4, $0x0000000d
+DATA wino34one2F32<>+32(SB)/4, $0x0000001d
+DATA wino34one2F32<>+36(SB)/4, $0x00000000
+DATA wino34one2F32<>+40(SB)/4, $0x0000000e
+DATA wino34one2F32<>+44(SB)/4, $0x0000001e
+DATA wino34one2F32<>+48(SB)/4, $0x00000000
+DATA wino34one2F32<>+52(SB)/4, $0x0000000f
+DATA wino34one2F32<>+56(SB)/4, $0x0000001f
+DATA wino34one2F32<>+60(SB)/4, $0x00000000
+GLOBL wino34one2F32<>(SB), RODATA|NOPTR, $64
+
+DATA wino34two2F32<>+0(SB)/4, $0x0000001a
+DATA wino34two2F32<>+4(SB)/4, $0x00000001
+DATA wino34two2F32<>+8(SB)/4, $0x00000002
+DATA wino34two2F32<>+12(SB)/4, $0x0000001b
+DATA wino34two2F32<>+16(SB)/4, $0x00000004
+DATA wino34two2F32<>+20(SB)/4, $0x00000005
+DATA wino34two2F32<>+24(SB)/4, $0x0000001c
+DATA wino34two2F32<>+28(SB)/4, $0x00000007
+DATA wino34two2F32<>+32(SB)/4, $0x00000008
+DATA wino34two2F32<>+36(SB)/4, $0x0000001d
+DATA wino34two2F32<>+40(SB)/4, $0x0000000a
+DATA wino34two2F32<>+44(SB)/4, $0x0000000b
+DATA wino34two2F32<>+48(SB)/4, $0x0000001e
+DATA wino34two2F32<>+52(SB)/4, $0x0000000d
+DATA wino34two2F32<>+56(SB)/4, $0x0000000e
+DATA wino34two2F32<>+60(SB)/4, $0x0000001f
+GLOBL wino34two2F32<>(SB), RODATA|NOPTR, $64
+
+// func wino34OutAVX512F32(y []float32, m []float32, bias []float32, n int, mc int, mx int, ldy int, yc int, rows int, masks []int)
+// Requires: AVX, AVX512F
+TEXT ·wino34OutAVX512F32(SB), NOSPLIT, $0-144
+	MOVQ         masks_base+120(FP), AX
+	MOVQ         (AX), CX
+	KMOVW        CX, K1
+	MOVQ         8(AX), CX
+	KMOVW        CX, K2
+	MOVQ         16(AX), AX
+	KMOVW        AX, K3
+	MOVQ         y_base+0(FP), AX
+	MOVQ         m_base+24(FP), CX
+	MOVQ         bias_base+48(FP), DX
+	MOVQ         n+72(FP), BX
+	MOVQ         mx+88(FP), SI
+	MOVQ         ldy+96(FP), DI
+	SHLQ         $0x02, SI
+	SHLQ         $0x02, DI
+	LEAQ         (SI)(SI*2), R8
+	ADDQ         R8, R8
+	MOVL         $0x40800000, R9
+	VMOVD        R9, X0
+	VBROADCASTSS X0, Z0
+
+chan34:
+	TESTQ        BX, BX
+	JE           done34
+	MOVQ         CX, R9
+	LEAQ         (R9)(R8*2), R10
+	LEAQ         (R9)(R8*4), R11
+	VMOVUPS      (R9), Z1
+	VMOVUPS      (R9)(R8*1), Z2
+	VMOVUPS      (R10), Z3
+	VMOVUPS      (R10)(R8*1), Z4
+	VMOVUPS      (R11), Z5
+	VMOVUPS      (R11)(R8*1), Z6
+	VMOVUPS      Z1, Z1
+	VADDPS       Z2, Z1, Z1
+	VADDPS       Z3, Z1, Z1
+	VMULPS       Z4, Z0, Z7
+	VADDPS       Z7, Z1, Z1
+	VADDPS       Z5, Z1, Z1
+	VMOVUPS      Z2, Z7
+	VSUBPS       Z3, Z7, Z7
+	VMOVUPS      Z4, Z8
+	VADDPS       Z8, Z8, Z8
+	VADDPS       Z8, Z7, Z7
+	VMOVUPS      Z5, Z8
+	VADDPS       Z8, Z8, Z8
+	VSUBPS       Z8, Z7, Z7
+	VMOVUPS      Z2, Z2
+	VADDPS       Z3, Z2, Z2
+	VADDPS       Z4, Z2, Z2
+	VMULPS       Z5, Z0, Z3
+	VADDPS       Z3, Z2, Z2
+	VADDPS       Z6, Z2, Z2
+	ADDQ         SI, R9
+	LEAQ         (R9)(R8*2), R10
+	LEAQ         (R9)(R8*4), R11
+	VMOVUPS      (R9), Z3
+	VMOVUPS      (R9)(R8*1), Z4
+	VMOVUPS      (R10), Z5
+	VMOVUPS      (R10)(R8*1), Z6
+	VMOVUPS      (R11), Z8
+	VMOVUPS      (R11)(R8*1), Z9
+	VMOVUPS      Z3, Z3
+	VADDPS       Z4, Z3, Z3
+	VADDPS       Z5, Z3, Z3
+	VMULPS       Z6, Z0, Z10
+	VADDPS       Z10, Z3, Z3
+	VADDPS       Z8, Z3, Z3
+	VMOVUPS      Z4, Z10
+	VSUBPS       Z5, Z10, Z10
+	VMOVUPS      Z6, Z11
+	VADDPS       Z11, Z11, Z11
+	VADDPS       Z11, Z10, Z10
+	VMOVUPS      Z8, Z11
+	VADDPS       Z11, Z11, Z11
+	VSUBPS       Z11, Z10, Z10
+	VMOVUPS      Z4, Z4
+	VADDPS       Z5, Z4, Z4
+	VADDPS       Z6, Z4, Z4
+	VMULPS       Z8, Z0, Z5
+	VADDPS       Z5, Z4, Z4
+	VADDPS       Z9, Z4, Z4
+	ADDQ         SI, R9
+	LEAQ         (R9)(R8*2), R10
+	LEAQ         (R9)(R8*4), R11
+	VMOVUPS      (R9), Z5
+	VMOVUPS      (R9)(R8*1), Z6
+	VMOVUPS      (R10), Z8
+	VMOVUPS      (R10)(R8*1), Z9
+	VMOVUPS      (R11), Z11
+	VMOVUPS      (R11)(R8*1), Z12
+	VMOVUPS      Z5, Z5
+	VADDPS       Z6, Z5, Z5
+	VADDPS       Z8, Z5, Z5
+	VMULPS       Z9, Z0, Z13
+	VADDPS       Z13, Z5, Z5
+	VADDPS       Z11, Z5, Z5
+	VMOVUPS      Z6, Z13
+	VSUBPS       Z8, Z13, Z13
+	VMOVUPS      Z9, Z14
+	VADDPS       Z14, Z14, Z14
+	VADDPS       Z14, Z13, Z13
+	VMOVUPS      Z11, Z14
+	VADDPS       Z14, Z14, Z14
+	VSUBPS       Z14, Z13, Z13
+	VMOVUPS      Z6, Z6
+	VADDPS       Z8, Z6, Z6
+	VADDPS       Z9, Z6, Z6
+	VMULPS       Z11, Z0, Z8
+	VADDPS       Z8, Z6, Z6
+	VADDPS       Z12, Z6, Z6
+	ADDQ         SI, R9
+	LEAQ         (R9)(R8*2), R10
+	LEAQ         (R9)(R8*4), R11
+	VMOVUPS      (R9), Z8
+	VMOVUPS      (R9)(R8*1), Z9
+	VMOVUPS      (R10), Z11
+	VMOVUPS      (R10)(R8*1), Z12
+	VMOVUPS      (R11), Z14
+	VMOVUPS      (R11)(R8*1), Z15
+	VMOVUPS      Z8, Z8
+	VADDPS       Z9, Z8, Z8
+	VADDPS       Z11, Z8, Z8
+	VMULPS       Z12, Z0, Z16
+	VADDPS       Z16, Z8, Z8
+	VADDPS       Z14, Z8, Z8
+	VMOVUPS      Z9, Z16
+	VSUBPS       Z11, Z16, Z16
+	VMOVUPS      Z12, Z17
+	VADDPS       Z17, Z17, Z17
+	VADDPS       Z17, Z16, Z16
+	VMOVUPS      Z14, Z17
+	VADDPS       Z17, Z17, Z17
+	VSUBPS       Z17, Z16, Z16
+	VMOVUPS      Z9, Z9
+	VADDPS       Z11, Z9, Z9
+	VADDPS       Z12, Z9, Z9
+	VMULPS       Z14, Z0, Z11
+	VADDPS       Z11, Z9, Z9
+	VADDPS       Z15, Z9, Z9
+	ADDQ         SI, R9
+	LEAQ         (R9)(R8*2), R10
+	LEAQ         (R9)(R8*4), R11
+	VMOVUPS      (R9), Z11
+	VMOVUPS      (R9)(R8*1), Z12
+	VMOVUPS      (R10), Z14
+	VMOVUPS      (R10)(R8*1), Z15
+	VMOVUPS      (R11), Z17
+	VMOVUPS      (R11)(R8*1), Z18
+	VMOVUPS      Z11, Z11
+	VADDPS       Z12, Z11, Z11
+	VADDPS       Z14, Z11, Z11
+	VMULPS       Z15, Z0, Z19
+	VADDPS       Z19, Z11, Z11
+	VADDPS       Z17, Z11, Z11
+	VMOVUPS      Z12, Z19
+	VSUBPS       Z14, Z19, Z19
+	VMOVUPS      Z15, Z20
+	VADDPS       Z20, Z20, Z20
+	VADDPS       Z20, Z19, Z19
+	VMOVUPS      Z17, Z20
+	VADDPS       Z20, Z20, Z20
+	VSUBPS       Z20, Z19, Z19
+	VMOVUPS      Z12, Z12
+	VADDPS       Z14, Z12, Z12
+	VADDPS       Z15, Z12, Z12
+	VMULPS       Z17, Z0, Z14
+	VADDPS       Z14, Z12, Z12
+	VADDPS       Z18, Z12, Z12
+	ADDQ         SI, R9
+	LEAQ         (R9)(R8*2), R10
+	LEAQ         (R9)(R8*4), R11
+	VMOVUPS      (R9), Z14
+	VMOVUPS      (R9)(R8*1), Z15
+	VMOVUPS      (R10), Z17
+	VMOVUPS      (R10)(R8*1), Z18
+	VMOVUPS      (R11), Z20
+	VMOVUPS      (R11)(R8*1), Z21
+	VMOVUPS      Z14, Z14
+	VADDPS       Z15, Z14, Z14
+	VADDPS       Z17, Z14, Z14
+	VMULPS       Z18, Z0, Z22
+	VADDPS       Z22, Z14, Z14
+	VADDPS       Z20, Z14, Z14
+	VMOVUPS      Z15, Z22
+	VSUBPS       Z17, Z22, Z22
+	VMOVUPS      Z18, Z23
+	VADDPS       Z23, Z23, Z23
+	VADDPS       Z23, Z22, Z22
+	VMOVUPS      Z20, Z23
+	VADDPS       Z23, Z23, Z23
+	VSUBPS       Z23, Z22, Z22
+	VMOVUPS      Z15, Z15
+	VADDPS       Z17, Z15, Z15
+	VADDPS       Z18, Z15, Z15
+	VMULPS       Z20, Z0, Z17
+	VADDPS       Z17, Z15, Z15
+	VADDPS       Z21, Z15, Z15
+	VBROADCASTSS (DX), Z17
+	MOVQ         AX, R9
+	VMOVUPS      Z1, Z1
+	VADDPS       Z3, Z1, Z1
+	VADDPS       Z5, Z1, Z1
+	VMULPS       Z8, Z0, Z18
+	VADDPS       Z18, Z1, Z1
+	VADDPS       Z11, Z1, Z1
+	VADDPS       Z17, Z1, Z1
+	VMOVUPS      Z3, Z18
+	VSUBPS       Z5, Z18, Z18
+	VMOVUPS      Z8, Z20
+	VADDPS       Z20, Z20, Z20
+	VADDPS       Z20, Z18, Z18
+	VMOVUPS      Z11, Z20
+	VADDPS       Z20, Z20, Z20
+	VSUBPS       Z20, Z18, Z18
+	VADDPS       Z17, Z18, Z18
+	VMOVUPS      Z3, Z3
+	VADDPS       Z5, Z3, Z3
+	VADDPS       Z8, Z3, Z3
+	VMULPS       Z11, Z0, Z5
+	VADDPS       Z5, Z3, Z3
+	VADDPS       Z14, Z3, Z3
+	VADDPS       Z17, Z3, Z3
+	VMOVUPS      Z1, Z5
+	VMOVDQU64    wino34one0F32<>+0(SB), Z8
+	VPERMT2PS    Z18, Z8, Z5
+	VMOVDQU64    wino34two0F32<>+0(SB), Z8
+	VPERMT2PS    Z3, Z8, Z5
+	KORTESTW     K1, K1
+	JZ           out34_0_0_skip
+	JC           out34_0_0_whole
+	VMOVUPS      Z5, K1, (R9)
+	JMP          out34_0_0_skip
+
+out34_0_0_whole:
+	VMOVUPS Z5, (R9)
+
+out34_0_0_skip:
+	VMOVUPS   Z1, Z5
+	VMOVDQU64 wino34one1F32<>+0(SB), Z8
+	VPERMT2PS Z18, Z8, Z5
+	VMOVDQU64 wino34two1F32<>+0(SB), Z8
+	VPERMT2PS Z3, Z8, Z5
+	KORTESTW  K2, K2
+	JZ        out34_0_1_skip
+	JC        out34_0_1_whole
+	VMOVUPS   Z5, K2, 64(R9)
+	JMP       out34_0_1_skip
+
+out34_0_1_whole:
+	VMOVUPS Z5, 64(R9)
+
+out34_0_1_skip:
+	VMOVUPS   Z1, Z1
+	VMOVDQU64 wino34one2F32<>+0(SB), Z5
+	VPERMT2PS Z18, Z5, Z1
+	VMOVDQU64 wino34two2F32<>+0(SB), Z5
+	VPERMT2PS Z3, Z5, Z1
+	KORTESTW  K3, K3
+	JZ        out34_0_2_skip
+	JC        out34_0_2_whole
+	VMOVUPS   Z1, K3, 128(R9)
+	JMP       out34_0_2_skip
+
+out34_0_2_whole:
+	VMOVUPS Z1, 128(R9)
+
+out34_0_2_skip:
+	CMPQ      rows+112(FP), $0x01
+	JLE       next34
+	ADDQ      DI, R9
+	VMOVUPS   Z7, Z1
+	VADDPS    Z10, Z1, Z1
+	VADDPS    Z13, Z1, Z1
+	VMULPS    Z16, Z0, Z3
+	VADDPS    Z3, Z1, Z1
+	VADDPS    Z19, Z1, Z1
+	VADDPS    Z17, Z1, Z1
+	VMOVUPS   Z10, Z3
+	VSUBPS    Z13, Z3, Z3
+	VMOVUPS   Z16, Z5
+	VADDPS    Z5, Z5, Z5
+	VADDPS    Z5, Z3, Z3
+	VMOVUPS   Z19, Z5
+	VADDPS    Z5, Z5, Z5
+	VSUBPS    Z5, Z3, Z3
+	VADDPS    Z17, Z3, Z3
+	VMOVUPS   Z10, Z5
+	VADDPS    Z13, Z5, Z5
+	VADDPS    Z16, Z5, Z5
+	VMULPS    Z19, Z0, Z7
+	VADDPS    Z7, Z5, Z5
+	VADDPS    Z22, Z5, Z5
+	VADDPS    Z17, Z5, Z5
+	VMOVUPS   Z1, Z7
+	VMOVDQU64 wino34one0F32<>+0(SB), Z8
+	VPERMT2PS Z3, Z8, Z7
+	VMOVDQU64 wino34two0F32<>+0(SB), Z8
+	VPERMT2PS Z5, Z8, Z7
+	KORTESTW  K1, K1
+	JZ        out34_1_0_skip
+	JC        out34_1_0_whole
+	VMOVUPS   Z7, K1, (R9)
+	JMP       out34_1_0_skip
+
+out34_1_0_whole:
+	VMOVUPS Z7, (R9)
+
+out34_1_0_skip:
+	VMOVUPS   Z1, Z7
+	VMOVDQU64 wino34one1F32<>+0(SB), Z8
+	VPERMT2PS Z3, Z8, Z7
+	VMOVDQU64 wino34two1F32<>+0(SB), Z8
+	VPERMT2PS Z5, Z8, Z7
+	KORTESTW  K2, K2
+	JZ        out34_1_1_skip
+	JC        out34_1_1_whole
+	VMOVUPS   Z7, K2, 64(R9)
+	JMP       out34_1_1_skip
+
+out34_1_1_whole:
+	VMOVUPS Z7, 64(R9)
+
+out34_1_1_skip:
+	VMOVUPS   Z1, Z1
+	VMOVDQU64 wino34one2F32<>+0(SB), Z7
+	VPERMT2PS Z3, Z7, Z1
+	VMOVDQU64 wino34two2F32<>+0(SB), Z7
+	VPERMT2PS Z5, Z7, Z1
+	KORTESTW  K3, K3
+	JZ        out34_1_2_skip
+	JC        out34_1_2_whole
+	VMOVUPS   Z1, K3, 128(R9)
+	JMP       out34_1_2_skip
+
+out34_1_2_whole:
+	VMOVUPS Z1, 128(R9)
+
+out34_1_2_skip:
+	CMPQ      rows+112(FP), $0x02
+	JLE       next34
+	ADDQ      DI, R9
+	VMOVUPS   Z2, Z1
+	VADDPS    Z4, Z1, Z1
+	VADDPS    Z6, Z1, Z1
+	VMULPS    Z9, Z0, Z2
+	VADDPS    Z2, Z1, Z1
+	VADDPS    Z12, Z1, Z1
+	VADDPS    Z17, Z1, Z1
+	VMOVUPS   Z4, Z2
+	VSUBPS    Z6, Z2, Z2
+	VMOVUPS   Z9, Z3
+	VADDPS    Z3, Z3, Z3
+	VADDPS    Z3, Z2, Z2
+	VMOVUPS   Z12, Z3
+	VADDPS    Z3, Z3, Z3
+	VSUBPS    Z3, Z2, Z2
+	VADDPS    Z17, Z2, Z2
+	VMOVUPS   Z4, Z3
+	VADDPS    Z6, Z3, Z3
+	VADDPS    Z9, Z3, Z3
+	VMULPS    Z12, Z0, Z4
+	VADDPS    Z4, Z3, Z3
+	VADDPS    Z15, Z3, Z3
+	VADDPS    Z17, Z3, Z3
+	VMOVUPS   Z1, Z4
+	VMOVDQU64 wino34one0F32<>+0(SB), Z5
+	VPERMT2PS Z2, Z5, Z4
+	VMOVDQU64 wino34two0F32<>+0(SB), Z5
+	VPERMT2PS Z3, Z5, Z4
+	KORTESTW  K1, K1
+	JZ        out34_2_0_skip
+	JC        out34_2_0_whole
+	VMOVUPS   Z4, K1, (R9)
+	JMP       out34_2_0_skip
+
+out34_2_0_whole:
+	VMOVUPS Z4, (R9)
+
+out34_2_0_skip:
+	VMOVUPS   Z1, Z4
+	VMOVDQU64 wino34one1F32<>+0(SB), Z5
+	VPERMT2PS Z2, Z5, Z4
+	VMOVDQU64 wino34two1F32<>+0(SB), Z5
+	VPERMT2PS Z3, Z5, Z4
+	KORTESTW  K2, K2
+	JZ        out34_2_1_skip
+	JC        out34_2_1_whole
+	VMOVUPS   Z4, K2, 64(R9)
+	JMP       out34_2_1_skip
+
+out34_2_1_whole:
+	VMOVUPS Z4, 64(R9)
+
+out34_2_1_skip:
+	VMOVUPS   Z1, Z1
+	VMOVDQU64 wino34one2F32<>+0(SB), Z4
+	VPERMT2PS Z2, Z4, Z1
+	VMOVDQU64 wino34two2F32<>+0(SB), Z4
+	VPERMT2PS Z3, Z4, Z1
+	KORTESTW  K3, K3
+	JZ        out34_2_2_skip
+	JC        out34_2_2_whole
+	VMOVUPS   Z1, K3, 128(R9)
+	JMP       out34_2_2_skip
+
+out34_2_2_whole:
+	VMOVUPS Z1, 128(R9)
+
+out34_2_2_skip:
+next34:
+	MOVQ mc+80(FP), R9
+	SHLQ $0x02, R9
+	ADDQ R9, CX
+	MOVQ yc+104(FP), R9
+	SHLQ $0x02, R9
+	ADDQ R9, AX
+	ADDQ $0x04, DX
+	DECQ BX
+	JMP  chan34
+
+done34:
+	VZEROUPPER
+	RET
+
 // func winoInAVX2F64(v []float64, x []float64, n int, vc int, vx int, ld int, wq int, plane int)
 // Requires: AVX
 TEXT ·winoInAVX2F64(SB), NOSPLIT, $0-96
@@ -8727,5 +11029,2259 @@ chan43:
 	JMP          chan43
 
 done43:
+	VZEROUPPER
+	RET
+
+// func wino34InAVX512F64(v []float64, x []float64, cols []int, ld int, vx int, mask int)
+// Requires: AVX, AVX512F
+TEXT ·wino34InAVX512F64(SB), NOSPLIT, $0-96
+	MOVQ         mask+88(FP), AX
+	KMOVW        AX, K1
+	KORTESTW     K1, K1
+	JC           whole34
+	MOVQ         v_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         cols_base+48(FP), DX
+	MOVQ         ld+72(FP), BX
+	MOVQ         vx+80(FP), SI
+	SHLQ         $0x03, BX
+	SHLQ         $0x03, SI
+	LEAQ         (SI)(SI*2), DI
+	ADDQ         DI, DI
+	MOVQ         $0x4008000000000000, R8
+	VMOVQ        R8, X0
+	VBROADCASTSD X0, Z0
+	MOVQ         $0x4010000000000000, R8
+	VMOVQ        R8, X1
+	VBROADCASTSD X1, Z1
+	MOVQ         $0x4014000000000000, R8
+	VMOVQ        R8, X2
+	VBROADCASTSD X2, Z2
+	MOVQ         (DX), R8
+	SHLQ         $0x03, R8
+	ADDQ         CX, R8
+	LEAQ         (R8)(BX*2), R9
+	LEAQ         (R8)(BX*4), R10
+	VMOVUPD.Z    (R8), K1, Z3
+	VMOVUPD.Z    (R8)(BX*1), K1, Z4
+	VMOVUPD.Z    (R9), K1, Z5
+	VMOVUPD.Z    (R9)(BX*1), K1, Z6
+	VMOVUPD.Z    (R10), K1, Z7
+	VMOVUPD.Z    (R10)(BX*1), K1, Z8
+	MOVQ         AX, R11
+	LEAQ         (R11)(DI*2), R8
+	LEAQ         (R11)(DI*4), R9
+	VMOVUPS      Z3, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z4, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z5, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z2, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R11)(DI*1)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z2, Z9
+	VSUBPD       Z9, Z3, Z3
+	VADDPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPD       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z5, Z3, Z3
+	VADDPD       Z7, Z3, Z3
+	VMOVUPD      Z3, K1, (R8)(DI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z0, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z6, Z1, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z7, Z0, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPD       Z4, Z4, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPD      Z3, K1, (R9)(DI*1)
+	MOVQ         8(DX), R8
+	SHLQ         $0x03, R8
+	ADDQ         CX, R8
+	LEAQ         (R8)(BX*2), R9
+	LEAQ         (R8)(BX*4), R10
+	VMOVUPD.Z    (R8), K1, Z3
+	VMOVUPD.Z    (R8)(BX*1), K1, Z4
+	VMOVUPD.Z    (R9), K1, Z5
+	VMOVUPD.Z    (R9)(BX*1), K1, Z6
+	VMOVUPD.Z    (R10), K1, Z7
+	VMOVUPD.Z    (R10)(BX*1), K1, Z8
+	ADDQ         SI, R11
+	LEAQ         (R11)(DI*2), R8
+	LEAQ         (R11)(DI*4), R9
+	VMOVUPS      Z3, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z4, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z5, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z2, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R11)(DI*1)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z2, Z9
+	VSUBPD       Z9, Z3, Z3
+	VADDPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPD       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z5, Z3, Z3
+	VADDPD       Z7, Z3, Z3
+	VMOVUPD      Z3, K1, (R8)(DI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z0, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z6, Z1, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z7, Z0, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPD       Z4, Z4, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPD      Z3, K1, (R9)(DI*1)
+	MOVQ         16(DX), R8
+	SHLQ         $0x03, R8
+	ADDQ         CX, R8
+	LEAQ         (R8)(BX*2), R9
+	LEAQ         (R8)(BX*4), R10
+	VMOVUPD.Z    (R8), K1, Z3
+	VMOVUPD.Z    (R8)(BX*1), K1, Z4
+	VMOVUPD.Z    (R9), K1, Z5
+	VMOVUPD.Z    (R9)(BX*1), K1, Z6
+	VMOVUPD.Z    (R10), K1, Z7
+	VMOVUPD.Z    (R10)(BX*1), K1, Z8
+	ADDQ         SI, R11
+	LEAQ         (R11)(DI*2), R8
+	LEAQ         (R11)(DI*4), R9
+	VMOVUPS      Z3, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z4, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z5, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z2, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R11)(DI*1)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z2, Z9
+	VSUBPD       Z9, Z3, Z3
+	VADDPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPD       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z5, Z3, Z3
+	VADDPD       Z7, Z3, Z3
+	VMOVUPD      Z3, K1, (R8)(DI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z0, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z6, Z1, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z7, Z0, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPD       Z4, Z4, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPD      Z3, K1, (R9)(DI*1)
+	MOVQ         24(DX), R8
+	SHLQ         $0x03, R8
+	ADDQ         CX, R8
+	LEAQ         (R8)(BX*2), R9
+	LEAQ         (R8)(BX*4), R10
+	VMOVUPD.Z    (R8), K1, Z3
+	VMOVUPD.Z    (R8)(BX*1), K1, Z4
+	VMOVUPD.Z    (R9), K1, Z5
+	VMOVUPD.Z    (R9)(BX*1), K1, Z6
+	VMOVUPD.Z    (R10), K1, Z7
+	VMOVUPD.Z    (R10)(BX*1), K1, Z8
+	ADDQ         SI, R11
+	LEAQ         (R11)(DI*2), R8
+	LEAQ         (R11)(DI*4), R9
+	VMOVUPS      Z3, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z4, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z5, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z2, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R11)(DI*1)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z2, Z9
+	VSUBPD       Z9, Z3, Z3
+	VADDPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPD       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z5, Z3, Z3
+	VADDPD       Z7, Z3, Z3
+	VMOVUPD      Z3, K1, (R8)(DI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z0, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z6, Z1, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z7, Z0, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPD       Z4, Z4, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPD      Z3, K1, (R9)(DI*1)
+	MOVQ         32(DX), R8
+	SHLQ         $0x03, R8
+	ADDQ         CX, R8
+	LEAQ         (R8)(BX*2), R9
+	LEAQ         (R8)(BX*4), R10
+	VMOVUPD.Z    (R8), K1, Z3
+	VMOVUPD.Z    (R8)(BX*1), K1, Z4
+	VMOVUPD.Z    (R9), K1, Z5
+	VMOVUPD.Z    (R9)(BX*1), K1, Z6
+	VMOVUPD.Z    (R10), K1, Z7
+	VMOVUPD.Z    (R10)(BX*1), K1, Z8
+	ADDQ         SI, R11
+	LEAQ         (R11)(DI*2), R8
+	LEAQ         (R11)(DI*4), R9
+	VMOVUPS      Z3, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z4, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z5, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z2, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R11)(DI*1)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z2, Z9
+	VSUBPD       Z9, Z3, Z3
+	VADDPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPD       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z5, Z3, Z3
+	VADDPD       Z7, Z3, Z3
+	VMOVUPD      Z3, K1, (R8)(DI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z0, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z6, Z1, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z7, Z0, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPD       Z4, Z4, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPD      Z3, K1, (R9)(DI*1)
+	MOVQ         40(DX), R8
+	SHLQ         $0x03, R8
+	ADDQ         CX, R8
+	LEAQ         (R8)(BX*2), R9
+	LEAQ         (R8)(BX*4), R10
+	VMOVUPD.Z    (R8), K1, Z3
+	VMOVUPD.Z    (R8)(BX*1), K1, Z4
+	VMOVUPD.Z    (R9), K1, Z5
+	VMOVUPD.Z    (R9)(BX*1), K1, Z6
+	VMOVUPD.Z    (R10), K1, Z7
+	VMOVUPD.Z    (R10)(BX*1), K1, Z8
+	ADDQ         SI, R11
+	LEAQ         (R11)(DI*2), R8
+	LEAQ         (R11)(DI*4), R9
+	VMOVUPS      Z3, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z4, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z5, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z2, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R11)(DI*1)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z2, Z9
+	VSUBPD       Z9, Z3, Z3
+	VADDPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPD       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z5, Z3, Z3
+	VADDPD       Z7, Z3, Z3
+	VMOVUPD      Z3, K1, (R8)(DI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z0, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z6, Z1, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z7, Z0, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPD       Z4, Z4, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPD      Z3, K1, (R9)(DI*1)
+	MOVQ         AX, R11
+	LEAQ         (R11)(SI*2), R8
+	LEAQ         (R11)(SI*4), R9
+	VMOVUPD.Z    (R11), K1, Z3
+	VMOVUPD.Z    (R11)(SI*1), K1, Z4
+	VMOVUPD.Z    (R8), K1, Z5
+	VMOVUPD.Z    (R8)(SI*1), K1, Z6
+	VMOVUPD.Z    (R9), K1, Z7
+	VMOVUPD.Z    (R9)(SI*1), K1, Z8
+	VMOVUPS      Z3, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z4, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z5, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z2, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R11)(SI*1)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z2, Z9
+	VSUBPD       Z9, Z3, Z3
+	VADDPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPD       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z5, Z3, Z3
+	VADDPD       Z7, Z3, Z3
+	VMOVUPD      Z3, K1, (R8)(SI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z0, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z6, Z1, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z7, Z0, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPD       Z4, Z4, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPD      Z3, K1, (R9)(SI*1)
+	ADDQ         DI, R11
+	LEAQ         (R11)(SI*2), R8
+	LEAQ         (R11)(SI*4), R9
+	VMOVUPD.Z    (R11), K1, Z3
+	VMOVUPD.Z    (R11)(SI*1), K1, Z4
+	VMOVUPD.Z    (R8), K1, Z5
+	VMOVUPD.Z    (R8)(SI*1), K1, Z6
+	VMOVUPD.Z    (R9), K1, Z7
+	VMOVUPD.Z    (R9)(SI*1), K1, Z8
+	VMOVUPS      Z3, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z4, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z5, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z2, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R11)(SI*1)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z2, Z9
+	VSUBPD       Z9, Z3, Z3
+	VADDPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPD       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z5, Z3, Z3
+	VADDPD       Z7, Z3, Z3
+	VMOVUPD      Z3, K1, (R8)(SI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z0, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z6, Z1, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z7, Z0, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPD       Z4, Z4, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPD      Z3, K1, (R9)(SI*1)
+	ADDQ         DI, R11
+	LEAQ         (R11)(SI*2), R8
+	LEAQ         (R11)(SI*4), R9
+	VMOVUPD.Z    (R11), K1, Z3
+	VMOVUPD.Z    (R11)(SI*1), K1, Z4
+	VMOVUPD.Z    (R8), K1, Z5
+	VMOVUPD.Z    (R8)(SI*1), K1, Z6
+	VMOVUPD.Z    (R9), K1, Z7
+	VMOVUPD.Z    (R9)(SI*1), K1, Z8
+	VMOVUPS      Z3, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z4, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z5, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z2, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R11)(SI*1)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z2, Z9
+	VSUBPD       Z9, Z3, Z3
+	VADDPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPD       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z5, Z3, Z3
+	VADDPD       Z7, Z3, Z3
+	VMOVUPD      Z3, K1, (R8)(SI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z0, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z6, Z1, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z7, Z0, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPD       Z4, Z4, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPD      Z3, K1, (R9)(SI*1)
+	ADDQ         DI, R11
+	LEAQ         (R11)(SI*2), R8
+	LEAQ         (R11)(SI*4), R9
+	VMOVUPD.Z    (R11), K1, Z3
+	VMOVUPD.Z    (R11)(SI*1), K1, Z4
+	VMOVUPD.Z    (R8), K1, Z5
+	VMOVUPD.Z    (R8)(SI*1), K1, Z6
+	VMOVUPD.Z    (R9), K1, Z7
+	VMOVUPD.Z    (R9)(SI*1), K1, Z8
+	VMOVUPS      Z3, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z4, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z5, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z2, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R11)(SI*1)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z2, Z9
+	VSUBPD       Z9, Z3, Z3
+	VADDPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPD       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z5, Z3, Z3
+	VADDPD       Z7, Z3, Z3
+	VMOVUPD      Z3, K1, (R8)(SI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z0, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z6, Z1, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z7, Z0, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPD       Z4, Z4, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPD      Z3, K1, (R9)(SI*1)
+	ADDQ         DI, R11
+	LEAQ         (R11)(SI*2), R8
+	LEAQ         (R11)(SI*4), R9
+	VMOVUPD.Z    (R11), K1, Z3
+	VMOVUPD.Z    (R11)(SI*1), K1, Z4
+	VMOVUPD.Z    (R8), K1, Z5
+	VMOVUPD.Z    (R8)(SI*1), K1, Z6
+	VMOVUPD.Z    (R9), K1, Z7
+	VMOVUPD.Z    (R9)(SI*1), K1, Z8
+	VMOVUPS      Z3, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z4, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z5, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z2, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R11)(SI*1)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z2, Z9
+	VSUBPD       Z9, Z3, Z3
+	VADDPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPD       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z5, Z3, Z3
+	VADDPD       Z7, Z3, Z3
+	VMOVUPD      Z3, K1, (R8)(SI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z0, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z6, Z1, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z7, Z0, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPD       Z4, Z4, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPD      Z3, K1, (R9)(SI*1)
+	ADDQ         DI, R11
+	LEAQ         (R11)(SI*2), R8
+	LEAQ         (R11)(SI*4), R9
+	VMOVUPD.Z    (R11), K1, Z3
+	VMOVUPD.Z    (R11)(SI*1), K1, Z4
+	VMOVUPD.Z    (R8), K1, Z5
+	VMOVUPD.Z    (R8)(SI*1), K1, Z6
+	VMOVUPD.Z    (R9), K1, Z7
+	VMOVUPD.Z    (R9)(SI*1), K1, Z8
+	VMOVUPS      Z3, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z4, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z5, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z2, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPD      Z3, K1, (R11)(SI*1)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z2, Z2
+	VSUBPD       Z2, Z3, Z3
+	VADDPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z2
+	VADDPD       Z2, Z2, Z2
+	VADDPD       Z2, Z3, Z3
+	VMOVUPD      Z3, K1, (R8)
+	VMOVUPS      Z6, Z2
+	VADDPD       Z2, Z2, Z2
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VSUBPD       Z3, Z2, Z2
+	VSUBPD       Z5, Z2, Z2
+	VADDPD       Z7, Z2, Z2
+	VMOVUPD      Z2, K1, (R8)(SI*1)
+	VMOVUPS      Z4, Z2
+	VMOVUPS      Z5, Z3
+	VADDPD       Z3, Z3, Z3
+	VSUBPD       Z3, Z2, Z2
+	VSUBPD       Z6, Z2, Z2
+	VMOVUPS      Z7, Z3
+	VADDPD       Z3, Z3, Z3
+	VADDPD       Z3, Z2, Z2
+	VMOVUPD      Z2, K1, (R9)
+	VMOVUPS      Z4, Z2
+	VADDPD       Z2, Z2, Z2
+	VMULPD       Z5, Z0, Z3
+	VSUBPD       Z3, Z2, Z2
+	VMULPD       Z6, Z1, Z3
+	VSUBPD       Z3, Z2, Z2
+	VMULPD       Z7, Z0, Z3
+	VADDPD       Z3, Z2, Z2
+	VMOVUPS      Z8, Z3
+	VADDPD       Z3, Z3, Z3
+	VADDPD       Z3, Z2, Z2
+	VMOVUPD      Z2, K1, (R9)(SI*1)
+	VZEROUPPER
+	RET
+
+whole34:
+	MOVQ         v_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         cols_base+48(FP), DX
+	MOVQ         ld+72(FP), BX
+	MOVQ         vx+80(FP), SI
+	SHLQ         $0x03, BX
+	SHLQ         $0x03, SI
+	LEAQ         (SI)(SI*2), DI
+	ADDQ         DI, DI
+	MOVQ         $0x4008000000000000, R8
+	VMOVQ        R8, X0
+	VBROADCASTSD X0, Z0
+	MOVQ         $0x4010000000000000, R8
+	VMOVQ        R8, X1
+	VBROADCASTSD X1, Z1
+	MOVQ         $0x4014000000000000, R8
+	VMOVQ        R8, X2
+	VBROADCASTSD X2, Z2
+	MOVQ         (DX), R8
+	SHLQ         $0x03, R8
+	ADDQ         CX, R8
+	LEAQ         (R8)(BX*2), R9
+	LEAQ         (R8)(BX*4), R10
+	VMOVUPS      (R8), Z3
+	VMOVUPS      (R8)(BX*1), Z4
+	VMOVUPS      (R9), Z5
+	VMOVUPS      (R9)(BX*1), Z6
+	VMOVUPS      (R10), Z7
+	VMOVUPS      (R10)(BX*1), Z8
+	MOVQ         AX, R11
+	LEAQ         (R11)(DI*2), R8
+	LEAQ         (R11)(DI*4), R9
+	VMOVUPS      Z3, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z4, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z5, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z2, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)(DI*1)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z2, Z9
+	VSUBPD       Z9, Z3, Z3
+	VADDPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPD       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z5, Z3, Z3
+	VADDPD       Z7, Z3, Z3
+	VMOVUPS      Z3, (R8)(DI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z0, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z6, Z1, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z7, Z0, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPD       Z4, Z4, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z3, (R9)(DI*1)
+	MOVQ         8(DX), R8
+	SHLQ         $0x03, R8
+	ADDQ         CX, R8
+	LEAQ         (R8)(BX*2), R9
+	LEAQ         (R8)(BX*4), R10
+	VMOVUPS      (R8), Z3
+	VMOVUPS      (R8)(BX*1), Z4
+	VMOVUPS      (R9), Z5
+	VMOVUPS      (R9)(BX*1), Z6
+	VMOVUPS      (R10), Z7
+	VMOVUPS      (R10)(BX*1), Z8
+	ADDQ         SI, R11
+	LEAQ         (R11)(DI*2), R8
+	LEAQ         (R11)(DI*4), R9
+	VMOVUPS      Z3, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z4, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z5, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z2, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)(DI*1)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z2, Z9
+	VSUBPD       Z9, Z3, Z3
+	VADDPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPD       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z5, Z3, Z3
+	VADDPD       Z7, Z3, Z3
+	VMOVUPS      Z3, (R8)(DI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z0, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z6, Z1, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z7, Z0, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPD       Z4, Z4, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z3, (R9)(DI*1)
+	MOVQ         16(DX), R8
+	SHLQ         $0x03, R8
+	ADDQ         CX, R8
+	LEAQ         (R8)(BX*2), R9
+	LEAQ         (R8)(BX*4), R10
+	VMOVUPS      (R8), Z3
+	VMOVUPS      (R8)(BX*1), Z4
+	VMOVUPS      (R9), Z5
+	VMOVUPS      (R9)(BX*1), Z6
+	VMOVUPS      (R10), Z7
+	VMOVUPS      (R10)(BX*1), Z8
+	ADDQ         SI, R11
+	LEAQ         (R11)(DI*2), R8
+	LEAQ         (R11)(DI*4), R9
+	VMOVUPS      Z3, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z4, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z5, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z2, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)(DI*1)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z2, Z9
+	VSUBPD       Z9, Z3, Z3
+	VADDPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPD       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z5, Z3, Z3
+	VADDPD       Z7, Z3, Z3
+	VMOVUPS      Z3, (R8)(DI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z0, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z6, Z1, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z7, Z0, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPD       Z4, Z4, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z3, (R9)(DI*1)
+	MOVQ         24(DX), R8
+	SHLQ         $0x03, R8
+	ADDQ         CX, R8
+	LEAQ         (R8)(BX*2), R9
+	LEAQ         (R8)(BX*4), R10
+	VMOVUPS      (R8), Z3
+	VMOVUPS      (R8)(BX*1), Z4
+	VMOVUPS      (R9), Z5
+	VMOVUPS      (R9)(BX*1), Z6
+	VMOVUPS      (R10), Z7
+	VMOVUPS      (R10)(BX*1), Z8
+	ADDQ         SI, R11
+	LEAQ         (R11)(DI*2), R8
+	LEAQ         (R11)(DI*4), R9
+	VMOVUPS      Z3, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z4, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z5, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z2, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)(DI*1)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z2, Z9
+	VSUBPD       Z9, Z3, Z3
+	VADDPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPD       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z5, Z3, Z3
+	VADDPD       Z7, Z3, Z3
+	VMOVUPS      Z3, (R8)(DI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z0, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z6, Z1, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z7, Z0, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPD       Z4, Z4, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z3, (R9)(DI*1)
+	MOVQ         32(DX), R8
+	SHLQ         $0x03, R8
+	ADDQ         CX, R8
+	LEAQ         (R8)(BX*2), R9
+	LEAQ         (R8)(BX*4), R10
+	VMOVUPS      (R8), Z3
+	VMOVUPS      (R8)(BX*1), Z4
+	VMOVUPS      (R9), Z5
+	VMOVUPS      (R9)(BX*1), Z6
+	VMOVUPS      (R10), Z7
+	VMOVUPS      (R10)(BX*1), Z8
+	ADDQ         SI, R11
+	LEAQ         (R11)(DI*2), R8
+	LEAQ         (R11)(DI*4), R9
+	VMOVUPS      Z3, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z4, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z5, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z2, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)(DI*1)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z2, Z9
+	VSUBPD       Z9, Z3, Z3
+	VADDPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPD       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z5, Z3, Z3
+	VADDPD       Z7, Z3, Z3
+	VMOVUPS      Z3, (R8)(DI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z0, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z6, Z1, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z7, Z0, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPD       Z4, Z4, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z3, (R9)(DI*1)
+	MOVQ         40(DX), R8
+	SHLQ         $0x03, R8
+	ADDQ         CX, R8
+	LEAQ         (R8)(BX*2), R9
+	LEAQ         (R8)(BX*4), R10
+	VMOVUPS      (R8), Z3
+	VMOVUPS      (R8)(BX*1), Z4
+	VMOVUPS      (R9), Z5
+	VMOVUPS      (R9)(BX*1), Z6
+	VMOVUPS      (R10), Z7
+	VMOVUPS      (R10)(BX*1), Z8
+	ADDQ         SI, R11
+	LEAQ         (R11)(DI*2), R8
+	LEAQ         (R11)(DI*4), R9
+	VMOVUPS      Z3, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z4, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z5, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z2, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)(DI*1)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z2, Z9
+	VSUBPD       Z9, Z3, Z3
+	VADDPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPD       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z5, Z3, Z3
+	VADDPD       Z7, Z3, Z3
+	VMOVUPS      Z3, (R8)(DI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z0, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z6, Z1, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z7, Z0, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPD       Z4, Z4, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z3, (R9)(DI*1)
+	MOVQ         AX, R11
+	LEAQ         (R11)(SI*2), R8
+	LEAQ         (R11)(SI*4), R9
+	VMOVUPS      (R11), Z3
+	VMOVUPS      (R11)(SI*1), Z4
+	VMOVUPS      (R8), Z5
+	VMOVUPS      (R8)(SI*1), Z6
+	VMOVUPS      (R9), Z7
+	VMOVUPS      (R9)(SI*1), Z8
+	VMOVUPS      Z3, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z4, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z5, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z2, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)(SI*1)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z2, Z9
+	VSUBPD       Z9, Z3, Z3
+	VADDPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPD       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z5, Z3, Z3
+	VADDPD       Z7, Z3, Z3
+	VMOVUPS      Z3, (R8)(SI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z0, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z6, Z1, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z7, Z0, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPD       Z4, Z4, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z3, (R9)(SI*1)
+	ADDQ         DI, R11
+	LEAQ         (R11)(SI*2), R8
+	LEAQ         (R11)(SI*4), R9
+	VMOVUPS      (R11), Z3
+	VMOVUPS      (R11)(SI*1), Z4
+	VMOVUPS      (R8), Z5
+	VMOVUPS      (R8)(SI*1), Z6
+	VMOVUPS      (R9), Z7
+	VMOVUPS      (R9)(SI*1), Z8
+	VMOVUPS      Z3, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z4, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z5, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z2, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)(SI*1)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z2, Z9
+	VSUBPD       Z9, Z3, Z3
+	VADDPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPD       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z5, Z3, Z3
+	VADDPD       Z7, Z3, Z3
+	VMOVUPS      Z3, (R8)(SI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z0, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z6, Z1, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z7, Z0, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPD       Z4, Z4, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z3, (R9)(SI*1)
+	ADDQ         DI, R11
+	LEAQ         (R11)(SI*2), R8
+	LEAQ         (R11)(SI*4), R9
+	VMOVUPS      (R11), Z3
+	VMOVUPS      (R11)(SI*1), Z4
+	VMOVUPS      (R8), Z5
+	VMOVUPS      (R8)(SI*1), Z6
+	VMOVUPS      (R9), Z7
+	VMOVUPS      (R9)(SI*1), Z8
+	VMOVUPS      Z3, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z4, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z5, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z2, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)(SI*1)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z2, Z9
+	VSUBPD       Z9, Z3, Z3
+	VADDPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPD       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z5, Z3, Z3
+	VADDPD       Z7, Z3, Z3
+	VMOVUPS      Z3, (R8)(SI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z0, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z6, Z1, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z7, Z0, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPD       Z4, Z4, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z3, (R9)(SI*1)
+	ADDQ         DI, R11
+	LEAQ         (R11)(SI*2), R8
+	LEAQ         (R11)(SI*4), R9
+	VMOVUPS      (R11), Z3
+	VMOVUPS      (R11)(SI*1), Z4
+	VMOVUPS      (R8), Z5
+	VMOVUPS      (R8)(SI*1), Z6
+	VMOVUPS      (R9), Z7
+	VMOVUPS      (R9)(SI*1), Z8
+	VMOVUPS      Z3, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z4, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z5, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z2, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)(SI*1)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z2, Z9
+	VSUBPD       Z9, Z3, Z3
+	VADDPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPD       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z5, Z3, Z3
+	VADDPD       Z7, Z3, Z3
+	VMOVUPS      Z3, (R8)(SI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z0, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z6, Z1, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z7, Z0, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPD       Z4, Z4, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z3, (R9)(SI*1)
+	ADDQ         DI, R11
+	LEAQ         (R11)(SI*2), R8
+	LEAQ         (R11)(SI*4), R9
+	VMOVUPS      (R11), Z3
+	VMOVUPS      (R11)(SI*1), Z4
+	VMOVUPS      (R8), Z5
+	VMOVUPS      (R8)(SI*1), Z6
+	VMOVUPS      (R9), Z7
+	VMOVUPS      (R9)(SI*1), Z8
+	VMOVUPS      Z3, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z4, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z5, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z2, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)(SI*1)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z2, Z9
+	VSUBPD       Z9, Z3, Z3
+	VADDPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R8)
+	VMOVUPS      Z6, Z3
+	VADDPD       Z3, Z3, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z5, Z3, Z3
+	VADDPD       Z7, Z3, Z3
+	VMOVUPS      Z3, (R8)(SI*1)
+	VMOVUPS      Z4, Z3
+	VMOVUPS      Z5, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R9)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z0, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z6, Z1, Z4
+	VSUBPD       Z4, Z3, Z3
+	VMULPD       Z7, Z0, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z8, Z4
+	VADDPD       Z4, Z4, Z4
+	VADDPD       Z4, Z3, Z3
+	VMOVUPS      Z3, (R9)(SI*1)
+	ADDQ         DI, R11
+	LEAQ         (R11)(SI*2), R8
+	LEAQ         (R11)(SI*4), R9
+	VMOVUPS      (R11), Z3
+	VMOVUPS      (R11)(SI*1), Z4
+	VMOVUPS      (R8), Z5
+	VMOVUPS      (R8)(SI*1), Z6
+	VMOVUPS      (R9), Z7
+	VMOVUPS      (R9)(SI*1), Z8
+	VMOVUPS      Z3, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z4, Z0, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z5, Z1, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z0, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)
+	VMOVUPS      Z5, Z3
+	VMOVUPS      Z4, Z9
+	VADDPD       Z9, Z9, Z9
+	VSUBPD       Z9, Z3, Z3
+	VMULPD       Z6, Z2, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VADDPD       Z9, Z9, Z9
+	VADDPD       Z9, Z3, Z3
+	VMOVUPS      Z3, (R11)(SI*1)
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VMULPD       Z5, Z2, Z2
+	VSUBPD       Z2, Z3, Z3
+	VADDPD       Z6, Z3, Z3
+	VMOVUPS      Z7, Z2
+	VADDPD       Z2, Z2, Z2
+	VADDPD       Z2, Z3, Z3
+	VMOVUPS      Z3, (R8)
+	VMOVUPS      Z6, Z2
+	VADDPD       Z2, Z2, Z2
+	VMOVUPS      Z4, Z3
+	VADDPD       Z3, Z3, Z3
+	VSUBPD       Z3, Z2, Z2
+	VSUBPD       Z5, Z2, Z2
+	VADDPD       Z7, Z2, Z2
+	VMOVUPS      Z2, (R8)(SI*1)
+	VMOVUPS      Z4, Z2
+	VMOVUPS      Z5, Z3
+	VADDPD       Z3, Z3, Z3
+	VSUBPD       Z3, Z2, Z2
+	VSUBPD       Z6, Z2, Z2
+	VMOVUPS      Z7, Z3
+	VADDPD       Z3, Z3, Z3
+	VADDPD       Z3, Z2, Z2
+	VMOVUPS      Z2, (R9)
+	VMOVUPS      Z4, Z2
+	VADDPD       Z2, Z2, Z2
+	VMULPD       Z5, Z0, Z3
+	VSUBPD       Z3, Z2, Z2
+	VMULPD       Z6, Z1, Z3
+	VSUBPD       Z3, Z2, Z2
+	VMULPD       Z7, Z0, Z3
+	VADDPD       Z3, Z2, Z2
+	VMOVUPS      Z8, Z3
+	VADDPD       Z3, Z3, Z3
+	VADDPD       Z3, Z2, Z2
+	VMOVUPS      Z2, (R9)(SI*1)
+	VZEROUPPER
+	RET
+
+DATA wino34one0F64<>+0(SB)/8, $0x0000000000000000
+DATA wino34one0F64<>+8(SB)/8, $0x0000000000000008
+DATA wino34one0F64<>+16(SB)/8, $0x0000000000000000
+DATA wino34one0F64<>+24(SB)/8, $0x0000000000000001
+DATA wino34one0F64<>+32(SB)/8, $0x0000000000000009
+DATA wino34one0F64<>+40(SB)/8, $0x0000000000000000
+DATA wino34one0F64<>+48(SB)/8, $0x0000000000000002
+DATA wino34one0F64<>+56(SB)/8, $0x000000000000000a
+GLOBL wino34one0F64<>(SB), RODATA|NOPTR, $64
+
+DATA wino34two0F64<>+0(SB)/8, $0x0000000000000000
+DATA wino34two0F64<>+8(SB)/8, $0x0000000000000001
+DATA wino34two0F64<>+16(SB)/8, $0x0000000000000008
+DATA wino34two0F64<>+24(SB)/8, $0x0000000000000003
+DATA wino34two0F64<>+32(SB)/8, $0x0000000000000004
+DATA wino34two0F64<>+40(SB)/8, $0x0000000000000009
+DATA wino34two0F64<>+48(SB)/8, $0x0000000000000006
+DATA wino34two0F64<>+56(SB)/8, $0x0000000000000007
+GLOBL wino34two0F64<>(SB), RODATA|NOPTR, $64
+
+DATA wino34one1F64<>+0(SB)/8, $0x0000000000000000
+DATA wino34one1F64<>+8(SB)/8, $0x0000000000000003
+DATA wino34one1F64<>+16(SB)/8, $0x000000000000000b
+DATA wino34one1F64<>+24(SB)/8, $0x0000000000000000
+DATA wino34one1F64<>+32(SB)/8, $0x0000000000000004
+DATA wino34one1F64<>+40(SB)/8, $0x000000000000000c
+DATA wino34one1F64<>+48(SB)/8, $0x0000000000000000
+DATA wino34one1F64<>+56(SB)/8, $0x0000000000000005
+GLOBL wino34one1F64<>(SB), RODATA|NOPTR, $64
+
+DATA wino34two1F64<>+0(SB)/8, $0x000000000000000a
+DATA wino34two1F64<>+8(SB)/8, $0x0000000000000001
+DATA wino34two1F64<>+16(SB)/8, $0x0000000000000002
+DATA wino34two1F64<>+24(SB)/8, $0x000000000000000b
+DATA wino34two1F64<>+32(SB)/8, $0x0000000000000004
+DATA wino34two1F64<>+40(SB)/8, $0x0000000000000005
+DATA wino34two1F64<>+48(SB)/8, $0x000000000000000c
+DATA wino34two1F64<>+56(SB)/8, $0x0000000000000007
+GLOBL wino34two1F64<>(SB), RODATA|NOPTR, $64
+
+DATA wino34one2F64<>+0(SB)/8, $0x000000000000000d
+DATA wino34one2F64<>+8(SB)/8, $0x0000000000000000
+DATA wino34one2F64<>+16(SB)/8, $0x0000000000000006
+DATA wino34one2F64<>+24(SB)/8, $0x000000000000000e
+DATA wino34one2F64<>+32(SB)/8, $0x0000000000000000
+DATA wino34one2F64<>+40(SB)/8, $0x0000000000000007
+DATA wino34one2F64<>+48(SB)/8, $0x000000000000000f
+DATA wino34one2F64<>+56(SB)/8, $0x0000000000000000
+GLOBL wino34one2F64<>(SB), RODATA|NOPTR, $64
+
+DATA wino34two2F64<>+0(SB)/8, $0x0000000000000000
+DATA wino34two2F64<>+8(SB)/8, $0x000000000000000d
+DATA wino34two2F64<>+16(SB)/8, $0x0000000000000002
+DATA wino34two2F64<>+24(SB)/8, $0x0000000000000003
+DATA wino34two2F64<>+32(SB)/8, $0x000000000000000e
+DATA wino34two2F64<>+40(SB)/8, $0x0000000000000005
+DATA wino34two2F64<>+48(SB)/8, $0x0000000000000006
+DATA wino34two2F64<>+56(SB)/8, $0x000000000000000f
+GLOBL wino34two2F64<>(SB), RODATA|NOPTR, $64
+
+// func wino34OutAVX512F64(y []float64, m []float64, bias []float64, n int, mc int, mx int, ldy int, yc int, rows int, masks []int)
+// Requires: AVX, AVX512F
+TEXT ·wino34OutAVX512F64(SB), NOSPLIT, $0-144
+	MOVQ         masks_base+120(FP), AX
+	MOVQ         (AX), CX
+	KMOVW        CX, K1
+	MOVQ         8(AX), CX
+	KMOVW        CX, K2
+	MOVQ         16(AX), AX
+	KMOVW        AX, K3
+	MOVQ         y_base+0(FP), AX
+	MOVQ         m_base+24(FP), CX
+	MOVQ         bias_base+48(FP), DX
+	MOVQ         n+72(FP), BX
+	MOVQ         mx+88(FP), SI
+	MOVQ         ldy+96(FP), DI
+	SHLQ         $0x03, SI
+	SHLQ         $0x03, DI
+	LEAQ         (SI)(SI*2), R8
+	ADDQ         R8, R8
+	MOVQ         $0x4010000000000000, R9
+	VMOVQ        R9, X0
+	VBROADCASTSD X0, Z0
+
+chan34:
+	TESTQ        BX, BX
+	JE           done34
+	MOVQ         CX, R9
+	LEAQ         (R9)(R8*2), R10
+	LEAQ         (R9)(R8*4), R11
+	VMOVUPS      (R9), Z1
+	VMOVUPS      (R9)(R8*1), Z2
+	VMOVUPS      (R10), Z3
+	VMOVUPS      (R10)(R8*1), Z4
+	VMOVUPS      (R11), Z5
+	VMOVUPS      (R11)(R8*1), Z6
+	VMOVUPS      Z1, Z1
+	VADDPD       Z2, Z1, Z1
+	VADDPD       Z3, Z1, Z1
+	VMULPD       Z4, Z0, Z7
+	VADDPD       Z7, Z1, Z1
+	VADDPD       Z5, Z1, Z1
+	VMOVUPS      Z2, Z7
+	VSUBPD       Z3, Z7, Z7
+	VMOVUPS      Z4, Z8
+	VADDPD       Z8, Z8, Z8
+	VADDPD       Z8, Z7, Z7
+	VMOVUPS      Z5, Z8
+	VADDPD       Z8, Z8, Z8
+	VSUBPD       Z8, Z7, Z7
+	VMOVUPS      Z2, Z2
+	VADDPD       Z3, Z2, Z2
+	VADDPD       Z4, Z2, Z2
+	VMULPD       Z5, Z0, Z3
+	VADDPD       Z3, Z2, Z2
+	VADDPD       Z6, Z2, Z2
+	ADDQ         SI, R9
+	LEAQ         (R9)(R8*2), R10
+	LEAQ         (R9)(R8*4), R11
+	VMOVUPS      (R9), Z3
+	VMOVUPS      (R9)(R8*1), Z4
+	VMOVUPS      (R10), Z5
+	VMOVUPS      (R10)(R8*1), Z6
+	VMOVUPS      (R11), Z8
+	VMOVUPS      (R11)(R8*1), Z9
+	VMOVUPS      Z3, Z3
+	VADDPD       Z4, Z3, Z3
+	VADDPD       Z5, Z3, Z3
+	VMULPD       Z6, Z0, Z10
+	VADDPD       Z10, Z3, Z3
+	VADDPD       Z8, Z3, Z3
+	VMOVUPS      Z4, Z10
+	VSUBPD       Z5, Z10, Z10
+	VMOVUPS      Z6, Z11
+	VADDPD       Z11, Z11, Z11
+	VADDPD       Z11, Z10, Z10
+	VMOVUPS      Z8, Z11
+	VADDPD       Z11, Z11, Z11
+	VSUBPD       Z11, Z10, Z10
+	VMOVUPS      Z4, Z4
+	VADDPD       Z5, Z4, Z4
+	VADDPD       Z6, Z4, Z4
+	VMULPD       Z8, Z0, Z5
+	VADDPD       Z5, Z4, Z4
+	VADDPD       Z9, Z4, Z4
+	ADDQ         SI, R9
+	LEAQ         (R9)(R8*2), R10
+	LEAQ         (R9)(R8*4), R11
+	VMOVUPS      (R9), Z5
+	VMOVUPS      (R9)(R8*1), Z6
+	VMOVUPS      (R10), Z8
+	VMOVUPS      (R10)(R8*1), Z9
+	VMOVUPS      (R11), Z11
+	VMOVUPS      (R11)(R8*1), Z12
+	VMOVUPS      Z5, Z5
+	VADDPD       Z6, Z5, Z5
+	VADDPD       Z8, Z5, Z5
+	VMULPD       Z9, Z0, Z13
+	VADDPD       Z13, Z5, Z5
+	VADDPD       Z11, Z5, Z5
+	VMOVUPS      Z6, Z13
+	VSUBPD       Z8, Z13, Z13
+	VMOVUPS      Z9, Z14
+	VADDPD       Z14, Z14, Z14
+	VADDPD       Z14, Z13, Z13
+	VMOVUPS      Z11, Z14
+	VADDPD       Z14, Z14, Z14
+	VSUBPD       Z14, Z13, Z13
+	VMOVUPS      Z6, Z6
+	VADDPD       Z8, Z6, Z6
+	VADDPD       Z9, Z6, Z6
+	VMULPD       Z11, Z0, Z8
+	VADDPD       Z8, Z6, Z6
+	VADDPD       Z12, Z6, Z6
+	ADDQ         SI, R9
+	LEAQ         (R9)(R8*2), R10
+	LEAQ         (R9)(R8*4), R11
+	VMOVUPS      (R9), Z8
+	VMOVUPS      (R9)(R8*1), Z9
+	VMOVUPS      (R10), Z11
+	VMOVUPS      (R10)(R8*1), Z12
+	VMOVUPS      (R11), Z14
+	VMOVUPS      (R11)(R8*1), Z15
+	VMOVUPS      Z8, Z8
+	VADDPD       Z9, Z8, Z8
+	VADDPD       Z11, Z8, Z8
+	VMULPD       Z12, Z0, Z16
+	VADDPD       Z16, Z8, Z8
+	VADDPD       Z14, Z8, Z8
+	VMOVUPS      Z9, Z16
+	VSUBPD       Z11, Z16, Z16
+	VMOVUPS      Z12, Z17
+	VADDPD       Z17, Z17, Z17
+	VADDPD       Z17, Z16, Z16
+	VMOVUPS      Z14, Z17
+	VADDPD       Z17, Z17, Z17
+	VSUBPD       Z17, Z16, Z16
+	VMOVUPS      Z9, Z9
+	VADDPD       Z11, Z9, Z9
+	VADDPD       Z12, Z9, Z9
+	VMULPD       Z14, Z0, Z11
+	VADDPD       Z11, Z9, Z9
+	VADDPD       Z15, Z9, Z9
+	ADDQ         SI, R9
+	LEAQ         (R9)(R8*2), R10
+	LEAQ         (R9)(R8*4), R11
+	VMOVUPS      (R9), Z11
+	VMOVUPS      (R9)(R8*1), Z12
+	VMOVUPS      (R10), Z14
+	VMOVUPS      (R10)(R8*1), Z15
+	VMOVUPS      (R11), Z17
+	VMOVUPS      (R11)(R8*1), Z18
+	VMOVUPS      Z11, Z11
+	VADDPD       Z12, Z11, Z11
+	VADDPD       Z14, Z11, Z11
+	VMULPD       Z15, Z0, Z19
+	VADDPD       Z19, Z11, Z11
+	VADDPD       Z17, Z11, Z11
+	VMOVUPS      Z12, Z19
+	VSUBPD       Z14, Z19, Z19
+	VMOVUPS      Z15, Z20
+	VADDPD       Z20, Z20, Z20
+	VADDPD       Z20, Z19, Z19
+	VMOVUPS      Z17, Z20
+	VADDPD       Z20, Z20, Z20
+	VSUBPD       Z20, Z19, Z19
+	VMOVUPS      Z12, Z12
+	VADDPD       Z14, Z12, Z12
+	VADDPD       Z15, Z12, Z12
+	VMULPD       Z17, Z0, Z14
+	VADDPD       Z14, Z12, Z12
+	VADDPD       Z18, Z12, Z12
+	ADDQ         SI, R9
+	LEAQ         (R9)(R8*2), R10
+	LEAQ         (R9)(R8*4), R11
+	VMOVUPS      (R9), Z14
+	VMOVUPS      (R9)(R8*1), Z15
+	VMOVUPS      (R10), Z17
+	VMOVUPS      (R10)(R8*1), Z18
+	VMOVUPS      (R11), Z20
+	VMOVUPS      (R11)(R8*1), Z21
+	VMOVUPS      Z14, Z14
+	VADDPD       Z15, Z14, Z14
+	VADDPD       Z17, Z14, Z14
+	VMULPD       Z18, Z0, Z22
+	VADDPD       Z22, Z14, Z14
+	VADDPD       Z20, Z14, Z14
+	VMOVUPS      Z15, Z22
+	VSUBPD       Z17, Z22, Z22
+	VMOVUPS      Z18, Z23
+	VADDPD       Z23, Z23, Z23
+	VADDPD       Z23, Z22, Z22
+	VMOVUPS      Z20, Z23
+	VADDPD       Z23, Z23, Z23
+	VSUBPD       Z23, Z22, Z22
+	VMOVUPS      Z15, Z15
+	VADDPD       Z17, Z15, Z15
+	VADDPD       Z18, Z15, Z15
+	VMULPD       Z20, Z0, Z17
+	VADDPD       Z17, Z15, Z15
+	VADDPD       Z21, Z15, Z15
+	VBROADCASTSD (DX), Z17
+	MOVQ         AX, R9
+	VMOVUPS      Z1, Z1
+	VADDPD       Z3, Z1, Z1
+	VADDPD       Z5, Z1, Z1
+	VMULPD       Z8, Z0, Z18
+	VADDPD       Z18, Z1, Z1
+	VADDPD       Z11, Z1, Z1
+	VADDPD       Z17, Z1, Z1
+	VMOVUPS      Z3, Z18
+	VSUBPD       Z5, Z18, Z18
+	VMOVUPS      Z8, Z20
+	VADDPD       Z20, Z20, Z20
+	VADDPD       Z20, Z18, Z18
+	VMOVUPS      Z11, Z20
+	VADDPD       Z20, Z20, Z20
+	VSUBPD       Z20, Z18, Z18
+	VADDPD       Z17, Z18, Z18
+	VMOVUPS      Z3, Z3
+	VADDPD       Z5, Z3, Z3
+	VADDPD       Z8, Z3, Z3
+	VMULPD       Z11, Z0, Z5
+	VADDPD       Z5, Z3, Z3
+	VADDPD       Z14, Z3, Z3
+	VADDPD       Z17, Z3, Z3
+	VMOVUPS      Z1, Z5
+	VMOVDQU64    wino34one0F64<>+0(SB), Z8
+	VPERMT2PD    Z18, Z8, Z5
+	VMOVDQU64    wino34two0F64<>+0(SB), Z8
+	VPERMT2PD    Z3, Z8, Z5
+	KORTESTW     K1, K1
+	JZ           out34_0_0_skip
+	JC           out34_0_0_whole
+	VMOVUPD      Z5, K1, (R9)
+	JMP          out34_0_0_skip
+
+out34_0_0_whole:
+	VMOVUPS Z5, (R9)
+
+out34_0_0_skip:
+	VMOVUPS   Z1, Z5
+	VMOVDQU64 wino34one1F64<>+0(SB), Z8
+	VPERMT2PD Z18, Z8, Z5
+	VMOVDQU64 wino34two1F64<>+0(SB), Z8
+	VPERMT2PD Z3, Z8, Z5
+	KORTESTW  K2, K2
+	JZ        out34_0_1_skip
+	JC        out34_0_1_whole
+	VMOVUPD   Z5, K2, 64(R9)
+	JMP       out34_0_1_skip
+
+out34_0_1_whole:
+	VMOVUPS Z5, 64(R9)
+
+out34_0_1_skip:
+	VMOVUPS   Z1, Z1
+	VMOVDQU64 wino34one2F64<>+0(SB), Z5
+	VPERMT2PD Z18, Z5, Z1
+	VMOVDQU64 wino34two2F64<>+0(SB), Z5
+	VPERMT2PD Z3, Z5, Z1
+	KORTESTW  K3, K3
+	JZ        out34_0_2_skip
+	JC        out34_0_2_whole
+	VMOVUPD   Z1, K3, 128(R9)
+	JMP       out34_0_2_skip
+
+out34_0_2_whole:
+	VMOVUPS Z1, 128(R9)
+
+out34_0_2_skip:
+	CMPQ      rows+112(FP), $0x01
+	JLE       next34
+	ADDQ      DI, R9
+	VMOVUPS   Z7, Z1
+	VADDPD    Z10, Z1, Z1
+	VADDPD    Z13, Z1, Z1
+	VMULPD    Z16, Z0, Z3
+	VADDPD    Z3, Z1, Z1
+	VADDPD    Z19, Z1, Z1
+	VADDPD    Z17, Z1, Z1
+	VMOVUPS   Z10, Z3
+	VSUBPD    Z13, Z3, Z3
+	VMOVUPS   Z16, Z5
+	VADDPD    Z5, Z5, Z5
+	VADDPD    Z5, Z3, Z3
+	VMOVUPS   Z19, Z5
+	VADDPD    Z5, Z5, Z5
+	VSUBPD    Z5, Z3, Z3
+	VADDPD    Z17, Z3, Z3
+	VMOVUPS   Z10, Z5
+	VADDPD    Z13, Z5, Z5
+	VADDPD    Z16, Z5, Z5
+	VMULPD    Z19, Z0, Z7
+	VADDPD    Z7, Z5, Z5
+	VADDPD    Z22, Z5, Z5
+	VADDPD    Z17, Z5, Z5
+	VMOVUPS   Z1, Z7
+	VMOVDQU64 wino34one0F64<>+0(SB), Z8
+	VPERMT2PD Z3, Z8, Z7
+	VMOVDQU64 wino34two0F64<>+0(SB), Z8
+	VPERMT2PD Z5, Z8, Z7
+	KORTESTW  K1, K1
+	JZ        out34_1_0_skip
+	JC        out34_1_0_whole
+	VMOVUPD   Z7, K1, (R9)
+	JMP       out34_1_0_skip
+
+out34_1_0_whole:
+	VMOVUPS Z7, (R9)
+
+out34_1_0_skip:
+	VMOVUPS   Z1, Z7
+	VMOVDQU64 wino34one1F64<>+0(SB), Z8
+	VPERMT2PD Z3, Z8, Z7
+	VMOVDQU64 wino34two1F64<>+0(SB), Z8
+	VPERMT2PD Z5, Z8, Z7
+	KORTESTW  K2, K2
+	JZ        out34_1_1_skip
+	JC        out34_1_1_whole
+	VMOVUPD   Z7, K2, 64(R9)
+	JMP       out34_1_1_skip
+
+out34_1_1_whole:
+	VMOVUPS Z7, 64(R9)
+
+out34_1_1_skip:
+	VMOVUPS   Z1, Z1
+	VMOVDQU64 wino34one2F64<>+0(SB), Z7
+	VPERMT2PD Z3, Z7, Z1
+	VMOVDQU64 wino34two2F64<>+0(SB), Z7
+	VPERMT2PD Z5, Z7, Z1
+	KORTESTW  K3, K3
+	JZ        out34_1_2_skip
+	JC        out34_1_2_whole
+	VMOVUPD   Z1, K3, 128(R9)
+	JMP       out34_1_2_skip
+
+out34_1_2_whole:
+	VMOVUPS Z1, 128(R9)
+
+out34_1_2_skip:
+	CMPQ      rows+112(FP), $0x02
+	JLE       next34
+	ADDQ      DI, R9
+	VMOVUPS   Z2, Z1
+	VADDPD    Z4, Z1, Z1
+	VADDPD    Z6, Z1, Z1
+	VMULPD    Z9, Z0, Z2
+	VADDPD    Z2, Z1, Z1
+	VADDPD    Z12, Z1, Z1
+	VADDPD    Z17, Z1, Z1
+	VMOVUPS   Z4, Z2
+	VSUBPD    Z6, Z2, Z2
+	VMOVUPS   Z9, Z3
+	VADDPD    Z3, Z3, Z3
+	VADDPD    Z3, Z2, Z2
+	VMOVUPS   Z12, Z3
+	VADDPD    Z3, Z3, Z3
+	VSUBPD    Z3, Z2, Z2
+	VADDPD    Z17, Z2, Z2
+	VMOVUPS   Z4, Z3
+	VADDPD    Z6, Z3, Z3
+	VADDPD    Z9, Z3, Z3
+	VMULPD    Z12, Z0, Z4
+	VADDPD    Z4, Z3, Z3
+	VADDPD    Z15, Z3, Z3
+	VADDPD    Z17, Z3, Z3
+	VMOVUPS   Z1, Z4
+	VMOVDQU64 wino34one0F64<>+0(SB), Z5
+	VPERMT2PD Z2, Z5, Z4
+	VMOVDQU64 wino34two0F64<>+0(SB), Z5
+	VPERMT2PD Z3, Z5, Z4
+	KORTESTW  K1, K1
+	JZ        out34_2_0_skip
+	JC        out34_2_0_whole
+	VMOVUPD   Z4, K1, (R9)
+	JMP       out34_2_0_skip
+
+out34_2_0_whole:
+	VMOVUPS Z4, (R9)
+
+out34_2_0_skip:
+	VMOVUPS   Z1, Z4
+	VMOVDQU64 wino34one1F64<>+0(SB), Z5
+	VPERMT2PD Z2, Z5, Z4
+	VMOVDQU64 wino34two1F64<>+0(SB), Z5
+	VPERMT2PD Z3, Z5, Z4
+	KORTESTW  K2, K2
+	JZ        out34_2_1_skip
+	JC        out34_2_1_whole
+	VMOVUPD   Z4, K2, 64(R9)
+	JMP       out34_2_1_skip
+
+out34_2_1_whole:
+	VMOVUPS Z4, 64(R9)
+
+out34_2_1_skip:
+	VMOVUPS   Z1, Z1
+	VMOVDQU64 wino34one2F64<>+0(SB), Z4
+	VPERMT2PD Z2, Z4, Z1
+	VMOVDQU64 wino34two2F64<>+0(SB), Z4
+	VPERMT2PD Z3, Z4, Z1
+	KORTESTW  K3, K3
+	JZ        out34_2_2_skip
+	JC        out34_2_2_whole
+	VMOVUPD   Z1, K3, 128(R9)
+	JMP       out34_2_2_skip
+
+out34_2_2_whole:
+	VMOVUPS Z1, 128(R9)
+
+out34_2_2_skip:
+next34:
+	MOVQ mc+80(FP), R9
+	SHLQ $0x03, R9
+	ADDQ R9, CX
+	MOVQ yc+104(FP), R9
+	SHLQ $0x03, R9
+	ADDQ R9, AX
+	ADDQ $0x08, DX
+	DECQ BX
+	JMP  chan34
+
+done34:
 	VZEROUPPER
 	RET

@@ -54,6 +54,16 @@ func wino43OutAVX2F32(y []float32, m []float32, bias []float32, n int, mc int, m
 //go:noescape
 func wino43Out2AVX512F32(y []float32, y2 []float32, m []float32, bias []float32, n int, mc int, mx int, ldy int, yc int, cols2 int)
 
+// wino34InAVX512F32 transforms up to 16 input tiles of one part channel; see wino34Input.
+//
+//go:noescape
+func wino34InAVX512F32(v []float32, x []float32, cols []int, ld int, vx int, mask int)
+
+// wino34OutAVX512F32 transforms up to 16 output tiles of n channels back; see wino34Output.
+//
+//go:noescape
+func wino34OutAVX512F32(y []float32, m []float32, bias []float32, n int, mc int, mx int, ldy int, yc int, rows int, masks []int)
+
 // winoInAVX2F64 transforms 4 input tiles of n channels; see winoInput.
 //
 //go:noescape
@@ -103,3 +113,13 @@ func wino43OutAVX2F64(y []float64, m []float64, bias []float64, n int, mc int, m
 //
 //go:noescape
 func wino43Out2AVX512F64(y []float64, y2 []float64, m []float64, bias []float64, n int, mc int, mx int, ldy int, yc int, cols2 int)
+
+// wino34InAVX512F64 transforms up to 8 input tiles of one part channel; see wino34Input.
+//
+//go:noescape
+func wino34InAVX512F64(v []float64, x []float64, cols []int, ld int, vx int, mask int)
+
+// wino34OutAVX512F64 transforms up to 8 output tiles of n channels back; see wino34Output.
+//
+//go:noescape
+func wino34OutAVX512F64(y []float64, m []float64, bias []float64, n int, mc int, mx int, ldy int, yc int, rows int, masks []int)

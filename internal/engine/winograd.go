@@ -353,11 +353,14 @@ func useWinogradAuto(g geometry) bool {
 }
 
 // winogradCost predicts the Winograd path's time for g with elements of
-// the given size, in the units of directCost: for a 3×3 layer, that of
-// the tile size method "winograd" picks by default (see useWino43).
+// the given size, in the units of directCost: that of the tile size
+// method "winograd" picks by default (see useWino43 and useWino34).
 func winogradCost(g geometry, size uintptr) float64 {
 	if useWino44(g) {
-		return wino44Cost(g, size)
+		if wino34Pays(g, size) {
+			return wino44Cost(g, size, 3)
+		}
+		return wino44Cost(g, size, 2)
 	}
 	c := wino22Cost(g, size)
 	if wino43Pays(g, size) {
@@ -388,11 +391,11 @@ func wino22Cost(g geometry, size uintptr) float64 {
 // winoFootprint is the elements the Winograd path holds for g beyond its
 // output, with elements of size bytes and up to workers bands at work: the
 // padded input, the transformed weights and each band's scratch (see
-// winoScratch, with the most panels winoPanels allows), for a 3×3 layer
-// the larger of its two tile sizes' (see useWino43).
+// winoScratch, with the most panels winoPanels allows), the larger of
+// its two tile sizes' (see useWino43 and useWino34).
 func winoFootprint(g geometry, size, workers int) int64 {
 	if useWino44(g) {
-		return wino44Footprint(g, size, workers)
+		return max(wino44Footprint(g, size, workers, 2), wino44Footprint(g, size, workers, 3))
 	}
 	return max(wino22Footprint(g, size, workers), wino43Footprint(g, size, workers))
 }

@@ -84,3 +84,27 @@ func TestWinogradPicks4x4TilesOnlyForManyChannels(t *testing.T) {
 		}
 	}
 }
+
+// Method "winograd" (and so MethodAuto) takes F(3×3, 4×4) for the 7×7 stem
+// where the CPU has the products microkernel and the AVX-512 transforms
+// (measured faster there in both precisions, PERF.md), F(2×2, 4×4)
+// elsewhere; Config.WinogradTile fixes either.
+func TestWinogradStride2PicksTile3WhereItPays(t *testing.T) {
+	stem := Conv{Stride: [2]int{2, 2}, Pad: [4]int{3, 3, 3, 3}}
+	g, err := stem.resolve([4]int{1, 3, 224, 224}, [4]int{64, 3, 7, 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []uintptr{4, 8} {
+		if got, want := wino34Pays(g, size), winoProductsSIMD(); got != want {
+			t.Errorf("size=%d: wino34Pays = %v (costs: 3x3 %.3g, 2x2 %.3g), want %v",
+				size, got, wino44Cost(g, size, 3), wino44Cost(g, size, 2), want)
+		}
+	}
+	for _, tile := range []int{2, 3} {
+		e := &Engine{winoTile: tile}
+		if got := useWino34(e, g, 4); got != (tile == 3) {
+			t.Errorf("WinogradTile %d: useWino34 = %v, want %v", tile, got, tile == 3)
+		}
+	}
+}

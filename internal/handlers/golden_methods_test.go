@@ -28,6 +28,14 @@ func TestGoldenConvThroughWinograd4x4(t *testing.T) {
 	}
 }
 
+// The same with the stride-2 layers on F(3x3, 4x4), whose transforms are
+// F(4x4, 3x3)'s size.
+func TestGoldenConvThroughWinogradStride2Tile3(t *testing.T) {
+	if ran := goldenThrough(t, engine.Config{Workers: 2, WinogradTile: 3}, engine.MethodWinograd); ran < 5 {
+		t.Errorf("only %d golden cases ran through the Winograd path", ran)
+	}
+}
+
 // The FFT path answers every golden case within the golden tolerance of
 // the output's scale, float32 ones included (whose transforms run in
 // complex64), whether or not auto would pick it there.

@@ -3,7 +3,8 @@
 // register's width of tiles at once, and the output transform Aᵀ·m·A with
 // its bias, for float32 and float64; the same for F(2×2, 4×4) of the
 // stride-2 path (wino44.go) and F(4×4, 3×3) (wino43.go, whose input
-// transform uses AVX-512). Run it through go generate in the
+// transform uses AVX-512) and F(3×3, 4×4) of the stride-2 path (wino34.go,
+// on AVX-512). Run it through go generate in the
 // engine package, alone with -run:
 //
 //	cd internal/engine && go generate -run ./wino
@@ -51,6 +52,8 @@ func main() {
 		input43x2(k)
 		output43(k)
 		output43x2(k)
+		input34(k)
+		output34(k)
 	}
 	Generate()
 }
