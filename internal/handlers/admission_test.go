@@ -322,7 +322,12 @@ func TestStalledUploadHoldsNoDecodeSlot(t *testing.T) {
 	if _, err := io.WriteString(pw, `{"input": [[1, 2], `); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond) // the server reads the start and waits for more
+	// The server has the stalled upload, reads its start and waits for
+	// more: on a loaded machine a fixed pause alone could end before the
+	// upload even reached the handler, and the requests below would then
+	// pass without a stalled upload beside them.
+	waitGauge(t, f.reg, "corr2d_http_requests_in_flight", "", 1)
+	time.Sleep(100 * time.Millisecond)
 	for range 3 {
 		if resp, p := post(t, c, ts.URL+"/corr2d", "application/json", []byte(smallCorr2d)); resp.StatusCode != http.StatusOK {
 			t.Fatalf("beside a stalled upload: status %d (%+v), want 200", resp.StatusCode, p)
