@@ -106,16 +106,27 @@ func FuzzWinogradStride2Tile3(f *testing.F) {
 	fuzzStride2(f, 3)
 }
 
-// BenchmarkWinogradStride2Tiles times method "winograd" on the 7×7 stem
-// with each tile size (F(2×2, 4×4) and F(3×3, 4×4)), on all workers and
-// on one, reporting GFLOP/s of the direct method's work.
+// BenchmarkWinogradStride2Tiles times method "winograd" on stride-2
+// layers (the 7×7 stem, a small stem, a 5×5 layer with more channels) with
+// each tile size (F(2×2, 4×4) and F(3×3, 4×4)), on all workers and on
+// one, reporting GFLOP/s of the direct method's work.
 func BenchmarkWinogradStride2Tiles(b *testing.B) {
-	x, w := [4]int{1, 3, 224, 224}, [4]int{64, 3, 7, 7}
-	c := engine.Conv{Stride: [2]int{2, 2}, Pad: [4]int{3, 3, 3, 3}, Method: engine.MethodWinograd}
-	for _, tile := range []int{2, 3} {
-		name := fmt.Sprintf("n=1/c=3/o=64/size=224x224/k=7x7/stride=2/pad=3/tile=%d", tile)
-		b.Run(name+"/dtype=float32", func(b *testing.B) { benchTileConv[float32](b, x, w, c, tile) })
-		b.Run(name+"/dtype=float64", func(b *testing.B) { benchTileConv[float64](b, x, w, c, tile) })
+	for _, l := range []struct {
+		name string
+		x, w [4]int
+		pad  int
+	}{
+		{"n=1/c=3/o=64/size=224x224/k=7x7", [4]int{1, 3, 224, 224}, [4]int{64, 3, 7, 7}, 3},
+		{"n=1/c=3/o=16/size=64x64/k=7x7", [4]int{1, 3, 64, 64}, [4]int{16, 3, 7, 7}, 3},
+		{"n=2/c=16/o=32/size=56x56/k=5x5", [4]int{2, 16, 56, 56}, [4]int{32, 16, 5, 5}, 2},
+	} {
+		p := l.pad
+		c := engine.Conv{Stride: [2]int{2, 2}, Pad: [4]int{p, p, p, p}, Method: engine.MethodWinograd}
+		for _, tile := range []int{2, 3} {
+			name := fmt.Sprintf("%s/stride=2/pad=%d/tile=%d", l.name, p, tile)
+			b.Run(name+"/dtype=float32", func(b *testing.B) { benchTileConv[float32](b, l.x, l.w, c, tile) })
+			b.Run(name+"/dtype=float64", func(b *testing.B) { benchTileConv[float64](b, l.x, l.w, c, tile) })
+		}
 	}
 }
 

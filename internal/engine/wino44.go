@@ -686,8 +686,12 @@ func wino44Cost(g geometry, size uintptr, m int) float64 {
 // wino34TileCost is what the transforms of a F(3×3, 4×4) tile cost
 // against a F(2×2, 4×4) tile's, per channel and byte: 6×6 windows against
 // 5×5, three outputs a row against two, and the three-way interleave of
-// the outputs.
-const wino34TileCost = 2.0
+// the outputs. Fitted to one worker's CPU time on three layers (PERF.md):
+// F(3×3, 4×4) over F(2×2, 4×4) measured 0.96 (float32) and 0.84 (float64)
+// on the 7×7 stem (the model: 0.98, 0.95), 1.23 and 1.14 on a small 7×7
+// stem (1.44, 1.10), 1.18 and 1.09 on a 16-channel 5×5 layer (1.32,
+// 1.00), so that it picks the faster tile on each.
+const wino34TileCost = 2.5
 
 // wino44Footprint is the elements the stride-2 Winograd path holds for g
 // beyond its output, with elements of size bytes, up to workers bands at

@@ -88,18 +88,33 @@ func TestWinogradPicks4x4TilesOnlyForManyChannels(t *testing.T) {
 // Method "winograd" (and so MethodAuto) takes F(3×3, 4×4) for the 7×7 stem
 // where the CPU has the products microkernel and the AVX-512 transforms
 // (measured faster there in both precisions, PERF.md), F(2×2, 4×4)
-// elsewhere; Config.WinogradTile fixes either.
+// elsewhere and on the layers where it measured slower; Config.WinogradTile
+// fixes either.
 func TestWinogradStride2PicksTile3WhereItPays(t *testing.T) {
-	stem := Conv{Stride: [2]int{2, 2}, Pad: [4]int{3, 3, 3, 3}}
-	g, err := stem.resolve([4]int{1, 3, 224, 224}, [4]int{64, 3, 7, 7})
+	s2 := func(p int) Conv { return Conv{Stride: [2]int{2, 2}, Pad: [4]int{p, p, p, p}} }
+	for _, c := range []struct {
+		x, w [4]int
+		pad  int
+		want bool
+	}{
+		{[4]int{1, 3, 224, 224}, [4]int{64, 3, 7, 7}, 3, true},
+		{[4]int{1, 3, 64, 64}, [4]int{16, 3, 7, 7}, 3, false},
+		{[4]int{2, 16, 56, 56}, [4]int{32, 16, 5, 5}, 2, false},
+	} {
+		g, err := s2(c.pad).resolve(c.x, c.w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, size := range []uintptr{4, 8} {
+			if got, want := wino34Pays(g, size), c.want && winoProductsSIMD(); got != want {
+				t.Errorf("x=%v w=%v size=%d: wino34Pays = %v (costs: 3x3 %.3g, 2x2 %.3g), want %v",
+					c.x, c.w, size, got, wino44Cost(g, size, 3), wino44Cost(g, size, 2), want)
+			}
+		}
+	}
+	g, err := s2(3).resolve([4]int{1, 3, 224, 224}, [4]int{64, 3, 7, 7})
 	if err != nil {
 		t.Fatal(err)
-	}
-	for _, size := range []uintptr{4, 8} {
-		if got, want := wino34Pays(g, size), winoProductsSIMD(); got != want {
-			t.Errorf("size=%d: wino34Pays = %v (costs: 3x3 %.3g, 2x2 %.3g), want %v",
-				size, got, wino44Cost(g, size, 3), wino44Cost(g, size, 2), want)
-		}
 	}
 	for _, tile := range []int{2, 3} {
 		e := &Engine{winoTile: tile}
