@@ -421,20 +421,10 @@ func (j *wino43Plan[T]) outputs(n, g, sl0, sl1 int, s *winoScratch[T]) {
 // tiles past the output's edge go through the scratch tile s.y.
 func (j *wino43Plan[T]) output(out, m, bias []T, rows, sl int, s *winoScratch[T]) {
 	nc, lanes := wino44Cols[T](), winoLanes[T]()
-	pix := j.ho * j.wo
 	ty, tx := sl/j.gr, sl%j.gr*lanes
-	r0, c0 := 4*ty, 4*tx
-	h, w := min(4, j.ho-r0), min(4*lanes, j.wo-c0)
-	if h == 4 && w == 4*lanes {
-		wino43Output(out[r0*j.wo+c0:], m, bias, rows, nc, s.mx, j.wo, pix)
-		return
-	}
-	wino43Output(s.y, m, bias, rows, nc, s.mx, 4*lanes, 16*lanes)
-	for o := range rows {
-		for r := range h {
-			copy(out[o*pix+(r0+r)*j.wo+c0:][:w], s.y[o*16*lanes+r*4*lanes:])
-		}
-	}
+	winoTileOutput(out, s.y, rows, j.ho, j.wo, 4, 4*ty, 4*tx, func(y []T, ldy, yc int) {
+		wino43Output(y, m, bias, rows, nc, s.mx, ldy, yc)
+	})
 }
 
 // whole says whether the tiles of slot sl lie within the output: four

@@ -554,20 +554,10 @@ func (j *wino44Plan[T]) at(out []T, sl int) []T {
 // tiles past the output's edge go through the scratch tile s.y.
 func (j *wino44Plan[T]) output(out, m, bias []T, rows, sl int, s *winoScratch[T]) {
 	nc, lanes := wino44Cols[T](), winoLanes[T]()
-	pix := j.ho * j.wo
 	ty, tx := sl/j.gr, sl%j.gr*lanes
-	r0, c0 := 2*ty, 2*tx
-	h, w := min(2, j.ho-r0), min(2*lanes, j.wo-c0)
-	if h == 2 && w == 2*lanes {
-		wino44Output(out[r0*j.wo+c0:], m, bias, rows, nc, s.mx, j.wo, pix)
-		return
-	}
-	wino44Output(s.y, m, bias, rows, nc, s.mx, 2*lanes, 4*lanes)
-	for o := range rows {
-		for r := range h {
-			copy(out[o*pix+(r0+r)*j.wo+c0:][:w], s.y[o*4*lanes+r*2*lanes:])
-		}
-	}
+	winoTileOutput(out, s.y, rows, j.ho, j.wo, 2, 2*ty, 2*tx, func(y []T, ldy, yc int) {
+		wino44Output(y, m, bias, rows, nc, s.mx, ldy, yc)
+	})
 }
 
 // winoProductsGo is the portable batch of products of the stride-2 path,

@@ -251,17 +251,28 @@ func (j *winoPlan[T]) unit(u int, s *winoScratch[T]) {
 		k := sl - sl0
 		m := s.m[k/2*j.og*nr+k%2*lanes:]
 		ty, tx := sl/j.gr, sl%j.gr*lanes
-		r0, c0 := 2*ty, 2*tx
-		rows, cols := min(2, j.ho-r0), min(nr, j.wo-c0)
-		if rows == 2 && cols == nr {
-			winoOutput(out[r0*j.wo+c0:], m, bias, j.og, nr, s.mx, j.wo, pix)
-			continue
-		}
-		winoOutput(s.y, m, bias, j.og, nr, s.mx, nr, 2*nr)
-		for o := range j.og {
-			for r := range rows {
-				copy(out[o*pix+(r0+r)*j.wo+c0:][:cols], s.y[(o*2+r)*nr:])
-			}
+		winoTileOutput(out, s.y, j.og, j.ho, j.wo, 2, 2*ty, 2*tx, func(y []T, ldy, yc int) {
+			winoOutput(y, m, bias, j.og, nr, s.mx, ldy, yc)
+		})
+	}
+}
+
+// winoTileOutput writes the outputs of a group of winoLanes tiles side by
+// side, t×t outputs each and the first at row r0, column c0, into rows
+// planes of ho×wo outputs at out. transform writes them at y, rows ldy
+// apart and planes yc apart. A group that crosses the output's edge is
+// transformed into the scratch tile y, and only its part inside is copied.
+func winoTileOutput[T Float](out, y []T, rows, ho, wo, t, r0, c0 int, transform func(y []T, ldy, yc int)) {
+	tw, pix := t*winoLanes[T](), ho*wo
+	h, w := min(t, ho-r0), min(tw, wo-c0)
+	if h == t && w == tw {
+		transform(out[r0*wo+c0:], wo, pix)
+		return
+	}
+	transform(y, tw, t*tw)
+	for o := range rows {
+		for r := range h {
+			copy(out[o*pix+(r0+r)*wo+c0:][:w], y[(o*t+r)*tw:])
 		}
 	}
 }
