@@ -81,8 +81,8 @@ bin=$tmp/corr2d
 
 info=$(go version -m "$bin")
 echo "$info" | grep -E '^[[:space:]]+build[[:space:]]+(CGO_ENABLED|-trimpath)'
-echo "$info" | grep -Eq '^[[:space:]]+build[[:space:]]+CGO_ENABLED=0$' || fail "build info lacks CGO_ENABLED=0"
-echo "$info" | grep -Eq '^[[:space:]]+build[[:space:]]+-trimpath=true$' || fail "build info lacks -trimpath=true"
+grep -Eq '^[[:space:]]+build[[:space:]]+CGO_ENABLED=0$' <<<"$info" || fail "build info lacks CGO_ENABLED=0"
+grep -Eq '^[[:space:]]+build[[:space:]]+-trimpath=true$' <<<"$info" || fail "build info lacks -trimpath=true"
 # Go leaves -ldflags out of the build info when -trimpath is on, so -s is
 # checked on the binary itself: it must carry no symbol table.
 nm_out=$(go tool nm "$bin" 2>&1 || true)
@@ -92,7 +92,7 @@ else
 	fail "$bin still has a symbol table; was -ldflags=\"-s -w\" dropped?"
 fi
 if command -v file >/dev/null; then
-	file -b "$bin" | grep -q 'statically linked' || fail "file(1) does not call $bin statically linked: $(file -b "$bin")"
+	file -b "$bin" | grep 'statically linked' >/dev/null || fail "file(1) does not call $bin statically linked: $(file -b "$bin")"
 	echo "file: statically linked"
 fi
 
@@ -104,10 +104,10 @@ go -C tools run ./deploycheck ../deploy
 install_deb() {
 	command -v "$1" >/dev/null && return 0
 	echo "$1 missing; installing Debian's $2 package"
-	if ! apt-cache policy "$2" 2>/dev/null | grep -Eq 'Candidate: [0-9]'; then
+	if ! apt-cache policy "$2" 2>/dev/null | grep -E 'Candidate: [0-9]' >/dev/null; then
 		apt-get update -qq || true
 	fi
-	if apt-cache policy "$2" 2>/dev/null | grep -Eq 'Candidate: [0-9]'; then
+	if apt-cache policy "$2" 2>/dev/null | grep -E 'Candidate: [0-9]' >/dev/null; then
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null ||
 			echo "apt-get install $2 failed" >&2
 	fi
