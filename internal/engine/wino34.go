@@ -38,17 +38,18 @@ var wino34AT = [3][]wino44Term{
 // G = [[1/2,0,0,0], [1/6,1/6,1/6,1/6], [-1/6,1/6,-1/6,1/6],
 // [-4/15,-2/15,-1/15,-1/30], [1/30,-1/15,2/15,-4/15], [0,0,0,1/2]].
 // The weights are transformed in float64 and rounded once; it multiplies
-// by 1/30 rather than divide, as wino43Gx does.
-func wino34Gx(p0, p1, p2, p3 float64) [6]float64 {
+// by 1/30 rather than divide, as wino43Gx does. Like wino43Gx and
+// wino44Gx it returns its factors as separate values, which stay in
+// registers: an array result went through memory, and the transforms
+// took twice the time.
+func wino34Gx(p0, p1, p2, p3 float64) (g0, g1, g2, g3, g4, g5 float64) {
 	const sixth, thirtieth = 1.0 / 6, 1.0 / 30
-	return [6]float64{
-		p0 * 0.5,
+	return p0 * 0.5,
 		(p0 + p1 + p2 + p3) * sixth,
 		(-p0 + p1 - p2 + p3) * sixth,
 		-(8*p0 + 4*p1 + 2*p2 + p3) * thirtieth,
 		(p0 - 2*p1 + 4*p2 - 8*p3) * thirtieth,
-		p3 * 0.5,
-	}
+		p3 * 0.5
 }
 
 // useWino34 says whether method "winograd" computes the stride-2 layer g

@@ -65,16 +65,14 @@ var wino43AT = [4][]wino44Term{
 // and rounded once. It multiplies by 1/6 and 1/30 rather than divide (as
 // wino44Gx does): one rounding more in float64, far below the
 // tolerances, where the divisions took most of the weights' transform.
-func wino43Gx(p0, p1, p2 float64) [6]float64 {
+func wino43Gx(p0, p1, p2 float64) (g0, g1, g2, g3, g4, g5 float64) {
 	const sixth, thirtieth = 1.0 / 6, 1.0 / 30
-	return [6]float64{
-		p0 * 0.5,
+	return p0 * 0.5,
 		(p0 + p1 + p2) * sixth,
 		(-p0 + p1 - p2) * sixth,
 		-(4*p0 + 2*p1 + p2) * thirtieth,
 		(p0 - 2*p1 + 4*p2) * thirtieth,
-		p2 * 0.5,
-	}
+		p2 * 0.5
 }
 
 // wino43Sum evaluates one row of a transform table over the cells d, in
@@ -285,18 +283,17 @@ func (p *wino43Weights[T]) block(b int) {
 			k := p.w[(o*p.cg+c)*9:][:9]
 			var t [3][6]float64 // (G·g)ᵀ, column b of g transformed
 			for col := range 3 {
-				t[col] = wino43Gx(float64(k[col]), float64(k[3+col]), float64(k[6+col]))
+				t[col][0], t[col][1], t[col][2], t[col][3], t[col][4], t[col][5] = wino43Gx(float64(k[col]), float64(k[3+col]), float64(k[6+col]))
 			}
 			for i := range 6 {
-				row := wino43Gx(t[0][i], t[1][i], t[2][i])
-				for jj, v := range row {
-					run[6*i+jj][r] = T(v)
-				}
+				g0, g1, g2, g3, g4, g5 := wino43Gx(t[0][i], t[1][i], t[2][i])
+				u := run[6*i:][:6]
+				u[0][r], u[1][r], u[2][r], u[3][r], u[4][r], u[5][r] = T(g0), T(g1), T(g2), T(g3), T(g4), T(g5)
 			}
 		}
 		at := (b*p.cg + c) * wino44Rows
 		for xi := range run {
-			copy(p.u[xi*p.size+at:][:wino44Rows], run[xi][:])
+			*(*[wino44Rows]T)(p.u[xi*p.size+at:]) = run[xi] // see wino44Weights.block
 		}
 	}
 }

@@ -95,15 +95,13 @@ var wino44AT = [2][]wino44Term{
 // It multiplies by 1/6 rather than divide by 6: one rounding more in
 // float64, far below float32's and float64's tolerances, where the
 // divisions took a third of the stem's weight transform.
-func wino44Gx(p0, p1, p2, p3 float64) [5]float64 {
+func wino44Gx(p0, p1, p2, p3 float64) (g0, g1, g2, g3, g4 float64) {
 	const sixth = 1.0 / 6
-	return [5]float64{
-		p0 * 0.5,
+	return p0 * 0.5,
 		-(p0 + p1 + p2 + p3) * 0.5,
 		(-p0 + p1 - p2 + p3) * sixth,
 		(p0 + 2*p1 + 4*p2 + 8*p3) * sixth,
-		p3,
-	}
+		p3
 }
 
 // wino44Sum evaluates one row of a transform table over the cells d, in
@@ -318,7 +316,9 @@ func (p *wino44Weights[T]) block(b int) {
 			}
 			at := b*cp*wino44Rows + (c*4+ph)*wino44Rows
 			for xi := range run[:p.cells] {
-				copy(p.u[xi*p.size+at:][:wino44Rows], run[xi][:])
+				// An array assignment: copy's call per run of 8 had taken
+				// a fifth of the transform.
+				*(*[wino44Rows]T)(p.u[xi*p.size+at:]) = run[xi]
 			}
 		}
 	}
@@ -341,23 +341,23 @@ func (p *wino44Weights[T]) part(run *[wino34Cells][wino44Rows]T, r, k, ph int) {
 	if p.cells == wino34Cells {
 		var t [4][6]float64 // (G·part)ᵀ, column b of part transformed
 		for b := range 4 {
-			t[b] = wino34Gx(part[0][b], part[1][b], part[2][b], part[3][b])
+			t[b][0], t[b][1], t[b][2], t[b][3], t[b][4], t[b][5] = wino34Gx(part[0][b], part[1][b], part[2][b], part[3][b])
 		}
 		for i := range 6 {
-			for jj, v := range wino34Gx(t[0][i], t[1][i], t[2][i], t[3][i]) {
-				run[6*i+jj][r] = T(v)
-			}
+			g0, g1, g2, g3, g4, g5 := wino34Gx(t[0][i], t[1][i], t[2][i], t[3][i])
+			u := run[6*i:][:6]
+			u[0][r], u[1][r], u[2][r], u[3][r], u[4][r], u[5][r] = T(g0), T(g1), T(g2), T(g3), T(g4), T(g5)
 		}
 		return
 	}
 	var t [4][5]float64 // (G·part)ᵀ, column b of part transformed
 	for b := range 4 {
-		t[b] = wino44Gx(part[0][b], part[1][b], part[2][b], part[3][b])
+		t[b][0], t[b][1], t[b][2], t[b][3], t[b][4] = wino44Gx(part[0][b], part[1][b], part[2][b], part[3][b])
 	}
 	for i := range 5 {
-		for jj, v := range wino44Gx(t[0][i], t[1][i], t[2][i], t[3][i]) {
-			run[5*i+jj][r] = T(v)
-		}
+		g0, g1, g2, g3, g4 := wino44Gx(t[0][i], t[1][i], t[2][i], t[3][i])
+		u := run[5*i:][:5]
+		u[0][r], u[1][r], u[2][r], u[3][r], u[4][r] = T(g0), T(g1), T(g2), T(g3), T(g4)
 	}
 }
 
