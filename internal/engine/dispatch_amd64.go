@@ -669,6 +669,31 @@ func deint4[T Float](d0, d1, d2, d3, x []T) {
 	deint4Go(d0, d1, d2, d3, x)
 }
 
+// deint6 is the one place that picks the split of a row into the six
+// phases of a column stride of 6 (see deint6Go for what it computes): the
+// generated AVX-512 routine (pad_amd64.s) for whole registers, where the
+// portable loop moves a cell at a time, and deint6Go for the rest. The
+// slices are cut to what it touches first, so a short one panics here
+// rather than in the assembly.
+func deint6[T Float](d []T, wq, n int, x []T) {
+	d, x = d[:5*wq+n], x[:6*n]
+	if haveAVX512 {
+		var z T
+		lanes := 64 / int(unsafe.Sizeof(z))
+		m := n / lanes * lanes
+		if m > 0 {
+			switch unsafe.Sizeof(z) {
+			case 4:
+				deint6AVX512F32(as[float32](d), as[float32](x), wq, m)
+			default:
+				deint6AVX512F64(as[float64](d), as[float64](x), wq, m)
+			}
+		}
+		d, n, x = d[m:], n-m, x[6*m:]
+	}
+	deint6Go(d, wq, n, x)
+}
+
 // wino34Input is the one place that picks the input transform of
 // F(3×3, 4×4) for this CPU (see wino34InputGo for what it computes, for
 // tiles tiles of one part channel, one or two groups of winoLanes): the

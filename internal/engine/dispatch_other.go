@@ -155,6 +155,9 @@ func wino43Output2[T Float](y, y2, m, bias []T, n, mc, mx, ldy, yc, cols2 int) {
 // deint4 runs the portable split of a row into four phases.
 func deint4[T Float](d0, d1, d2, d3, x []T) { deint4Go(d0, d1, d2, d3, x) }
 
+// deint6 runs the portable split of a row into six phases.
+func deint6[T Float](d []T, wq, n int, x []T) { deint6Go(d, wq, n, x) }
+
 // wino34Input runs the portable input transform of F(3×3, 4×4).
 func wino34Input[T Float](v, x []T, cols *[6]int, ld, vx, tiles int) {
 	wino34InputGo(v, x, cols, ld, vx, tiles)

@@ -106,7 +106,8 @@ type padder[T Float] struct {
 	// or -1 for a fill cell.
 	src []int
 	// lo, hi: padded columns [lo, hi) are a plain copy of the input row
-	// when sw == 1.
+	// when sw == 1; when sw > 1, positions [lo, hi) of every phase hold
+	// inner columns.
 	lo, hi int
 	// phases says, for sw > 1, which positions of each phase hold inner
 	// columns, copied with a plain strided loop.
@@ -147,6 +148,11 @@ func newPadder[T Float](x Tensor[T], pads [4]int, hn, wn, sw int, b Border, fill
 			for s.hi = s.lo; s.hi < s.n && s.hi*sw+ph < left+w; s.hi++ {
 			}
 		}
+		pd.lo, pd.hi = 0, wq
+		for _, s := range pd.phases {
+			pd.lo, pd.hi = max(pd.lo, s.lo), min(pd.hi, s.hi)
+		}
+		pd.hi = max(pd.hi, pd.lo)
 	}
 	return pd
 }
@@ -203,8 +209,8 @@ func (pd *padder[T]) rowTo(dst []T, pl, r int) {
 // are zeroed all the same, so that every cell of the row is written.
 func (pd *padder[T]) stridedRow(row, xr []T) {
 	sw, wq := pd.sw, pd.p.wq
-	if sw == 4 {
-		pd.stridedRow4(row, xr)
+	if sw == 4 || sw == 6 {
+		pd.splitRow(row, xr)
 		return
 	}
 	for ph, s := range pd.phases {
@@ -224,33 +230,32 @@ func (pd *padder[T]) stridedRow(row, xr []T) {
 	}
 }
 
-// stridedRow4 is stridedRow for a column stride of 4, the layout of the
-// stride-2 Winograd path: the positions where all four phases hold inner
-// columns are split out of the input row in one pass (deint4); the others
-// (the borders, and what differs between the phases) go through src.
-func (pd *padder[T]) stridedRow4(row, xr []T) {
-	wq := pd.p.wq
-	lo, hi := 0, wq
-	for _, s := range pd.phases {
-		lo, hi = max(lo, s.lo), min(hi, s.hi)
-	}
-	hi = max(hi, lo)
+// splitRow is stridedRow for a column stride of 4 or 6, the layouts of
+// the stride-2 Winograd path by F(2×2, 4×4) and F(3×3, 4×4): the positions
+// where all phases hold inner columns are split out of the input row in
+// one pass (deint4, deint6); the others (the borders, and what differs
+// between the phases) go through src.
+func (pd *padder[T]) splitRow(row, xr []T) {
+	wq, sw, lo, hi := pd.p.wq, pd.sw, pd.lo, pd.hi
 	for ph, s := range pd.phases {
 		out := row[ph*wq : (ph+1)*wq]
-		for i := 0; i < s.n; i++ {
-			if i == lo {
-				i = hi // the shared inner positions, copied below
-			}
-			if i < s.n {
-				out[i] = pd.cell(xr, 4*i+ph)
-			}
+		for i := range min(lo, s.n) {
+			out[i] = pd.cell(xr, sw*i+ph)
+		}
+		for i := hi; i < s.n; i++ {
+			out[i] = pd.cell(xr, sw*i+ph)
 		}
 		clear(out[s.n:])
 	}
 	if hi == lo {
 		return
 	}
-	deint4(row[lo:hi], row[wq+lo:], row[2*wq+lo:], row[3*wq+lo:], xr[4*lo-pd.left:])
+	x := xr[sw*lo-pd.left:]
+	if sw == 6 {
+		deint6(row[lo:], wq, hi-lo, x)
+		return
+	}
+	deint4(row[lo:hi], row[wq+lo:], row[2*wq+lo:], row[3*wq+lo:], x)
 }
 
 // deint4Go is the portable deint4, and the reference for the SIMD one:
@@ -261,6 +266,18 @@ func deint4Go[T Float](d0, d1, d2, d3, x []T) {
 	for k := range d0 {
 		q := x[4*k : 4*k+4]
 		d0[k], d1[k], d2[k], d3[k] = q[0], q[1], q[2], q[3]
+	}
+}
+
+// deint6Go is the portable deint6, and the reference for the SIMD one:
+// d[p*wq+k] = x[6k+p] for each phase p < 6 and k < n.
+func deint6Go[T Float](d []T, wq, n int, x []T) {
+	x = x[:6*n]
+	for p := range 6 {
+		dp := d[p*wq:][:n]
+		for k := range dp {
+			dp[k] = x[6*k+p]
+		}
 	}
 }
 

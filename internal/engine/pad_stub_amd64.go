@@ -9,7 +9,17 @@ package engine
 //go:noescape
 func deint4AVX512F32(d0 []float32, d1 []float32, d2 []float32, d3 []float32, x []float32, n int)
 
+// deint6AVX512F32 splits x into the six phases of a column stride of 6, phase p at d[p*wq:], 16 cells of each at a time; see deint6.
+//
+//go:noescape
+func deint6AVX512F32(d []float32, x []float32, wq int, n int)
+
 // deint4AVX512F64 splits x into the four phases of a column stride of 4, 8 cells of each at a time; see deint4.
 //
 //go:noescape
 func deint4AVX512F64(d0 []float64, d1 []float64, d2 []float64, d3 []float64, x []float64, n int)
+
+// deint6AVX512F64 splits x into the six phases of a column stride of 6, phase p at d[p*wq:], 8 cells of each at a time; see deint6.
+//
+//go:noescape
+func deint6AVX512F64(d []float64, x []float64, wq int, n int)

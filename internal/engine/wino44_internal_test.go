@@ -103,3 +103,42 @@ func testDeint4[T Float](t *testing.T) {
 		}
 	}
 }
+
+// The split of a row into the six phases of a column stride of 6 gives
+// what the portable loop gives, for lengths around whole registers, and
+// writes nothing past each phase's last cell.
+func TestDeint6MatchesThePortableOneAndStaysInBounds(t *testing.T) {
+	t.Run("dtype=float32", func(t *testing.T) { testDeint6[float32](t) })
+	t.Run("dtype=float64", func(t *testing.T) { testDeint6[float64](t) })
+}
+
+func testDeint6[T Float](t *testing.T) {
+	const guard = 5
+	for n := range 70 {
+		wq := n + guard
+		x := make([]T, 6*n+guard)
+		for i := range x {
+			x[i] = T(i + 1)
+		}
+		got, want := make([]T, 6*wq), make([]T, 6*wq)
+		for i := range got {
+			got[i], want[i] = -1, -1
+		}
+		deint6(got, wq, n, x)
+		deint6Go(want, wq, n, x)
+		if !slices.Equal(got, want) {
+			t.Fatalf("n=%d: %v, want %v", n, got, want)
+		}
+		for p := range 6 {
+			for k := range wq {
+				w := T(-1)
+				if k < n {
+					w = x[6*k+p]
+				}
+				if cell := want[p*wq+k]; cell != w {
+					t.Fatalf("n=%d: portable phase %d cell %d = %v, want %v", n, p, k, cell, w)
+				}
+			}
+		}
+	}
+}
