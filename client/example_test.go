@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -44,37 +43,57 @@ func runWithServer(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "build the server:", err)
 		return 1
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	srv := exec.Command(bin, "--addr", addr, "--data-dir", filepath.Join(dir, "data"), "--log-level", "error")
+	// The server listens on a port the system picks and writes it to
+	// addrFile: no other process can take the port in between.
+	addrFile := filepath.Join(dir, "addr")
+	srv := exec.Command(bin, "--addr", "127.0.0.1:0", "--addr-file", addrFile,
+		"--data-dir", filepath.Join(dir, "data"), "--log-level", "error")
+	srv.Stderr = os.Stderr
 	if err := srv.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "start the server:", err)
 		return 1
 	}
-	defer func() {
-		_ = srv.Process.Signal(os.Interrupt)
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
 		_ = srv.Wait()
 	}()
-	serverURL = "http://" + addr
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		if resp, err := http.Get(serverURL + "/readyz"); err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
+	defer func() {
+		_ = srv.Process.Signal(os.Interrupt)
+		<-exited
+	}()
+	if err := waitForServer(addrFile, exited); err != nil {
+		fmt.Fprintln(os.Stderr, "the server did not become ready:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// waitForServer waits until the server started with --addr-file addrFile
+// has written it and answers /readyz, and sets serverURL. A start shows no
+// progress to watch: the two-minute bound, far above the seconds a start
+// takes on a loaded machine, only turns a hang into a failure. It gives
+// up at once if exited is closed.
+func waitForServer(addrFile string, exited <-chan struct{}) error {
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		if b, err := os.ReadFile(addrFile); err == nil {
+			serverURL = "http://" + strings.TrimSpace(string(b))
+			if resp, err := http.Get(serverURL + "/readyz"); err == nil {
+				_ = resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return nil
+				}
 			}
 		}
 		if time.Now().After(deadline) {
-			fmt.Fprintln(os.Stderr, "the server did not become ready")
-			return 1
+			return errors.New("not ready after 2 minutes")
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-exited:
+			return errors.New("the server exited")
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
-	return m.Run()
 }
 
 // d2l 6.2: a white 6x8 image with a black band, and its vertical edges.

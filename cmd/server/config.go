@@ -19,6 +19,7 @@ import (
 // a flag given on the command line wins over the environment.
 type config struct {
 	addr            string
+	addrFile        string
 	dataDir         string
 	databaseURL     string
 	failoverAfter   time.Duration
@@ -61,6 +62,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.SetOutput(stderr)
 	fs.Usage = usage(fs)
 	fs.StringVar(&c.addr, "addr", ":8080", "address to listen on")
+	fs.StringVar(&c.addrFile, "addr-file", "", "once listening, write the bound address (host:port) to this file, removed at shutdown; with --addr 127.0.0.1:0 it tells the port the system chose")
 	fs.StringVar(&c.dataDir, "data-dir", "./data", "directory of the embedded job store")
 	fs.StringVar(&c.databaseURL, "database-url", "", "postgres:// URL of a shared PostgreSQL job store (empty: the embedded store in --data-dir)")
 	fs.DurationVar(&c.failoverAfter, "failover-after", 15*time.Second, "how long a running job's lease holds without renewal before another replica resumes it")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -18,10 +19,53 @@ type lossPoint struct {
 	Loss float64 `json:"loss"`
 }
 
+// child is a process the test started; exited is closed once it has
+// ended, and err is then what Wait returned.
+type child struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+	err    error
+}
+
+// startChild starts cmd and kills it, if still running, when t ends.
+func startChild(t *testing.T, cmd *exec.Cmd) *child {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &child{cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		defer close(c.exited)
+		c.err = cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-c.exited
+	})
+	return c
+}
+
+// why says why poll gave up on c: with Wait's answer if c exited.
+func (c *child) why(err error) error {
+	switch {
+	case !errors.Is(err, errExited):
+		return err
+	case c.err == nil:
+		return errors.New("it exited with status 0")
+	}
+	return fmt.Errorf("it exited: %w", c.err)
+}
+
+// wait waits until the process has ended and returns what Wait returned.
+func (c *child) wait() error {
+	<-c.exited
+	return c.err
+}
+
 // process is the server binary running as a child process, so that the
 // test can kill it the hard way.
 type process struct {
-	cmd  *exec.Cmd
+	*child
 	base string
 }
 
@@ -35,52 +79,38 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
+// startProcess runs the server binary with args on a port of its own
+// choice and waits until it is ready.
 func startProcess(t *testing.T, bin, dataDir string, args ...string) *process {
 	t.Helper()
-	addr := freeAddr(t)
-	cmd := exec.Command(bin, append([]string{"--addr", addr, "--data-dir", dataDir, "--drain-delay", "0"}, args...)...)
+	listen, addrFile := listenArgs(t)
+	cmd := exec.Command(bin, append(append(listen, "--data-dir", dataDir, "--drain-delay", "0"), args...)...)
 	logPath := filepath.Join(t.TempDir(), "server.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &process{cmd: cmd, base: "http://" + addr}
+	p := &process{}
+	// Cleanups run last first: this one after startChild's has killed it.
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
 		_ = logFile.Close()
 		if t.Failed() {
 			if b, err := os.ReadFile(logPath); err == nil {
-				t.Logf("log of the server at %s (last 4 KiB):\n%s", addr, b[max(0, len(b)-4096):])
+				t.Logf("log of the server at %s (last 4 KiB):\n%s", p.base, b[max(0, len(b)-4096):])
 			}
 		}
 	})
-	waitOK(t, http.DefaultClient, p.base+"/readyz", 20*time.Second)
-	return p
-}
-
-// waitOK polls url until it answers 200 OK, and fails t if it has not
-// within timeout.
-func waitOK(t *testing.T, client *http.Client, url string, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		resp, err := client.Get(url)
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never answered 200 OK", url)
-		}
-		time.Sleep(20 * time.Millisecond)
+	p.child = startChild(t, cmd)
+	var addr string
+	if err := poll(p.exited, func() bool { return readAddr(addrFile, &addr) }); err != nil {
+		t.Fatalf("the server wrote no --addr-file: %v", p.why(err))
 	}
+	p.base = "http://" + addr
+	if err := poll(p.exited, answersOK(http.DefaultClient, p.base+"/readyz")); err != nil {
+		t.Fatalf("%s/readyz never answered 200 OK: %v", p.base, p.why(err))
+	}
+	return p
 }
 
 func (p *process) server() *server {
@@ -131,7 +161,7 @@ func TestKillNineLosesNothing(t *testing.T) {
 	if err := p.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	_ = p.cmd.Wait()
+	_ = p.wait()
 
 	p2 := startProcess(t, bin, dir, "--job-concurrency", "2")
 	s2 := p2.server()
@@ -165,7 +195,7 @@ func TestKillNineLosesNothing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	go func() { <-ctx.Done(); _ = p2.cmd.Process.Kill() }()
-	if err := p2.cmd.Wait(); err != nil {
+	if err := p2.wait(); err != nil {
 		t.Errorf("server exit after SIGINT: %v", err)
 	}
 }

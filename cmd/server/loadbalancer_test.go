@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -67,7 +68,7 @@ func TestLoadBalancerConfigDrainsAndFailsOver(t *testing.T) {
 	if err := b.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	_ = b.cmd.Wait()
+	_ = b.wait()
 	killedAt := time.Now()
 	for status(t, lb+"/lb/health") != http.StatusServiceUnavailable {
 		if time.Since(killedAt) > 15*time.Second {
@@ -144,15 +145,10 @@ func idleReplica(rs *replicas, timeout time.Duration) *process {
 // idleBeforeExit waits for p to exit and returns for how long before that
 // its count of served correlations stood still, read every 100ms.
 func idleBeforeExit(p *process) time.Duration {
-	exited := make(chan struct{})
-	go func() {
-		_ = p.cmd.Wait()
-		close(exited)
-	}()
 	last, changed := -1.0, time.Now()
 	for {
 		select {
-		case <-exited:
+		case <-p.exited:
 			return time.Since(changed)
 		case <-time.After(100 * time.Millisecond):
 		}
@@ -197,17 +193,29 @@ func status(t *testing.T, url string) int {
 	return resp.StatusCode
 }
 
-// startHAProxy runs deploy/haproxy/haproxy.cfg in front of rs, on a free
-// local port: only the replicas' addresses and the bound port change. It
-// returns the load balancer's base URL once it reports itself up.
+// startHAProxy runs deploy/haproxy/haproxy.cfg in front of rs, on a local
+// port: only the replicas' addresses and the bind line change. HAProxy
+// serves a listener this test opened on a port the system picked, handed
+// down as file descriptor 3 (bind fd@3), so that no other process can take
+// the port first. It returns the load balancer's base URL once it reports
+// itself up.
 func startHAProxy(t *testing.T, bin string, rs *replicas) string {
 	t.Helper()
 	cfg, err := os.ReadFile(filepath.Join("..", "..", "deploy", "haproxy", "haproxy.cfg"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
-	cfg = replaceOnce(t, cfg, "bind :8080", "bind "+addr)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ln.Close() }()
+	lnFile, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = lnFile.Close() }()
+	cfg = replaceOnce(t, cfg, "bind :8080", "bind fd@3")
 	for i, name := range []string{"corr2d-a", "corr2d-b"} {
 		cfg = replaceOnce(t, cfg, name+":8080", rs.procs[i].base[len("http://"):])
 	}
@@ -216,21 +224,21 @@ func startHAProxy(t *testing.T, bin string, rs *replicas) string {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-f", path, "-db")
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.ExtraFiles = []*os.File{lnFile}
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
 		if t.Failed() {
-			t.Logf("haproxy log (last 4 KiB):\n%s", logs.Bytes()[max(0, logs.Len()-4096):])
+			b := logs.String()
+			t.Logf("haproxy log (last 4 KiB):\n%s", b[max(0, len(b)-4096):])
 		}
 	})
-	base := "http://" + addr
-	waitOK(t, http.DefaultClient, base+"/lb/health", 20*time.Second)
+	c := startChild(t, cmd)
+	base := "http://" + ln.Addr().String()
+	if err := poll(c.exited, answersOK(http.DefaultClient, base+"/lb/health")); err != nil {
+		t.Fatalf("%s/lb/health never answered 200 OK: %v", base, c.why(err))
+	}
 	return base
 }
 

@@ -166,27 +166,40 @@ func startPrometheus(t *testing.T, bin string, rs *replicas) *promServer {
 	if err := os.WriteFile(cfgPath, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
+	// Prometheus listens on a port the system picks and names it in its
+	// "Listening on" line, at level info.
 	cmd := exec.Command(bin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr, "--log.level=warn")
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+		"--web.listen-address=127.0.0.1:0", "--log.level=info")
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &promServer{base: "http://" + addr, client: &http.Client{Timeout: 10 * time.Second}}
+	p := &promServer{client: &http.Client{Timeout: 10 * time.Second}}
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
 		p.client.CloseIdleConnections()
 		if t.Failed() {
-			t.Logf("prometheus log:\n%s", logs.Bytes()[max(0, logs.Len()-4096):])
+			b := logs.String()
+			t.Logf("prometheus log (last 4 KiB):\n%s", b[max(0, len(b)-4096):])
 		}
 	})
-	waitOK(t, p.client, p.base+"/-/ready", 30*time.Second)
+	c := startChild(t, cmd)
+	if err := poll(c.exited, func() bool {
+		m := promListening.FindStringSubmatch(logs.String())
+		if m != nil {
+			p.base = "http://" + m[1]
+		}
+		return m != nil
+	}); err != nil {
+		t.Fatalf("prometheus never said where it listens: %v", c.why(err))
+	}
+	if err := poll(c.exited, answersOK(p.client, p.base+"/-/ready")); err != nil {
+		t.Fatalf("%s/-/ready never answered 200 OK: %v", p.base, c.why(err))
+	}
 	return p
 }
+
+// promListening matches the line where Prometheus names the address its
+// web listener bound.
+var promListening = regexp.MustCompile(`msg="Listening on" address=(\S+)`)
 
 // sample is one series of an instant vector answer.
 type sample struct {

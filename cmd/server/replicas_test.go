@@ -348,7 +348,7 @@ func TestReplicasShareJobsAndSurviveKill(t *testing.T) {
 			if err := victim.cmd.Process.Kill(); err != nil {
 				t.Fatal(err)
 			}
-			_ = victim.cmd.Wait()
+			_ = victim.wait()
 			killedAt := time.Now()
 			rs.waitSucceeded(t, seeds+len(ids))
 			t.Logf("%d replicas: the rest of the %d jobs finished %v after the kill", n, len(ids), time.Since(killedAt).Round(time.Millisecond))
@@ -429,7 +429,7 @@ func TestFailoverWithinConfiguredTime(t *testing.T) {
 			if err := tc.stop(a); err != nil {
 				t.Fatal(err)
 			}
-			_ = a.cmd.Wait()
+			_ = a.wait()
 			stopped := time.Now()
 			for b.metric(t, "corr2d_job_steps_total") == trained {
 				if time.Since(stopped) > time.Minute {

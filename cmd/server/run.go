@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -162,6 +163,14 @@ func serve(ctx context.Context, cfg config, h *handlers.Server, log *zap.Logger,
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	if cfg.addrFile != "" {
+		if err := writeAddrFile(cfg.addrFile, ln.Addr().String()); err != nil {
+			return errors.Join(fmt.Errorf("addr file: %w", err), ln.Close())
+		}
+		// A file left behind would name a port that may since serve
+		// something else.
+		defer func() { _ = os.Remove(cfg.addrFile) }()
+	}
 	if cfg.maxConnections > 0 {
 		ln = admit.LimitListener(ln, cfg.maxConnections)
 	}
@@ -196,6 +205,25 @@ func serve(ctx context.Context, cfg config, h *handlers.Server, log *zap.Logger,
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// writeAddrFile writes addr to path through a temporary file in the same
+// directory and a rename, so that whoever polls for path finds either no
+// file or the whole address.
+func writeAddrFile(path, addr string) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	_, werr := f.WriteString(addr + "\n")
+	err = errors.Join(werr, f.Chmod(0o644), f.Close())
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+	}
+	return err
 }
 
 // jobStore is a jobs.Store that the server closes at the end.

@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"net"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -23,10 +24,11 @@ import (
 
 // server is a real run() on a real listener.
 type server struct {
-	base   string
-	client *http.Client
-	logs   *syncBuffer
-	stop   func() error
+	base     string
+	addrFile string // its --addr-file
+	client   *http.Client
+	logs     *syncBuffer
+	stop     func() error
 }
 
 // syncBuffer is a log sink the server writes while the test reads.
@@ -47,71 +49,114 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// startupLimit bounds a wait for a started server, Prometheus or HAProxy
+// to listen or become ready. A start shows no progress to watch, so this
+// is far above the seconds one takes under load: it only turns a hang into
+// a failure that shows the logs.
+const startupLimit = 2 * time.Minute
+
+// errExited is poll's answer when the process it waits for has ended.
+var errExited = errors.New("it exited")
+
+// poll calls ready every 10ms until it reports true. It returns errExited
+// once exited is closed, or an error after startupLimit.
+func poll(exited <-chan struct{}, ready func() bool) error {
+	deadline := time.Now().Add(startupLimit)
+	for !ready() {
+		select {
+		case <-exited:
+			return errExited
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready after %v", startupLimit)
+		}
 	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
+	return nil
 }
 
-// startServer runs the service with args and env on a free port and waits
-// until it is ready. Every exchange of its client is checked against the
-// OpenAPI document.
+// listenArgs are the flags that make the server listen on a port the
+// system picks, on loopback, and write that address to addrFile, a new
+// path: no other process can take the port between its choice and its use.
+func listenArgs(t *testing.T) (args []string, addrFile string) {
+	t.Helper()
+	addrFile = filepath.Join(t.TempDir(), "addr")
+	return []string{"--addr", "127.0.0.1:0", "--addr-file", addrFile}, addrFile
+}
+
+// readAddr reports whether path holds an address, and sets *addr to it.
+func readAddr(path string, addr *string) bool {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	*addr = strings.TrimSpace(string(b))
+	return true
+}
+
+// answersOK reports whether a GET of url answers 200 OK.
+func answersOK(client *http.Client, url string) func() bool {
+	return func() bool {
+		resp, err := client.Get(url)
+		if err != nil {
+			return false
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}
+}
+
+// startServer runs the service with args and env on a port of its own
+// choice and waits until it is ready. Every exchange of its client is
+// checked against the OpenAPI document.
 func startServer(t *testing.T, dataDir string, env map[string]string, args ...string) *server {
 	t.Helper()
-	addr := freeAddr(t)
+	listen, addrFile := listenArgs(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
-	done := make(chan error, 1)
-	args = append([]string{"--addr", addr, "--data-dir", dataDir, "--drain-delay", "0"}, args...)
-	go func() { done <- run(ctx, args, func(k string) string { return env[k] }, logs, logs) }()
+	exited := make(chan struct{})
+	var runErr error
+	args = append(append(listen, "--data-dir", dataDir, "--drain-delay", "0"), args...)
+	go func() {
+		defer close(exited)
+		runErr = run(ctx, args, func(k string) string { return env[k] }, logs, logs)
+	}()
 
 	v := apitest.NewValidator(t)
 	s := &server{
-		base:   "http://" + addr,
 		client: &http.Client{Transport: v.Transport(t, &http.Transport{}), Timeout: 30 * time.Second},
 		logs:   logs,
 	}
 	var once sync.Once
-	var stopErr error
 	s.stop = func() error {
 		once.Do(func() {
 			cancel()
-			stopErr = <-done
+			<-exited
 			s.client.CloseIdleConnections()
 		})
-		return stopErr
+		return runErr
 	}
 	t.Cleanup(func() {
 		if err := s.stop(); err != nil {
 			t.Errorf("run: %v", err)
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		select {
-		case err := <-done:
-			t.Fatalf("run ended early: %v\n%s", err, logs)
-		default:
+	fail := func(what string, err error) {
+		t.Helper()
+		if errors.Is(err, errExited) {
+			err = errors.Join(errors.New("run ended"), runErr)
 		}
-		resp, err := http.Get(s.base + "/readyz")
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server never became ready:\n%s", logs)
-		}
-		time.Sleep(10 * time.Millisecond)
+		t.Fatalf("%s: %v\n%s", what, err, logs)
 	}
+	var addr string
+	if err := poll(exited, func() bool { return readAddr(addrFile, &addr) }); err != nil {
+		fail("the server wrote no --addr-file", err)
+	}
+	s.base, s.addrFile = "http://"+addr, addrFile
+	if err := poll(exited, answersOK(http.DefaultClient, s.base+"/readyz")); err != nil {
+		fail("the server never became ready", err)
+	}
+	return s
 }
 
 // reply is what call saw of a response; its body went to call's out.
@@ -383,6 +428,9 @@ func TestHealthcheckSubcommand(t *testing.T) {
 	}
 	if err := s.stop(); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := os.Stat(s.addrFile); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("--addr-file after a clean stop: %v, want it removed", err)
 	}
 	if err := run(context.Background(), []string{"healthcheck", "--addr", addr}, func(string) string { return "" }, io.Discard, io.Discard); err == nil {
 		t.Error("healthcheck of a stopped server succeeded")

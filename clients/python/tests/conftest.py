@@ -1,9 +1,9 @@
 """The tests talk to a real corr2d server: the one at $CORR2D_URL, or one
-built from this repository and started on a free port for the session."""
+built from this repository and started on a port of its choice for the
+session."""
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -17,12 +17,6 @@ import corr2d
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def server_url():
     url = os.environ.get("CORR2D_URL")
@@ -34,14 +28,21 @@ def server_url():
     tmp = Path(tempfile.mkdtemp(prefix="corr2d-pytest-"))
     binary = tmp / "corr2d"
     subprocess.run(["go", "build", "-o", str(binary), "./cmd/server"], cwd=ROOT, check=True)
-    addr = f"127.0.0.1:{_free_port()}"
-    proc = subprocess.Popen([str(binary), "--addr", addr, "--data-dir", str(tmp / "data")],
+    # The server listens on a port the system picks and writes it to
+    # addr_file: no other process can take the port in between. A start
+    # shows no progress to watch; the two minutes only turn a hang into a
+    # failure.
+    addr_file = tmp / "addr"
+    proc = subprocess.Popen([str(binary), "--addr", "127.0.0.1:0", "--addr-file", str(addr_file),
+                             "--data-dir", str(tmp / "data")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = "http://" + addr
-    deadline = time.monotonic() + 30
+    url = None
+    deadline = time.monotonic() + 120
     while True:
         try:
-            urllib.request.urlopen(url + "/readyz", timeout=1).close()
+            if url is None:
+                url = "http://" + addr_file.read_text().strip()
+            urllib.request.urlopen(url + "/readyz", timeout=5).close()
             break
         except OSError:
             if time.monotonic() > deadline or proc.poll() is not None:
