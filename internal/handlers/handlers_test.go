@@ -520,14 +520,8 @@ func TestTrainingLifecycleOverHTTP(t *testing.T) {
 	if want := [][]float64{{0.5406103730201721, 0.5869042277336121}}; !cmp.Equal(j.InitKernel, want) {
 		t.Errorf("init_kernel %v, want %v", j.InitKernel, want)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for j.Status == "queued" || j.Status == "running" {
-		if time.Now().After(deadline) {
-			t.Fatalf("job still %s", j.Status)
-		}
-		time.Sleep(5 * time.Millisecond)
-		j = decode[jobView](t, f.do(t, http.MethodGet, "/jobs/"+j.ID, ""))
-	}
+	pollJob(t, f, j.ID, "ended", jobEnded)
+	j = decode[jobView](t, f.do(t, http.MethodGet, "/jobs/"+j.ID, ""))
 	if j.Status != "succeeded" || j.Step != 10 {
 		t.Fatalf("job %s at step %d (%s)", j.Status, j.Step, j.Error)
 	}
@@ -775,15 +769,9 @@ func TestGoldenTrainingOverHTTP(t *testing.T) {
 			if diff := cmp.Diff(c.InitBias, j.InitBias); diff != "" {
 				t.Fatalf("initial bias differs from PyTorch's (-torch +got):\n%s", diff)
 			}
-			deadline := time.Now().Add(60 * time.Second)
-			for j.Status == "queued" || j.Status == "running" {
-				if time.Now().After(deadline) {
-					t.Fatalf("job still %s", j.Status)
-				}
-				time.Sleep(5 * time.Millisecond)
-				if err := json.Unmarshal(f.do(t, http.MethodGet, "/jobs/"+j.ID, "").Body.Bytes(), &j); err != nil {
-					t.Fatal(err)
-				}
+			pollJob(t, f, j.ID, "ended", jobEnded)
+			if err := json.Unmarshal(f.do(t, http.MethodGet, "/jobs/"+j.ID, "").Body.Bytes(), &j); err != nil {
+				t.Fatal(err)
 			}
 			if j.Status != "succeeded" {
 				t.Fatalf("job %s: %s", j.Status, j.Error)

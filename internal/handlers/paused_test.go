@@ -43,6 +43,9 @@ func pollJob(t *testing.T, f *fixture, id, what string, ok func(pausedView) bool
 	}
 }
 
+// jobEnded reports whether a job has left the queued and running states.
+func jobEnded(j pausedView) bool { return j.Status != "queued" && j.Status != "running" }
+
 // A store that cannot be written pauses the running job: GET /jobs/{id}
 // and GET /jobs say why and since when, /readyz answers 503, and once the
 // store writes again the job runs on and the reason goes away.
