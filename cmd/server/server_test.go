@@ -455,3 +455,14 @@ func TestGracefulShutdownCheckpointsAndResumes(t *testing.T) {
 	}
 	s2.call(t, http.MethodPost, "/jobs/"+j.ID+"/cancel", nil, nil)
 }
+
+// TestAddrFileThatCannotBeWrittenFailsTheStart: a server whose address
+// nobody can learn is not started.
+func TestAddrFileThatCannotBeWrittenFailsTheStart(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"--addr", "127.0.0.1:0", "--addr-file", filepath.Join(dir, "missing", "addr"), "--data-dir", dir, "--drain-delay", "0"}
+	err := run(context.Background(), args, func(string) string { return "" }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "addr file") {
+		t.Fatalf("run with an --addr-file in a missing directory = %v, want an addr file error", err)
+	}
+}
