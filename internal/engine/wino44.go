@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -238,7 +239,7 @@ func conv2dWino44[T Float](ctx context.Context, e *Engine, p Priority, x, w Tens
 // by group, so that each block writes whole runs of wino44Rows elements
 // (channel by channel, 25 stores to 25 places apart had taken a third of
 // the transform's time), and so that the bands share the blocks out (see
-// ready).
+// take).
 type wino44Weights[T Float] struct {
 	w, u                   []T
 	size                   int
@@ -246,8 +247,10 @@ type wino44Weights[T Float] struct {
 	cells                  int // positions: 25 for F(2×2, 4×4), 36 for F(3×3, 4×4)
 	blocks                 int
 	// next is the first block no band has taken, done how many are
-	// transformed, both zero at first; fin is closed once all are.
+	// transformed, both zero at first; ok[b] is set once block b is, fin
+	// is closed once all are.
 	next, done atomic.Int64
+	ok         []atomic.Bool
 	fin        chan struct{}
 }
 
@@ -259,47 +262,64 @@ func newWino44Weights[T Float](e *Engine, w []T, groups, og, cg, kh, kw, cells i
 	size := groups * wino44Blocks(og) * 4 * cg * wino44Rows
 	u := scratch[T](e, cells*size)
 	return &wino44Weights[T]{w: w, u: u, size: size, groups: groups, og: og, cg: cg, kh: kh, kw: kw,
-		cells: cells, blocks: groups * wino44Blocks(og), fin: make(chan struct{})}
+		cells: cells, blocks: groups * wino44Blocks(og), ok: make([]atomic.Bool, groups*wino44Blocks(og)), fin: make(chan struct{})}
 }
 
-// ready transforms blocks no band has taken yet, one by one, until none
-// is left, then waits until the blocks other bands took are done too, or
-// ctx ends. Every band calls it before it reads u, so that the weights'
-// transform is shared out among the bands that start first, within the
-// same round on the pool. It never waits for a block that no running band
-// transforms, so one worker alone cannot deadlock. The wait is short (a
-// block takes about 10 µs): it yields the processor a few times before it
-// parks, since waking a parked worker costs about as much, but spinning
-// on had cost twice the time when the machine was busy (the band it waits
-// for was off the processor).
-func (p *wino44Weights[T]) ready(ctx context.Context) error {
+// take transforms blocks no band has taken yet, one by one, until none
+// is left. Every band calls it before its first unit, so that the
+// weights' transform is shared out among the bands that start first,
+// within the same round on the pool; each band then waits for the one
+// block whose products it computes next (see wait), not for all of them
+// before its first unit: a band that waited for the last block another
+// band was still transforming had parked, and on a quiet machine waking
+// it cost the wait of a whole unit of the other band (about 90 µs of the
+// stem's 0.6 ms).
+func (p *wino44Weights[T]) take() {
 	total := int64(p.blocks)
 	for {
 		b := p.next.Add(1) - 1
 		if b >= total {
-			break
+			return
 		}
 		p.block(int(b))
+		p.ok[b].Store(true)
 		if p.done.Add(1) == total {
 			close(p.fin)
 		}
 	}
-	for range wino44Spins {
-		if p.done.Load() == total {
-			return nil
-		}
+}
+
+// wait waits until block b is transformed and says so, or until done is
+// closed (the call was cancelled: a band panicked, say) and says it is
+// not. It never waits for a block that no running band transforms (every
+// band takes its blocks before its first unit), so one worker alone
+// cannot deadlock. The wait is short, when there is one (a block takes
+// about 5 µs, and a band pads and transforms its input first): it yields
+// the processor for up to wino44Spin before it parks, since a parked band
+// was woken onto the busy core of the band that finished the last block,
+// and taken over by the idle one only 60–100 µs later; but spinning on
+// without a bound had cost twice the time when the machine was busy (the
+// band it waits for was off the processor).
+func (p *wino44Weights[T]) wait(done <-chan struct{}, b int) bool {
+	if p.ok[b].Load() {
+		return true
+	}
+	for start := time.Now(); time.Since(start) < wino44Spin; {
 		runtime.Gosched()
+		if p.ok[b].Load() {
+			return true
+		}
 	}
 	select {
 	case <-p.fin:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+		return true
+	case <-done:
+		return false
 	}
 }
 
-// wino44Spins is how many times ready yields before it parks.
-const wino44Spins = 32
+// wino44Spin is how long wait yields before it parks: ten blocks' time.
+const wino44Spin = 50 * time.Microsecond
 
 // block transforms the kernels of block b (of group b/blocks): part
 // channel by part channel, the positions of its wino44Rows output
@@ -411,10 +431,9 @@ func (j *wino44Plan[T]) units(ctx context.Context, lo, hi int) error {
 	defer s.release(j.e)
 	x := scratch[T](j.e, j.cg*j.plane+nc)
 	defer recycleScratch(j.e, x)
-	if err := j.wt.ready(ctx); err != nil {
-		return err
-	}
-	return eachUnit(ctx, lo, hi, func(u int) { j.unit(u, u > lo, x, s) })
+	j.wt.take()
+	done := ctx.Done()
+	return eachUnit(ctx, lo, hi, func(u int) { j.unit(u, u > lo, x, s, done) })
 }
 
 // unit computes the band of up to k tile rows of one image and group: it
@@ -422,7 +441,7 @@ func (j *wino44Plan[T]) units(ctx context.Context, lo, hi int) error {
 // panels pp at a time (see chunk). When x holds the band before (after
 // says so), the 6 rows the two share move up rather than being padded
 // again.
-func (j *wino44Plan[T]) unit(u int, after bool, x []T, s *winoScratch[T]) {
+func (j *wino44Plan[T]) unit(u int, after bool, x []T, s *winoScratch[T], done <-chan struct{}) {
 	plane, b := u/j.bands, u%j.bands
 	n, g := plane/j.groups, plane%j.groups
 	ty0, ty1 := b*j.k, min(b*j.k+j.k, j.th)
@@ -441,7 +460,7 @@ func (j *wino44Plan[T]) unit(u int, after bool, x []T, s *winoScratch[T]) {
 	}
 	step := j.pp * wino44Cols[T]() / winoLanes[T]()
 	for sl := ty0 * j.gr; sl < ty1*j.gr; sl += step {
-		j.chunk(x, r0, n, g, sl, min(sl+step, ty1*j.gr), s)
+		j.chunk(x, r0, n, g, sl, min(sl+step, ty1*j.gr), s, done)
 	}
 }
 
@@ -450,8 +469,10 @@ func (j *wino44Plan[T]) unit(u int, after bool, x []T, s *winoScratch[T]) {
 // transform of every part channel of their groups of tiles, then block of
 // wino44Rows output channels by block the products of each panel and
 // their output transform, so that a block's products stay in the
-// first-level cache between the two.
-func (j *wino44Plan[T]) chunk(x []T, r0, n, g, sl0, sl1 int, s *winoScratch[T]) {
+// first-level cache between the two. Each block's products wait until its
+// weights are transformed (see wino44Weights.wait), or until done is
+// closed, when chunk stops.
+func (j *wino44Plan[T]) chunk(x []T, r0, n, g, sl0, sl1 int, s *winoScratch[T], done <-chan struct{}) {
 	nc, lanes := wino44Cols[T](), winoLanes[T]()
 	per := nc / lanes // groups per panel
 	cp := 4 * j.cg
@@ -487,6 +508,9 @@ func (j *wino44Plan[T]) chunk(x []T, r0, n, g, sl0, sl1 int, s *winoScratch[T]) 
 	bias := j.bias[g*j.og:]
 	blocks := wino44Blocks(j.og)
 	for b := range blocks {
+		if !j.wt.wait(done, g*blocks+b) {
+			return // cancelled: the call fails, its output is not read
+		}
 		a := j.u[(g*blocks+b)*cp*wino44Rows:]
 		for k := range (sl1 - sl0 + per - 1) / per {
 			winoProducts(a, s.v[k*cp*nc:], s.m[k*wino44Rows*nc:], cp, j.cells, j.usize, s.vx, s.mx)

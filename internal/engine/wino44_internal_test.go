@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -26,7 +27,7 @@ func TestWino44WeightsSharedOutMatchOneBandAlone(t *testing.T) {
 	}
 	for _, cells := range []int{wino44Cells, wino34Cells} {
 		alone := newWino44Weights(e, w, groups, og, cg, kh, kw, cells)
-		if err := alone.ready(context.Background()); err != nil {
+		if err := takeAndWait(alone); err != nil {
 			t.Fatal(err)
 		}
 		want := slices.Clone(alone.u[:cells*alone.size])
@@ -37,7 +38,7 @@ func TestWino44WeightsSharedOutMatchOneBandAlone(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs[i] = shared.ready(context.Background())
+				errs[i] = takeAndWait(shared)
 			}()
 		}
 		wg.Wait()
@@ -50,7 +51,19 @@ func TestWino44WeightsSharedOutMatchOneBandAlone(t *testing.T) {
 	}
 }
 
-// A band that waits for blocks another band took stops waiting when its
+// takeAndWait does what a band does with p: it takes blocks until none is
+// left, then waits for every block, as its products will.
+func takeAndWait[T Float](p *wino44Weights[T]) error {
+	p.take()
+	for b := range p.blocks {
+		if !p.wait(nil, b) {
+			return fmt.Errorf("wait(%d) ended before the block was transformed", b)
+		}
+	}
+	return nil
+}
+
+// A band that waits for a block another band took stops waiting when its
 // context ends (that band panicked, say, and the call was cancelled).
 func TestWino44WeightsWaitEndsWithTheContext(t *testing.T) {
 	e, err := New(Config{Workers: 1}, nil)
@@ -62,8 +75,8 @@ func TestWino44WeightsWaitEndsWithTheContext(t *testing.T) {
 	p.next.Store(int64(p.blocks)) // every block taken, none done
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := p.ready(ctx); !errors.Is(err, context.Canceled) {
-		t.Errorf("ready = %v, want %v", err, context.Canceled)
+	if p.wait(ctx.Done(), 0) {
+		t.Errorf("wait = true for a block no band transformed, want false once the context ended")
 	}
 }
 
