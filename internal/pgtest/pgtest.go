@@ -16,7 +16,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -47,9 +46,10 @@ var (
 // server is where test databases are created: an admin URL, and the
 // private process when this package started one.
 type server struct {
-	admin *url.URL
-	proc  *exec.Cmd
-	dir   string
+	admin  *url.URL
+	proc   *exec.Cmd
+	exited chan struct{} // closed once proc has exited
+	dir    string
 }
 
 // New returns the URL of a new, empty database that is dropped when t
@@ -179,7 +179,9 @@ func version(dir string) int {
 }
 
 // startPrivate initialises and starts a server in a temporary directory,
-// listening on a free loopback port with trust authentication.
+// with trust authentication, listening on a Unix socket in that directory
+// and on no TCP port: no other process can take its address, as one could
+// a free TCP port between its choice and the server's bind.
 func startPrivate(bin string) (*server, error) {
 	dir, err := os.MkdirTemp("", "corr2d-pgtest-")
 	if err != nil {
@@ -198,11 +200,6 @@ func startPrivate(bin string) (*server, error) {
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
 	}
-	port, err := freePort()
-	if err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, err
-	}
 	logFile, err := os.Create(filepath.Join(dir, "postgres.log"))
 	if err != nil {
 		_ = os.RemoveAll(dir)
@@ -210,9 +207,10 @@ func startPrivate(bin string) (*server, error) {
 	}
 	defer func() { _ = logFile.Close() }()
 	// Durability is not wanted in a throwaway server: no fsync makes the
-	// tests' many small commits cheap.
-	proc := exec.CommandContext(context.Background(), filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(port),
-		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+dir,
+	// tests' many small commits cheap. The port only names the socket
+	// file, .s.PGSQL.5432, in dir.
+	proc := exec.CommandContext(context.Background(), filepath.Join(bin, "postgres"), "-D", data, "-p", "5432",
+		"-c", "listen_addresses=", "-c", "unix_socket_directories="+dir,
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
 		"-c", "max_connections=300", "-c", "shared_buffers=64MB")
 	proc.Stdout, proc.Stderr = logFile, logFile
@@ -223,25 +221,36 @@ func startPrivate(bin string) (*server, error) {
 		return nil, fmt.Errorf("start postgres: %w", err)
 	}
 	s := &server{
-		admin: &url.URL{Scheme: "postgres", User: url.User("corr2d"), Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-			Path: "/postgres", RawQuery: "sslmode=disable"},
-		proc: proc,
-		dir:  dir,
+		admin: &url.URL{Scheme: "postgres", User: url.User("corr2d"), Path: "/postgres",
+			RawQuery: url.Values{"host": {dir}, "port": {"5432"}, "sslmode": {"disable"}}.Encode()},
+		proc:   proc,
+		exited: make(chan struct{}),
+		dir:    dir,
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	go func() {
+		defer close(s.exited)
+		_ = proc.Wait()
+	}()
+	// A start shows no progress to watch: the wait ends when the server
+	// exits, and the two minutes only turn a hang into an error.
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err := admin(ctx, s.admin, "SELECT 1")
 		cancel()
 		if err == nil {
 			return s, nil
 		}
-		if time.Now().After(deadline) {
-			s.stop()
-			log, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
-			return nil, fmt.Errorf("postgres did not accept connections: %w\n%s", err, log)
+		select {
+		case <-s.exited:
+		case <-time.After(50 * time.Millisecond):
+			if time.Now().Before(deadline) {
+				continue
+			}
 		}
-		time.Sleep(50 * time.Millisecond)
+		s.stop()
+		log, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
+		return nil, fmt.Errorf("postgres did not accept connections: %w\n%s", err, log)
 	}
 }
 
@@ -251,13 +260,11 @@ func (s *server) stop() {
 	}
 	// SIGINT is PostgreSQL's fast shutdown: it ends sessions and exits.
 	_ = s.proc.Process.Signal(syscall.SIGINT)
-	done := make(chan struct{})
-	go func() { _ = s.proc.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-s.exited:
 	case <-time.After(10 * time.Second):
 		_ = s.proc.Process.Kill()
-		<-done
+		<-s.exited
 	}
 	_ = os.RemoveAll(s.dir)
 }
@@ -292,13 +299,4 @@ func runAs(dir string) (*syscall.Credential, error) {
 		return nil, err
 	}
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}, nil
-}
-
-func freePort() (int, error) {
-	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = ln.Close() }()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
