@@ -476,33 +476,7 @@ func (j *wino44Plan[T]) chunk(x []T, r0, n, g, sl0, sl1 int, s *winoScratch[T], 
 	nc, lanes := wino44Cols[T](), winoLanes[T]()
 	per := nc / lanes // groups per panel
 	cp := 4 * j.cg
-	for sl := sl0; sl < sl1; sl++ {
-		k := sl - sl0
-		ty, tx := sl/j.gr, sl%j.gr*lanes
-		v := s.v[k/per*cp*nc+k%per*lanes:]
-		// Two groups of one tile row side by side in v take one transform.
-		two := k%2 == 0 && sl+1 < sl1 && (sl+1)%j.gr != 0
-		for c := range j.cg {
-			for ph := range 4 {
-				pa, pb := ph/2, ph%2
-				xs := x[c*j.plane+(2*j.m*ty-r0+pa)*j.ld+tx:]
-				vc := v[(c*4+ph)*nc:]
-				switch {
-				case j.m == 3 && two:
-					wino34Input(vc, xs, &j.cols[pb], 2*j.ld, s.vx, 2*lanes)
-				case j.m == 3:
-					wino34Input(vc, xs, &j.cols[pb], 2*j.ld, s.vx, lanes)
-				case two:
-					wino44Input2(vc, xs, (*[5]int)(j.cols[pb][:5]), 2*j.ld, s.vx)
-				default:
-					wino44Input(vc, xs, (*[5]int)(j.cols[pb][:5]), 2*j.ld, s.vx)
-				}
-			}
-		}
-		if two {
-			sl++
-		}
-	}
+	j.inputs(x, r0, sl0, sl1, s)
 	pix := j.ho * j.wo
 	out := j.out[(n*j.o+g*j.og)*pix:]
 	bias := j.bias[g*j.og:]
@@ -531,6 +505,41 @@ func (j *wino44Plan[T]) chunk(x []T, r0, n, g, sl0, sl1 int, s *winoScratch[T], 
 				continue
 			}
 			j.output(out[m0*pix:], m, bias[m0:], rows, sl, s)
+		}
+	}
+}
+
+// inputs transforms the input of every part channel of slots [sl0, sl1)
+// into s.v, from their padded rows in x, which start at padded row r0.
+func (j *wino44Plan[T]) inputs(x []T, r0, sl0, sl1 int, s *winoScratch[T]) {
+	nc, lanes := wino44Cols[T](), winoLanes[T]()
+	per := nc / lanes // groups per panel
+	cp := 4 * j.cg
+	for sl := sl0; sl < sl1; sl++ {
+		k := sl - sl0
+		ty, tx := sl/j.gr, sl%j.gr*lanes
+		v := s.v[k/per*cp*nc+k%per*lanes:]
+		// Two groups of one tile row side by side in v take one transform.
+		two := k%2 == 0 && sl+1 < sl1 && (sl+1)%j.gr != 0
+		for c := range j.cg {
+			for ph := range 4 {
+				pa, pb := ph/2, ph%2
+				xs := x[c*j.plane+(2*j.m*ty-r0+pa)*j.ld+tx:]
+				vc := v[(c*4+ph)*nc:]
+				switch {
+				case j.m == 3 && two:
+					wino34Input(vc, xs, &j.cols[pb], 2*j.ld, s.vx, 2*lanes)
+				case j.m == 3:
+					wino34Input(vc, xs, &j.cols[pb], 2*j.ld, s.vx, lanes)
+				case two:
+					wino44Input2(vc, xs, (*[5]int)(j.cols[pb][:5]), 2*j.ld, s.vx)
+				default:
+					wino44Input(vc, xs, (*[5]int)(j.cols[pb][:5]), 2*j.ld, s.vx)
+				}
+			}
+		}
+		if two {
+			sl++
 		}
 	}
 }

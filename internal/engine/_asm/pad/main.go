@@ -116,21 +116,7 @@ func deint4(k kind, evenIdx, oddIdx Mem) {
 // third register by a permute merged under a mask.
 func deint6(k kind, evenIdx, oddIdx Mem) {
 	lanes := 64 / k.size
-	var low, high [3]Mem
-	var masks [3]uint64
-	for q := range 3 {
-		a, b := make([]uint64, lanes), make([]uint64, lanes)
-		for i := range lanes {
-			if j := 3*i + q; j < 2*lanes {
-				a[i] = uint64(j)
-			} else {
-				b[i] = uint64(j - 2*lanes)
-				masks[q] |= 1 << i
-			}
-		}
-		low[q] = table.Emit(fmt.Sprintf("deint6low%d%s", q, k.name), k.size, a)
-		high[q] = table.Emit(fmt.Sprintf("deint6high%d%s", q, k.name), k.size, b)
-	}
+	low, high, masks := thirds(k)
 	TEXT("deint6AVX512"+k.name, NOSPLIT, fmt.Sprintf("func(d, x []%s, wq, n int)", k.goType))
 	Pragma("noescape")
 	Doc(fmt.Sprintf("deint6AVX512%s splits x into the six phases of a column stride of 6, phase p at d[p*wq:], %d cells of each at a time; see deint6.", k.name, lanes))
@@ -185,6 +171,28 @@ func deint6(k kind, evenIdx, oddIdx Mem) {
 	Label("done6" + k.name)
 	VZEROUPPER()
 	RET()
+}
+
+// thirds emits, for q < 3, the permute indices that take element 3i+q
+// of three registers of k into lane i: low[q] from the first two
+// registers, for the lanes where 3i+q lies in them, and high[q] from the
+// third for the others, the lanes set in masks[q].
+func thirds(k kind) (low, high [3]Mem, masks [3]uint64) {
+	lanes := 64 / k.size
+	for q := range 3 {
+		a, b := make([]uint64, lanes), make([]uint64, lanes)
+		for i := range lanes {
+			if j := 3*i + q; j < 2*lanes {
+				a[i] = uint64(j)
+			} else {
+				b[i] = uint64(j - 2*lanes)
+				masks[q] |= 1 << i
+			}
+		}
+		low[q] = table.Emit(fmt.Sprintf("deint6low%d%s", q, k.name), k.size, a)
+		high[q] = table.Emit(fmt.Sprintf("deint6high%d%s", q, k.name), k.size, b)
+	}
+	return low, high, masks
 }
 
 // shift is log2 of the element size, to turn element counts into bytes.
