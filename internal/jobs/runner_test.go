@@ -16,6 +16,7 @@ import (
 
 	"github.com/corr2d/corr2d/internal/engine"
 	"github.com/corr2d/corr2d/internal/jobs"
+	"github.com/corr2d/corr2d/internal/jobs/jobstest"
 	"github.com/corr2d/corr2d/internal/store/sqlite"
 	"github.com/corr2d/corr2d/internal/tensor"
 	"github.com/corr2d/corr2d/internal/train"
@@ -83,30 +84,11 @@ func startService(t *testing.T, dir string, cfg jobs.Config) *service {
 	return s
 }
 
-// waitFor polls job id until done holds. A loaded machine makes a job
-// slower, not still, so the wait fails once the job's status and step have
-// stood still for a minute, or after ten minutes in all.
+// waitFor polls job id until done holds; it fails when the job stands
+// still for a minute (see jobstest.WaitJob).
 func waitFor(t *testing.T, s *service, id string, done func(jobs.Job) bool) jobs.Job {
 	t.Helper()
-	start := time.Now()
-	var last jobs.Job
-	moved := start
-	for {
-		j, err := s.runner.Get(context.Background(), id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if done(j) {
-			return j
-		}
-		if j.Status != last.Status || j.Step != last.Step {
-			last, moved = j, time.Now()
-		}
-		if time.Since(moved) > time.Minute || time.Since(start) > 10*time.Minute {
-			t.Fatalf("job %s still %s at step %d after %v", id, j.Status, j.Step, time.Since(start).Round(time.Second))
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	return jobstest.WaitJob(t, s.runner.Get, id, "reached the awaited state", done)
 }
 
 func ended(j jobs.Job) bool { return !j.Status.Active() }

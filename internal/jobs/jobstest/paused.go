@@ -62,20 +62,7 @@ func RunPausedOnEveryReplica(t *testing.T, store jobs.Store, db any) {
 	}
 	until := func(what string, ok func(jobs.Job) bool) jobs.Job {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			got, err := b.Get(ctx, j.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ok(got) {
-				return got
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("on replica b the job never %s: %s at step %d, paused %+v", what, got.Status, got.Step, got.Paused)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		return WaitJob(t, b.Get, j.ID, what+" on replica b", ok)
 	}
 	got := until("showed its pause", func(j jobs.Job) bool { return j.Paused != nil })
 	if !strings.Contains(got.Paused.Reason, "waiting for memory") || got.Paused.Since.IsZero() || got.Step != 0 {

@@ -269,34 +269,11 @@ func TestSchema2QueuedJobRunsAfterTheUpgrade(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		j, err := r.Get(ctx, ids["queued"])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if j.Status == jobs.StatusSucceeded && j.Step == 30 {
-			break
-		}
-		if !j.Status.Active() || time.Now().After(deadline) {
-			t.Fatalf("queued job = %s at step %d (%s), want succeeded at 30", j.Status, j.Step, j.Error)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if j := jobstest.WaitJob(t, r.Get, ids["queued"], "ended", func(j jobs.Job) bool { return !j.Status.Active() }); j.Status != jobs.StatusSucceeded || j.Step != 30 {
+		t.Fatalf("queued job = %s at step %d (%s), want succeeded at 30", j.Status, j.Step, j.Error)
 	}
 	// The job that was running at the crash resumes too.
-	for {
-		j, err := r.Get(ctx, ids["running"])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if j.Step > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the job running at the crash is %s at step %d", j.Status, j.Step)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	jobstest.WaitJob(t, r.Get, ids["running"], "resumed", func(j jobs.Job) bool { return j.Step > 0 })
 	if _, err := r.Cancel(ctx, ids["running"]); err != nil {
 		t.Fatal(err)
 	}
