@@ -231,26 +231,34 @@ func startPrivate(bin string) (*server, error) {
 		defer close(s.exited)
 		_ = proc.Wait()
 	}()
-	// A start shows no progress to watch: the wait ends when the server
-	// exits, and the two minutes only turn a hang into an error.
+	if err := s.waitReady(); err != nil {
+		s.stop()
+		log, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
+		return nil, fmt.Errorf("postgres did not accept connections: %w\n%s", err, log)
+	}
+	return s, nil
+}
+
+// waitReady waits until the private server answers a query. A start shows
+// no progress to watch: the wait ends when the server exits, and its two
+// minutes only turn a hang into an error.
+func (s *server) waitReady() error {
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err := admin(ctx, s.admin, "SELECT 1")
 		cancel()
 		if err == nil {
-			return s, nil
+			return nil
 		}
 		select {
 		case <-s.exited:
+			return err
 		case <-time.After(50 * time.Millisecond):
-			if time.Now().Before(deadline) {
-				continue
-			}
 		}
-		s.stop()
-		log, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
-		return nil, fmt.Errorf("postgres did not accept connections: %w\n%s", err, log)
+		if time.Now().After(deadline) {
+			return err
+		}
 	}
 }
 
