@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/corr2d/corr2d/internal/engine"
 )
 
@@ -120,4 +122,20 @@ func nans[T engine.Float](n int) []T {
 		s[i] = T(math.NaN())
 	}
 	return s
+}
+
+// checkWritten fails t unless exactly the cells i of v for which
+// written(i) holds were written over nans; what names the call.
+func checkWritten[T engine.Float](t *testing.T, what string, v []T, written func(i int) bool) {
+	t.Helper()
+	for i, got := range v {
+		if w := written(i); math.IsNaN(float64(got)) == w {
+			t.Fatalf("%s: cell %d = %v, written %v", what, i, got, w)
+		}
+	}
+}
+
+// nanEqual compares results bit for bit, the NaNs of guard cells equal.
+func nanEqual[T engine.Float]() cmp.Option {
+	return cmp.Comparer(func(a, b T) bool { return a == b || math.IsNaN(float64(a)) && math.IsNaN(float64(b)) })
 }

@@ -3,7 +3,6 @@ package engine_test
 import (
 	"context"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -39,7 +38,7 @@ func testWino34Transforms[T engine.Float](t *testing.T) {
 	r := rand.New(rand.NewPCG(55, 56))
 	lanes := engine.WinoLanes[T]()
 	impls := engine.Wino34Transforms[T]()
-	same := cmp.Comparer(func(a, b T) bool { return a == b || math.IsNaN(float64(a)) && math.IsNaN(float64(b)) })
+	same := nanEqual[T]()
 	// The input: 6 rows of six phases, with slack for two groups; the
 	// window's columns in the order the path reads them for column phase
 	// 1.
@@ -53,11 +52,7 @@ func testWino34Transforms[T engine.Float](t *testing.T) {
 		for name, f := range impls {
 			v := nans[T](36 * vx)
 			f.In(v, x, &cols, ld, vx, tiles)
-			for i, got := range v {
-				if written := i%vx < tiles; math.IsNaN(float64(got)) == written {
-					t.Fatalf("%s (%d tiles): input transform cell %d = %v, written %v", name, tiles, i, got, written)
-				}
-			}
+			checkWritten(t, fmt.Sprintf("%s (%d tiles): input transform", name, tiles), v, func(i int) bool { return i%vx < tiles })
 			want[name] = v
 		}
 		if diff := cmp.Diff(want["go"], want["dispatched"], same); diff != "" {
@@ -81,13 +76,8 @@ func testWino34Transforms[T engine.Float](t *testing.T) {
 					for name, f := range impls {
 						y := nans[T](n * yc)
 						f.Out(y, m, bias, n, mc, mx, ldy, yc, tiles, rows, cols)
-						for i, v := range y {
-							written := i%yc < rows*ldy && i%yc%ldy < cols
-							if math.IsNaN(float64(v)) == written {
-								t.Fatalf("%s (n=%d, tiles %d, rows %d, cols %d): output transform cell %d = %v, written %v",
-									name, n, tiles, rows, cols, i, v, written)
-							}
-						}
+						checkWritten(t, fmt.Sprintf("%s (n=%d, tiles %d, rows %d, cols %d): output transform", name, n, tiles, rows, cols),
+							y, func(i int) bool { return i%yc < rows*ldy && i%yc%ldy < cols })
 						got[name] = y
 					}
 					if diff := cmp.Diff(got["go"], got["dispatched"], same); diff != "" {

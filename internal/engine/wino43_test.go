@@ -81,7 +81,7 @@ func testWino43Transforms[T engine.Float](t *testing.T) {
 	r := rand.New(rand.NewPCG(61, 62))
 	lanes := engine.WinoLanes[T]()
 	impls := engine.Wino43Transforms[T]()
-	same := cmp.Comparer(func(a, b T) bool { return a == b || math.IsNaN(float64(a)) && math.IsNaN(float64(b)) })
+	same := nanEqual[T]()
 	// The input: 6 rows of the windows of two groups of tiles, with
 	// slack; In2 takes two groups, In one.
 	ld := 8*lanes + 5
@@ -95,11 +95,7 @@ func testWino43Transforms[T engine.Float](t *testing.T) {
 				in, tiles = f.In2, 2*lanes
 			}
 			in(v, x, ld, vx)
-			for i, got := range v {
-				if written := i%vx < tiles; math.IsNaN(float64(got)) == written {
-					t.Fatalf("%s (two groups %v): input transform cell %d = %v, written %v", name, two, i, got, written)
-				}
-			}
+			checkWritten(t, fmt.Sprintf("%s (two groups %v): input transform", name, two), v, func(i int) bool { return i%vx < tiles })
 			want[name] = v
 		}
 		if diff := cmp.Diff(want["go"], want["dispatched"], same); diff != "" {
@@ -117,12 +113,7 @@ func testWino43Transforms[T engine.Float](t *testing.T) {
 		for name, f := range impls {
 			y := nans[T](n * yc)
 			f.Out(y, m, bias, n, mc, mx, ldy, yc)
-			for i, v := range y {
-				written := i%yc < 3*ldy+4*lanes && i%yc%ldy < 4*lanes
-				if math.IsNaN(float64(v)) == written {
-					t.Fatalf("%s: output transform (n=%d) cell %d = %v, written %v", name, n, i, v, written)
-				}
-			}
+			checkWritten(t, fmt.Sprintf("%s: output transform (n=%d)", name, n), y, func(i int) bool { return i%yc < 3*ldy+4*lanes && i%yc%ldy < 4*lanes })
 			got[name] = y
 		}
 		if diff := cmp.Diff(got["go"], got["dispatched"], same); diff != "" {
@@ -135,16 +126,13 @@ func testWino43Transforms[T engine.Float](t *testing.T) {
 			for name, f := range impls {
 				y := nans[T](2 * n * yc)
 				f.Out2(y, y[n*yc:], m, bias, n, mc, mx, ldy, yc, cols2)
-				for i, v := range y {
+				checkWritten(t, fmt.Sprintf("%s: output transform of two groups (n=%d, cols2=%d)", name, n, cols2), y, func(i int) bool {
 					j, cols := i%(n*yc), 4*lanes
 					if i >= n*yc {
 						cols = cols2
 					}
-					written := j%yc < 3*ldy+cols && j%yc%ldy < cols
-					if math.IsNaN(float64(v)) == written {
-						t.Fatalf("%s: output transform of two groups (n=%d, cols2=%d) cell %d = %v, written %v", name, n, cols2, i, v, written)
-					}
-				}
+					return j%yc < 3*ldy+cols && j%yc%ldy < cols
+				})
 				got2[name] = y
 			}
 			if diff := cmp.Diff(got2["go"], got2["dispatched"], same); diff != "" {

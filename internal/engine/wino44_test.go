@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -76,7 +77,7 @@ func testWino44Transforms[T engine.Float](t *testing.T) {
 	r := rand.New(rand.NewPCG(49, 50))
 	lanes := engine.WinoLanes[T]()
 	impls := engine.Wino44Transforms[T]()
-	same := cmp.Comparer(func(a, b T) bool { return a == b || math.IsNaN(float64(a)) && math.IsNaN(float64(b)) })
+	same := nanEqual[T]()
 	// The input: 5 rows of four phases, with slack; the window's columns
 	// in the order the path reads them for column phase 1.
 	// In2 takes twice the tiles.
@@ -93,11 +94,7 @@ func testWino44Transforms[T engine.Float](t *testing.T) {
 				in, tiles = f.In2, 2*lanes
 			}
 			in(v, x, &cols, ld, vx)
-			for i, got := range v {
-				if written := i%vx < tiles; math.IsNaN(float64(got)) == written {
-					t.Fatalf("%s (two groups %v): input transform cell %d = %v, written %v", name, two, i, got, written)
-				}
-			}
+			checkWritten(t, fmt.Sprintf("%s (two groups %v): input transform", name, two), v, func(i int) bool { return i%vx < tiles })
 			want[name] = v
 		}
 		if diff := cmp.Diff(want["go"], want["dispatched"], same); diff != "" {
@@ -114,12 +111,7 @@ func testWino44Transforms[T engine.Float](t *testing.T) {
 		for name, f := range impls {
 			y := nans[T](n * yc)
 			f.Out(y, m, bias, n, mc, mx, ldy, yc)
-			for i, v := range y {
-				written := i%yc < ldy+2*lanes && i%yc%ldy < 2*lanes
-				if math.IsNaN(float64(v)) == written {
-					t.Fatalf("%s: output transform (n=%d) cell %d = %v, written %v", name, n, i, v, written)
-				}
-			}
+			checkWritten(t, fmt.Sprintf("%s: output transform (n=%d)", name, n), y, func(i int) bool { return i%yc < ldy+2*lanes && i%yc%ldy < 2*lanes })
 			got[name] = y
 		}
 		if diff := cmp.Diff(got["go"], got["dispatched"], same); diff != "" {
@@ -131,12 +123,7 @@ func testWino44Transforms[T engine.Float](t *testing.T) {
 			y, y2 := nans[T](n*yc), nans[T](n*yc)
 			f.Out2(y, y2, m, bias, n, mc, mx, ldy, yc)
 			for _, out := range [][]T{y, y2} {
-				for i, v := range out {
-					written := i%yc < ldy+2*lanes && i%yc%ldy < 2*lanes
-					if math.IsNaN(float64(v)) == written {
-						t.Fatalf("%s: paired output transform (n=%d) cell %d = %v, written %v", name, n, i, v, written)
-					}
-				}
+				checkWritten(t, fmt.Sprintf("%s: paired output transform (n=%d)", name, n), out, func(i int) bool { return i%yc < ldy+2*lanes && i%yc%ldy < 2*lanes })
 			}
 			pair[name] = [2][]T{y, y2}
 		}
@@ -184,11 +171,7 @@ func testWinoProducts[T engine.Float](t *testing.T) {
 			for name, f := range impls {
 				c := nans[T](batch * sc)
 				f(a, b, c, k, batch, sa, sb, sc)
-				for i, v := range c {
-					if written := i%sc < rows*cols; math.IsNaN(float64(v)) == written {
-						t.Fatalf("%s (k=%d, batch=%d): cell %d = %v, written %v", name, k, batch, i, v, written)
-					}
-				}
+				checkWritten(t, fmt.Sprintf("%s (k=%d, batch=%d)", name, k, batch), c, func(i int) bool { return i%sc < rows*cols })
 				got[name] = c
 			}
 			for i, want := range got["go"] {

@@ -3,7 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
-	"math"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -190,23 +190,11 @@ func testWinoTransforms[T engine.Float](t *testing.T) {
 			f.In(v, x, n, vc, vx, ld, wq, plane)
 			y := nans[T](n * yc)
 			f.Out(y, m, bias, n, vc, vx, ldy, yc)
-			for i, got := range v {
-				written := i%vx < n*vc && i%vx%vc < lanes
-				if math.IsNaN(float64(got)) == written {
-					t.Fatalf("%s: input transform (n=%d) cell %d = %v, written %v", name, n, i, got, written)
-				}
-			}
-			for i, got := range y {
-				written := i%yc < ldy+2*lanes && i%yc%ldy < 2*lanes
-				if math.IsNaN(float64(got)) == written {
-					t.Fatalf("%s: output transform (n=%d) cell %d = %v, written %v", name, n, i, got, written)
-				}
-			}
+			checkWritten(t, fmt.Sprintf("%s: input transform (n=%d)", name, n), v, func(i int) bool { return i%vx < n*vc && i%vx%vc < lanes })
+			checkWritten(t, fmt.Sprintf("%s: output transform (n=%d)", name, n), y, func(i int) bool { return i%yc < ldy+2*lanes && i%yc%ldy < 2*lanes })
 			want[name] = [2][]T{v, y}
 		}
-		if diff := cmp.Diff(want["go"], want["dispatched"], cmp.Comparer(func(a, b T) bool {
-			return a == b || math.IsNaN(float64(a)) && math.IsNaN(float64(b))
-		})); diff != "" {
+		if diff := cmp.Diff(want["go"], want["dispatched"], nanEqual[T]()); diff != "" {
 			t.Errorf("n=%d: dispatched transforms differ from the portable ones (-go +dispatched):\n%s", n, diff)
 		}
 	}
