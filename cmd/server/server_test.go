@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/corr2d/corr2d/internal/apitest"
+	"github.com/corr2d/corr2d/internal/jobs/jobstest"
 )
 
 // server is a real run() on a real listener.
@@ -208,30 +209,19 @@ type job struct {
 	Error  string      `json:"error"`
 }
 
-// waitJob polls job id until done holds. A loaded machine makes a job
-// slower, not still, so the wait fails once the job's status and step have
-// stood still for a minute, or after ten minutes in all.
+// waitJob polls job id until done holds, failing once the job's status
+// and step have stood still for a minute (see jobstest.Await).
 func (s *server) waitJob(t *testing.T, id string, done func(job) bool) job {
 	t.Helper()
-	start := time.Now()
-	var last job
-	moved := start
-	for {
+	read := func() job {
 		var j job
 		if r := s.call(t, http.MethodGet, "/jobs/"+id, nil, &j); r.status != http.StatusOK {
 			t.Fatalf("GET /jobs/%s = %d", id, r.status)
 		}
-		if done(j) {
-			return j
-		}
-		if j.Status != last.Status || j.Step != last.Step {
-			last, moved = j, time.Now()
-		}
-		if time.Since(moved) > time.Minute || time.Since(start) > 10*time.Minute {
-			t.Fatalf("job %s still %s at step %d after %v", id, j.Status, j.Step, time.Since(start).Round(time.Second))
-		}
-		time.Sleep(10 * time.Millisecond)
+		return j
 	}
+	progress := func(j job) string { return fmt.Sprint(j.Status, j.Step) }
+	return jobstest.Await(t, "job "+id+" (done)", read, progress, done)
 }
 
 func finished(j job) bool { return j.Status != "queued" && j.Status != "running" }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/corr2d/corr2d/internal/jobs"
+	"github.com/corr2d/corr2d/internal/jobs/jobstest"
 )
 
 // pausedView is the part of a job that says whether it waits for the store.
@@ -20,27 +21,14 @@ type pausedView struct {
 	PausedSince  *time.Time `json:"paused_since"`
 }
 
-// pollJob reads GET /jobs/{id} until ok holds. A loaded machine makes a
-// job slower, not still, so the wait fails once the job's status, step and
-// pause have stood still for a minute, or after ten minutes in all.
+// pollJob reads GET /jobs/{id} until ok holds, failing once the job's
+// status, step and pause have stood still for a minute (see
+// jobstest.Await).
 func pollJob(t *testing.T, f *fixture, id, what string, ok func(pausedView) bool) pausedView {
 	t.Helper()
-	start := time.Now()
-	var last pausedView
-	moved := start
-	for {
-		j := decode[pausedView](t, f.do(t, http.MethodGet, "/jobs/"+id, ""))
-		if ok(j) {
-			return j
-		}
-		if j.Status != last.Status || j.Step != last.Step || j.PausedReason != last.PausedReason {
-			last, moved = j, time.Now()
-		}
-		if time.Since(moved) > time.Minute || time.Since(start) > 10*time.Minute {
-			t.Fatalf("job never %s (%v): %+v", what, time.Since(start).Round(time.Second), j)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	read := func() pausedView { return decode[pausedView](t, f.do(t, http.MethodGet, "/jobs/"+id, "")) }
+	progress := func(j pausedView) string { return fmt.Sprint(j.Status, j.Step, j.PausedReason) }
+	return jobstest.Await(t, fmt.Sprintf("job %s (%s)", id, what), read, progress, ok)
 }
 
 // jobEnded reports whether a job has left the queued and running states.
